@@ -1,0 +1,16 @@
+#define NCURSES_WIDECHAR 1
+#define _XOPEN_SOURCE_EXTENDED 1
+#include <locale.h>
+#include <wchar.h>
+#include <ncursesw/curses.h>
+
+// Macros and globals Swift cannot import or Swift 6 rejects, as functions.
+int wcwidth(wchar_t c);
+static inline attr_t cn_bold(void) { return A_BOLD; }
+static inline attr_t cn_reverse(void) { return A_REVERSE; }
+static inline attr_t cn_dim(void) { return A_DIM; }
+static inline attr_t cn_underline(void) { return A_UNDERLINE; }
+static inline attr_t cn_normal(void) { return A_NORMAL; }
+static inline int cn_key_resize(void) { return KEY_RESIZE; }
+static inline int cn_colors(void) { return COLORS; }
+static inline int cn_color_pair(int n) { return COLOR_PAIR(n); }

@@ -1,0 +1,85 @@
+import Foundation
+
+/// Audit event types (SPEC §7), exact strings.
+public enum EventType: String, Sendable, CaseIterable {
+    case request, approve, deny, cancel
+    case requestExpire = "request_expire"
+    case escalate
+    case escalateFailed = "escalate_failed"
+    case deescalate
+    case deescalateFailed = "deescalate_failed"
+    case revoke, release, extend, handler
+}
+
+/// An event before the store gives it its place in the chain.
+public struct EventDraft: Sendable, Equatable {
+    public var type: EventType
+    public var requestId: Int64?
+    public var flow: String?
+    public var target: String?
+    public var requester: String?
+    /// A user name, `rule:NAME`, `handler:NAME` or `system`.
+    public var actor: String
+    public var reason: String?
+    public var data: JSONValue
+
+    public init(type: EventType, requestId: Int64?, flow: String?, target: String?, requester: String?, actor: String,
+                reason: String? = nil, data: JSONValue = .object([])) {
+        self.type = type; self.requestId = requestId; self.flow = flow; self.target = target
+        self.requester = requester; self.actor = actor; self.reason = reason; self.data = data
+    }
+
+    /// A draft about `request`, carrying its requester and target as every event must.
+    public init(_ type: EventType, for request: AccessRequest, actor: String, reason: String? = nil, data: JSONValue = .object([])) {
+        self.init(type: type, requestId: request.id, flow: request.flow, target: request.target, requester: request.requester,
+                  actor: actor, reason: reason, data: data)
+    }
+}
+
+/// One audit record, chained to the one before it.
+public struct AuditEvent: Sendable, Equatable {
+    public var seq: Int64
+    public var id: String
+    public var time: Date
+    public var type: EventType
+    public var requestId: Int64?
+    public var flow: String?
+    public var target: String?
+    public var requester: String?
+    public var actor: String
+    public var reason: String?
+    public var data: JSONValue
+    public var prevHash: String
+    public var hash: String
+
+    public init(seq: Int64, id: String, time: Date, draft: EventDraft, prevHash: String, hash: String = "") {
+        self.seq = seq; self.id = id; self.time = time; self.type = draft.type; self.requestId = draft.requestId
+        self.flow = draft.flow; self.target = draft.target; self.requester = draft.requester; self.actor = draft.actor
+        self.reason = draft.reason; self.data = draft.data; self.prevHash = prevHash; self.hash = hash
+    }
+
+    /// Every field but `hash`: the object whose canonical JSON is hashed.
+    public var unhashedJSON: JSONValue {
+        .obj([
+            ("seq", .int(seq)), ("id", .string(id)), ("time", .string(Timestamp.format(time))),
+            ("type", .string(type.rawValue)), ("request_id", .num(requestId)), ("flow", .str(flow)),
+            ("target", .str(target)), ("requester", .str(requester)), ("actor", .string(actor)),
+            ("reason", .str(reason)), ("data", data), ("prev_hash", .string(prevHash)),
+        ])
+    }
+
+    /// The event as the JSON of SPEC §7.
+    public var json: JSONValue {
+        guard case var .object(pairs) = unhashedJSON else { return .null }
+        pairs.append(("hash", .string(hash)))
+        return .object(pairs)
+    }
+
+    /// SHA-256 (hex) over `prev_hash` and the canonical JSON of the event without its hash.
+    public var computedHash: String {
+        SHA256.hex(Array((prevHash + "\n" + unhashedJSON.canonical).utf8))
+    }
+
+    /// The `prev_hash` of the first event.
+    public static let genesisHash = String(repeating: "0", count: 64)
+}

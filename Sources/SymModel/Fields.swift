@@ -1,0 +1,48 @@
+import Foundation
+
+/// The type of a prompt field (SPEC §3).
+public enum FieldType: String, Sendable, CaseIterable {
+    case string, int, bool, duration
+    case strList = "str_list"
+    case intList = "int_list"
+    case user
+    case userList = "user_list"
+
+    public var isList: Bool { self == .strList || self == .intList || self == .userList }
+    public var isUser: Bool { self == .user || self == .userList }
+}
+
+/// A typed value of a prompt field.
+public enum FieldValue: Sendable, Hashable, CustomStringConvertible {
+    case string(String)
+    case int(Int64)
+    case bool(Bool)
+    case duration(TimeSpan)
+    case strList([String])
+    case intList([Int64])
+    case user(String)
+    case userList([String])
+
+    public var json: JSONValue {
+        switch self {
+        case let .string(s), let .user(s): return .string(s)
+        case let .int(i): return .int(i)
+        case let .bool(b): return .bool(b)
+        case let .duration(d): return .string(d.description)
+        case let .strList(l), let .userList(l): return .array(l.map(JSONValue.string))
+        case let .intList(l): return .array(l.map(JSONValue.int))
+        }
+    }
+
+    /// The value as a user would type it (lists comma-separated).
+    public var description: String {
+        switch self {
+        case let .string(s), let .user(s): return s
+        case let .int(i): return String(i)
+        case let .bool(b): return b ? "true" : "false"
+        case let .duration(d): return d.description
+        case let .strList(l), let .userList(l): return l.joined(separator: ",")
+        case let .intList(l): return l.map(String.init).joined(separator: ",")
+        }
+    }
+}

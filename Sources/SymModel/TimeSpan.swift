@@ -1,0 +1,94 @@
+import Foundation
+
+/// A length of time as users write it: `90s`, `15m`, `1h30m`, `2d`.
+public struct TimeSpan: Hashable, Comparable, Sendable, CustomStringConvertible {
+    public var seconds: Int
+
+    public init(seconds: Int) { self.seconds = seconds }
+
+    /// Parses one or more `<number><unit>` parts with units d, h, m, s in that order, each at most once.
+    public init?(parsing text: String) {
+        let units: [(Character, Int)] = [("d", 86_400), ("h", 3_600), ("m", 60), ("s", 1)]
+        var total = 0
+        var digits = ""
+        var nextUnit = 0
+        var sawPart = false
+        for ch in text {
+            if ch.isASCII, ch.isNumber { digits.append(ch); continue }
+            guard !digits.isEmpty, digits.count <= 9, let n = Int(digits),
+                  let idx = units[nextUnit...].firstIndex(where: { $0.0 == ch }) else { return nil }
+            let (sum, overflow) = total.addingReportingOverflow(n * units[idx].1)
+            guard !overflow else { return nil }
+            total = sum
+            nextUnit = idx + 1
+            digits = ""
+            sawPart = true
+        }
+        guard digits.isEmpty, sawPart, total > 0, total <= 3_650 * 86_400 else { return nil }
+        seconds = total
+    }
+
+    /// The shortest form that parses back to the same span (`5400` → `1h30m`).
+    public var description: String {
+        var rest = seconds
+        var out = ""
+        for (unit, size) in [("d", 86_400), ("h", 3_600), ("m", 60), ("s", 1)] where rest >= size {
+            out += "\(rest / size)\(unit)"
+            rest %= size
+        }
+        return out.isEmpty ? "0s" : out
+    }
+
+    /// A coarse, human countdown: `1h05m`, `4m12s`, `9s`.
+    public static func countdown(_ seconds: Int) -> String {
+        if seconds <= 0 { return "0s" }
+        if seconds >= 86_400 { return "\(seconds / 86_400)d\(String(format: "%02dh", (seconds % 86_400) / 3_600))" }
+        if seconds >= 3_600 { return "\(seconds / 3_600)h\(String(format: "%02dm", (seconds % 3_600) / 60))" }
+        if seconds >= 60 { return "\(seconds / 60)m\(String(format: "%02ds", seconds % 60))" }
+        return "\(seconds)s"
+    }
+
+    public static func < (a: TimeSpan, b: TimeSpan) -> Bool { a.seconds < b.seconds }
+}
+
+/// RFC 3339 UTC timestamps (`2026-11-27T10:00:00Z`, with milliseconds when present).
+public enum Timestamp {
+    public static func format(_ date: Date) -> String {
+        let ms = Int64((date.timeIntervalSince1970 * 1000).rounded(.down))
+        return format(millis: ms)
+    }
+
+    public static func format(millis: Int64) -> String {
+        var secs = time_t(millis / 1000)
+        var rem = Int(millis % 1000)
+        if rem < 0 { rem += 1000; secs -= 1 }
+        var t = tm()
+        gmtime_r(&secs, &t)
+        let base = String(format: "%04d-%02d-%02dT%02d:%02d:%02d", Int(t.tm_year) + 1900, Int(t.tm_mon) + 1,
+                          Int(t.tm_mday), Int(t.tm_hour), Int(t.tm_min), Int(t.tm_sec))
+        return rem == 0 ? base + "Z" : base + String(format: ".%03dZ", rem)
+    }
+
+    /// Accepts RFC 3339 with `Z` or an offset, with or without fractional seconds, or a bare date.
+    public static func parse(_ text: String) -> Date? {
+        let s = text.trimmingCharacters(in: .whitespaces)
+        let re = #/^(\d{4})-(\d{2})-(\d{2})(?:[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(Z|z|[+-]\d{2}:\d{2})?)?$/#
+        guard let m = s.wholeMatch(of: re) else { return nil }
+        var t = tm()
+        t.tm_year = Int32(m.1)! - 1900
+        t.tm_mon = Int32(m.2)! - 1
+        t.tm_mday = Int32(m.3)!
+        t.tm_hour = m.4.map { Int32($0)! } ?? 0
+        t.tm_min = m.5.map { Int32($0)! } ?? 0
+        t.tm_sec = m.6.map { Int32($0)! } ?? 0
+        guard (1...12).contains(t.tm_mon + 1), (1...31).contains(t.tm_mday), t.tm_hour < 24, t.tm_min < 60, t.tm_sec < 61 else { return nil }
+        var secs = Double(timegm(&t))
+        if let frac = m.7 { secs += Double("0." + frac) ?? 0 }
+        if let off = m.8, off != "Z", off != "z" {
+            let sign: Double = off.hasPrefix("-") ? -1 : 1
+            let parts = off.dropFirst().split(separator: ":")
+            secs -= sign * (Double(parts[0])! * 3600 + Double(parts[1])! * 60)
+        }
+        return Date(timeIntervalSince1970: secs)
+    }
+}

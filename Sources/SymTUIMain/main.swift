@@ -1,0 +1,3 @@
+import SymTUI
+
+SymTUICommandLine.main(CommandLine.arguments)
