@@ -1,1 +1,228 @@
+import Foundation
 import SymModel
+import SymStore
+
+/// How failed strategy runs are retried: exponential backoff with ±50 % jitter, capped.
+public struct RetryPolicy: Sendable {
+    public var name: String
+    public var base: TimeInterval
+    public var cap: TimeInterval
+    /// Tries before giving up; nil = never give up (deescalation).
+    public var budget: Int?
+
+    public static let escalation = RetryPolicy(name: "escalation", base: 2, cap: 60, budget: 5)
+    public static let deescalation = RetryPolicy(name: "deescalation", base: 2, cap: 300, budget: nil)
+
+    public init(name: String, base: TimeInterval, cap: TimeInterval, budget: Int?) {
+        self.name = name; self.base = base; self.cap = cap; self.budget = budget
+    }
+
+    /// When to try again after `attempt` failures (1-based), or nil when the budget is spent.
+    public func nextAttempt(after attempt: Int, now: Date) -> Date? {
+        if let budget, attempt >= budget { return nil }
+        let delay = min(cap, base * pow(2, Double(max(0, attempt - 1))))
+        return now.addingTimeInterval(delay * Double.random(in: 0.5...1.5))
+    }
+}
+
+/// Applies commands to the store: the only writer. Thread-safe; every write is one short transaction.
+public final class Engine: @unchecked Sendable {
+    public private(set) var config: Config
+    let store: Store
+    let lock = NSLock()
+    public var escalationRetry = RetryPolicy.escalation
+    public var deescalationRetry = RetryPolicy.deescalation
+    /// Called after every committed change (wakes the loop and reporting).
+    public var onChange: (@Sendable () -> Void)?
+    let now: @Sendable () -> Date
+    var strategies: [String: any AccessStrategy] = [:]
+
+    public init(config: Config, store: Store, now: @escaping @Sendable () -> Date = { Date() }) {
+        self.config = config
+        self.store = store
+        self.now = now
+        for s in config.strategies { strategies[s.name] = Strategies.make(s) }
+    }
+
+    public var storePath: String { store.path }
+
+    func locked<T>(_ body: () throws -> T) rethrows -> T {
+        lock.lock(); defer { lock.unlock() }
+        return try body()
+    }
+
+    // MARK: commands
+
+    /// Runs one caller command; returns the request it created or changed.
+    public func execute(_ command: ClientCommand, by caller: Identity) -> Result<AccessRequest, CommandError> {
+        do {
+            let result: AccessRequest
+            switch command {
+            case let .request(flow, target, fields, duration, reason):
+                result = try createRequest(flow: flow, target: target, fields: fields, duration: duration, reason: reason,
+                                           requester: caller, extends: nil)
+            case let .approve(id, reason): result = try decide(id, .approve(reason: reason), actor: caller.actor)
+            case let .deny(id, reason): result = try decide(id, .deny(reason: reason ?? ""), actor: caller.actor)
+            case let .cancel(id): result = try decide(id, .cancel, actor: caller.actor)
+            case let .revoke(id, reason): result = try decide(id, .revoke(reason: reason), actor: caller.actor)
+            case let .release(id): result = try decide(id, .release, actor: caller.actor)
+            case let .extend(id, duration, reason): result = try extend(id, duration: duration, reason: reason, requester: caller)
+            case .ping: throw CommandError(ExitCode.usage, "ping has no request")
+            }
+            onChange?()
+            return .success(result)
+        } catch let e as CommandError {
+            return .failure(e)
+        } catch let e as Refusal {
+            return .failure(CommandError(e))
+        } catch {
+            return .failure(CommandError(ExitCode.unavailable, "store: \(error)"))
+        }
+    }
+
+    func flow(named name: String) throws -> Flow {
+        guard let flow = config.flow(named: name) else {
+            throw CommandError.invalid("unknown flow \"\(SafeText.display(name))\" (flows: \(config.flows.map(\.name).joined(separator: ", ")))")
+        }
+        return flow
+    }
+
+    func resolveTarget(flow: Flow, name: String?) throws -> (Strategy, Target)? {
+        guard let strategyName = flow.strategy else {
+            if let name { throw CommandError.invalid("flow \(flow.name) is approval-only and takes no target (got \"\(SafeText.display(name))\")") }
+            return nil
+        }
+        guard let strategy = config.strategy(named: strategyName) else { throw CommandError.invalid("flow \(flow.name) names a missing strategy") }
+        let names = strategy.targets.map(\.name).joined(separator: ", ")
+        guard let name else {
+            if strategy.targets.count == 1 { return (strategy, strategy.targets[0]) }
+            throw CommandError.invalid("flow \(flow.name) needs a target (one of: \(names))")
+        }
+        guard let target = strategy.target(named: name) else {
+            throw CommandError.invalid("unknown target \"\(SafeText.display(name))\" for flow \(flow.name) (one of: \(names))")
+        }
+        return (strategy, target)
+    }
+
+    func createRequest(flow flowName: String, target targetName: String?, fields rawFields: [String: JSONValue], duration: String?,
+                       reason: String?, requester: Identity, extends: AccessRequest?) throws -> AccessRequest {
+        let flow = try flow(named: flowName)
+        let resolved = try resolveTarget(flow: flow, name: targetName)
+        var inputs: [String: FieldInput] = rawFields.mapValues { v in
+            if let s = v.stringValue { return .text(s) }
+            return .json(v)
+        }
+        if let duration {
+            guard !flow.isApprovalOnly else { throw CommandError.invalid("flow \(flow.name) is approval-only and takes no duration") }
+            inputs["duration"] = .text(duration)
+        }
+        if let reason, flow.field(named: "reason") != nil, inputs["reason"] == nil { inputs["reason"] = .text(reason) }
+        let fields: [String: FieldValue]
+        switch FieldValues.resolve(flow: flow, inputs: inputs, userExists: Identity.userExists) {
+        case let .success(f): fields = f
+        case let .failure(problems):
+            throw CommandError.invalid(problems.problems.map { "field \($0.field): \($0.message)" }.joined(separator: "; "))
+        }
+        var durationSeconds: Int?
+        if case let .duration(d)? = fields["duration"] { durationSeconds = d.seconds }
+        if !flow.isApprovalOnly, flow.scheduleDeescalation, durationSeconds == nil {
+            throw CommandError.invalid("field duration: a duration is required")
+        }
+        let t = now()
+        let routing = flow.routing
+        var request = AccessRequest(flow: flow.name, target: resolved?.1.name, targetLabel: resolved?.1.label,
+                                    requester: requester.name, fields: fields, durationSeconds: durationSeconds, createdAt: t,
+                                    requestExpiresAt: t.addingTimeInterval(TimeInterval(flow.requestTTL.seconds)),
+                                    requiredApprovals: routing.threshold, extends: extends?.id)
+        return try locked {
+            try store.write { tx in
+                request = try tx.insert(request)
+                var data: [(String, JSONValue?)] = [
+                    ("fields", .object(fields.keys.sorted().map { ($0, fields[$0]!.json) })),
+                    ("duration_seconds", .num(durationSeconds)),
+                    ("approvers", .obj([("users", .array(routing.approvers.users.map(JSONValue.string))),
+                                        ("groups", .array(routing.approvers.groups.map(JSONValue.string)))])),
+                    ("required_approvals", .num(routing.threshold)),
+                ]
+                if let extends { data.append(("extends", .int(extends.id))) }
+                try tx.append(EventDraft(.request, for: request, actor: requester.name, reason: reason, data: .obj(data)), at: t)
+                return request
+            }
+        }
+    }
+
+    func extend(_ id: Int64, duration: String, reason: String?, requester: Identity) throws -> AccessRequest {
+        guard let grant = try store.request(id: id) else { throw CommandError.invalid("no request \(id)") }
+        guard grant.requester == requester.name else {
+            throw CommandError.notAllowed("only the requester (\(grant.requester)) can extend request \(id)")
+        }
+        guard grant.state == .active, grant.extends == nil else {
+            throw CommandError.invalid("request \(id) is \(grant.state.rawValue): only an active grant can be extended")
+        }
+        let flow = try flow(named: grant.flow)
+        guard let span = TimeSpan(parsing: duration) else { throw CommandError.invalid("--duration: \"\(SafeText.display(duration))\" is not a duration (e.g. 30m, 1h30m)") }
+        if let max = flow.maxDuration, let start = grant.accessStartsAt, let exp = grant.accessExpiresAt {
+            let total = Int(exp.timeIntervalSince(start).rounded()) + span.seconds
+            guard total <= max.seconds else {
+                throw CommandError.invalid("extending by \(span) would make the grant \(TimeSpan(seconds: total)) long; max_duration is \(max)")
+            }
+        }
+        var fields: [String: JSONValue] = [:]
+        if let reason, flow.field(named: "reason") != nil { fields["reason"] = .string(reason) }
+        // The extension is routed like the original; its duration field is the added time (not checked against allowed_values).
+        var extFlow = flow
+        extFlow.promptFields = flow.promptFields.filter { $0.name != "duration" }
+        for f in flow.promptFields where f.name != "duration" && f.name != "reason" {
+            if let v = grant.fields[f.name] { fields[f.name] = v.json }
+        }
+        var cfg = config
+        if let i = cfg.flows.firstIndex(where: { $0.name == flow.name }) { cfg.flows[i] = extFlow }
+        let saved = config
+        config = cfg
+        defer { config = saved }
+        var ext = try createRequest(flow: flow.name, target: grant.target, fields: fields, duration: nil, reason: reason,
+                                    requester: requester, extends: grant)
+        ext.durationSeconds = span.seconds
+        ext.fields["duration"] = .duration(span)
+        _ = try locked { try store.write { tx in try tx.update(ext) } }
+        return ext
+    }
+
+    /// Applies a decision or requester action through the lifecycle, with its events, in one transaction.
+    func decide(_ id: Int64, _ command: RequestCommand, actor: Actor) throws -> AccessRequest {
+        try locked {
+            try store.write { tx in
+                guard let request = try store.request(id: id) else { throw CommandError.invalid("no request \(id)") }
+                return try apply(command, to: request, actor: actor, tx: tx)
+            }
+        }
+    }
+
+    /// The one path from a command to the store. Caller holds the lock and a transaction.
+    @discardableResult
+    func apply(_ command: RequestCommand, to request: AccessRequest, actor: Actor, tx: StoreTransaction) throws -> AccessRequest {
+        // The system may still expire and clean up requests of a flow that left the config; people may not act on them.
+        guard let flow = config.flow(named: request.flow) ?? (actor.isPerson ? nil : Flow(name: request.flow, strategy: request.target == nil ? nil : "?")) else {
+            throw CommandError.invalid("request \(request.id) belongs to flow \(request.flow), which is no longer configured")
+        }
+        let t = now()
+        let transition = try Lifecycle.apply(command, to: request, flow: flow, routing: flow.routing, actor: actor, now: t).get()
+        guard try tx.update(transition.request, expectedState: request.state) else {
+            throw CommandError.invalid("request \(request.id) changed meanwhile; try again")
+        }
+        for e in transition.events { try tx.append(e, at: t) }
+        var result = transition.request
+        // An approved extension moves its grant's expiry in the same transaction.
+        if result.state == .approved, let grantID = result.extends, request.state == .pending {
+            if let grant = try store.request(id: grantID), grant.state == .active, let exp = grant.accessExpiresAt {
+                let newExpiry = exp.addingTimeInterval(TimeInterval(result.durationSeconds ?? 0))
+                try apply(.extendGrant(byRequest: result.id, newExpiry: newExpiry, approvers: result.approvals.map(\.user)),
+                          to: grant, actor: actor, tx: tx)
+            } else {
+                result.error = "the grant ended before this extension was approved"
+                try tx.update(result)
+            }
+        }
+        return result
+    }
+}

@@ -46,3 +46,41 @@ public enum FieldValue: Sendable, Hashable, CustomStringConvertible {
         }
     }
 }
+
+extension FieldValue {
+    /// The field type this value belongs to.
+    public var typeName: String {
+        switch self {
+        case .string: return FieldType.string.rawValue
+        case .int: return FieldType.int.rawValue
+        case .bool: return FieldType.bool.rawValue
+        case .duration: return FieldType.duration.rawValue
+        case .strList: return FieldType.strList.rawValue
+        case .intList: return FieldType.intList.rawValue
+        case .user: return FieldType.user.rawValue
+        case .userList: return FieldType.userList.rawValue
+        }
+    }
+
+    /// Rebuilds a value of a known type from its JSON form (as `json` writes it).
+    public init?(type: FieldType, json: JSONValue) {
+        switch type {
+        case .string: guard let s = json.stringValue else { return nil }; self = .string(s)
+        case .user: guard let s = json.stringValue else { return nil }; self = .user(s)
+        case .int: guard let i = json.intValue else { return nil }; self = .int(i)
+        case .bool: guard let b = json.boolValue else { return nil }; self = .bool(b)
+        case .duration:
+            guard let s = json.stringValue, let d = TimeSpan(parsing: s) else { return nil }; self = .duration(d)
+        case .strList, .userList:
+            guard let a = json.arrayValue else { return nil }
+            let l = a.compactMap(\.stringValue)
+            guard l.count == a.count else { return nil }
+            self = type == .strList ? .strList(l) : .userList(l)
+        case .intList:
+            guard let a = json.arrayValue else { return nil }
+            let l = a.compactMap(\.intValue)
+            guard l.count == a.count else { return nil }
+            self = .intList(l)
+        }
+    }
+}

@@ -1,1 +1,385 @@
+import Foundation
 import SymModel
+
+/// What a store could not do, with the exit code the CLI gives for it.
+public struct StoreError: Error, Sendable, CustomStringConvertible {
+    public var message: String
+    public var description: String { message }
+    public init(_ message: String) { self.message = message }
+}
+
+/// Which requests to list.
+public struct RequestQuery: Sendable {
+    public var states: [RequestState] = []
+    public var requester: String?
+    public var flow: String?
+    public var target: String?
+    public var ids: [Int64]?
+    public var newestFirst = true
+    public var limit = 100
+    public var offset = 0
+    public init(states: [RequestState] = [], requester: String? = nil, limit: Int = 100, offset: Int = 0) {
+        self.states = states; self.requester = requester; self.limit = limit; self.offset = offset
+    }
+}
+
+/// The shared SQLite store: requests, approvals and the audit chain. The daemon opens it for writing;
+/// consoles and the CLI open it read-only.
+public final class Store {
+    public let path: String
+    public let db: Database
+    public let readOnly: Bool
+
+    private init(path: String, db: Database, readOnly: Bool) {
+        self.path = path; self.db = db; self.readOnly = readOnly
+    }
+
+    /// Opens (creating it if needed) the store for the single writer: WAL, synchronous=FULL, migrations,
+    /// file mode and group applied to the db and its -wal/-shm, which are kept in place for readers.
+    public static func openForWriting(path: String, mode: Int = 0o644, group: gid_t? = nil) throws -> Store {
+        let dir = (path as NSString).deletingLastPathComponent
+        if !dir.isEmpty && !FileManager.default.fileExists(atPath: dir) {
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true,
+                                                    attributes: [.posixPermissions: 0o755])
+        }
+        let previous = umask(0o022)
+        defer { umask(previous) }
+        let db = try Database(path: path, readOnly: false, create: true)
+        db.persistWAL()
+        try db.execute("PRAGMA journal_mode=WAL")
+        try db.execute("PRAGMA synchronous=FULL")
+        try db.execute("PRAGMA foreign_keys=ON")
+        let store = Store(path: path, db: db, readOnly: false)
+        try store.migrate()
+        // Touch -wal/-shm into existence so their modes can be set now.
+        _ = try db.scalarInt("SELECT count(*) FROM meta")
+        for file in [path, path + "-wal", path + "-shm"] where FileManager.default.fileExists(atPath: file) {
+            if let group { _ = chown(file, getuid(), group) }
+            _ = chmod(file, mode_t(mode))
+        }
+        return store
+    }
+
+    /// Opens an existing store read-only (any user who can read the file).
+    public static func openReadOnly(path: String) throws -> Store {
+        guard FileManager.default.fileExists(atPath: path) else { throw StoreError("no store at \(path)") }
+        let db = try Database(path: "file:\(path)?mode=ro", readOnly: true)
+        let store = Store(path: path, db: db, readOnly: true)
+        let version = try db.scalarInt("PRAGMA user_version") ?? 0
+        if version > Schema.version { throw StoreError("store \(path) has schema \(version); this symtui knows up to \(Schema.version)") }
+        return store
+    }
+
+    public var schemaVersion: Int { Int(((try? db.scalarInt("PRAGMA user_version")) ?? nil) ?? 0) }
+
+    func migrate() throws {
+        try db.transaction(.immediate) {
+            let current = Int(try db.scalarInt("PRAGMA user_version") ?? 0)
+            guard current < Schema.version else { return }
+            for v in current..<Schema.version {
+                try db.execute(Schema.migrations[v])
+            }
+            try db.execute("PRAGMA user_version = \(Schema.version)")
+        }
+    }
+
+    // MARK: reads
+
+    static let requestColumns = """
+        id, flow, target, target_label, requester, state, end_reason, fields, duration_seconds, created_at,
+        request_expires_at, decided_at, access_starts_at, access_expires_at, ended_at, denial, required_approvals,
+        stuck, error, extends, attempts, next_attempt_at, step_output
+        """
+
+    public func request(id: Int64) throws -> AccessRequest? {
+        try requests(ids: [id]).first
+    }
+
+    public func requests(ids: [Int64]) throws -> [AccessRequest] {
+        guard !ids.isEmpty else { return [] }
+        var q = RequestQuery(limit: ids.count)
+        q.ids = ids
+        return try requests(q)
+    }
+
+    public func requests(_ q: RequestQuery) throws -> [AccessRequest] {
+        let (whereSQL, values) = Store.filter(q)
+        let sql = "SELECT \(Store.requestColumns) FROM requests\(whereSQL) ORDER BY id \(q.newestFirst ? "DESC" : "ASC") LIMIT ? OFFSET ?"
+        var out: [AccessRequest] = []
+        try db.query(sql, values + [.int(Int64(q.limit)), .int(Int64(q.offset))]) { out.append(try Store.decodeRequest($0)) }
+        try attachApprovals(&out)
+        return out
+    }
+
+    public func count(_ q: RequestQuery) throws -> Int {
+        let (whereSQL, values) = Store.filter(q)
+        return Int(try db.scalarInt("SELECT count(*) FROM requests\(whereSQL)", values) ?? 0)
+    }
+
+    static func filter(_ q: RequestQuery) -> (String, [SQLValue]) {
+        var clauses: [String] = []
+        var values: [SQLValue] = []
+        if !q.states.isEmpty {
+            clauses.append("state IN (\(q.states.map { _ in "?" }.joined(separator: ",")))")
+            values += q.states.map { .text($0.rawValue) }
+        }
+        if let r = q.requester { clauses.append("requester = ?"); values.append(.text(r)) }
+        if let f = q.flow { clauses.append("flow = ?"); values.append(.text(f)) }
+        if let t = q.target { clauses.append("target = ?"); values.append(.text(t)) }
+        if let ids = q.ids {
+            clauses.append("id IN (\(ids.map { _ in "?" }.joined(separator: ",")))")
+            values += ids.map { .int($0) }
+        }
+        return (clauses.isEmpty ? "" : " WHERE " + clauses.joined(separator: " AND "), values)
+    }
+
+    func attachApprovals(_ requests: inout [AccessRequest]) throws {
+        guard !requests.isEmpty else { return }
+        var index: [Int64: Int] = [:]
+        for (i, r) in requests.enumerated() { index[r.id] = i }
+        let placeholders = requests.map { _ in "?" }.joined(separator: ",")
+        try db.query("SELECT request_id, user, at, reason, self, step FROM approvals WHERE request_id IN (\(placeholders)) ORDER BY at, user",
+                     requests.map { .int($0.id) }) { s in
+            guard let i = index[s.int(0)] else { return }
+            requests[i].approvals.append(Approval(user: s.text(1), at: Store.date(s.int(2)), reason: s.optText(3),
+                                                  isSelf: s.int(4) != 0, step: s.optText(5)))
+        }
+    }
+
+    static func millis(_ d: Date) -> Int64 { Int64((d.timeIntervalSince1970 * 1000).rounded()) }
+    static func millis(_ d: Date?) -> SQLValue { d.map { .int(millis($0)) } ?? .null }
+    static func date(_ ms: Int64) -> Date { Date(timeIntervalSince1970: Double(ms) / 1000) }
+    static func date(_ ms: Int64?) -> Date? { ms.map(date) }
+
+    static func decodeRequest(_ s: Statement) throws -> AccessRequest {
+        guard let state = RequestState(rawValue: s.text(5)) else { throw StoreError("request \(s.int(0)) has unknown state \(s.text(5))") }
+        var r = AccessRequest(id: s.int(0), flow: s.text(1), target: s.optText(2), targetLabel: s.optText(3), requester: s.text(4),
+                              state: state, fields: decodeFields(s.text(7)), durationSeconds: s.optInt(8).map(Int.init),
+                              createdAt: date(s.int(9)), requestExpiresAt: date(s.int(10)),
+                              requiredApprovals: Int(s.int(16)), extends: s.optInt(19))
+        r.endReason = s.optText(6).flatMap(EndReason.init(rawValue:))
+        r.decidedAt = date(s.optInt(11))
+        r.accessStartsAt = date(s.optInt(12))
+        r.accessExpiresAt = date(s.optInt(13))
+        r.endedAt = date(s.optInt(14))
+        if let d = s.optText(15), let j = try? JSONValue.parse(d) {
+            r.denial = Denial(user: j["user"]?.stringValue ?? "", at: date(j["at"]?.intValue ?? 0), reason: j["reason"]?.stringValue ?? "")
+        }
+        r.stuck = s.int(17) != 0
+        r.error = s.optText(18)
+        r.attempts = Int(s.int(20))
+        r.nextAttemptAt = date(s.optInt(21))
+        r.stepOutput = s.optText(22)
+        return r
+    }
+
+    /// Fields are stored with their types: `{"reason": {"type": "string", "value": "…"}}`.
+    static func encodeFields(_ fields: [String: FieldValue]) -> String {
+        JSONValue.object(fields.keys.sorted().map { k in
+            let v = fields[k]!
+            return (k, .object([("type", .string(v.typeName)), ("value", v.json)]))
+        }).compact
+    }
+
+    static func decodeFields(_ text: String) -> [String: FieldValue] {
+        guard let pairs = (try? JSONValue.parse(text))?.objectValue else { return [:] }
+        var out: [String: FieldValue] = [:]
+        for (k, v) in pairs {
+            if let t = v["type"]?.stringValue, let type = FieldType(rawValue: t), let value = v["value"], let fv = FieldValue(type: type, json: value) {
+                out[k] = fv
+            }
+        }
+        return out
+    }
+
+    // MARK: events
+
+    static let eventColumns = "seq, id, time, type, request_id, flow, target, requester, actor, reason, data, prev_hash, hash"
+
+    static func decodeEvent(_ s: Statement) -> AuditEvent {
+        let draft = EventDraft(type: EventType(rawValue: s.text(3)) ?? .handler, requestId: s.optInt(4), flow: s.optText(5),
+                               target: s.optText(6), requester: s.optText(7), actor: s.text(8), reason: s.optText(9),
+                               data: (try? JSONValue.parse(s.text(10))) ?? .string(s.text(10)))
+        return AuditEvent(seq: s.int(0), id: s.text(1), time: date(s.int(2)), draft: draft, prevHash: s.text(11), hash: s.text(12))
+    }
+
+    public func events(requestId: Int64) throws -> [AuditEvent] {
+        var out: [AuditEvent] = []
+        try db.query("SELECT \(Store.eventColumns) FROM events WHERE request_id = ? ORDER BY seq", [.int(requestId)]) { out.append(Store.decodeEvent($0)) }
+        return out
+    }
+
+    /// Events with seq > `afterSeq`, oldest first.
+    public func events(afterSeq: Int64, limit: Int) throws -> [AuditEvent] {
+        var out: [AuditEvent] = []
+        try db.query("SELECT \(Store.eventColumns) FROM events WHERE seq > ? ORDER BY seq LIMIT ?", [.int(afterSeq), .int(Int64(limit))]) {
+            out.append(Store.decodeEvent($0))
+        }
+        return out
+    }
+
+    /// A page of events, newest first.
+    public func eventsNewestFirst(offset: Int, limit: Int) throws -> [AuditEvent] {
+        var out: [AuditEvent] = []
+        try db.query("SELECT \(Store.eventColumns) FROM events ORDER BY seq DESC LIMIT ? OFFSET ?", [.int(Int64(limit)), .int(Int64(offset))]) {
+            out.append(Store.decodeEvent($0))
+        }
+        return out
+    }
+
+    public func lastSeq() throws -> Int64 { try db.scalarInt("SELECT max(seq) FROM events") ?? 0 }
+
+    // MARK: writes
+
+    /// Runs `body` in one BEGIN IMMEDIATE transaction: the change and its audit events commit together.
+    public func write<T>(_ body: (StoreTransaction) throws -> T) throws -> T {
+        precondition(!readOnly, "the read-only store cannot write")
+        return try db.transaction(.immediate) {
+            let tx = StoreTransaction(store: self)
+            return try body(tx)
+        }
+    }
+}
+
+/// The writes allowed inside one transaction.
+public final class StoreTransaction {
+    let store: Store
+    var db: Database { store.db }
+    private var head: (seq: Int64, hash: String)?
+
+    init(store: Store) { self.store = store }
+
+    /// Inserts a new request (its id is assigned) and returns it.
+    public func insert(_ request: AccessRequest) throws -> AccessRequest {
+        var r = request
+        try db.run("""
+            INSERT INTO requests(flow, target, target_label, requester, state, end_reason, fields, duration_seconds, created_at,
+              request_expires_at, decided_at, access_starts_at, access_expires_at, ended_at, denial, required_approvals, stuck,
+              error, extends, attempts, next_attempt_at, step_output)
+            VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
+            """, columns(r))
+        r.id = db.lastInsertRowID
+        try writeApprovals(r)
+        return r
+    }
+
+    /// Writes a request's new state; `expectedState` makes it a compare-and-set (returns false when it lost).
+    @discardableResult
+    public func update(_ request: AccessRequest, expectedState: RequestState? = nil) throws -> Bool {
+        let r = request
+        var sql = """
+            UPDATE requests SET flow=?, target=?, target_label=?, requester=?, state=?, end_reason=?, fields=?, duration_seconds=?,
+              created_at=?, request_expires_at=?, decided_at=?, access_starts_at=?, access_expires_at=?, ended_at=?, denial=?,
+              required_approvals=?, stuck=?, error=?, extends=?, attempts=?, next_attempt_at=?, step_output=?
+            WHERE id=?
+            """
+        var values = columns(r) + [.int(r.id)]
+        if let expectedState { sql += " AND state=?"; values.append(.text(expectedState.rawValue)) }
+        try db.run(sql, values)
+        guard db.changes == 1 else { return false }
+        try writeApprovals(r)
+        return true
+    }
+
+    private func writeApprovals(_ r: AccessRequest) throws {
+        for a in r.approvals {
+            try db.run("INSERT OR IGNORE INTO approvals(request_id, user, at, reason, self, step) VALUES(?,?,?,?,?,?)",
+                       [.int(r.id), .text(a.user), .int(Store.millis(a.at)), a.reason.map(SQLValue.text) ?? .null,
+                        .int(a.isSelf ? 1 : 0), a.step.map(SQLValue.text) ?? .null])
+        }
+    }
+
+    private func columns(_ r: AccessRequest) -> [SQLValue] {
+        let denial: SQLValue = r.denial.map { d in
+            .text(JSONValue.obj([("user", .string(d.user)), ("at", .int(Store.millis(d.at))), ("reason", .string(d.reason))]).compact)
+        } ?? .null
+        func t(_ s: String?) -> SQLValue { s.map(SQLValue.text) ?? .null }
+        return [.text(r.flow), t(r.target), t(r.targetLabel), .text(r.requester), .text(r.state.rawValue), t(r.endReason?.rawValue),
+                .text(Store.encodeFields(r.fields)), r.durationSeconds.map { .int(Int64($0)) } ?? .null,
+                .int(Store.millis(r.createdAt)), .int(Store.millis(r.requestExpiresAt)), Store.millis(r.decidedAt),
+                Store.millis(r.accessStartsAt), Store.millis(r.accessExpiresAt), Store.millis(r.endedAt), denial,
+                .int(Int64(r.requiredApprovals)), .int(r.stuck ? 1 : 0), t(r.error), r.extends.map(SQLValue.int) ?? .null,
+                .int(Int64(r.attempts)), Store.millis(r.nextAttemptAt), t(r.stepOutput)]
+    }
+
+    /// Appends an audit event at the head of the chain, in this transaction.
+    @discardableResult
+    public func append(_ draft: EventDraft, at time: Date) throws -> AuditEvent {
+        if head == nil {
+            var h: (Int64, String) = (0, AuditEvent.genesisHash)
+            try db.query("SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1") { h = ($0.int(0), $0.text(1)) }
+            head = h
+        }
+        let (seq, prev) = head!
+        // Times are stored in whole milliseconds; hash what will be read back.
+        let t = Store.date(Store.millis(time))
+        var event = AuditEvent(seq: seq + 1, id: UUID().uuidString.lowercased(), time: t, draft: draft, prevHash: prev)
+        event.hash = event.computedHash
+        try db.run("INSERT INTO events(\(Store.eventColumns)) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)", [
+            .int(event.seq), .text(event.id), .int(Store.millis(t)), .text(event.type.rawValue),
+            event.requestId.map(SQLValue.int) ?? .null, event.flow.map(SQLValue.text) ?? .null,
+            event.target.map(SQLValue.text) ?? .null, event.requester.map(SQLValue.text) ?? .null, .text(event.actor),
+            event.reason.map(SQLValue.text) ?? .null, .text(event.data.compact), .text(event.prevHash), .text(event.hash),
+        ])
+        head = (event.seq, event.hash)
+        return event
+    }
+}
+
+// MARK: what the engine's loop needs
+
+extension Store {
+    /// Pending requests past their TTL, oldest first.
+    public func pendingPastTTL(now: Date, limit: Int) throws -> [AccessRequest] {
+        try select("WHERE state = 'pending' AND request_expires_at <= ? ORDER BY request_expires_at LIMIT ?",
+                   [.int(Store.millis(now)), .int(Int64(limit))])
+    }
+
+    /// Active grants whose time ran out.
+    public func activePastExpiry(now: Date, limit: Int) throws -> [AccessRequest] {
+        try select("WHERE state = 'active' AND access_expires_at <= ? ORDER BY access_expires_at LIMIT ?",
+                   [.int(Store.millis(now)), .int(Int64(limit))])
+    }
+
+    /// Approved access requests (not extensions) waiting to be escalated.
+    public func approvedAwaitingEscalation(limit: Int) throws -> [AccessRequest] {
+        try select("WHERE state = 'approved' AND target IS NOT NULL AND extends IS NULL ORDER BY id LIMIT ?", [.int(Int64(limit))])
+    }
+
+    /// Escalations and deescalations due to run (new, resumed after a crash, or due for a retry).
+    public func strategyWorkDue(now: Date, limit: Int) throws -> [AccessRequest] {
+        try select("""
+            WHERE state IN ('escalating', 'deescalating') AND (next_attempt_at IS NULL OR next_attempt_at <= ?)
+            ORDER BY coalesce(next_attempt_at, 0), id LIMIT ?
+            """, [.int(Store.millis(now)), .int(Int64(limit))])
+    }
+
+    /// The earliest future moment something becomes due, if any.
+    public func nextDueTime() throws -> Date? {
+        let ms = try db.scalarInt("""
+            SELECT min(t) FROM (
+              SELECT min(request_expires_at) AS t FROM requests WHERE state = 'pending'
+              UNION ALL SELECT min(access_expires_at) FROM requests WHERE state = 'active'
+              UNION ALL SELECT min(next_attempt_at) FROM requests WHERE state IN ('escalating', 'deescalating'))
+            """)
+        return ms.map(Store.date)
+    }
+
+    /// Requesters of other grants of `target` (through any of `flows`) that still hold or are getting access.
+    public func otherHolders(flows: [String], target: String, excluding id: Int64) throws -> Set<String> {
+        guard !flows.isEmpty else { return [] }
+        var out = Set<String>()
+        try db.query("""
+            SELECT DISTINCT requester FROM requests WHERE target = ? AND id != ?
+              AND state IN ('active', 'escalating') AND flow IN (\(flows.map { _ in "?" }.joined(separator: ",")))
+            """, [.text(target), .int(id)] + flows.map { .text($0) }) { out.insert($0.text(0)) }
+        return out
+    }
+
+    func select(_ tail: String, _ values: [SQLValue]) throws -> [AccessRequest] {
+        var out: [AccessRequest] = []
+        try db.query("SELECT \(Store.requestColumns) FROM requests \(tail)", values) { out.append(try Store.decodeRequest($0)) }
+        try attachApprovals(&out)
+        return out
+    }
+}

@@ -1,0 +1,154 @@
+import Foundation
+import SymModel
+import SymStore
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
+
+// glibc has accept4 behind _GNU_SOURCE; it closes the window in which a spawned strategy could inherit a client socket.
+@_silgen_name("accept4")
+private func c_accept4(_ fd: Int32, _ addr: UnsafeMutablePointer<sockaddr>?, _ len: UnsafeMutablePointer<socklen_t>?, _ flags: Int32) -> Int32
+
+/// The protocol version spoken on the socket. A line is `{"v":1, …an Events API object…}`;
+/// the answer is `{"v":1,"ok":true,"request":{…}}` or `{"v":1,"ok":false,"exit":N,"error":"…"}`.
+public let protocolVersion: Int64 = 1
+
+/// `symtui daemon`: the only writer of the store. Listens on the socket, runs the engine and its loop.
+public final class Daemon: @unchecked Sendable {
+    public let config: Config
+    public let storePath: String
+    public let socketPath: String
+    private let stopping = Atomic<Bool>(false)
+    private var listenFD: Int32 = -1
+    private var lockFD: Int32 = -1
+
+    public init(config: Config, storePath: String, socketPath: String) {
+        self.config = config; self.storePath = storePath; self.socketPath = socketPath
+    }
+
+    /// Takes the per-store lock; fails when another daemon holds it.
+    func acquireLock() throws {
+        let path = storePath + ".lock"
+        let dir = (path as NSString).deletingLastPathComponent
+        try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw CommandError(ExitCode.ioErr, "cannot open \(path): \(String(cString: strerror(errno)))") }
+        if flock(fd, LOCK_EX | LOCK_NB) != 0 {
+            var buf = [UInt8](repeating: 0, count: 32)
+            let n = pread(fd, &buf, 31, 0)
+            close(fd)
+            let pid = n > 0 ? String(decoding: buf[0..<n], as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines) : "?"
+            throw CommandError(ExitCode.unavailable, "another daemon (pid \(pid)) already serves \(storePath)")
+        }
+        ftruncate(fd, 0)
+        let pid = "\(getpid())\n"
+        _ = pid.withCString { pwrite(fd, $0, strlen($0), 0) }
+        lockFD = fd
+    }
+
+    func openStore() throws -> Store {
+        var gid: gid_t?
+        if let g = config.storeGroup {
+            guard let id = Identity.groupID(g) else { throw CommandError(ExitCode.dataErr, "store_group \(g) does not exist") }
+            gid = id
+        }
+        do {
+            return try Store.openForWriting(path: storePath, mode: config.storeMode ?? 0o644, group: gid)
+        } catch {
+            throw CommandError(ExitCode.unavailable, "cannot open the store \(storePath) for writing: \(error)")
+        }
+    }
+
+    /// Runs until SIGTERM/SIGINT (or, with `once`, until no work is due). Returns the exit code.
+    public func run(once: Bool) throws -> Int32 {
+        try acquireLock()
+        let store = try openStore()
+        let engine = Engine(config: config, store: store)
+        let loop = ExpiryLoop(engine: engine)
+        if once {
+            try loop.runUntilIdle()
+            return ExitCode.ok
+        }
+        engine.onChange = { [weak loop] in loop?.poke() }
+        signal(SIGPIPE, SIG_IGN)
+        listenFD = try listenUnixSocket(socketPath, mode: 0o666)
+        var sources: [any DispatchSourceSignal] = []
+        for sig in [SIGTERM, SIGINT, SIGHUP] {
+            signal(sig, SIG_IGN)
+            let src = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+            src.setEventHandler { [self, loop] in
+                stopping.store(true, ordering: .sequentiallyConsistent)
+                shutdown(listenFD, Int32(SHUT_RDWR))
+                loop.poke()
+            }
+            src.resume()
+            sources.append(src)
+        }
+        let acceptThread = Thread { [self] in acceptLoop(engine: engine) }
+        acceptThread.start()
+        log("serving \(storePath) on \(socketPath) (pid \(getpid()))")
+        loop.run(until: { [self] in stopping.load(ordering: .sequentiallyConsistent) })
+        close(listenFD)
+        unlink(socketPath)
+        _ = sources
+        log("stopped")
+        return ExitCode.ok
+    }
+
+    private func log(_ s: String) { FileHandle.standardError.write(Data("symtui daemon: \(s)\n".utf8)) }
+
+    private func acceptLoop(engine: Engine) {
+        while !stopping.load(ordering: .sequentiallyConsistent) {
+            let fd = c_accept4(listenFD, nil, nil, Int32(SOCK_CLOEXEC.rawValue))
+            if fd < 0 {
+                if errno == EINTR || errno == ECONNABORTED { continue }
+                if stopping.load(ordering: .sequentiallyConsistent) { return }
+                usleep(10_000)
+                continue
+            }
+            let conn = LineConnection(fd: fd)
+            let t = Thread { [self] in serve(conn, engine: engine) }
+            t.start()
+        }
+    }
+
+    /// Answers each line of one connection with the identity the kernel gives for its peer.
+    func serve(_ conn: LineConnection, engine: Engine) {
+        guard let uid = conn.peerUID(), let identity = Identity.of(uid: uid) else {
+            try? conn.writeLine(Daemon.reply(error: CommandError(ExitCode.noPerm, "cannot identify the caller")))
+            return
+        }
+        while let line = try? conn.readLine() {
+            if line.trimmingCharacters(in: .whitespaces).isEmpty { continue }
+            let answer: String
+            do {
+                let json: JSONValue
+                do { json = try JSONValue.parse(line) } catch { throw CommandError.invalid("not valid JSON: \(error)") }
+                if let v = json["v"]?.intValue, v != protocolVersion {
+                    throw CommandError(ExitCode.usage, "protocol version \(v) is not spoken here (daemon speaks \(protocolVersion))")
+                }
+                let command = try ClientCommand.parse(json)
+                if command == .ping {
+                    answer = JSONValue.obj([("v", .int(protocolVersion)), ("ok", .bool(true)), ("user", .string(identity.name)),
+                                            ("pid", .int(Int64(getpid())))]).compact
+                } else {
+                    switch engine.execute(command, by: identity) {
+                    case let .success(r): answer = JSONValue.obj([("v", .int(protocolVersion)), ("ok", .bool(true)), ("request", r.json)]).compact
+                    case let .failure(e): answer = Daemon.reply(error: e)
+                    }
+                }
+            } catch let e as CommandError {
+                answer = Daemon.reply(error: e)
+            } catch {
+                answer = Daemon.reply(error: CommandError(ExitCode.software, "\(error)"))
+            }
+            do { try conn.writeLine(answer) } catch { return }
+        }
+    }
+
+    static func reply(error: CommandError) -> String {
+        JSONValue.obj([("v", .int(protocolVersion)), ("ok", .bool(false)), ("exit", .int(Int64(error.code))),
+                       ("error", .string(error.message))]).compact
+    }
+}

@@ -1,0 +1,200 @@
+import Foundation
+import SymModel
+import SymStore
+
+/// One strategy run the loop hands to a worker.
+struct GrantJob: Sendable {
+    enum Kind: Sendable { case escalate, deescalate }
+    var kind: Kind
+    var context: GrantContext
+}
+
+/// The background loop: derives due work from the store, claims it in batches, runs strategies with
+/// bounded parallelism outside any lock, and records outcomes in batches. Grants are durable rows;
+/// nothing here survives a restart, and nothing needs to.
+public final class ExpiryLoop: @unchecked Sendable {
+    let engine: Engine
+    let parallelism: Int
+    let batch = 500
+    private let cond = NSCondition()
+    private var inFlight = Set<Int64>()
+    private var finished: [(GrantJob, StrategyOutcome)] = []
+    private var poked = false
+    private let workers: DispatchQueue
+    private let slots: DispatchSemaphore
+    public var log: @Sendable (String) -> Void = { FileHandle.standardError.write(Data(("symtui daemon: " + $0 + "\n").utf8)) }
+
+    public init(engine: Engine, parallelism: Int = 8) {
+        self.engine = engine
+        self.parallelism = parallelism
+        workers = DispatchQueue(label: "symtui.strategies", attributes: .concurrent)
+        slots = DispatchSemaphore(value: parallelism)
+    }
+
+    /// Wakes the loop now (a command changed something).
+    public func poke() {
+        cond.lock(); poked = true; cond.signal(); cond.unlock()
+    }
+
+    /// Runs until `stop` returns true; sleeps until the next due time or a poke.
+    public func run(until stop: @escaping () -> Bool) {
+        while !stop() {
+            var next: Date?
+            do { next = try step() } catch {
+                log("loop: \(error)")
+                next = Date().addingTimeInterval(1)
+            }
+            cond.lock()
+            if !poked && finished.isEmpty {
+                // Wake at the next due moment, and at least every 5 s as a safety net.
+                _ = cond.wait(until: min(next ?? .distantFuture, Date().addingTimeInterval(5)))
+            }
+            poked = false
+            cond.unlock()
+        }
+        drainInFlight()
+    }
+
+    /// `daemon --once`: does all work due now, waits for its strategy runs, and returns.
+    public func runUntilIdle() throws {
+        while true {
+            try step()
+            cond.lock()
+            while !inFlight.isEmpty && finished.isEmpty { _ = cond.wait(until: Date().addingTimeInterval(1)) }
+            let idle = inFlight.isEmpty && finished.isEmpty
+            cond.unlock()
+            if idle && !hasDueWorkNow() { return }
+        }
+    }
+
+    private func hasDueWorkNow() -> Bool {
+        let now = engine.now()
+        let s = engine.store
+        return ((try? s.pendingPastTTL(now: now, limit: 1).isEmpty == false) ?? false)
+            || ((try? s.activePastExpiry(now: now, limit: 1).isEmpty == false) ?? false)
+            || ((try? s.approvedAwaitingEscalation(limit: 1).isEmpty == false) ?? false)
+            || ((try? s.strategyWorkDue(now: now, limit: 1).isEmpty == false) ?? false)
+    }
+
+    private func drainInFlight() {
+        cond.lock()
+        while !inFlight.isEmpty { _ = cond.wait(until: Date().addingTimeInterval(0.5)) }
+        cond.unlock()
+        try? recordFinished()
+    }
+
+    /// One pass: record outcomes, apply due transitions, start due strategy runs. Returns the next due time.
+    @discardableResult
+    func step() throws -> Date? {
+        try recordFinished()
+        let now = engine.now()
+        let store = engine.store
+        try engine.locked {
+            try store.write { tx in
+                for r in try store.pendingPastTTL(now: now, limit: batch) {
+                    _ = try? engine.apply(.expirePending, to: r, actor: .system, tx: tx)
+                }
+                for r in try store.activePastExpiry(now: now, limit: batch) {
+                    _ = try? engine.apply(.expireGrant, to: r, actor: .system, tx: tx)
+                }
+                for r in try store.approvedAwaitingEscalation(limit: batch) {
+                    // Written durably before the escalation runs: after a crash it is resumed, not forgotten.
+                    _ = try? engine.apply(.beginEscalation, to: r, actor: .system, tx: tx)
+                }
+            }
+        }
+        cond.lock()
+        let busy = inFlight
+        cond.unlock()
+        let due = try store.strategyWorkDue(now: now, limit: batch + busy.count).filter { !busy.contains($0.id) }
+        for r in due {
+            if let job = makeJob(r) { dispatch(job) } else { failUnconfigured(r) }
+        }
+        return try store.nextDueTime()
+    }
+
+    func makeJob(_ r: AccessRequest) -> GrantJob? {
+        let config = engine.config
+        guard let flow = config.flow(named: r.flow), let sname = flow.strategy, let strategy = config.strategy(named: sname),
+              let tname = r.target, let target = strategy.target(named: tname) else {
+            return nil
+        }
+        var others = Set<String>()
+        if r.state == .deescalating {
+            let flows = config.flows.filter { $0.strategy == sname }.map(\.name)
+            others = (try? engine.store.otherHolders(flows: flows, target: tname, excluding: r.id)) ?? [r.requester]
+        }
+        let ctx = GrantContext(request: r, strategy: strategy, target: target, stepOutput: r.stepOutput, otherActiveHolders: others)
+        return GrantJob(kind: r.state == .escalating ? .escalate : .deescalate, context: ctx)
+    }
+
+    /// A grant whose flow, strategy or target left the config fails its step like any other failure
+    /// (retried, then failed or stuck), so that it is visible rather than silently skipped.
+    private func failUnconfigured(_ r: AccessRequest) {
+        let strategy = Strategy(name: "(unconfigured)", type: .command)
+        let ctx = GrantContext(request: r, strategy: strategy, target: Target(name: r.target ?? "?"), stepOutput: r.stepOutput,
+                               otherActiveHolders: [])
+        let job = GrantJob(kind: r.state == .escalating ? .escalate : .deescalate, context: ctx)
+        let outcome = StrategyOutcome(succeeded: false, error: "flow \(r.flow) or its strategy/target is no longer configured",
+                                      output: nil, data: .object([]))
+        cond.lock()
+        inFlight.insert(r.id)
+        finished.append((job, outcome))
+        cond.unlock()
+    }
+
+    private func dispatch(_ job: GrantJob) {
+        cond.lock(); inFlight.insert(job.context.request.id); cond.unlock()
+        let strategy = engine.strategies[job.context.strategy.name] ?? Strategies.make(job.context.strategy)
+        workers.async { [self] in
+            slots.wait()
+            let outcome = job.kind == .escalate ? strategy.escalate(job.context) : strategy.deescalate(job.context)
+            slots.signal()
+            cond.lock()
+            finished.append((job, outcome))
+            cond.signal()
+            cond.unlock()
+        }
+    }
+
+    /// Writes the outcomes of finished runs in one transaction.
+    private func recordFinished() throws {
+        cond.lock()
+        let done = finished
+        finished = []
+        cond.unlock()
+        guard !done.isEmpty else { return }
+        let now = engine.now()
+        let store = engine.store
+        defer {
+            cond.lock()
+            for (job, _) in done { inFlight.remove(job.context.request.id) }
+            cond.signal()
+            cond.unlock()
+        }
+        try engine.locked {
+            try store.write { tx in
+                let current = try store.requests(ids: done.map { $0.0.context.request.id })
+                let byID = Dictionary(current.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+                for (job, outcome) in done {
+                    guard let r = byID[job.context.request.id] else { continue }
+                    let command: RequestCommand
+                    switch (job.kind, outcome.succeeded) {
+                    case (.escalate, true): command = .escalated(output: outcome.output, data: outcome.data)
+                    case (.escalate, false):
+                        command = .escalationFailed(error: outcome.error ?? "escalation failed", data: outcome.data,
+                                                    retryAt: engine.escalationRetry.nextAttempt(after: r.attempts + 1, now: now))
+                    case (.deescalate, true): command = .deescalated(data: outcome.data)
+                    case (.deescalate, false):
+                        let retry = engine.deescalationRetry.nextAttempt(after: r.attempts + 1, now: now) ?? now.addingTimeInterval(60)
+                        command = .deescalationFailed(error: outcome.error ?? "deescalation failed", data: outcome.data, retryAt: retry)
+                    }
+                    do { try engine.apply(command, to: r, actor: .system, tx: tx) } catch {
+                        log("request \(r.id): could not record \(command.name): \(error)")
+                    }
+                }
+            }
+        }
+        engine.onChange?()
+    }
+}

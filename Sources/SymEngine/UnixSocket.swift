@@ -1,0 +1,119 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A stream socket connection carrying one JSON object per line. Used by one thread at a time.
+public final class LineConnection: @unchecked Sendable {
+    public let fd: Int32
+    private var buffer = [UInt8]()
+    public static let maxLine = 1 << 20
+
+    public init(fd: Int32) { self.fd = fd }
+    deinit { close(fd) }
+
+    /// The next line without its newline; nil at end of stream. Throws on an over-long line.
+    public func readLine() throws -> String? {
+        var chunk = [UInt8](repeating: 0, count: 65_536)
+        while true {
+            if let nl = buffer.firstIndex(of: 0x0A) {
+                let line = String(decoding: buffer[..<nl], as: UTF8.self)
+                buffer.removeSubrange(...nl)
+                return line
+            }
+            if buffer.count > LineConnection.maxLine { throw SocketError("line longer than \(LineConnection.maxLine) bytes") }
+            let n = read(fd, &chunk, chunk.count)
+            if n < 0 { if errno == EINTR { continue }; throw SocketError("read: \(String(cString: strerror(errno)))") }
+            if n == 0 {
+                if buffer.isEmpty { return nil }
+                let line = String(decoding: buffer, as: UTF8.self)
+                buffer.removeAll()
+                return line
+            }
+            buffer.append(contentsOf: chunk[0..<n])
+        }
+    }
+
+    public func writeLine(_ text: String) throws {
+        let bytes = Array((text + "\n").utf8)
+        var off = 0
+        while off < bytes.count {
+            let n = bytes.withUnsafeBufferPointer { write(fd, $0.baseAddress! + off, $0.count - off) }
+            if n < 0 { if errno == EINTR { continue }; throw SocketError("write: \(String(cString: strerror(errno)))") }
+            off += n
+        }
+    }
+
+    /// The connected peer's uid as the kernel reports it (SO_PEERCRED).
+    public func peerUID() -> uid_t? {
+        // struct ucred { pid_t pid; uid_t uid; gid_t gid; }
+        var cred: (Int32, UInt32, UInt32) = (0, 0, 0)
+        var len = socklen_t(MemoryLayout<(Int32, UInt32, UInt32)>.size)
+        guard getsockopt(fd, SOL_SOCKET, 17 /* SO_PEERCRED */, &cred, &len) == 0 else { return nil }
+        return cred.1
+    }
+}
+
+/// A socket-level failure.
+public struct SocketError: Error, Sendable, CustomStringConvertible {
+    public var message: String
+    public var errno: Int32
+    public init(_ message: String, errno: Int32 = 0) { self.message = message; self.errno = errno }
+    public var description: String { message }
+}
+
+enum UnixAddress {
+    static func make(_ path: String) throws -> sockaddr_un {
+        var addr = sockaddr_un()
+        addr.sun_family = sa_family_t(AF_UNIX)
+        let bytes = Array(path.utf8)
+        let capacity = MemoryLayout.size(ofValue: addr.sun_path)
+        guard bytes.count < capacity else {
+            throw SocketError("socket path \(path) is \(bytes.count) bytes; Unix sockets allow \(capacity - 1)")
+        }
+        withUnsafeMutableBytes(of: &addr.sun_path) { raw in
+            for (i, b) in bytes.enumerated() { raw[i] = b }
+            raw[bytes.count] = 0
+        }
+        return addr
+    }
+}
+
+/// Connects to a listening Unix socket.
+public func connectUnixSocket(_ path: String) throws -> LineConnection {
+    var addr = try UnixAddress.make(path)
+    let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+    guard fd >= 0 else { throw SocketError("socket: \(String(cString: strerror(errno)))", errno: errno) }
+    let rc = withUnsafePointer(to: &addr) { p in
+        p.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+    }
+    guard rc == 0 else {
+        let e = errno
+        close(fd)
+        throw SocketError("cannot connect to \(path): \(String(cString: strerror(e)))", errno: e)
+    }
+    return LineConnection(fd: fd)
+}
+
+/// Binds and listens on a Unix socket path, replacing a stale socket file.
+func listenUnixSocket(_ path: String, mode: mode_t) throws -> Int32 {
+    var addr = try UnixAddress.make(path)
+    var st = stat()
+    if lstat(path, &st) == 0 {
+        guard (st.st_mode & S_IFMT) == S_IFSOCK else { throw SocketError("\(path) exists and is not a socket; not replacing it") }
+        unlink(path)
+    }
+    let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+    guard fd >= 0 else { throw SocketError("socket: \(String(cString: strerror(errno)))") }
+    let rc = withUnsafePointer(to: &addr) { p in
+        p.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+    }
+    guard rc == 0 else {
+        let e = errno
+        close(fd)
+        throw SocketError("cannot bind \(path): \(String(cString: strerror(e)))", errno: e)
+    }
+    chmod(path, mode)
+    guard listen(fd, 128) == 0 else { close(fd); throw SocketError("listen: \(String(cString: strerror(errno)))") }
+    return fd
+}

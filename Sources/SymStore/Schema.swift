@@ -1,0 +1,76 @@
+/// Versioned migrations: entry N brings the schema from version N to N+1 (PRAGMA user_version).
+enum Schema {
+    static let migrations: [String] = [
+        """
+        CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+        CREATE TABLE requests(
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            flow TEXT NOT NULL,
+            target TEXT,
+            target_label TEXT,
+            requester TEXT NOT NULL,
+            state TEXT NOT NULL,
+            end_reason TEXT,
+            fields TEXT NOT NULL,
+            duration_seconds INTEGER,
+            created_at INTEGER NOT NULL,
+            request_expires_at INTEGER NOT NULL,
+            decided_at INTEGER,
+            access_starts_at INTEGER,
+            access_expires_at INTEGER,
+            ended_at INTEGER,
+            denial TEXT,
+            required_approvals INTEGER NOT NULL,
+            stuck INTEGER NOT NULL DEFAULT 0,
+            error TEXT,
+            extends INTEGER REFERENCES requests(id),
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at INTEGER,
+            step_output TEXT,
+            routing TEXT
+        );
+        CREATE INDEX requests_state ON requests(state, id);
+        CREATE INDEX requests_requester ON requests(requester, id);
+        CREATE INDEX requests_pending_ttl ON requests(request_expires_at) WHERE state = 'pending';
+        CREATE INDEX requests_active_expiry ON requests(access_expires_at) WHERE state = 'active';
+        CREATE INDEX requests_work ON requests(state, next_attempt_at) WHERE state IN ('approved', 'escalating', 'deescalating');
+        CREATE TABLE approvals(
+            request_id INTEGER NOT NULL REFERENCES requests(id),
+            user TEXT NOT NULL,
+            at INTEGER NOT NULL,
+            reason TEXT,
+            self INTEGER NOT NULL,
+            step TEXT,
+            PRIMARY KEY(request_id, user)
+        ) WITHOUT ROWID;
+        CREATE TABLE events(
+            seq INTEGER PRIMARY KEY,
+            id TEXT NOT NULL UNIQUE,
+            time INTEGER NOT NULL,
+            type TEXT NOT NULL,
+            request_id INTEGER,
+            flow TEXT,
+            target TEXT,
+            requester TEXT,
+            actor TEXT NOT NULL,
+            reason TEXT,
+            data TEXT NOT NULL,
+            prev_hash TEXT NOT NULL,
+            hash TEXT NOT NULL
+        );
+        CREATE INDEX events_request ON events(request_id, seq);
+        CREATE TRIGGER events_no_update BEFORE UPDATE ON events BEGIN SELECT RAISE(ABORT, 'audit events are append-only'); END;
+        CREATE TRIGGER events_no_delete BEFORE DELETE ON events BEGIN SELECT RAISE(ABORT, 'audit events are append-only'); END;
+        CREATE TABLE delivery(
+            destination TEXT PRIMARY KEY,
+            seq INTEGER NOT NULL DEFAULT 0,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            last_error TEXT,
+            last_attempt_at INTEGER,
+            delivered_at INTEGER
+        );
+        """,
+    ]
+
+    static var version: Int { migrations.count }
+}
