@@ -10,6 +10,8 @@ public struct Identity: Sendable, Equatable {
     public var name: String
     public var groups: Set<String>
 
+    public init(uid: uid_t, name: String, groups: Set<String>) { self.uid = uid; self.name = name; self.groups = groups }
+
     /// The user running this process (real uid).
     public static func current() -> Identity? { of(uid: getuid()) }
 

@@ -143,3 +143,32 @@ public enum ProcessRunner {
                              stderrTail: tail, durationMs: elapsed)
     }
 }
+
+// POSIX_SPAWN_SETSID (glibc ≥ 2.26) is not exported to Swift.
+private let spawnSetSID: Int32 = 0x80
+
+extension ProcessRunner {
+    /// Starts a long-lived program in its own session, detached from the terminal, output to `logPath`.
+    /// Used once: a client starting the single-user daemon.
+    public static func spawnDetached(path: String, arguments: [String], environment: [String: String], logPath: String) throws {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, logPath, O_WRONLY | O_CREAT | O_APPEND, 0o600)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        var attr = posix_spawnattr_t()
+        posix_spawnattr_init(&attr)
+        defer { posix_spawnattr_destroy(&attr) }
+        var emptyMask = sigset_t()
+        sigemptyset(&emptyMask)
+        posix_spawnattr_setsigmask(&attr, &emptyMask)
+        posix_spawnattr_setflags(&attr, Int16(spawnSetSID | POSIX_SPAWN_SETSIGMASK))
+        let argv = ([path] + arguments).map { strdup($0) } + [nil]
+        let envp = environment.sorted { $0.key < $1.key }.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer { argv.forEach { free($0) }; envp.forEach { free($0) } }
+        var pid: pid_t = 0
+        let rc = posix_spawn(&pid, path, &actions, &attr, argv, envp)
+        guard rc == 0 else { throw ProcessLaunchError(path: path, message: String(cString: strerror(rc))) }
+    }
+}

@@ -1,0 +1,191 @@
+import Foundation
+import SymEngine
+import SymModel
+import SymStore
+
+public let symtuiVersion = "0.1.0"
+
+/// The `symtui` entry point: finds the command, parses its declared arguments, runs it, maps errors to exit codes.
+public enum SymTUICommandLine {
+    public static func main(_ argv: [String]) -> Never {
+        exit(run(Array(argv.dropFirst())))
+    }
+
+    public static func run(_ args: [String]) -> Int32 {
+        // Global options may come before the command words.
+        var globals = ParsedArguments()
+        var rest = args[...]
+        while let a = rest.first, a.hasPrefix("--") {
+            let name = String(a.dropFirst(2).prefix { $0 != "=" })
+            guard let o = CLI.globalOptions.first(where: { $0.name == name }) else { break }
+            rest = rest.dropFirst()
+            if o.value != nil {
+                if let eq = a.firstIndex(of: "=") { globals.values[name, default: []].append(String(a[a.index(after: eq)...])) }
+                else if let v = rest.first { globals.values[name, default: []].append(v); rest = rest.dropFirst() }
+                else { Output.error("--\(name) needs a value"); return ExitCode.usage }
+            } else { globals.flags.insert(name) }
+        }
+        let words = Array(rest)
+        if words.isEmpty {
+            if globals.flag("help") { Output.print(CLI.overview); return ExitCode.ok }
+            return CLI.runConsole(globals)
+        }
+        guard let spec = CLI.find(words) else {
+            let near = CLI.commands.map(\.name).min { editDistance($0, words[0]) < editDistance($1, words[0]) } ?? "help"
+            Output.error("unknown command '\(SafeText.display(words.prefix(2).joined(separator: " ")))' (did you mean '\(near)'? see 'symtui help')")
+            return ExitCode.usage
+        }
+        let parsed: ParsedArguments
+        do {
+            parsed = try ParsedArguments.parse(Array(words.dropFirst(spec.words.count)), spec: spec, into: globals)
+        } catch let e as UsageError {
+            Output.error("\(e.message)\nusage: \(spec.usage)")
+            return ExitCode.usage
+        } catch { Output.error("\(error)"); return ExitCode.usage }
+        if parsed.flag("help") { Output.print(spec.helpText); return ExitCode.ok }
+        let context = CLIContext(arguments: parsed)
+        do {
+            return try spec.run(parsed, context)
+        } catch let e as CommandError {
+            Output.error(e.message)
+            return e.code
+        } catch let e as UsageError {
+            Output.error("\(e.message)\nusage: \(spec.usage)")
+            return ExitCode.usage
+        } catch {
+            Output.error("\(error)")
+            return ExitCode.software
+        }
+    }
+}
+
+/// The command table: every subcommand as a declaration.
+enum CLI {
+    static let globalOptions: [OptionSpec] = [
+        .value("config", "PATH", "configuration file (default: $SYMTUI_CONFIG, /etc/symtui/config.json5, ~/.config/symtui/config.json5)"),
+        .value("db", "PATH", "store file (default: the config's store, ~/.local/state/symtui/symtui.db)"),
+        .flag("json", "machine-readable output"),
+        .flag("help", "show this help"),
+    ]
+
+    static func find(_ words: [String]) -> CommandSpec? {
+        commands.filter { $0.words.count <= words.count && Array(words.prefix($0.words.count)) == $0.words }
+            .max { $0.words.count < $1.words.count }
+    }
+
+    static var overview: String {
+        var out = """
+        symtui \(symtuiVersion) — just-in-time access flows in the terminal
+
+        usage: symtui [--config PATH] [--db PATH] [COMMAND] [ARGS] [--json]
+
+        Without a command, symtui opens the console. Commands:
+
+        """
+        for c in commands { out += "  " + c.name.padding(toLength: 18, withPad: " ", startingAt: 0) + c.summary + "\n" }
+        out += """
+
+        Exit codes: 0 ok, 1 negative outcome (wait), 64 usage, 65 invalid data, 66 config not found,
+        69 daemon/store unavailable, 74 I/O error, 75 timeout, 77 not allowed.
+        'symtui help COMMAND' or 'symtui COMMAND --help' shows one command.
+        """
+        return out
+    }
+
+    static var commands: [CommandSpec] { [
+        CommandSpec(words: ["demo"], summary: "write a self-contained demo and open the console",
+                    options: [.value("dir", "DIR", "where to write the demo (default: ~/.local/state/symtui/demo)"),
+                              .flag("no-console", "write the demo and start its daemon, but do not open the console")],
+                    run: Commands.demo),
+        CommandSpec(words: ["init"], summary: "write a commented starter config",
+                    arguments: [ArgumentSpec(name: "PATH", optional: true, help: "where to write it (default: ~/.config/symtui/config.json5)")],
+                    options: [.flag("force", "overwrite an existing file")], run: Commands.initConfig),
+        CommandSpec(words: ["config", "check"], summary: "validate a config; print every problem",
+                    arguments: [ArgumentSpec(name: "PATH", optional: true, help: "the config to check (default: the one symtui would use)")],
+                    run: Commands.configCheck),
+        CommandSpec(words: ["flows"], summary: "flows, targets, fields and eligible approvers (the Prompt step)", run: Commands.flows),
+        CommandSpec(words: ["request"], summary: "ask for access (or run an approval-only flow); prints the request id",
+                    arguments: [ArgumentSpec(name: "FLOW", help: "the flow to run"),
+                                ArgumentSpec(name: "TARGET", optional: true, help: "the target (may be omitted when the flow has one)")],
+                    options: [.value("duration", "D", "how long, e.g. 1h (the flow's duration field)"),
+                              .value("field", "NAME=VALUE", "a prompt field's value", repeatable: true),
+                              .value("reason", "TEXT", "why (the flow's reason field)"),
+                              .flag("wait", "block until decided and active (exit codes as 'wait')"),
+                              .value("timeout", "D", "with --wait: give up after D (exit 75)")],
+                    run: Commands.request),
+        CommandSpec(words: ["list"], summary: "requests (default: open ones)",
+                    options: [.value("state", "S", "only this state (pending, active, …)", repeatable: true),
+                              .flag("mine", "only my requests"), .flag("review", "only those I may decide now"),
+                              .flag("all", "include finished requests"), .value("limit", "N", "at most N rows (default 100)")],
+                    run: Commands.list),
+        CommandSpec(words: ["show"], summary: "one request with its events",
+                    arguments: [ArgumentSpec(name: "ID", help: "request id")], run: Commands.show),
+        CommandSpec(words: ["approve"], summary: "approve a request",
+                    arguments: [ArgumentSpec(name: "ID", help: "request id")],
+                    options: [.value("reason", "TEXT", "why (required for self-approval)")],
+                    run: { a, c in try Commands.decide(a, c) { .approve(id: $0, reason: a.value("reason")) } }),
+        CommandSpec(words: ["deny"], summary: "deny a request (a reason is required)",
+                    arguments: [ArgumentSpec(name: "ID", help: "request id")], options: [.value("reason", "TEXT", "why")],
+                    run: { a, c in
+                        guard let r = a.value("reason"), !r.trimmingCharacters(in: .whitespaces).isEmpty else {
+                            throw UsageError(message: "deny needs --reason TEXT")
+                        }
+                        return try Commands.decide(a, c) { .deny(id: $0, reason: r) }
+                    }),
+        CommandSpec(words: ["cancel"], summary: "cancel your pending request",
+                    arguments: [ArgumentSpec(name: "ID", help: "request id")], run: { a, c in try Commands.decide(a, c) { .cancel(id: $0) } }),
+        CommandSpec(words: ["release"], summary: "give up your access now",
+                    arguments: [ArgumentSpec(name: "ID", help: "request id")], run: { a, c in try Commands.decide(a, c) { .release(id: $0) } }),
+        CommandSpec(words: ["revoke"], summary: "end someone's access now (approvers)",
+                    arguments: [ArgumentSpec(name: "ID", help: "request id")], options: [.value("reason", "TEXT", "why")],
+                    run: { a, c in try Commands.decide(a, c) { .revoke(id: $0, reason: a.value("reason")) } }),
+        CommandSpec(words: ["extend"], summary: "ask to extend an active grant",
+                    arguments: [ArgumentSpec(name: "ID", help: "request id of the active grant")],
+                    options: [.value("duration", "D", "how much longer, e.g. 30m"), .value("reason", "TEXT", "why")],
+                    run: { a, c in
+                        guard let d = a.value("duration") else { throw UsageError(message: "extend needs --duration D") }
+                        return try Commands.decide(a, c) { .extend(id: $0, duration: d, reason: a.value("reason")) }
+                    }),
+        CommandSpec(words: ["wait"], summary: "block until a request is decided and active",
+                    arguments: [ArgumentSpec(name: "ID", help: "request id")],
+                    options: [.value("timeout", "D", "give up after D (exit 75)")],
+                    details: "Exit 0 when active (or approved, for approval-only flows), 1 when denied, expired, cancelled, failed or ended, 75 on timeout.",
+                    run: Commands.wait),
+        CommandSpec(words: ["events"], summary: "the Events API: JSON Lines in, one JSON result line out per input",
+                    arguments: [ArgumentSpec(name: "FILE", optional: true, help: "input file, or - for stdin (default)")],
+                    details: """
+                    Each line is one object: {"event":"request","flow":F,"target":T,"fields":{…},"duration":D,"reason":R},
+                    {"event":"approve","request":ID,"reason":R}, deny, cancel, revoke, release, {"event":"extend","request":ID,"duration":D}.
+                    Each answer is {"ok":true,"request":{…}} or {"ok":false,"exit":N,"error":"…","line":L}.
+                    """,
+                    run: Commands.events),
+        CommandSpec(words: ["daemon"], summary: "run the engine and socket (the only writer of the store)",
+                    options: [.flag("once", "do all due work and exit")], run: Commands.daemon),
+        CommandSpec(words: ["version"], summary: "print the version", run: { a, c in
+            if c.json { Output.json(.obj([("version", .string(symtuiVersion))])) } else { Output.print("symtui \(symtuiVersion)") }
+            return ExitCode.ok
+        }),
+        CommandSpec(words: ["help"], summary: "help on a command",
+                    arguments: [ArgumentSpec(name: "COMMAND", optional: true, help: "a command")], run: { a, _ in
+            let words = a.positionals
+            if words.isEmpty { Output.print(CLI.overview); return ExitCode.ok }
+            guard let spec = CLI.find(words) ?? CLI.commands.first(where: { $0.words.first == words[0] }) else {
+                throw UsageError(message: "no command '\(SafeText.display(words.joined(separator: " ")))'")
+            }
+            Output.print(spec.helpText)
+            return ExitCode.ok
+        }),
+    ] + extraCommands }
+
+    /// Commands other parts of the program register (console, audit, handlers, check).
+    nonisolated(unsafe) static var extraCommands: [CommandSpec] = []
+
+    static func runConsole(_ globals: ParsedArguments) -> Int32 {
+        guard isatty(0) == 1, isatty(1) == 1 else {
+            Output.error("the console needs a terminal; use a command instead (see 'symtui help'), e.g. 'symtui list'")
+            return ExitCode.usage
+        }
+        Output.error("the console is not available in this build yet; see 'symtui help'")
+        return ExitCode.usage
+    }
+}
