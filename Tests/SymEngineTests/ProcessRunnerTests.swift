@@ -67,4 +67,12 @@ final class ProcessRunnerTests: XCTestCase {
             XCTAssertTrue("\(error)".contains("not an absolute path"), "\(error)")
         }
     }
+
+    func testTimeoutHoldsEvenAfterTheProgramClosesItsOutput() throws {
+        let script = try Fixture.script(in: dir, "#!/bin/sh\nexec >/dev/null 2>&1\nexec /bin/sleep 30\n")
+        let started = Date()
+        let result = try ProcessRunner.run(path: script, timeout: 1)
+        XCTAssertTrue(result.timedOut)
+        XCTAssertLessThan(Date().timeIntervalSince(started), 5)
+    }
 }
