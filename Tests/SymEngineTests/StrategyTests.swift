@@ -406,13 +406,21 @@ final class HTTPStrategyTests: XCTestCase {
     private var port = 0
 
     private static let serverSource = """
-        import http.server, json, sys
+        import http.server, json, sys, time
         port, log = int(sys.argv[1]), sys.argv[2]
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_POST(self):
                 body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
                 with open(log, "a") as f:
                     f.write(json.dumps({"path": self.path, "body": body, "auth": self.headers.get("Authorization")}) + "\\n")
+                if self.path.startswith("/slow"):
+                    time.sleep(3)
+                if self.path.startswith("/redirect"):
+                    self.send_response(302)
+                    self.send_header("Location", "/grant")
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
                 if self.path.startswith("/fail"):
                     code, out = 500, b'{"error": "backend exploded"}'
                 elif self.path.startswith("/check"):
@@ -466,8 +474,8 @@ final class HTTPStrategyTests: XCTestCase {
         server.waitUntilExit()
     }
 
-    private func strategy(path: String, headers: [String: String] = [:]) -> Strategy {
-        var settings: [String: JSONValue] = ["url": .string("http://127.0.0.1:\(port)\(path)"), "timeout": .string("5s")]
+    private func strategy(path: String, headers: [String: String] = [:], timeout: String = "5s") -> Strategy {
+        var settings: [String: JSONValue] = ["url": .string("http://127.0.0.1:\(port)\(path)"), "timeout": .string(timeout)]
         if !headers.isEmpty { settings["headers"] = .object(headers.map { ($0.key, .string($0.value)) }) }
         return Strategy(name: "api", type: .http, settings: settings,
                         targets: [Target(name: "billing", label: "Billing admin", settings: ["role": .string("admin")])])
@@ -530,6 +538,32 @@ final class HTTPStrategyTests: XCTestCase {
         try startServer(port: samePort)
         let up = Strategies.make(s).escalate(Fixture.context(s, user: "alice"))
         XCTAssertTrue(up.succeeded, up.error ?? "")
+    }
+
+    func testRedirectIsNotFollowedAndIsNotSuccess() throws {
+        let s = strategy(path: "/redirect")
+        let outcome = Strategies.make(s).escalate(Fixture.context(s, user: "alice"))
+        XCTAssertFalse(outcome.succeeded)
+        XCTAssertEqual(outcome.data["status"], .int(302))
+        XCTAssertEqual(try logged().count, 1)
+    }
+
+    func testSlowServiceFailsAfterTheTimeout() {
+        let s = strategy(path: "/slow", timeout: "1s")
+        let started = Date()
+        let outcome = Strategies.make(s).escalate(Fixture.context(s, user: "alice"))
+        XCTAssertFalse(outcome.succeeded)
+        XCTAssertTrue(outcome.error?.contains("timed out") ?? false, outcome.error ?? "")
+        XCTAssertLessThan(Date().timeIntervalSince(started), 2.9)
+    }
+
+    func testCredentialsInTheURLStayOutOfErrorsAndAuditData() {
+        var s = strategy(path: "/fail")
+        s.settings["url"] = .string("http://user:s3cret@127.0.0.1:\(port)/fail?token=s3cret")
+        let outcome = Strategies.make(s).escalate(Fixture.context(s, user: "alice"))
+        XCTAssertFalse(outcome.succeeded)
+        XCTAssertFalse(outcome.error?.contains("s3cret") ?? true, outcome.error ?? "")
+        XCTAssertFalse(outcome.data.compact.contains("s3cret"), outcome.data.compact)
     }
 
     func testCheckReadsTheUsersTheServiceReports() throws {

@@ -47,7 +47,8 @@ public struct HTTPStrategy: AccessStrategy {
 
     private func grant(_ action: String, _ ctx: GrantContext) -> StrategyOutcome {
         let settings = ctx.settings
-        var data: [(String, JSONValue)] = [("action", .string(action)), ("url", .str(settings["url"]?.stringValue))]
+        let url = settings["url"]?.stringValue.flatMap(URL.init(string:)).map(Self.redacted)
+        var data: [(String, JSONValue)] = [("action", .string(action)), ("url", .str(url))]
         switch post(Self.body(action: action, ctx: ctx), settings: settings) {
         case let .failure(f): return .failure(f.message, data: data)
         case let .success(response):
@@ -78,6 +79,7 @@ public struct HTTPStrategy: AccessStrategy {
               let scheme = url.scheme?.lowercased(), scheme == "http" || scheme == "https", url.host != nil else {
             return .failure(StrategyFailure("http: setting `url` must be an http(s) URL"))
         }
+        let shown = Self.redacted(url)
         let timeout = StrategyText.seconds(settings, "timeout", default: Self.defaultTimeout)
         var request = URLRequest(url: url, timeoutInterval: timeout)
         request.httpMethod = "POST"
@@ -92,7 +94,7 @@ public struct HTTPStrategy: AccessStrategy {
         config.timeoutIntervalForRequest = timeout
         config.timeoutIntervalForResource = timeout
         config.requestCachePolicy = .reloadIgnoringLocalCacheData
-        let session = URLSession(configuration: config)
+        let session = URLSession(configuration: config, delegate: RefuseRedirects(), delegateQueue: nil)
         defer { session.finishTasksAndInvalidate() }
 
         let box = ResultBox()
@@ -105,15 +107,22 @@ public struct HTTPStrategy: AccessStrategy {
         task.resume()
         if done.wait(timeout: .now() + timeout + 5) == .timedOut {
             task.cancel()
-            return .failure(StrategyFailure("http: \(urlText): no answer within \(Int(timeout)) s"))
+            return .failure(StrategyFailure("http: \(shown): no answer within \(Int(timeout)) s"))
         }
         let elapsed = Int((DispatchTime.now().uptimeNanoseconds - started.uptimeNanoseconds) / 1_000_000)
         let (data, response, error) = box.get()
-        if let error { return .failure(StrategyFailure("http: \(urlText): \(Self.describe(error))")) }
+        if let error { return .failure(StrategyFailure("http: \(shown): \(Self.describe(error))")) }
         guard let http = response as? HTTPURLResponse else {
-            return .failure(StrategyFailure("http: \(urlText): the answer is not HTTP"))
+            return .failure(StrategyFailure("http: \(shown): the answer is not HTTP"))
         }
-        return .success(Response(url: urlText, status: http.statusCode, body: data ?? Data(), durationMs: elapsed))
+        return .success(Response(url: shown, status: http.statusCode, body: data ?? Data(), durationMs: elapsed))
+    }
+
+    /// The URL without credentials or query, for errors and audit data (either may carry a secret).
+    static func redacted(_ url: URL) -> String {
+        guard var parts = URLComponents(url: url, resolvingAgainstBaseURL: false) else { return "(url)" }
+        parts.user = nil; parts.password = nil; parts.query = nil; parts.fragment = nil
+        return parts.string ?? "(url)"
     }
 
     static func describe(_ error: any Error) -> String {
@@ -128,6 +137,14 @@ public struct HTTPStrategy: AccessStrategy {
             return "TLS failed: \(e.localizedDescription)"
         default: return e.localizedDescription
         }
+    }
+}
+
+/// A redirected POST would reach something else than the configured service (or turn into a GET): a 3xx is an answer, not done.
+private final class RefuseRedirects: NSObject, URLSessionTaskDelegate, @unchecked Sendable {
+    func urlSession(_ session: URLSession, task: URLSessionTask, willPerformHTTPRedirection response: HTTPURLResponse,
+                    newRequest request: URLRequest, completionHandler: @escaping @Sendable (URLRequest?) -> Void) {
+        completionHandler(nil)
     }
 }
 
