@@ -73,6 +73,25 @@ enum Fixture {
     }
 }
 
+// MARK: - settings
+
+final class StrategySettingsTests: XCTestCase {
+    func testTargetSettingsOverlayTheStrategysSettings() {
+        let strategy = Strategy(name: "s", type: .command,
+                                settings: ["timeout": .string("30s"), "escalate": .string("/bin/true")],
+                                targets: [Target(name: "t", settings: ["timeout": .string("5s"), "role": .string("r")])])
+        XCTAssertEqual(strategy.settings(for: strategy.targets[0]),
+                       ["timeout": .string("5s"), "escalate": .string("/bin/true"), "role": .string("r")])
+    }
+
+    func testEachTypeMakesItsStrategy() {
+        XCTAssertTrue(Strategies.make(Strategy(name: "a", type: .unixGroup)) is UnixGroupStrategy)
+        XCTAssertTrue(Strategies.make(Strategy(name: "b", type: .sudoers)) is SudoersStrategy)
+        XCTAssertTrue(Strategies.make(Strategy(name: "c", type: .command)) is CommandStrategy)
+        XCTAssertTrue(Strategies.make(Strategy(name: "d", type: .http)) is HTTPStrategy)
+    }
+}
+
 // MARK: - unix_group
 
 final class UnixGroupStrategyTests: XCTestCase {
@@ -203,11 +222,20 @@ final class SudoersStrategyTests: XCTestCase {
 
     func testUserNameThatIsNotPlainIsRefused() {
         let s = strategy()
-        for user in ["%sudo", "ALL", "bob ALL=(ALL) ALL #", "+netgroup"] {
+        for user in ["%sudo", "ALL", "ADMINS", "bob ALL=(ALL) ALL #", "+netgroup", "#0", "bob\n"] {
             let outcome = Strategies.make(s).escalate(Fixture.context(s, user: user))
             XCTAssertFalse(outcome.succeeded, user)
         }
         XCTAssertEqual(files(dir), [])
+    }
+
+    func testEscalateTwiceLeavesOneDropIn() {
+        let s = strategy()
+        let request = Fixture.request(id: 5, user: "alice")
+        XCTAssertTrue(Strategies.make(s).escalate(Fixture.context(s, user: "alice", request: request)).succeeded)
+        let again = Strategies.make(s).escalate(Fixture.context(s, user: "alice", request: request))
+        XCTAssertTrue(again.succeeded, again.error ?? "")
+        XCTAssertEqual(files(dir), ["symtui-5-alice"])
     }
 
     func testDeescalateRemovesTheDropIn() {

@@ -24,7 +24,7 @@ public struct HTTPStrategy: AccessStrategy {
         case let .failure(f): return .failure(f)
         case let .success(response):
             guard (200...299).contains(response.status) else {
-                return .failure(StrategyFailure("check: \(response.describe(url: response.url))"))
+                return .failure(StrategyFailure("check: \(response.describe())"))
             }
             return CommandStrategy.parseUsers(String(decoding: response.body, as: UTF8.self)).map(AccessCheck.init)
         }
@@ -56,7 +56,7 @@ public struct HTTPStrategy: AccessStrategy {
             let json = response.body.isEmpty ? nil : try? JSONValue.parse(data: response.body)
             if let json { data.append(("output", json)) }
             guard (200...299).contains(response.status) else {
-                return .failure("\(action): \(response.describe(url: response.url))", data: data)
+                return .failure("\(action): \(response.describe())", data: data)
             }
             return .success(output: json?.compact, data: data)
         }
@@ -68,7 +68,7 @@ public struct HTTPStrategy: AccessStrategy {
         var body: Data
         var durationMs: Int
 
-        func describe(url: String) -> String {
+        func describe() -> String {
             let text = String(decoding: body.prefix(HTTPStrategy.maxBodyInError), as: UTF8.self)
             return "HTTP \(status) from \(url)" + (text.isEmpty ? "" : ": \(text)")
         }

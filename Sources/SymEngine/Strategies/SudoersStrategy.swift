@@ -111,6 +111,8 @@ public struct SudoersStrategy: AccessStrategy {
     /// Why a user name or rule cannot go into a sudoers line, or nil when it can.
     static func problem(user: String, rule: String) -> String? {
         guard StrategyText.isPlainName(user) else { return "\"\(SafeText.display(user))\" is not a plain user name" }
+        // sudoers reads an all-capitals word as an alias (ALL, or a User_Alias that may name many users).
+        if user.wholeMatch(of: /[A-Z][A-Z0-9_]*/) != nil { return "\"\(user)\" would be read as a sudoers alias" }
         let trimmed = rule.trimmingCharacters(in: .whitespaces)
         guard !trimmed.isEmpty else { return "the rule is empty" }
         if rule.unicodeScalars.contains(where: { $0.value < 0x20 || ($0.value >= 0x7F && $0.value < 0xA0) }) {
