@@ -5,7 +5,8 @@ import Glibc
 #endif
 
 /// `unix_group`: adds the requester to the Unix group of setting `group`, and removes them again.
-/// Membership means the group's member list (`getent group`), which is what `gpasswd` edits.
+/// Membership means the group's member list (`getent group`), which is what `gpasswd` edits; users whose
+/// primary group it is are not listed by `check` (symtui never grants that way).
 public struct UnixGroupStrategy: AccessStrategy {
     public static let gpasswd = "/usr/bin/gpasswd"
     static let timeout: TimeInterval = 30
@@ -65,7 +66,7 @@ public struct UnixGroupStrategy: AccessStrategy {
         return .success(group)
     }
 
-    /// Runs gpasswd; whatever it says, the outcome is decided by the membership afterwards (idempotent under races).
+    /// Runs gpasswd; when it fails, the membership afterwards decides (another run may have done the same meanwhile).
     private func run(_ args: [String], user: String, group: String, wantMember: Bool,
                      data: inout [(String, JSONValue)]) -> StrategyOutcome {
         let result: ProcessResult
@@ -76,6 +77,7 @@ public struct UnixGroupStrategy: AccessStrategy {
             return .failure("\(error)", data: data)
         }
         data.append(("gpasswd", result.auditData))
+        if result.succeeded { return .success(data: data) }
         let isMember = (try? Self.members(of: group).get())?.contains(user)
         if isMember == wantMember { return .success(data: data) }
         let verb = wantMember ? "add \(user) to" : "remove \(user) from"
