@@ -132,7 +132,16 @@ public enum ProcessRunner {
         for fd in fds where fd.fd >= 0 { close(fd.fd) }
 
         var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        // A program that closed its output may still run: the deadline holds until it has exited.
+        var pause: UInt32 = 500
+        while !timedOut {
+            let r = waitpid(pid, &status, WNOHANG)
+            if r == pid || (r < 0 && errno != EINTR) { break }
+            if DispatchTime.now().uptimeNanoseconds >= deadline { timedOut = true; kill(-pid, SIGKILL); break }
+            usleep(pause)
+            pause = min(pause * 2, 20_000)
+        }
+        if timedOut { while waitpid(pid, &status, 0) < 0 && errno == EINTR {} }
         // Whatever the leader left behind in its group goes with it.
         kill(-pid, SIGKILL)
         let elapsed = Int((DispatchTime.now().uptimeNanoseconds - started.uptimeNanoseconds) / 1_000_000)

@@ -1,0 +1,132 @@
+import Foundation
+import SymModel
+
+/// Everything a strategy needs to grant or take away one request's access to one target.
+public struct GrantContext: Sendable {
+    /// `requester` is the user to grant; `id`, `fields` and `accessExpiresAt` are passed on.
+    public var request: AccessRequest
+    public var strategy: Strategy
+    public var target: Target
+    /// JSON text the escalation printed (command/http strategies), handed to deescalation.
+    public var stepOutput: String?
+    /// Users with another active grant on the same target: deescalation must not remove their access (the engine fills this).
+    public var otherActiveHolders: Set<String>
+
+    public init(request: AccessRequest, strategy: Strategy, target: Target, stepOutput: String? = nil,
+                otherActiveHolders: Set<String> = []) {
+        self.request = request; self.strategy = strategy; self.target = target
+        self.stepOutput = stepOutput; self.otherActiveHolders = otherActiveHolders
+    }
+
+    /// The user whose access this is.
+    public var user: String { request.requester }
+    /// The strategy's settings overlaid by the target's.
+    public var settings: [String: JSONValue] { strategy.settings(for: target) }
+}
+
+/// What one escalation or deescalation did.
+public struct StrategyOutcome: Sendable {
+    public var succeeded: Bool
+    /// One line, for the request's `error` and the audit event.
+    public var error: String?
+    /// JSON text to keep as step output (command stdout / http response body, when JSON).
+    public var output: String?
+    /// Audit details: exit code, duration_ms, stderr tail, http status…
+    public var data: JSONValue
+
+    public init(succeeded: Bool, error: String? = nil, output: String? = nil, data: JSONValue = .object([])) {
+        self.succeeded = succeeded; self.error = error.map(StrategyText.oneLine); self.output = output; self.data = data
+    }
+
+    public static func success(output: String? = nil, data: [(String, JSONValue)] = []) -> StrategyOutcome {
+        StrategyOutcome(succeeded: true, output: output, data: .object(data))
+    }
+
+    public static func failure(_ error: String, data: [(String, JSONValue)] = []) -> StrategyOutcome {
+        let line = StrategyText.oneLine(error)
+        return StrategyOutcome(succeeded: false, error: line, data: .object(data + [("error", .string(line))]))
+    }
+}
+
+/// Who really has access to a target now (for drift reports).
+public struct AccessCheck: Sendable, Equatable {
+    public var users: Set<String>
+    public init(users: Set<String>) { self.users = users }
+}
+
+/// A strategy could not tell who has access, or could not act.
+public struct StrategyFailure: Error, Sendable, Equatable, CustomStringConvertible {
+    public var message: String
+    public init(_ message: String) { self.message = StrategyText.oneLine(message) }
+    public var description: String { message }
+}
+
+/// How access is granted in, and taken away from, a target system (SPEC §9). Every operation is idempotent.
+public protocol AccessStrategy: Sendable {
+    func escalate(_ ctx: GrantContext) -> StrategyOutcome
+    func deescalate(_ ctx: GrantContext) -> StrategyOutcome
+    /// Who really has access now; nil when the strategy has no check.
+    func check(target: Target) -> Result<AccessCheck, StrategyFailure>?
+}
+
+/// The strategy implementation for a configured strategy.
+public enum Strategies {
+    public static func make(_ strategy: Strategy) -> any AccessStrategy {
+        switch strategy.type {
+        case .unixGroup: return UnixGroupStrategy(strategy: strategy)
+        case .sudoers: return SudoersStrategy(strategy: strategy)
+        case .command: return CommandStrategy(strategy: strategy)
+        case .http: return HTTPStrategy(strategy: strategy)
+        }
+    }
+}
+
+extension Strategy {
+    /// The strategy's settings overlaid by the target's settings.
+    public func settings(for target: Target) -> [String: JSONValue] {
+        settings.merging(target.settings) { _, targetValue in targetValue }
+    }
+}
+
+/// Small text rules shared by the strategies.
+enum StrategyText {
+    static let maxErrorLength = 500
+
+    /// Folds an error to one bounded line without terminal controls.
+    static func oneLine(_ text: String) -> String {
+        let parts = text.split(whereSeparator: { $0.isNewline }).map { $0.trimmingCharacters(in: .whitespaces) }
+        let line = SafeText.display(parts.filter { !$0.isEmpty }.joined(separator: "; "))
+        return line.count > maxErrorLength ? String(line.prefix(maxErrorLength)) + "…" : line
+    }
+
+    /// A Unix user or group name we are willing to put into a command line or a sudoers file:
+    /// starts with a letter or `_`, then letters, digits, `.`, `_`, `-`, at most 32, optionally ending in `$`.
+    static func isPlainName(_ name: String) -> Bool {
+        guard (1...32).contains(name.utf8.count), name != "ALL" else { return false }
+        var bytes = Array(name.utf8)[...]
+        if bytes.last == UInt8(ascii: "$") { bytes = bytes.dropLast() }
+        guard let first = bytes.first, isAlpha(first) || first == UInt8(ascii: "_") else { return false }
+        return bytes.allSatisfy { isAlpha($0) || ($0 >= 0x30 && $0 <= 0x39) || $0 == UInt8(ascii: ".")
+            || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: "-") }
+    }
+
+    private static func isAlpha(_ b: UInt8) -> Bool { (b >= 0x41 && b <= 0x5A) || (b >= 0x61 && b <= 0x7A) }
+
+    /// A setting as a string, if it is one.
+    static func string(_ settings: [String: JSONValue], _ key: String) -> String? { settings[key]?.stringValue }
+
+    /// A duration setting given as `"30s"`/`"2m"` or as a number of seconds.
+    static func seconds(_ settings: [String: JSONValue], _ key: String, default fallback: TimeInterval) -> TimeInterval {
+        switch settings[key] {
+        case let .string(s)?: return TimeSpan(parsing: s).map { TimeInterval($0.seconds) } ?? fallback
+        case let .int(i)?: return TimeInterval(i)
+        case let .double(d)?: return d
+        default: return fallback
+        }
+    }
+}
+
+/// The environment every external program of a strategy gets besides its own variables.
+enum StrategyEnvironment {
+    static let base: [String: String] = ["PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"]
+}

@@ -1,0 +1,132 @@
+import Foundation
+import SymModel
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `sudoers`: writes a drop-in `<sudoers_dir>/symtui-<request id>-<user>` holding `<user> <rule>`, checked
+/// with `visudo -cf` before it is moved into place; deescalation deletes it.
+public struct SudoersStrategy: AccessStrategy {
+    public static let visudo = "/usr/sbin/visudo"
+    public static let defaultDirectory = "/etc/sudoers.d"
+    public static let filePrefix = "symtui-"
+    static let timeout: TimeInterval = 30
+
+    public var strategy: Strategy
+    public init(strategy: Strategy) { self.strategy = strategy }
+
+    /// The drop-in of one grant. sudo skips names containing `.`, so a `.` in a user name is written as `_`.
+    public static func fileName(requestID: Int64, user: String) -> String {
+        filePrefix + "\(requestID)-" + user.replacingOccurrences(of: ".", with: "_")
+    }
+
+    public func escalate(_ ctx: GrantContext) -> StrategyOutcome {
+        let user = ctx.user
+        let settings = ctx.settings
+        let dir = Self.directory(settings)
+        guard let rule = settings["rule"]?.stringValue else { return .failure("sudoers: setting `rule` is missing") }
+        if let problem = Self.problem(user: user, rule: rule) { return .failure("sudoers: \(problem)") }
+        let path = dir + "/" + Self.fileName(requestID: ctx.request.id, user: user)
+        var data: [(String, JSONValue)] = [("file", .string(path)), ("user", .string(user)), ("rule", .string(rule))]
+        let expiry = ctx.request.accessExpiresAt.map(Timestamp.format) ?? "when revoked or released"
+        let text = """
+            # Written by symtui for request \(ctx.request.id) (target \(SafeText.display(ctx.target.name))); removed when the grant ends.
+            # Expires: \(expiry)
+            \(user) \(rule)
+
+            """
+
+        // Write beside the final name (a name with `.`, which sudo ignores), check it, then rename over.
+        var template = Array((dir + "/.symtui-\(ctx.request.id)-XXXXXX").utf8CString)
+        let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
+        guard fd >= 0 else { return .failure("sudoers: cannot create a file in \(dir): \(Self.errnoText())", data: data) }
+        let temp = String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        var keep = false
+        defer { if !keep { unlink(temp) } }
+        let bytes = Array(text.utf8)
+        let written = bytes.withUnsafeBufferPointer { write(fd, $0.baseAddress!, $0.count) }
+        let synced = fsync(fd) == 0 && fchmod(fd, 0o440) == 0
+        close(fd)
+        guard written == bytes.count, synced else { return .failure("sudoers: cannot write \(temp): \(Self.errnoText())", data: data) }
+
+        let result: ProcessResult
+        do {
+            result = try ProcessRunner.run(path: Self.visudo, arguments: ["-c", "-f", temp],
+                                           environment: StrategyEnvironment.base, timeout: Self.timeout)
+        } catch {
+            return .failure("sudoers: \(error)", data: data)
+        }
+        data.append(("visudo", result.auditData))
+        guard result.succeeded else {
+            let said = (String(decoding: result.stdout, as: UTF8.self) + "\n" + result.stderrTail)
+                .replacingOccurrences(of: temp, with: path)
+            return .failure("sudoers: visudo rejected the rule: \(said)", data: data)
+        }
+        guard rename(temp, path) == 0 else { return .failure("sudoers: cannot install \(path): \(Self.errnoText())", data: data) }
+        keep = true
+        Self.syncDirectory(dir)
+        return .success(data: data)
+    }
+
+    public func deescalate(_ ctx: GrantContext) -> StrategyOutcome {
+        let user = ctx.user
+        let dir = Self.directory(ctx.settings)
+        guard StrategyText.isPlainName(user) else { return .failure("sudoers: \"\(user)\" is not a plain user name") }
+        let path = dir + "/" + Self.fileName(requestID: ctx.request.id, user: user)
+        // Each grant has its own drop-in, so another active grant of the user keeps its own file.
+        let data: [(String, JSONValue)] = [("file", .string(path)), ("user", .string(user))]
+        if unlink(path) == 0 {
+            Self.syncDirectory(dir)
+            return .success(data: data)
+        }
+        if errno == ENOENT { return .success(data: data + [("already_absent", .bool(true))]) }
+        return .failure("sudoers: cannot remove \(path): \(Self.errnoText())", data: data)
+    }
+
+    /// Users named in symtui drop-ins whose rule is this target's rule.
+    public func check(target: Target) -> Result<AccessCheck, StrategyFailure>? {
+        let settings = strategy.settings(for: target)
+        let dir = Self.directory(settings)
+        guard let rule = settings["rule"]?.stringValue else { return .failure(StrategyFailure("sudoers target \(target.name): setting `rule` is missing")) }
+        let names: [String]
+        do { names = try FileManager.default.contentsOfDirectory(atPath: dir) } catch {
+            return .failure(StrategyFailure("sudoers: cannot list \(dir): \(error.localizedDescription)"))
+        }
+        var users = Set<String>()
+        for name in names where name.hasPrefix(Self.filePrefix) && !name.contains(".") && !name.hasSuffix("~") {
+            guard let text = try? String(contentsOfFile: dir + "/" + name, encoding: .utf8) else { continue }
+            for line in text.split(separator: "\n") where !line.hasPrefix("#") {
+                let parts = line.split(separator: " ", maxSplits: 1)
+                if parts.count == 2, String(parts[1]) == rule { users.insert(String(parts[0])) }
+            }
+        }
+        return .success(AccessCheck(users: users))
+    }
+
+    static func directory(_ settings: [String: JSONValue]) -> String {
+        let dir = settings["sudoers_dir"]?.stringValue ?? defaultDirectory
+        return dir.count > 1 && dir.hasSuffix("/") ? String(dir.dropLast()) : dir
+    }
+
+    /// Why a user name or rule cannot go into a sudoers line, or nil when it can.
+    static func problem(user: String, rule: String) -> String? {
+        guard StrategyText.isPlainName(user) else { return "\"\(SafeText.display(user))\" is not a plain user name" }
+        // sudoers reads an all-capitals word as an alias (ALL, or a User_Alias that may name many users).
+        if user.wholeMatch(of: /[A-Z][A-Z0-9_]*/) != nil { return "\"\(user)\" would be read as a sudoers alias" }
+        let trimmed = rule.trimmingCharacters(in: .whitespaces)
+        guard !trimmed.isEmpty else { return "the rule is empty" }
+        if rule.unicodeScalars.contains(where: { $0.value < 0x20 || ($0.value >= 0x7F && $0.value < 0xA0) }) {
+            return "the rule contains a line break or a control character"
+        }
+        // A trailing backslash would continue the line into whatever follows.
+        if trimmed.hasSuffix("\\") { return "the rule ends in a backslash" }
+        return nil
+    }
+
+    private static func errnoText() -> String { String(cString: strerror(errno)) }
+
+    private static func syncDirectory(_ dir: String) {
+        let fd = open(dir, O_RDONLY | O_DIRECTORY)
+        if fd >= 0 { fsync(fd); close(fd) }
+    }
+}
