@@ -242,6 +242,14 @@ final class HandlerTests: XCTestCase {
         XCTAssertNil(outcome.exitCode)
     }
 
+    func testImplementationWritableByOthersIsRefused() throws {
+        let file = try implementation("@hook\ndef on_request(event):\n    return approve()\n")
+        XCTAssertEqual(chmod(file, 0o666), 0)
+        let outcome = run("on_request", file)
+        XCTAssertNil(outcome.verdict)
+        XCTAssertTrue(outcome.failure?.contains("writable by group or others") ?? false, outcome.failure ?? "")
+    }
+
     func testUnreadableImplementationFails() {
         let outcome = run("on_request", dir + "/absent.py")
         XCTAssertNil(outcome.verdict)

@@ -51,6 +51,9 @@ public struct HandlerRunner: Sendable {
         if isPython && access(file, R_OK) != 0 {
             return .failed(handler, "cannot read implementation \(file): \(String(cString: strerror(errno)))")
         }
+        if let unsafe = HandlerRunner.unsafeOwnership(file) {
+            return .failed(handler, "refusing to run implementation \(file): \(unsafe)")
+        }
         let input = JSONValue.object([("protocol", .int(HandlerRunner.protocolVersion)), ("handler", .string(handler)),
                                       ("event", event)])
         var environment = ["PATH": HandlerRunner.path, "LANG": "C.UTF-8", "HOME": "/nonexistent", "SYMTUI_HANDLER": handler]
@@ -73,6 +76,19 @@ public struct HandlerRunner: Sendable {
             missing.insert(file: file, handler: handler, identity: identity)
         }
         return outcome
+    }
+
+    /// Handlers run with the daemon's privileges, so only the daemon's user or root may be able to change them.
+    static func unsafeOwnership(_ file: String) -> String? {
+        var info = stat()
+        guard stat(file, &info) == 0 else { return nil }  // the launch reports a missing file
+        if info.st_mode & (S_IWGRP | S_IWOTH) != 0 {
+            return "it is writable by group or others (chmod go-w)"
+        }
+        if info.st_uid != 0 && info.st_uid != geteuid() {
+            return "it is owned by uid \(info.st_uid), not by root or the daemon's user"
+        }
+        return nil
     }
 
     /// Reads a finished run: exit status first, then exactly one answer object that `kind` may give.
