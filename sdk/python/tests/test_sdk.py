@@ -1,4 +1,4 @@
-"""Tests of the Python handler SDK: `python3 -m unittest discover -s sdk/python/tests` (or `make test`)."""
+"""Tests of the Python handler SDK: `python3 -m unittest discover -s sdk/python/tests`."""
 
 import json
 import os
