@@ -149,13 +149,25 @@ final class HandlerTests: XCTestCase {
     // MARK: fail closed
 
     func testHandlerRunningPastItsTimeoutIsKilledAndFails() throws {
-        let file = try implementation("import time\n@hook\ndef on_request(event):\n    time.sleep(60)\n    return approve()\n")
+        let file = try implementation("""
+            import os, time
+            @hook
+            def on_request(event):
+                with open('\(dir)/pid', 'w') as f:
+                    f.write(str(os.getpid()))
+                time.sleep(60)
+                return approve()
+
+            """)
         let started = Date()
         let outcome = run("on_request", file, timeout: 1)
         XCTAssertNil(outcome.verdict)
         XCTAssertTrue(outcome.failure?.contains("timed out") ?? false, outcome.failure ?? "")
+        XCTAssertGreaterThanOrEqual(outcome.durationMs, 900)
         XCTAssertLessThan(Date().timeIntervalSince(started), 10)
         XCTAssertNil(outcome.exitCode)
+        let pid = try XCTUnwrap(Int32(String(contentsOfFile: dir + "/pid", encoding: .utf8)))
+        XCTAssertEqual(kill(pid, 0), -1, "the handler process is gone")
     }
 
     func testFlowHandlerTimeoutBoundsTheRun() throws {
