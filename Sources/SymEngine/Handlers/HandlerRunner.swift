@@ -68,7 +68,7 @@ public struct HandlerRunner: Sendable {
                                            environment: environment, stdin: Data((input.compact + "\n").utf8),
                                            timeout: timeout, workingDirectory: "/")
         } catch {
-            return .failed(handler, "\(handler): \(error)")
+            return .failed(handler, "\(handler) in \(file): \(error)")
         }
 
         let outcome = HandlerRunner.outcome(handler, kind: kind, implementation: file, result: result)
