@@ -41,3 +41,9 @@ demo: release
 
 clean:
 	rm -rf .build
+
+# The Python handler SDK's own tests (standard library unittest); part of `make test`.
+.PHONY: sdk-test
+test: sdk-test
+sdk-test:
+	PYTHONDONTWRITEBYTECODE=1 python3 -m unittest discover -s sdk/python/tests

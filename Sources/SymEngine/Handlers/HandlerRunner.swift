@@ -1,0 +1,192 @@
+import Foundation
+import SymModel
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Runs a flow's handlers (SPEC §8): the event as JSON on stdin, one JSON answer on stdout, a timeout,
+/// and no verdict at all (fail closed) when anything about the run is wrong.
+public struct HandlerRunner: Sendable {
+    /// The protocol version sent as `protocol` on stdin.
+    public static let protocolVersion: Int64 = 1
+    /// The handler's whole environment: nothing of the daemon's leaks in.
+    public static let path = "/usr/local/bin:/usr/bin:/bin"
+    static let stdoutTailChars = 512
+
+    /// The directory put on PYTHONPATH; it holds `symtui_sdk/` (see `EmbeddedSDK.install`).
+    public var sdkDirectory: String
+    public var python: String
+    private let missing = MissingHandlerCache()
+
+    public init(sdkDirectory: String, python: String = "/usr/bin/python3") {
+        self.sdkDirectory = sdkDirectory
+        self.python = python
+    }
+
+    /// Builds the event JSON (name, user, fields, flow{name,vars}, target, request json, approvals) and runs the
+    /// flow's implementation. Keys of `extra` (an object) are added to the event, replacing built ones.
+    /// A flow without an implementation answers `.missing` for every handler.
+    public func run(_ handler: String, flow: Flow, target: Target?, request: AccessRequest, actor: String,
+                    event extra: JSONValue = .object([])) -> HandlerOutcome {
+        guard let implementation = flow.implementation else { return HandlerOutcome(handler: handler, verdict: .missing) }
+        let event = HandlerRunner.event(for: handler, flow: flow, target: target, request: request, actor: actor, extra: extra)
+        return run(handler, implementation: implementation, timeout: TimeInterval(flow.handlerTimeout.seconds), event: event)
+    }
+
+    /// Runs one handler of `implementation` on a ready-made event (also used by `symtui handlers test`).
+    /// `.py` files run through python3 with the SDK on PYTHONPATH; any other executable file runs directly, with
+    /// the handler name as its only argument, under the same JSON protocol.
+    public func run(_ handler: String, implementation: String, timeout: TimeInterval, event: JSONValue) -> HandlerOutcome {
+        guard let kind = HandlerName.kind(of: handler) else {
+            return .failed(handler, "unknown handler \"\(clipped(handler))\"")
+        }
+        let file = implementation.hasPrefix("/") ? implementation
+            : URL(fileURLWithPath: implementation).standardizedFileURL.path
+        let identity = FileIdentity(path: file)
+        if let identity, missing.contains(file: file, handler: handler, identity: identity) {
+            return HandlerOutcome(handler: handler, verdict: .missing)
+        }
+
+        let isPython = file.hasSuffix(".py")
+        if isPython && access(file, R_OK) != 0 {
+            return .failed(handler, "cannot read implementation \(file): \(String(cString: strerror(errno)))")
+        }
+        if let unsafe = HandlerRunner.unsafeOwnership(file) {
+            return .failed(handler, "refusing to run implementation \(file): \(unsafe)")
+        }
+        let input = JSONValue.object([("protocol", .int(HandlerRunner.protocolVersion)), ("handler", .string(handler)),
+                                      ("event", event)])
+        var environment = ["PATH": HandlerRunner.path, "LANG": "C.UTF-8", "HOME": "/nonexistent", "SYMTUI_HANDLER": handler]
+        if isPython {
+            environment["PYTHONPATH"] = sdkDirectory
+            environment["PYTHONDONTWRITEBYTECODE"] = "1"
+        }
+        let result: ProcessResult
+        do {
+            result = try ProcessRunner.run(path: isPython ? python : file,
+                                           arguments: isPython ? ["-m", "symtui_sdk.run", file] : [handler],
+                                           environment: environment, stdin: Data((input.compact + "\n").utf8),
+                                           timeout: timeout, workingDirectory: "/")
+        } catch {
+            return .failed(handler, "\(handler) in \(file): \(error)")
+        }
+
+        let outcome = HandlerRunner.outcome(handler, kind: kind, implementation: file, result: result)
+        if outcome.verdict == .missing, let identity {
+            missing.insert(file: file, handler: handler, identity: identity)
+        }
+        return outcome
+    }
+
+    /// Handlers run with the daemon's privileges, so only the daemon's user or root may be able to change them.
+    static func unsafeOwnership(_ file: String) -> String? {
+        var info = stat()
+        guard stat(file, &info) == 0 else { return nil }  // the launch reports a missing file
+        if info.st_mode & (S_IWGRP | S_IWOTH) != 0 {
+            return "it is writable by group or others (chmod go-w)"
+        }
+        if info.st_uid != 0 && info.st_uid != geteuid() {
+            return "it is owned by uid \(info.st_uid), not by root or the daemon's user"
+        }
+        return nil
+    }
+
+    /// Reads a finished run: exit status first, then exactly one answer object that `kind` may give.
+    static func outcome(_ handler: String, kind: HandlerKind, implementation: String, result: ProcessResult) -> HandlerOutcome {
+        let stdout = String(decoding: result.stdout, as: UTF8.self)
+        func failed(_ why: String) -> HandlerOutcome {
+            .failed(handler, "\(handler) in \(implementation): \(why)", durationMs: result.durationMs,
+                    stderrTail: result.stderrTail, exitCode: result.exitCode,
+                    stdoutTail: String(stdout.suffix(stdoutTailChars)))
+        }
+        guard result.succeeded else { return failed(result.summary) }
+        let answer: JSONValue
+        do {
+            answer = try JSONValue.parse(stdout)
+        } catch {
+            return failed(stdout.isEmpty ? "no answer on stdout" : "malformed answer on stdout (\(error))")
+        }
+        let verdict: HandlerVerdict
+        do {
+            verdict = try HandlerVerdict.parse(answer: answer)
+        } catch {
+            return failed("malformed answer: \(error)")
+        }
+        guard verdict.isAllowed(for: kind) else {
+            return failed("answered \"\(verdict.outcome)\", which \(handler) may not")
+        }
+        return HandlerOutcome(handler: handler, verdict: verdict, durationMs: result.durationMs,
+                              stderrTail: result.stderrTail, exitCode: result.exitCode)
+    }
+
+    /// The event object handlers receive; see docs/handlers.md.
+    public static func event(for handler: String, flow: Flow, target: Target?, request: AccessRequest, actor: String,
+                             extra: JSONValue = .object([]), now: Date = Date()) -> JSONValue {
+        let step = HandlerName.step(of: handler) ?? handler
+        let requestJSON = request.json
+        var actors: [(String, JSONValue)] = [("request", .string(request.requester))]
+        func setActor(_ key: String, _ user: String) {
+            actors.removeAll { $0.0 == key }
+            actors.append((key, .string(user)))
+        }
+        for approval in request.approvals {
+            setActor("approve", approval.user)
+            if let name = approval.step { setActor(name, approval.user) }
+        }
+        if let denial = request.denial { setActor("deny", denial.user) }
+        setActor(step, actor)
+
+        var pairs: [(String, JSONValue)] = [
+            ("name", .string(step)),
+            ("handler", .string(handler)),
+            ("time", .string(Timestamp.format(now))),
+            ("user", .string(actor)),
+            ("fields", requestJSON["fields"] ?? .object([])),
+            ("flow", .object([("name", .string(flow.name)), ("label", .string(flow.label)),
+                              ("approval_only", .bool(flow.isApprovalOnly)),
+                              ("vars", sortedObject(flow.vars))])),
+            ("target", target.map { t in
+                .object([("name", .string(t.name)), ("label", .string(t.label)), ("settings", sortedObject(t.settings))])
+            } ?? .null),
+            ("request", requestJSON),
+            ("approvals", requestJSON["approvals"] ?? .array([])),
+            ("actors", .object(actors)),
+        ]
+        for (key, value) in extra.objectValue ?? [] {
+            if let i = pairs.firstIndex(where: { $0.0 == key }) { pairs[i].1 = value } else { pairs.append((key, value)) }
+        }
+        return .object(pairs)
+    }
+
+    private static func sortedObject(_ dict: [String: JSONValue]) -> JSONValue {
+        .object(dict.keys.sorted().map { ($0, dict[$0]!) })
+    }
+}
+
+/// Which file version a cached "missing" answer belongs to: any edit of the file invalidates it.
+struct FileIdentity: Equatable, Sendable {
+    var device: UInt64, inode: UInt64, size: Int64, modifiedSeconds: Int, modifiedNanoseconds: Int
+
+    init?(path: String) {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return nil }
+        device = UInt64(info.st_dev); inode = UInt64(info.st_ino); size = Int64(info.st_size)
+        modifiedSeconds = Int(info.st_mtim.tv_sec); modifiedNanoseconds = Int(info.st_mtim.tv_nsec)
+    }
+}
+
+/// Remembers "this implementation does not define that handler" so that undefined hooks cost a stat, not a process.
+final class MissingHandlerCache: @unchecked Sendable {
+    private let lock = NSLock()
+    private var entries: [String: FileIdentity] = [:]
+
+    private func key(_ file: String, _ handler: String) -> String { file + "\u{0}" + handler }
+
+    func contains(file: String, handler: String, identity: FileIdentity) -> Bool {
+        lock.withLock { entries[key(file, handler)] == identity }
+    }
+
+    func insert(file: String, handler: String, identity: FileIdentity) {
+        lock.withLock { entries[key(file, handler)] = identity }
+    }
+}

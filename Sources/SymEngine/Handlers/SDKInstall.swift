@@ -1,0 +1,65 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The SDK directory could not be written.
+public struct SDKInstallError: Error, Sendable, CustomStringConvertible {
+    public var path: String
+    public var message: String
+    public var description: String { "cannot install the handler SDK at \(path): \(message)" }
+}
+
+extension EmbeddedSDK {
+    /// Writes `symtui_sdk/` into `dir` (created 0755 if absent; files 0644, each replaced atomically so a running
+    /// handler never sees half a file) and returns the directory to put on PYTHONPATH.
+    @discardableResult
+    public static func install(into dir: String) throws -> String {
+        let root = URL(fileURLWithPath: dir).standardizedFileURL.path
+        let package = root + "/symtui_sdk"
+        for d in [root, package] {
+            do {
+                try FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true,
+                                                        attributes: [.posixPermissions: 0o755])
+            } catch {
+                throw SDKInstallError(path: d, message: error.localizedDescription)
+            }
+        }
+        for (name, text) in files.sorted(by: { $0.key < $1.key }) {
+            let path = root + "/" + name
+            if FileManager.default.contents(atPath: path) == Data(text.utf8) {
+                _ = chmod(path, 0o644)
+                continue
+            }
+            try writeAtomically(Data(text.utf8), to: path)
+        }
+        // A module left over from another version must not be importable.
+        let current = Set(files.keys.map { String($0.dropFirst("symtui_sdk/".count)) })
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: package)) ?? []
+        where name.hasSuffix(".py") && !current.contains(name) {
+            try? FileManager.default.removeItem(atPath: package + "/" + name)
+        }
+        return root
+    }
+
+    private static func writeAtomically(_ data: Data, to path: String) throws {
+        let temporary = path + ".tmp.\(getpid())"
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0o644)
+        guard fd >= 0 else { throw SDKInstallError(path: temporary, message: String(cString: strerror(errno))) }
+        var ok = fchmod(fd, 0o644) == 0
+        data.withUnsafeBytes { bytes in
+            var offset = 0
+            while ok && offset < bytes.count {
+                let n = write(fd, bytes.baseAddress! + offset, bytes.count - offset)
+                if n > 0 { offset += n } else if n < 0 && errno == EINTR { continue } else { ok = false }
+            }
+        }
+        let savedErrno = errno
+        close(fd)
+        guard ok, rename(temporary, path) == 0 else {
+            let message = String(cString: strerror(ok ? errno : savedErrno))
+            unlink(temporary)
+            throw SDKInstallError(path: path, message: message)
+        }
+    }
+}

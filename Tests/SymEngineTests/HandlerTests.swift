@@ -1,0 +1,378 @@
+import XCTest
+import Foundation
+import SymModel
+@testable import SymEngine
+
+/// SPEC §8: handlers are real programs speaking JSON on stdin/stdout; these tests run real python3 files.
+final class HandlerTests: XCTestCase {
+    static let python = "/usr/bin/python3"
+    /// Generous: two shared cores can make a cold python3 start slow.
+    static let timeout: TimeInterval = 30
+    var dir = ""
+    var runner = HandlerRunner(sdkDirectory: "/nonexistent")
+
+    override func setUpWithError() throws {
+        try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: Self.python), "needs \(Self.python)")
+        dir = NSTemporaryDirectory() + "symtui-handlers-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        runner = HandlerRunner(sdkDirectory: try EmbeddedSDK.install(into: dir + "/sdk"), python: Self.python)
+    }
+
+    override func tearDownWithError() throws {
+        if !dir.isEmpty { try? FileManager.default.removeItem(atPath: dir) }
+    }
+
+    // MARK: fixtures
+
+    /// Writes a Python implementation file (the SDK import is added) and returns its path.
+    func implementation(_ body: String, name: String = "impl.py") throws -> String {
+        let path = dir + "/" + name
+        let text = "from symtui_sdk import hook, reducer, prefetch, approve, deny, ignore\n" + body
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    /// Writes an executable that is not Python and returns its path.
+    func executable(_ script: String, name: String = "handler") throws -> String {
+        let path = dir + "/" + name
+        try script.write(toFile: path, atomically: true, encoding: .utf8)
+        XCTAssertEqual(chmod(path, 0o755), 0)
+        return path
+    }
+
+    func flow(implementation: String?, approvalOnly: Bool = false, timeout: Int = 30) -> Flow {
+        Flow(name: approvalOnly ? "run-reindex" : "prod-access", label: "Production access",
+             strategy: approvalOnly ? nil : "prod-groups", implementation: implementation,
+             handlerTimeout: TimeSpan(seconds: timeout), vars: ["team": .string("sre")])
+    }
+
+    let target = Target(name: "prod-ssh", label: "Production SSH", settings: ["group": .string("prod-ssh")])
+
+    func request(approvalOnly: Bool = false) -> AccessRequest {
+        var r = AccessRequest(id: 42, flow: approvalOnly ? "run-reindex" : "prod-access",
+                              target: approvalOnly ? nil : "prod-ssh", targetLabel: approvalOnly ? nil : "Production SSH",
+                              requester: "bob", fields: ["reason": .string("deploy 1.2"), "duration": .duration(TimeSpan(seconds: 3600))],
+                              createdAt: Date(timeIntervalSince1970: 1_800_000_000),
+                              requestExpiresAt: Date(timeIntervalSince1970: 1_800_003_600))
+        r.approvals = [Approval(user: "carol", at: Date(timeIntervalSince1970: 1_800_000_100), reason: "ok", isSelf: false,
+                                step: "security")]
+        return r
+    }
+
+    func run(_ handler: String, _ file: String, timeout: TimeInterval = HandlerTests.timeout) -> HandlerOutcome {
+        let event = HandlerRunner.event(for: handler, flow: flow(implementation: file), target: target,
+                                        request: request(), actor: "bob")
+        return runner.run(handler, implementation: file, timeout: timeout, event: event)
+    }
+
+    // MARK: verdicts
+
+    func testOnRequestReturningApproveApproves() throws {
+        let file = try implementation("@hook\ndef on_request(event):\n    return approve('short request')\n")
+        let outcome = run("on_request", file)
+        XCTAssertEqual(outcome.verdict, .approve(reason: "short request"), outcome.failure ?? "")
+        XCTAssertEqual(outcome.exitCode, 0)
+    }
+
+    func testApproveWithoutReasonHasNilReason() throws {
+        let file = try implementation("@hook\ndef on_request(event):\n    return approve()\n")
+        XCTAssertEqual(run("on_request", file).verdict, .approve(reason: nil))
+    }
+
+    func testOnRequestReturningDenyDenies() throws {
+        let file = try implementation("@hook\ndef on_request(event):\n    return deny('no prod on fridays')\n")
+        XCTAssertEqual(run("on_request", file).verdict, .deny(reason: "no prod on fridays"))
+    }
+
+    func testOnApproveReturningIgnoreIgnoresWithMessage() throws {
+        let file = try implementation("@hook\ndef on_approve(event):\n    return ignore('ask in #sre first')\n")
+        XCTAssertEqual(run("on_approve", file).verdict, .ignore(message: "ask in #sre first"))
+    }
+
+    func testHookReturningNothingContinues() throws {
+        let file = try implementation("@hook\ndef after_request(event):\n    pass\n")
+        let outcome = run("after_request", file)
+        XCTAssertEqual(outcome.verdict, .proceed)
+        XCTAssertEqual(outcome.auditData["outcome"], .string("continue"))
+    }
+
+    func testGetApproversListNamesUsers() throws {
+        let file = try implementation("@reducer\ndef get_approvers(event):\n    return ['alice', 'dave']\n")
+        XCTAssertEqual(run("get_approvers", file).verdict, .approvers(users: ["alice", "dave"], groups: []))
+    }
+
+    func testGetApproversDictNamesUsersAndGroups() throws {
+        let file = try implementation("@reducer\ndef get_approvers(event):\n    return {'users': ['alice'], 'groups': ['oncall']}\n")
+        XCTAssertEqual(run("get_approvers", file).verdict, .approvers(users: ["alice"], groups: ["oncall"]))
+    }
+
+    func testPrefetchReturnsOptions() throws {
+        let file = try implementation("""
+            @prefetch('database')
+            def databases(event):
+                return ['orders', {'value': 'billing', 'label': 'Billing DB'}]
+
+            """)
+        XCTAssertEqual(run("prefetch:database", file).verdict,
+                       .options([.string("orders"), .object([("value", .string("billing")), ("label", .string("Billing DB"))])]))
+    }
+
+    func testUndefinedHandlerIsMissing() throws {
+        let file = try implementation("@hook\ndef on_request(event):\n    return approve()\n")
+        let outcome = run("on_deny", file)
+        XCTAssertEqual(outcome.verdict, .missing)
+        XCTAssertNil(outcome.failure)
+    }
+
+    func testUndecoratedFunctionIsMissingAndWarnedAbout() throws {
+        let file = try implementation("def on_request(event):\n    return approve()\n")
+        let outcome = run("on_request", file)
+        XCTAssertEqual(outcome.verdict, .missing)
+        XCTAssertTrue(outcome.stderrTail.contains("not decorated with @hook"), outcome.stderrTail)
+    }
+
+    func testFlowWithoutImplementationIsMissing() {
+        let outcome = runner.run("on_request", flow: flow(implementation: nil), target: target, request: request(), actor: "bob")
+        XCTAssertEqual(outcome.verdict, .missing)
+    }
+
+    func testMissingAnswerIsRememberedUntilTheFileChanges() throws {
+        let file = try implementation("@hook\ndef on_request(event):\n    return None\n")
+        XCTAssertEqual(run("on_approve", file).verdict, .missing)
+        let cached = run("on_approve", file)
+        XCTAssertEqual(cached.verdict, .missing)
+        XCTAssertEqual(cached.durationMs, 0, "answered from the cache, without a process")
+        _ = try implementation("@hook\ndef on_approve(event):\n    return deny('now defined')\n")
+        XCTAssertEqual(run("on_approve", file).verdict, .deny(reason: "now defined"))
+    }
+
+    // MARK: fail closed
+
+    func testHandlerRunningPastItsTimeoutIsKilledAndFails() throws {
+        let file = try implementation("""
+            import os, time
+            @hook
+            def on_request(event):
+                with open('\(dir)/pid', 'w') as f:
+                    f.write(str(os.getpid()))
+                time.sleep(60)
+                return approve()
+
+            """)
+        let started = Date()
+        let outcome = run("on_request", file, timeout: 1)
+        XCTAssertNil(outcome.verdict)
+        XCTAssertTrue(outcome.failure?.contains("timed out") ?? false, outcome.failure ?? "")
+        XCTAssertGreaterThanOrEqual(outcome.durationMs, 900)
+        XCTAssertLessThan(Date().timeIntervalSince(started), 10)
+        XCTAssertNil(outcome.exitCode)
+        let pid = try XCTUnwrap(Int32(String(contentsOfFile: dir + "/pid", encoding: .utf8)))
+        XCTAssertEqual(kill(pid, 0), -1, "the handler process is gone")
+    }
+
+    func testFlowHandlerTimeoutBoundsTheRun() throws {
+        let file = try implementation("import time\n@hook\ndef on_request(event):\n    time.sleep(60)\n")
+        let started = Date()
+        let outcome = runner.run("on_request", flow: flow(implementation: file, timeout: 1), target: target,
+                                 request: request(), actor: "bob")
+        XCTAssertNil(outcome.verdict)
+        XCTAssertLessThan(Date().timeIntervalSince(started), 10)
+    }
+
+    func testRaisingHandlerFailsWithTheExceptionInStderrTail() throws {
+        let file = try implementation("@hook\ndef on_request(event):\n    raise RuntimeError('ldap is down')\n")
+        let outcome = run("on_request", file)
+        XCTAssertNil(outcome.verdict)
+        XCTAssertEqual(outcome.exitCode, 1)
+        XCTAssertTrue(outcome.stderrTail.contains("RuntimeError: ldap is down"), outcome.stderrTail)
+        XCTAssertTrue(outcome.stderrTail.contains("Traceback"), outcome.stderrTail)
+        XCTAssertEqual(outcome.auditData["outcome"], .string("failed"))
+        XCTAssertEqual(outcome.auditData["stderr_tail"], .string(outcome.stderrTail))
+    }
+
+    func testGarbageWrittenToTheRealStdoutFailsClosed() throws {
+        let file = try implementation("import os\n@hook\ndef on_request(event):\n    os.write(1, b'garbage ')\n    return approve()\n")
+        let outcome = run("on_request", file)
+        XCTAssertNil(outcome.verdict)
+        XCTAssertTrue(outcome.failure?.contains("malformed") ?? false, outcome.failure ?? "")
+        XCTAssertTrue(outcome.stdoutTail?.hasPrefix("garbage ") ?? false)
+        XCTAssertNotNil(outcome.auditData["stdout_tail"])
+    }
+
+    func testPrintInsideHandlerDoesNotCorruptTheAnswer() throws {
+        let file = try implementation("""
+            print('importing')
+            @hook
+            def on_request(event):
+                print('{"result": "deny", "reason": "printed"}')
+                return approve('returned')
+
+            """)
+        let outcome = run("on_request", file)
+        XCTAssertEqual(outcome.verdict, .approve(reason: "returned"), outcome.failure ?? "")
+        XCTAssertTrue(outcome.stderrTail.contains("importing"), outcome.stderrTail)
+        XCTAssertTrue(outcome.stderrTail.contains("printed"), outcome.stderrTail)
+    }
+
+    func testHookReturningSomethingElseFails() throws {
+        let file = try implementation("@hook\ndef on_request(event):\n    return True\n")
+        let outcome = run("on_request", file)
+        XCTAssertNil(outcome.verdict)
+        XCTAssertTrue(outcome.stderrTail.contains("must return approve"), outcome.stderrTail)
+    }
+
+    func testNonZeroExitFailsEvenWithAValidAnswer() throws {
+        let file = try executable("#!/bin/sh\necho '{\"result\":\"approve\"}'\nexit 3\n")
+        let outcome = run("on_request", file)
+        XCTAssertNil(outcome.verdict)
+        XCTAssertEqual(outcome.exitCode, 3)
+    }
+
+    func testUnknownResultFails() throws {
+        let file = try executable("#!/bin/sh\necho '{\"result\":\"maybe\"}'\n")
+        let outcome = run("on_request", file)
+        XCTAssertNil(outcome.verdict)
+        XCTAssertTrue(outcome.failure?.contains("unknown result") ?? false, outcome.failure ?? "")
+    }
+
+    func testAnswerOfTheWrongKindFails() throws {
+        let file = try executable("#!/bin/sh\necho '{\"result\":\"options\",\"options\":[]}'\n")
+        let outcome = run("on_request", file)
+        XCTAssertNil(outcome.verdict)
+        XCTAssertTrue(outcome.failure?.contains("may not") ?? false, outcome.failure ?? "")
+    }
+
+    func testEmptyStdoutFails() throws {
+        let file = try executable("#!/bin/sh\ncat >/dev/null\n")
+        XCTAssertEqual(run("on_request", file).failure?.contains("no answer"), true)
+    }
+
+    func testUnknownHandlerNameFailsWithoutRunning() throws {
+        let file = try implementation("@hook\ndef on_request(event):\n    return approve()\n")
+        let outcome = run("on_whatever", file)
+        XCTAssertNil(outcome.verdict)
+        XCTAssertNil(outcome.exitCode)
+    }
+
+    func testImplementationWritableByOthersIsRefused() throws {
+        let file = try implementation("@hook\ndef on_request(event):\n    return approve()\n")
+        XCTAssertEqual(chmod(file, 0o666), 0)
+        let outcome = run("on_request", file)
+        XCTAssertNil(outcome.verdict)
+        XCTAssertTrue(outcome.failure?.contains("writable by group or others") ?? false, outcome.failure ?? "")
+    }
+
+    func testUnreadableImplementationFails() {
+        let outcome = run("on_request", dir + "/absent.py")
+        XCTAssertNil(outcome.verdict)
+        XCTAssertTrue(outcome.failure?.contains("cannot read") ?? false, outcome.failure ?? "")
+    }
+
+    // MARK: the protocol and the event
+
+    func testNonPythonExecutableSpeaksTheSameProtocol() throws {
+        let file = try executable("""
+            #!/bin/sh
+            input=$(cat)
+            case "$input" in
+              *'"protocol":1,"handler":"on_request"'*) echo "{\\"result\\":\\"deny\\",\\"reason\\":\\"sh saw $1\\"}" ;;
+              *) echo '{"result":"none"}' ;;
+            esac
+
+            """)
+        let outcome = run("on_request", file)
+        XCTAssertEqual(outcome.verdict, .deny(reason: "sh saw on_request"), outcome.failure ?? outcome.stderrTail)
+    }
+
+    func testEventCarriesStepActorFieldsFlowTargetAndRequest() throws {
+        let file = try implementation("""
+            @hook
+            def on_approve(event):
+                parts = [event.name, event.user.username, event.user, event.fields['reason'], event.flow.name,
+                         event.flow.vars['team'], event.target.name, event.target.label, event.target.settings['group'],
+                         event.request.id, event.request.state, event.request.requester.username,
+                         event.request.approvals[0]['user'], event.get_actor('request'), event.get_actor('security'),
+                         event.get_actor('approve'), event.raw['handler']]
+                return approve('|'.join(str(p) for p in parts))
+
+            """)
+        let outcome = runner.run("on_approve", flow: flow(implementation: file), target: target, request: request(), actor: "dave")
+        XCTAssertEqual(outcome.verdict, .approve(reason:
+            "approve|dave|dave|deploy 1.2|prod-access|sre|prod-ssh|Production SSH|prod-ssh|42|pending|bob|carol|bob|carol|dave|on_approve"),
+            outcome.failure ?? outcome.stderrTail)
+    }
+
+    func testApprovalOnlyFlowEventHasNoTarget() throws {
+        let file = try implementation("@hook\ndef on_request(event):\n    return deny(repr(event.target))\n")
+        let outcome = runner.run("on_request", flow: flow(implementation: file, approvalOnly: true), target: nil,
+                                 request: request(approvalOnly: true), actor: "bob")
+        XCTAssertEqual(outcome.verdict, .deny(reason: "None"))
+    }
+
+    func testExtraEventKeysReplaceBuiltOnes() {
+        let event = HandlerRunner.event(for: "prefetch:database", flow: flow(implementation: nil), target: target,
+                                        request: request(), actor: "bob",
+                                        extra: .object([("name", .string("form")), ("query", .string("ord"))]))
+        XCTAssertEqual(event["name"], .string("form"))
+        XCTAssertEqual(event["query"], .string("ord"))
+        XCTAssertEqual(event["flow"]?["vars"], .object([("team", .string("sre"))]))
+    }
+
+    func testHandlerEnvironmentIsMinimal() throws {
+        let file = try implementation("""
+            import os
+            @hook
+            def on_request(event):
+                return approve(','.join(sorted(os.environ)) + ';' + os.environ['HOME'] + ';' + os.getcwd())
+
+            """)
+        let outcome = run("on_request", file)
+        guard case let .approve(reason?)? = outcome.verdict else { return XCTFail(outcome.failure ?? outcome.stderrTail) }
+        let parts = reason.split(separator: ";").map(String.init)
+        XCTAssertEqual(Set(parts[0].split(separator: ",").map(String.init)),
+                       ["HOME", "LANG", "PATH", "PYTHONDONTWRITEBYTECODE", "PYTHONPATH", "SYMTUI_HANDLER"])
+        XCTAssertEqual(parts[1], "/nonexistent")
+        XCTAssertEqual(parts[2], "/")
+    }
+
+    func testAuditDataNamesHandlerOutcomeAndReason() throws {
+        let file = try implementation("@hook\ndef on_request(event):\n    return deny('nope')\n")
+        let data = run("on_request", file).auditData
+        XCTAssertEqual(data["handler"], .string("on_request"))
+        XCTAssertEqual(data["outcome"], .string("deny"))
+        XCTAssertEqual(data["reason"], .string("nope"))
+        XCTAssertEqual(data["error"], .null)
+        XCTAssertEqual(data["exit_code"], .int(0))
+        XCTAssertNotNil(data["duration_ms"]?.intValue)
+    }
+
+    // MARK: the embedded SDK
+
+    func testEmbeddedSDKEqualsTheFilesUnderSdkPython() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("sdk/python")
+        let onDisk = try FileManager.default.contentsOfDirectory(atPath: root.path + "/symtui_sdk")
+            .filter { $0.hasSuffix(".py") }.map { "symtui_sdk/" + $0 }
+        XCTAssertEqual(Set(onDisk), Set(EmbeddedSDK.files.keys), "rerun scripts/embed-sdk.py")
+        for (name, text) in EmbeddedSDK.files {
+            let data = try Data(contentsOf: root.appendingPathComponent(name))
+            XCTAssertEqual(data, Data(text.utf8), "\(name) differs from sdk/python; rerun scripts/embed-sdk.py")
+        }
+    }
+
+    func testInstalledSDKFilesAreReadableByAll() throws {
+        for name in EmbeddedSDK.files.keys {
+            let attributes = try FileManager.default.attributesOfItem(atPath: dir + "/sdk/" + name)
+            XCTAssertEqual((attributes[.posixPermissions] as? NSNumber)?.intValue, 0o644, name)
+        }
+    }
+
+    func testInstallReplacesAStaleSDK() throws {
+        let file = dir + "/sdk/symtui_sdk/__init__.py"
+        try "broken".write(toFile: file, atomically: false, encoding: .utf8)
+        try "x = 1\n".write(toFile: dir + "/sdk/symtui_sdk/old.py", atomically: false, encoding: .utf8)
+        try EmbeddedSDK.install(into: dir + "/sdk")
+        XCTAssertEqual(FileManager.default.contents(atPath: file), Data(EmbeddedSDK.files["symtui_sdk/__init__.py"]!.utf8))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/sdk/symtui_sdk/old.py"))
+    }
+}

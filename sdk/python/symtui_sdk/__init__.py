@@ -1,0 +1,258 @@
+"""SymTUI handler SDK: decorators and helpers for a flow's `implementation` file.
+
+    from symtui_sdk import hook, reducer, prefetch, approve, deny, ignore
+
+    @hook
+    def on_request(event):
+        if event.fields.get("duration") == "15m":
+            return approve("short requests are auto-approved")
+
+The daemon runs `python3 -m symtui_sdk.run IMPLEMENTATION` with one JSON object on stdin and reads one
+JSON object from stdout; see docs/handlers.md. Standard library only.
+"""
+
+__all__ = [
+    "hook", "reducer", "prefetch", "approve", "deny", "ignore",
+    "Event", "User", "FlowInfo", "TargetInfo", "RequestInfo", "Result",
+    "HOOK_NAMES", "REDUCER_NAMES", "PROTOCOL",
+]
+
+PROTOCOL = 1
+
+HOOK_NAMES = (
+    "on_request", "after_request",
+    "on_approve", "after_approve",
+    "on_deny", "after_deny",
+    "on_escalate", "after_escalate",
+    "on_deescalate", "after_deescalate",
+    "on_request_expire",
+)
+REDUCER_NAMES = ("get_approvers",)
+
+# handler name ("on_request", "get_approvers", "prefetch:FIELD") -> function
+_registry = {}
+
+
+def _register(name, fn):
+    if name in _registry and _registry[name] is not fn:
+        raise ValueError("handler %s is defined twice" % name)
+    _registry[name] = fn
+    return fn
+
+
+def hook(fn):
+    """Registers a hook; its function name says which one (on_request, after_approve, ...)."""
+    name = getattr(fn, "__name__", None)
+    if name not in HOOK_NAMES:
+        raise ValueError("@hook: unknown hook %r; known hooks: %s" % (name, ", ".join(HOOK_NAMES)))
+    return _register(name, fn)
+
+
+def reducer(fn):
+    """Registers a reducer; its function name says which one (get_approvers)."""
+    name = getattr(fn, "__name__", None)
+    if name not in REDUCER_NAMES:
+        raise ValueError("@reducer: unknown reducer %r; known reducers: %s" % (name, ", ".join(REDUCER_NAMES)))
+    return _register(name, fn)
+
+
+def prefetch(field):
+    """Registers the function that lists the options of prompt field `field` (returns a list)."""
+    if not isinstance(field, str) or not field:
+        raise ValueError("@prefetch needs the field name, e.g. @prefetch(\"database\")")
+
+    def register(fn):
+        return _register("prefetch:" + field, fn)
+    return register
+
+
+class Result(object):
+    """What an on_* hook returns: approve, deny or ignore (returning None continues)."""
+    __slots__ = ("kind", "text")
+
+    def __init__(self, kind, text):
+        self.kind = kind
+        self.text = text
+
+    def to_json(self):
+        if self.kind == "ignore":
+            return {"result": "ignore", "message": self.text}
+        return {"result": self.kind, "reason": self.text}
+
+    def __repr__(self):
+        return "%s(%r)" % (self.kind, self.text)
+
+    def __eq__(self, other):
+        return isinstance(other, Result) and (self.kind, self.text) == (other.kind, other.text)
+
+    def __hash__(self):
+        return hash((self.kind, self.text))
+
+
+def _text(value, what, required):
+    if value is None and not required:
+        return None
+    if not isinstance(value, str):
+        raise TypeError("%s must be a string, not %s" % (what, type(value).__name__))
+    return value
+
+
+def approve(reason=None):
+    """Approves the request (on_request, on_approve)."""
+    return Result("approve", _text(reason, "approve(reason)", False))
+
+
+def deny(reason):
+    """Denies the request, with a reason the requester sees."""
+    return Result("deny", _text(reason, "deny(reason)", True))
+
+
+def ignore(message):
+    """Blocks the action that triggered the hook and tells the actor why; the request is unchanged."""
+    return Result("ignore", _text(message, "ignore(message)", True))
+
+
+class User(str):
+    """A Unix user name; `.username` for Sym-style code, and usable anywhere a str is."""
+
+    @property
+    def username(self):
+        return str(self)
+
+    def __repr__(self):
+        return "User(%s)" % str.__repr__(self)
+
+
+def _user(value):
+    if value is None:
+        return None
+    if isinstance(value, dict):
+        value = value.get("username") or value.get("user")
+    return User(value) if isinstance(value, str) else None
+
+
+class _Record(object):
+    """A JSON object with attribute access; `.raw` is the object itself."""
+
+    def __init__(self, raw):
+        object.__setattr__(self, "raw", dict(raw or {}))
+
+    def __getattr__(self, key):
+        raw = object.__getattribute__(self, "raw")
+        if key in raw:
+            return raw[key]
+        raise AttributeError("%s has no attribute %r" % (type(self).__name__, key))
+
+    def __setattr__(self, key, value):
+        raise AttributeError("%s is read-only" % type(self).__name__)
+
+    def get(self, key, default=None):
+        return self.raw.get(key, default)
+
+    def __repr__(self):
+        return "%s(%r)" % (type(self).__name__, self.raw)
+
+
+class FlowInfo(_Record):
+    """The flow: `.name`, `.label`, `.vars` (the flow's `vars` object)."""
+
+    @property
+    def name(self):
+        return self.raw.get("name")
+
+    @property
+    def label(self):
+        return self.raw.get("label") or self.raw.get("name")
+
+    @property
+    def vars(self):
+        return self.raw.get("vars") or {}
+
+
+class TargetInfo(_Record):
+    """The target: `.name`, `.label`, `.settings`."""
+
+    @property
+    def name(self):
+        return self.raw.get("name")
+
+    @property
+    def label(self):
+        return self.raw.get("label") or self.raw.get("name")
+
+    @property
+    def settings(self):
+        return self.raw.get("settings") or {}
+
+
+class RequestInfo(_Record):
+    """The request as in `symtui show --json`: `.id`, `.state`, `.requester`, `.approvals`, ..."""
+
+    @property
+    def id(self):
+        return self.raw.get("id")
+
+    @property
+    def state(self):
+        return self.raw.get("state")
+
+    @property
+    def requester(self):
+        return _user(self.raw.get("requester"))
+
+    @property
+    def approvals(self):
+        return list(self.raw.get("approvals") or [])
+
+    @property
+    def fields(self):
+        return self.raw.get("fields") or {}
+
+
+class Event(object):
+    """What a handler is called with.
+
+    name      the step: "request", "approve", "deny", "escalate", "deescalate", "request_expire", "prefetch"
+    handler   the handler being run ("on_request", "get_approvers", "prefetch:database", ...)
+    user      who did the action (a User; the requester for request steps, "system" for expiry)
+    fields    the prompt field values (dict)
+    flow      FlowInfo: .name, .label, .vars
+    target    TargetInfo: .name, .label, .settings; None for an approval-only flow
+    request   RequestInfo: .id, .state, .requester, .approvals (list of dicts), ...
+    raw       the whole event object as received
+    """
+
+    def __init__(self, raw):
+        raw = dict(raw or {})
+        self.raw = raw
+        self.name = raw.get("name")
+        self.handler = raw.get("handler")
+        self.user = _user(raw.get("user"))
+        self.fields = dict(raw.get("fields") or {})
+        self.flow = FlowInfo(raw.get("flow"))
+        self.target = TargetInfo(raw["target"]) if isinstance(raw.get("target"), dict) else None
+        self.request = RequestInfo(raw.get("request"))
+        if not self.fields and self.request.fields:
+            self.fields = dict(self.request.fields)
+
+    def get_actor(self, step):
+        """The user who did `step` ("request", "approve", "deny", or an approval step's name), or None."""
+        actors = self.raw.get("actors") or {}
+        if step in actors:
+            return _user(actors[step])
+        if step == self.name:
+            return self.user
+        if step == "request":
+            return self.request.requester
+        matching = [a for a in self.request.approvals
+                    if isinstance(a, dict) and (step == "approve" or a.get("step") == step)]
+        if matching:
+            return _user(matching[-1].get("user"))
+        if step == "deny":
+            denial = self.request.get("denial")
+            if isinstance(denial, dict):
+                return _user(denial.get("user"))
+        return None
+
+    def __repr__(self):
+        return "Event(name=%r, handler=%r, user=%r)" % (self.name, self.handler, self.user)
