@@ -78,8 +78,10 @@ struct ConfigValidation {
         switch v {
         case let .string(s): digits = s.hasPrefix("0o") ? String(s.dropFirst(2)) : s
         case let .int(i) where i >= 0: digits = String(i)
+        case .int, .double:
+            reader.report(p, "\(FieldValues.clip(v.compact)) is not an octal file mode like \"0640\""); return nil
         default:
-            reader.report(p, "expected an octal mode like \"0640\", found \(JSONValue.kindName(v))"); return nil
+            reader.report(p, "expected an octal file mode like \"0640\", found \(JSONValue.kindName(v))"); return nil
         }
         guard !digits.isEmpty, digits.count <= 4, digits.allSatisfy({ ("0"..."7").contains($0) }),
               let mode = Int(digits, radix: 8)
