@@ -120,6 +120,10 @@ public enum ConfigLoader {
                                   baseDirectory: baseDirectory ?? FileManager.default.currentDirectoryPath)
         let config = ConfigValidation(reader: reader).config(from: document.value)
         if reader.problems.isEmpty, let config { return .success(config) }
-        return .failure(ConfigError(kind: .invalid, problems: reader.problems))
+        // In file order, so that a reader can fix them top to bottom; stable for problems on one line.
+        let ordered = reader.problems.enumerated().sorted { a, b in
+            (a.element.line ?? 0, a.offset) < (b.element.line ?? 0, b.offset)
+        }.map(\.element)
+        return .failure(ConfigError(kind: .invalid, problems: ordered))
     }
 }

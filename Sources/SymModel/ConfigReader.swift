@@ -93,7 +93,7 @@ final class ConfigReader {
         switch v {
         case .int, .double:
             guard let i = v.intValue, let n = Int(exactly: i) else {
-                report(o.path(key), "expected a whole number, found \(v.compact)"); return nil
+                report(o.path(key), "expected a whole number, found " + Self.numberText(v)); return nil
             }
             guard range.contains(n) else {
                 report(o.path(key), "must be between \(range.lowerBound) and \(range.upperBound), found \(n)"); return nil
@@ -101,6 +101,12 @@ final class ConfigReader {
             return n
         default: wrongType(o.path(key), "a whole number", v); return nil
         }
+    }
+
+    /// A number as a message shows it; infinities (from literals like 1e999) have no JSON form.
+    static func numberText(_ v: JSONValue) -> String {
+        if case let .double(d) = v, !d.isFinite { return "a number out of range" }
+        return FieldValues.clip(v.compact)
     }
 
     func duration(_ o: ConfigObject, _ key: String) -> TimeSpan? {

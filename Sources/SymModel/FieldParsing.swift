@@ -175,7 +175,7 @@ public enum FieldValues {
         switch (type, v) {
         case let (.string, .string(s)): return checkString(s).map(FieldValue.string)
         case (.int, .int), (.int, .double):
-            guard let i = v.intValue else { return .failure("expected a whole number, found \(v.compact)") }
+            guard let i = v.intValue else { return .failure("expected a whole number, found \(ConfigReader.numberText(v))") }
             return inRange(i).map(FieldValue.int)
         case let (.bool, .bool(b)): return .success(.bool(b))
         case let (.duration, .string(s)), let (.user, .string(s)), let (.int, .string(s)), let (.bool, .string(s)):

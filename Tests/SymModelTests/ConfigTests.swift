@@ -170,6 +170,37 @@ final class ConfigProblemTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(found.count, 5, found.map(\.description).joined(separator: "\n"))
     }
 
+    func testProblemsAreListedInFileOrder() {
+        let text = "{\n flows: [\n  { name: \"f\", strategy: \"s\",\n    approvers: { users: [\"a\"] },\n    request_ttl: \"x\" },\n ],\n store: 5,\n}"
+        let lines = problems(text).compactMap(\.line)
+        XCTAssertEqual(lines, lines.sorted())
+        XCTAssertGreaterThanOrEqual(lines.count, 3)
+    }
+
+    func testConfigErrorDescriptionHasOneLinePerProblem() {
+        guard case let .failure(e) = parseConfig("{ store: 1, socket: 2 }") else { return XCTFail() }
+        XCTAssertEqual(e.description.split(separator: "\n").count, e.problems.count)
+        XCTAssertTrue(e.description.hasPrefix("test.json5:1: "))
+    }
+
+    func testMutatedConfigsNeverCrash() {
+        // Deterministic mutations of a valid config: deleting, duplicating or swapping one byte.
+        let bytes = Array(StarterConfig.text.utf8)
+        var seed: UInt64 = 0x9E3779B97F4A7C15
+        func next() -> Int { seed ^= seed << 13; seed ^= seed >> 7; seed ^= seed << 17; return Int(seed % UInt64(bytes.count)) }
+        let junk: [UInt8] = Array("{}[]:,\"'/*\\0x-e9 \n".utf8)
+        for i in 0..<1500 {
+            var b = bytes
+            let at = next()
+            switch i % 3 {
+            case 0: b.remove(at: at)
+            case 1: b.insert(junk[i % junk.count], at: at)
+            default: b[at] = junk[(i / 3) % junk.count]
+            }
+            _ = parseConfig(String(decoding: b, as: UTF8.self))
+        }
+    }
+
     func testUnknownKeySuggestsTheClosestKnownKey() {
         assertProblem(ConfigText.flow(#"max_duraton: "1h""#), "did you mean 'max_duration'?", path: "flows[0].max_duraton")
     }
