@@ -322,6 +322,8 @@ struct ConfigValidation {
                 }
             }
             reader.requireUnique(named, what: "approval step")
+            // Every step must be met, so a request needs the sum of the steps' approvals in all.
+            if !flow.approvalSteps.isEmpty { flow.requiredApprovals = flow.approvalSteps.reduce(0) { $0 + $1.required } }
             if o.has("required_approvals") {
                 reader.report(o.path("required_approvals"), "required_approvals does not apply with approval_steps: set 'required' on each step")
             }

@@ -165,8 +165,8 @@ public enum FieldValues {
             return .success(.duration(d))
         case .user: return parseUser(s).map(FieldValue.user)
         case .strList, .intList, .userList:
-            let parts = s.isEmpty ? [] : s.split(separator: ",", omittingEmptySubsequences: false)
-                .map { $0.trimmingCharacters(in: .whitespaces) }
+            // "a, b," is forgiving about spaces and stray commas
+            let parts = s.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
             return parseList(parts.map(FieldInput.text), type: type)
         }
     }

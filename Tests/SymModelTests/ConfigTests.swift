@@ -505,6 +505,7 @@ final class FlowConfigTests: XCTestCase {
             ApprovalStep(name: "lead", approvers: Approvers(users: ["a", "b"]), required: 2),
             ApprovalStep(name: "sec", approvers: Approvers(groups: ["security"]), required: 1),
         ])
+        XCTAssertEqual(c?.flows.first?.requiredApprovals, 3)
     }
 
     func testApprovalStepRequiredBelowOneIsRejected() {

@@ -73,6 +73,10 @@ final class FieldParsingTests: XCTestCase {
         XCTAssertEqual(parsed("alice,bob", .userList), .userList(["alice", "bob"]))
     }
 
+    func testListTextIgnoresEmptyItems() {
+        XCTAssertEqual(parsed("a,,b, ", .strList), .strList(["a", "b"]))
+    }
+
     func testIntListWithBadItemNamesTheItem() {
         guard case let .failure(p) = FieldValues.parse(.text("1,x"), as: field(.intList)) else { return XCTFail() }
         XCTAssertTrue(p.message.contains("item 2"), p.message)
