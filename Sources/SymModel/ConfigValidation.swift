@@ -1,0 +1,511 @@
+import Foundation
+
+/// Turns a parsed config document into a `Config`, checking every rule of SPEC §3 and reporting each problem
+/// through the reader. Returns nil only when the document is not even an object.
+struct ConfigValidation {
+    let reader: ConfigReader
+
+    static let topKeys = ["store", "socket", "store_group", "store_mode", "strategies", "flows", "reporting"]
+    static let strategyKeys = ["name", "type", "settings", "targets"]
+    static let targetKeys = ["name", "label", "settings"]
+    static let flowKeys = ["name", "label", "strategy", "approvers", "approval_steps", "required_approvals",
+                           "allow_self_approval", "allow_revoke", "schedule_deescalation", "request_ttl", "max_duration",
+                           "prompt_fields", "implementation", "handler_timeout", "vars", "additional_header_text"]
+    static let approverKeys = ["users", "groups"]
+    static let stepKeys = ["name", "users", "groups", "required"]
+    static let fieldKeys = ["name", "type", "label", "required", "default", "allowed_values", "visible", "prefetch"]
+    static let destinationKeys: [String: [String]] = [
+        "jsonl": ["type", "path"],
+        "syslog": ["type", "socket", "app_name"],
+        "http": ["type", "url", "headers", "batch_size"],
+        "command": ["type", "path", "args"],
+    ]
+    static let maxApprovals = 1000
+
+    func config(from document: JSONValue) -> Config? {
+        guard let top = reader.object(document, at: "", keys: Self.topKeys, what: "the config") else { return nil }
+        var config = Config(sourcePath: reader.file)
+        config.store = path(top, "store")
+        config.socket = path(top, "socket")
+        if let group = reader.string(top, "store_group") {
+            if UnixName.isValid(group) { config.storeGroup = group }
+            else { reader.report(top.path("store_group"), "'\(FieldValues.clip(group))' is not a valid Unix group name") }
+        }
+        if let v = top["store_mode"] { config.storeMode = storeMode(v, at: top.path("store_mode")) }
+
+        var strategyNames = Set<String>()
+        if let items = reader.array(top, "strategies") {
+            var named: [(String, String)] = []
+            for (i, item) in items.enumerated() {
+                let p = ConfigReader.index("strategies", i)
+                let (strategy, name) = self.strategy(item, at: p)
+                if let name { named.append((name, p + ".name")); strategyNames.insert(name) }
+                if let strategy { config.strategies.append(strategy) }
+            }
+            reader.requireUnique(named, what: "strategy")
+        }
+
+        if let items = reader.array(top, "flows") {
+            if items.isEmpty { reader.report("flows", "no flows are defined: add at least one flow") }
+            var named: [(String, String)] = []
+            for (i, item) in items.enumerated() {
+                let p = ConfigReader.index("flows", i)
+                let (flow, name) = self.flow(item, at: p, strategyNames: strategyNames)
+                if let name { named.append((name, p + ".name")) }
+                if let flow { config.flows.append(flow) }
+            }
+            reader.requireUnique(named, what: "flow")
+        } else if !top.has("flows") {
+            reader.report("", "no flows are defined: add a 'flows' list")
+        }
+
+        if let v = top["reporting"] { config.reporting = reporting(v, at: "reporting") }
+        return config
+    }
+
+    // MARK: - Top level
+
+    private func path(_ o: ConfigObject, _ key: String) -> String? {
+        guard let s = reader.string(o, key) else { return nil }
+        if s.isEmpty { reader.report(o.path(key), "must not be empty"); return nil }
+        if s.hasPrefix("~") { reader.report(o.path(key), "'~' is not expanded here: write the full path"); return nil }
+        return reader.resolve(s)
+    }
+
+    /// An octal mode given as a string ("0640") or as a number written with octal digits (640).
+    private func storeMode(_ v: JSONValue, at p: String) -> Int? {
+        let digits: String
+        switch v {
+        case let .string(s): digits = s.hasPrefix("0o") ? String(s.dropFirst(2)) : s
+        case let .int(i) where i >= 0: digits = String(i)
+        case .int, .double:
+            reader.report(p, "\(FieldValues.clip(v.compact)) is not an octal file mode like \"0640\""); return nil
+        default:
+            reader.report(p, "expected an octal file mode like \"0640\", found \(JSONValue.kindName(v))"); return nil
+        }
+        guard !digits.isEmpty, digits.count <= 4, digits.allSatisfy({ ("0"..."7").contains($0) }),
+              let mode = Int(digits, radix: 8)
+        else { reader.report(p, "\(FieldValues.clip(v.compact)) is not an octal file mode like \"0640\""); return nil }
+        if mode > 0o777 { reader.report(p, "mode \(v.compact) is larger than 0777 (no setuid/setgid/sticky bits)"); return nil }
+        if mode & 0o022 != 0 { reader.report(p, "mode \(v.compact) lets group or others write the store; only the daemon may write it"); return nil }
+        if mode & 0o600 != 0o600 { reader.report(p, "mode \(v.compact) must let the owner (the daemon) read and write"); return nil }
+        return mode
+    }
+
+    // MARK: - Strategies
+
+    private func strategy(_ item: JSONValue, at p: String) -> (Strategy?, String?) {
+        guard let o = reader.object(item, at: p, keys: Self.strategyKeys, what: "a strategy") else { return (nil, nil) }
+        let name = reader.name(o, what: "strategy")
+        var kind: Strategy.Kind?
+        if let t = reader.string(o, "type", required: "a strategy") {
+            kind = Strategy.Kind(rawValue: t)
+            if kind == nil { reportUnknown(o.path("type"), "strategy type", t, Strategy.Kind.allCases.map(\.rawValue)) }
+        }
+        let settings = reader.freeObject(o, "settings") ?? [:]
+        var targets: [(Target, String)] = []
+        if let items = reader.array(o, "targets") {
+            var named: [(String, String)] = []
+            for (j, item) in items.enumerated() {
+                let tp = ConfigReader.index(o.path("targets"), j)
+                guard let t = reader.object(item, at: tp, keys: Self.targetKeys, what: "a target") else { continue }
+                let tname = reader.name(t, what: "target")
+                let label = reader.label(t)
+                let tsettings = reader.freeObject(t, "settings") ?? [:]
+                if let tname {
+                    named.append((tname, tp + ".name"))
+                    targets.append((Target(name: tname, label: label, settings: tsettings), tp))
+                }
+            }
+            reader.requireUnique(named, what: "target")
+            if items.isEmpty { reader.report(o.path("targets"), "a strategy needs at least one target") }
+        } else if !o.has("targets") {
+            reader.report(p, "a strategy needs 'targets' (at least one)")
+        }
+        if let kind { checkSettings(kind, strategyPath: p, settings: settings, targets: targets) }
+        guard let name, let kind else { return (nil, name) }
+        return (Strategy(name: name, type: kind, settings: settings, targets: targets.map(\.0)), name)
+    }
+
+    /// One setting a strategy type reads: whether it must be present, and how its value is checked.
+    private struct SettingRule {
+        let key: String
+        let required: Bool
+        let meaning: String
+        let check: (ConfigReader, JSONValue, String) -> Void
+    }
+
+    private func settingRules(_ kind: Strategy.Kind) -> [SettingRule] {
+        switch kind {
+        case .unixGroup:
+            return [SettingRule(key: "group", required: true, meaning: "the Unix group to add the user to") { r, v, p in
+                if let s = r.string(v, at: p), !UnixName.isValid(s) { r.report(p, "'\(FieldValues.clip(s))' is not a valid Unix group name") }
+            }]
+        case .sudoers:
+            return [SettingRule(key: "rule", required: true, meaning: "the sudoers rule to install") { r, v, p in
+                guard let s = r.string(v, at: p) else { return }
+                if s.trimmingCharacters(in: .whitespaces).isEmpty { r.report(p, "the sudoers rule must not be empty") }
+                if s.contains("\n") || s.contains("\r") { r.report(p, "the sudoers rule must be one line (no line breaks)") }
+            }]
+        case .command:
+            return [
+                SettingRule(key: "escalate", required: true, meaning: "the absolute path of the program that grants access", check: Self.absoluteProgram),
+                SettingRule(key: "deescalate", required: true, meaning: "the absolute path of the program that removes access", check: Self.absoluteProgram),
+                SettingRule(key: "check", required: false, meaning: "", check: Self.absoluteProgram),
+                SettingRule(key: "timeout", required: false, meaning: "") { r, v, p in
+                    if let s = r.string(v, at: p), TimeSpan(parsing: s) == nil {
+                        r.report(p, "'\(FieldValues.clip(s))' is not a duration (write it like 90s, 15m, 1h30m or 2d)")
+                    }
+                },
+                SettingRule(key: "args", required: false, meaning: "") { r, v, p in
+                    guard case let .array(items) = v else { r.report(p, "expected an array, found \(JSONValue.kindName(v))"); return }
+                    for (i, item) in items.enumerated() { _ = r.string(item, at: ConfigReader.index(p, i)) }
+                },
+            ]
+        case .http:
+            return [SettingRule(key: "url", required: true, meaning: "the http:// or https:// URL to POST to") { r, v, p in
+                if let s = r.string(v, at: p) { Self.checkURL(r, s, p) }
+            }]
+        }
+    }
+
+    static func absoluteProgram(_ r: ConfigReader, _ v: JSONValue, _ p: String) {
+        guard let s = r.string(v, at: p) else { return }
+        if !s.hasPrefix("/") { r.report(p, "'\(FieldValues.clip(s))' must be an absolute path (programs are run without a shell or $PATH)") }
+    }
+
+    static func checkURL(_ r: ConfigReader, _ s: String, _ p: String) {
+        let lower = s.lowercased()
+        guard lower.hasPrefix("http://") || lower.hasPrefix("https://"), let url = URL(string: s), url.host != nil else {
+            r.report(p, "'\(FieldValues.clip(s))' is not an http:// or https:// URL"); return
+        }
+    }
+
+    /// Each target's effective settings are the strategy's settings overridden by its own.
+    private func checkSettings(_ kind: Strategy.Kind, strategyPath p: String, settings: [String: JSONValue], targets: [(Target, String)]) {
+        for rule in settingRules(kind) {
+            if let v = settings[rule.key] { rule.check(reader, v, p + ".settings." + rule.key) }
+            for (target, tp) in targets {
+                if let v = target.settings[rule.key] { rule.check(reader, v, tp + ".settings." + rule.key) }
+                else if rule.required && settings[rule.key] == nil {
+                    reader.report(tp, "\(kind.rawValue) target '\(target.name)' needs settings.\(rule.key) (\(rule.meaning)), in the target or the strategy settings")
+                }
+            }
+        }
+    }
+
+    private func reportUnknown(_ p: String, _ what: String, _ value: String, _ known: [String]) {
+        let hint = Suggestion.closest(to: value, among: known).map { " (did you mean '\($0)'?)" } ?? ""
+        reader.report(p, "unknown \(what) '\(FieldValues.clip(value))'\(hint); expected one of " + known.joined(separator: ", "))
+    }
+
+    // MARK: - Flows
+
+    private func flow(_ item: JSONValue, at p: String, strategyNames: Set<String>) -> (Flow?, String?) {
+        guard let o = reader.object(item, at: p, keys: Self.flowKeys, what: "a flow") else { return (nil, nil) }
+        let name = reader.name(o, what: "flow")
+        var flow = Flow(name: name ?? "", label: reader.label(o))
+        let approvalOnly = !o.has("strategy")
+        if let s = reader.string(o, "strategy") {
+            flow.strategy = s
+            if !strategyNames.contains(s) {
+                if strategyNames.isEmpty { reader.report(o.path("strategy"), "there is no strategy named '\(FieldValues.clip(s))': no strategies are defined") }
+                else { reportUnknown(o.path("strategy"), "strategy", s, strategyNames.sorted()) }
+            }
+        }
+        if let b = reader.bool(o, "allow_self_approval") { flow.allowSelfApproval = b }
+        if let b = reader.bool(o, "allow_revoke") { flow.allowRevoke = b }
+        if let b = reader.bool(o, "schedule_deescalation") { flow.scheduleDeescalation = b }
+        if !flow.allowRevoke && !flow.scheduleDeescalation {
+            reader.report(o.has("allow_revoke") ? o.path("allow_revoke") : p,
+                          "at least one of allow_revoke and schedule_deescalation must be true (otherwise access never ends)")
+        }
+        if let d = reader.duration(o, "request_ttl") { flow.requestTTL = d }
+        if let d = reader.duration(o, "handler_timeout") { flow.handlerTimeout = d }
+        if o.has("max_duration") {
+            if approvalOnly {
+                reader.report(o.path("max_duration"), "an approval-only flow (no strategy) cannot have max_duration: it grants no access")
+            } else {
+                flow.maxDuration = reader.duration(o, "max_duration")
+            }
+        }
+        if let vars = reader.freeObject(o, "vars") { flow.vars = vars }
+        if let text = reader.string(o, "additional_header_text") {
+            if text.split(separator: "\n", omittingEmptySubsequences: false).allSatisfy({ SafeText.isClean(String($0)) }) {
+                flow.additionalHeaderText = text
+            } else {
+                reader.report(o.path("additional_header_text"), "must not contain control characters (line breaks are fine)")
+            }
+        }
+
+        var implementationText: String?
+        if let impl = reader.string(o, "implementation") {
+            if impl.isEmpty { reader.report(o.path("implementation"), "must not be empty") }
+            else {
+                let full = reader.resolve(impl)
+                flow.implementation = full
+                var isDir: ObjCBool = false
+                if !FileManager.default.fileExists(atPath: full, isDirectory: &isDir) {
+                    reader.report(o.path("implementation"), "implementation file '\(full)' does not exist")
+                } else if isDir.boolValue {
+                    reader.report(o.path("implementation"), "implementation '\(full)' is a directory, not a file")
+                } else if let data = FileManager.default.contents(atPath: full) {
+                    implementationText = String(decoding: data, as: UTF8.self)
+                } else {
+                    reader.report(o.path("implementation"), "implementation file '\(full)' cannot be read")
+                }
+            }
+        }
+        let dynamicApprovers = implementationText.map(Self.definesGetApprovers) ?? false
+        approvers(o, into: &flow, dynamic: dynamicApprovers)
+        fields(o, into: &flow, approvalOnly: approvalOnly, implementationText: implementationText)
+        return (name == nil ? nil : flow, name)
+    }
+
+    static func definesGetApprovers(_ source: String) -> Bool {
+        source.contains(/def\s+get_approvers\s*\(/) || source.contains(/@reducer\s*\(\s*(?:name\s*=\s*)?["']get_approvers["']/)
+    }
+
+    static func definesPrefetch(_ source: String, field: String) -> Bool {
+        let pattern = #"@prefetch\s*\(\s*(?:field\s*=\s*)?["']"# + NSRegularExpression.escapedPattern(for: field) + #"["']"#
+        guard let re = try? NSRegularExpression(pattern: pattern) else { return false }
+        return re.firstMatch(in: source, range: NSRange(source.startIndex..., in: source)) != nil
+    }
+
+    private func userAndGroupNames(_ o: ConfigObject) -> Approvers {
+        var result = Approvers()
+        for (key, isUser) in [("users", true), ("groups", false)] {
+            guard let items = reader.array(o, key) else { continue }
+            for (i, item) in items.enumerated() {
+                let ip = ConfigReader.index(o.path(key), i)
+                guard let s = reader.string(item, at: ip) else { continue }
+                guard UnixName.isValid(s) else {
+                    reader.report(ip, "'\(FieldValues.clip(s))' is not a valid Unix \(isUser ? "user" : "group") name"); continue
+                }
+                if isUser { result.users.append(s) } else { result.groups.append(s) }
+            }
+        }
+        return result
+    }
+
+    private func approvers(_ o: ConfigObject, into flow: inout Flow, dynamic: Bool) {
+        let hasSingle = o.has("approvers"), hasSteps = o.has("approval_steps")
+        if hasSingle && hasSteps {
+            reader.report(o.path("approval_steps"), "give either approvers or approval_steps, not both")
+        }
+        let required = reader.int(o, "required_approvals", in: 1...Self.maxApprovals)
+        if let required { flow.requiredApprovals = required }
+        if let v = o["approvers"], let a = reader.object(v, at: o.path("approvers"), keys: Self.approverKeys, what: "approvers") {
+            flow.approvers = userAndGroupNames(a)
+            if flow.approvers.isEmpty && !dynamic {
+                reader.report(a.path, "approvers is empty: name users or groups, or define get_approvers in the implementation")
+            }
+        }
+        if let items = reader.array(o, "approval_steps") {
+            let sp = o.path("approval_steps")
+            if items.isEmpty { reader.report(sp, "approval_steps is empty: add at least one step") }
+            var named: [(String, String)] = []
+            for (i, item) in items.enumerated() {
+                let ip = ConfigReader.index(sp, i)
+                guard let s = reader.object(item, at: ip, keys: Self.stepKeys, what: "an approval step") else { continue }
+                let name = reader.name(s, what: "approval step")
+                let who = userAndGroupNames(s)
+                let req = reader.int(s, "required", in: 1...Self.maxApprovals) ?? 1
+                if who.isEmpty { reader.report(ip, "approval step '\(name ?? "?")' names no users or groups") }
+                else if who.groups.isEmpty && req > who.users.count {
+                    reader.report(s.has("required") ? s.path("required") : ip,
+                                  "approval step needs \(req) approvals but names only \(who.users.count) user(s)")
+                }
+                if let name {
+                    named.append((name, ip + ".name"))
+                    flow.approvalSteps.append(ApprovalStep(name: name, approvers: who, required: req))
+                }
+            }
+            reader.requireUnique(named, what: "approval step")
+            // Every step must be met, so a request needs the sum of the steps' approvals in all.
+            if !flow.approvalSteps.isEmpty { flow.requiredApprovals = flow.approvalSteps.reduce(0) { $0 + $1.required } }
+            if o.has("required_approvals") {
+                reader.report(o.path("required_approvals"), "required_approvals does not apply with approval_steps: set 'required' on each step")
+            }
+        }
+        if !hasSingle && !hasSteps && !dynamic {
+            reader.report(o.path, "flow '\(flow.name)' names no approvers: add approvers {users, groups}, approval_steps, or a get_approvers reducer in its implementation")
+        }
+        if hasSingle, !dynamic, let required, flow.approvers.groups.isEmpty, !flow.approvers.users.isEmpty,
+           required > flow.approvers.users.count {
+            reader.report(o.path("required_approvals"),
+                          "required_approvals is \(required) but approvers names only \(flow.approvers.users.count) user(s)")
+        }
+    }
+
+    // MARK: - Prompt fields
+
+    private func fields(_ o: ConfigObject, into flow: inout Flow, approvalOnly: Bool, implementationText: String?) {
+        var named: [(String, String)] = []
+        var sawDuration = false
+        if let items = reader.array(o, "prompt_fields") {
+            for (i, item) in items.enumerated() {
+                let ip = ConfigReader.index(o.path("prompt_fields"), i)
+                guard let f = reader.object(item, at: ip, keys: Self.fieldKeys, what: "a prompt field") else { continue }
+                let field = self.field(f, maxDuration: flow.maxDuration, implementation: flow.implementation,
+                                       implementationText: implementationText)
+                guard let name = f["name"]?.stringValue else { continue }
+                named.append((name, ip + ".name"))
+                if name == "duration" {
+                    sawDuration = true
+                    if approvalOnly {
+                        reader.report(ip, "an approval-only flow (no strategy) cannot have a 'duration' field: it grants no access")
+                    }
+                }
+                if let field { flow.promptFields.append(field) }
+            }
+        }
+        reader.requireUnique(named, what: "field")
+        if !approvalOnly && flow.scheduleDeescalation && !sawDuration {
+            flow.promptFields.append(Self.defaultDurationField(maxDuration: flow.maxDuration))
+        }
+    }
+
+    /// Sym's implicit duration field: 30m, 1h, 4h (those within max_duration), default 1h or the largest left.
+    static func defaultDurationField(maxDuration: TimeSpan?) -> PromptField {
+        var allowed = [1_800, 3_600, 14_400].map(TimeSpan.init(seconds:)).filter { maxDuration == nil || $0 <= maxDuration! }
+        if allowed.isEmpty, let maxDuration { allowed = [maxDuration] }
+        let hour = TimeSpan(seconds: 3_600)
+        let chosen = allowed.contains(hour) ? hour : allowed[allowed.count - 1]
+        return PromptField(name: "duration", type: .duration, label: "Duration", required: true,
+                           defaultValue: .duration(chosen), allowedValues: allowed.map(FieldValue.duration))
+    }
+
+    private func field(_ f: ConfigObject, maxDuration: TimeSpan?, implementation: String?, implementationText: String?) -> PromptField? {
+        let name = reader.name(f, what: "field")
+        var type: FieldType?
+        if let t = reader.string(f, "type", required: "a prompt field") {
+            type = FieldType(rawValue: t)
+            if type == nil { reportUnknown(f.path("type"), "field type", t, FieldType.allCases.map(\.rawValue)) }
+        }
+        let label = reader.label(f)
+        let required = reader.bool(f, "required") ?? true
+        let visible = reader.bool(f, "visible") ?? true
+        let prefetch = reader.bool(f, "prefetch") ?? false
+        guard let type else { return nil }
+        if name == "duration" && type != .duration {
+            reader.report(f.path("type"), "the field named 'duration' must have type duration, not \(type.rawValue)")
+        }
+
+        func tooLong(_ v: FieldValue, _ p: String) -> Bool {
+            guard case let .duration(d) = v, let maxDuration, d > maxDuration else { return false }
+            reader.report(p, "\(d) is longer than the flow's max_duration of \(maxDuration)")
+            return true
+        }
+
+        var allowed: [FieldValue]?
+        if f.has("allowed_values") {
+            let ap = f.path("allowed_values")
+            if type.isUser {
+                reader.report(ap, "a \(type.rawValue) field cannot have allowed_values (any existing user may be named)")
+            } else if let items = reader.array(f, "allowed_values") {
+                if items.isEmpty { reader.report(ap, "allowed_values must not be empty") }
+                let element = FieldValues.elementType(of: type)
+                var values: [FieldValue] = []
+                for (i, item) in items.enumerated() {
+                    let ip = ConfigReader.index(ap, i)
+                    switch FieldValues.parseValue(.json(item), type: element) {
+                    case let .failure(m): reader.report(ip, "allowed value \(FieldValues.clip(item.compact)) is not a valid \(element.rawValue): \(m.text)")
+                    case let .success(value):
+                        if values.contains(value) { reader.report(ip, "allowed value '\(value)' appears twice") }
+                        else if !tooLong(value, ip) { values.append(value) }
+                    }
+                }
+                allowed = values
+            }
+        }
+        var defaultValue: FieldValue?
+        if let v = f["default"] {
+            let dp = f.path("default")
+            if type.isList || type.isUser {
+                reader.report(dp, "a \(type.rawValue) field cannot have a default")
+            } else {
+                switch FieldValues.parseValue(.json(v), type: type) {
+                case let .failure(m): reader.report(dp, "default \(FieldValues.clip(v.compact)) is not a valid \(type.rawValue): \(m.text)")
+                case let .success(value):
+                    if let allowed, !allowed.isEmpty, !allowed.contains(value) {
+                        reader.report(dp, "default '\(value)' is not one of allowed_values (" + allowed.map(\.description).joined(separator: ", ") + ")")
+                    } else if !tooLong(value, dp) {
+                        defaultValue = value
+                    }
+                }
+            }
+        }
+        if prefetch {
+            let pp = f.path("prefetch")
+            if f.has("allowed_values") {
+                reader.report(pp, "a prefetch field gets its options from its @prefetch handler: remove allowed_values")
+            }
+            if let fieldName = name {
+                if implementation == nil {
+                    reader.report(pp, "prefetch needs an implementation file with a @prefetch(\"\(fieldName)\") handler")
+                } else if let text = implementationText, !Self.definesPrefetch(text, field: fieldName) {
+                    reader.report(pp, "the implementation defines no @prefetch(\"\(fieldName)\") handler")
+                }
+            }
+        }
+        guard let name else { return nil }
+        return PromptField(name: name, type: type, label: label, required: required, defaultValue: defaultValue,
+                           allowedValues: allowed, visible: visible, prefetch: prefetch)
+    }
+
+    // MARK: - Reporting
+
+    private func reporting(_ v: JSONValue, at p: String) -> Reporting {
+        var result = Reporting()
+        guard let o = reader.object(v, at: p, keys: ["destinations"], what: "reporting"),
+              let items = reader.array(o, "destinations") else { return result }
+        for (i, item) in items.enumerated() {
+            let dp = ConfigReader.index(o.path("destinations"), i)
+            guard case let .object(pairs) = item else {
+                reader.report(dp, "expected an object, found \(JSONValue.kindName(item))"); continue
+            }
+            let raw = ConfigObject(path: dp, pairs: pairs)
+            guard let type = reader.string(raw, "type", required: "a reporting destination") else { continue }
+            guard let keys = Self.destinationKeys[type] else {
+                reportUnknown(raw.path("type"), "destination type", type, Self.destinationKeys.keys.sorted()); continue
+            }
+            guard let d = reader.object(item, at: dp, keys: keys, what: "a \(type) destination") else { continue }
+            var settings: [String: JSONValue] = [:]
+            switch type {
+            case "jsonl":
+                if let s = reader.string(d, "path", required: "a jsonl destination") {
+                    if s.isEmpty { reader.report(d.path("path"), "must not be empty") } else { settings["path"] = .string(reader.resolve(s)) }
+                }
+            case "syslog":
+                settings["socket"] = .string(reader.string(d, "socket").map(reader.resolve) ?? "/dev/log")
+                let app = reader.string(d, "app_name") ?? "symtui"
+                if app.isEmpty || app.count > 48 || !app.allSatisfy({ $0.isASCII && !$0.isWhitespace && $0 != ":" && SafeText.isClean(String($0)) }) {
+                    reader.report(d.path("app_name"), "app_name must be 1-48 printable ASCII characters without spaces or ':'")
+                }
+                settings["app_name"] = .string(app)
+            case "http":
+                if let s = reader.string(d, "url", required: "an http destination") {
+                    Self.checkURL(reader, s, d.path("url")); settings["url"] = .string(s)
+                }
+                if let headers = reader.freeObject(d, "headers") {
+                    for (k, hv) in headers.sorted(by: { $0.key < $1.key }) {
+                        let hp = ConfigReader.child(d.path("headers"), k)
+                        if let s = reader.string(hv, at: hp), s.contains("\n") || s.contains("\r") {
+                            reader.report(hp, "a header value must not contain line breaks")
+                        }
+                    }
+                    settings["headers"] = .object(headers.sorted(by: { $0.key < $1.key }))
+                }
+                if let n = reader.int(d, "batch_size", in: 1...10_000) { settings["batch_size"] = .int(Int64(n)) }
+            default:  // command
+                if let s = reader.string(d, "path", required: "a command destination") {
+                    Self.absoluteProgram(reader, .string(s), d.path("path")); settings["path"] = .string(s)
+                }
+                if let args = reader.stringList(d, "args") { settings["args"] = .array(args.map(JSONValue.string)) }
+            }
+            result.destinations.append(Destination(type: type, settings: settings))
+        }
+        return result
+    }
+}

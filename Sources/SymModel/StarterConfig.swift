@@ -1,0 +1,72 @@
+/// The commented starter configuration that `symtui init` writes; it passes `symtui config check` as is.
+public enum StarterConfig {
+    public static let text: String = #"""
+// SymTUI configuration (JSON5: comments and trailing commas are allowed).
+// Check it with `symtui config check`; every key is described in the SymTUI documentation.
+{
+  // Shared SQLite store; the daemon is its only writer. Default: ~/.local/state/symtui/symtui.db
+  // store: "/var/lib/symtui/symtui.db",
+  // Daemon socket. Default: next to the store.
+  // socket: "/run/symtui/symtui.sock",
+  // Who may read the store (default: everyone, "0644"). Group and others may never write it.
+  // store_group: "symtui", store_mode: "0640",
+
+  // Strategies grant and remove access: unix_group, sudoers, command or http.
+  strategies: [
+    {
+      name: "example-command",
+      type: "command",
+      // Absolute paths, run without a shell. Replace /bin/true with your own grant/revoke programs;
+      // they get SYMTUI_USER, SYMTUI_TARGET, SYMTUI_REQUEST_ID, SYMTUI_EXPIRES_AT in their environment.
+      settings: { escalate: "/bin/true", deescalate: "/bin/true", timeout: "30s" },
+      targets: [
+        { name: "staging-db", label: "Staging database (read-write)", settings: { role: "staging_rw" } },
+      ],
+    },
+    // A unix_group strategy adds the requester to a group while access lasts (the daemon runs as root):
+    // { name: "prod-groups", type: "unix_group",
+    //   targets: [ { name: "prod-ssh", label: "Production SSH", settings: { group: "prod-ssh" } } ] },
+  ],
+
+  flows: [
+    {
+      // An access flow: it names a strategy, so approved requests grant access for a while.
+      name: "staging-access",
+      label: "Staging database access",
+      strategy: "example-command",
+      approvers: { groups: ["wheel"], users: [] },  // who may decide: Unix groups and/or users
+      required_approvals: 1,
+      allow_self_approval: false,
+      allow_revoke: true,
+      schedule_deescalation: true,  // access ends by itself after the chosen duration
+      request_ttl: "1h",            // a pending request expires after this
+      max_duration: "8h",
+      prompt_fields: [
+        { name: "reason", type: "string", label: "Why do you need access?", required: true },
+        { name: "duration", type: "duration", label: "For how long?", allowed_values: ["15m", "1h", "4h"], default: "1h" },
+      ],
+      // implementation: "/etc/symtui/impl/staging.py",  // optional Python handlers (get_approvers, on_request…)
+    },
+    {
+      // An approval-only flow: no strategy, no duration; the decision is recorded (hooks may act on it).
+      name: "run-reindex",
+      label: "Run the nightly reindex now",
+      approvers: { groups: ["wheel"] },
+      prompt_fields: [
+        { name: "reason", type: "string", label: "Why now?", required: true },
+      ],
+    },
+  ],
+
+  // Where audit events are shipped besides the store.
+  reporting: {
+    destinations: [
+      // { type: "jsonl", path: "/var/log/symtui/audit.jsonl" },
+      // { type: "syslog" },
+      // { type: "http", url: "http://127.0.0.1:9000/audit" },
+    ],
+  },
+}
+
+"""#
+}
