@@ -121,7 +121,7 @@ public final class Engine: @unchecked Sendable {
         switch FieldValues.resolve(flow: flow, inputs: inputs, userExists: Identity.userExists) {
         case let .success(f): fields = f
         case let .failure(problems):
-            throw CommandError.invalid(problems.problems.map { "field \($0.field): \($0.message)" }.joined(separator: "; "))
+            throw CommandError.invalid(problems.map(\.description).joined(separator: "; "))
         }
         var durationSeconds: Int?
         if case let .duration(d)? = fields["duration"] { durationSeconds = d.seconds }

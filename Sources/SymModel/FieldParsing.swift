@@ -262,8 +262,8 @@ extension JSONValue {
 }
 
 /// "Did you mean …?" by edit distance.
-enum Suggestion {
-    static func closest(to word: String, among candidates: [String]) -> String? {
+public enum Suggestion {
+    public static func closest(to word: String, among candidates: [String]) -> String? {
         let w = Array(word.lowercased())
         guard w.count <= 64 else { return nil }
         var best: (String, Int)?

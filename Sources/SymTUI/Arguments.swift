@@ -1,5 +1,6 @@
 import Foundation
 import SymEngine
+import SymModel
 
 /// One option a command declares (`--reason TEXT`, `--json`).
 struct OptionSpec {
@@ -91,8 +92,7 @@ struct ParsedArguments {
                 var inline: String?
                 if let eq = name.firstIndex(of: "=") { inline = String(name[name.index(after: eq)...]); name = String(name[..<eq]) }
                 guard let o = options.first(where: { $0.name == name }) else {
-                    let near = options.map(\.name).min { editDistance($0, name) < editDistance($1, name) }
-                    let hint = near.flatMap { editDistance($0, name) <= 2 ? " (did you mean --\($0)?)" : nil } ?? ""
+                    let hint = Suggestion.closest(to: name, among: options.map(\.name)).map { " (did you mean --\($0)?)" } ?? ""
                     throw UsageError(message: "unknown option --\(name) for '\(spec.name)'\(hint)")
                 }
                 if o.value != nil {
@@ -127,18 +127,3 @@ struct ParsedArguments {
     }
 }
 
-/// Levenshtein distance, for "did you mean".
-func editDistance(_ a: String, _ b: String) -> Int {
-    let a = Array(a), b = Array(b)
-    if a.isEmpty { return b.count }
-    if b.isEmpty { return a.count }
-    var prev = Array(0...b.count)
-    for i in 1...a.count {
-        var cur = [i] + Array(repeating: 0, count: b.count)
-        for j in 1...b.count {
-            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
-        }
-        prev = cur
-    }
-    return prev[b.count]
-}

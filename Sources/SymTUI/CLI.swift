@@ -31,8 +31,8 @@ public enum SymTUICommandLine {
             return CLI.runConsole(globals)
         }
         guard let spec = CLI.find(words) else {
-            let near = CLI.commands.map(\.name).min { editDistance($0, words[0]) < editDistance($1, words[0]) } ?? "help"
-            Output.error("unknown command '\(SafeText.display(words.prefix(2).joined(separator: " ")))' (did you mean '\(near)'? see 'symtui help')")
+            let hint = Suggestion.closest(to: words[0], among: CLI.commands.map { $0.words[0] }).map { "did you mean '\($0)'? " } ?? ""
+            Output.error("unknown command '\(SafeText.display(words[0]))' (\(hint)see 'symtui help')")
             return ExitCode.usage
         }
         let parsed: ParsedArguments

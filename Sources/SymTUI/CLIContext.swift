@@ -37,15 +37,7 @@ final class CLIContext {
             cachedConfig = c
             return c
         } catch let e as ConfigError {
-            throw CommandError(Self.exitCode(for: e), e.problems.map(\.description).joined(separator: "\n"))
-        }
-    }
-
-    static func exitCode(for e: ConfigError) -> Int32 {
-        switch e.kind {
-        case .notFound: return ExitCode.noInput
-        case .unreadable: return ExitCode.ioErr
-        case .invalid: return ExitCode.dataErr
+            throw CommandError(e.exitCode, e.problems.map(\.description).joined(separator: "\n"))
         }
     }
 

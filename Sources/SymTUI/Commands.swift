@@ -295,7 +295,7 @@ enum Commands {
             } else {
                 for p in e.problems { Output.error(SafeText.display(p.description)) }
             }
-            return CLIContext.exitCode(for: e)
+            return e.exitCode
         }
     }
 
