@@ -36,6 +36,9 @@ public final class Engine: @unchecked Sendable {
     public var onChange: (@Sendable () -> Void)?
     let now: @Sendable () -> Date
     var strategies: [String: any AccessStrategy] = [:]
+    /// Runs flows' handlers; nil disables them (flows with an `implementation` then run none).
+    public var handlers: HandlerRunner?
+    let hookQueue = DispatchQueue(label: "symtui.handlers", attributes: .concurrent)
 
     public init(config: Config, store: Store, now: @escaping @Sendable () -> Date = { Date() }) {
         self.config = config
@@ -60,7 +63,7 @@ public final class Engine: @unchecked Sendable {
             switch command {
             case let .request(flow, target, fields, duration, reason):
                 result = try createRequest(flow: flow, target: target, fields: fields, duration: duration, reason: reason,
-                                           requester: caller, extends: nil)
+                                           requester: caller)
             case let .approve(id, reason): result = try decide(id, .approve(reason: reason), actor: caller.actor)
             case let .deny(id, reason): result = try decide(id, .deny(reason: reason ?? ""), actor: caller.actor)
             case let .cancel(id): result = try decide(id, .cancel, actor: caller.actor)
@@ -105,7 +108,7 @@ public final class Engine: @unchecked Sendable {
     }
 
     func createRequest(flow flowName: String, target targetName: String?, fields rawFields: [String: JSONValue], duration: String?,
-                       reason: String?, requester: Identity, extends: AccessRequest?) throws -> AccessRequest {
+                       reason: String?, requester: Identity) throws -> AccessRequest {
         let flow = try flow(named: flowName)
         let resolved = try resolveTarget(flow: flow, name: targetName)
         var inputs: [String: FieldInput] = rawFields.mapValues { v in
@@ -118,7 +121,8 @@ public final class Engine: @unchecked Sendable {
         }
         if let reason, flow.field(named: "reason") != nil, inputs["reason"] == nil { inputs["reason"] = .text(reason) }
         let fields: [String: FieldValue]
-        switch FieldValues.resolve(flow: flow, inputs: inputs, userExists: Identity.userExists) {
+        let prefetched = flow.promptFields.contains(where: \.prefetch) ? prefetchedOptions(flow: flow, caller: requester) : [:]
+        switch FieldValues.resolve(flow: flow, inputs: inputs, userExists: Identity.userExists, prefetched: prefetched) {
         case let .success(f): fields = f
         case let .failure(problems):
             throw CommandError.invalid(problems.map(\.description).joined(separator: "; "))
@@ -129,73 +133,110 @@ public final class Engine: @unchecked Sendable {
             throw CommandError.invalid("field duration: a duration is required")
         }
         let t = now()
-        let routing = flow.routing
         var request = AccessRequest(flow: flow.name, target: resolved?.1.name, targetLabel: resolved?.1.label,
                                     requester: requester.name, fields: fields, durationSeconds: durationSeconds, createdAt: t,
                                     requestExpiresAt: t.addingTimeInterval(TimeInterval(flow.requestTTL.seconds)),
-                                    requiredApprovals: routing.threshold, extends: extends?.id)
-        return try locked {
+                                    requiredApprovals: flow.routing.threshold)
+        request.routing = routing(for: request, flow: flow, actor: requester.name)
+        return try record(request, flow: flow, reason: reason, requester: requester)
+    }
+
+    /// Records a new request with its `request` event, after its flow's `on_request` hook (not for extensions).
+    func record(_ new: AccessRequest, flow: Flow, reason: String?, requester: Identity) throws -> AccessRequest {
+        var request = new
+        let routing = request.routing ?? flow.routing
+        request.requiredApprovals = routing.threshold
+        let verdict = request.extends == nil ? beforeHook(HandlerName.onRequest, flow: flow, request: request, actor: requester.name) : .proceed
+        if case let .block(message) = verdict { throw CommandError.notAllowed(message) }
+        request = try locked {
             try store.write { tx in
                 request = try tx.insert(request)
                 var data: [(String, JSONValue?)] = [
-                    ("fields", .object(fields.keys.sorted().map { ($0, fields[$0]!.json) })),
-                    ("duration_seconds", .num(durationSeconds)),
-                    ("approvers", .obj([("users", .array(routing.approvers.users.map(JSONValue.string))),
-                                        ("groups", .array(routing.approvers.groups.map(JSONValue.string)))])),
+                    ("fields", .object(request.fields.keys.sorted().map { ($0, request.fields[$0]!.json) })),
+                    ("duration_seconds", .num(request.durationSeconds)),
+                    ("approvers", routing.json),
                     ("required_approvals", .num(routing.threshold)),
                 ]
-                if let extends { data.append(("extends", .int(extends.id))) }
-                try tx.append(EventDraft(.request, for: request, actor: requester.name, reason: reason, data: .obj(data)), at: t)
+                if let extends = request.extends { data.append(("extends", .int(extends))) }
+                try tx.append(EventDraft(.request, for: request, actor: requester.name, reason: reason, data: .obj(data)), at: request.createdAt)
+                // An on_request rule decides at once, in the same transaction.
+                switch verdict {
+                case let .approve(why): request = try apply(.approve(reason: why), to: request, actor: .handler(HandlerName.onRequest), tx: tx)
+                case let .deny(why): request = try apply(.deny(reason: why), to: request, actor: .handler(HandlerName.onRequest), tx: tx)
+                default: break
+                }
                 return request
             }
         }
+        afterHooks(before: nil, after: request, actor: requester.name)
+        if request.state != .pending { afterHooks(before: .pending, after: request, actor: "handler:\(HandlerName.onRequest)") }
+        return request
     }
 
+    /// An extension is a new request for the same target, routed like the grant it extends; its approval
+    /// moves that grant's expiry (see `apply`).
     func extend(_ id: Int64, duration: String, reason: String?, requester: Identity) throws -> AccessRequest {
-        guard let grant = try store.request(id: id) else { throw CommandError.invalid("no request \(id)") }
+        guard let grant = try locked({ try store.request(id: id) }) else { throw CommandError.invalid("no request \(id)") }
         guard grant.requester == requester.name else {
             throw CommandError.notAllowed("only the requester (\(grant.requester)) can extend request \(id)")
         }
-        guard grant.state == .active, grant.extends == nil else {
-            throw CommandError.invalid("request \(id) is \(grant.state.rawValue): only an active grant can be extended")
+        guard grant.state == .active, grant.extends == nil, grant.accessExpiresAt != nil else {
+            throw CommandError.invalid("request \(id) is \(grant.state.rawValue): only an active grant with an expiry can be extended")
         }
         let flow = try flow(named: grant.flow)
-        guard let span = TimeSpan(parsing: duration) else { throw CommandError.invalid("--duration: \"\(SafeText.display(duration))\" is not a duration (e.g. 30m, 1h30m)") }
+        guard let span = TimeSpan(parsing: duration) else {
+            throw CommandError.invalid("--duration: \"\(SafeText.display(duration))\" is not a duration (e.g. 30m, 1h30m)")
+        }
         if let max = flow.maxDuration, let start = grant.accessStartsAt, let exp = grant.accessExpiresAt {
             let total = Int(exp.timeIntervalSince(start).rounded()) + span.seconds
             guard total <= max.seconds else {
                 throw CommandError.invalid("extending by \(span) would make the grant \(TimeSpan(seconds: total)) long; max_duration is \(max)")
             }
         }
-        var fields: [String: JSONValue] = [:]
-        if let reason, flow.field(named: "reason") != nil { fields["reason"] = .string(reason) }
-        // The extension is routed like the original; its duration field is the added time (not checked against allowed_values).
-        var extFlow = flow
-        extFlow.promptFields = flow.promptFields.filter { $0.name != "duration" }
-        for f in flow.promptFields where f.name != "duration" && f.name != "reason" {
-            if let v = grant.fields[f.name] { fields[f.name] = v.json }
-        }
-        var cfg = config
-        if let i = cfg.flows.firstIndex(where: { $0.name == flow.name }) { cfg.flows[i] = extFlow }
-        let saved = config
-        config = cfg
-        defer { config = saved }
-        var ext = try createRequest(flow: flow.name, target: grant.target, fields: fields, duration: nil, reason: reason,
-                                    requester: requester, extends: grant)
-        ext.durationSeconds = span.seconds
-        ext.fields["duration"] = .duration(span)
-        _ = try locked { try store.write { tx in try tx.update(ext) } }
-        return ext
+        var fields = grant.fields
+        fields["duration"] = .duration(span)
+        if let reason, flow.field(named: "reason")?.type == .string { fields["reason"] = .string(reason) }
+        let t = now()
+        var ext = AccessRequest(flow: flow.name, target: grant.target, targetLabel: grant.targetLabel, requester: requester.name,
+                                fields: fields, durationSeconds: span.seconds, createdAt: t,
+                                requestExpiresAt: t.addingTimeInterval(TimeInterval(flow.requestTTL.seconds)),
+                                requiredApprovals: grant.requiredApprovals, extends: grant.id)
+        ext.routing = grant.routing ?? flow.routing
+        return try record(ext, flow: flow, reason: reason, requester: requester)
     }
 
     /// Applies a decision or requester action through the lifecycle, with its events, in one transaction.
+    /// A person's approve/deny first passes the flow's `on_approve`/`on_deny` hook.
     func decide(_ id: Int64, _ command: RequestCommand, actor: Actor) throws -> AccessRequest {
-        try locked {
-            try store.write { tx in
-                guard let request = try store.request(id: id) else { throw CommandError.invalid("no request \(id)") }
-                return try apply(command, to: request, actor: actor, tx: tx)
+        guard let current = try locked({ try store.request(id: id) }) else { throw CommandError.invalid("no request \(id)") }
+        var command = command
+        var acting = actor
+        if actor.isPerson, current.state == .pending, let flow = config.flow(named: current.flow) {
+            let hook: String? = switch command {
+            case .approve: HandlerName.onApprove
+            case .deny: HandlerName.onDeny
+            default: nil
+            }
+            if let hook {
+                // Check the person may act before running user code on their behalf.
+                _ = try Lifecycle.apply(command, to: current, flow: flow, routing: current.routing ?? flow.routing, actor: actor, now: now()).get()
+                switch beforeHook(hook, flow: flow, request: current, actor: actor.name) {
+                case let .block(message): throw CommandError.notAllowed(message)
+                case let .deny(reason) where hook == HandlerName.onApprove:
+                    command = .deny(reason: reason)
+                    acting = .handler(hook)
+                default: break
+                }
             }
         }
+        let result = try locked {
+            try store.write { tx in
+                guard let request = try store.request(id: id) else { throw CommandError.invalid("no request \(id)") }
+                return try apply(command, to: request, actor: acting, tx: tx)
+            }
+        }
+        afterHooks(before: current.state, after: result, actor: acting.name)
+        return result
     }
 
     /// The one path from a command to the store. Caller holds the lock and a transaction.
@@ -206,7 +247,7 @@ public final class Engine: @unchecked Sendable {
             throw CommandError.invalid("request \(request.id) belongs to flow \(request.flow), which is no longer configured")
         }
         let t = now()
-        let transition = try Lifecycle.apply(command, to: request, flow: flow, routing: flow.routing, actor: actor, now: t).get()
+        let transition = try Lifecycle.apply(command, to: request, flow: flow, routing: request.routing ?? flow.routing, actor: actor, now: t).get()
         guard try tx.update(transition.request, expectedState: request.state) else {
             throw CommandError.invalid("request \(request.id) changed meanwhile; try again")
         }

@@ -67,3 +67,25 @@ public enum Policy {
         return routing.steps.isEmpty || openStep(for: actor, request: request, routing: routing) != nil
     }
 }
+
+extension Routing {
+    /// Stored form: `{"users":[…],"groups":[…],"steps":[{"name","users","groups","required"}],"required":N}`.
+    public var json: JSONValue {
+        func strings(_ a: [String]) -> JSONValue { .array(a.map(JSONValue.string)) }
+        return .obj([("users", strings(approvers.users)), ("groups", strings(approvers.groups)),
+                     ("steps", .array(steps.map { s in
+                         .obj([("name", .string(s.name)), ("users", strings(s.approvers.users)),
+                               ("groups", strings(s.approvers.groups)), ("required", .num(s.required))])
+                     })), ("required", .num(requiredApprovals))])
+    }
+
+    public init?(json: JSONValue) {
+        func strings(_ v: JSONValue?) -> [String] { v?.arrayValue?.compactMap(\.stringValue) ?? [] }
+        guard json.objectValue != nil else { return nil }
+        self.init(approvers: Approvers(users: strings(json["users"]), groups: strings(json["groups"])),
+                  steps: (json["steps"]?.arrayValue ?? []).map { s in
+                      ApprovalStep(name: s["name"]?.stringValue ?? "", approvers: Approvers(users: strings(s["users"]), groups: strings(s["groups"])),
+                                   required: Int(s["required"]?.intValue ?? 1))
+                  }, requiredApprovals: Int(json["required"]?.intValue ?? 1))
+    }
+}

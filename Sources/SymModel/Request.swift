@@ -68,6 +68,8 @@ public struct AccessRequest: Sendable, Equatable {
     public var nextAttemptAt: Date?
     /// JSON the escalation printed, handed to deescalation.
     public var stepOutput: String?
+    /// Who may decide, fixed when the request was made (the flow's approvers or `get_approvers`' answer).
+    public var routing: Routing?
 
     public init(id: Int64 = 0, flow: String, target: String?, targetLabel: String?, requester: String,
                 state: RequestState = .pending, fields: [String: FieldValue] = [:], durationSeconds: Int? = nil,
@@ -77,7 +79,7 @@ public struct AccessRequest: Sendable, Equatable {
         self.createdAt = createdAt; self.requestExpiresAt = requestExpiresAt; self.decidedAt = nil
         self.accessStartsAt = nil; self.accessExpiresAt = nil; self.endedAt = nil; self.approvals = []
         self.denial = nil; self.requiredApprovals = requiredApprovals; self.stuck = false; self.error = nil
-        self.extends = extends; self.attempts = 0; self.nextAttemptAt = nil; self.stepOutput = nil
+        self.extends = extends; self.attempts = 0; self.nextAttemptAt = nil; self.stepOutput = nil; self.routing = nil
     }
 
     /// The request as the stable JSON object of SPEC §6.

@@ -88,7 +88,7 @@ public final class Store {
     static let requestColumns = """
         id, flow, target, target_label, requester, state, end_reason, fields, duration_seconds, created_at,
         request_expires_at, decided_at, access_starts_at, access_expires_at, ended_at, denial, required_approvals,
-        stuck, error, extends, attempts, next_attempt_at, step_output
+        stuck, error, extends, attempts, next_attempt_at, step_output, routing
         """
 
     public func request(id: Int64) throws -> AccessRequest? {
@@ -170,6 +170,7 @@ public final class Store {
         r.attempts = Int(s.int(20))
         r.nextAttemptAt = date(s.optInt(21))
         r.stepOutput = s.optText(22)
+        r.routing = s.optText(23).flatMap { try? JSONValue.parse($0) }.flatMap(Routing.init(json:))
         return r
     }
 
@@ -255,8 +256,8 @@ public final class StoreTransaction {
         try db.run("""
             INSERT INTO requests(flow, target, target_label, requester, state, end_reason, fields, duration_seconds, created_at,
               request_expires_at, decided_at, access_starts_at, access_expires_at, ended_at, denial, required_approvals, stuck,
-              error, extends, attempts, next_attempt_at, step_output)
-            VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
+              error, extends, attempts, next_attempt_at, step_output, routing)
+            VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
             """, columns(r))
         r.id = db.lastInsertRowID
         try writeApprovals(r)
@@ -270,7 +271,7 @@ public final class StoreTransaction {
         var sql = """
             UPDATE requests SET flow=?, target=?, target_label=?, requester=?, state=?, end_reason=?, fields=?, duration_seconds=?,
               created_at=?, request_expires_at=?, decided_at=?, access_starts_at=?, access_expires_at=?, ended_at=?, denial=?,
-              required_approvals=?, stuck=?, error=?, extends=?, attempts=?, next_attempt_at=?, step_output=?
+              required_approvals=?, stuck=?, error=?, extends=?, attempts=?, next_attempt_at=?, step_output=?, routing=?
             WHERE id=?
             """
         var values = columns(r) + [.int(r.id)]
@@ -299,7 +300,7 @@ public final class StoreTransaction {
                 .int(Store.millis(r.createdAt)), .int(Store.millis(r.requestExpiresAt)), Store.millis(r.decidedAt),
                 Store.millis(r.accessStartsAt), Store.millis(r.accessExpiresAt), Store.millis(r.endedAt), denial,
                 .int(Int64(r.requiredApprovals)), .int(r.stuck ? 1 : 0), t(r.error), r.extends.map(SQLValue.int) ?? .null,
-                .int(Int64(r.attempts)), Store.millis(r.nextAttemptAt), t(r.stepOutput)]
+                .int(Int64(r.attempts)), Store.millis(r.nextAttemptAt), t(r.stepOutput), t(r.routing?.json.compact)]
     }
 
     /// Appends an audit event at the head of the chain, in this transaction.

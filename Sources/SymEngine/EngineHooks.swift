@@ -1,0 +1,105 @@
+import Foundation
+import SymModel
+import SymStore
+
+/// Running a flow's handlers at each step, as docs/handlers.md describes: `on_*` before the step (may block it,
+/// fail closed), `after_*` in the background after it (recorded only). Every run writes one `handler` event.
+extension Engine {
+    func target(of request: AccessRequest, flow: Flow) -> Target? {
+        guard let s = flow.strategy, let t = request.target else { return nil }
+        return config.strategy(named: s)?.target(named: t)
+    }
+
+    /// Runs one handler synchronously and records it; nil when the flow has no implementation or lacks the handler.
+    func runHandler(_ name: String, flow: Flow, request: AccessRequest, actor: String, extra: JSONValue = .object([])) -> HandlerOutcome? {
+        guard let runner = handlers, flow.implementation != nil else { return nil }
+        let outcome = runner.run(name, flow: flow, target: target(of: request, flow: flow), request: request, actor: actor, event: extra)
+        if outcome.verdict == .missing { return nil }
+        recordHandler(outcome, request: request)
+        return outcome
+    }
+
+    /// Runs an `after_*` (or other record-only) handler in the background.
+    func runHandlerLater(_ name: String, flow: Flow, request: AccessRequest, actor: String) {
+        guard handlers != nil, flow.implementation != nil else { return }
+        hookQueue.async { [self] in _ = runHandler(name, flow: flow, request: request, actor: actor) }
+    }
+
+    func recordHandler(_ outcome: HandlerOutcome, request: AccessRequest) {
+        let draft = EventDraft(type: .handler, requestId: request.id == 0 ? nil : request.id, flow: request.flow, target: request.target,
+                               requester: request.requester, actor: "handler:\(outcome.handler)", reason: outcome.failure,
+                               data: outcome.auditData)
+        do {
+            try locked { _ = try store.write { tx in try tx.append(draft, at: now()) } }
+            onChange?()
+        } catch {
+            FileHandle.standardError.write(Data("symtui daemon: cannot record handler \(outcome.handler): \(error)\n".utf8))
+        }
+    }
+
+    /// The approvers of a new request: the flow's, or what `get_approvers` answers (a failure adds none).
+    func routing(for request: AccessRequest, flow: Flow, actor: String) -> Routing {
+        var routing = flow.routing
+        if let outcome = runHandler(HandlerName.getApprovers, flow: flow, request: request, actor: actor),
+           case let .approvers(users, groups)? = outcome.verdict, routing.steps.isEmpty {
+            routing.approvers = Approvers(users: users, groups: groups)
+        }
+        return routing
+    }
+
+    /// What an `on_*` hook said about a person's action.
+    enum HookDecision { case proceed, approve(String?), deny(String), block(String) }
+
+    func beforeHook(_ name: String, flow: Flow, request: AccessRequest, actor: String) -> HookDecision {
+        guard let outcome = runHandler(name, flow: flow, request: request, actor: actor) else { return .proceed }
+        guard let verdict = outcome.verdict else {
+            return .block("the \(name) handler failed (\(outcome.failure ?? "unknown error")); nothing was changed")
+        }
+        switch verdict {
+        case let .approve(reason): return .approve(reason)
+        case let .deny(reason): return .deny(reason)
+        case let .ignore(message): return .block(message)
+        default: return .proceed
+        }
+    }
+
+    /// Starts the `after_*` hook that follows a change from `before` to `after`.
+    func afterHooks(before: RequestState?, after: AccessRequest, actor: String) {
+        guard let flow = config.flow(named: after.flow), before != after.state else { return }
+        switch after.state {
+        case .pending where before == nil: runHandlerLater(HandlerName.afterRequest, flow: flow, request: after, actor: actor)
+        case .approved: runHandlerLater(HandlerName.afterApprove, flow: flow, request: after, actor: actor)
+        case .denied: runHandlerLater(HandlerName.afterDeny, flow: flow, request: after, actor: actor)
+        case .expired: runHandlerLater(HandlerName.onRequestExpire, flow: flow, request: after, actor: actor)
+        case .active where before == .escalating: runHandlerLater(HandlerName.afterEscalate, flow: flow, request: after, actor: actor)
+        case .ended: runHandlerLater(HandlerName.afterDeescalate, flow: flow, request: after, actor: actor)
+        default: break
+        }
+    }
+
+    /// Options a `@prefetch` handler offers for a field (empty when it fails).
+    public func prefetch(flow flowName: String, field: String, by caller: Identity) -> Result<[JSONValue], CommandError> {
+        guard let flow = config.flow(named: flowName) else { return .failure(.invalid("unknown flow \"\(SafeText.display(flowName))\"")) }
+        guard let f = flow.field(named: field), f.prefetch else {
+            return .failure(.invalid("field \"\(SafeText.display(field))\" of flow \(flow.name) has no prefetch handler"))
+        }
+        let probe = AccessRequest(flow: flow.name, target: nil, targetLabel: nil, requester: caller.name, createdAt: now(), requestExpiresAt: now())
+        guard let outcome = runHandler(HandlerName.prefetch(f.name), flow: flow, request: probe, actor: caller.name),
+              case let .options(options)? = outcome.verdict else { return .success([]) }
+        return .success(options)
+    }
+
+    /// Prefetched options for every prefetch field of a flow, as field values, for validating a submission.
+    func prefetchedOptions(flow: Flow, caller: Identity) -> [String: [FieldValue]] {
+        var out: [String: [FieldValue]] = [:]
+        for f in flow.promptFields where f.prefetch {
+            guard case let .success(options) = prefetch(flow: flow.name, field: f.name, by: caller) else { continue }
+            out[f.name] = options.compactMap { option in
+                let o = option["value"] ?? option   // an option may be {"value": …, "label": …}
+                if case let .success(v) = FieldValues.parse(o.stringValue.map(FieldInput.text) ?? .json(o), as: f) { return v }
+                return nil
+            }
+        }
+        return out
+    }
+}
