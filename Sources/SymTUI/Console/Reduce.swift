@@ -320,7 +320,10 @@ public enum Console {
             if let i = ids.firstIndex(of: id) { l.selected = page.offset + i }
         }
         s.lists[v] = l
-        ensureVisible(&s, v, &fx)
+        var more: [Effect] = []
+        ensureVisible(&s, v, &more)
+        // Ask again only when the window moved: a short page for the window we asked for must not loop.
+        if s.lists[v]?.top != page.offset { fx += more }
         let id = v == .audit ? s.selectedEvent()?.seq : s.selectedRequest(v)?.id
         s.lists[v]?.selectedId = id
     }
