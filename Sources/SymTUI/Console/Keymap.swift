@@ -53,11 +53,11 @@ public struct KeyBinding: Sendable {
     public var views: Set<ConsoleView>?
     public var command: Command
     public var help: String
-    /// Shown in the hint line of its mode/view.
-    public var hint: Bool
+    /// A word or two for the hint line of its mode/view; nil keeps it out of the hint line.
+    public var hint: String?
 
     public init(_ pattern: KeyPattern, _ label: String, _ mode: KeyMode, _ views: Set<ConsoleView>? = nil,
-                _ command: Command, _ help: String, hint: Bool = false) {
+                _ command: Command, _ help: String, hint: String? = nil) {
         self.pattern = pattern; self.label = label; self.mode = mode; self.views = views
         self.command = command; self.help = help; self.hint = hint
     }
@@ -75,16 +75,16 @@ public enum Keymap {
         KeyBinding(.keys([.pageDown]), "PgDn", .list, nil, .pageDown, "page down"),
         KeyBinding(.keys([.char("g"), .home]), "g", .list, nil, .first, "first row"),
         KeyBinding(.keys([.char("G"), .end]), "G", .list, nil, .last, "last row"),
-        KeyBinding(.keys([.enter]), "Enter", .list, [.request], .open, "open the request form", hint: true),
+        KeyBinding(.keys([.enter]), "Enter", .list, [.request], .open, "open the request form", hint: "request"),
         KeyBinding(.keys([.enter]), "Enter", .list, [.review, .mine, .grants, .audit], .open, "open / close details"),
         KeyBinding(.keys([.escape]), "Esc", .list, nil, .back, "back: close details, clear filter"),
-        KeyBinding(.keys([.char("a")]), "a", .list, [.review], .approve, "approve (reason optional)", hint: true),
-        KeyBinding(.keys([.char("d")]), "d", .list, [.review], .deny, "deny (reason required)", hint: true),
-        KeyBinding(.keys([.char("r")]), "r", .list, [.grants], .revoke, "revoke the grant", hint: true),
-        KeyBinding(.keys([.char("c")]), "c", .list, [.mine], .cancel, "cancel a pending request", hint: true),
-        KeyBinding(.keys([.char("x")]), "x", .list, [.mine], .release, "release an active grant", hint: true),
-        KeyBinding(.keys([.char("e")]), "e", .list, [.mine], .extend, "extend an active grant", hint: true),
-        KeyBinding(.keys([.char("/")]), "/", .list, [.review, .mine, .grants, .audit], .startFilter, "filter the list", hint: true),
+        KeyBinding(.keys([.char("a")]), "a", .list, [.review], .approve, "approve (reason optional)", hint: "approve"),
+        KeyBinding(.keys([.char("d")]), "d", .list, [.review], .deny, "deny (reason required)", hint: "deny"),
+        KeyBinding(.keys([.char("r")]), "r", .list, [.grants], .revoke, "revoke the grant", hint: "revoke"),
+        KeyBinding(.keys([.char("c")]), "c", .list, [.mine], .cancel, "cancel a pending request", hint: "cancel"),
+        KeyBinding(.keys([.char("x")]), "x", .list, [.mine], .release, "release an active grant", hint: "release"),
+        KeyBinding(.keys([.char("e")]), "e", .list, [.mine], .extend, "extend an active grant", hint: "extend"),
+        KeyBinding(.keys([.char("/")]), "/", .list, [.review, .mine, .grants, .audit], .startFilter, "filter the list", hint: "filter"),
         KeyBinding(.keys([.tab]), "Tab", .list, nil, .nextView, "next view"),
         KeyBinding(.keys([.backTab]), "S-Tab", .list, nil, .previousView, "previous view"),
         KeyBinding(.keys(ch("1")), "1", .list, nil, .showView(.request), "Request view"),
@@ -92,32 +92,32 @@ public enum Keymap {
         KeyBinding(.keys(ch("3")), "3", .list, nil, .showView(.mine), "Mine view"),
         KeyBinding(.keys(ch("4")), "4", .list, nil, .showView(.grants), "Grants view"),
         KeyBinding(.keys(ch("5")), "5", .list, nil, .showView(.audit), "Audit view"),
-        KeyBinding(.keys([.char("?")]), "?", .list, nil, .showHelp, "this help", hint: true),
-        KeyBinding(.keys([.char("q")]), "q", .list, nil, .quit, "quit", hint: true),
+        KeyBinding(.keys([.char("?")]), "?", .list, nil, .showHelp, "this help", hint: "help"),
+        KeyBinding(.keys([.char("q")]), "q", .list, nil, .quit, "quit", hint: "quit"),
         // The request form.
-        KeyBinding(.keys([.tab, .down]), "Tab ↓", .form, nil, .formNext, "next field", hint: true),
+        KeyBinding(.keys([.tab, .down]), "Tab ↓", .form, nil, .formNext, "next field", hint: "next field"),
         KeyBinding(.keys([.backTab, .up]), "S-Tab ↑", .form, nil, .formPrevious, "previous field"),
-        KeyBinding(.keys([.char(" ")]), "Space", .form, nil, .formSpace, "toggle / cycle the value", hint: true),
+        KeyBinding(.keys([.char(" ")]), "Space", .form, nil, .formSpace, "toggle / cycle the value", hint: "toggle/cycle"),
         KeyBinding(.keys([.left]), "←", .form, nil, .formCycle(-1), "previous allowed value"),
         KeyBinding(.keys([.right]), "→", .form, nil, .formCycle(1), "next allowed value"),
         KeyBinding(.keys([.backspace, .delete]), "Bksp", .form, nil, .formBackspace, "delete a character"),
-        KeyBinding(.keys([.enter]), "Enter", .form, nil, .formEnter, "submit (on Submit) / next field", hint: true),
-        KeyBinding(.keys([.escape]), "Esc", .form, nil, .formBack, "back to the flow list", hint: true),
+        KeyBinding(.keys([.enter]), "Enter", .form, nil, .formEnter, "submit (on Submit) / next field", hint: "submit"),
+        KeyBinding(.keys([.escape]), "Esc", .form, nil, .formBack, "back to the flow list", hint: "back"),
         KeyBinding(.printable, "text", .form, nil, .insert, "typing edits the field"),
         // The prompt line (reasons, durations, confirmations).
-        KeyBinding(.keys([.enter]), "Enter", .prompt, nil, .promptConfirm, "confirm", hint: true),
-        KeyBinding(.keys([.escape]), "Esc", .prompt, nil, .promptCancel, "cancel", hint: true),
+        KeyBinding(.keys([.enter]), "Enter", .prompt, nil, .promptConfirm, "confirm", hint: "confirm"),
+        KeyBinding(.keys([.escape]), "Esc", .prompt, nil, .promptCancel, "cancel", hint: "cancel"),
         KeyBinding(.keys([.backspace, .delete]), "Bksp", .prompt, nil, .promptBackspace, "delete a character"),
         KeyBinding(.printable, "text", .prompt, nil, .insert, "typing edits the reason"),
         // The filter line.
-        KeyBinding(.keys([.enter]), "Enter", .filter, nil, .filterApply, "keep the filter", hint: true),
-        KeyBinding(.keys([.escape]), "Esc", .filter, nil, .filterClear, "clear the filter", hint: true),
+        KeyBinding(.keys([.enter]), "Enter", .filter, nil, .filterApply, "keep the filter", hint: "keep"),
+        KeyBinding(.keys([.escape]), "Esc", .filter, nil, .filterClear, "clear the filter", hint: "clear"),
         KeyBinding(.keys([.backspace, .delete]), "Bksp", .filter, nil, .filterBackspace, "delete a character"),
         KeyBinding(.printable, "text", .filter, nil, .insert, "typing filters the list"),
         // Help.
-        KeyBinding(.keys([.escape, .char("?"), .char("q"), .enter]), "Esc ? q", .help, nil, .closeHelp, "close help", hint: true),
-        KeyBinding(.keys([.up, .char("k")]), "↑ k", .help, nil, .moveUp, "scroll up", hint: true),
-        KeyBinding(.keys([.down, .char("j")]), "↓ j", .help, nil, .moveDown, "scroll down", hint: true),
+        KeyBinding(.keys([.escape, .char("?"), .char("q"), .enter]), "Esc ? q", .help, nil, .closeHelp, "close help", hint: "close"),
+        KeyBinding(.keys([.up, .char("k")]), "↑ k", .help, nil, .moveUp, "scroll up", hint: "up"),
+        KeyBinding(.keys([.down, .char("j")]), "↓ j", .help, nil, .moveDown, "scroll down", hint: "down"),
         KeyBinding(.keys([.pageUp]), "PgUp", .help, nil, .pageUp, "scroll a page up"),
         KeyBinding(.keys([.pageDown]), "PgDn", .help, nil, .pageDown, "scroll a page down"),
     ]
@@ -129,13 +129,8 @@ public enum Keymap {
 
     /// The hint line for a mode and view, e.g. "a approve · d deny · ? help".
     public static func hints(mode: KeyMode, view: ConsoleView) -> String {
-        bindings.filter { $0.hint && $0.mode == mode && ($0.views?.contains(view) ?? true) }
-            .map { "\($0.label) \(shortHelp($0.help))" }.joined(separator: "  ")
-    }
-
-    private static func shortHelp(_ s: String) -> String {
-        let cut = s.firstIndex { $0 == "(" || $0 == "/" || $0 == ":" } ?? s.endIndex
-        return String(s[..<cut]).trimmingCharacters(in: .whitespaces)
+        bindings.filter { $0.hint != nil && $0.mode == mode && ($0.views?.contains(view) ?? true) }
+            .map { "\($0.label) \($0.hint!)" }.joined(separator: "  ")
     }
 
     /// The help screen, generated from `bindings`: one section per mode.

@@ -85,7 +85,12 @@ struct Painter {
         case let n?: waiting = "\(n) requests wait for you"
         }
         let daemon = state.daemonHealthy ? "daemon ok" : "⚠ daemon not answering"
-        let text = " " + safe(id.user) + groups + " │ " + waiting + " │ " + daemon + " │ store " + safe(id.storePath)
+        var text = " " + safe(id.user) + groups + " │ " + waiting + " │ " + daemon + " │ store " + safe(id.storePath)
+        if DisplayWidth.of(text) > cols {
+            // Compact form: the store path matters more than the wording.
+            let short = state.reviewCount.map { "\($0) waiting" } ?? "queue ?"
+            text = " " + safe(id.user) + groups + " │ " + short + " │ " + daemon + " │ " + safe(id.storePath)
+        }
         let style: Style = state.daemonHealthy ? .status : .statusWarn
         buffer.fill(row: layout.statusRow, style: style)
         buffer.put(text, row: layout.statusRow, col: 0, style: style)
@@ -210,7 +215,7 @@ struct Painter {
         let approvers = flow?.approvers.map(safe).joined(separator: ", ") ?? ""
         buffer.put("Approvers: " + (approvers.isEmpty ? "decided by a rule" : approvers) + "   (* required)", row: r, col: 1, style: .dim); r += 1
         r += 1
-        let labelW = 22, inputW = min(40, cols - labelW - 20)
+        let labelW = 22, inputW = min(40, cols - labelW - 30)
         let room = layout.bodyTop + layout.bodyHeight - r - 2
         let first = max(0, min(form.focus, form.fields.count - 1) - room + 1)
         for (n, i) in (first..<form.fields.count).enumerated() where n < room {
@@ -292,7 +297,7 @@ struct Painter {
         case .review:
             return [Column(title: "", width: 2), Column(title: "ID", width: 5), Column(title: "Requester", width: 9, grow: 1),
                     Column(title: "Flow", width: 11, grow: 2), Column(title: "Target", width: 12, grow: 2), Column(title: "Dur", width: 5),
-                    Column(title: "Age", width: 5), Column(title: "Expires", width: 7), Column(title: "Reason", width: 8, grow: 4)]
+                    Column(title: "Age", width: 6), Column(title: "Expires", width: 7), Column(title: "Reason", width: 8, grow: 4)]
         case .mine:
             return [Column(title: "", width: 2), Column(title: "ID", width: 5), Column(title: "Flow", width: 11, grow: 2),
                     Column(title: "Target", width: 12, grow: 2), Column(title: "State", width: 13), Column(title: "Time", width: 14),
