@@ -43,13 +43,15 @@ public final class ConsoleApp {
         while !state.quitting {
             if Terminal.stopSignal != 0 { return 128 + Terminal.stopSignal }
             terminal.draw(render(state: state, size: (state.rows, state.cols)))
-            switch terminal.read(timeoutMs: ConsoleApp.keyWaitMs) {
+            let input = terminal.read(timeoutMs: ConsoleApp.keyWaitMs)
+            switch input {
             case let .key(k)?: handle(.key(k))
             case let .resized(rows, cols)?: handle(.resized(rows: rows, cols: cols))
             case nil: break
             }
             if state.quitting { break }
-            if backend.waitForChange(timeoutMs: ConsoleApp.changeWaitMs) { perform([.refresh]) }
+            // While keys arrive (typing, pasting) only peek for changes, so input is never slowed down.
+            if backend.waitForChange(timeoutMs: input == nil ? ConsoleApp.changeWaitMs : 0) { perform([.refresh]) }
             let now = Date()
             if Int(now.timeIntervalSince1970) != second {
                 second = Int(now.timeIntervalSince1970)
