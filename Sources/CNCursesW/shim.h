@@ -1,6 +1,8 @@
 #define NCURSES_WIDECHAR 1
 #define _XOPEN_SOURCE_EXTENDED 1
 #include <locale.h>
+#include <langinfo.h>
+#include <stdio.h>
 #include <wchar.h>
 #include <ncursesw/curses.h>
 
@@ -14,3 +16,7 @@ static inline attr_t cn_normal(void) { return A_NORMAL; }
 static inline int cn_key_resize(void) { return KEY_RESIZE; }
 static inline int cn_colors(void) { return COLORS; }
 static inline int cn_color_pair(int n) { return COLOR_PAIR(n); }
+static inline WINDOW *cn_stdscr(void) { return stdscr; }
+static inline int cn_key_code_yes(void) { return KEY_CODE_YES; }
+static inline int cn_err(void) { return ERR; }
+static inline const char *cn_codeset(void) { return nl_langinfo(CODESET); }

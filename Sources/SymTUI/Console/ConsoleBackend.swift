@@ -1,0 +1,133 @@
+import Foundation
+import SymModel
+
+/// What the console needs from the outside world; the real one (store reads + daemon commands) is written elsewhere.
+///
+/// Pages are ordered newest first (Review, Mine, Grants by request id descending; Audit by seq descending):
+/// the console relies on it to find and highlight new requests at the head of the review queue.
+public protocol ConsoleBackend: AnyObject {
+    /// Who is using the console, and which store it reads (for the status line).
+    var identity: ConsoleIdentity { get }
+    /// Flows and targets this user may request, with eligible approvers and prompt fields.
+    func flows() throws -> [FlowSummary]
+    /// Rows `offset ..< offset+limit` of a list view after `filter`; never the whole table.
+    func page(_ view: ConsoleView, filter: String, offset: Int, limit: Int) throws -> ConsolePage
+    /// How many requests wait for this user's decision.
+    func reviewCount() throws -> Int
+    /// Whether the daemon answers.
+    func daemonHealthy() -> Bool
+    /// Blocks at most `timeoutMs`; returns true early when another process committed a change.
+    func waitForChange(timeoutMs: Int) -> Bool
+    /// Sends one command to the daemon.
+    func send(_ action: ConsoleAction) -> ActionResult
+}
+
+/// The console user: kernel identity and the store being read.
+public struct ConsoleIdentity: Sendable, Equatable {
+    public var user: String
+    public var groups: [String]
+    public var storePath: String
+    public init(user: String, groups: [String] = [], storePath: String) {
+        self.user = user; self.groups = groups; self.storePath = storePath
+    }
+}
+
+/// The five console views of SPEC §9b, numbered as their keys.
+public enum ConsoleView: Int, CaseIterable, Sendable, Hashable {
+    case request = 1, review, mine, grants, audit
+
+    /// The tab title.
+    public var title: String {
+        switch self {
+        case .request: return "Request"
+        case .review: return "Review"
+        case .mine: return "Mine"
+        case .grants: return "Grants"
+        case .audit: return "Audit"
+        }
+    }
+
+    /// Views whose rows come from `ConsoleBackend.page`.
+    public var isPaged: Bool { self != .request }
+}
+
+/// A target of an access flow as the Request view lists it.
+public struct TargetSummary: Sendable, Equatable {
+    public var name: String
+    public var label: String
+    public init(name: String, label: String? = nil) { self.name = name; self.label = label ?? name }
+}
+
+/// One flow the user may request (the Prompt step).
+public struct FlowSummary: Sendable {
+    public var name: String
+    public var label: String
+    /// Empty for an approval-only flow.
+    public var targets: [TargetSummary]
+    /// Who may decide, as display strings (`alice`, `group:oncall`).
+    public var approvers: [String]
+    public var promptFields: [PromptField]
+    public var requiredApprovals: Int
+    public var allowSelfApproval: Bool
+    public var maxDuration: TimeSpan?
+    /// `additional_header_text`, shown above the form.
+    public var headerText: String?
+
+    public init(name: String, label: String? = nil, targets: [TargetSummary] = [], approvers: [String] = [],
+                promptFields: [PromptField] = [], requiredApprovals: Int = 1, allowSelfApproval: Bool = false,
+                maxDuration: TimeSpan? = nil, headerText: String? = nil) {
+        self.name = name; self.label = label ?? name; self.targets = targets; self.approvers = approvers
+        self.promptFields = promptFields; self.requiredApprovals = requiredApprovals
+        self.allowSelfApproval = allowSelfApproval; self.maxDuration = maxDuration; self.headerText = headerText
+    }
+
+    public var isApprovalOnly: Bool { targets.isEmpty }
+}
+
+/// A window of rows of one list view.
+public struct ConsolePage: Sendable {
+    /// Requests (Review, Mine, Grants) or audit events (Audit).
+    public enum Rows: Sendable {
+        case requests([AccessRequest])
+        case events([AuditEvent])
+    }
+    /// Index of the first row in the whole filtered list.
+    public var offset: Int
+    /// How many rows the whole filtered list has.
+    public var total: Int
+    public var rows: Rows
+
+    public init(offset: Int, total: Int, rows: Rows) { self.offset = offset; self.total = total; self.rows = rows }
+
+    public var count: Int {
+        switch rows {
+        case let .requests(r): return r.count
+        case let .events(e): return e.count
+        }
+    }
+    public var requests: [AccessRequest] { if case let .requests(r) = rows { return r }; return [] }
+    public var events: [AuditEvent] { if case let .events(e) = rows { return e }; return [] }
+
+    /// Whether rows `from ..< from+count` (clipped to `total`) are all here.
+    public func covers(from: Int, count: Int) -> Bool {
+        let end = min(from + count, total)
+        return from >= offset && end <= offset + self.count
+    }
+}
+
+/// A change the console asks the daemon to make.
+public enum ConsoleAction: Sendable, Equatable {
+    case submit(flow: String, target: String?, fields: [String: FieldValue])
+    case approve(id: Int64, reason: String?)
+    case deny(id: Int64, reason: String)
+    case cancel(id: Int64)
+    case release(id: Int64)
+    case revoke(id: Int64, reason: String?)
+    case extend(id: Int64, duration: TimeSpan, reason: String?)
+}
+
+/// The daemon's answer to a `ConsoleAction`.
+public enum ActionResult: Sendable, Equatable {
+    case ok(String)
+    case refused(String)
+}

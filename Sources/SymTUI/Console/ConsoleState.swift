@@ -1,0 +1,174 @@
+import Foundation
+import SymModel
+
+/// Where things go on a screen of a given size; shared by `render` and `reduce` (paging needs list heights).
+public struct Layout: Sendable, Equatable {
+    public static let minimumRows = 24
+    public static let minimumCols = 80
+
+    public var rows: Int
+    public var cols: Int
+    public init(rows: Int, cols: Int) { self.rows = rows; self.cols = cols }
+
+    public var isTooSmall: Bool { rows < Layout.minimumRows || cols < Layout.minimumCols }
+    /// Rows between the tab bar and the message line.
+    public var bodyTop: Int { 1 }
+    public var bodyHeight: Int { max(0, rows - 4) }
+    public var messageRow: Int { rows - 3 }
+    public var promptRow: Int { rows - 2 }
+    public var statusRow: Int { rows - 1 }
+
+    /// Lines of the detail pane under a list (a separator included).
+    public func detailHeight(expanded: Bool) -> Int {
+        expanded ? max(0, bodyHeight - 4) : max(7, bodyHeight / 3)
+    }
+    /// Visible list rows (the column header takes one line).
+    public func listHeight(expanded: Bool) -> Int { max(1, bodyHeight - 1 - detailHeight(expanded: expanded)) }
+}
+
+/// The selection and loaded window of one list view.
+public struct ListState: Sendable {
+    /// Absolute index of the selected row in the filtered list.
+    public var selected = 0
+    /// Absolute index of the first visible row.
+    public var top = 0
+    public var filter = ""
+    public var page: ConsolePage?
+    /// The request/event the selection is on, so it follows its row when new rows arrive.
+    public var selectedId: Int64?
+    public var error: String?
+    public init() {}
+
+    public var total: Int { page?.total ?? 0 }
+}
+
+/// An input of the request form.
+public enum FieldInput: Sendable, Equatable {
+    case text(String)
+    case toggle(Bool)
+    /// Index into `allowed`.
+    case choice(Int, allowed: [FieldValue])
+}
+
+/// One prompt field being filled in.
+public struct FormField: Sendable {
+    public var field: PromptField
+    public var input: FieldInput
+    public var error: String?
+}
+
+/// The request form of one flow and target.
+public struct FormState: Sendable {
+    public var flow: String
+    public var target: String?
+    public var fields: [FormField]
+    /// Index of the focused field; `fields.count` is the Submit button.
+    public var focus = 0
+    /// A submit has been sent and awaits the daemon's answer.
+    public var submitting = false
+
+    public var onSubmit: Bool { focus == fields.count }
+}
+
+/// A question on the prompt line.
+public enum PromptKind: Sendable, Equatable {
+    case approve(id: Int64, selfApproval: Bool)
+    case deny(id: Int64)
+    case revoke(id: Int64)
+    case extendDuration(id: Int64)
+    case extendReason(id: Int64, duration: TimeSpan)
+    case confirmCancel(id: Int64)
+    case confirmRelease(id: Int64)
+
+    /// Whether typed text is taken (confirmations only take Enter/Esc).
+    public var takesText: Bool {
+        switch self {
+        case .confirmCancel, .confirmRelease: return false
+        default: return true
+        }
+    }
+}
+
+/// The prompt line's state.
+public struct PromptState: Sendable, Equatable {
+    public var kind: PromptKind
+    /// What the question says about its subject, already made safe.
+    public var subject: String
+    public var text = ""
+    public var error: String?
+}
+
+/// A line for the message row.
+public struct ConsoleMessage: Sendable, Equatable {
+    public enum Kind: Sendable { case info, ok, refused }
+    public var kind: Kind
+    public var text: String
+}
+
+/// Everything the console shows; changed only by `Console.reduce`.
+public struct ConsoleState: Sendable {
+    public var identity: ConsoleIdentity
+    public var rows: Int
+    public var cols: Int
+    /// The clock countdowns are computed against (ticked every second).
+    public var now: Date
+    public var view: ConsoleView = .request
+    public var flows: [FlowSummary] = []
+    public var flowsError: String?
+    /// The Request view's list of (flow, target) choices.
+    public var requestList = ListState()
+    public var lists: [ConsoleView: ListState] = [.review: ListState(), .mine: ListState(), .grants: ListState(), .audit: ListState()]
+    public var form: FormState?
+    public var prompt: PromptState?
+    public var filterEditing = false
+    /// nil when help is closed; else its first shown line.
+    public var helpScroll: Int?
+    public var detailExpanded = false
+    public var message: ConsoleMessage?
+    public var reviewCount: Int?
+    public var daemonHealthy = true
+    /// Highest review request id already known; ids above it are new.
+    public var reviewSeenThrough: Int64?
+    /// New review requests, highlighted until the selection moves onto them.
+    public var newRequestIds: Set<Int64> = []
+    public var quitting = false
+
+    public init(identity: ConsoleIdentity, rows: Int = 24, cols: Int = 80, now: Date = Date()) {
+        self.identity = identity; self.rows = rows; self.cols = cols; self.now = now
+    }
+
+    public var layout: Layout { Layout(rows: rows, cols: cols) }
+
+    /// Which keys are live now.
+    public var mode: KeyMode {
+        if helpScroll != nil { return .help }
+        if prompt != nil { return .prompt }
+        if filterEditing { return .filter }
+        if form != nil { return .form }
+        return .list
+    }
+
+    /// The Request view's rows: each target of each flow, or the flow itself when approval-only.
+    public var choices: [(flow: FlowSummary, target: TargetSummary?)] {
+        flows.flatMap { f in f.isApprovalOnly ? [(f, nil)] : f.targets.map { (f, $0) } }
+    }
+
+    public func list(_ view: ConsoleView) -> ListState { view == .request ? requestList : lists[view] ?? ListState() }
+
+    public func flow(named name: String) -> FlowSummary? { flows.first { $0.name == name } }
+
+    /// The request under the selection of a request list, when loaded.
+    public func selectedRequest(_ view: ConsoleView) -> AccessRequest? {
+        let l = list(view)
+        guard let p = l.page, l.selected >= p.offset, l.selected < p.offset + p.count else { return nil }
+        let rows = p.requests
+        return l.selected - p.offset < rows.count ? rows[l.selected - p.offset] : nil
+    }
+
+    /// The audit event under the selection, when loaded.
+    public func selectedEvent() -> AuditEvent? {
+        let l = list(.audit)
+        guard let p = l.page, l.selected >= p.offset, l.selected - p.offset < p.events.count else { return nil }
+        return p.events[l.selected - p.offset]
+    }
+}

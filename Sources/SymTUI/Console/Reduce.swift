@@ -1,0 +1,421 @@
+import Foundation
+import SymModel
+
+/// Something the console asks its loop to do; handlers never draw or call the backend themselves.
+public enum Effect: Equatable, Sendable {
+    case send(ConsoleAction)
+    /// Fetch the visible window of a list view.
+    case load(ConsoleView)
+    case loadFlows
+    /// Status, review queue head and the current view.
+    case refresh
+    case bell
+    case quit
+}
+
+/// Everything that can happen to the console.
+public enum ConsoleEvent: Sendable {
+    case key(Key)
+    case tick(Date)
+    case resized(rows: Int, cols: Int)
+    case flowsLoaded([FlowSummary])
+    case flowsFailed(String)
+    case pageLoaded(ConsoleView, ConsolePage)
+    case pageFailed(ConsoleView, String)
+    case status(reviewCount: Int?, daemonHealthy: Bool)
+    /// The first rows of the unfiltered review queue (newest first), to find new requests.
+    case reviewHead(ConsolePage)
+    case actionFinished(ConsoleAction, ActionResult)
+}
+
+/// The console's pure state transitions.
+public enum Console {
+    /// Applies a key.
+    public static func reduce(_ state: ConsoleState, _ key: Key) -> (ConsoleState, [Effect]) {
+        reduce(state, .key(key))
+    }
+
+    /// Applies one event; returns the new state and what the loop must do.
+    public static func reduce(_ state: ConsoleState, _ event: ConsoleEvent) -> (ConsoleState, [Effect]) {
+        var s = state
+        var fx: [Effect] = []
+        switch event {
+        case let .key(key):
+            handleKey(&s, key, &fx)
+        case let .tick(now):
+            s.now = now
+        case let .resized(rows, cols):
+            s.rows = rows; s.cols = cols
+            for v in ConsoleView.allCases where v.isPaged { ensureVisible(&s, v, &fx) }
+            if s.view.isPaged, !fx.contains(.load(s.view)) { fx.append(.load(s.view)) }
+        case let .flowsLoaded(flows):
+            s.flows = flows; s.flowsError = nil
+            s.requestList.page = nil
+            s.requestList.selected = min(s.requestList.selected, max(0, s.choices.count - 1))
+            ensureVisible(&s, .request, &fx)
+        case let .flowsFailed(msg):
+            s.flowsError = msg
+        case let .pageLoaded(view, page):
+            pageLoaded(&s, view, page, &fx)
+        case let .pageFailed(view, msg):
+            s.lists[view]?.error = msg
+        case let .status(count, healthy):
+            s.reviewCount = count; s.daemonHealthy = healthy
+        case let .reviewHead(page):
+            let ids = page.requests.map(\.id)
+            if let seen = s.reviewSeenThrough {
+                let fresh = ids.filter { $0 > seen }
+                if !fresh.isEmpty {
+                    s.newRequestIds.formUnion(fresh)
+                    s.reviewSeenThrough = fresh.max()
+                    fx.append(.bell)
+                }
+            } else {
+                s.reviewSeenThrough = ids.max() ?? 0
+            }
+        case let .actionFinished(action, result):
+            switch result {
+            case let .ok(m): s.message = ConsoleMessage(kind: .ok, text: m)
+            case let .refused(m): s.message = ConsoleMessage(kind: .refused, text: m)
+            }
+            if case .submit = action {
+                s.form?.submitting = false
+                if case .ok = result { s.form = nil }
+            }
+            fx.append(.refresh)
+        }
+        return (s, fx)
+    }
+
+    // MARK: keys
+
+    private static func handleKey(_ s: inout ConsoleState, _ key: Key, _ fx: inout [Effect]) {
+        if s.layout.isTooSmall, key == .char("q") || key == .escape, s.mode != .prompt {
+            s.quitting = true; fx.append(.quit); return
+        }
+        guard let b = Keymap.binding(for: key, mode: s.mode, view: s.view) else { return }
+        if s.mode != .prompt { s.message = nil }
+        apply(&s, b.command, key, &fx)
+    }
+
+    private static func apply(_ s: inout ConsoleState, _ command: Command, _ key: Key, _ fx: inout [Effect]) {
+        let v = s.view
+        if let top = s.helpScroll {
+            let step: Int
+            switch command {
+            case .moveUp: step = -1
+            case .moveDown: step = 1
+            case .pageUp: step = -max(1, s.layout.bodyHeight - 2)
+            case .pageDown: step = max(1, s.layout.bodyHeight - 2)
+            default: step = 0
+            }
+            if step != 0 {
+                s.helpScroll = max(0, min(top + step, Keymap.helpLines().count - max(1, s.layout.bodyHeight - 2)))
+                return
+            }
+        }
+        switch command {
+        case .moveUp: move(&s, by: -1, &fx)
+        case .moveDown: move(&s, by: 1, &fx)
+        case .pageUp: move(&s, by: -pageSize(s, v), &fx)
+        case .pageDown: move(&s, by: pageSize(s, v), &fx)
+        case .first: move(&s, by: -Int.max / 2, &fx)
+        case .last: move(&s, by: Int.max / 2, &fx)
+        case .open:
+            if v == .request { openForm(&s) } else { s.detailExpanded.toggle(); ensureVisible(&s, v, &fx); fx.append(.load(v)) }
+        case .back:
+            if s.detailExpanded { s.detailExpanded = false; fx.append(.load(v)) } else if v.isPaged, !(s.lists[v]?.filter.isEmpty ?? true) {
+                s.lists[v]?.filter = ""; resetWindow(&s, v); fx.append(.load(v))
+            }
+        case .nextView: switchView(&s, ConsoleView(rawValue: v.rawValue % 5 + 1)!, &fx)
+        case .previousView: switchView(&s, ConsoleView(rawValue: (v.rawValue + 3) % 5 + 1)!, &fx)
+        case let .showView(target): switchView(&s, target, &fx)
+        case .startFilter: s.filterEditing = true
+        case .showHelp: s.helpScroll = 0
+        case .quit: s.quitting = true; fx.append(.quit)
+        case .approve:
+            guard let r = pendingSelection(&s, verb: "approve") else { return }
+            let mine = r.requester == s.identity.user
+            s.prompt = PromptState(kind: .approve(id: r.id, selfApproval: mine), subject: subject(r))
+        case .deny:
+            guard let r = pendingSelection(&s, verb: "deny") else { return }
+            s.prompt = PromptState(kind: .deny(id: r.id), subject: subject(r))
+        case .revoke:
+            guard let r = activeSelection(&s, verb: "revoke") else { return }
+            s.prompt = PromptState(kind: .revoke(id: r.id), subject: subject(r))
+        case .cancel:
+            guard let r = pendingSelection(&s, verb: "cancel") else { return }
+            s.prompt = PromptState(kind: .confirmCancel(id: r.id), subject: subject(r))
+        case .release:
+            guard let r = activeSelection(&s, verb: "release") else { return }
+            s.prompt = PromptState(kind: .confirmRelease(id: r.id), subject: subject(r))
+        case .extend:
+            guard let r = activeSelection(&s, verb: "extend") else { return }
+            s.prompt = PromptState(kind: .extendDuration(id: r.id), subject: subject(r))
+        case .promptConfirm: confirmPrompt(&s, &fx)
+        case .promptCancel: s.prompt = nil; s.message = ConsoleMessage(kind: .info, text: "cancelled: nothing was sent")
+        case .promptBackspace:
+            if s.prompt?.text.isEmpty == false { s.prompt?.text.removeLast() }
+            s.prompt?.error = nil
+        case .insert:
+            guard case let .char(c) = key else { return }
+            insert(&s, c, &fx)
+        case .filterApply: s.filterEditing = false
+        case .filterClear:
+            s.filterEditing = false
+            if v.isPaged { s.lists[v]?.filter = ""; resetWindow(&s, v); fx.append(.load(v)) }
+        case .filterBackspace:
+            if v.isPaged, s.lists[v]?.filter.isEmpty == false {
+                s.lists[v]?.filter.removeLast(); resetWindow(&s, v); fx.append(.load(v))
+            }
+        case .closeHelp: s.helpScroll = nil
+        case .formNext: s.form.map { f in s.form?.focus = (f.focus + 1) % (f.fields.count + 1) }
+        case .formPrevious: s.form.map { f in s.form?.focus = (f.focus + f.fields.count) % (f.fields.count + 1) }
+        case .formSpace:
+            guard let f = s.form, !f.onSubmit else { return }
+            if case .text = f.fields[f.focus].input { insert(&s, " ", &fx) } else { cycle(&s, 1) }
+        case let .formCycle(d): cycle(&s, d)
+        case .formBackspace:
+            guard let f = s.form, !f.onSubmit, case var .text(t) = f.fields[f.focus].input, !t.isEmpty else { return }
+            t.removeLast()
+            s.form?.fields[f.focus].input = .text(t)
+            s.form?.fields[f.focus].error = nil
+        case .formEnter:
+            guard let f = s.form else { return }
+            if f.onSubmit { submit(&s, &fx) } else { s.form?.focus += 1 }
+        case .formBack: s.form = nil
+        }
+    }
+
+    private static func subject(_ r: AccessRequest) -> String {
+        let target = r.targetLabel ?? r.target
+        return "#\(r.id) " + SafeText.display(r.requester) + " " + SafeText.display(r.flow)
+            + (target.map { " → " + SafeText.display($0) } ?? "")
+    }
+
+    private static func pendingSelection(_ s: inout ConsoleState, verb: String) -> AccessRequest? {
+        guard let r = s.selectedRequest(s.view) else {
+            s.message = ConsoleMessage(kind: .refused, text: "nothing selected to \(verb)"); return nil
+        }
+        guard r.state == .pending else {
+            s.message = ConsoleMessage(kind: .refused, text: "cannot \(verb) #\(r.id): it is \(r.state.rawValue), not pending"); return nil
+        }
+        return r
+    }
+
+    private static func activeSelection(_ s: inout ConsoleState, verb: String) -> AccessRequest? {
+        guard let r = s.selectedRequest(s.view) else {
+            s.message = ConsoleMessage(kind: .refused, text: "nothing selected to \(verb)"); return nil
+        }
+        guard r.state == .active else {
+            s.message = ConsoleMessage(kind: .refused, text: "cannot \(verb) #\(r.id): it is \(r.state.rawValue), not active"); return nil
+        }
+        return r
+    }
+
+    private static func confirmPrompt(_ s: inout ConsoleState, _ fx: inout [Effect]) {
+        guard let p = s.prompt else { return }
+        let text = p.text.trimmingCharacters(in: .whitespaces)
+        let reason: String? = text.isEmpty ? nil : text
+        func send(_ a: ConsoleAction, _ what: String) {
+            s.prompt = nil
+            s.message = ConsoleMessage(kind: .info, text: what + "…")
+            fx.append(.send(a))
+        }
+        switch p.kind {
+        case let .approve(id, selfApproval):
+            if selfApproval, reason == nil { s.prompt?.error = "approving your own request needs a reason"; return }
+            send(.approve(id: id, reason: reason), "approving #\(id)")
+        case let .deny(id):
+            guard let reason else { s.prompt?.error = "a reason is required to deny"; return }
+            send(.deny(id: id, reason: reason), "denying #\(id)")
+        case let .revoke(id):
+            send(.revoke(id: id, reason: reason), "revoking #\(id)")
+        case let .extendDuration(id):
+            guard let span = TimeSpan(parsing: text) else { s.prompt?.error = "not a duration (e.g. 30m, 1h, 1h30m)"; return }
+            s.prompt = PromptState(kind: .extendReason(id: id, duration: span), subject: p.subject)
+        case let .extendReason(id, span):
+            send(.extend(id: id, duration: span, reason: reason), "extending #\(id) by \(span)")
+        case let .confirmCancel(id):
+            send(.cancel(id: id), "cancelling #\(id)")
+        case let .confirmRelease(id):
+            send(.release(id: id), "releasing #\(id)")
+        }
+    }
+
+    private static func insert(_ s: inout ConsoleState, _ c: Character, _ fx: inout [Effect]) {
+        switch s.mode {
+        case .prompt:
+            guard let p = s.prompt, p.kind.takesText, p.text.count < 500 else { return }
+            s.prompt?.text.append(c); s.prompt?.error = nil
+        case .filter:
+            guard s.view.isPaged, (s.lists[s.view]?.filter.count ?? 0) < 100 else { return }
+            s.lists[s.view]?.filter.append(c); resetWindow(&s, s.view); fx.append(.load(s.view))
+        case .form:
+            guard let f = s.form, !f.onSubmit, case var .text(t) = f.fields[f.focus].input, t.count < 500 else { return }
+            t.append(c)
+            s.form?.fields[f.focus].input = .text(t)
+            s.form?.fields[f.focus].error = nil
+        case .list, .help:
+            return
+        }
+    }
+
+    // MARK: lists
+
+    private static func pageSize(_ s: ConsoleState, _ v: ConsoleView) -> Int {
+        v == .request ? s.layout.listHeight(expanded: false) : s.layout.listHeight(expanded: s.detailExpanded)
+    }
+
+    private static func total(_ s: ConsoleState, _ v: ConsoleView) -> Int {
+        v == .request ? s.choices.count : s.list(v).total
+    }
+
+    private static func move(_ s: inout ConsoleState, by delta: Int, _ fx: inout [Effect]) {
+        let v = s.view
+        let n = total(s, v)
+        guard n > 0 else { return }
+        var l = s.list(v)
+        l.selected = max(0, min(n - 1, l.selected + delta))
+        if v == .request { s.requestList = l } else { s.lists[v] = l }
+        ensureVisible(&s, v, &fx)
+        if v.isPaged, let r = s.selectedRequest(v) {
+            s.lists[v]?.selectedId = r.id
+            if v == .review { s.newRequestIds.remove(r.id) }
+        } else if v == .audit, let e = s.selectedEvent() {
+            s.lists[v]?.selectedId = e.seq
+        }
+    }
+
+    /// Scrolls so the selection is visible; asks for a load when the window leaves the loaded page.
+    private static func ensureVisible(_ s: inout ConsoleState, _ v: ConsoleView, _ fx: inout [Effect]) {
+        var l = s.list(v)
+        let h = pageSize(s, v)
+        let n = total(s, v)
+        if l.selected >= n { l.selected = max(0, n - 1) }
+        if l.selected < l.top { l.top = l.selected }
+        if l.selected >= l.top + h { l.top = l.selected - h + 1 }
+        l.top = max(0, min(l.top, max(0, n - h)))
+        if v == .request { s.requestList = l; return }
+        s.lists[v] = l
+        if let p = l.page, !p.covers(from: l.top, count: h), !fx.contains(.load(v)) { fx.append(.load(v)) }
+    }
+
+    private static func resetWindow(_ s: inout ConsoleState, _ v: ConsoleView) {
+        s.lists[v]?.selected = 0; s.lists[v]?.top = 0; s.lists[v]?.selectedId = nil
+    }
+
+    private static func switchView(_ s: inout ConsoleState, _ v: ConsoleView, _ fx: inout [Effect]) {
+        s.view = v
+        s.detailExpanded = false
+        if v.isPaged { fx.append(.load(v)) }
+    }
+
+    private static func pageLoaded(_ s: inout ConsoleState, _ v: ConsoleView, _ page: ConsolePage, _ fx: inout [Effect]) {
+        guard v.isPaged, var l = s.lists[v] else { return }
+        l.page = page
+        l.error = nil
+        if let id = l.selectedId {
+            let ids: [Int64] = v == .audit ? page.events.map(\.seq) : page.requests.map(\.id)
+            if let i = ids.firstIndex(of: id) { l.selected = page.offset + i }
+        }
+        s.lists[v] = l
+        var more: [Effect] = []
+        ensureVisible(&s, v, &more)
+        // Ask again only when the window moved: a short page for the window we asked for must not loop.
+        if s.lists[v]?.top != page.offset { fx += more }
+        let id = v == .audit ? s.selectedEvent()?.seq : s.selectedRequest(v)?.id
+        s.lists[v]?.selectedId = id
+    }
+
+    // MARK: the request form
+
+    private static func openForm(_ s: inout ConsoleState) {
+        let choices = s.choices
+        guard s.requestList.selected < choices.count else { return }
+        let (flow, target) = choices[s.requestList.selected]
+        let fields = flow.promptFields.filter(\.visible).map { f -> FormField in
+            if let allowed = f.allowedValues, !allowed.isEmpty {
+                let i = f.defaultValue.flatMap { allowed.firstIndex(of: $0) } ?? 0
+                return FormField(field: f, input: .choice(i, allowed: allowed))
+            }
+            if f.type == .bool {
+                if case let .bool(b)? = f.defaultValue { return FormField(field: f, input: .toggle(b)) }
+                return FormField(field: f, input: .toggle(false))
+            }
+            return FormField(field: f, input: .text(f.defaultValue?.description ?? ""))
+        }
+        s.form = FormState(flow: flow.name, target: target?.name, fields: fields)
+    }
+
+    private static func cycle(_ s: inout ConsoleState, _ d: Int) {
+        guard let f = s.form, !f.onSubmit else { return }
+        switch f.fields[f.focus].input {
+        case let .toggle(b): s.form?.fields[f.focus].input = .toggle(!b)
+        case let .choice(i, allowed):
+            s.form?.fields[f.focus].input = .choice(((i + d) % allowed.count + allowed.count) % allowed.count, allowed: allowed)
+        case .text: return
+        }
+        s.form?.fields[f.focus].error = nil
+    }
+
+    private static func submit(_ s: inout ConsoleState, _ fx: inout [Effect]) {
+        guard var f = s.form, !f.submitting else { return }
+        let maxDuration = s.flow(named: f.flow)?.maxDuration
+        var values: [String: FieldValue] = [:]
+        var bad = 0
+        for i in f.fields.indices {
+            switch validate(f.fields[i], maxDuration: maxDuration) {
+            case let .success(v?): values[f.fields[i].field.name] = v; f.fields[i].error = nil
+            case .success(nil): f.fields[i].error = nil
+            case let .failure(e):
+                f.fields[i].error = e.message
+                if bad == 0 { f.focus = i }
+                bad += 1
+            }
+        }
+        if bad > 0 {
+            s.form = f
+            s.message = ConsoleMessage(kind: .refused, text: bad == 1 ? "1 field needs attention" : "\(bad) fields need attention")
+            return
+        }
+        f.submitting = true
+        s.form = f
+        s.message = ConsoleMessage(kind: .info, text: "submitting…")
+        fx.append(.send(.submit(flow: f.flow, target: f.target, fields: values)))
+    }
+
+    /// Why a field's input is not acceptable.
+    public struct FieldProblem: Error, Equatable { public var message: String }
+
+    /// The typed value of a form field, nil when it is empty and optional.
+    public static func validate(_ ff: FormField, maxDuration: TimeSpan?) -> Result<FieldValue?, FieldProblem> {
+        let f = ff.field
+        switch ff.input {
+        case let .toggle(b): return .success(.bool(b))
+        case let .choice(i, allowed): return .success(allowed[i])
+        case let .text(raw):
+            let t = raw.trimmingCharacters(in: .whitespaces)
+            if t.isEmpty { return f.required ? .failure(FieldProblem(message: "required")) : .success(nil) }
+            let items = t.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            switch f.type {
+            case .string: return .success(.string(t))
+            case .user: return .success(.user(t))
+            case .bool: return .success(.bool(["true", "yes", "y", "1"].contains(t.lowercased())))
+            case .int:
+                guard let n = Int64(t) else { return .failure(FieldProblem(message: "must be a whole number")) }
+                return .success(.int(n))
+            case .duration:
+                guard let d = TimeSpan(parsing: t) else { return .failure(FieldProblem(message: "not a duration (e.g. 30m, 1h)")) }
+                if let m = maxDuration, d > m { return .failure(FieldProblem(message: "longer than the maximum \(m)")) }
+                return .success(.duration(d))
+            case .strList: return .success(.strList(items))
+            case .userList: return .success(.userList(items))
+            case .intList:
+                let ns = items.compactMap { Int64($0) }
+                guard ns.count == items.count else { return .failure(FieldProblem(message: "whole numbers, comma-separated")) }
+                return .success(.intList(ns))
+            }
+        }
+    }
+}
