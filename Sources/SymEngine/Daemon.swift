@@ -65,6 +65,13 @@ public final class Daemon: @unchecked Sendable {
         try acquireLock()
         let store = try openStore()
         let engine = Engine(config: config, store: store)
+        if config.flows.contains(where: { $0.implementation != nil }) {
+            // The handler SDK goes next to the store, in a directory only this daemon writes.
+            let dir = (storePath as NSString).deletingLastPathComponent + "/sdk"
+            do { engine.handlers = HandlerRunner(sdkDirectory: try EmbeddedSDK.install(into: dir)) } catch {
+                throw CommandError(ExitCode.ioErr, "\(error)")
+            }
+        }
         let loop = ExpiryLoop(engine: engine)
         if once {
             try loop.runUntilIdle()

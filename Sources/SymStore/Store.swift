@@ -15,6 +15,8 @@ public struct RequestQuery: Sendable {
     public var flow: String?
     public var target: String?
     public var ids: [Int64]?
+    /// Case-insensitive text that must appear in the flow, target, requester, state or field values.
+    public var search: String?
     public var newestFirst = true
     public var limit = 100
     public var offset = 0
@@ -130,6 +132,12 @@ public final class Store {
             clauses.append("id IN (\(ids.map { _ in "?" }.joined(separator: ",")))")
             values += ids.map { .int($0) }
         }
+        if let text = q.search, !text.isEmpty {
+            clauses.append("(flow LIKE ? ESCAPE '\\' OR coalesce(target, '') LIKE ? ESCAPE '\\' OR requester LIKE ? ESCAPE '\\' "
+                           + "OR state LIKE ? ESCAPE '\\' OR fields LIKE ? ESCAPE '\\' OR CAST(id AS TEXT) = ?)")
+            let pattern = likePattern(text)
+            values += Array(repeating: pattern, count: 5) + [.text(text)]
+        }
         return (clauses.isEmpty ? "" : " WHERE " + clauses.joined(separator: " AND "), values)
     }
 
@@ -219,13 +227,27 @@ public final class Store {
         return out
     }
 
-    /// A page of events, newest first.
-    public func eventsNewestFirst(offset: Int, limit: Int) throws -> [AuditEvent] {
+    /// A page of events, newest first, optionally only those mentioning `search`.
+    public func eventsNewestFirst(offset: Int, limit: Int, search: String? = nil) throws -> [AuditEvent] {
         var out: [AuditEvent] = []
-        try db.query("SELECT \(Store.eventColumns) FROM events ORDER BY seq DESC LIMIT ? OFFSET ?", [.int(Int64(limit)), .int(Int64(offset))]) {
-            out.append(Store.decodeEvent($0))
-        }
+        let (whereSQL, values) = Store.eventFilter(search)
+        try db.query("SELECT \(Store.eventColumns) FROM events\(whereSQL) ORDER BY seq DESC LIMIT ? OFFSET ?",
+                     values + [.int(Int64(limit)), .int(Int64(offset))]) { out.append(Store.decodeEvent($0)) }
         return out
+    }
+
+    /// How many events there are (mentioning `search`, when given).
+    public func countEvents(search: String? = nil) throws -> Int {
+        guard let search, !search.isEmpty else { return Int(try lastSeq()) }
+        let (whereSQL, values) = Store.eventFilter(search)
+        return Int(try db.scalarInt("SELECT count(*) FROM events\(whereSQL)", values) ?? 0)
+    }
+
+    static func eventFilter(_ search: String?) -> (String, [SQLValue]) {
+        guard let text = search, !text.isEmpty else { return ("", []) }
+        let columns = ["type", "actor", "coalesce(requester, '')", "coalesce(flow, '')", "coalesce(target, '')", "coalesce(reason, '')"]
+        let sql = " WHERE " + columns.map { "\($0) LIKE ? ESCAPE '\\'" }.joined(separator: " OR ") + " OR CAST(request_id AS TEXT) = ?"
+        return (sql, Array(repeating: likePattern(text), count: columns.count) + [.text(text)])
     }
 
     public func lastSeq() throws -> Int64 { try db.scalarInt("SELECT max(seq) FROM events") ?? 0 }
@@ -325,6 +347,12 @@ public final class StoreTransaction {
         head = (event.seq, event.hash)
         return event
     }
+}
+
+/// `%text%` for LIKE, with LIKE's own wildcards escaped.
+func likePattern(_ text: String) -> SQLValue {
+    .text("%" + text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "%", with: "\\%")
+            .replacingOccurrences(of: "_", with: "\\_") + "%")
 }
 
 // MARK: what the engine's loop needs

@@ -96,7 +96,7 @@ enum CLI {
         CommandSpec(words: ["demo"], summary: "write a self-contained demo and open the console",
                     options: [.value("dir", "DIR", "where to write the demo (default: ~/.local/state/symtui/demo)"),
                               .flag("no-console", "write the demo and start its daemon, but do not open the console")],
-                    run: Commands.demo),
+                    run: Demo.run),
         CommandSpec(words: ["init"], summary: "write a commented starter config",
                     arguments: [ArgumentSpec(name: "PATH", optional: true, help: "where to write it (default: ~/.config/symtui/config.json5)")],
                     options: [.flag("force", "overwrite an existing file")], run: Commands.initConfig),
@@ -175,17 +175,22 @@ enum CLI {
             Output.print(spec.helpText)
             return ExitCode.ok
         }),
-    ] + extraCommands }
-
-    /// Commands other parts of the program register (console, audit, handlers, check).
-    nonisolated(unsafe) static var extraCommands: [CommandSpec] = []
+    ] }
 
     static func runConsole(_ globals: ParsedArguments) -> Int32 {
         guard isatty(0) == 1, isatty(1) == 1 else {
             Output.error("the console needs a terminal; use a command instead (see 'symtui help'), e.g. 'symtui list'")
             return ExitCode.usage
         }
-        Output.error("the console is not available in this build yet; see 'symtui help'")
-        return ExitCode.usage
+        do {
+            let backend = try StoreBackend(context: CLIContext(arguments: globals))
+            return ConsoleApp(backend: backend).run()
+        } catch let e as CommandError {
+            Output.error(e.message)
+            return e.code
+        } catch {
+            Output.error("\(error)")
+            return ExitCode.unavailable
+        }
     }
 }

@@ -304,10 +304,6 @@ enum Commands {
         let daemon = Daemon(config: config, storePath: try c.storePath(), socketPath: try c.socketPath())
         return try daemon.run(once: a.flag("once"))
     }
-
-    static func demo(_ a: ParsedArguments, _ c: CLIContext) throws -> Int32 {
-        throw CommandError(ExitCode.unavailable, "the demo arrives with the console")
-    }
 }
 
 /// Reads lines from a file handle without loading it whole.

@@ -29,34 +29,3 @@ enum Output {
         return ([line(header)] + cells.map(line)).joined(separator: "\n")
     }
 }
-
-/// Terminal column widths of text (wide East Asian characters take two, combining marks none).
-enum DisplayWidth {
-    static func of(_ s: String) -> Int { s.unicodeScalars.reduce(0) { $0 + width($1) } }
-
-    static func width(_ u: Unicode.Scalar) -> Int {
-        let v = u.value
-        if v == 0 { return 0 }
-        if u.properties.generalCategory == .nonspacingMark || u.properties.generalCategory == .enclosingMark
-            || u.properties.generalCategory == .format || (0x1160...0x11FF).contains(v) { return 0 }
-        if (0x1100...0x115F).contains(v) || (0x2E80...0xA4CF).contains(v) && v != 0x303F || (0xAC00...0xD7A3).contains(v)
-            || (0xF900...0xFAFF).contains(v) || (0xFE30...0xFE4F).contains(v) || (0xFF00...0xFF60).contains(v)
-            || (0xFFE0...0xFFE6).contains(v) || (0x1F300...0x1F64F).contains(v) || (0x1F900...0x1F9FF).contains(v)
-            || (0x20000...0x3FFFD).contains(v) { return 2 }
-        return 1
-    }
-
-    /// Cuts to at most `width` columns, ending in "…" when cut.
-    static func truncate(_ s: String, to width: Int) -> String {
-        if of(s) <= width { return s }
-        var out = ""
-        var w = 0
-        for ch in s {
-            let cw = ch.unicodeScalars.reduce(0) { $0 + self.width($1) }
-            if w + cw > width - 1 { break }
-            out.append(ch)
-            w += cw
-        }
-        return out + "…"
-    }
-}

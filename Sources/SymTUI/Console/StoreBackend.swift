@@ -1,0 +1,135 @@
+import Foundation
+import SymEngine
+import SymModel
+import SymStore
+
+/// The console's real backend: reads pages straight from the store (read-only) and sends every change to the daemon.
+final class StoreBackend: ConsoleBackend {
+    let context: CLIContext
+    let config: Config
+    let store: Store
+    let watcher: ChangeWatcher
+    let identity: ConsoleIdentity
+    private let me: Identity
+    private var reviewCache: (version: Int, rows: [AccessRequest])?
+    private var version = 0
+    private var health: (at: Date, ok: Bool)?
+
+    init(context: CLIContext) throws {
+        self.context = context
+        config = try context.config()
+        store = try context.store()
+        watcher = ChangeWatcher(store: store)
+        me = context.me
+        identity = ConsoleIdentity(user: me.name, groups: me.groups.sorted(), storePath: store.path)
+    }
+
+    func flows() throws -> [FlowSummary] {
+        FlowCatalog.entries(config: config, me: me).map { e in
+            FlowSummary(name: e.flow.name, label: e.flow.label, targets: e.targets.map { TargetSummary(name: $0.name, label: $0.label) },
+                        approvers: e.flow.approvers.users + e.flow.approvers.groups.map { "group:" + $0 }
+                            + e.flow.approvalSteps.flatMap { s in s.approvers.users + s.approvers.groups.map { "group:" + $0 } },
+                        promptFields: e.flow.promptFields.filter(\.visible), requiredApprovals: e.flow.routing.threshold,
+                        allowSelfApproval: e.flow.allowSelfApproval, maxDuration: e.flow.maxDuration,
+                        headerText: e.flow.additionalHeaderText)
+        }
+    }
+
+    /// Pending requests this user may decide now, newest first; recomputed only after the store changed.
+    private func reviewQueue() throws -> [AccessRequest] {
+        if let c = reviewCache, c.version == version { return c.rows }
+        var q = RequestQuery(states: [.pending], limit: 500)
+        var rows: [AccessRequest] = []
+        while true {
+            let page = try store.requests(q)
+            rows += page.filter { r in
+                guard let flow = config.flow(named: r.flow) else { return false }
+                return Policy.mayDecideNow(me.actor, request: r, flow: flow, routing: r.routing ?? flow.routing)
+            }
+            if page.count < q.limit { break }
+            q.offset += page.count
+        }
+        reviewCache = (version, rows)
+        return rows
+    }
+
+    func page(_ view: ConsoleView, filter: String, offset: Int, limit: Int) throws -> ConsolePage {
+        let search = filter.isEmpty ? nil : filter
+        switch view {
+        case .review:
+            var rows = try reviewQueue()
+            if let search {
+                let needle = search.lowercased()
+                rows = rows.filter { r in
+                    ([r.flow, r.target ?? "", r.requester, String(r.id)] + r.fields.values.map(\.description))
+                        .contains { $0.lowercased().contains(needle) }
+                }
+            }
+            let window = Array(rows.dropFirst(offset).prefix(limit))
+            return ConsolePage(offset: offset, total: rows.count, rows: .requests(window))
+        case .mine, .grants, .request:
+            var q = RequestQuery(limit: limit, offset: offset)
+            q.search = search
+            if view == .mine { q.requester = me.name } else { q.states = [.active, .escalating, .deescalating] }
+            return ConsolePage(offset: offset, total: try store.count(q), rows: .requests(try store.requests(q)))
+        case .audit:
+            return ConsolePage(offset: offset, total: try store.countEvents(search: search),
+                               rows: .events(try store.eventsNewestFirst(offset: offset, limit: limit, search: search)))
+        }
+    }
+
+    func reviewCount() throws -> Int { try reviewQueue().count }
+
+    func daemonHealthy() -> Bool {
+        if let h = health, Date().timeIntervalSince(h.at) < 2 { return h.ok }
+        var ok = false
+        if let path = try? context.socketPath(), let c = try? connectUnixSocket(path) {
+            let client = DaemonClient(connection: c)
+            ok = (try? client.send(ClientCommand.ping.json))?["ok"]?.boolValue == true
+        }
+        health = (Date(), ok)
+        return ok
+    }
+
+    func waitForChange(timeoutMs: Int) -> Bool {
+        let changed = timeoutMs == 0 ? watcher.changed() : watcher.wait(timeoutMs: timeoutMs)
+        if changed { version += 1 }
+        return changed
+    }
+
+    func send(_ action: ConsoleAction) -> ActionResult {
+        let command: ClientCommand
+        switch action {
+        case let .submit(flow, target, fields):
+            command = .request(flow: flow, target: target, fields: fields.mapValues { $0.consoleJSON }, duration: nil, reason: nil)
+        case let .approve(id, reason): command = .approve(id: id, reason: reason)
+        case let .deny(id, reason): command = .deny(id: id, reason: reason)
+        case let .cancel(id): command = .cancel(id: id)
+        case let .release(id): command = .release(id: id)
+        case let .revoke(id, reason): command = .revoke(id: id, reason: reason)
+        case let .extend(id, duration, reason): command = .extend(id: id, duration: duration.description, reason: reason)
+        }
+        do {
+            let reply = try context.client().send(command.json)
+            guard let r = try DaemonClient.request(from: reply) else { return .ok("done") }
+            let id = r["id"]?.intValue ?? 0
+            let state = r["state"]?.stringValue ?? "?"
+            if case .submit = action { return .ok("request \(id) sent (\(state))") }
+            return .ok("request \(id): \(state)")
+        } catch let e as CommandError {
+            return .refused(e.message)
+        } catch {
+            return .refused("\(error)")
+        }
+    }
+}
+
+extension FieldValue {
+    /// The Events API form of a value typed in the console form (the daemon re-validates it).
+    var consoleJSON: JSONValue {
+        switch self {
+        case .duration, .string, .user: return .string(description)
+        default: return json
+        }
+    }
+}
