@@ -1,0 +1,120 @@
+import Foundation
+import SymEngine
+import SymModel
+import SymStore
+
+/// Commands for implementers and operators: trying a handler, and finding drift between grants and real access.
+enum Inspect {
+    static var specs: [CommandSpec] { [
+        CommandSpec(words: ["handlers", "test"], summary: "run one handler on a sample event and show its result",
+                    arguments: [ArgumentSpec(name: "FLOW", help: "the flow whose implementation to run"),
+                                ArgumentSpec(name: "HANDLER", help: "on_request, after_approve, get_approvers, prefetch:FIELD, …")],
+                    options: [.value("event", "FILE", "a JSON object: its keys (user, fields, target, …) replace the sample event's")],
+                    details: "The handler runs as you, with the same protocol, timeout and fail-closed rules as in the daemon. Exit 0 when it answered, 65 when it failed.",
+                    run: handlersTest),
+        CommandSpec(words: ["check"], summary: "drift: access that exists without a grant, and grants whose access is missing",
+                    arguments: [ArgumentSpec(name: "FLOW", optional: true, help: "only this flow's strategy")],
+                    details: "Runs each strategy's check (who really has access now) and compares it with the active grants in the store. Exit 0 when they agree, 1 when there is drift.",
+                    run: check),
+    ] }
+
+    static func handlersTest(_ a: ParsedArguments, _ c: CLIContext) throws -> Int32 {
+        let config = try c.config()
+        guard let flow = config.flow(named: a.positional(0)!) else { throw CommandError.invalid("unknown flow \"\(SafeText.display(a.positional(0)!))\"") }
+        guard flow.implementation != nil else { throw CommandError.invalid("flow \(flow.name) has no implementation") }
+        let handler = a.positional(1)!
+        guard HandlerName.kind(of: handler) != nil else {
+            throw UsageError(message: "unknown handler '\(SafeText.display(handler))' (one of: \((HandlerName.hooks + HandlerName.reducers).joined(separator: ", ")), prefetch:FIELD)")
+        }
+        var overrides = JSONValue.object([])
+        if let path = a.value("event") {
+            guard let data = FileManager.default.contents(atPath: c.absolute(path)) else { throw CommandError(ExitCode.noInput, "cannot read \(path)") }
+            do { overrides = try JSONValue.parse(data: data) } catch { throw CommandError.invalid("\(path): \(error)") }
+            guard overrides.objectValue != nil else { throw CommandError.invalid("\(path): the event must be a JSON object") }
+        }
+        let target = flow.strategy.flatMap { config.strategy(named: $0) }.flatMap { s in
+            overrides["target"]?.stringValue.flatMap(s.target(named:)) ?? s.targets.first
+        }
+        let user = overrides["user"]?.stringValue ?? c.me.name
+        let sample = AccessRequest(id: 1, flow: flow.name, target: target?.name, targetLabel: target?.label, requester: user,
+                                   createdAt: Date(), requestExpiresAt: Date().addingTimeInterval(3600))
+        let event = HandlerRunner.event(for: handler, flow: flow, target: target, request: sample, actor: user, extra: overrides)
+        let sdk = FileManager.default.temporaryDirectory.appendingPathComponent("symtui-sdk-\(getuid())").path
+        let runner = HandlerRunner(sdkDirectory: try EmbeddedSDK.install(into: sdk))
+        let outcome = runner.run(handler, implementation: flow.implementation!, timeout: TimeInterval(flow.handlerTimeout.seconds), event: event)
+        if c.json { Output.json(outcome.auditData) } else {
+            Output.print("handler   \(handler) (\(flow.implementation!))")
+            Output.print("outcome   \(outcome.verdict?.outcome ?? "failed")")
+            if let v = outcome.verdict { Output.print(SafeText.display("answer    \(describe(v))")) }
+            if let f = outcome.failure { Output.print(SafeText.display("error     \(f)")) }
+            Output.print("time      \(outcome.durationMs) ms")
+            if !outcome.stderrTail.isEmpty {
+                Output.print("stderr:")
+                for line in outcome.stderrTail.split(separator: "\n") { Output.print("  " + SafeText.display(String(line))) }
+            }
+        }
+        return outcome.didFail ? ExitCode.dataErr : ExitCode.ok
+    }
+
+    static func describe(_ v: HandlerVerdict) -> String {
+        switch v {
+        case let .approve(reason): return "approve" + (reason.map { ": \($0)" } ?? "")
+        case let .deny(reason): return "deny: \(reason)"
+        case let .ignore(message): return "ignore: \(message)"
+        case .proceed: return "continue"
+        case let .approvers(users, groups): return "approvers " + (users + groups.map { "group:" + $0 }).joined(separator: ", ")
+        case let .options(o): return "options " + o.map(\.compact).joined(separator: ", ")
+        case .missing: return "the implementation does not define this handler"
+        }
+    }
+
+    static func check(_ a: ParsedArguments, _ c: CLIContext) throws -> Int32 {
+        let config = try c.config()
+        var flows = config.flows.filter { !$0.isApprovalOnly }
+        if let name = a.positional(0) {
+            guard let f = config.flow(named: name) else { throw CommandError.invalid("unknown flow \"\(SafeText.display(name))\"") }
+            guard !f.isApprovalOnly else { throw CommandError.invalid("flow \(name) is approval-only: it grants nothing to check") }
+            flows = [f]
+        }
+        let store = try c.store()
+        var rows: [JSONValue] = []
+        var drift = false
+        for sname in Set(flows.compactMap(\.strategy)).sorted() {
+            guard let strategy = config.strategy(named: sname) else { continue }
+            let flowNames = config.flows.filter { $0.strategy == sname }.map(\.name)
+            for target in strategy.targets {
+                var q = RequestQuery(states: [.active, .escalating, .deescalating], limit: 10_000)
+                q.target = target.name
+                let grants = try store.requests(q).filter { flowNames.contains($0.flow) }
+                let granted = Set(grants.filter { $0.state == .active }.map(\.requester))
+                var row: [(String, JSONValue?)] = [("strategy", .string(sname)), ("target", .string(target.name)),
+                                                   ("granted", .array(granted.sorted().map(JSONValue.string)))]
+                switch Strategies.make(strategy).check(target: target) {
+                case nil:
+                    row.append(("check", .string("none")))
+                case let .failure(f)?:
+                    row.append(("check", .string("failed")))
+                    row.append(("error", .string(f.message)))
+                case let .success(found)?:
+                    let inFlight = Set(grants.filter { $0.state != .active }.map(\.requester))
+                    let standing = found.users.subtracting(granted).subtracting(inFlight)
+                    let missing = granted.subtracting(found.users)
+                    if !standing.isEmpty || !missing.isEmpty { drift = true }
+                    row += [("check", .string("ok")), ("has_access", .array(found.users.sorted().map(JSONValue.string))),
+                            ("standing_access", .array(standing.sorted().map(JSONValue.string))),
+                            ("missing_access", .array(missing.sorted().map(JSONValue.string)))]
+                }
+                rows.append(.obj(row))
+            }
+        }
+        if c.json { Output.json(.obj([("drift", .bool(drift)), ("targets", .array(rows))])) } else {
+            func list(_ v: JSONValue?) -> String { (v?.arrayValue ?? []).compactMap(\.stringValue).joined(separator: ",") }
+            Output.print(Output.table(["STRATEGY", "TARGET", "CHECK", "GRANTED", "STANDING (no grant)", "MISSING (grant, no access)"], rows.map { r in
+                [r["strategy"]?.stringValue ?? "", r["target"]?.stringValue ?? "",
+                 r["check"]?.stringValue == "failed" ? "failed: " + (r["error"]?.stringValue ?? "") : (r["check"]?.stringValue ?? ""),
+                 list(r["granted"]), list(r["standing_access"]), list(r["missing_access"])]
+            }))
+        }
+        return drift ? ExitCode.negative : ExitCode.ok
+    }
+}
