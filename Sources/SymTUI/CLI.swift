@@ -166,7 +166,8 @@ enum CLI {
             return ExitCode.ok
         }),
         CommandSpec(words: ["help"], summary: "help on a command",
-                    arguments: [ArgumentSpec(name: "COMMAND", optional: true, help: "a command")], run: { a, _ in
+                    arguments: [ArgumentSpec(name: "COMMAND", optional: true, help: "a command"),
+                                ArgumentSpec(name: "SUBCOMMAND", optional: true, help: "for two-word commands (config check)")], run: { a, _ in
             let words = a.positionals
             if words.isEmpty { Output.print(CLI.overview); return ExitCode.ok }
             guard let spec = CLI.find(words) ?? CLI.commands.first(where: { $0.words.first == words[0] }) else {
