@@ -85,6 +85,7 @@ public final class ConsoleApp {
             case .loadFlows:
                 do { handle(.flowsLoaded(try backend.flows())) } catch { handle(.flowsFailed("\(error)")) }
             case .refresh:
+                for text in backend.announcements() { handle(.announcement(text)) }
                 refreshStatus()
                 let limit = max(20, state.layout.listHeight(expanded: false))
                 if let head = try? backend.page(.review, filter: "", offset: 0, limit: limit) { handle(.reviewHead(head)) }

@@ -20,6 +20,12 @@ public protocol ConsoleBackend: AnyObject {
     func waitForChange(timeoutMs: Int) -> Bool
     /// Sends one command to the daemon.
     func send(_ action: ConsoleAction) -> ActionResult
+    /// Announcements since the last call (break-glass self-approvals by others), oldest first.
+    func announcements() -> [String]
+}
+
+extension ConsoleBackend {
+    public func announcements() -> [String] { [] }
 }
 
 /// The console user: kernel identity and the store being read.

@@ -26,6 +26,8 @@ public enum ConsoleEvent: Sendable {
     /// The first rows of the unfiltered review queue (newest first), to find new requests.
     case reviewHead(ConsolePage)
     case actionFinished(ConsoleAction, ActionResult)
+    /// Something other approvers must be told at once (a break-glass self-approval): a banner and the bell.
+    case announcement(String)
 }
 
 /// The console's pure state transitions.
@@ -61,6 +63,9 @@ public enum Console {
             s.lists[view]?.error = msg
         case let .status(count, healthy):
             s.reviewCount = count; s.daemonHealthy = healthy
+        case let .announcement(text):
+            s.message = ConsoleMessage(kind: .refused, text: text)
+            return (s, [.bell])
         case let .reviewHead(page):
             let ids = page.requests.map(\.id)
             if let seen = s.reviewSeenThrough {

@@ -14,6 +14,7 @@ final class StoreBackend: ConsoleBackend {
     private var reviewCache: (version: Int, rows: [AccessRequest])?
     private var version = 0
     private var health: (at: Date, ok: Bool)?
+    private var announcedThrough: Int64
 
     init(context: CLIContext) throws {
         self.context = context
@@ -22,6 +23,18 @@ final class StoreBackend: ConsoleBackend {
         watcher = ChangeWatcher(store: store)
         me = context.me
         identity = ConsoleIdentity(user: me.name, groups: me.groups.sorted(), storePath: store.path)
+        announcedThrough = (try? store.lastSeq()) ?? 0
+    }
+
+    /// Break-glass self-approvals by others on flows this user approves, since the last call.
+    func announcements() -> [String] {
+        guard let events = try? store.events(afterSeq: announcedThrough, limit: 1000), let last = events.last else { return [] }
+        announcedThrough = last.seq
+        return events.compactMap { e in
+            guard e.type == .approve, e.data["self"]?.boolValue == true, e.actor != me.name, let flow = config.flow(named: e.flow ?? ""),
+                  Policy.isEligible(me.actor, routing: flow.routing) else { return nil }
+            return "⚠ break-glass: \(e.actor) approved their own request #\(e.requestId ?? 0) (\(flow.name)): \(e.reason ?? "")"
+        }
     }
 
     func flows() throws -> [FlowSummary] {
