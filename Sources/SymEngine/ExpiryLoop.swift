@@ -20,20 +20,19 @@ public final class ExpiryLoop: @unchecked Sendable {
     private var inFlight = Set<Int64>()
     private var finished: [(GrantJob, StrategyOutcome)] = []
     private var poked = false
-    private let workers: DispatchQueue
-    private let slots: DispatchSemaphore
+    /// Jobs waiting for a worker; `parallelism` threads take them in order.
+    private var queue: [GrantJob] = []
+    private var workersStarted = 0
     public var log: @Sendable (String) -> Void = { FileHandle.standardError.write(Data(("symtui daemon: " + $0 + "\n").utf8)) }
 
     public init(engine: Engine, parallelism: Int = 8) {
         self.engine = engine
-        self.parallelism = parallelism
-        workers = DispatchQueue(label: "symtui.strategies", attributes: .concurrent)
-        slots = DispatchSemaphore(value: parallelism)
+        self.parallelism = max(1, parallelism)
     }
 
     /// Wakes the loop now (a command changed something).
     public func poke() {
-        cond.lock(); poked = true; cond.signal(); cond.unlock()
+        cond.lock(); poked = true; cond.broadcast(); cond.unlock()
     }
 
     /// Runs until `stop` returns true; sleeps until the next due time or a poke.
@@ -144,17 +143,37 @@ public final class ExpiryLoop: @unchecked Sendable {
     }
 
     private func dispatch(_ job: GrantJob) {
-        cond.lock(); inFlight.insert(job.context.request.id); cond.unlock()
-        let strategy = engine.strategies[job.context.strategy.name] ?? Strategies.make(job.context.strategy)
-        workers.async { [self] in
-            slots.wait()
-            let outcome = job.kind == .escalate ? strategy.escalate(job.context) : strategy.deescalate(job.context)
-            slots.signal()
+        cond.lock()
+        inFlight.insert(job.context.request.id)
+        queue.append(job)
+        let startWorker = workersStarted < parallelism   // threads start lazily, up to `parallelism`
+        if startWorker { workersStarted += 1 }
+        cond.broadcast()
+        cond.unlock()
+        if startWorker {
+            let t = Thread { [self] in work() }
+            t.name = "symtui-strategy"
+            t.start()
+        }
+    }
+
+    /// A worker thread: runs strategies one at a time, outside every lock but the queue's.
+    private func work() {
+        cond.lock()
+        while true {
+            while queue.isEmpty { cond.wait() }
+            let job = queue.removeFirst()
+            cond.unlock()
+            let outcome = run(job)
             cond.lock()
             finished.append((job, outcome))
-            cond.signal()
-            cond.unlock()
+            cond.broadcast()
         }
+    }
+
+    private func run(_ job: GrantJob) -> StrategyOutcome {
+        let strategy = engine.strategies[job.context.strategy.name] ?? Strategies.make(job.context.strategy)
+        return job.kind == .escalate ? strategy.escalate(job.context) : strategy.deescalate(job.context)
     }
 
     /// Writes the outcomes of finished runs in one transaction.
@@ -169,7 +188,7 @@ public final class ExpiryLoop: @unchecked Sendable {
         defer {
             cond.lock()
             for (job, _) in done { inFlight.remove(job.context.request.id) }
-            cond.signal()
+            cond.broadcast()
             cond.unlock()
         }
         try engine.locked {
