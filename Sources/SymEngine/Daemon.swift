@@ -17,9 +17,14 @@ public let protocolVersion: Int64 = 1
 /// `symtui daemon`: the only writer of the store. Listens on the socket, runs the engine and its loop.
 public final class Daemon: @unchecked Sendable {
     public let config: Config
+    /// Re-reads the configuration on SIGHUP; nil disables reloading.
+    public var reloadConfig: (@Sendable () throws -> Config)?
     public let storePath: String
     public let socketPath: String
     private let stopping = Atomic<Bool>(false)
+    private let connections = Atomic<Int>(0)
+    static let maxConnections = 256
+    static let idleTimeout = 300
     private var listenFD: Int32 = -1
     private var lockFD: Int32 = -1
 
@@ -81,7 +86,20 @@ public final class Daemon: @unchecked Sendable {
         signal(SIGPIPE, SIG_IGN)
         listenFD = try listenUnixSocket(socketPath, mode: 0o666)
         var sources: [any DispatchSourceSignal] = []
-        for sig in [SIGTERM, SIGINT, SIGHUP] {
+        signal(SIGHUP, SIG_IGN)
+        let hup = DispatchSource.makeSignalSource(signal: SIGHUP, queue: .global())
+        hup.setEventHandler { [self, engine] in
+            guard let reloadConfig else { return }
+            do {
+                engine.reload(try reloadConfig())
+                log("configuration reloaded")
+            } catch {
+                log("configuration NOT reloaded (keeping the previous one): \(error)")
+            }
+        }
+        hup.resume()
+        sources.append(hup)
+        for sig in [SIGTERM, SIGINT] {
             signal(sig, SIG_IGN)
             let src = DispatchSource.makeSignalSource(signal: sig, queue: .global())
             src.setEventHandler { [self, loop] in
@@ -114,8 +132,19 @@ public final class Daemon: @unchecked Sendable {
                 usleep(10_000)
                 continue
             }
+            // Bounded: every local user may connect, so no one may exhaust the daemon's threads or hold one forever.
+            var idle = timeval(tv_sec: Daemon.idleTimeout, tv_usec: 0)
+            setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &idle, socklen_t(MemoryLayout<timeval>.size))
             let conn = LineConnection(fd: fd)
-            let t = Thread { [self] in serve(conn, engine: engine) }
+            guard connections.wrappingAdd(1, ordering: .sequentiallyConsistent).newValue <= Daemon.maxConnections else {
+                connections.wrappingSubtract(1, ordering: .sequentiallyConsistent)
+                try? conn.writeLine(Daemon.reply(error: CommandError(ExitCode.unavailable, "the daemon is busy (too many connections); try again")))
+                continue
+            }
+            let t = Thread { [self] in
+                serve(conn, engine: engine)
+                connections.wrappingSubtract(1, ordering: .sequentiallyConsistent)
+            }
             t.start()
         }
     }

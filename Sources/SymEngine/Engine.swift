@@ -27,7 +27,11 @@ public struct RetryPolicy: Sendable {
 
 /// Applies commands to the store: the only writer. Thread-safe; every write is one short transaction.
 public final class Engine: @unchecked Sendable {
-    public private(set) var config: Config
+    /// The configuration in force; swapped whole by `reload` (SIGHUP), read under its own lock.
+    public var config: Config { configLock.withLock { current.config } }
+    var strategies: [String: any AccessStrategy] { configLock.withLock { current.strategies } }
+    private let configLock = NSLock()
+    private var current: (config: Config, strategies: [String: any AccessStrategy])
     let store: Store
     let lock = NSLock()
     public var escalationRetry = RetryPolicy.escalation
@@ -35,16 +39,26 @@ public final class Engine: @unchecked Sendable {
     /// Called after every committed change (wakes the loop and reporting).
     public var onChange: (@Sendable () -> Void)?
     let now: @Sendable () -> Date
-    var strategies: [String: any AccessStrategy] = [:]
     /// Runs flows' handlers; nil disables them (flows with an `implementation` then run none).
     public var handlers: HandlerRunner?
     let hookQueue = DispatchQueue(label: "symtui.handlers", attributes: .concurrent)
 
     public init(config: Config, store: Store, now: @escaping @Sendable () -> Date = { Date() }) {
-        self.config = config
         self.store = store
         self.now = now
-        for s in config.strategies { strategies[s.name] = Strategies.make(s) }
+        current = (config, Engine.makeStrategies(config))
+    }
+
+    static func makeStrategies(_ config: Config) -> [String: any AccessStrategy] {
+        Dictionary(config.strategies.map { ($0.name, Strategies.make($0)) }, uniquingKeysWith: { a, _ in a })
+    }
+
+    /// Puts a new configuration in force. Requests already made keep their routing; grants of a target that
+    /// left the config are retried until it comes back (they are never silently dropped).
+    public func reload(_ config: Config) {
+        let strategies = Engine.makeStrategies(config)
+        configLock.withLock { current = (config, strategies) }
+        onChange?()
     }
 
     public var storePath: String { store.path }

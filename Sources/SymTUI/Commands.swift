@@ -302,6 +302,7 @@ enum Commands {
     static func daemon(_ a: ParsedArguments, _ c: CLIContext) throws -> Int32 {
         let config = try c.config()
         let daemon = Daemon(config: config, storePath: try c.storePath(), socketPath: try c.socketPath())
+        if let path = c.configPath.map(c.absolute) { daemon.reloadConfig = { try ConfigLoader.load(path: path) } }
         return try daemon.run(once: a.flag("once"))
     }
 }
