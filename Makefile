@@ -1,15 +1,17 @@
-SHELL := /bin/bash
 # SymTUI — `make demo` to try it, `make test` to check it.
+SHELL := /bin/bash
 SWIFT ?= swift
+# What the build and the tests need: C libraries, tmux (console tests), python3 (handlers), sudo (visudo),
+# passwd (useradd, gpasswd), util-linux (setpriv), sqlite3 (tamper tests).
 DEB_PACKAGES = libncurses-dev libsqlite3-dev sqlite3 tmux python3 sudo passwd util-linux
 BIN_DEBUG = .build/debug/symtui
 BIN_RELEASE = .build/release/symtui
 
-.PHONY: all deps build release test unit e2e demo screenshots bench clean
+.PHONY: all deps build release test unit sdk-test e2e demo screenshots bench docs clean
 
 all: build
 
-# Install the Debian packages the build and the tests need, only when one is missing.
+# Installs the Debian packages above, only those that are missing.
 deps:
 	@missing=""; for p in $(DEB_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
@@ -24,14 +26,17 @@ build: deps
 release: deps
 	$(SWIFT) build -c release
 
-# Unit tests (model, store, engine, console render) then end-to-end tests with real users and tmux.
-test: deps build
-	$(SWIFT) test 2>&1 | tee .build/unit-tests.log | grep -vE '^\[[0-9]+/[0-9]+\]|^Test Case .* (started|passed)' ; \
-	  test $${PIPESTATUS[0]} -eq 0
-	SYMTUI_BIN=$(CURDIR)/$(BIN_DEBUG) python3 Tests/e2e/run.py
+# Everything: unit tests (model, store, engine, console snapshots), the Python SDK's tests, and the
+# end-to-end suite with real users, groups, daemons and tmux.
+test: unit sdk-test e2e
 
 unit: deps
-	$(SWIFT) test
+	@mkdir -p .build
+	@set -o pipefail; $(SWIFT) test 2>&1 | tee .build/unit-tests.log \
+	  | grep -vE '^(\[[0-9]+/[0-9]+\]|Test Case .*(started|passed)|Test Suite .*(started|passed))'
+
+sdk-test: deps
+	PYTHONDONTWRITEBYTECODE=1 python3 -m unittest discover -s sdk/python/tests
 
 e2e: build
 	SYMTUI_BIN=$(CURDIR)/$(BIN_DEBUG) python3 Tests/e2e/run.py $(ARGS)
@@ -39,11 +44,15 @@ e2e: build
 demo: release
 	$(BIN_RELEASE) demo
 
+screenshots: build
+	scripts/screenshots.sh $(CURDIR)/$(BIN_DEBUG)
+
+bench: deps
+	scripts/bench.sh
+
+# Regenerates the CLI reference from the program's own help.
+docs: build
+	scripts/cli-doc.sh $(BIN_DEBUG) > docs/cli.md
+
 clean:
 	rm -rf .build
-
-# The Python handler SDK's own tests (standard library unittest); part of `make test`.
-.PHONY: sdk-test
-test: sdk-test
-sdk-test:
-	PYTHONDONTWRITEBYTECODE=1 python3 -m unittest discover -s sdk/python/tests
