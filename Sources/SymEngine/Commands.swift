@@ -39,6 +39,8 @@ public enum ClientCommand: Sendable, Equatable {
     case revoke(id: Int64, reason: String?)
     case release(id: Int64)
     case extend(id: Int64, duration: String, reason: String?)
+    /// The options a flow's `@prefetch` handler offers for a field (answered with `options`, changes nothing).
+    case prefetch(flow: String, field: String)
     case ping
 
     static let keys: [String: Set<String>] = [
@@ -46,6 +48,7 @@ public enum ClientCommand: Sendable, Equatable {
         "approve": ["event", "request", "reason", "v"], "deny": ["event", "request", "reason", "v"],
         "cancel": ["event", "request", "reason", "v"], "revoke": ["event", "request", "reason", "v"],
         "release": ["event", "request", "reason", "v"], "extend": ["event", "request", "duration", "reason", "v"],
+        "prefetch": ["event", "flow", "field", "v"],
         "ping": ["event", "v"],
     ]
 
@@ -54,7 +57,7 @@ public enum ClientCommand: Sendable, Equatable {
         guard let pairs = json.objectValue else { throw CommandError.invalid("an event must be a JSON object") }
         guard let name = json["event"]?.stringValue else { throw CommandError.invalid("missing \"event\" (one of \(keys.keys.sorted().joined(separator: ", ")))") }
         guard let allowed = keys[name] else {
-            throw CommandError.invalid("unknown event \"\(SafeText.display(name))\" (one of \(keys.keys.sorted().filter { $0 != "ping" }.joined(separator: ", ")))")
+            throw CommandError.invalid("unknown event \"\(SafeText.display(name))\" (one of \(keys.keys.sorted().filter { $0 != "ping" && $0 != "prefetch" }.joined(separator: ", ")))")
         }
         for (k, _) in pairs where !allowed.contains(k) {
             throw CommandError.invalid("unknown key \"\(SafeText.display(k))\" in a \(name) event (allowed: \(allowed.subtracting(["v"]).sorted().joined(separator: ", ")))")
@@ -89,6 +92,7 @@ public enum ClientCommand: Sendable, Equatable {
         case "revoke": return .revoke(id: try id(), reason: try string("reason"))
         case "release": return .release(id: try id())
         case "extend": return .extend(id: try id(), duration: try string("duration", required: true)!, reason: try string("reason"))
+        case "prefetch": return .prefetch(flow: try string("flow", required: true)!, field: try string("field", required: true)!)
         default: return .ping
         }
     }
@@ -107,6 +111,7 @@ public enum ClientCommand: Sendable, Equatable {
         case let .release(id): return .obj([("event", .string("release")), ("request", .int(id))])
         case let .extend(id, duration, reason):
             return .obj([("event", .string("extend")), ("request", .int(id)), ("duration", .string(duration)), ("reason", .str(reason))])
+        case let .prefetch(flow, field): return .obj([("event", .string("prefetch")), ("flow", .string(flow)), ("field", .string(field))])
         case .ping: return .obj([("event", .string("ping"))])
         }
     }

@@ -165,7 +165,12 @@ public final class Daemon: @unchecked Sendable {
                     throw CommandError(ExitCode.usage, "protocol version \(v) is not spoken here (daemon speaks \(protocolVersion))")
                 }
                 let command = try ClientCommand.parse(json)
-                if command == .ping {
+                if case let .prefetch(flow, field) = command {
+                    switch engine.prefetch(flow: flow, field: field, by: identity) {
+                    case let .success(options): answer = JSONValue.obj([("v", .int(protocolVersion)), ("ok", .bool(true)), ("options", .array(options))]).compact
+                    case let .failure(e): answer = Daemon.reply(error: e)
+                    }
+                } else if command == .ping {
                     answer = JSONValue.obj([("v", .int(protocolVersion)), ("ok", .bool(true)), ("user", .string(identity.name)),
                                             ("pid", .int(Int64(getpid())))]).compact
                 } else {

@@ -84,7 +84,7 @@ public final class Engine: @unchecked Sendable {
             case let .revoke(id, reason): result = try decide(id, .revoke(reason: reason), actor: caller.actor)
             case let .release(id): result = try decide(id, .release, actor: caller.actor)
             case let .extend(id, duration, reason): result = try extend(id, duration: duration, reason: reason, requester: caller)
-            case .ping: throw CommandError(ExitCode.usage, "ping has no request")
+            case .ping, .prefetch: throw CommandError(ExitCode.usage, "\(command.json["event"]?.stringValue ?? "this") has no request")
             }
             onChange?()
             return .success(result)

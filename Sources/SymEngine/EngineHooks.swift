@@ -94,12 +94,17 @@ extension Engine {
         var out: [String: [FieldValue]] = [:]
         for f in flow.promptFields where f.prefetch {
             guard case let .success(options) = prefetch(flow: flow.name, field: f.name, by: caller) else { continue }
-            out[f.name] = options.compactMap { option in
-                let o = option["value"] ?? option   // an option may be {"value": …, "label": …}
-                if case let .success(v) = FieldValues.parse(o.stringValue.map(FieldInput.text) ?? .json(o), as: f) { return v }
-                return nil
-            }
+            out[f.name] = Engine.values(fromOptions: options, for: f)
         }
         return out
+    }
+
+    /// Prefetch options (plain values, or `{"value": …, "label": …}`) that parse as the field's type.
+    public static func values(fromOptions options: [JSONValue], for field: PromptField) -> [FieldValue] {
+        options.compactMap { option in
+            let o = option["value"] ?? option
+            if case let .success(v) = FieldValues.parse(o.stringValue.map(FieldInput.text) ?? .json(o), as: field) { return v }
+            return nil
+        }
     }
 }

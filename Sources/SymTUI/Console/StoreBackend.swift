@@ -39,13 +39,23 @@ final class StoreBackend: ConsoleBackend {
 
     func flows() throws -> [FlowSummary] {
         FlowCatalog.entries(config: config, me: me).map { e in
-            FlowSummary(name: e.flow.name, label: e.flow.label, targets: e.targets.map { TargetSummary(name: $0.name, label: $0.label) },
+            var fields = e.flow.promptFields.filter(\.visible)
+            for i in fields.indices where fields[i].prefetch { fields[i].allowedValues = prefetched(flow: e.flow.name, field: fields[i]) }
+            return FlowSummary(name: e.flow.name, label: e.flow.label, targets: e.targets.map { TargetSummary(name: $0.name, label: $0.label) },
                         approvers: e.flow.approvers.users + e.flow.approvers.groups.map { "group:" + $0 }
                             + e.flow.approvalSteps.flatMap { s in s.approvers.users + s.approvers.groups.map { "group:" + $0 } },
-                        promptFields: e.flow.promptFields.filter(\.visible), requiredApprovals: e.flow.routing.threshold,
+                        promptFields: fields, requiredApprovals: e.flow.routing.threshold,
                         allowSelfApproval: e.flow.allowSelfApproval, maxDuration: e.flow.maxDuration,
                         headerText: e.flow.additionalHeaderText)
         }
+    }
+
+    /// A prefetch field's options from the daemon (which runs the handler), as values the form can cycle through.
+    private func prefetched(flow: String, field: PromptField) -> [FieldValue]? {
+        guard let reply = try? context.client().send(ClientCommand.prefetch(flow: flow, field: field.name).json),
+              let options = reply["options"]?.arrayValue else { return nil }
+        let values = Engine.values(fromOptions: options, for: field)
+        return values.isEmpty ? nil : values
     }
 
     /// Pending requests this user may decide now, newest first; recomputed only after the store changed.
