@@ -76,3 +76,35 @@ func refused(_ command: RequestCommand, _ request: AccessRequest, flow: Flow, by
     case let .failure(refusal): return refusal
     }
 }
+
+extension XCTestCase {
+    /// Runs the calling test in a child copy of the test process, so that a crash (a product bug) fails this test
+    /// only instead of ending the whole run. True in the child: run the body. In the parent: runs the child,
+    /// turns its failures or crash into failures here, and returns false.
+    func runsIsolated(module: String = "SymModelTests", function: String = #function,
+                      file: StaticString = #filePath, line: UInt = #line) -> Bool {
+        if ProcessInfo.processInfo.environment["SYMTUI_ISOLATED_TEST"] != nil { return true }
+        let test = "\(module).\(String(describing: type(of: self)))/\(function.replacingOccurrences(of: "()", with: ""))"
+        let child = Process()
+        child.executableURL = URL(fileURLWithPath: CommandLine.arguments[0])
+        child.arguments = [test]
+        var env = ProcessInfo.processInfo.environment
+        env["SYMTUI_ISOLATED_TEST"] = "1"
+        child.environment = env
+        let pipe = Pipe()
+        child.standardOutput = pipe
+        child.standardError = pipe
+        do { try child.run() } catch { XCTFail("cannot run \(test) in a child process: \(error)", file: file, line: line); return false }
+        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        child.waitUntilExit()
+        let notes = output.split(separator: "\n").filter {
+            $0.contains("error:") || $0.contains("Fatal") || $0.contains("Simultaneous accesses") || $0.contains("Fatal error")
+        }.prefix(8).joined(separator: "\n")
+        if child.terminationReason == .uncaughtSignal {
+            XCTFail("\(test) crashed (signal \(child.terminationStatus)):\n\(notes)", file: file, line: line)
+        } else if child.terminationStatus != 0 {
+            XCTFail("\(test) failed in its child process:\n\(notes)", file: file, line: line)
+        }
+        return false
+    }
+}

@@ -274,7 +274,9 @@ final class LifecycleRevokeAndReleaseTests: XCTestCase {
         XCTAssertEqual(escalated.request.state, .deescalating)
     }
 
+    /// Refusing these used to crash the process (an exclusivity violation), so the test runs in a child process.
     func testRevokeAndReleaseAreFinal() throws {
+        guard runsIsolated() else { return }
         let flow = LF.accessFlow()
         let revoked = try applied(.revoke(reason: nil), LF.request(flow, state: .active), flow: flow, by: LF.alice)
         XCTAssertEqual(refused(.revoke(reason: nil), revoked.request, flow: flow, by: LF.bob)?.kind, .wrongState)

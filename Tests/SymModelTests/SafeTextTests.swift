@@ -47,7 +47,7 @@ final class SafeTextTests: XCTestCase {
     }
 
     func testOrdinaryTextIsUnchanged() {
-        for text in ["hello world", "Zoë café naïve", "日本語のテキスト", "데이터베이스", "emoji 🚀👩‍💻 🇩🇪", "ʕ•ᴥ•ʔ", "a-b_c.d/e:f@g", ""] {
+        for text in ["hello world", "Zoë café naïve", "日本語のテキスト", "데이터베이스", "emoji 🚀 👍🏽 🇩🇪", "ʕ•ᴥ•ʔ", "a-b_c.d/e:f@g", ""] {
             XCTAssertEqual(SafeText.display(text), text)
             XCTAssertTrue(SafeText.isClean(text), text)
         }
