@@ -283,6 +283,49 @@ final class EngineGrantTests: XCTestCase {
         XCTAssertEqual(h.runs("deescalate").count, 1)
     }
 
+    /// The approval path of an extension, with the extension request written directly (see the test above for `extend`).
+    func testApprovingAnExtensionMovesTheGrantsExpiryWithoutADeescalation() throws {
+        let h = try EngineHarness(self)
+        let grant = try h.activeGrant()
+        let oldExpiry = try XCTUnwrap(grant.accessExpiresAt)
+        h.clock.advance(1800)
+        var ext = AccessRequest(flow: "access", target: "db", targetLabel: "Orders DB", requester: "rita",
+                                fields: ["duration": .duration(TimeSpan(seconds: 1800))], durationSeconds: 1800, createdAt: h.clock.now,
+                                requestExpiresAt: h.clock.now.addingTimeInterval(3600), extends: grant.id)
+        ext = try h.store.write { try $0.insert(ext) }
+        XCTAssertEqual(try h.execute(.approve(id: ext.id, reason: nil), by: h.alice).state, .approved)
+        let extended = try h.current(grant)
+        XCTAssertEqual(extended.state, .active)
+        XCTAssertEqual(extended.accessExpiresAt, oldExpiry.addingTimeInterval(1800))
+        let extendEvent = try XCTUnwrap(try h.store.events(requestId: grant.id).last)
+        XCTAssertEqual(extendEvent.type, .extend)
+        XCTAssertEqual(extendEvent.data["extension_request"], .int(ext.id))
+        try h.run(after: 1800)                       // past the old expiry
+        XCTAssertEqual(try h.current(grant).state, .active)
+        XCTAssertEqual(try h.current(ext).state, .approved, "an extension is never escalated on its own")
+        XCTAssertTrue(h.runs("deescalate").isEmpty)
+        XCTAssertEqual(h.runs("escalate").count, 1)
+        try h.run(after: 1800)                       // past the new expiry
+        XCTAssertEqual(try h.current(grant).state, .ended)
+        XCTAssertEqual(h.runs("deescalate").count, 1)
+    }
+
+    func testAnExtensionApprovedAfterItsGrantEndedDoesNotReviveIt() throws {
+        let h = try EngineHarness(self)
+        let grant = try h.activeGrant()
+        var ext = AccessRequest(flow: "access", target: "db", targetLabel: "Orders DB", requester: "rita",
+                                fields: ["duration": .duration(TimeSpan(seconds: 1800))], durationSeconds: 1800, createdAt: h.clock.now,
+                                requestExpiresAt: h.clock.now.addingTimeInterval(7200), extends: grant.id)
+        ext = try h.store.write { try $0.insert(ext) }
+        try h.execute(.release(id: grant.id), by: h.rita)
+        try h.run()
+        XCTAssertEqual(try h.execute(.approve(id: ext.id, reason: nil), by: h.alice).state, .approved)
+        XCTAssertEqual(try h.current(grant).state, .ended)
+        XCTAssertNotNil(try h.current(ext).error)
+        try h.run(after: 60)
+        XCTAssertEqual(h.runs("escalate").count, 1)
+    }
+
     func testOnlyTheRequesterCanExtend() throws {
         let h = try EngineHarness(self)
         let grant = try h.activeGrant()
