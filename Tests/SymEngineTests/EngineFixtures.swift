@@ -1,0 +1,171 @@
+import Foundation
+import XCTest
+import SymModel
+import SymStore
+@testable import SymEngine
+
+/// A clock the test moves by hand.
+final class TestClock: @unchecked Sendable {
+    private let lock = NSLock()
+    private var current: Date
+    init(_ start: Date) { current = start }
+    var now: Date { lock.lock(); defer { lock.unlock() }; return current }
+    func advance(_ seconds: TimeInterval) { lock.lock(); current.addTimeInterval(seconds); lock.unlock() }
+}
+
+/// An engine on a fresh store, with a `command` strategy whose scripts log each run, and an injectable clock.
+/// Create the file `fail-escalate` or `fail-deescalate` in `dir` to make the matching script exit 1.
+final class EngineHarness {
+    static let t0 = Date(timeIntervalSince1970: 1_800_000_000)
+
+    let dir: String
+    let store: Store
+    let engine: Engine
+    let loop: ExpiryLoop
+    let clock = TestClock(EngineHarness.t0)
+
+    let rita = Identity(uid: 2001, name: "rita", groups: ["dev"])
+    let alice = Identity(uid: 2002, name: "alice", groups: ["staff"])
+    let bob = Identity(uid: 2003, name: "bob", groups: ["oncall"])
+    let sam = Identity(uid: 2004, name: "sam", groups: [])
+    let olga = Identity(uid: 2005, name: "olga", groups: [])
+    let mallory = Identity(uid: 2006, name: "mallory", groups: [])
+
+    init(_ test: XCTestCase) throws {
+        dir = NSTemporaryDirectory() + "symtui-engine-test-" + String(UInt32.random(in: 0...UInt32.max), radix: 16)
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let dir = self.dir
+        test.addTeardownBlock { try? FileManager.default.removeItem(atPath: dir) }
+        let escalate = try EngineHarness.script(dir: dir, action: "escalate")
+        let deescalate = try EngineHarness.script(dir: dir, action: "deescalate")
+        let strategy = Strategy(name: "cmd", type: .command, settings: ["escalate": .string(escalate), "deescalate": .string(deescalate),
+                                                                        "timeout": .string("10s")],
+                                targets: [Target(name: "db", label: "Orders DB", settings: ["role": .string("orders_rw")])])
+        let duration = PromptField(name: "duration", type: .duration, defaultValue: .duration(TimeSpan(seconds: 3600)))
+        let reason = PromptField(name: "reason", type: .string, required: false)
+        let people = Approvers(users: ["alice", "bob"])
+        let config = Config(sourcePath: dir + "/config.json5", strategies: [strategy], flows: [
+            Flow(name: "access", strategy: "cmd", approvers: people, maxDuration: TimeSpan(seconds: 8 * 3600),
+                 promptFields: [duration, reason]),
+            Flow(name: "two", strategy: "cmd", approvers: people, requiredApprovals: 2, promptFields: [duration]),
+            Flow(name: "steps", strategy: "cmd",
+                 approvalSteps: [ApprovalStep(name: "security", approvers: Approvers(users: ["sam"])),
+                                 ApprovalStep(name: "owners", approvers: Approvers(users: ["olga"]))],
+                 promptFields: [duration]),
+            Flow(name: "job", approvers: people, promptFields: [reason]),
+        ])
+        store = try Store.openForWriting(path: dir + "/symtui.db")
+        let clock = self.clock
+        engine = Engine(config: config, store: store, now: { clock.now })
+        engine.escalationRetry = RetryPolicy(name: "test escalation", base: 0.001, cap: 0.001, budget: 2)
+        engine.deescalationRetry = RetryPolicy(name: "test deescalation", base: 0.001, cap: 0.001, budget: nil)
+        loop = ExpiryLoop(engine: engine, parallelism: 2)
+        loop.log = { _ in }
+    }
+
+    /// A script that logs `ACTION USER TARGET REQUEST_ID` (and its SYMTUI_* environment), failing while `fail-ACTION` exists.
+    static func script(dir: String, action: String) throws -> String {
+        let path = dir + "/" + action + ".sh"
+        try """
+            #!/bin/sh
+            echo "\(action) $1 $2 $SYMTUI_REQUEST_ID" >> '\(dir)/\(action).log'
+            env | grep '^SYMTUI_' | sort > '\(dir)/env-\(action)-'"$SYMTUI_REQUEST_ID"
+            if [ -e '\(dir)/fail-\(action)' ]; then echo "\(action) is broken" >&2; exit 1; fi
+            exit 0
+            """.write(toFile: path, atomically: true, encoding: .utf8)
+        _ = chmod(path, 0o755)
+        return path
+    }
+
+    /// The lines the script for `action` logged.
+    func runs(_ action: String) -> [String] {
+        ((try? String(contentsOfFile: dir + "/" + action + ".log", encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
+    }
+
+    func environment(_ action: String, _ id: Int64) -> [String: String] {
+        let text = (try? String(contentsOfFile: dir + "/env-\(action)-\(id)", encoding: .utf8)) ?? ""
+        var env: [String: String] = [:]
+        for line in text.split(separator: "\n") {
+            let parts = line.split(separator: "=", maxSplits: 1).map(String.init)
+            if parts.count == 2 { env[parts[0]] = parts[1] }
+        }
+        return env
+    }
+
+    func breakScript(_ action: String) { FileManager.default.createFile(atPath: dir + "/fail-" + action, contents: Data()) }
+    func fixScript(_ action: String) { try? FileManager.default.removeItem(atPath: dir + "/fail-" + action) }
+
+    @discardableResult
+    func execute(_ command: ClientCommand, by who: Identity, file: StaticString = #filePath, line: UInt = #line) throws -> AccessRequest {
+        switch engine.execute(command, by: who) {
+        case let .success(r): return r
+        case let .failure(e):
+            XCTFail("\(command) by \(who.name) failed: \(e.code) \(e.message)", file: file, line: line)
+            throw e
+        }
+    }
+
+    func refusal(_ command: ClientCommand, by who: Identity, file: StaticString = #filePath, line: UInt = #line) -> CommandError? {
+        switch engine.execute(command, by: who) {
+        case let .success(r):
+            XCTFail("\(command) by \(who.name) succeeded (request \(r.id) is \(r.state)); expected a refusal", file: file, line: line)
+            return nil
+        case let .failure(e): return e
+        }
+    }
+
+    func request(_ flow: String = "access", duration: String? = "1h", by who: Identity? = nil) throws -> AccessRequest {
+        try execute(.request(flow: flow, target: flow == "job" ? nil : "db", fields: [:], duration: flow == "job" ? nil : duration,
+                             reason: nil), by: who ?? rita)
+    }
+
+    /// A request by rita, approved by alice, escalated by the loop.
+    func activeGrant(duration: String = "1h", file: StaticString = #filePath, line: UInt = #line) throws -> AccessRequest {
+        let r = try request(duration: duration)
+        try execute(.approve(id: r.id, reason: nil), by: alice)
+        try loop.runUntilIdle()
+        let now = try XCTUnwrap(try store.request(id: r.id))
+        XCTAssertEqual(now.state, .active, file: file, line: line)
+        return now
+    }
+
+    func current(_ r: AccessRequest) throws -> AccessRequest { try XCTUnwrap(try store.request(id: r.id)) }
+    func events(_ r: AccessRequest) throws -> [EventType] { try store.events(requestId: r.id).map(\.type) }
+
+    /// Moves the clock and does all work then due.
+    func run(after seconds: TimeInterval = 0) throws {
+        clock.advance(seconds)
+        try loop.runUntilIdle()
+    }
+}
+
+extension XCTestCase {
+    /// Runs the calling test in a child copy of the test process, so that a crash (a product bug) fails this test
+    /// only instead of ending the whole run. True in the child: run the body. In the parent: runs the child,
+    /// turns its failures or crash into failures here, and returns false.
+    func runsIsolated(function: String = #function, file: StaticString = #filePath, line: UInt = #line) -> Bool {
+        if ProcessInfo.processInfo.environment["SYMTUI_ISOLATED_TEST"] != nil { return true }
+        let test = "SymEngineTests.\(String(describing: type(of: self)))/\(function.replacingOccurrences(of: "()", with: ""))"
+        let child = Process()
+        child.executableURL = URL(fileURLWithPath: CommandLine.arguments[0])
+        child.arguments = [test]
+        var env = ProcessInfo.processInfo.environment
+        env["SYMTUI_ISOLATED_TEST"] = "1"
+        child.environment = env
+        let pipe = Pipe()
+        child.standardOutput = pipe
+        child.standardError = pipe
+        do { try child.run() } catch { XCTFail("cannot run \(test) in a child process: \(error)", file: file, line: line); return false }
+        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        child.waitUntilExit()
+        let notes = output.split(separator: "\n").filter {
+            $0.contains("error:") || $0.contains("Fatal") || $0.contains("Simultaneous accesses")
+        }.prefix(8).joined(separator: "\n")
+        if child.terminationReason == .uncaughtSignal {
+            XCTFail("\(test) crashed (signal \(child.terminationStatus)):\n\(notes)", file: file, line: line)
+        } else if child.terminationStatus != 0 {
+            XCTFail("\(test) failed in its child process:\n\(notes)", file: file, line: line)
+        }
+        return false
+    }
+}
