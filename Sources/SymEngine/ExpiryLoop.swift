@@ -119,11 +119,16 @@ public final class ExpiryLoop: @unchecked Sendable {
             return nil
         }
         var others = Set<String>()
+        var request = r
+        if r.state == .escalating, flow.scheduleDeescalation, let d = r.durationSeconds, r.accessExpiresAt == nil {
+            // What the escalation is told (SYMTUI_EXPIRES_AT); the clock really starts when it succeeds.
+            request.accessExpiresAt = engine.now().addingTimeInterval(TimeInterval(d))
+        }
         if r.state == .deescalating {
             let flows = config.flows.filter { $0.strategy == sname }.map(\.name)
             others = (try? engine.store.otherHolders(flows: flows, target: tname, excluding: r.id)) ?? [r.requester]
         }
-        let ctx = GrantContext(request: r, strategy: strategy, target: target, stepOutput: r.stepOutput, otherActiveHolders: others)
+        let ctx = GrantContext(request: request, strategy: strategy, target: target, stepOutput: r.stepOutput, otherActiveHolders: others)
         return GrantJob(kind: r.state == .escalating ? .escalate : .deescalate, context: ctx)
     }
 
@@ -173,7 +178,14 @@ public final class ExpiryLoop: @unchecked Sendable {
 
     private func run(_ job: GrantJob) -> StrategyOutcome {
         let strategy = engine.strategies[job.context.strategy.name] ?? Strategies.make(job.context.strategy)
-        return job.kind == .escalate ? strategy.escalate(job.context) : strategy.deescalate(job.context)
+        if job.kind == .escalate { return strategy.escalate(job.context) }
+        let user = job.context.request.requester
+        if strategy.accessIsSharedAcrossGrants && job.context.otherActiveHolders.contains(user) {
+            // Another active grant of this user covers the same target: its own deescalation will end the access.
+            return .success(data: [("kept", .bool(true)),
+                                   ("kept_reason", .string("another active grant of \(user) to \(job.context.target.name) covers it"))])
+        }
+        return strategy.deescalate(job.context)
     }
 
     /// Writes the outcomes of finished runs in one transaction.

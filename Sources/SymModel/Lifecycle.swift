@@ -153,15 +153,13 @@ public enum Lifecycle {
                     return refuse(.notAllowed, "\(actor.name) is not an approver of flow \(flow.name) and cannot revoke")
                 }
             }
-            return endGrant(&r, reason: .revoked, type: .revoke, eventReason: reason, actor: actor, now: now, events: &events,
-                            wrongState: wrongState)
+            return endGrant(r, flow: flow, reason: .revoked, type: .revoke, eventReason: reason, actor: actor, command: command)
 
         case .release:
             guard actor.isPerson, actor.name == r.requester else {
                 return refuse(.notAllowed, "only the requester (\(r.requester)) can release request \(r.id)")
             }
-            return endGrant(&r, reason: .released, type: .release, eventReason: nil, actor: actor, now: now, events: &events,
-                            wrongState: wrongState)
+            return endGrant(r, flow: flow, reason: .released, type: .release, eventReason: nil, actor: actor, command: command)
 
         case .expirePending:
             guard r.state == .pending else { return wrongState() }
@@ -201,11 +199,10 @@ public enum Lifecycle {
                                                           ("retry_at", .string(Timestamp.format(retryAt)))]))
             } else {
                 // Possibly half-applied: deescalate to be sure (strategies are idempotent), then mark failed.
+                event(.escalateFailed, data: merge(data, [("attempt", .num(r.attempts)), ("final", .bool(true))]))
                 r.state = .deescalating
                 r.nextAttemptAt = nil
                 r.attempts = 0
-                if r.endReason == nil { r.endReason = nil }
-                event(.escalateFailed, data: merge(data, [("attempt", .num(r.attempts)), ("final", .bool(true))]))
             }
 
         case .expireGrant:
@@ -251,25 +248,25 @@ public enum Lifecycle {
         return .success(Transition(request: r, events: events))
     }
 
-    private static func endGrant(_ r: inout AccessRequest, reason: EndReason, type: EventType, eventReason: String?, actor: Actor,
-                                 now: Date, events: inout [EventDraft],
-                                 wrongState: () -> Result<Transition, Refusal>) -> Result<Transition, Refusal> {
+    /// Revoke and release: the grant goes to deescalation (final); an escalation in progress finishes first.
+    private static func endGrant(_ request: AccessRequest, flow: Flow, reason: EndReason, type: EventType, eventReason: String?,
+                                 actor: Actor, command: RequestCommand) -> Result<Transition, Refusal> {
+        var r = request
         switch r.state {
-        case .approved where r.extends == nil:
+        case .approved where r.extends == nil && !flow.isApprovalOnly:
             // Nothing was granted yet; going through deescalation keeps it simple and idempotent.
             r.state = .deescalating
-        case .escalating:
-            guard r.endReason == nil else { return wrongState() }
+        case .escalating where r.endReason == nil:
+            break
         case .active:
             r.state = .deescalating
         default:
-            return wrongState()
+            return .failure(Refusal(.wrongState, "request \(r.id) is \(r.state.rawValue): cannot \(command.name)"))
         }
         r.endReason = reason
         r.attempts = 0
         r.nextAttemptAt = nil
-        events.append(EventDraft(type, for: r, actor: actor.name, reason: eventReason))
-        return .success(Transition(request: r, events: events))
+        return .success(Transition(request: r, events: [EventDraft(type, for: r, actor: actor.name, reason: eventReason)]))
     }
 
     private static func merge(_ data: JSONValue, _ extra: [(String, JSONValue?)]) -> JSONValue {

@@ -23,6 +23,8 @@ public enum SafeText {
                 out.append("\u{2421}")  // ␡
             case 0x80...0x9F:
                 out.append("\u{FFFD}")
+            case 0x200D where isEmoji(out.last) && isEmoji(scalars.first):
+                out.append(u)  // a joiner inside an emoji sequence (👩‍💻) hides nothing
             case 0x200B...0x200F, 0x202A...0x202E, 0x2060...0x2064, 0x2066...0x2069, 0xFEFF, 0x061C, 0x180E,
                  0xFFF9...0xFFFB:
                 out.append("\u{FFFD}")
@@ -33,6 +35,11 @@ public enum SafeText {
             }
         }
         return String(out)
+    }
+
+    private static func isEmoji(_ u: UnicodeScalar?) -> Bool {
+        guard let u else { return false }
+        return u.value >= 0x2000 && (u.properties.isEmojiPresentation || u.properties.isEmoji)
     }
 
     /// True when `display` would change nothing.

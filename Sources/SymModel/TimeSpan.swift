@@ -82,12 +82,18 @@ public enum Timestamp {
         t.tm_min = m.5.map { Int32($0)! } ?? 0
         t.tm_sec = m.6.map { Int32($0)! } ?? 0
         guard (1...12).contains(t.tm_mon + 1), (1...31).contains(t.tm_mday), t.tm_hour < 24, t.tm_min < 60, t.tm_sec < 61 else { return nil }
-        var secs = Double(timegm(&t))
+        let (year, month, day) = (t.tm_year, t.tm_mon, t.tm_mday)
+        var whole = timegm(&t)
+        var back = tm()
+        gmtime_r(&whole, &back)
+        guard back.tm_year == year, back.tm_mon == month, back.tm_mday == day else { return nil }  // no 31 February
+        var secs = Double(whole)
         if let frac = m.7 { secs += Double("0." + frac) ?? 0 }
         if let off = m.8, off != "Z", off != "z" {
             let sign: Double = off.hasPrefix("-") ? -1 : 1
             let parts = off.dropFirst().split(separator: ":")
-            secs -= sign * (Double(parts[0])! * 3600 + Double(parts[1])! * 60)
+            guard let h = Double(parts[0]), let m = Double(parts[1]), h < 24, m < 60 else { return nil }
+            secs -= sign * (h * 3600 + m * 60)
         }
         return Date(timeIntervalSince1970: secs)
     }

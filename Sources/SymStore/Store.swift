@@ -255,6 +255,7 @@ public final class Store {
     // MARK: writes
 
     /// Runs `body` in one BEGIN IMMEDIATE transaction: the change and its audit events commit together.
+    @discardableResult
     public func write<T>(_ body: (StoreTransaction) throws -> T) throws -> T {
         precondition(!readOnly, "the read-only store cannot write")
         return try db.transaction(.immediate) {

@@ -92,7 +92,7 @@ final class EngineHarness {
         return env
     }
 
-    func breakScript(_ action: String) { FileManager.default.createFile(atPath: dir + "/fail-" + action, contents: Data()) }
+    func breakScript(_ action: String) { _ = FileManager.default.createFile(atPath: dir + "/fail-" + action, contents: Data()) }
     func fixScript(_ action: String) { try? FileManager.default.removeItem(atPath: dir + "/fail-" + action) }
 
     @discardableResult

@@ -67,6 +67,14 @@ public protocol AccessStrategy: Sendable {
     func deescalate(_ ctx: GrantContext) -> StrategyOutcome
     /// Who really has access now; nil when the strategy has no check.
     func check(target: Target) -> Result<AccessCheck, StrategyFailure>?
+    /// True when a user's access to a target is one thing however many grants gave it (a group membership,
+    /// a database role), so that ending one grant must not take it away while another still covers it.
+    /// False when each grant has its own artefact (a sudoers drop-in per grant).
+    var accessIsSharedAcrossGrants: Bool { get }
+}
+
+extension AccessStrategy {
+    public var accessIsSharedAcrossGrants: Bool { true }
 }
 
 /// The strategy implementation for a configured strategy.

@@ -68,6 +68,9 @@ public struct SudoersStrategy: AccessStrategy {
         return .success(data: data)
     }
 
+    /// Each grant has its own drop-in: removing one never touches another's.
+    public var accessIsSharedAcrossGrants: Bool { false }
+
     public func deescalate(_ ctx: GrantContext) -> StrategyOutcome {
         let user = ctx.user
         let dir = Self.directory(ctx.settings)
