@@ -18,12 +18,11 @@ public struct Layout: Sendable, Equatable {
     public var promptRow: Int { rows - 2 }
     public var statusRow: Int { rows - 1 }
 
-    /// Lines of the detail pane under a list (a separator included).
-    public func detailHeight(expanded: Bool) -> Int {
-        expanded ? max(0, bodyHeight - 4) : max(7, bodyHeight / 3)
-    }
-    /// Visible list rows (the column header takes one line).
-    public func listHeight(expanded: Bool) -> Int { max(1, bodyHeight - 1 - detailHeight(expanded: expanded)) }
+    /// Lines of the collapsed detail pane under a list (a separator included); an expanded pane is sized
+    /// to its content by `ConsoleState.detailHeight`.
+    public func detailHeight() -> Int { max(7, bodyHeight / 3) }
+    /// Visible list rows under a collapsed detail pane (the column header takes one line).
+    public func listHeight() -> Int { max(1, bodyHeight - 1 - detailHeight()) }
 }
 
 /// The selection and loaded window of one list view.
@@ -55,6 +54,8 @@ public struct FormField: Sendable {
     public var field: PromptField
     public var input: FieldInput
     public var error: String?
+    /// Where typing goes in a text input: a character offset, 0...text.count.
+    public var cursor = 0
 }
 
 /// The request form of one flow and target.

@@ -83,4 +83,31 @@ public enum DisplayWidth {
         let t = truncate(text, to: width)
         return t + String(repeating: " ", count: max(0, width - of(t)))
     }
+
+    /// `text` broken into lines of at most `width` columns, at spaces where it can, inside words where it must.
+    public static func wrap(_ text: String, to width: Int) -> [String] {
+        guard width > 0 else { return [text] }
+        var lines: [String] = []
+        var line = "", used = 0
+        var word = "", wordW = 0
+        func flushWord() {
+            if used > 0, used + 1 + wordW <= width { line += " " + word; used += 1 + wordW }
+            else if used == 0, wordW <= width { line = word; used = wordW }
+            else {
+                if used > 0 { lines.append(line); line = ""; used = 0 }
+                for ch in word {  // a word longer than a line is cut where it must be
+                    let w = of(ch)
+                    if used + w > width { lines.append(line); line = ""; used = 0 }
+                    line.append(ch); used += w
+                }
+            }
+            word = ""; wordW = 0
+        }
+        for ch in text {
+            if ch == " " { if wordW > 0 { flushWord() } } else { word.append(ch); wordW += of(ch) }
+        }
+        if wordW > 0 { flushWord() }
+        lines.append(line)
+        return lines
+    }
 }

@@ -3,6 +3,8 @@ public enum Key: Hashable, Sendable {
     case char(Character)
     case up, down, left, right, pageUp, pageDown, home, end
     case enter, escape, tab, backTab, backspace, delete
+    /// Control plus a letter (Ctrl-A is `.ctrl("a")`), for the ones that are not Tab, Enter or Backspace.
+    case ctrl(Character)
 }
 
 /// Which keys are live: decided by what has the focus (see `ConsoleState.mode`).
@@ -19,7 +21,10 @@ public enum Command: Equatable, Sendable {
     case moveUp, moveDown, pageUp, pageDown, first, last, open, back
     case nextView, previousView, showView(ConsoleView), startFilter, showHelp, quit
     case approve, deny, revoke, cancel, release, extend
-    case formNext, formPrevious, formSpace, formCycle(Int), formEnter, formBackspace, formBack
+    case formNext, formPrevious, formSpace, formEnter, formBack
+    /// ← (-1) / → (+1): moves the cursor in a text field, cycles allowed values and bools.
+    case formArrow(Int)
+    case formHome, formEnd, formBackspace, formDelete
     case promptConfirm, promptCancel, promptBackspace
     case filterApply, filterClear, filterBackspace
     case closeHelp
@@ -98,12 +103,15 @@ public enum Keymap {
         KeyBinding(.keys([.tab, .down]), "Tab ↓", .form, nil, .formNext, "next field", hint: "next field"),
         KeyBinding(.keys([.backTab, .up]), "S-Tab ↑", .form, nil, .formPrevious, "previous field"),
         KeyBinding(.keys([.char(" ")]), "Space", .form, nil, .formSpace, "toggle / cycle the value", hint: "toggle/cycle"),
-        KeyBinding(.keys([.left]), "←", .form, nil, .formCycle(-1), "previous allowed value"),
-        KeyBinding(.keys([.right]), "→", .form, nil, .formCycle(1), "next allowed value"),
-        KeyBinding(.keys([.backspace, .delete]), "Bksp", .form, nil, .formBackspace, "delete a character"),
+        KeyBinding(.keys([.left]), "←", .form, nil, .formArrow(-1), "cursor left in text; previous allowed value"),
+        KeyBinding(.keys([.right]), "→", .form, nil, .formArrow(1), "cursor right in text; next allowed value"),
+        KeyBinding(.keys([.home, .ctrl("a")]), "Home C-a", .form, nil, .formHome, "cursor to the start of the text"),
+        KeyBinding(.keys([.end, .ctrl("e")]), "End C-e", .form, nil, .formEnd, "cursor to the end of the text"),
+        KeyBinding(.keys([.backspace]), "Bksp", .form, nil, .formBackspace, "delete the character before the cursor"),
+        KeyBinding(.keys([.delete]), "Del", .form, nil, .formDelete, "delete the character at the cursor"),
         KeyBinding(.keys([.enter]), "Enter", .form, nil, .formEnter, "submit (on Submit) / next field", hint: "submit"),
         KeyBinding(.keys([.escape]), "Esc", .form, nil, .formBack, "back to the flow list", hint: "back"),
-        KeyBinding(.printable, "text", .form, nil, .insert, "typing edits the field"),
+        KeyBinding(.printable, "text", .form, nil, .insert, "typing inserts at the cursor"),
         // The prompt line (reasons, durations, confirmations).
         KeyBinding(.keys([.enter]), "Enter", .prompt, nil, .promptConfirm, "confirm", hint: "confirm"),
         KeyBinding(.keys([.escape]), "Esc", .prompt, nil, .promptCancel, "cancel", hint: "cancel"),
@@ -148,6 +156,16 @@ public enum Keymap {
         }
         return lines
     }
-}
 
-import Foundation
+    /// Whether a help line is a section heading (bindings are indented, separators empty).
+    public static func isHelpHeading(_ line: String) -> Bool { !line.isEmpty && !line.hasPrefix(" ") }
+
+    /// The help lines shown from `first` in `room` rows: a section heading (and the blank line before it)
+    /// never ends a page; it moves to the next page with its first rows.
+    public static func helpPage(first: Int, room: Int, lines: [String] = helpLines()) -> Range<Int> {
+        let start = max(0, min(first, lines.count))
+        var end = min(lines.count, start + max(1, room))
+        while end - start > 1, end < lines.count, isHelpHeading(lines[end - 1]) || lines[end - 1].isEmpty { end -= 1 }
+        return start..<end
+    }
+}

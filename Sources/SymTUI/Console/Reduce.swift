@@ -106,16 +106,19 @@ public enum Console {
     private static func apply(_ s: inout ConsoleState, _ command: Command, _ key: Key, _ fx: inout [Effect]) {
         let v = s.view
         if let top = s.helpScroll {
+            let room = max(1, s.layout.bodyHeight - 2)
+            let lines = Keymap.helpLines()
             let step: Int
             switch command {
             case .moveUp: step = -1
             case .moveDown: step = 1
-            case .pageUp: step = -max(1, s.layout.bodyHeight - 2)
-            case .pageDown: step = max(1, s.layout.bodyHeight - 2)
+            case .pageUp: step = -room
+            // The next page starts where this one stopped (a heading kept for the next page included).
+            case .pageDown: step = Keymap.helpPage(first: top, room: room, lines: lines).count
             default: step = 0
             }
             if step != 0 {
-                s.helpScroll = max(0, min(top + step, Keymap.helpLines().count - max(1, s.layout.bodyHeight - 2)))
+                s.helpScroll = max(0, min(top + step, lines.count - room))
                 return
             }
         }
@@ -179,12 +182,19 @@ public enum Console {
         case .formSpace:
             guard let f = s.form, !f.onSubmit else { return }
             if case .text = f.fields[f.focus].input { insert(&s, " ", &fx) } else { cycle(&s, 1) }
-        case let .formCycle(d): cycle(&s, d)
-        case .formBackspace:
-            guard let f = s.form, !f.onSubmit, case var .text(t) = f.fields[f.focus].input, !t.isEmpty else { return }
-            t.removeLast()
-            s.form?.fields[f.focus].input = .text(t)
-            s.form?.fields[f.focus].error = nil
+        case let .formArrow(d):
+            guard let f = s.form, !f.onSubmit else { return }
+            if case .text = f.fields[f.focus].input { moveCursor(&s) { $0 + d } } else { cycle(&s, d) }
+        case .formHome: moveCursor(&s) { _ in 0 }
+        case .formEnd: moveCursor(&s) { _ in Int.max }
+        case .formBackspace: editText(&s) { t, c in
+            guard c > 0 else { return }
+            t.remove(at: t.index(t.startIndex, offsetBy: c - 1)); c -= 1
+        }
+        case .formDelete: editText(&s) { t, c in
+            guard c < t.count else { return }
+            t.remove(at: t.index(t.startIndex, offsetBy: c))
+        }
         case .formEnter:
             guard let f = s.form else { return }
             if f.onSubmit { submit(&s, &fx) } else { s.form?.focus += 1 }
@@ -257,10 +267,10 @@ public enum Console {
             guard s.view.isPaged, (s.lists[s.view]?.filter.count ?? 0) < 100 else { return }
             s.lists[s.view]?.filter.append(c); resetWindow(&s, s.view); fx.append(.load(s.view))
         case .form:
-            guard let f = s.form, !f.onSubmit, case var .text(t) = f.fields[f.focus].input, t.count < 500 else { return }
-            t.append(c)
-            s.form?.fields[f.focus].input = .text(t)
-            s.form?.fields[f.focus].error = nil
+            editText(&s) { t, cursor in
+                guard t.count < 500 else { return }
+                t.insert(c, at: t.index(t.startIndex, offsetBy: cursor)); cursor += 1
+            }
         case .list, .help:
             return
         }
@@ -269,7 +279,7 @@ public enum Console {
     // MARK: lists
 
     private static func pageSize(_ s: ConsoleState, _ v: ConsoleView) -> Int {
-        v == .request ? s.layout.listHeight(expanded: false) : s.layout.listHeight(expanded: s.detailExpanded)
+        v == .request ? s.layout.listHeight() : s.listHeight(v, layout: s.layout)
     }
 
     private static func total(_ s: ConsoleState, _ v: ConsoleView) -> Int {
@@ -348,9 +358,29 @@ public enum Console {
                 if case let .bool(b)? = f.defaultValue { return FormField(field: f, input: .toggle(b)) }
                 return FormField(field: f, input: .toggle(false))
             }
-            return FormField(field: f, input: .text(f.defaultValue?.description ?? ""))
+            let text = f.defaultValue?.description ?? ""
+            return FormField(field: f, input: .text(text), cursor: text.count)
         }
         s.form = FormState(flow: flow.name, target: target?.name, fields: fields)
+    }
+
+    /// Edits the focused text input at its cursor; `edit` gets the text and the cursor (clamped to the text).
+    private static func editText(_ s: inout ConsoleState, _ edit: (inout String, inout Int) -> Void) {
+        guard let f = s.form, !f.onSubmit, case var .text(t) = f.fields[f.focus].input else { return }
+        var cursor = max(0, min(f.fields[f.focus].cursor, t.count))
+        let before = t
+        edit(&t, &cursor)
+        s.form?.fields[f.focus].cursor = cursor
+        guard t != before else { return }
+        s.form?.fields[f.focus].input = .text(t)
+        s.form?.fields[f.focus].error = nil
+    }
+
+    private static func moveCursor(_ s: inout ConsoleState, _ to: (Int) -> Int) {
+        editText(&s) { t, cursor in
+            let target = to(cursor)
+            cursor = target < 0 ? 0 : min(target, t.count)
+        }
     }
 
     private static func cycle(_ s: inout ConsoleState, _ d: Int) {

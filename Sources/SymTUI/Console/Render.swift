@@ -33,22 +33,40 @@ public func render(state: ConsoleState, size: (rows: Int, cols: Int)) -> ScreenB
 /// Makes user-supplied text inert before it reaches a cell.
 @inline(__always) func safe(_ s: String?) -> String { SafeText.display(s ?? "") }
 
-/// A list column: a title, a minimum width and a share of the spare width.
+/// A list column: a title, a minimum width, an optional maximum and a share of the spare width.
 struct Column {
     var title: String
     var width: Int
     var grow: Int = 0
+    /// The widest it may grow; nil lets it take whatever is left.
+    var max: Int? = nil
 
-    /// Widths for `columns` filling `total` columns (one space between columns).
+    /// Widths for `columns` filling `total` columns (one space between columns). A column is never narrower
+    /// than its title; spare width is shared by `grow` up to each `max`; the last growing column without a
+    /// maximum takes the rest.
     static func widths(_ columns: [Column], total: Int) -> [Int] {
-        let used = columns.reduce(0) { $0 + $1.width } + columns.count - 1
-        let spare = max(0, total - used)
+        var out = columns.map { Swift.max($0.width, DisplayWidth.of($0.title)) }
+        let gaps = Swift.max(0, columns.count - 1)
+        let spare = total - (out.reduce(0, +) + gaps)
+        guard spare > 0 else { return out }
         let shares = columns.reduce(0) { $0 + $1.grow }
-        var out = columns.map { c in c.width + (shares > 0 ? spare * c.grow / shares : 0) }
-        if shares > 0, let last = columns.lastIndex(where: { $0.grow > 0 }) {
-            out[last] += total - (out.reduce(0, +) + columns.count - 1)
+        guard shares > 0 else { return out }
+        for (i, c) in columns.enumerated() where c.grow > 0 {
+            var add = spare * c.grow / shares
+            if let m = c.max { add = Swift.min(add, Swift.max(0, m - out[i])) }
+            out[i] += add
+        }
+        let rest = total - (out.reduce(0, +) + gaps)
+        if rest > 0, let last = columns.lastIndex(where: { $0.grow > 0 && $0.max == nil }) ?? columns.lastIndex(where: { $0.grow > 0 }) {
+            out[last] += rest
         }
         return out
+    }
+
+    /// Where each column starts, for widths `w`: the one layout both the header and the rows use.
+    static func starts(_ w: [Int]) -> [Int] {
+        var x = 0
+        return w.map { width in defer { x += width + 1 }; return x }
     }
 }
 
@@ -146,20 +164,20 @@ struct Painter {
         buffer.put("Keys — generated from the keymap", row: top, col: 1, style: .header)
         let lines = Keymap.helpLines()
         let first = state.helpScroll ?? 0
-        let room = h - 2
-        for i in 0..<room where first + i < lines.count {
-            let line = lines[first + i]
-            buffer.put(line, row: top + 1 + i, col: 1, style: line.hasPrefix(" ") ? .normal : .helpKey)
+        let page = Keymap.helpPage(first: first, room: h - 2, lines: lines)
+        for (i, n) in page.enumerated() {
+            let line = lines[n]
+            buffer.put(line, row: top + 1 + i, col: 1, style: Keymap.isHelpHeading(line) ? .helpKey : .normal)
         }
-        let more = first + room < lines.count ? "↓ more (j, PgDn)" : "end"
-        buffer.put("\(more) — lines \(first + 1)–\(min(lines.count, first + room)) of \(lines.count)", row: top + h - 1, col: 1, style: .dim)
+        let more = page.upperBound < lines.count ? "↓ more (j, PgDn)" : "end"
+        buffer.put("\(more) — lines \(page.lowerBound + 1)–\(page.upperBound) of \(lines.count)", row: top + h - 1, col: 1, style: .dim)
     }
 
     // MARK: the Request view
 
     mutating func drawRequestList() {
         let top = layout.bodyTop
-        let h = layout.listHeight(expanded: false)
+        let h = layout.listHeight()
         let choices = state.choices
         let cs = [Column(title: "", width: 1), Column(title: "Flow", width: 22, grow: 2), Column(title: "Target", width: 22, grow: 2),
                   Column(title: "Approvers", width: 20, grow: 3)]
@@ -215,7 +233,11 @@ struct Painter {
         let approvers = flow?.approvers.map(safe).joined(separator: ", ") ?? ""
         buffer.put("Approvers: " + (approvers.isEmpty ? "decided by a rule" : approvers) + "   (* required)", row: r, col: 1, style: .dim); r += 1
         r += 1
-        let labelW = 22, inputW = min(40, cols - labelW - 30)
+        // The label column fits the longest label (up to two fifths of the width); the input takes what is
+        // left after room for a field error, up to 60 columns.
+        let longest = form.fields.map { DisplayWidth.of(safe($0.field.label)) + ($0.field.required ? 2 : 0) }.max() ?? 0
+        let labelW = max(8, min(longest, cols * 2 / 5))
+        let inputW = max(10, min(60, cols - (2 + labelW + 1) - 2 - 30))
         let room = layout.bodyTop + layout.bodyHeight - r - 2
         let first = max(0, min(form.focus, form.fields.count - 1) - room + 1)
         for (n, i) in (first..<form.fields.count).enumerated() where n < room {
@@ -225,16 +247,21 @@ struct Painter {
             buffer.put(focused ? "▸" : " ", row: row, col: 0, style: focused ? .fieldFocus : .normal)
             buffer.put(safe(ff.field.label) + (ff.field.required ? " *" : ""), row: row, col: 2, width: labelW, style: .fieldLabel)
             let input: String
+            var cursorAt: Int?
             switch ff.input {
             case let .text(t):
-                let shown = safe(t) + (focused ? "_" : "")
-                let w = DisplayWidth.of(shown)
-                input = "[" + DisplayWidth.pad(w <= inputW ? shown : "…" + String(shown.suffix(inputW - 1)), to: inputW) + "]"
+                let (shown, at) = Painter.textWindow(t, cursor: focused ? ff.cursor : nil, width: inputW)
+                input = "[" + DisplayWidth.pad(shown, to: inputW) + "]"
+                cursorAt = at.map { 2 + labelW + 1 + 1 + $0 }
             case let .toggle(v): input = v ? "[x] yes" : "[ ] no"
             case let .choice(k, allowed): input = "‹ " + safe(allowed[k].description) + " ›  (\(k + 1) of \(allowed.count): " + allowed.map { safe($0.description) }.joined(separator: " ") + ")"
             }
             let used = buffer.put(input, row: row, col: 2 + labelW + 1, width: ff.error == nil ? nil : inputW + 2, style: focused ? .fieldFocus : .normal)
             if let e = ff.error { buffer.put("✗ " + e, row: row, col: 2 + labelW + 2 + used, style: .fieldError) }
+            if let x = cursorAt {
+                buffer.restyle(row: row, col: x, width: max(1, Int(buffer[row, min(x, cols - 1)].width)), style: .cursor)
+                buffer.cursor = CursorPosition(row: row, col: x)
+            }
         }
         let buttonRow = r + min(room, form.fields.count - first) + 1
         let onSubmit = form.onSubmit
@@ -242,12 +269,32 @@ struct Painter {
         buffer.put(form.submitting ? "[ Submitting… ]" : "[ Submit ]", row: buttonRow, col: 2 + labelW + 1, style: onSubmit ? .buttonFocus : .button)
     }
 
+    /// The part of a text input shown in `width` columns, and the cursor's column in it: the cursor stays in
+    /// view, "…" marks text cut off on either side. `cursor` nil: from the start, no cursor.
+    static func textWindow(_ raw: String, cursor: Int?, width: Int) -> (String, Int?) {
+        let parts = raw.map { safe(String($0)) }  // one shown piece per character the cursor counts
+        let whole = parts.joined()
+        guard let cursor else { return (DisplayWidth.truncate(whole, to: width), nil) }
+        let c = max(0, min(cursor, parts.count))
+        func w(_ r: Range<Int>) -> Int { parts[r].reduce(0) { $0 + DisplayWidth.of($1) } }
+        // Everything fits, with a column for a cursor after the text.
+        if w(0..<parts.count) + 1 <= width { return (whole, w(0..<c)) }
+        // Cut on the right only: the cursor and the character under it stay clear of the "…".
+        if w(0..<c) + 2 <= width - 1 { return (DisplayWidth.truncate(whole, to: width), w(0..<c)) }
+        var start = c
+        while start > 0, 1 + w((start - 1)..<c) + 2 <= width - 1 { start -= 1 }
+        return (DisplayWidth.truncate("…" + parts[start...].joined(), to: width), 1 + w(start..<c))
+    }
+
     // MARK: paged lists
 
     mutating func drawList(_ v: ConsoleView) {
         let top = layout.bodyTop
-        let h = layout.listHeight(expanded: state.detailExpanded)
-        let l = state.list(v)
+        let h = state.listHeight(v, layout: layout)
+        var l = state.list(v)
+        // The selection stays on screen even when the pane's height changed since the last key.
+        if l.selected >= l.top + h { l.top = l.selected - h + 1 }
+        if l.selected < l.top { l.top = l.selected }
         let cs = columns(v)
         let w = Column.widths(cs, total: cols - 1)
         header(cs, w, row: top)
@@ -285,8 +332,7 @@ struct Painter {
         let more = page.total > h ? "rows \(l.top + 1)–\(min(page.total, l.top + h)) of \(page.total)" : "\(page.total) rows"
         separator(row: dTop, title: "Details", right: more)
         let dRows = layout.bodyTop + layout.bodyHeight - dTop - 1
-        var lines: [(String, Style)] = []
-        if v == .audit { if let e = state.selectedEvent() { lines = eventDetail(e) } } else if let r = state.selectedRequest(v) { lines = requestDetail(r, v) }
+        let lines = state.shownDetailLines(v, layout: layout)
         for (i, line) in lines.prefix(dRows).enumerated() {
             if line.1 == .banner { bannerLine(row: dTop + 1 + i, line.0) } else { buffer.put(line.0, row: dTop + 1 + i, col: 1, style: line.1) }
         }
@@ -295,58 +341,36 @@ struct Painter {
     func columns(_ v: ConsoleView) -> [Column] {
         switch v {
         case .review:
-            return [Column(title: "", width: 2), Column(title: "ID", width: 5), Column(title: "Requester", width: 9, grow: 1),
-                    Column(title: "Flow", width: 11, grow: 2), Column(title: "Target", width: 12, grow: 2), Column(title: "Dur", width: 5),
-                    Column(title: "Age", width: 6), Column(title: "Expires", width: 7), Column(title: "Reason", width: 8, grow: 4)]
-        case .mine:
-            return [Column(title: "", width: 2), Column(title: "ID", width: 5), Column(title: "Flow", width: 11, grow: 2),
-                    Column(title: "Target", width: 12, grow: 2), Column(title: "State", width: 13), Column(title: "Time", width: 14),
+            return [Column(title: "", width: 2), Column(title: "ID", width: 5), Column(title: "Requester", width: 9, grow: 1, max: 16),
+                    Column(title: "Flow", width: 11, grow: 2, max: 24), Column(title: "Target", width: 12, grow: 2, max: 28),
+                    Column(title: "Dur", width: 5), Column(title: "Age", width: 6), Column(title: "Expires", width: 7),
                     Column(title: "Reason", width: 8, grow: 4)]
+        case .mine:
+            return [Column(title: "", width: 2), Column(title: "ID", width: 5), Column(title: "Flow", width: 11, grow: 2, max: 24),
+                    Column(title: "Target", width: 12, grow: 2, max: 28), Column(title: "State", width: 13, grow: 1, max: 20),
+                    Column(title: "Time", width: 14), Column(title: "Reason", width: 8, grow: 4)]
         case .grants:
-            return [Column(title: "", width: 2), Column(title: "ID", width: 5), Column(title: "User", width: 9, grow: 1),
-                    Column(title: "Flow", width: 11, grow: 2), Column(title: "Target", width: 12, grow: 2), Column(title: "Since", width: 6),
-                    Column(title: "Left", width: 7), Column(title: "Reason", width: 8, grow: 4)]
+            return [Column(title: "", width: 2), Column(title: "ID", width: 5), Column(title: "User", width: 9, grow: 1, max: 16),
+                    Column(title: "Flow", width: 11, grow: 2, max: 24), Column(title: "Target", width: 12, grow: 2, max: 28),
+                    Column(title: "State", width: 6, grow: 1, max: 20), Column(title: "Since", width: 6), Column(title: "Left", width: 7),
+                    Column(title: "Reason", width: 8, grow: 4)]
         case .audit:
             return [Column(title: "", width: 1), Column(title: "Seq", width: 5), Column(title: "Time (UTC)", width: 14),
-                    Column(title: "Type", width: 10), Column(title: "Req", width: 5), Column(title: "Actor", width: 9, grow: 1),
-                    Column(title: "Requester", width: 9, grow: 1), Column(title: "Target", width: 8, grow: 2), Column(title: "Reason", width: 6, grow: 3)]
+                    Column(title: "Type", width: 10, grow: 1, max: 17), Column(title: "Req", width: 5),
+                    Column(title: "Actor", width: 8, grow: 1, max: 16), Column(title: "Requester", width: 9, grow: 1, max: 16),
+                    Column(title: "Target", width: 8, grow: 1, max: 20), Column(title: "Reason", width: 6, grow: 6)]
         case .request:
             return []
         }
     }
 
-    func until(_ d: Date?) -> String {
-        guard let d else { return "—" }
-        return TimeSpan.countdown(Int(d.timeIntervalSince(state.now).rounded(.up)))
-    }
-
-    func ago(_ d: Date?) -> String {
-        guard let d else { return "—" }
-        return TimeSpan.countdown(Int(state.now.timeIntervalSince(d)))
-    }
-
-    static func reason(_ r: AccessRequest) -> String { safe(r.fields["reason"]?.description) }
-
-    func target(_ r: AccessRequest) -> String { r.target == nil ? "(approval)" : safe(r.targetLabel ?? r.target) }
-
-    func duration(_ r: AccessRequest) -> String { r.durationSeconds.map { TimeSpan(seconds: $0).description } ?? "—" }
-
-    func stateText(_ r: AccessRequest) -> String {
-        var t = r.state.rawValue
-        if let e = r.endReason { t += ":" + e.rawValue }
-        if r.stuck { t += " ⚠stuck" }
-        return t
-    }
-
-    func timeText(_ r: AccessRequest) -> String {
-        switch r.state {
-        case .pending: return "expires " + until(r.requestExpiresAt)
-        case .active: return r.accessExpiresAt == nil ? "until revoked" : until(r.accessExpiresAt) + " left"
-        case .approved, .escalating: return "decided " + ago(r.decidedAt)
-        case .deescalating: return "ending"
-        default: return ago(r.endedAt ?? r.decidedAt ?? r.createdAt) + " ago"
-        }
-    }
+    func until(_ d: Date?) -> String { state.until(d) }
+    func ago(_ d: Date?) -> String { state.ago(d) }
+    static func reason(_ r: AccessRequest) -> String { ConsoleState.reason(r) }
+    func target(_ r: AccessRequest) -> String { ConsoleState.targetText(r) }
+    func duration(_ r: AccessRequest) -> String { ConsoleState.durationText(r) }
+    func stateText(_ r: AccessRequest) -> String { ConsoleState.stateText(r) }
+    func timeText(_ r: AccessRequest) -> String { state.timeText(r) }
 
     func requestCells(_ v: ConsoleView, _ r: AccessRequest) -> [String] {
         switch v {
@@ -356,7 +380,7 @@ struct Painter {
             return ["#\(r.id)", safe(r.flow), target(r), stateText(r), timeText(r), Painter.reason(r)]
         default:
             let left = r.accessExpiresAt == nil ? "∞" : until(r.accessExpiresAt)
-            return ["#\(r.id)", safe(r.requester), safe(r.flow), target(r), ago(r.accessStartsAt ?? r.decidedAt), left, Painter.reason(r)]
+            return ["#\(r.id)", safe(r.requester), safe(r.flow), target(r), stateText(r), ago(r.accessStartsAt ?? r.decidedAt), left, Painter.reason(r)]
         }
     }
 
@@ -366,61 +390,17 @@ struct Painter {
         return ["\(e.seq)", time, e.type.rawValue, e.requestId.map { "#\($0)" } ?? "—", safe(e.actor), safe(e.requester), safe(e.target), safe(e.reason)]
     }
 
-    func requestDetail(_ r: AccessRequest, _ v: ConsoleView) -> [(String, Style)] {
-        var out: [(String, Style)] = []
-        let mine = r.requester == state.identity.user
-        if v == .review, mine, r.state == .pending {
-            let allowed = state.flow(named: r.flow)?.allowSelfApproval ?? false
-            out.append((allowed ? "⚠ Your own request: this flow allows self-approval, with a reason, announced to the other approvers"
-                                : "⚠ Your own request: this flow does not allow self-approval", .banner))
-        }
-        out.append(("#\(r.id) " + safe(r.flow) + " → " + target(r) + (r.target.map { " (" + safe($0) + ")" } ?? "")
-                    + " · requester " + safe(r.requester) + " · " + stateText(r), .title))
-        var times = "duration " + duration(r) + " · created " + ago(r.createdAt) + " ago"
-        switch r.state {
-        case .pending: times += " · request expires in " + until(r.requestExpiresAt)
-        case .active: times += r.accessExpiresAt.map { _ in " · access ends in " + until(r.accessExpiresAt) } ?? ""
-        default: break
-        }
-        times += " · approvals \(r.approvals.count)/\(r.requiredApprovals)"
-        out.append((times, .normal))
-        let fields = r.fields.keys.sorted().map { safe($0) + "=" + safe(r.fields[$0]!.description) }
-        if !fields.isEmpty { out.append(("fields: " + fields.joined(separator: ", "), .normal)) }
-        for a in r.approvals {
-            out.append(("✓ approved by " + safe(a.user) + (a.isSelf ? " (self)" : "") + " " + ago(a.at) + " ago" + (a.reason.map { ": " + safe($0) } ?? ""), .normal))
-        }
-        if let d = r.denial { out.append(("✗ denied by " + safe(d.user) + " " + ago(d.at) + " ago: " + safe(d.reason), .normal)) }
-        if let e = r.error { out.append(("⚠ error: " + safe(e), .refusal)) }
-        if let x = r.extends { out.append(("extends grant #\(x)", .normal)) }
-        return out
-    }
-
-    func eventDetail(_ e: AuditEvent) -> [(String, Style)] {
-        var out: [(String, Style)] = [
-            ("event \(e.seq) · " + e.type.rawValue + " · " + Timestamp.format(e.time) + " · actor " + safe(e.actor), .title),
-            ("request " + (e.requestId.map { "#\($0)" } ?? "—") + " · flow " + safe(e.flow) + " · target " + safe(e.target)
-             + " · requester " + safe(e.requester), .normal),
-        ]
-        if let r = e.reason { out.append(("reason: " + safe(r), .normal)) }
-        out.append(("data: " + safe(e.data.compact), .normal))
-        out.append(("hash " + safe(e.hash) + " · prev " + safe(String(e.prevHash.prefix(16))) + "…", .dim))
-        return out
-    }
-
     // MARK: pieces
 
     mutating func header(_ cs: [Column], _ w: [Int], row: Int) {
-        buffer.fill(row: row, style: .header)
-        var x = 1
-        for (c, width) in zip(cs, w) { buffer.put(c.title, row: row, col: x, width: width, style: .header); x += width + 1 }
+        cellsRow(cs.map(\.title), w, row: row, style: .header)
     }
 
+    /// One row of cells on the shared column layout (`Column.starts`), each cut to its width.
     mutating func cellsRow(_ values: [String], _ w: [Int], row: Int, style: Style) {
         buffer.fill(row: row, style: style)
-        var x = 0
-        for (i, (value, width)) in zip(values, w).enumerated() {
-            buffer.put(value, row: row, col: x + (i == 0 ? 0 : 1), width: width, style: style)
-            x += width + (i == 0 ? 0 : 1)
+        for (value, (x, width)) in zip(values, zip(Column.starts(w), w)) {
+            buffer.put(value, row: row, col: x, width: width, style: style)
         }
     }
 

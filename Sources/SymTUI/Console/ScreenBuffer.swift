@@ -8,11 +8,20 @@ public struct Cell: Equatable, Sendable {
     public static let blank = Cell(character: " ", width: 1, style: .normal)
 }
 
+/// A cell position on the screen.
+public struct CursorPosition: Equatable, Sendable {
+    public var row: Int
+    public var col: Int
+    public init(row: Int, col: Int) { self.row = row; self.col = col }
+}
+
 /// A frame of rows × cols cells, laid out by display width; what `render` produces and `Terminal` draws.
 public struct ScreenBuffer: Equatable, Sendable {
     public let rows: Int
     public let cols: Int
     public private(set) var cells: [Cell]
+    /// Where the terminal's own cursor goes (a text input's insertion point); nil hides it.
+    public var cursor: CursorPosition?
 
     public init(rows: Int, cols: Int) {
         self.rows = max(0, rows); self.cols = max(0, cols)
@@ -20,6 +29,12 @@ public struct ScreenBuffer: Equatable, Sendable {
     }
 
     public subscript(row: Int, col: Int) -> Cell { cells[row * cols + col] }
+
+    /// Restyles `width` cells from (row, col), keeping their characters.
+    public mutating func restyle(row: Int, col: Int, width: Int = 1, style: Style) {
+        guard row >= 0, row < rows else { return }
+        for c in max(0, col)..<min(cols, col + width) { cells[row * cols + c].style = style }
+    }
 
     /// Gives a whole row one style (for bars and highlighted rows).
     public mutating func fill(row: Int, style: Style, from col: Int = 0) {

@@ -109,6 +109,7 @@ public final class Terminal {
         case 10, 13: return .key(.enter)
         case 27: return .key(.escape)
         case 8, 127: return .key(.backspace)
+        case 1...26: return .key(.ctrl(Character(Unicode.Scalar(UInt8(ch) + 0x60))))
         default:
             guard let u = Unicode.Scalar(UInt32(ch)), u.value >= 0x20 else { return nil }
             return .key(.char(Character(u)))
@@ -140,6 +141,11 @@ public final class Terminal {
                 _ = mvwaddnwstr(window, Int32(y), Int32(start), chars, Int32(chars.count))
             }
             if buffer.cols < cols { wmove(window, Int32(y), Int32(buffer.cols)); wclrtoeol(window) }
+        }
+        if let c = buffer.cursor, c.row < rows, c.col < cols {
+            curs_set(1); wmove(window, Int32(c.row), Int32(c.col))
+        } else {
+            curs_set(0)
         }
         wnoutrefresh(window)
         doupdate()

@@ -5,6 +5,8 @@ public enum Style: Int, CaseIterable, Sendable {
     case normal, title, tabActive, tabInactive, header, selected, newRow, selectedNew, dim
     case status, statusWarn, message, refusal, prompt, banner
     case fieldLabel, fieldFocus, fieldError, button, buttonFocus, helpKey
+    /// The cell under the text cursor of the focused input.
+    case cursor
 }
 
 /// Terminal text attributes (curses A_*).
@@ -34,29 +36,32 @@ public struct ThemeEntry: Sendable {
 
 /// The one theme table (htop-style): a colour column and a monochrome column per style.
 /// Nothing is conveyed by colour alone: rows and messages also carry text markers (●, ✗, ⚠).
+/// Black text is never bold: many terminals brighten bold black to grey, unreadable on cyan or yellow.
 public enum Theme {
     public static let table: [ThemeEntry] = [
         ThemeEntry(style: .normal, foreground: .default, background: .default, colourAttributes: [], monochromeAttributes: []),
         ThemeEntry(style: .title, foreground: .cyan, background: .default, colourAttributes: [.bold], monochromeAttributes: [.bold]),
-        ThemeEntry(style: .tabActive, foreground: .black, background: .cyan, colourAttributes: [.bold], monochromeAttributes: [.reverse, .bold]),
+        ThemeEntry(style: .tabActive, foreground: .black, background: .cyan, colourAttributes: [], monochromeAttributes: [.reverse, .bold]),
         ThemeEntry(style: .tabInactive, foreground: .default, background: .default, colourAttributes: [], monochromeAttributes: []),
         ThemeEntry(style: .header, foreground: .default, background: .default, colourAttributes: [.bold, .underline], monochromeAttributes: [.bold, .underline]),
         ThemeEntry(style: .selected, foreground: .black, background: .white, colourAttributes: [], monochromeAttributes: [.reverse]),
         ThemeEntry(style: .newRow, foreground: .yellow, background: .default, colourAttributes: [.bold], monochromeAttributes: [.bold]),
-        ThemeEntry(style: .selectedNew, foreground: .black, background: .yellow, colourAttributes: [.bold], monochromeAttributes: [.reverse, .bold]),
+        ThemeEntry(style: .selectedNew, foreground: .black, background: .yellow, colourAttributes: [], monochromeAttributes: [.reverse, .bold]),
         ThemeEntry(style: .dim, foreground: .default, background: .default, colourAttributes: [.dim], monochromeAttributes: [.dim]),
         ThemeEntry(style: .status, foreground: .white, background: .blue, colourAttributes: [], monochromeAttributes: [.reverse]),
         ThemeEntry(style: .statusWarn, foreground: .white, background: .red, colourAttributes: [.bold], monochromeAttributes: [.reverse, .bold]),
         ThemeEntry(style: .message, foreground: .green, background: .default, colourAttributes: [], monochromeAttributes: []),
         ThemeEntry(style: .refusal, foreground: .red, background: .default, colourAttributes: [.bold], monochromeAttributes: [.bold]),
         ThemeEntry(style: .prompt, foreground: .default, background: .default, colourAttributes: [.bold], monochromeAttributes: [.bold]),
-        ThemeEntry(style: .banner, foreground: .black, background: .yellow, colourAttributes: [.bold], monochromeAttributes: [.reverse, .bold]),
+        ThemeEntry(style: .banner, foreground: .black, background: .yellow, colourAttributes: [], monochromeAttributes: [.reverse, .bold]),
         ThemeEntry(style: .fieldLabel, foreground: .default, background: .default, colourAttributes: [], monochromeAttributes: []),
         ThemeEntry(style: .fieldFocus, foreground: .black, background: .cyan, colourAttributes: [], monochromeAttributes: [.reverse]),
         ThemeEntry(style: .fieldError, foreground: .red, background: .default, colourAttributes: [.bold], monochromeAttributes: [.bold]),
         ThemeEntry(style: .button, foreground: .default, background: .default, colourAttributes: [.bold], monochromeAttributes: [.bold]),
-        ThemeEntry(style: .buttonFocus, foreground: .black, background: .green, colourAttributes: [.bold], monochromeAttributes: [.reverse, .bold]),
+        ThemeEntry(style: .buttonFocus, foreground: .black, background: .green, colourAttributes: [], monochromeAttributes: [.reverse, .bold]),
         ThemeEntry(style: .helpKey, foreground: .cyan, background: .default, colourAttributes: [.bold], monochromeAttributes: [.bold]),
+        // Inside a reversed focused field, an un-reversed underlined cell.
+        ThemeEntry(style: .cursor, foreground: .black, background: .white, colourAttributes: [.underline], monochromeAttributes: [.underline]),
     ]
 
     private static let byStyle: [ThemeEntry] = Style.allCases.map { s in table.first { $0.style == s }! }
