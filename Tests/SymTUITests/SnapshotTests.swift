@@ -65,6 +65,10 @@ final class SnapshotTests: XCTestCase {
         }
     }
 
+    func testExpandedDetailsAreSizedToTheirContent() {
+        scene("review-expanded") { app, _ in app.press(.char("j"), .char("j"), .enter) }
+    }
+
     func testReviewPromptForDenyReason() {
         scene("review-deny") { app, _ in app.press(.char("j"), .char("d")); app.type("not now") }
     }
