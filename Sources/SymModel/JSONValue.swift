@@ -83,7 +83,7 @@ extension JSONValue {
             out += "]"
         case let .object(pairs):
             if pairs.isEmpty { out += "{}"; return }
-            let ordered = sorted ? pairs.sorted { Array($0.0.utf8).lexicographicallyPrecedes(Array($1.0.utf8)) } : pairs
+            let ordered = sorted ? pairs.sorted { $0.0.utf8.lexicographicallyPrecedes($1.0.utf8) } : pairs
             out += "{"
             for (i, (k, v)) in ordered.enumerated() {
                 if i > 0 { out += "," }
