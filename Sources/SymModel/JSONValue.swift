@@ -83,7 +83,7 @@ extension JSONValue {
             out += "]"
         case let .object(pairs):
             if pairs.isEmpty { out += "{}"; return }
-            let ordered = sorted ? pairs.sorted { $0.0.utf8.lexicographicallyPrecedes($1.0.utf8) } : pairs
+            let ordered = sorted ? pairs.sorted(by: JSONValue.utf8Precedes) : pairs
             out += "{"
             for (i, (k, v)) in ordered.enumerated() {
                 if i > 0 { out += "," }
@@ -97,7 +97,18 @@ extension JSONValue {
         }
     }
 
+    /// Key order of the canonical form: by UTF-8 bytes (for ASCII keys String's own `<` is that order, and fast).
+    static func utf8Precedes(_ a: (String, JSONValue), _ b: (String, JSONValue)) -> Bool {
+        if a.0.utf8.allSatisfy({ $0 < 0x80 }) && b.0.utf8.allSatisfy({ $0 < 0x80 }) { return a.0 < b.0 }
+        return a.0.utf8.lexicographicallyPrecedes(b.0.utf8)
+    }
+
     static func writeString(_ s: String, into out: inout String) {
+        // Fast path: printable ASCII without quotes or backslashes is written as is.
+        if s.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F && $0 != 0x22 && $0 != 0x5C }) {
+            out += "\""; out += s; out += "\""
+            return
+        }
         out += "\""
         for u in s.unicodeScalars {
             switch u {

@@ -193,7 +193,10 @@ public enum AuditExport {
     /// tab or CR get a `'`), and quoted per RFC 4180 when it holds a comma, quote or line break.
     public static func csvCell(_ raw: String) -> String {
         var text = SafeText.display(raw)
-        if let first = text.unicodeScalars.first, "=+-@\t\r".unicodeScalars.contains(first) { text = "'" + text }
+        let risky = "=+-@\t\r".unicodeScalars
+        if [raw.unicodeScalars.first, text.unicodeScalars.first].contains(where: { $0.map(risky.contains) ?? false }) {
+            text = "'" + text
+        }
         if text.unicodeScalars.contains(where: { ",\"\n\r".unicodeScalars.contains($0) }) {
             return "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\""
         }
