@@ -105,6 +105,9 @@ public struct AuditVerifier {
                   let id = json["id"]?.stringValue, let hash = json["hash"]?.stringValue else {
                 throw StoreError("\(source):\(lineNumber): not an audit event (a JSON object with seq, id and hash)")
             }
+            guard AuditExport.hashMatches(json) else {
+                throw StoreError("\(source):\(lineNumber): seq \(seq) does not match its own hash: this copy was changed")
+            }
             guard let stored = try store.event(seq: seq) else {
                 return AuditVerification(checked: checked, headSeq: head.0, headHash: head.1,
                                          problem: AuditProblem(seq: seq, kind: .missing, detail: "in \(source) but not in the store"))
@@ -174,6 +177,15 @@ public enum AuditExport {
     /// One event as one line of JSON (SPEC §7 keys in their stable order), without the newline.
     /// Control characters are escaped by the JSON writer, so a line never contains a raw line break.
     public static func jsonlLine(_ e: AuditEvent) -> String { e.json.compact }
+
+    /// True when an exported event's content hashes to its `hash` (checked without a store, as docs/audit.md does).
+    public static func hashMatches(_ json: JSONValue) -> Bool {
+        guard case let .object(pairs) = json, let hash = json["hash"]?.stringValue, let prev = json["prev_hash"]?.stringValue else {
+            return false
+        }
+        let unhashed = JSONValue.object(pairs.filter { $0.0 != "hash" })
+        return SHA256.hex(Array((prev + "\n" + unhashed.canonical).utf8)) == hash
+    }
 
     public static let csvColumns = ["seq", "id", "time", "type", "request_id", "flow", "target", "requester", "actor",
                                     "reason", "data", "prev_hash", "hash"]

@@ -175,7 +175,7 @@ enum CLI {
             Output.print(spec.helpText)
             return ExitCode.ok
         }),
-    ] + extraCommands }
+    ] + AuditCommands.specs + extraCommands }
 
     /// Commands other parts of the program register (console, audit, handlers, check).
     nonisolated(unsafe) static var extraCommands: [CommandSpec] = []
