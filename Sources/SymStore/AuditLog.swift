@@ -46,36 +46,60 @@ public struct AuditVerifier {
 
     public init(store: Store, pageSize: Int = 2_000) { self.store = store; self.pageSize = pageSize }
 
-    /// Verifies the whole chain; stops at the first problem.
+    /// Verifies the whole chain; stops at the first problem. Hashing a page runs on all cores while the
+    /// next page is read (each event's hash depends only on its own row and the stored hash before it).
     public func verify() throws -> AuditVerification {
         var expected: Int64 = 1
         var prevHash = AuditEvent.genesisHash
         var checked: Int64 = 0
-        var after: Int64 = 0
-        while true {
-            let page = try store.events(afterSeq: after, limit: pageSize)
-            for e in page {
-                if let problem = AuditVerifier.check(e, expectedSeq: expected, prevHash: prevHash) {
+        var page = try store.events(afterSeq: 0, limit: pageSize)
+        while !page.isEmpty {
+            let hashing = DispatchGroup()
+            let computed = HashPage()
+            let current = page
+            DispatchQueue.global().async(group: hashing) { computed.hashes = AuditVerifier.hashes(of: current) }
+            let next = page.count == pageSize ? try store.events(afterSeq: page[page.count - 1].seq, limit: pageSize) : []
+            hashing.wait()
+            for (e, hash) in zip(page, computed.hashes) {
+                if let problem = AuditVerifier.check(e, computedHash: hash, expectedSeq: expected, prevHash: prevHash) {
                     return AuditVerification(checked: checked, headSeq: expected - 1, headHash: prevHash, problem: problem)
                 }
                 checked += 1
                 expected = e.seq + 1
                 prevHash = e.hash
             }
-            guard page.count == pageSize, let last = page.last else { break }
-            after = last.seq
+            page = next
         }
         return AuditVerification(checked: checked, headSeq: expected - 1, headHash: prevHash, problem: nil)
     }
 
+    /// `computedHash` of every event, spread over the available cores.
+    static func hashes(of page: [AuditEvent]) -> [String] {
+        let workers = min(ProcessInfo.processInfo.activeProcessorCount, 8)
+        guard workers > 1, page.count >= 64 else { return page.map(\.computedHash) }
+        let out = HashPage()
+        out.hashes = [String](repeating: "", count: page.count)
+        let chunk = (page.count + workers - 1) / workers
+        out.hashes.withUnsafeMutableBufferPointer { buffer in
+            let slots = SendableBuffer(buffer: buffer)
+            DispatchQueue.concurrentPerform(iterations: workers) { w in
+                for i in (w * chunk)..<min(page.count, (w + 1) * chunk) { slots.buffer[i] = page[i].computedHash }
+            }
+        }
+        return out.hashes
+    }
+
     /// The problem with `e` at its place in the chain, if any.
     public static func check(_ e: AuditEvent, expectedSeq: Int64, prevHash: String) -> AuditProblem? {
+        check(e, computedHash: e.computedHash, expectedSeq: expectedSeq, prevHash: prevHash)
+    }
+
+    static func check(_ e: AuditEvent, computedHash computed: String, expectedSeq: Int64, prevHash: String) -> AuditProblem? {
         if e.seq != expectedSeq {
             let gap = e.seq - expectedSeq
             let what = gap == 1 ? "seq \(expectedSeq) is not in the store" : "seq \(expectedSeq)…\(e.seq - 1) are not in the store"
             return AuditProblem(seq: expectedSeq, kind: .missing, detail: what)
         }
-        let computed = e.computedHash
         let linked = e.prevHash == prevHash
         switch (computed == e.hash, linked) {
         case (true, true):
@@ -126,6 +150,12 @@ public struct AuditVerifier {
 
     static func short(_ hash: String) -> String { hash.count > 12 ? String(hash.prefix(12)) + "…" : hash }
 }
+
+/// Hashes handed from the hashing workers back to the verifier (written before the group is left).
+private final class HashPage: @unchecked Sendable { var hashes: [String] = [] }
+
+/// Lets concurrentPerform's workers fill disjoint slots of one buffer.
+private struct SendableBuffer: @unchecked Sendable { let buffer: UnsafeMutableBufferPointer<String> }
 
 extension Store {
     /// The event at `seq`, if the store has it.

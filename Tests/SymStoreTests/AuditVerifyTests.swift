@@ -167,9 +167,10 @@ final class AuditVerifyTests: XCTestCase {
         XCTAssertThrowsError(try AuditVerifier(store: try Store.openReadOnly(path: dbPath)).verify(against: ["{\"seq\":1}"], source: "bad.jsonl"))
     }
 
-    /// Prints the speed; the target is ≥ 200,000 events/s in a release build (debug builds are several times slower).
+    /// Prints the speed (no timed assertion). The target is ≥ 200,000 events/s in a release build; debug builds are
+    /// 10–20× slower. Measure with `swift test -c release --filter AuditVerifyTests.testVerifySpeedIsMeasured`.
     func testVerifySpeedIsMeasured() throws {
-        let count = 50_000
+        let count = 20_000
         let store = try AuditFixture.store(in: dir, count: count) { i in
             EventDraft(type: .approve, requestId: Int64(i), flow: "prod-access", target: "prod-ssh", requester: "alice",
                        actor: "bob", reason: "looks fine", data: .obj([("step", .string("oncall")), ("approvals", .int(1))]))
