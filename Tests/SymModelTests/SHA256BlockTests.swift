@@ -1,7 +1,7 @@
 import XCTest
 import SymModel
 
-final class SHA256Tests: XCTestCase {
+final class SHA256BlockTests: XCTestCase {
     func testNISTVectorABC() {
         XCTAssertEqual(SHA256.hex(Array("abc".utf8)), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
     }
