@@ -82,7 +82,8 @@ public final class Daemon: @unchecked Sendable {
             try loop.runUntilIdle()
             return ExitCode.ok
         }
-        engine.onChange = { [weak loop] in loop?.poke() }
+        let reporting = ReportingLoop(config: config, storePath: storePath)
+        engine.onChange = { [weak loop] in loop?.poke(); reporting.poke() }
         signal(SIGPIPE, SIG_IGN)
         listenFD = try listenUnixSocket(socketPath, mode: 0o666)
         var sources: [any DispatchSourceSignal] = []
@@ -112,6 +113,9 @@ public final class Daemon: @unchecked Sendable {
         }
         let acceptThread = Thread { [self] in acceptLoop(engine: engine) }
         acceptThread.start()
+        // Audit events leave the machine from their own thread, each destination at its own pace.
+        let reportingThread = Thread { [self] in reporting.run(until: { [self] in stopping.load(ordering: .sequentiallyConsistent) }) }
+        reportingThread.start()
         log("serving \(storePath) on \(socketPath) (pid \(getpid()))")
         loop.run(until: { [self] in stopping.load(ordering: .sequentiallyConsistent) })
         close(listenFD)

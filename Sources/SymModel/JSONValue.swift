@@ -56,63 +56,114 @@ public enum JSONValue: Sendable, Equatable {
 
 extension JSONValue {
     /// Compact JSON with keys in insertion order.
-    public var compact: String { var s = ""; write(into: &s, sorted: false, indent: nil, level: 0); return s }
+    public var compact: String { text(sorted: false, indent: nil) }
     /// Compact JSON with object keys sorted by their UTF-8 bytes: the form that is hashed.
-    public var canonical: String { var s = ""; write(into: &s, sorted: true, indent: nil, level: 0); return s }
+    public var canonical: String { text(sorted: true, indent: nil) }
     /// Indented JSON for people.
-    public var pretty: String { var s = ""; write(into: &s, sorted: false, indent: "  ", level: 0); return s }
+    public var pretty: String { text(sorted: false, indent: "  ") }
 
-    private func write(into out: inout String, sorted: Bool, indent: String?, level: Int) {
+    // Written as UTF-8 bytes: appending to a String costs a grapheme check per piece, and hashing
+    // the audit chain spends most of its time here.
+    private func text(sorted: Bool, indent: String?) -> String {
+        var out: [UInt8] = []
+        out.reserveCapacity(256)
+        write(into: &out, sorted: sorted, indent: indent.map { Array($0.utf8) }, level: 0)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    private func write(into out: inout [UInt8], sorted: Bool, indent: [UInt8]?, level: Int) {
+        func newline(_ level: Int) {
+            guard let indent else { return }
+            out.append(0x0A)
+            for _ in 0..<level { out.append(contentsOf: indent) }
+        }
         switch self {
-        case .null: out += "null"
-        case let .bool(b): out += b ? "true" : "false"
-        case let .int(i): out += String(i)
+        case .null: out.append(contentsOf: "null".utf8)
+        case let .bool(b): out.append(contentsOf: (b ? "true" : "false").utf8)
+        case let .int(i): out.append(contentsOf: String(i).utf8)
         case let .double(d):
-            if d.isFinite, d == d.rounded(), abs(d) < 1e15 { out += String(Int64(d)) }
-            else if d.isFinite { out += "\(d)" } else { out += "null" }
+            if d.isFinite, d == d.rounded(), abs(d) < 1e15 { out.append(contentsOf: String(Int64(d)).utf8) }
+            else if d.isFinite { out.append(contentsOf: "\(d)".utf8) } else { out.append(contentsOf: "null".utf8) }
         case let .string(s): JSONValue.writeString(s, into: &out)
         case let .array(items):
-            if items.isEmpty { out += "[]"; return }
-            out += "["
+            if items.isEmpty { out.append(contentsOf: "[]".utf8); return }
+            out.append(UInt8(ascii: "["))
             for (i, item) in items.enumerated() {
-                if i > 0 { out += "," }
-                if let indent { out += "\n" + String(repeating: indent, count: level + 1) }
+                if i > 0 { out.append(UInt8(ascii: ",")) }
+                newline(level + 1)
                 item.write(into: &out, sorted: sorted, indent: indent, level: level + 1)
             }
-            if let indent { out += "\n" + String(repeating: indent, count: level) }
-            out += "]"
+            newline(level)
+            out.append(UInt8(ascii: "]"))
         case let .object(pairs):
-            if pairs.isEmpty { out += "{}"; return }
-            let ordered = sorted ? pairs.sorted { Array($0.0.utf8).lexicographicallyPrecedes(Array($1.0.utf8)) } : pairs
-            out += "{"
+            if pairs.isEmpty { out.append(contentsOf: "{}".utf8); return }
+            let ordered = sorted ? pairs.sorted(by: JSONValue.utf8Precedes) : pairs
+            out.append(UInt8(ascii: "{"))
             for (i, (k, v)) in ordered.enumerated() {
-                if i > 0 { out += "," }
-                if let indent { out += "\n" + String(repeating: indent, count: level + 1) }
+                if i > 0 { out.append(UInt8(ascii: ",")) }
+                newline(level + 1)
                 JSONValue.writeString(k, into: &out)
-                out += indent == nil ? ":" : ": "
+                out.append(UInt8(ascii: ":"))
+                if indent != nil { out.append(UInt8(ascii: " ")) }
                 v.write(into: &out, sorted: sorted, indent: indent, level: level + 1)
             }
-            if let indent { out += "\n" + String(repeating: indent, count: level) }
-            out += "}"
+            newline(level)
+            out.append(UInt8(ascii: "}"))
+        }
+    }
+
+    /// Key order of the canonical form: by UTF-8 bytes (memcmp; String's `<` is slower and orders by scalars).
+    static func utf8Precedes(_ a: (String, JSONValue), _ b: (String, JSONValue)) -> Bool {
+        var x = a.0, y = b.0
+        return x.withUTF8 { p in
+            y.withUTF8 { q in
+                let n = min(p.count, q.count)
+                let c = n == 0 ? 0 : memcmp(p.baseAddress!, q.baseAddress!, n)
+                return c != 0 ? c < 0 : p.count < q.count
+            }
         }
     }
 
     static func writeString(_ s: String, into out: inout String) {
-        out += "\""
-        for u in s.unicodeScalars {
-            switch u {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case let c where c.value < 0x20 || c.value == 0x7f || (0x80...0x9f).contains(c.value)
-                || c.value == 0x2028 || c.value == 0x2029:
-                out += String(format: "\\u%04x", c.value)
-            default: out.unicodeScalars.append(u)
+        var bytes: [UInt8] = []
+        writeString(s, into: &bytes)
+        out += String(decoding: bytes, as: UTF8.self)
+    }
+
+    private static let hexDigits = Array("0123456789abcdef".utf8)
+
+    /// A JSON string: `"` and `\` escaped, LF/CR/TAB as `\n` `\r` `\t`, other C0/C1 controls, DEL and
+    /// U+2028/U+2029 as `\u00xx`; everything else as is.
+    static func writeString(_ s: String, into out: inout [UInt8]) {
+        let hex = JSONValue.hexDigits
+        func escape(_ value: UInt32) {
+            out.append(contentsOf: [0x5C, 0x75])  // \u
+            for shift in stride(from: 12, through: 0, by: -4) { out.append(hex[Int((value >> UInt32(shift)) & 0xF)]) }
+        }
+        out.append(0x22)
+        var utf8 = s.utf8.makeIterator()
+        while let b = utf8.next() {
+            switch b {
+            case 0x22: out.append(contentsOf: [0x5C, 0x22])
+            case 0x5C: out.append(contentsOf: [0x5C, 0x5C])
+            case 0x0A: out.append(contentsOf: [0x5C, 0x6E])
+            case 0x0D: out.append(contentsOf: [0x5C, 0x72])
+            case 0x09: out.append(contentsOf: [0x5C, 0x74])
+            case 0x00..<0x20, 0x7F: escape(UInt32(b))
+            case 0xC2:
+                // U+0080…U+009F (C1 controls) are C2 80…C2 9F.
+                guard let b2 = utf8.next() else { out.append(b); break }
+                if (0x80...0x9F).contains(b2) { escape(UInt32(b2)) } else { out.append(b); out.append(b2) }
+            case 0xE2:
+                // U+2028 and U+2029 are E2 80 A8 and E2 80 A9.
+                guard let b2 = utf8.next() else { out.append(b); break }
+                // b2 is a continuation byte: it needs no escaping of its own.
+                guard b2 == 0x80, let b3 = utf8.next() else { out.append(b); out.append(b2); break }
+                if b3 == 0xA8 || b3 == 0xA9 { escape(b3 == 0xA8 ? 0x2028 : 0x2029) } else { out.append(contentsOf: [b, b2, b3]) }
+            default: out.append(b)
             }
         }
-        out += "\""
+        out.append(0x22)
     }
 }
 

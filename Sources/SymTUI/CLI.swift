@@ -176,7 +176,7 @@ enum CLI {
             Output.print(spec.helpText)
             return ExitCode.ok
         }),
-    ] + Inspect.specs }
+    ] + AuditCommands.specs + Inspect.specs }
 
     static func runConsole(_ globals: ParsedArguments) -> Int32 {
         guard isatty(0) == 1, isatty(1) == 1 else {

@@ -1,0 +1,200 @@
+import Foundation
+import SymModel
+import SymStore
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// How long a worker waits before retrying a destination that failed: doubling from `initial` up to `cap`.
+struct DeliveryBackoff: Sendable {
+    var initial: TimeInterval = 1
+    var cap: TimeInterval = 60
+    func next(after delay: TimeInterval) -> TimeInterval { min(cap, delay * 2) }
+}
+
+/// Ships the audit chain to every configured destination, at least once and in order. One worker thread
+/// per destination, each with its own write connection to the store; a destination's cursor moves only
+/// after it acknowledged a batch, and a failing destination is retried with backoff, never skipped.
+public final class ReportingLoop: @unchecked Sendable {
+    let config: Config
+    let storePath: String
+    let retry: DeliveryBackoff
+    /// How often an idle worker looks for new events when nobody pokes it.
+    let pollInterval: TimeInterval
+    private let wake = NSCondition()
+    private var generation = 0
+    private let stopping = Atomic<Bool>(false)
+    public var log: @Sendable (String) -> Void = { FileHandle.standardError.write(Data(("symtui daemon: reporting: " + $0 + "\n").utf8)) }
+
+    public convenience init(config: Config, storePath: String) {
+        self.init(config: config, storePath: storePath, retry: DeliveryBackoff(), pollInterval: 0.2)
+    }
+
+    init(config: Config, storePath: String, retry: DeliveryBackoff, pollInterval: TimeInterval) {
+        self.config = config; self.storePath = storePath; self.retry = retry; self.pollInterval = pollInterval
+    }
+
+    /// Wakes idle workers now (new events were committed). A worker backing off is not hurried.
+    public func poke() {
+        wake.lock(); generation &+= 1; wake.broadcast(); wake.unlock()
+    }
+
+    /// Delivers until `stop` returns true (checked at least every 200 ms), then lets in-flight batches
+    /// finish for a few seconds. Returns at once when no destination is configured.
+    public func run(until stop: @escaping () -> Bool) {
+        let destinations = config.reporting.destinations
+        guard !destinations.isEmpty else { return }
+        signal(SIGPIPE, SIG_IGN)
+        let group = DispatchGroup()
+        for d in destinations {
+            let worker = DeliveryWorker(destination: d, loop: self)
+            group.enter()
+            let thread = Thread { worker.run(); group.leave() }
+            thread.name = "symtui.reporting.\(d.type)"
+            thread.start()
+        }
+        while !stop() {
+            wake.lock()
+            _ = wake.wait(until: Date().addingTimeInterval(0.2))
+            wake.unlock()
+        }
+        stopping.store(true, ordering: .sequentiallyConsistent)
+        poke()
+        if group.wait(timeout: .now() + 5) == .timedOut { log("a delivery is still running at shutdown; it will be retried") }
+    }
+
+    var isStopping: Bool { stopping.load(ordering: .sequentiallyConsistent) }
+
+    var currentGeneration: Int { wake.lock(); defer { wake.unlock() }; return generation }
+
+    /// Sleeps until `deadline`, a poke after `seen` (when `pokeable`), or shutdown.
+    func sleep(until deadline: Date, seen: Int, pokeable: Bool) {
+        wake.lock()
+        defer { wake.unlock() }
+        while !isStopping && Date() < deadline && !(pokeable && generation != seen) {
+            _ = wake.wait(until: min(deadline, Date().addingTimeInterval(0.2)))
+        }
+    }
+
+    func openStore() throws -> Store {
+        var gid: gid_t?
+        if let g = config.storeGroup { gid = Identity.groupID(g) }
+        return try Store.openForWriting(path: storePath, mode: config.storeMode ?? 0o644, group: gid)
+    }
+}
+
+/// Delivers one destination's backlog in order; owns its store connection.
+final class DeliveryWorker: @unchecked Sendable {
+    let spec: Destination
+    let key: String
+    unowned let loop: ReportingLoop
+
+    init(destination: Destination, loop: ReportingLoop) {
+        spec = destination
+        key = ReportingDestinations.key(for: destination)
+        self.loop = loop
+    }
+
+    func run() {
+        var delay = loop.retry.initial
+        var store: Store?
+        while store == nil && !loop.isStopping {
+            do { store = try loop.openStore() } catch {
+                loop.log("\(key): cannot open the store: \(error)")
+                loop.sleep(until: Date().addingTimeInterval(delay), seen: 0, pokeable: false)
+                delay = loop.retry.next(after: delay)
+            }
+        }
+        guard let store else { return }
+        let destination: any ReportingDestination
+        switch ReportingDestinations.make(spec) {
+        case let .success(d): destination = d
+        case let .failure(e):
+            // A misconfigured destination keeps its cursor: once fixed, it catches up from there.
+            loop.log("\(key): \(e.message); not delivering to it")
+            try? store.write { try $0.recordDeliveryFailure(key, error: e.message, at: Date()) }
+            return
+        }
+        defer { destination.close() }
+        deliver(to: destination, store: store)
+    }
+
+    private func deliver(to destination: any ReportingDestination, store: Store) {
+        var cursor = (try? store.delivery(key).seq) ?? 0
+        var delay = loop.retry.initial
+        var failing: String?
+        while !loop.isStopping {
+            let seen = loop.currentGeneration
+            let batch: [AuditEvent]
+            do { batch = try store.events(afterSeq: cursor, limit: destination.batchSize) } catch {
+                loop.log("\(key): cannot read events: \(error)")
+                loop.sleep(until: Date().addingTimeInterval(1), seen: seen, pokeable: false)
+                continue
+            }
+            guard let last = batch.last else {
+                loop.sleep(until: Date().addingTimeInterval(loop.pollInterval), seen: seen, pokeable: true)
+                continue
+            }
+            do {
+                try destination.deliver(batch)
+            } catch {
+                let message = (error as? DeliveryError)?.message ?? "\(error)"
+                if failing != message { loop.log("\(key): \(message) (seq \(batch[0].seq) and later wait; retrying)") }
+                failing = message
+                try? store.write { try $0.recordDeliveryFailure(key, error: message, at: Date()) }
+                loop.sleep(until: Date().addingTimeInterval(delay), seen: seen, pokeable: false)
+                delay = loop.retry.next(after: delay)
+                continue
+            }
+            if failing != nil { loop.log("\(key): delivering again") }
+            failing = nil
+            delay = loop.retry.initial
+            cursor = last.seq
+            do { try store.write { try $0.recordDelivered(key, through: last.seq, at: Date()) } } catch {
+                // The batch arrived; if the cursor cannot be saved it is sent again after a restart (at least once).
+                loop.log("\(key): cannot record delivery through seq \(last.seq): \(error)")
+            }
+        }
+    }
+}
+
+/// Where one destination stands, for `audit status`.
+public struct DestinationStatus: Sendable, Equatable {
+    public var key: String
+    public var type: String
+    /// The last seq the destination acknowledged.
+    public var cursor: Int64
+    /// Events not yet delivered.
+    public var backlog: Int64
+    /// Age of the oldest undelivered event, in seconds (nil when nothing waits).
+    public var lagSeconds: Double?
+    public var attempts: Int
+    public var lastError: String?
+    public var lastAttemptAt: Date?
+    public var deliveredAt: Date?
+    /// A settings problem that keeps the destination from being delivered to at all.
+    public var configProblem: String?
+
+    public var json: JSONValue {
+        func time(_ d: Date?) -> JSONValue { d.map { .string(Timestamp.format($0)) } ?? .null }
+        return .obj([("destination", .string(key)), ("type", .string(type)), ("cursor", .int(cursor)), ("backlog", .int(backlog)),
+                     ("lag_seconds", lagSeconds.map { .double(($0 * 1000).rounded() / 1000) } ?? .null), ("attempts", .int(Int64(attempts))),
+                     ("last_error", .str(lastError)), ("last_attempt_at", time(lastAttemptAt)), ("delivered_at", time(deliveredAt)),
+                     ("config_problem", .str(configProblem))])
+    }
+}
+
+/// The delivery state of every configured destination.
+public func deliveryStatus(store: Store, config: Config, now: Date = Date()) throws -> [DestinationStatus] {
+    let head = try store.lastSeq()
+    return try config.reporting.destinations.map { d in
+        let key = ReportingDestinations.key(for: d)
+        let record = try store.delivery(key)
+        let backlog = max(0, head - record.seq)
+        let lag = backlog > 0 ? try store.eventTime(seq: record.seq + 1).map { max(0, now.timeIntervalSince($0)) } : nil
+        return DestinationStatus(key: key, type: d.type, cursor: record.seq, backlog: backlog, lagSeconds: lag,
+                                 attempts: record.attempts, lastError: record.lastError, lastAttemptAt: record.lastAttemptAt,
+                                 deliveredAt: record.deliveredAt, configProblem: ReportingDestinations.problem(with: d))
+    }
+}

@@ -1,0 +1,247 @@
+import Foundation
+import SymModel
+
+/// What is wrong with the audit chain at one seq.
+public struct AuditProblem: Sendable, Equatable, CustomStringConvertible {
+    public enum Kind: String, Sendable {
+        /// The stored hash does not match the event's content: a field was changed.
+        case edited
+        /// The seq is not in the store (a deleted row, or a store shorter than the reference).
+        case missing
+        /// Neither the hash nor the link fit this place: the row was moved here from elsewhere.
+        case reordered
+        /// The event is self-consistent but does not link to the one before it.
+        case brokenLink = "broken link"
+        /// The event differs from the reference export (`verify --against`).
+        case differs
+    }
+
+    public var seq: Int64
+    public var kind: Kind
+    public var detail: String
+
+    public init(seq: Int64, kind: Kind, detail: String) { self.seq = seq; self.kind = kind; self.detail = detail }
+
+    /// `seq 57: edited (stored hash 1f2e…, content hashes to 9a0b…)`
+    public var description: String { "seq \(seq): \(kind.rawValue) (\(detail))" }
+}
+
+/// The outcome of a verification.
+public struct AuditVerification: Sendable, Equatable {
+    /// Events read before stopping (all of them when there is no problem).
+    public var checked: Int64
+    /// The seq and hash of the last good event: the chain head when there is no problem.
+    public var headSeq: Int64
+    public var headHash: String
+    /// The first problem found, if any.
+    public var problem: AuditProblem?
+    public var ok: Bool { problem == nil }
+}
+
+/// Streams the events table in pages and checks the chain: gapless seq from 1, each event's hash over
+/// its content, and each `prev_hash` link. Never holds more than one page in memory.
+public struct AuditVerifier {
+    public let store: Store
+    public var pageSize: Int
+
+    public init(store: Store, pageSize: Int = 2_000) { self.store = store; self.pageSize = pageSize }
+
+    /// Verifies the whole chain; stops at the first problem. Hashing a page runs on all cores while the
+    /// next page is read (each event's hash depends only on its own row and the stored hash before it).
+    public func verify() throws -> AuditVerification {
+        var expected: Int64 = 1
+        var prevHash = AuditEvent.genesisHash
+        var checked: Int64 = 0
+        var page = try store.events(afterSeq: 0, limit: pageSize)
+        while !page.isEmpty {
+            let hashing = DispatchGroup()
+            let computed = HashPage()
+            let current = page
+            DispatchQueue.global().async(group: hashing) { computed.hashes = AuditVerifier.hashes(of: current) }
+            let next = page.count == pageSize ? try store.events(afterSeq: page[page.count - 1].seq, limit: pageSize) : []
+            hashing.wait()
+            for (e, hash) in zip(page, computed.hashes) {
+                if let problem = AuditVerifier.check(e, computedHash: hash, expectedSeq: expected, prevHash: prevHash) {
+                    return AuditVerification(checked: checked, headSeq: expected - 1, headHash: prevHash, problem: problem)
+                }
+                checked += 1
+                expected = e.seq + 1
+                prevHash = e.hash
+            }
+            page = next
+        }
+        return AuditVerification(checked: checked, headSeq: expected - 1, headHash: prevHash, problem: nil)
+    }
+
+    /// `computedHash` of every event, spread over the available cores.
+    static func hashes(of page: [AuditEvent]) -> [String] {
+        let workers = min(ProcessInfo.processInfo.activeProcessorCount, 8)
+        guard workers > 1, page.count >= 64 else { return page.map(\.computedHash) }
+        let out = HashPage()
+        out.hashes = [String](repeating: "", count: page.count)
+        let chunk = (page.count + workers - 1) / workers
+        out.hashes.withUnsafeMutableBufferPointer { buffer in
+            let slots = SendableBuffer(buffer: buffer)
+            DispatchQueue.concurrentPerform(iterations: workers) { w in
+                for i in (w * chunk)..<min(page.count, (w + 1) * chunk) { slots.buffer[i] = page[i].computedHash }
+            }
+        }
+        return out.hashes
+    }
+
+    /// The problem with `e` at its place in the chain, if any.
+    public static func check(_ e: AuditEvent, expectedSeq: Int64, prevHash: String) -> AuditProblem? {
+        check(e, computedHash: e.computedHash, expectedSeq: expectedSeq, prevHash: prevHash)
+    }
+
+    static func check(_ e: AuditEvent, computedHash computed: String, expectedSeq: Int64, prevHash: String) -> AuditProblem? {
+        if e.seq != expectedSeq {
+            let gap = e.seq - expectedSeq
+            let what = gap == 1 ? "seq \(expectedSeq) is not in the store" : "seq \(expectedSeq)…\(e.seq - 1) are not in the store"
+            return AuditProblem(seq: expectedSeq, kind: .missing, detail: what)
+        }
+        let linked = e.prevHash == prevHash
+        switch (computed == e.hash, linked) {
+        case (true, true):
+            return nil
+        case (false, true):
+            return AuditProblem(seq: e.seq, kind: .edited, detail: "stored hash \(short(e.hash)), content hashes to \(short(computed))")
+        case (false, false):
+            return AuditProblem(seq: e.seq, kind: .reordered,
+                                detail: "neither its hash nor its prev_hash \(short(e.prevHash)) fit after \(short(prevHash))")
+        case (true, false):
+            return AuditProblem(seq: e.seq, kind: .brokenLink,
+                                detail: "prev_hash \(short(e.prevHash)) but the event before hashes to \(short(prevHash))")
+        }
+    }
+
+    /// Compares the store with a JSON Lines export made earlier (or by a destination): every event in
+    /// the file must be in the store at its seq with the same id and hash. This catches a store that was
+    /// rewritten from scratch with a consistent chain, and a store cut short.
+    public func verify(against lines: some Sequence<String>, source: String) throws -> AuditVerification {
+        var checked: Int64 = 0
+        var head: (Int64, String) = (0, AuditEvent.genesisHash)
+        var lineNumber = 0
+        for line in lines {
+            lineNumber += 1
+            if line.allSatisfy(\.isWhitespace) { continue }
+            guard let json = try? JSONValue.parse(line), let seq = json["seq"]?.intValue,
+                  let id = json["id"]?.stringValue, let hash = json["hash"]?.stringValue else {
+                throw StoreError("\(source):\(lineNumber): not an audit event (a JSON object with seq, id and hash)")
+            }
+            guard AuditExport.hashMatches(json) else {
+                throw StoreError("\(source):\(lineNumber): seq \(seq) does not match its own hash: this copy was changed")
+            }
+            guard let stored = try store.event(seq: seq) else {
+                return AuditVerification(checked: checked, headSeq: head.0, headHash: head.1,
+                                         problem: AuditProblem(seq: seq, kind: .missing, detail: "in \(source) but not in the store"))
+            }
+            if stored.id != id || stored.hash != hash {
+                let what = stored.id != id ? "id \(stored.id) in the store, \(id) in \(source)"
+                                           : "hash \(AuditVerifier.short(stored.hash)) in the store, \(AuditVerifier.short(hash)) in \(source)"
+                return AuditVerification(checked: checked, headSeq: head.0, headHash: head.1,
+                                         problem: AuditProblem(seq: seq, kind: .differs, detail: what))
+            }
+            checked += 1
+            head = (seq, hash)
+        }
+        return AuditVerification(checked: checked, headSeq: head.0, headHash: head.1, problem: nil)
+    }
+
+    static func short(_ hash: String) -> String { hash.count > 12 ? String(hash.prefix(12)) + "…" : hash }
+}
+
+/// Hashes handed from the hashing workers back to the verifier (written before the group is left).
+private final class HashPage: @unchecked Sendable { var hashes: [String] = [] }
+
+/// Lets concurrentPerform's workers fill disjoint slots of one buffer.
+private struct SendableBuffer: @unchecked Sendable { let buffer: UnsafeMutableBufferPointer<String> }
+
+extension Store {
+    /// The event at `seq`, if the store has it.
+    public func event(seq: Int64) throws -> AuditEvent? {
+        var out: AuditEvent?
+        try db.query("SELECT \(Store.eventColumns) FROM events WHERE seq = ?", [.int(seq)]) { out = Store.decodeEvent($0) }
+        return out
+    }
+
+    /// Calls `body` with every event that passes `filter`, oldest first, one page at a time.
+    public func forEachEvent(_ filter: AuditFilter = AuditFilter(), pageSize: Int = 1_000,
+                             _ body: (AuditEvent) throws -> Void) throws {
+        var clauses = ["seq > ?"]
+        var values: [SQLValue] = []
+        if let since = filter.since { clauses.append("time >= ?"); values.append(.int(Store.millis(since))) }
+        if let until = filter.until { clauses.append("time < ?"); values.append(.int(Store.millis(until))) }
+        if let r = filter.requestId { clauses.append("request_id = ?"); values.append(.int(r)) }
+        let sql = "SELECT \(Store.eventColumns) FROM events WHERE \(clauses.joined(separator: " AND ")) ORDER BY seq LIMIT ?"
+        var after: Int64 = 0
+        while true {
+            var page: [AuditEvent] = []
+            try db.query(sql, [.int(after)] + values + [.int(Int64(pageSize))]) { page.append(Store.decodeEvent($0)) }
+            for e in page { try body(e) }
+            guard page.count == pageSize, let last = page.last else { return }
+            after = last.seq
+        }
+    }
+
+    /// The last `count` events, oldest first.
+    public func lastEvents(_ count: Int) throws -> [AuditEvent] {
+        try eventsNewestFirst(offset: 0, limit: count).reversed()
+    }
+}
+
+/// Which events an export or a listing covers: `since` inclusive, `until` exclusive, one request.
+public struct AuditFilter: Sendable, Equatable {
+    public var since: Date?
+    public var until: Date?
+    public var requestId: Int64?
+    public init(since: Date? = nil, until: Date? = nil, requestId: Int64? = nil) {
+        self.since = since; self.until = until; self.requestId = requestId
+    }
+}
+
+/// The export formats of `audit export`.
+public enum AuditExport {
+    public enum Format: String, Sendable, CaseIterable { case jsonl, csv }
+
+    /// One event as one line of JSON (SPEC §7 keys in their stable order), without the newline.
+    /// Control characters are escaped by the JSON writer, so a line never contains a raw line break.
+    public static func jsonlLine(_ e: AuditEvent) -> String { e.json.compact }
+
+    /// True when an exported event's content hashes to its `hash` (checked without a store, as docs/audit.md does).
+    public static func hashMatches(_ json: JSONValue) -> Bool {
+        guard case let .object(pairs) = json, let hash = json["hash"]?.stringValue, let prev = json["prev_hash"]?.stringValue else {
+            return false
+        }
+        let unhashed = JSONValue.object(pairs.filter { $0.0 != "hash" })
+        return SHA256.hex(Array((prev + "\n" + unhashed.canonical).utf8)) == hash
+    }
+
+    public static let csvColumns = ["seq", "id", "time", "type", "request_id", "flow", "target", "requester", "actor",
+                                    "reason", "data", "prev_hash", "hash"]
+
+    /// The CSV header record, with its CRLF.
+    public static var csvHeader: String { csvColumns.joined(separator: ",") + "\r\n" }
+
+    /// One event as one CSV record (RFC 4180, CRLF-terminated); every cell is made inert for spreadsheets.
+    public static func csvRecord(_ e: AuditEvent) -> String {
+        let cells: [String] = [String(e.seq), e.id, Timestamp.format(e.time), e.type.rawValue, e.requestId.map(String.init) ?? "",
+                               e.flow ?? "", e.target ?? "", e.requester ?? "", e.actor, e.reason ?? "", e.data.compact,
+                               e.prevHash, e.hash]
+        return cells.map(csvCell).joined(separator: ",") + "\r\n"
+    }
+
+    /// A cell neutralised for terminals (SafeText), kept from being read as a formula (leading `= + - @`,
+    /// tab or CR get a `'`), and quoted per RFC 4180 when it holds a comma, quote or line break.
+    public static func csvCell(_ raw: String) -> String {
+        var text = SafeText.display(raw)
+        let risky = "=+-@\t\r".unicodeScalars
+        if [raw.unicodeScalars.first, text.unicodeScalars.first].contains(where: { $0.map(risky.contains) ?? false }) {
+            text = "'" + text
+        }
+        if text.unicodeScalars.contains(where: { ",\"\n\r".unicodeScalars.contains($0) }) {
+            return "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+        }
+        return text
+    }
+}

@@ -1,0 +1,217 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+import SymEngine
+import SymModel
+import SymStore
+
+/// `symtui audit …`: verify the chain, export it, follow it, and see how far each destination got.
+enum AuditCommands {
+    static var specs: [CommandSpec] { [
+        CommandSpec(words: ["audit", "verify"], summary: "check the audit chain (seq, hashes, links); exit 65 at the first bad event",
+                    options: [.value("against", "FILE", "also compare with an earlier JSONL export or a jsonl destination's file")],
+                    details: """
+                    Reports the first bad seq: 'edited' (content does not match its hash), 'missing' (a gap), 'reordered'
+                    (a row moved), 'broken link' (prev_hash does not match the event before), 'differs' (not as in FILE).
+                    A consistently rewritten or truncated store is only caught with --against (or a remote destination).
+                    """,
+                    run: verify),
+        CommandSpec(words: ["audit", "export"], summary: "write audit events to stdout as JSON Lines or CSV",
+                    options: [.value("format", "jsonl|csv", "output format (default jsonl)"),
+                              .value("since", "T", "only events at or after T (RFC 3339, e.g. 2026-11-27T10:00:00Z)"),
+                              .value("until", "T", "only events before T (RFC 3339)"),
+                              .value("request", "ID", "only the events of one request")],
+                    run: export),
+        CommandSpec(words: ["audit", "tail"], summary: "the last events; -f keeps following new ones",
+                    arguments: [ArgumentSpec(name: "-f", optional: true, help: "same as --follow")],
+                    options: [.flag("follow", "keep printing new events until Ctrl-C"),
+                              .value("lines", "N", "how many of the last events to show first (default 10)")],
+                    run: tail),
+        CommandSpec(words: ["audit", "status"], summary: "reporting destinations: cursor, backlog, lag, last error",
+                    run: status),
+    ] }
+
+    // MARK: verify
+
+    static func verify(_ a: ParsedArguments, _ c: CLIContext) throws -> Int32 {
+        let store = try c.store()
+        let verifier = AuditVerifier(store: store)
+        var result = try verifier.verify()
+        var against: (file: String, checked: Int64)?
+        if result.ok, let file = a.value("against") {
+            let path = c.absolute(file)
+            let fd = open(path, O_RDONLY | O_CLOEXEC)
+            guard fd >= 0 else { throw CommandError(ExitCode.noInput, "cannot open \(file): \(String(cString: strerror(errno)))") }
+            defer { close(fd) }
+            do {
+                let compared = try verifier.verify(against: FileLines(fd: fd), source: file)
+                if compared.ok { against = (file, compared.checked) } else { result.problem = compared.problem }
+            } catch let e as StoreError { throw CommandError(ExitCode.dataErr, e.message) }
+        }
+        if c.json {
+            var pairs: [(String, JSONValue?)] = [("ok", .bool(result.ok)), ("checked", .int(result.checked)),
+                                                 ("head_seq", .int(result.headSeq)), ("head_hash", .string(result.headHash))]
+            if let against { pairs += [("against", .string(against.file)), ("against_checked", .int(against.checked))] }
+            if let p = result.problem {
+                pairs += [("seq", .int(p.seq)), ("problem", .string(p.kind.rawValue)), ("detail", .string(p.detail))]
+            }
+            Output.json(.obj(pairs))
+            return result.ok ? ExitCode.ok : ExitCode.dataErr
+        }
+        if let p = result.problem { throw CommandError(ExitCode.dataErr, p.description) }
+        let compared = against.map { "; the \($0.checked) events of \(SafeText.display($0.file)) match" } ?? ""
+        Output.print("ok: \(result.checked) events, head seq \(result.headSeq) hash \(result.headHash)\(compared)")
+        return ExitCode.ok
+    }
+
+    // MARK: export
+
+    static func time(_ a: ParsedArguments, _ name: String) throws -> Date? {
+        guard let text = a.value(name) else { return nil }
+        guard let d = Timestamp.parse(text) else {
+            throw UsageError(message: "--\(name): '\(SafeText.display(text))' is not an RFC 3339 time (e.g. 2026-11-27T10:00:00Z)")
+        }
+        return d
+    }
+
+    static func export(_ a: ParsedArguments, _ c: CLIContext) throws -> Int32 {
+        let formatName = a.value("format") ?? "jsonl"
+        guard let format = AuditExport.Format(rawValue: formatName) else {
+            throw UsageError(message: "--format: '\(SafeText.display(formatName))' is not one of jsonl, csv")
+        }
+        var filter = AuditFilter(since: try time(a, "since"), until: try time(a, "until"))
+        if let r = a.value("request") {
+            guard let id = Int64(r), id > 0 else { throw UsageError(message: "--request: '\(SafeText.display(r))' is not a request id") }
+            filter.requestId = id
+        }
+        let store = try c.store()
+        let out = StdoutWriter()
+        if format == .csv { out.write(AuditExport.csvHeader) }
+        try store.forEachEvent(filter) { e in
+            out.write(format == .csv ? AuditExport.csvRecord(e) : AuditExport.jsonlLine(e) + "\n")
+        }
+        out.flush()
+        return ExitCode.ok
+    }
+
+    // MARK: tail
+
+    /// One event as one line for people; user text neutralised.
+    static func line(_ e: AuditEvent) -> String {
+        var parts = [String(e.seq), Timestamp.format(e.time), e.type.rawValue]
+        if let r = e.requestId { parts.append("#\(r)") }
+        if let f = e.flow { parts.append(f + (e.target.map { "/" + $0 } ?? "")) }
+        if let u = e.requester { parts.append("requester=" + u) }
+        parts.append("actor=" + e.actor)
+        if let reason = e.reason { parts.append("reason=\"" + reason + "\"") }
+        return SafeText.display(parts.joined(separator: "  "))
+    }
+
+    static func tail(_ a: ParsedArguments, _ c: CLIContext) throws -> Int32 {
+        if let p = a.positional(0), p != "-f" { throw UsageError(message: "unexpected argument '\(SafeText.display(p))'") }
+        let follow = a.flag("follow") || a.positional(0) == "-f"
+        var count = 10
+        if let n = a.value("lines") {
+            guard let v = Int(n), v >= 0 else { throw UsageError(message: "--lines: '\(SafeText.display(n))' is not a number") }
+            count = v
+        }
+        let store = try c.store()
+        let out = StdoutWriter()
+        func show(_ e: AuditEvent) { out.write((c.json ? AuditExport.jsonlLine(e) : line(e)) + "\n") }
+        let recent = try store.lastEvents(count)
+        recent.forEach(show)
+        out.flush()
+        guard follow else { return ExitCode.ok }
+        // Ctrl-C ends a follow normally; nothing is buffered, so there is nothing to lose.
+        signal(SIGINT) { _ in _exit(0) }
+        var cursor = try recent.last?.seq ?? store.lastSeq()
+        let watcher = ChangeWatcher(store: store)
+        while true {
+            _ = watcher.wait(timeoutMs: 1_000)
+            while true {
+                let page = try store.events(afterSeq: cursor, limit: 500)
+                page.forEach(show)
+                out.flush()
+                guard let last = page.last else { break }
+                cursor = last.seq
+            }
+        }
+    }
+
+    // MARK: status
+
+    static func status(_ a: ParsedArguments, _ c: CLIContext) throws -> Int32 {
+        let config = try c.config()
+        let store = try c.store()
+        let rows = try deliveryStatus(store: store, config: config)
+        if c.json {
+            Output.json(.obj([("head_seq", .int(try store.lastSeq())), ("destinations", .array(rows.map(\.json)))]))
+            return ExitCode.ok
+        }
+        if rows.isEmpty {
+            Output.print("no reporting destinations configured (reporting.destinations); head seq \(try store.lastSeq())")
+            return ExitCode.ok
+        }
+        let table = rows.map { s -> [String] in
+            let lag = s.lagSeconds.map { TimeSpan.countdown(Int($0.rounded(.up))) } ?? "-"
+            let error = s.configProblem ?? s.lastError.map { "\($0) (\(s.attempts) attempts)" } ?? ""
+            return [s.key, String(s.cursor), String(s.backlog), lag, error]
+        }
+        Output.print(Output.table(["DESTINATION", "CURSOR", "BACKLOG", "LAG", "LAST ERROR"], table))
+        return ExitCode.ok
+    }
+}
+
+/// The lines of a file, read in chunks: constant memory however long the file.
+private struct FileLines: Sequence, IteratorProtocol {
+    let fd: Int32
+    private var buffer: [UInt8] = []
+    private var start = 0
+    private var eof = false
+
+    init(fd: Int32) { self.fd = fd }
+
+    mutating func next() -> String? {
+        while true {
+            if let nl = buffer[start...].firstIndex(of: 0x0A) {
+                defer { start = nl + 1 }
+                return String(decoding: buffer[start..<nl], as: UTF8.self)
+            }
+            if eof {
+                guard start < buffer.count else { return nil }
+                defer { start = buffer.count }
+                return String(decoding: buffer[start...], as: UTF8.self)
+            }
+            if start > 0 { buffer.removeSubrange(0..<start); start = 0 }
+            var chunk = [UInt8](repeating: 0, count: 65_536)
+            let n = read(fd, &chunk, chunk.count)
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { eof = true } else { buffer.append(contentsOf: chunk[0..<n]) }
+        }
+    }
+}
+
+/// Buffered writes to stdout that stop quietly when the reader goes away (e.g. `| head`).
+private final class StdoutWriter {
+    private var buffer: [UInt8] = []
+
+    func write(_ text: String) {
+        buffer.append(contentsOf: text.utf8)
+        if buffer.count >= 64 * 1024 { flush() }
+    }
+
+    func flush() {
+        var off = 0
+        while off < buffer.count {
+            let n = buffer.withUnsafeBufferPointer { Glibc.write(1, $0.baseAddress! + off, $0.count - off) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                if errno == EPIPE { exit(ExitCode.ok) }
+                break
+            }
+            off += n
+        }
+        buffer.removeAll(keepingCapacity: true)
+    }
+}
