@@ -82,6 +82,14 @@ def stop_pid(pid):
         pass
 
 
+def _exit_on_signal(signum, frame):
+    raise SystemExit(128 + signum)      # so that atexit still removes users, groups and daemons
+
+
+signal.signal(signal.SIGTERM, _exit_on_signal)
+signal.signal(signal.SIGHUP, _exit_on_signal)
+
+
 @atexit.register
 def cleanup_everything():
     for pid in list(STARTED_PIDS):
