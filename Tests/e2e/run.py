@@ -1,0 +1,1197 @@
+#!/usr/bin/env python3
+"""SymTUI end-to-end tests: real Unix users, a root daemon, the CLI as those users.
+
+Run as root:  SYMTUI_BIN=$PWD/.build/debug/symtui python3 Tests/e2e/run.py [-k SUBSTRING]...
+(`make e2e` does this.) Standard library only.
+
+Every test class gets its own directory under /tmp (mode 0755), its own throwaway users and groups
+(named st_<hex>_<role>, removed in tearDownClass and again at exit, even on failure), its own config
+and store, and a daemon started as root in setUp and stopped with SIGTERM in tearDown.
+"""
+
+import atexit
+import grp
+import json
+import os
+import pwd
+import random
+import re
+import secrets
+import shlex
+import shutil
+import signal
+import socket
+import sqlite3
+import stat
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+BAD_CLI_TSV = os.path.join(REPO, "Tests", "Fixtures", "cli-bad.tsv")
+SOURCE_BIN = os.path.abspath(os.environ.get("SYMTUI_BIN") or os.path.join(REPO, ".build", "debug", "symtui"))
+PYTHON = os.path.realpath(sys.executable)   # for the strategy scripts, which the root daemon runs
+
+# Every user and group this run creates, so that the atexit hook can remove whatever a class left.
+CREATED_USERS = []
+CREATED_GROUPS = []
+CREATED_DIRS = []
+STARTED_PIDS = []   # daemons we started (or that single-user mode started for our users)
+
+REQUEST_KEYS = ["id", "flow", "target", "target_label", "requester", "state", "end_reason", "fields",
+                "duration_seconds", "created_at", "request_expires_at", "decided_at", "access_starts_at",
+                "access_expires_at", "ended_at", "approvals", "denial", "required_approvals", "stuck", "error"]
+TIME_KEYS = ["created_at", "request_expires_at", "decided_at", "access_starts_at", "access_expires_at", "ended_at"]
+RFC3339_Z = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
+
+
+def quiet(cmd):
+    return subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode
+
+
+def remove_user(name):
+    quiet(["userdel", "-f", name])
+    if name in CREATED_USERS:
+        CREATED_USERS.remove(name)
+
+
+def remove_group(name):
+    quiet(["groupdel", name])
+    if name in CREATED_GROUPS:
+        CREATED_GROUPS.remove(name)
+
+
+def stop_pid(pid):
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    for _ in range(50):
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.1)
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+def _exit_on_signal(signum, frame):
+    raise SystemExit(128 + signum)      # so that atexit still removes users, groups and daemons
+
+
+signal.signal(signal.SIGTERM, _exit_on_signal)
+signal.signal(signal.SIGHUP, _exit_on_signal)
+
+
+@atexit.register
+def cleanup_everything():
+    for pid in list(STARTED_PIDS):
+        stop_pid(pid)
+    for u in list(CREATED_USERS):
+        remove_user(u)
+    for g in list(CREATED_GROUPS):
+        remove_group(g)
+    if not os.environ.get("SYMTUI_E2E_KEEP"):
+        for d in list(CREATED_DIRS):
+            shutil.rmtree(d, ignore_errors=True)
+
+
+def traversable_by_others(path):
+    """True when a user other than root can execute `path` (every parent dir o+x, the file o+rx)."""
+    st = os.stat(path)
+    if st.st_mode & 0o005 != 0o005:
+        return False
+    d = os.path.dirname(path)
+    while True:
+        if os.stat(d).st_mode & 0o001 == 0:
+            return False
+        if d == "/":
+            return True
+        d = os.path.dirname(d)
+
+
+def sqlite_ro(path):
+    return sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
+
+
+def parse_time(s):
+    return time.mktime(time.strptime(s[:19], "%Y-%m-%dT%H:%M:%S")) - time.timezone
+
+
+# ---------------------------------------------------------------------------------------------------
+# The base class: users, directory, config, daemon.
+# ---------------------------------------------------------------------------------------------------
+
+class E2ECase(unittest.TestCase):
+    """One directory, config, store and set of users per class; one root daemon per test."""
+
+    # Roles: the requesters and the approvers (members of the class's oncall group).
+    REQUESTERS = ["a", "b"]
+    APPROVERS = ["c"]
+    EXTRA_GROUPS = []          # more throwaway groups (e.g. a unix_group target)
+    START_DAEMON = True
+    FLOW_OVERRIDES = {}
+
+    @classmethod
+    def setUpClass(cls):
+        if os.geteuid() != 0:
+            raise unittest.SkipTest("the end-to-end tests need root (useradd, setpriv, a root daemon)")
+        cls.hex = secrets.token_hex(3)
+        cls.prefix = f"st_{cls.hex}"
+        cls.dir = tempfile.mkdtemp(prefix=f"{cls.prefix}_", dir="/tmp")
+        CREATED_DIRS.append(cls.dir)
+        os.chmod(cls.dir, 0o755)
+        cls.bin = SOURCE_BIN
+        if not os.path.exists(cls.bin):
+            raise RuntimeError(f"no symtui binary at {cls.bin} (build it with `swift build`, or set SYMTUI_BIN)")
+        if not traversable_by_others(cls.bin):
+            cls.bin = os.path.join(cls.dir, "symtui")
+            shutil.copy2(SOURCE_BIN, cls.bin)
+            os.chmod(cls.bin, 0o755)
+        try:
+            cls.oncall = cls.group("oncall")
+            cls.groups = {g: cls.group(g) for g in cls.EXTRA_GROUPS}
+            cls.users = {}
+            for r in cls.REQUESTERS:
+                cls.users[r] = cls.user(r)
+            for r in cls.APPROVERS:
+                cls.users[r] = cls.user(r, groups=[cls.oncall])
+            cls.store = os.path.join(cls.dir, "store", "symtui.db")
+            cls.socket = os.path.join(cls.dir, "store", "symtui.sock")
+            cls.log = os.path.join(cls.dir, "strategy.jsonl")
+            cls.write_scripts()
+            cls.config = os.path.join(cls.dir, "config.json5")
+            with open(cls.config, "w") as f:
+                f.write(cls.config_text())
+            os.chmod(cls.config, 0o644)
+        except BaseException:
+            cls.tearDownClass()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        for name in list(getattr(cls, "users", {}).values()):
+            remove_user(name)
+        for g in list(getattr(cls, "groups", {}).values()):
+            remove_group(g)
+        if getattr(cls, "oncall", None):
+            remove_group(cls.oncall)
+
+    # -- users ------------------------------------------------------------------------------------
+
+    @classmethod
+    def group(cls, role):
+        name = f"{cls.prefix}_{role}"
+        subprocess.run(["groupadd", name], check=True, capture_output=True)
+        CREATED_GROUPS.append(name)
+        return name
+
+    @classmethod
+    def user(cls, role, groups=(), home=None):
+        name = f"{cls.prefix}_{role}"
+        cmd = ["useradd", "-M", "-s", "/usr/sbin/nologin", "-g", "users", "-d", home or "/nonexistent"]
+        if groups:
+            cmd += ["-G", ",".join(groups)]
+        subprocess.run(cmd + [name], check=True, capture_output=True)
+        CREATED_USERS.append(name)
+        return name
+
+    # -- config -----------------------------------------------------------------------------------
+
+    @classmethod
+    def write_scripts(cls):
+        for action in ("escalate", "deescalate"):
+            path = os.path.join(cls.dir, action)
+            with open(path, "w") as f:
+                f.write(f"""#!{PYTHON}
+import json, os, sys
+rec = {{"action": {action!r}, "argv": sys.argv[1:], "uid": os.getuid(),
+       "env": {{k: v for k, v in os.environ.items() if k.startswith("SYMTUI_")}}}}
+with open({cls.log!r}, "a") as f:
+    f.write(json.dumps(rec) + "\\n")
+if os.environ.get("SYMTUI_FIELD_NOTE") == "slow":
+    import time
+    time.sleep(2)
+""")
+            os.chmod(path, 0o755)
+
+    @classmethod
+    def config_text(cls):
+        oncall = [cls.oncall]
+        reason = {"name": "reason", "type": "string", "label": "Why?", "required": True}
+        duration = {"name": "duration", "type": "duration", "label": "How long", "required": True}
+        note = {"name": "note", "type": "string", "label": "Note", "required": False}
+        strategies = [
+            {"name": "cmd", "type": "command",
+             "settings": {"escalate": os.path.join(cls.dir, "escalate"),
+                          "deescalate": os.path.join(cls.dir, "deescalate"),
+                          "args": ["--from-config"], "timeout": "10s"},
+             "targets": [{"name": "orders", "label": "Orders DB", "settings": {"role": "orders_rw"}},
+                         {"name": "billing", "label": "Billing DB", "settings": {"role": "billing_ro"}}]},
+        ]
+        flows = [
+            {"name": "db", "label": "Database access", "strategy": "cmd", "approvers": {"groups": oncall},
+             "required_approvals": 1, "prompt_fields": [reason, duration, note]},
+            {"name": "note", "label": "Approval-only", "approvers": {"groups": oncall},
+             "prompt_fields": [reason]},
+            {"name": "selfnote", "label": "Approval-only, self-approval allowed", "approvers": {"groups": oncall},
+             "allow_self_approval": True, "prompt_fields": [reason]},
+            {"name": "ttl", "label": "Short pending TTL", "approvers": {"groups": oncall}, "request_ttl": "2s",
+             "prompt_fields": [reason]},
+        ]
+        if "target" in getattr(cls, "groups", {}):
+            strategies.append({"name": "grp", "type": "unix_group",
+                               "targets": [{"name": "tgt", "label": "Throwaway group",
+                                            "settings": {"group": cls.groups["target"]}}]})
+            flows.append({"name": "grp", "label": "Group access", "strategy": "grp", "approvers": {"groups": oncall},
+                          "prompt_fields": [reason, duration]})
+        cfg = {"store": cls.store, "strategies": strategies, "flows": flows}
+        return "// SymTUI end-to-end test config (JSON5)\n" + json.dumps(cfg, indent=2) + "\n"
+
+    # -- daemon -----------------------------------------------------------------------------------
+
+    def setUp(self):
+        self.daemon = None
+        if self.START_DAEMON:
+            self.start_daemon()
+
+    def tearDown(self):
+        if self.daemon is not None:
+            if self.daemon.poll() is not None:
+                self.assert_daemon_alive()
+            code = self.stop_daemon()
+            self.assertEqual(code, 0, f"the daemon exited {code} on SIGTERM; log: {self.daemon_log_tail()}")
+
+    def start_daemon(self):
+        self.daemon_log = os.path.join(self.dir, "daemon.log")
+        logf = open(self.daemon_log, "ab")
+        self.daemon = subprocess.Popen([self.bin, "--config", self.config, "daemon"], stdin=subprocess.DEVNULL,
+                                       stdout=logf, stderr=logf, cwd=self.dir)
+        logf.close()
+        STARTED_PIDS.append(self.daemon.pid)
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            if self.daemon.poll() is not None:
+                self.fail(f"the daemon exited {self.daemon.returncode} at start: {self.daemon_log_tail()}")
+            if os.path.exists(self.socket):
+                s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                try:
+                    s.connect(self.socket)
+                    return
+                except OSError:
+                    pass
+                finally:
+                    s.close()
+            time.sleep(0.05)
+        self.fail("the daemon did not open its socket within 10 s")
+
+    def stop_daemon(self):
+        """SIGTERM; returns the exit code (or None when it had to be killed after 5 s)."""
+        p, self.daemon = self.daemon, None
+        if p is None:
+            return 0
+        p.send_signal(signal.SIGTERM)
+        try:
+            code = p.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            if os.environ.get("SYMTUI_E2E_GDB"):
+                subprocess.run(["gdb", "-p", str(p.pid), "-batch", "-ex", "thread apply all bt 12"],
+                               stdout=open(os.path.join(self.dir, "hang.txt"), "w"), stderr=subprocess.STDOUT, timeout=60)
+            p.kill()
+            p.wait()
+            code = None
+        if p.pid in STARTED_PIDS:
+            STARTED_PIDS.remove(p.pid)
+        return code
+
+    def daemon_log_tail(self):
+        try:
+            with open(self.daemon_log, errors="replace") as f:
+                return f.read()[-1500:]
+        except OSError:
+            return "(no log)"
+
+    # -- running the CLI --------------------------------------------------------------------------
+
+    def run_as(self, role, *args, input=None, timeout=30, config=True, env=None):
+        """Runs `symtui [--config C] ARGS` as the class's user ROLE (or as root when role is None)."""
+        cmd = [self.bin] + (["--config", self.config] if config else []) + [str(a) for a in args]
+        e = {"PATH": "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin", "LANG": "C.UTF-8", "HOME": "/nonexistent"}
+        if env:
+            e.update(env)
+        if role is not None:
+            cmd = ["setpriv", "--reuid", self.users[role], "--regid", "users", "--init-groups"] + cmd
+        return subprocess.run(cmd, input=input, capture_output=True, text=True, timeout=timeout, env=e, cwd=self.dir)
+
+    def ok(self, role, *args, **kw):
+        r = self.run_as(role, *args, **kw)
+        self.assertEqual(r.returncode, 0, f"symtui {' '.join(map(str, args))} as {role}: exit {r.returncode}\n"
+                                          f"stdout: {r.stdout}\nstderr: {r.stderr}")
+        return r
+
+    def request(self, role, flow, target=None, duration=None, reason="e2e test", fields=None):
+        args = ["request", flow] + ([target] if target else [])
+        if duration:
+            args += ["--duration", duration]
+        args += ["--reason", reason]
+        for k, v in (fields or {}).items():
+            args += ["--field", f"{k}={v}"]
+        out = self.ok(role, *args).stdout.strip()
+        self.assertRegex(out, r"^\d+$", "request prints the request id alone")
+        return int(out)
+
+    def show(self, rid):
+        r = self.ok(None, "show", rid, "--json")
+        return json.loads(r.stdout)
+
+    def wait_state(self, rid, states, timeout=5.0):
+        """Polls `show --json` until the request is in one of `states`; returns it (or fails)."""
+        if isinstance(states, str):
+            states = [states]
+        deadline = time.time() + timeout
+        while True:
+            req = self.show(rid)
+            if req["state"] in states:
+                return req
+            if time.time() > deadline:
+                self.fail(f"request {rid} is {req['state']} after {timeout} s, expected {states}; "
+                          f"error={req.get('error')!r}; daemon log: {self.daemon_log_tail()}")
+            time.sleep(0.1)
+
+    def assert_refused(self, r, code, fragment=None):
+        self.assertEqual(r.returncode, code, f"expected exit {code}, got {r.returncode}; stderr: {r.stderr!r}")
+        self.assertTrue(r.stderr.strip(), "a refusal says why on stderr")
+        for line in r.stderr.splitlines():
+            self.assertTrue(line.startswith("symtui: "), f"stderr line does not start with 'symtui: ': {line!r}")
+        if fragment:
+            self.assertIn(fragment.lower(), r.stderr.lower())
+
+    def assert_daemon_alive(self):
+        if self.daemon is not None and self.daemon.poll() is not None:
+            code, self.daemon = self.daemon.returncode, None
+            with open(self.daemon_log, errors="replace") as f:
+                log = f.read()
+            crash = [l.strip() for l in log.splitlines() if re.match(r"^(Fatal|\*\*\* Program crashed|Simultaneous accesses)", l)]
+            self.fail(f"the daemon died (exit {code}): {' | '.join(crash[:3])}")
+
+    def event_count(self):
+        if not os.path.exists(self.store):
+            return 0
+        with sqlite_ro(self.store) as db:
+            return db.execute("SELECT count(*) FROM events").fetchone()[0]
+
+    def strategy_log(self, rid=None):
+        try:
+            with open(self.log) as f:
+                recs = [json.loads(line) for line in f if line.strip()]
+        except FileNotFoundError:
+            return []
+        if rid is not None:
+            recs = [r for r in recs if r["env"].get("SYMTUI_REQUEST_ID") == str(rid)]
+        return recs
+
+    def group_members(self, g):
+        r = subprocess.run(["getent", "group", g], capture_output=True, text=True)
+        fields = r.stdout.strip().split(":")
+        return [m for m in fields[3].split(",") if m] if len(fields) > 3 else []
+
+
+# ---------------------------------------------------------------------------------------------------
+
+class ApprovalTests(E2ECase):
+    """Request, refusals, approve, the JSON shape, deny and cancel — through the CLI, as real users."""
+
+    def test_request_prints_an_id(self):
+        rid = self.request("a", "note")
+        self.assertGreater(rid, 0)
+        req = self.show(rid)
+        self.assertEqual(req["state"], "pending")
+        self.assertEqual(req["requester"], self.users["a"])
+
+    def test_non_approver_is_refused_with_77(self):
+        rid = self.request("a", "note")
+        self.assert_refused(self.run_as("b", "approve", rid), 77)
+        self.assertEqual(self.show(rid)["state"], "pending")
+
+    def test_requester_cannot_approve_own_request(self):
+        # The requester is an approver here, so only the self-approval rule can refuse.
+        rid = self.request("c", "note")
+        self.assert_refused(self.run_as("c", "approve", rid, "--reason", "mine"), 77)
+        self.assertEqual(self.show(rid)["approvals"], [])
+
+    def test_approver_in_group_approves(self):
+        rid = self.request("a", "note")
+        self.ok("c", "approve", rid, "--reason", "looks fine")
+        req = self.show(rid)
+        self.assertEqual(req["state"], "approved")
+        self.assertEqual(len(req["approvals"]), 1)
+        ap = req["approvals"][0]
+        self.assertEqual((ap["user"], ap["reason"], ap["self"]), (self.users["c"], "looks fine", False))
+
+    def test_show_json_has_every_spec_key(self):
+        rid = self.request("a", "db", "orders", duration="1h")
+        self.ok("c", "approve", rid, "--reason", "ok")
+        req = self.wait_state(rid, "active")
+        missing = [k for k in REQUEST_KEYS + ["events"] if k not in req]
+        self.assertEqual(missing, [], "keys missing from show --json")
+        self.assertIsInstance(req["id"], int)
+        self.assertIsInstance(req["fields"], dict)
+        self.assertIsInstance(req["stuck"], bool)
+        self.assertEqual(req["target"], "orders")
+        self.assertEqual(req["target_label"], "Orders DB")
+        self.assertEqual(req["duration_seconds"], 3600)
+        self.assertLessEqual({"user", "at", "reason", "self"}, set(req["approvals"][0].keys()))
+        self.assertIsNone(req["denial"])
+
+    def test_times_are_rfc3339_utc_with_z(self):
+        rid = self.request("a", "db", "orders", duration="1h")
+        self.ok("c", "approve", rid)
+        req = self.wait_state(rid, "active")
+        for k in TIME_KEYS:
+            if req[k] is not None:
+                self.assertRegex(req[k], RFC3339_Z, k)
+        for k in ["created_at", "request_expires_at", "decided_at", "access_starts_at", "access_expires_at"]:
+            self.assertIsNotNone(req[k], k)
+        self.assertRegex(req["approvals"][0]["at"], RFC3339_Z)
+        for e in req["events"]:
+            self.assertRegex(e["time"], RFC3339_Z)
+
+    def test_every_event_carries_requester_target_and_actor(self):
+        rid = self.request("a", "db", "orders", duration="1h")
+        self.ok("c", "approve", rid)
+        self.wait_state(rid, "active")
+        self.ok("c", "revoke", rid, "--reason", "done")
+        req = self.wait_state(rid, "ended")
+        types = [e["type"] for e in req["events"]]
+        for t in ["request", "approve", "escalate", "revoke", "deescalate"]:
+            self.assertIn(t, types)
+        for e in req["events"]:
+            self.assertEqual(e.get("requester"), self.users["a"], e)
+            self.assertEqual(e.get("target"), "orders", e)
+            self.assertTrue(e.get("actor"), e)
+            self.assertEqual(e.get("request_id"), rid, e)
+        actors = {e["type"]: e["actor"] for e in req["events"]}
+        self.assertEqual(actors["request"], self.users["a"])
+        self.assertEqual(actors["approve"], self.users["c"])
+        self.assertEqual(actors["revoke"], self.users["c"])
+
+    def test_deny_requires_a_reason(self):
+        rid = self.request("a", "note")
+        before = self.event_count()
+        r = self.run_as("c", "deny", rid)
+        self.assertIn(r.returncode, (64, 65), r.stderr)
+        self.assert_refused(r, r.returncode)
+        r = self.run_as("c", "deny", rid, "--reason", "   ")
+        self.assertIn(r.returncode, (64, 65), r.stderr)
+        self.assertEqual(self.event_count(), before)
+        self.assertEqual(self.show(rid)["state"], "pending")
+
+    def test_deny_records_denial(self):
+        rid = self.request("a", "note")
+        self.ok("c", "deny", rid, "--reason", "not today")
+        req = self.show(rid)
+        self.assertEqual(req["state"], "denied")
+        self.assertEqual(req["denial"]["user"], self.users["c"])
+        self.assertEqual(req["denial"]["reason"], "not today")
+        self.assertRegex(req["denial"]["at"], RFC3339_Z)
+        deny = [e for e in req["events"] if e["type"] == "deny"]
+        self.assertEqual(len(deny), 1)
+        self.assertEqual(deny[0]["reason"], "not today")
+
+    def test_cancel_by_non_requester_is_refused_with_77(self):
+        rid = self.request("a", "note")
+        self.assert_refused(self.run_as("b", "cancel", rid), 77)
+        self.assert_refused(self.run_as("c", "cancel", rid), 77)
+        self.assertEqual(self.show(rid)["state"], "pending")
+
+    def test_cancel_by_requester_works(self):
+        rid = self.request("a", "note")
+        self.ok("a", "cancel", rid)
+        req = self.show(rid)
+        self.assertEqual(req["state"], "cancelled")
+        self.assertEqual([e["actor"] for e in req["events"] if e["type"] == "cancel"], [self.users["a"]])
+        self.assertNotEqual(self.run_as("c", "approve", rid).returncode, 0, "a cancelled request cannot be approved")
+
+    def test_decided_request_cannot_be_decided_again(self):
+        rid = self.request("a", "note")
+        self.ok("c", "approve", rid)
+        before = self.event_count()
+        self.assertNotEqual(self.run_as("c", "deny", rid, "--reason", "changed my mind").returncode, 0)
+        self.assertEqual(self.event_count(), before)
+
+    def test_list_review_shows_what_i_may_decide(self):
+        rid = self.request("a", "note")
+        mine = json.loads(self.ok("a", "list", "--mine", "--json").stdout)
+        self.assertIn(rid, [r["id"] for r in mine])
+        review_c = json.loads(self.ok("c", "list", "--review", "--json").stdout)
+        self.assertIn(rid, [r["id"] for r in review_c])
+        review_b = json.loads(self.ok("b", "list", "--review", "--json").stdout)
+        self.assertNotIn(rid, [r["id"] for r in review_b])
+
+    def test_second_daemon_refuses_to_start(self):
+        r = subprocess.run([self.bin, "--config", self.config, "daemon"], capture_output=True, text=True, timeout=10,
+                           stdin=subprocess.DEVNULL)
+        self.assertEqual(r.returncode, 69, r.stderr)
+        self.assertIn("another daemon", r.stderr)
+        self.assertTrue(r.stderr.startswith("symtui: "), r.stderr)
+        self.assertIsNone(self.daemon.poll(), "the first daemon still runs")
+        self.request("a", "note")   # and still answers
+
+
+class StoreProtectionTests(E2ECase):
+    """Users can read the store but never write it: the daemon is the only writer."""
+
+    def setUp(self):
+        super().setUp()
+        self.rid = self.request("a", "note")   # makes sure the store, -wal and -shm exist
+
+    def as_user_in_child(self, role, fn):
+        """Runs fn() in a forked child with role's uid/gid; returns the child's exit status."""
+        pw = pwd.getpwnam(self.users[role])
+        pid = os.fork()
+        if pid == 0:
+            try:
+                os.setgroups(os.getgrouplist(pw.pw_name, pw.pw_gid))
+                os.setresgid(pw.pw_gid, pw.pw_gid, pw.pw_gid)
+                os.setresuid(pw.pw_uid, pw.pw_uid, pw.pw_uid)
+                os._exit(fn())
+            except BaseException:
+                os._exit(99)
+        _, status = os.waitpid(pid, 0)
+        return os.waitstatus_to_exitcode(status)
+
+    def test_user_cannot_open_store_for_writing(self):
+        for path in [self.store, self.store + "-wal", self.store + "-shm"]:
+            if not os.path.exists(path):
+                continue
+
+            def attempt(path=path):
+                try:
+                    with open(path, "r+b"):
+                        return 1
+                except PermissionError:
+                    return 0
+            self.assertEqual(self.as_user_in_child("a", attempt), 0, f"{path} opened for writing as a user")
+        self.assertEqual(self.as_user_in_child("a", lambda: 0 if os.access(self.store, os.R_OK) else 1), 0,
+                         "the store is readable by users")
+
+    def test_sqlite3_insert_as_user_fails(self):
+        before = self.event_count()
+        for sql in ["INSERT INTO meta(key, value) VALUES('pwned', 'yes');",
+                    f"UPDATE requests SET state='approved' WHERE id={self.rid};"]:
+            r = subprocess.run(["setpriv", "--reuid", self.users["a"], "--regid", "users", "--init-groups",
+                                "sqlite3", self.store, sql], capture_output=True, text=True, timeout=20, cwd=self.dir)
+            self.assertNotEqual(r.returncode, 0, f"sqlite3 as a user ran {sql!r}: {r.stdout} {r.stderr}")
+        with sqlite_ro(self.store) as db:
+            self.assertEqual(db.execute("SELECT count(*) FROM meta WHERE key='pwned'").fetchone()[0], 0)
+        self.assertEqual(self.show(self.rid)["state"], "pending")
+        self.assertEqual(self.event_count(), before)
+
+    def test_store_files_are_0644_and_owned_by_root(self):
+        found = 0
+        for suffix in ["", "-wal", "-shm"]:
+            path = self.store + suffix
+            if not os.path.exists(path):
+                continue
+            found += 1
+            st = os.stat(path)
+            self.assertEqual(stat.S_IMODE(st.st_mode), 0o644, f"{path} mode {oct(stat.S_IMODE(st.st_mode))}")
+            self.assertEqual(st.st_uid, 0, f"{path} owner")
+        self.assertEqual(found, 3, "store, -wal and -shm exist while the daemon runs")
+
+    def test_socket_is_open_to_every_user(self):
+        self.assertEqual(stat.S_IMODE(os.stat(self.socket).st_mode), 0o666)
+
+    def test_identity_comes_from_the_kernel_not_user_env(self):
+        rid = int(self.ok("a", "request", "note", "--reason", "who am I",
+                          env={"USER": self.users["c"], "LOGNAME": self.users["c"]}).stdout)
+        self.assertEqual(self.show(rid)["requester"], self.users["a"])
+
+
+class CommandStrategyTests(E2ECase):
+    """The `command` strategy: argv, environment, expiry, hostile field values; `wait`."""
+
+    def test_approved_grant_is_active_within_2s_and_script_saw_env(self):
+        rid = self.request("a", "db", "orders", duration="1h", reason="deploy", fields={"note": "hello"})
+        self.ok("c", "approve", rid)
+        t0 = time.time()
+        req = self.wait_state(rid, "active", timeout=2.5)
+        self.assertLess(time.time() - t0, 2.5)
+        recs = [r for r in self.strategy_log(rid) if r["action"] == "escalate"]
+        self.assertEqual(len(recs), 1, recs)
+        rec = recs[0]
+        self.assertEqual(rec["argv"], ["--from-config", self.users["a"], "orders"])
+        env = rec["env"]
+        self.assertEqual(env.get("SYMTUI_USER"), self.users["a"])
+        self.assertEqual(env.get("SYMTUI_TARGET"), "orders")
+        self.assertEqual(env.get("SYMTUI_REQUEST_ID"), str(rid))
+        self.assertEqual(env.get("SYMTUI_FIELD_REASON"), "deploy")
+        self.assertEqual(env.get("SYMTUI_FIELD_NOTE"), "hello")
+        self.ok("a", "release", rid)
+        self.wait_state(rid, "ended")
+        # Last: the grant's expiry, as the script's SYMTUI_EXPIRES_AT, within a few seconds of the stored one.
+        self.assertRegex(env.get("SYMTUI_EXPIRES_AT", ""), RFC3339_Z, "SYMTUI_EXPIRES_AT is the grant's expiry")
+        self.assertLess(abs(parse_time(env["SYMTUI_EXPIRES_AT"]) - parse_time(req["access_expires_at"])), 5)
+
+    def test_short_grant_expires_and_deescalate_runs(self):
+        rid = self.request("a", "db", "billing", duration="2s")
+        self.ok("c", "approve", rid)
+        self.wait_state(rid, "active", timeout=2.5)
+        req = self.wait_state(rid, "ended", timeout=6)
+        self.assertEqual(req["end_reason"], "expired")
+        self.assertIsNotNone(req["ended_at"])
+        de = [r for r in self.strategy_log(rid) if r["action"] == "deescalate"]
+        self.assertEqual(len(de), 1, self.strategy_log(rid))
+        self.assertEqual(de[0]["argv"], ["--from-config", self.users["a"], "billing"])
+        types = [e["type"] for e in req["events"]]
+        self.assertIn("deescalate", types)
+
+    def test_hostile_field_value_is_passed_verbatim(self):
+        marker = f"/tmp/pwned_{self.hex}"
+        hostile = f"$(touch {marker}); rm -rf /"
+        rid = self.request("a", "db", "orders", duration="2s", reason=f"`touch {marker}_r`",
+                           fields={"note": hostile})
+        self.assertEqual(self.show(rid)["fields"]["note"], hostile)
+        self.ok("c", "approve", rid)
+        self.wait_state(rid, "ended", timeout=8)
+        recs = self.strategy_log(rid)
+        self.assertEqual(sorted(r["action"] for r in recs), ["deescalate", "escalate"])
+        for r in recs:
+            self.assertEqual(r["env"].get("SYMTUI_FIELD_NOTE"), hostile)
+            self.assertEqual(r["env"].get("SYMTUI_FIELD_REASON"), f"`touch {marker}_r`")
+        self.assertFalse(os.path.exists(marker), "a field value was run by a shell")
+        self.assertFalse(os.path.exists(marker + "_r"), "a field value was run by a shell")
+        self.assertTrue(os.path.isdir("/bin") and os.path.isdir("/tmp"))
+
+    def test_daemon_stops_on_sigterm_while_a_strategy_runs(self):
+        rid = self.request("a", "db", "orders", duration="1h", fields={"note": "slow"})
+        self.ok("c", "approve", rid)
+        self.wait_state(rid, "escalating", timeout=2)
+        time.sleep(0.3)                      # the escalate script now sleeps 2 s
+        t0 = time.time()
+        code = self.stop_daemon()
+        self.assertEqual(code, 0, f"exit code on SIGTERM after {time.time() - t0:.1f}s (None = still running after 5 s); "
+                                  f"log: {self.daemon_log_tail()}")
+        self.start_daemon()                  # a restarted daemon finishes the job
+        self.wait_state(rid, "active", timeout=8)
+        self.ok("a", "release", rid)
+        self.wait_state(rid, "ended", timeout=5)
+
+    def test_request_wait_returns_0_once_approved_and_active(self):
+        p = subprocess.Popen(["setpriv", "--reuid", self.users["a"], "--regid", "users", "--init-groups",
+                              self.bin, "--config", self.config, "request", "db", "orders", "--duration", "1h",
+                              "--reason", "waiting", "--wait", "--timeout", "10s"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=self.dir,
+                             env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"})
+        try:
+            first = p.stderr.readline()
+            m = re.search(r"request (\d+) created", first)
+            self.assertIsNotNone(m, f"request --wait says which request it waits for on stderr: {first!r}")
+            rid = int(m.group(1))
+            time.sleep(1)
+            self.assertIsNone(p.poll(), "request --wait returned before the decision")
+            threading.Thread(target=lambda: self.run_as("c", "approve", rid)).start()
+            out, err = p.communicate(timeout=10)
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        self.assertEqual(p.returncode, 0, err)
+        self.assertEqual(self.show(rid)["state"], "active")
+        self.ok("a", "release", rid)
+        self.wait_state(rid, "ended")
+
+    def test_wait_on_pending_times_out_with_75(self):
+        rid = self.request("a", "db", "orders", duration="1h")
+        t0 = time.time()
+        r = self.run_as("a", "wait", rid, "--timeout", "1s")
+        elapsed = time.time() - t0
+        self.assert_refused(r, 75)
+        self.assertLess(elapsed, 4)
+        self.assertGreater(elapsed, 0.8)
+        self.ok("a", "cancel", rid)
+
+    def test_wait_on_denied_request_exits_1(self):
+        rid = self.request("a", "db", "orders", duration="1h")
+        self.ok("c", "deny", rid, "--reason", "no")
+        r = self.run_as("a", "wait", rid, "--timeout", "5s")
+        self.assertEqual(r.returncode, 1, r.stderr)
+
+    def test_wait_on_approved_approval_only_request_exits_0(self):
+        rid = self.request("a", "note")
+        self.ok("c", "approve", rid)
+        self.assertEqual(self.run_as("b", "wait", rid, "--timeout", "5s").returncode, 0)
+
+
+class UnixGroupTests(E2ECase):
+    """The `unix_group` strategy against a throwaway group."""
+
+    REQUESTERS = ["r1", "r2", "r3", "r4"]
+    EXTRA_GROUPS = ["target"]
+
+    def approve_active(self, role, duration):
+        rid = self.request(role, "grp", "tgt", duration=duration)
+        self.assertNotIn(self.users[role], self.group_members(self.groups["target"]), "not a member before approval")
+        self.ok("c", "approve", rid)
+        self.wait_state(rid, "active", timeout=3)
+        self.assertIn(self.users[role], self.group_members(self.groups["target"]), "a member while active")
+        return rid
+
+    def test_member_while_active_and_removed_after_expiry(self):
+        rid = self.approve_active("r1", "2s")
+        req = self.wait_state(rid, "ended", timeout=6)
+        self.assertEqual(req["end_reason"], "expired")
+        self.assertNotIn(self.users["r1"], self.group_members(self.groups["target"]))
+
+    def test_revoke_by_approver_ends_and_removes_member(self):
+        rid = self.approve_active("r2", "1h")
+        self.assert_refused(self.run_as("r3", "revoke", rid), 77)
+        self.ok("c", "revoke", rid, "--reason", "incident over")
+        req = self.wait_state(rid, "ended", timeout=3)
+        self.assertEqual(req["end_reason"], "revoked")
+        self.assertNotIn(self.users["r2"], self.group_members(self.groups["target"]))
+
+    def test_release_by_requester_ends_and_removes_member(self):
+        rid = self.approve_active("r3", "1h")
+        self.ok("r3", "release", rid)
+        req = self.wait_state(rid, "ended", timeout=3)
+        self.assertEqual(req["end_reason"], "released")
+        self.assertNotIn(self.users["r3"], self.group_members(self.groups["target"]))
+
+    def test_revoke_is_final(self):
+        rid = self.approve_active("r4", "1h")
+        self.ok("c", "revoke", rid)
+        self.wait_state(rid, "ended", timeout=3)
+        before = self.event_count()
+        r = self.run_as("c", "revoke", rid)
+        self.assertNotEqual(r.returncode, 0, "a second revoke")
+        self.assert_daemon_alive()
+        r = self.run_as("r4", "release", rid)
+        self.assertNotEqual(r.returncode, 0, "release after revoke")
+        self.assert_daemon_alive()
+        self.assertEqual(self.event_count(), before)
+        self.assertEqual(self.show(rid)["end_reason"], "revoked")
+
+    def test_release_is_final(self):
+        rid = self.approve_active("r4", "1h")
+        self.ok("r4", "release", rid)
+        self.wait_state(rid, "ended", timeout=3)
+        before = self.event_count()
+        r = self.run_as("r4", "release", rid)
+        self.assertNotEqual(r.returncode, 0, "a second release")
+        self.assert_daemon_alive()
+        r = self.run_as("c", "revoke", rid)
+        self.assertNotEqual(r.returncode, 0, "revoke after release")
+        self.assert_daemon_alive()
+        self.assertEqual(self.event_count(), before)
+        self.assertEqual(self.show(rid)["end_reason"], "released")
+
+
+class EventsApiTests(E2ECase):
+    """`symtui events`: JSON Lines in, one JSON line out per input line."""
+
+    def next_id(self):
+        with sqlite_ro(self.store) as db:
+            row = db.execute("SELECT seq FROM sqlite_sequence WHERE name='requests'").fetchone()
+        return (row[0] if row else 0) + 1
+
+    def test_events_answers_each_line_and_exits_with_first_failure(self):
+        self.request("c", "note")   # the store exists
+        rid = self.next_id()
+        lines = [
+            json.dumps({"event": "request", "flow": "selfnote", "fields": {"reason": "via events"}}),
+            json.dumps({"event": "approve", "request": rid, "reason": "self-approved on purpose"}),
+            '{"event": "approve", "request": ',
+            json.dumps({"event": "frobnicate", "request": rid}),
+            json.dumps({"event": "request", "flow": "note", "fields": {"reason": "after failures"}}),
+        ]
+        before = self.event_count()
+        r = self.run_as("c", "events", "-", input="\n".join(lines) + "\n")
+        out = [json.loads(l) for l in r.stdout.splitlines() if l.strip()]
+        self.assertEqual(len(out), len(lines), r.stdout)
+        self.assertEqual([o.get("ok") for o in out], [True, True, False, False, True])
+        self.assertEqual(r.returncode, 65, r.stderr)
+        self.assertEqual(out[0]["request"]["id"], rid)
+        self.assertEqual(out[1]["request"]["state"], "approved")
+        for o in out[2:4]:
+            self.assertEqual(o.get("exit"), 65)
+            self.assertTrue(o.get("error"))
+        self.assertEqual(self.event_count() - before, 3, "request + approve + request; bad lines change nothing")
+        req = self.show(rid)
+        self.assertEqual(req["state"], "approved")
+        self.assertEqual([a["self"] for a in req["approvals"]], [True])
+
+    def test_bad_event_lines_change_nothing(self):
+        rid = self.request("a", "note")
+        before = self.event_count()
+        lines = ["not json", "[]", json.dumps({"event": "approve"}),
+                 json.dumps({"event": "approve", "request": rid, "bogus": 1}),
+                 json.dumps({"event": "request", "flow": "nosuchflow"}),
+                 json.dumps({"event": "approve", "request": 999999})]
+        r = self.run_as("c", "events", "-", input="\n".join(lines) + "\n")
+        out = [json.loads(l) for l in r.stdout.splitlines() if l.strip()]
+        self.assertEqual(len(out), len(lines), r.stdout)
+        self.assertTrue(all(o.get("ok") is False for o in out), out)
+        self.assertEqual(r.returncode, 65)
+        self.assertEqual(self.event_count(), before)
+        self.assertEqual(self.show(rid)["state"], "pending")
+
+    def test_events_reads_a_file(self):
+        rid = self.request("a", "note")
+        path = os.path.join(self.dir, "decisions.jsonl")
+        with open(path, "w") as f:
+            f.write(json.dumps({"event": "deny", "request": rid, "reason": "from a file"}) + "\n")
+        os.chmod(path, 0o644)
+        r = self.ok("c", "events", path)
+        self.assertEqual(json.loads(r.stdout)["request"]["state"], "denied")
+
+    def test_non_approver_decision_via_events_is_77(self):
+        rid = self.request("a", "note")
+        r = self.run_as("b", "events", "-", input=json.dumps({"event": "approve", "request": rid}) + "\n")
+        self.assertEqual(r.returncode, 77)
+        self.assertEqual(json.loads(r.stdout)["exit"], 77)
+
+
+class PendingTTLTests(E2ECase):
+    """A pending request expires after the flow's request_ttl."""
+
+    def test_pending_request_expires_with_request_expire_event(self):
+        rid = self.request("a", "ttl")
+        req = self.wait_state(rid, "expired", timeout=6)
+        ev = [e for e in req["events"] if e["type"] == "request_expire"]
+        self.assertEqual(len(ev), 1, req["events"])
+        self.assertEqual(ev[0]["actor"], "system")
+        self.assertEqual(ev[0]["requester"], self.users["a"])
+        self.assert_refused(self.run_as("c", "approve", rid), 65)
+
+    def test_daemon_once_expires_due_requests(self):
+        rid = self.request("a", "ttl")
+        other = self.request("a", "note")          # not due: must stay pending
+        self.assertEqual(self.stop_daemon(), 0)
+        time.sleep(2.5)
+        self.assertEqual(self.show(rid)["state"], "pending", "nothing expires while no daemon runs")
+        r = subprocess.run([self.bin, "--config", self.config, "daemon", "--once"], capture_output=True, text=True,
+                           timeout=30, stdin=subprocess.DEVNULL)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        req = self.show(rid)
+        self.assertEqual(req["state"], "expired")
+        self.assertIn("request_expire", [e["type"] for e in req["events"]])
+        self.assertEqual(self.show(other)["state"], "pending")
+        self.assertFalse(os.path.exists(self.socket) and self.socket_answers(), "--once leaves no daemon behind")
+
+    def socket_answers(self):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            s.connect(self.socket)
+            return True
+        except OSError:
+            return False
+        finally:
+            s.close()
+
+
+class ConcurrencyTests(E2ECase):
+    """8 approvers decide the same 200 requests at once: each is decided exactly once."""
+
+    APPROVERS = [f"ap{i}" for i in range(8)]
+    N = 200
+
+    def test_200_requests_decided_exactly_once_by_8_processes(self):
+        deadline = time.time() + 60
+        lines = "".join(json.dumps({"event": "request", "flow": "note", "fields": {"reason": f"load {i}"}}) + "\n"
+                        for i in range(self.N))
+        try:
+            r = self.run_as("a", "events", "-", input=lines, timeout=30)
+        except subprocess.TimeoutExpired:
+            self.fail("creating 200 requests through `events -` did not finish in 30 s (daemon hung?)")
+        answers = [json.loads(l) for l in r.stdout.splitlines() if l.strip()]
+        bad = [a for a in answers if not a.get("ok")]
+        self.assertEqual((r.returncode, bad[:3]), (0, []), f"creating the requests; stderr: {r.stderr[-500:]}")
+        ids = [a["request"]["id"] for a in answers]
+        self.assertEqual(len(set(ids)), self.N)
+        rng = random.Random(7)
+        procs = []
+        for role in self.APPROVERS:
+            order = ids[:]
+            rng.shuffle(order)
+            text = "".join(json.dumps({"event": rng.choice(["approve", "deny"]), "request": i, "reason": f"by {role}"}) + "\n"
+                           for i in order)
+            cmd = ["setpriv", "--reuid", self.users[role], "--regid", "users", "--init-groups",
+                   self.bin, "--config", self.config, "events", "-"]
+            p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                 text=True, cwd=self.dir, env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"})
+            procs.append((role, p, text))
+        results = {}
+
+        def drive(role, p, text):
+            try:
+                results[role] = p.communicate(text, timeout=max(1, deadline - time.time()))
+            except subprocess.TimeoutExpired:
+                p.kill()
+                results[role] = p.communicate()
+                results[role] = (results[role][0], results[role][1] + "\n(timed out)")
+        threads = [threading.Thread(target=drive, args=x) for x in procs]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        timed_out = [role for role, (_, err) in results.items() if err.endswith("(timed out)")]
+        self.assertEqual(timed_out, [], "deciders still running after 60 s (daemon hung?)")
+        wins = {i: 0 for i in ids}
+        for role, p, _ in procs:
+            out, err = results[role]
+            for bad in ["database is locked", "SQLITE_BUSY", "busy"]:
+                self.assertNotIn(bad.lower(), (out + err).lower(), f"{role} saw {bad!r}")
+            answers = [json.loads(l) for l in out.splitlines() if l.strip()]
+            self.assertEqual(len(answers), self.N, f"{role}: {len(answers)} answers; stderr: {err[-300:]}")
+            for a in answers:
+                if a.get("ok"):
+                    wins[a["request"]["id"]] += 1
+                else:
+                    self.assertEqual(a.get("exit"), 65, f"{role}: a lost race is exit 65 (already decided): {a}")
+        self.assertEqual([i for i, n in wins.items() if n != 1], [], "requests not won exactly once")
+        with sqlite_ro(self.store) as db:
+            rows = db.execute("SELECT request_id, count(*) FROM events WHERE type IN ('approve','deny') "
+                              "GROUP BY request_id").fetchall()
+            states = db.execute(f"SELECT state, count(*) FROM requests WHERE id IN ({','.join(map(str, ids))}) "
+                                "GROUP BY state").fetchall()
+        decisive = dict(rows)
+        self.assertEqual([i for i in ids if decisive.get(i) != 1], [], "requests without exactly one decision event")
+        self.assertEqual(sum(n for s, n in states if s in ("approved", "denied")), self.N, states)
+        with open(self.daemon_log, errors="replace") as f:
+            self.assertNotIn("database is locked", f.read())
+
+
+class SingleUserModeTests(E2ECase):
+    """A user's own store: the first client starts a daemon owned by that user."""
+
+    START_DAEMON = False
+    REQUESTERS = []
+    APPROVERS = []
+
+    def test_client_auto_starts_a_daemon_owned_by_the_user(self):
+        home = os.path.join(self.dir, "home_solo")
+        os.mkdir(home, 0o700)
+        name = self.user("solo", home=home)
+        self.users["solo"] = name
+        pw = pwd.getpwnam(name)
+        os.chown(home, pw.pw_uid, pw.pw_gid)
+        store = os.path.join(home, "state", "symtui.db")
+        cfg = os.path.join(home, "config.json5")
+        with open(cfg, "w") as f:
+            f.write(json.dumps({"store": store, "flows": [
+                {"name": "solo", "approvers": {"users": [name]}, "allow_self_approval": True,
+                 "prompt_fields": [{"name": "reason", "type": "string", "required": True}]}]}))
+        os.chown(cfg, pw.pw_uid, pw.pw_gid)
+        env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": home}
+        base = ["setpriv", "--reuid", name, "--regid", "users", "--init-groups", self.bin, "--config", cfg]
+        pid = None
+        try:
+            r = subprocess.run(base + ["request", "solo", "--reason", "just me"], capture_output=True, text=True,
+                               timeout=30, env=env, cwd=home)
+            pid = self.daemon_pid(store)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            rid = int(r.stdout.strip())
+            self.assertIsNotNone(pid, "a daemon holds the store lock")
+            with open(f"/proc/{pid}/status") as f:
+                uids = [l.split()[1:] for l in f if l.startswith("Uid:")][0]
+            self.assertEqual(set(uids), {str(pw.pw_uid)}, "the auto-started daemon runs as the user")
+            self.assertEqual(os.stat(store).st_uid, pw.pw_uid)
+            r = subprocess.run(base + ["approve", str(rid), "--reason", "self"], capture_output=True, text=True,
+                               timeout=30, env=env, cwd=home)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertEqual(self.daemon_pid(store), pid, "the second client reuses the daemon")
+        finally:
+            if pid:
+                stop_pid(pid)
+
+    def daemon_pid(self, store):
+        try:
+            with open(store + ".lock") as f:
+                pid = int(f.read().strip() or 0)
+        except (OSError, ValueError):
+            return None
+        if pid and os.path.exists(f"/proc/{pid}"):
+            if pid not in STARTED_PIDS:
+                STARTED_PIDS.append(pid)
+            return pid
+        return None
+
+
+class BadCLIInputTests(E2ECase):
+    """Tests/Fixtures/cli-bad.tsv: each bad invocation exits with its code, says why, writes nothing.
+
+    A row is `ARGS<TAB>EXIT<TAB>FRAGMENT`; ARGS are split like a shell would, `--config C` is put in
+    front unless the row names its own `--config`, and {pending}/{theirs} are a pending request of
+    the user running the row (a) and of another user (b). A row starting with `#` is skipped (not
+    implemented yet); a line starting with `#` without tabs is a comment.
+    """
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.placeholders = None
+
+    def prepare(self):
+        if BadCLIInputTests.placeholders is None:
+            BadCLIInputTests.placeholders = {"pending": str(self.request("a", "note")),
+                                             "theirs": str(self.request("b", "note"))}
+        return BadCLIInputTests.placeholders
+
+    def check_row(self, args, code, fragment):
+        values = self.prepare()
+        argv = [a.format(**values) for a in shlex.split(args)]
+        before = self.event_count()
+        r = self.run_as("a", *argv, config="--config" not in argv, timeout=20)
+        self.assert_refused(r, code, fragment)
+        self.assertEqual(r.stdout, "", "nothing on stdout on an error")
+        self.assertEqual(self.event_count(), before, "the store changed")
+        self.assert_daemon_alive()
+
+
+def load_bad_rows():
+    rows = []
+    if not os.path.exists(BAD_CLI_TSV):
+        return rows
+    with open(BAD_CLI_TSV) as f:
+        for n, line in enumerate(f, 1):
+            line = line.rstrip("\n")
+            if not line.strip() or (line.startswith("#") and "\t" not in line):
+                continue
+            skipped = line.startswith("#")
+            parts = line.lstrip("#").split("\t")
+            if len(parts) != 3:
+                raise SystemExit(f"{BAD_CLI_TSV}:{n}: expected ARGS<TAB>EXIT<TAB>FRAGMENT")
+            rows.append((n, parts[0].strip(), int(parts[1]), parts[2].strip(), skipped))
+    return rows
+
+
+def add_bad_row_tests():
+    for n, args, code, fragment, skipped in load_bad_rows():
+        slug = re.sub(r"[^a-z0-9]+", "_", args.lower()).strip("_")[:40]
+
+        def test(self, args=args, code=code, fragment=fragment, skipped=skipped, n=n):
+            if skipped:
+                self.skipTest(f"row {n} is marked # (not implemented yet)")
+            self.check_row(args, code, fragment)
+        test.__doc__ = f"cli-bad.tsv:{n}: symtui {args} -> {code}"
+        setattr(BadCLIInputTests, f"test_cli_bad_{n:03d}_{slug}", test)
+
+
+add_bad_row_tests()
+
+
+# ---------------------------------------------------------------------------------------------------
+# Running: one line per test, then `N passed, M failed[, K skipped]`.
+# ---------------------------------------------------------------------------------------------------
+
+class LineResult(unittest.TestResult):
+    """One line per test (a test that fails in its body and its tearDown still counts once)."""
+
+    def __init__(self, stream):
+        super().__init__()
+        self.stream = stream
+        self.outcome = {}      # test id -> "ok" | "FAIL" | "ERROR" | "skip" | "xfail" | "XPASS"
+        self.details = []
+
+    def startTest(self, test):
+        super().startTest(test)
+        self.t0 = time.time()
+        self.current = None
+
+    def stopTest(self, test):
+        super().stopTest(test)
+        if self.current is not None:
+            status, extra = self.current
+            name = f"{type(test).__name__}.{test._testMethodName}"
+            self.stream.write(f"{status:5} {name} ({time.time() - self.t0:.1f}s){extra}\n")
+            self.stream.flush()
+            self.outcome[test.id()] = status
+
+    def set(self, status, extra=""):
+        # The worst outcome wins: a passing body with a failing tearDown is a failure.
+        rank = {"ok": 0, "xfail": 0, "skip": 1, "FAIL": 2, "ERROR": 2, "XPASS": 2}
+        if self.current is None or rank[status] > rank[self.current[0]]:
+            self.current = (status, extra)
+
+    def addSuccess(self, test):
+        super().addSuccess(test)
+        self.set("ok")
+
+    def addFailure(self, test, err):
+        super().addFailure(test, err)
+        self.set("FAIL")
+        self.details.append((test, self.failures[-1][1]))
+
+    def addError(self, test, err):
+        super().addError(test, err)
+        self.details.append((test, self.errors[-1][1]))
+        if not isinstance(test, unittest.TestCase):   # setUpClass / tearDownClass
+            self.stream.write(f"ERROR {test}\n")
+            self.outcome[str(test)] = "ERROR"
+            return
+        self.set("ERROR")
+
+    def addSkip(self, test, reason):
+        super().addSkip(test, reason)
+        if isinstance(test, unittest.TestCase):
+            self.set("skip", f": {reason}")
+        else:
+            self.stream.write(f"skip  {test}: {reason}\n")
+            self.outcome[str(test)] = "skip"
+
+    def addExpectedFailure(self, test, err):
+        super().addExpectedFailure(test, err)
+        self.set("xfail")
+
+    def addUnexpectedSuccess(self, test):
+        super().addUnexpectedSuccess(test)
+        self.set("XPASS", " (marked expectedFailure but passed)")
+
+    def count(self, *statuses):
+        return sum(1 for v in self.outcome.values() if v in statuses)
+
+
+def main():
+    import argparse
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("-k", action="append", default=[], help="only tests whose Class.name contains this")
+    opts = ap.parse_args()
+    suite = unittest.defaultTestLoader.loadTestsFromModule(sys.modules[__name__])
+    if opts.k:
+        def keep(s):
+            out = unittest.TestSuite()
+            for t in s:
+                if isinstance(t, unittest.TestSuite):
+                    sub = keep(t)
+                    if sub.countTestCases():
+                        out.addTest(sub)
+                elif any(k in f"{type(t).__name__}.{t._testMethodName}" for k in opts.k):
+                    out.addTest(t)
+            return out
+        suite = keep(suite)
+    print(f"symtui e2e: {SOURCE_BIN}", flush=True)
+    result = LineResult(sys.stdout)
+    t0 = time.time()
+    suite.run(result)
+    for test, tb in result.details:
+        print(f"\n==== {test}\n{tb}", end="")
+    cleanup_everything()
+    print(f"\n({time.time() - t0:.0f}s)")
+    passed, failed, skipped = result.count("ok", "xfail"), result.count("FAIL", "ERROR", "XPASS"), result.count("skip")
+    summary = f"{passed} passed, {failed} failed"
+    if skipped:
+        summary += f", {skipped} skipped"
+    print(summary, flush=True)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
