@@ -69,17 +69,29 @@ public final class ExpiryLoop: @unchecked Sendable {
     private func hasDueWorkNow() -> Bool {
         let now = engine.now()
         let s = engine.store
-        return ((try? s.pendingPastTTL(now: now, limit: 1).isEmpty == false) ?? false)
-            || ((try? s.activePastExpiry(now: now, limit: 1).isEmpty == false) ?? false)
-            || ((try? s.approvedAwaitingEscalation(limit: 1).isEmpty == false) ?? false)
-            || ((try? s.strategyWorkDue(now: now, limit: 1).isEmpty == false) ?? false)
+        return engine.locked {
+            ((try? s.pendingPastTTL(now: now, limit: 1).isEmpty == false) ?? false)
+                || ((try? s.activePastExpiry(now: now, limit: 1).isEmpty == false) ?? false)
+                || ((try? s.approvedAwaitingEscalation(limit: 1).isEmpty == false) ?? false)
+                || ((try? s.strategyWorkDue(now: now, limit: 1).isEmpty == false) ?? false)
+        }
     }
 
+    /// On shutdown: waits for running strategies and records their outcomes (jobs not started stay due).
     private func drainInFlight() {
         cond.lock()
-        while !inFlight.isEmpty { _ = cond.wait(until: Date().addingTimeInterval(0.5)) }
+        let waiting = queue
+        queue.removeAll()
+        for job in waiting { inFlight.remove(job.context.request.id) }
         cond.unlock()
-        try? recordFinished()
+        while true {
+            try? recordFinished()
+            cond.lock()
+            let idle = inFlight.isEmpty
+            if !idle { _ = cond.wait(until: Date().addingTimeInterval(0.5)) }
+            cond.unlock()
+            if idle { return }
+        }
     }
 
     /// One pass: record outcomes, apply due transitions, start due strategy runs. Returns the next due time.
@@ -105,11 +117,12 @@ public final class ExpiryLoop: @unchecked Sendable {
         cond.lock()
         let busy = inFlight
         cond.unlock()
-        let due = try store.strategyWorkDue(now: now, limit: batch + busy.count).filter { !busy.contains($0.id) }
+        // The writer's connection is shared with the socket threads: every use of it holds the engine's lock.
+        let due = try engine.locked { try store.strategyWorkDue(now: now, limit: batch + busy.count) }.filter { !busy.contains($0.id) }
         for r in due {
             if let job = makeJob(r) { dispatch(job) } else { failUnconfigured(r) }
         }
-        return try store.nextDueTime()
+        return try engine.locked { try store.nextDueTime() }
     }
 
     func makeJob(_ r: AccessRequest) -> GrantJob? {
@@ -126,7 +139,7 @@ public final class ExpiryLoop: @unchecked Sendable {
         }
         if r.state == .deescalating {
             let flows = config.flows.filter { $0.strategy == sname }.map(\.name)
-            others = (try? engine.store.otherHolders(flows: flows, target: tname, excluding: r.id)) ?? [r.requester]
+            others = engine.locked { (try? engine.store.otherHolders(flows: flows, target: tname, excluding: r.id)) ?? [r.requester] }
         }
         let ctx = GrantContext(request: request, strategy: strategy, target: target, stepOutput: r.stepOutput, otherActiveHolders: others)
         return GrantJob(kind: r.state == .escalating ? .escalate : .deescalate, context: ctx)
