@@ -21,6 +21,9 @@ public final class Daemon: @unchecked Sendable {
     public var reloadConfig: (@Sendable () throws -> Config)?
     public let storePath: String
     public let socketPath: String
+    /// Retry policies for strategy runs (tests and operators may shorten or cap them).
+    public var escalationRetry = RetryPolicy.escalation
+    public var deescalationRetry = RetryPolicy.deescalation
     private let stopping = Atomic<Bool>(false)
     private let connections = Atomic<Int>(0)
     static let maxConnections = 256
@@ -70,6 +73,8 @@ public final class Daemon: @unchecked Sendable {
         try acquireLock()
         let store = try openStore()
         let engine = Engine(config: config, store: store)
+        engine.escalationRetry = escalationRetry
+        engine.deescalationRetry = deescalationRetry
         if config.flows.contains(where: { $0.implementation != nil }) {
             // The handler SDK goes next to the store, in a directory only this daemon writes.
             let dir = (storePath as NSString).deletingLastPathComponent + "/sdk"

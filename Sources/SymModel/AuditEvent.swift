@@ -77,7 +77,45 @@ public struct AuditEvent: Sendable, Equatable {
 
     /// SHA-256 (hex) over `prev_hash` and the canonical JSON of the event without its hash.
     public var computedHash: String {
-        SHA256.hex(Array((prevHash + "\n" + unhashedJSON.canonical).utf8))
+        AuditEvent.hash(seq: seq, id: id, time: Timestamp.format(time), type: type.rawValue, requestId: requestId, flow: flow,
+                        target: target, requester: requester, actor: actor, reason: reason, dataCanonical: data.canonical,
+                        prevHash: prevHash)
+    }
+
+    /// The chain hash from an event's stored columns, with `data` as its canonical JSON text (as the store
+    /// keeps it), so that a verifier need not parse it. Equal to SHA-256 over `prev_hash`, a newline and the
+    /// canonical JSON of `unhashedJSON` (keys in byte order: actor, data, flow, id, prev_hash, reason,
+    /// request_id, requester, seq, target, time, type).
+    public static func hash(seq: Int64, id: String, time: String, type: String, requestId: Int64?, flow: String?, target: String?,
+                            requester: String?, actor: String, reason: String?, dataCanonical: String, prevHash: String) -> String {
+        var out: [UInt8] = []
+        out.reserveCapacity(256 + dataCanonical.utf8.count)
+        out += prevHash.utf8
+        out.append(0x0A)
+        func key(_ k: StaticString, first: Bool = false) {
+            if !first { out.append(UInt8(ascii: ",")) }
+            out.append(UInt8(ascii: "\""))
+            out += UnsafeBufferPointer(start: k.utf8Start, count: k.utf8CodeUnitCount)
+            out += [UInt8(ascii: "\""), UInt8(ascii: ":")]
+        }
+        func string(_ s: String?) {
+            if let s { JSONValue.writeString(s, into: &out) } else { out += "null".utf8 }
+        }
+        out.append(UInt8(ascii: "{"))
+        key("actor", first: true); string(actor)
+        key("data"); out += dataCanonical.utf8
+        key("flow"); string(flow)
+        key("id"); string(id)
+        key("prev_hash"); string(prevHash)
+        key("reason"); string(reason)
+        key("request_id"); if let requestId { out += String(requestId).utf8 } else { out += "null".utf8 }
+        key("requester"); string(requester)
+        key("seq"); out += String(seq).utf8
+        key("target"); string(target)
+        key("time"); string(time)
+        key("type"); string(type)
+        out.append(UInt8(ascii: "}"))
+        return SHA256.hex(out)
     }
 
     /// The `prev_hash` of the first event.

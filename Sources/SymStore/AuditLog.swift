@@ -52,29 +52,30 @@ public struct AuditVerifier {
         var expected: Int64 = 1
         var prevHash = AuditEvent.genesisHash
         var checked: Int64 = 0
-        var page = try store.events(afterSeq: 0, limit: pageSize)
+        var page = try store.chainRows(afterSeq: 0, limit: pageSize)
         while !page.isEmpty {
             let hashing = DispatchGroup()
             let computed = HashPage()
             let current = page
             DispatchQueue.global().async(group: hashing) { computed.hashes = AuditVerifier.hashes(of: current) }
-            let next = page.count == pageSize ? try store.events(afterSeq: page[page.count - 1].seq, limit: pageSize) : []
+            let next = page.count == pageSize ? try store.chainRows(afterSeq: page[page.count - 1].seq, limit: pageSize) : []
             hashing.wait()
-            for (e, hash) in zip(page, computed.hashes) {
-                if let problem = AuditVerifier.check(e, computedHash: hash, expectedSeq: expected, prevHash: prevHash) {
+            for (row, hash) in zip(page, computed.hashes) {
+                if let problem = AuditVerifier.check(seq: row.seq, hash: row.hash, storedPrev: row.prevHash, computedHash: hash,
+                                                     expectedSeq: expected, prevHash: prevHash) {
                     return AuditVerification(checked: checked, headSeq: expected - 1, headHash: prevHash, problem: problem)
                 }
                 checked += 1
-                expected = e.seq + 1
-                prevHash = e.hash
+                expected = row.seq + 1
+                prevHash = row.hash
             }
             page = next
         }
         return AuditVerification(checked: checked, headSeq: expected - 1, headHash: prevHash, problem: nil)
     }
 
-    /// `computedHash` of every event, spread over the available cores.
-    static func hashes(of page: [AuditEvent]) -> [String] {
+    /// The hash of every row, spread over the available cores.
+    static func hashes(of page: [ChainRow]) -> [String] {
         let workers = min(ProcessInfo.processInfo.activeProcessorCount, 8)
         guard workers > 1, page.count >= 64 else { return page.map(\.computedHash) }
         let out = HashPage()
@@ -95,23 +96,28 @@ public struct AuditVerifier {
     }
 
     static func check(_ e: AuditEvent, computedHash computed: String, expectedSeq: Int64, prevHash: String) -> AuditProblem? {
-        if e.seq != expectedSeq {
-            let gap = e.seq - expectedSeq
-            let what = gap == 1 ? "seq \(expectedSeq) is not in the store" : "seq \(expectedSeq)…\(e.seq - 1) are not in the store"
+        check(seq: e.seq, hash: e.hash, storedPrev: e.prevHash, computedHash: computed, expectedSeq: expectedSeq, prevHash: prevHash)
+    }
+
+    static func check(seq: Int64, hash: String, storedPrev: String, computedHash computed: String, expectedSeq: Int64,
+                      prevHash: String) -> AuditProblem? {
+        if seq != expectedSeq {
+            let gap = seq - expectedSeq
+            let what = gap == 1 ? "seq \(expectedSeq) is not in the store" : "seq \(expectedSeq)…\(seq - 1) are not in the store"
             return AuditProblem(seq: expectedSeq, kind: .missing, detail: what)
         }
-        let linked = e.prevHash == prevHash
-        switch (computed == e.hash, linked) {
+        let linked = storedPrev == prevHash
+        switch (computed == hash, linked) {
         case (true, true):
             return nil
         case (false, true):
-            return AuditProblem(seq: e.seq, kind: .edited, detail: "stored hash \(short(e.hash)), content hashes to \(short(computed))")
+            return AuditProblem(seq: seq, kind: .edited, detail: "stored hash \(short(hash)), content hashes to \(short(computed))")
         case (false, false):
-            return AuditProblem(seq: e.seq, kind: .reordered,
-                                detail: "neither its hash nor its prev_hash \(short(e.prevHash)) fit after \(short(prevHash))")
+            return AuditProblem(seq: seq, kind: .reordered,
+                                detail: "neither its hash nor its prev_hash \(short(storedPrev)) fit after \(short(prevHash))")
         case (true, false):
-            return AuditProblem(seq: e.seq, kind: .brokenLink,
-                                detail: "prev_hash \(short(e.prevHash)) but the event before hashes to \(short(prevHash))")
+            return AuditProblem(seq: seq, kind: .brokenLink,
+                                detail: "prev_hash \(short(storedPrev)) but the event before hashes to \(short(prevHash))")
         }
     }
 
@@ -243,5 +249,29 @@ public enum AuditExport {
             return "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\""
         }
         return text
+    }
+}
+
+/// One event's stored columns, as text: what the chain hash is computed from, without parsing `data`.
+struct ChainRow: Sendable {
+    var seq: Int64, id: String, timeMs: Int64, type: String, requestId: Int64?, flow: String?, target: String?
+    var requester: String?, actor: String, reason: String?, data: String, prevHash: String, hash: String
+
+    var computedHash: String {
+        AuditEvent.hash(seq: seq, id: id, time: Timestamp.format(millis: timeMs), type: type, requestId: requestId, flow: flow,
+                        target: target, requester: requester, actor: actor, reason: reason, dataCanonical: data, prevHash: prevHash)
+    }
+}
+
+extension Store {
+    func chainRows(afterSeq: Int64, limit: Int) throws -> [ChainRow] {
+        var out: [ChainRow] = []
+        out.reserveCapacity(limit)
+        try db.query("SELECT \(Store.eventColumns) FROM events WHERE seq > ? ORDER BY seq LIMIT ?", [.int(afterSeq), .int(Int64(limit))]) { s in
+            out.append(ChainRow(seq: s.int(0), id: s.text(1), timeMs: s.int(2), type: s.text(3), requestId: s.optInt(4), flow: s.optText(5),
+                                target: s.optText(6), requester: s.optText(7), actor: s.text(8), reason: s.optText(9), data: s.text(10),
+                                prevHash: s.text(11), hash: s.text(12)))
+        }
+        return out
     }
 }

@@ -343,7 +343,7 @@ public final class StoreTransaction {
             .int(event.seq), .text(event.id), .int(Store.millis(t)), .text(event.type.rawValue),
             event.requestId.map(SQLValue.int) ?? .null, event.flow.map(SQLValue.text) ?? .null,
             event.target.map(SQLValue.text) ?? .null, event.requester.map(SQLValue.text) ?? .null, .text(event.actor),
-            event.reason.map(SQLValue.text) ?? .null, .text(event.data.compact), .text(event.prevHash), .text(event.hash),
+            event.reason.map(SQLValue.text) ?? .null, .text(event.data.canonical), .text(event.prevHash), .text(event.hash),
         ])
         head = (event.seq, event.hash)
         return event

@@ -303,6 +303,13 @@ enum Commands {
         let config = try c.config()
         let daemon = Daemon(config: config, storePath: try c.storePath(), socketPath: try c.socketPath())
         if let path = c.configPath.map(c.absolute) { daemon.reloadConfig = { try ConfigLoader.load(path: path) } }
+        // Backoff of failed strategy runs: SYMTUI_RETRY_BASE (first delay) and SYMTUI_RETRY_CAP (longest delay).
+        for (name, apply) in [("SYMTUI_RETRY_BASE", { (s: TimeInterval) in daemon.escalationRetry.base = s; daemon.deescalationRetry.base = s }),
+                              ("SYMTUI_RETRY_CAP", { (s: TimeInterval) in daemon.escalationRetry.cap = s; daemon.deescalationRetry.cap = s })] {
+            guard let text = c.environment[name], !text.isEmpty else { continue }
+            guard let span = TimeSpan(parsing: text) else { throw CommandError(ExitCode.usage, "\(name)=\(SafeText.display(text)) is not a duration (e.g. 1s, 30s)") }
+            apply(TimeInterval(span.seconds))
+        }
         return try daemon.run(once: a.flag("once"))
     }
 }
