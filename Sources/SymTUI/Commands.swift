@@ -131,7 +131,7 @@ enum Commands {
                 let page = try store.requests(query)
                 rows += page.filter { r in
                     guard let flow = config.flow(named: r.flow) else { return false }
-                    return Policy.mayDecideNow(c.me.actor, request: r, flow: flow, routing: flow.routing)
+                    return Policy.mayDecideNow(c.me.actor, request: r, flow: flow, routing: r.routing ?? flow.routing)
                 }
                 if page.count < query.limit { break }
                 query.offset += page.count
