@@ -17,7 +17,7 @@ struct ConfigValidation {
     static let destinationKeys: [String: [String]] = [
         "jsonl": ["type", "path"],
         "syslog": ["type", "socket", "app_name"],
-        "http": ["type", "url", "headers", "batch_size"],
+        "http": ["type", "url", "headers", "batch_size", "timeout"],
         "command": ["type", "path", "args"],
     ]
     static let maxApprovals = 1000
@@ -498,6 +498,7 @@ struct ConfigValidation {
                     settings["headers"] = .object(headers.sorted(by: { $0.key < $1.key }))
                 }
                 if let n = reader.int(d, "batch_size", in: 1...10_000) { settings["batch_size"] = .int(Int64(n)) }
+                if let t = reader.duration(d, "timeout") { settings["timeout"] = .string(t.description) }
             default:  // command
                 if let s = reader.string(d, "path", required: "a command destination") {
                     Self.absoluteProgram(reader, .string(s), d.path("path")); settings["path"] = .string(s)
