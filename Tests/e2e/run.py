@@ -1456,7 +1456,7 @@ log("done")
 class GroupGrantTimingTests(E2ECase):
     """unix_group grants in time: an extension without a gap, the max_duration cap, overlapping grants."""
 
-    REQUESTERS = ["r1", "r2", "r3"]
+    REQUESTERS = ["r1", "r2", "r3", "r4", "r5"]
     EXTRA_GROUPS = ["target"]
 
     @classmethod
@@ -1529,6 +1529,32 @@ class GroupGrantTimingTests(E2ECase):
         self.assertEqual(gaps, [], "the member was removed while the second grant was active (s before its expiry)")
         self.assertEqual(self.wait_state(second, "ended", timeout=4)["end_reason"], "expired")
         self.assertFalse(self.member("r3"), "removed after the last grant ended")
+
+
+    def test_shorter_second_grant_expiring_keeps_the_member(self):
+        long_rid, req = self.active_grant("r4", "grp", "5s")
+        short_rid, _ = self.active_grant("r4", "grp", "2s")
+        long_expiry = parse_time(req["access_expires_at"])
+        self.assertEqual(self.wait_state(short_rid, "ended", timeout=5)["end_reason"], "expired")
+        gaps = []
+        while time.time() < long_expiry - 0.3:
+            if not self.member("r4"):
+                gaps.append(round(long_expiry - time.time(), 2))
+            time.sleep(0.1)
+        self.assertEqual(gaps, [], "the member was removed while the longer grant was active (s before its expiry)")
+        self.assertEqual(self.wait_state(long_rid, "ended", timeout=4)["end_reason"], "expired")
+        self.assertFalse(self.member("r4"))
+
+    def test_revoking_one_of_two_grants_keeps_the_member(self):
+        first, _ = self.active_grant("r5", "grp", "1h")
+        second, _ = self.active_grant("r5", "grp", "1h")
+        self.ok("c", "revoke", first, "--reason", "one is enough")
+        self.assertEqual(self.wait_state(first, "ended", timeout=3)["end_reason"], "revoked")
+        time.sleep(0.3)
+        self.assertTrue(self.member("r5"), "revoking one grant removed access the other still covers")
+        self.ok("r5", "release", second)
+        self.wait_state(second, "ended", timeout=3)
+        self.assertFalse(self.member("r5"), "removed once no grant covers it")
 
 
 class HandlerHookTests(E2ECase):
