@@ -41,6 +41,7 @@ CREATED_USERS = []
 CREATED_GROUPS = []
 CREATED_DIRS = []
 STARTED_PIDS = []   # daemons we started (or that single-user mode started for our users)
+TMUX_SERVERS = []   # the consoles' tmux servers (Tmux objects) still running
 
 REQUEST_KEYS = ["id", "flow", "target", "target_label", "requester", "state", "end_reason", "fields",
                 "duration_seconds", "created_at", "request_expires_at", "decided_at", "access_starts_at",
@@ -92,6 +93,8 @@ signal.signal(signal.SIGHUP, _exit_on_signal)
 
 @atexit.register
 def cleanup_everything():
+    for t in list(TMUX_SERVERS):
+        t.kill()
     for pid in list(STARTED_PIDS):
         stop_pid(pid)
     for u in list(CREATED_USERS):
@@ -1035,6 +1038,7 @@ class Tmux:
     def __init__(self, name):
         self.name = name
         self.sessions = []
+        TMUX_SERVERS.append(self)
 
     def tmux(self, *args):
         return subprocess.run(["tmux", "-u", "-L", self.name] + [str(a) for a in args], capture_output=True,
@@ -1075,7 +1079,15 @@ class Tmux:
             time.sleep(interval)
 
     def kill(self):
+        path = self.tmux("display-message", "-p", "#{socket_path}").stdout.strip()
         self.tmux("kill-server")
+        if self in TMUX_SERVERS:
+            TMUX_SERVERS.remove(self)
+        if path.endswith("/" + self.name):
+            try:
+                os.unlink(path)      # tmux leaves the socket file behind when its server is killed
+            except OSError:
+                pass
 
 
 class ConsoleTests(E2ECase):
