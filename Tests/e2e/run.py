@@ -1051,16 +1051,21 @@ class Tmux:
             raise RuntimeError(f"tmux new-session: {r.stderr}")
         self.sessions.append(session)
         # Keep the pane after its command exits, so that the exit status can be read back.
-        self.tmux("set-option", "-t", session, "remain-on-exit", "on")
+        self.tmux("set-option", "-t", self.target(session), "remain-on-exit", "on")
+
+    @staticmethod
+    def target(session):
+        # Exactly this session's current pane: a bare "b" may resolve to a window of another session.
+        return f"={session}:"
 
     def keys(self, session, *keys):
-        self.tmux("send-keys", "-t", session, *keys)
+        self.tmux("send-keys", "-t", self.target(session), *keys)
 
     def type(self, session, text):
-        self.tmux("send-keys", "-t", session, "-l", text)
+        self.tmux("send-keys", "-t", self.target(session), "-l", text)
 
     def screen(self, session, escapes=False):
-        r = self.tmux("capture-pane", "-p", "-t", session, *(["-e"] if escapes else []))
+        r = self.tmux("capture-pane", "-p", "-t", self.target(session), *(["-e"] if escapes else []))
         return r.stdout
 
     def lines(self, session):
@@ -1230,7 +1235,7 @@ class ConsoleTests(E2ECase):
 
     def test_resize_redraws_at_the_new_size(self):
         self.open_console("b", view="2")
-        self.tm.tmux("resize-window", "-t", "b", "-x", 90, "-y", 28)
+        self.tm.tmux("resize-window", "-t", self.tm.target("b"), "-x", 90, "-y", 28)
         user = self.users["b"]
 
         def redrawn(s):
@@ -1242,7 +1247,7 @@ class ConsoleTests(E2ECase):
         self.assertTrue(85 <= len(lines[0].rstrip()) <= 90, f"the tab line is laid out for 90 columns: {lines[0]!r}")
         self.assertNotIn("too small", text)
         # Back to a larger size: the status line moves to the new last row, nothing left over.
-        self.tm.tmux("resize-window", "-t", "b", "-x", 120, "-y", 34)
+        self.tm.tmux("resize-window", "-t", self.tm.target("b"), "-x", 120, "-y", 34)
         text, t = self.tm.wait_for("b", lambda s: len(s.rstrip("\n").split("\n")) == 34
                                    and user in s.rstrip("\n").split("\n")[-1], timeout=2)
         self.assertIsNotNone(t, f"no redraw at 120×34:\n{text}")
@@ -1253,11 +1258,11 @@ class ConsoleTests(E2ECase):
 
     def test_below_80x24_shows_too_small(self):
         self.open_console("b")
-        self.tm.tmux("resize-window", "-t", "b", "-x", 70, "-y", 20)
+        self.tm.tmux("resize-window", "-t", self.tm.target("b"), "-x", 70, "-y", 20)
         text, t = self.tm.wait_for("b", lambda s: "too small" in s, timeout=2)
         self.assertIsNotNone(t, f"no 'too small' message at 70×20:\n{text}")
         self.assertNotIn(self.users["b"], text, "nothing else is drawn while too small")
-        self.tm.tmux("resize-window", "-t", "b", "-x", 80, "-y", 24)
+        self.tm.tmux("resize-window", "-t", self.tm.target("b"), "-x", 80, "-y", 24)
         text, t = self.tm.wait_for("b", lambda s: "too small" not in s and self.users["b"] in self.status_line(s),
                                    timeout=2)
         self.assertIsNotNone(t, f"no normal screen back at 80×24:\n{text}")
