@@ -41,6 +41,7 @@ CREATED_USERS = []
 CREATED_GROUPS = []
 CREATED_DIRS = []
 STARTED_PIDS = []   # daemons we started (or that single-user mode started for our users)
+TMUX_SERVERS = []   # the consoles' tmux servers (Tmux objects) still running
 
 REQUEST_KEYS = ["id", "flow", "target", "target_label", "requester", "state", "end_reason", "fields",
                 "duration_seconds", "created_at", "request_expires_at", "decided_at", "access_starts_at",
@@ -92,6 +93,8 @@ signal.signal(signal.SIGHUP, _exit_on_signal)
 
 @atexit.register
 def cleanup_everything():
+    for t in list(TMUX_SERVERS):
+        t.kill()
     for pid in list(STARTED_PIDS):
         stop_pid(pid)
     for u in list(CREATED_USERS):
@@ -1025,6 +1028,705 @@ class SingleUserModeTests(E2ECase):
         return None
 
 
+# ---------------------------------------------------------------------------------------------------
+# The console in tmux, as real users.
+# ---------------------------------------------------------------------------------------------------
+
+class Tmux:
+    """One tmux server (its own socket) holding the consoles of one test; killed in tearDown."""
+
+    def __init__(self, name):
+        self.name = name
+        self.sessions = []
+        TMUX_SERVERS.append(self)
+
+    def tmux(self, *args):
+        return subprocess.run(["tmux", "-u", "-L", self.name] + [str(a) for a in args], capture_output=True,
+                              text=True, timeout=10, env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8",
+                                                          "TERM": "xterm-256color"})
+
+    def start(self, session, shell_cmd, cols=120, rows=34):
+        r = self.tmux("new-session", "-d", "-s", session, "-x", cols, "-y", rows, shell_cmd)
+        if r.returncode != 0:
+            raise RuntimeError(f"tmux new-session: {r.stderr}")
+        self.sessions.append(session)
+        # Keep the pane after its command exits, so that the exit status can be read back.
+        self.tmux("set-option", "-t", self.target(session), "remain-on-exit", "on")
+
+    @staticmethod
+    def target(session):
+        # Exactly this session's current pane: a bare "b" may resolve to a window of another session.
+        return f"={session}:"
+
+    def keys(self, session, *keys):
+        self.tmux("send-keys", "-t", self.target(session), *keys)
+
+    def type(self, session, text):
+        self.tmux("send-keys", "-t", self.target(session), "-l", text)
+
+    def screen(self, session, escapes=False):
+        r = self.tmux("capture-pane", "-p", "-t", self.target(session), *(["-e"] if escapes else []))
+        return r.stdout
+
+    def lines(self, session):
+        return self.screen(session).split("\n")
+
+    def wait_for(self, session, predicate, timeout=3.0, interval=0.05):
+        """Polls the screen until predicate(text) is true; returns (text, seconds) or (last text, None)."""
+        t0 = time.time()
+        text = ""
+        while True:
+            text = self.screen(session)
+            if predicate(text):
+                return text, time.time() - t0
+            if time.time() - t0 > timeout:
+                return text, None
+            time.sleep(interval)
+
+    def kill(self):
+        path = self.tmux("display-message", "-p", "#{socket_path}").stdout.strip()
+        self.tmux("kill-server")
+        if self in TMUX_SERVERS:
+            TMUX_SERVERS.remove(self)
+        if path.endswith("/" + self.name):
+            try:
+                os.unlink(path)      # tmux leaves the socket file behind when its server is killed
+            except OSError:
+                pass
+
+
+class ConsoleTests(E2ECase):
+    """The console (SPEC §9b) in tmux: a requester (a) and an approver (b, in the approvers group)."""
+
+    REQUESTERS = ["a"]
+    APPROVERS = ["b"]
+
+    def setUp(self):
+        # A fresh store per test (the daemon is stopped between tests), so each screen shows only its test.
+        shutil.rmtree(os.path.dirname(self.store), ignore_errors=True)
+        super().setUp()
+        self.tm = Tmux(f"{self.prefix}_{self._testMethodName[-20:]}")
+
+    def tearDown(self):
+        self.tm.kill()
+        super().tearDown()
+
+    def console_cmd(self, role, wrap=False):
+        env = "env -i PATH=/usr/bin:/bin LANG=C.UTF-8 TERM=tmux-256color HOME=/nonexistent"
+        cmd = (f"{env} setpriv --reuid {self.users[role]} --regid users --init-groups "
+               f"{shlex.quote(self.bin)} --config {shlex.quote(self.config)}")
+        if wrap:
+            # After the console: its exit status and whether the terminal is back in canonical mode.
+            after = '; echo EXIT=$?; stty -a | grep -o -- "-icanon\\|icanon"; sleep 60'
+            return "sh -c " + shlex.quote(cmd + after)
+        return cmd
+
+    def open_console(self, role, session=None, view=None, wrap=False, cols=120, rows=34):
+        session = session or role
+        self.tm.start(session, self.console_cmd(role, wrap), cols=cols, rows=rows)
+        user = self.users[role]
+        text, t = self.tm.wait_for(session, lambda s: user in s.rstrip().split("\n")[-1], timeout=5)
+        self.assertIsNotNone(t, f"{role}'s console did not draw its status line within 5 s:\n{text}")
+        if view:
+            self.tm.keys(session, view)
+            label = {"1": "[1 Request", "2": "[2 Review", "3": "[3 Mine", "4": "[4 Grants", "5": "[5 Audit"}[view]
+            text, t = self.tm.wait_for(session, lambda s: label in s)
+            self.assertIsNotNone(t, f"view {view} did not open:\n{text}")
+        return session
+
+    def row_of(self, text, rid):
+        for line in text.split("\n"):
+            if re.search(rf"#{rid}\b", line):
+                return line
+        return None
+
+    def select_flow(self, session, label_regex):
+        """Moves the Request view's selection (▸) down to the row whose label matches."""
+        for _ in range(20):
+            sel = [l for l in self.tm.lines(session) if l.startswith("▸")]
+            if sel and re.match(label_regex, sel[0][1:].strip()):
+                return
+            self.tm.keys(session, "j")
+            time.sleep(0.1)
+        self.fail(f"no flow row matching {label_regex!r} in the Request view:\n{self.tm.screen(session)}")
+
+    def test_request_form_creates_request(self):
+        self.open_console("a")
+        self.select_flow("a", r"Database access\s+Orders DB")
+        self.tm.keys("a", "Enter")
+        text, t = self.tm.wait_for("a", lambda s: "Submit" in s)
+        self.assertIsNotNone(t, f"Enter did not open the form:\n{text}")
+        self.tm.type("a", "console reason")
+        self.tm.keys("a", "Tab")
+        self.tm.type("a", "1h")
+        self.tm.keys("a", "Tab")
+        self.tm.type("a", "from tmux")
+        self.tm.keys("a", "Tab")
+        time.sleep(0.2)
+        sel = [l for l in self.tm.lines("a") if l.startswith("▸")]
+        self.assertTrue(sel and "Submit" in sel[0], f"Tab after the last field focuses Submit:\n{self.tm.screen('a')}")
+        self.tm.keys("a", "Enter")
+        text, t = self.tm.wait_for("a", lambda s: re.search(r"request \d+ sent", s), timeout=3)
+        self.assertIsNotNone(t, f"no confirmation after Enter on Submit:\n{text}")
+        mine = json.loads(self.ok("a", "list", "--mine", "--json").stdout)
+        self.assertEqual(len(mine), 1, mine)
+        req = mine[0]
+        self.assertEqual((req["flow"], req["target"], req["state"], req["requester"]),
+                         ("db", "orders", "pending", self.users["a"]))
+        self.assertEqual(req["fields"].get("reason"), "console reason")
+        self.assertEqual(req["fields"].get("note"), "from tmux")
+        self.assertEqual(req["duration_seconds"], 3600)
+
+    def test_review_shows_new_request_without_key_press(self):
+        self.open_console("b", view="2")
+        time.sleep(0.3)
+        rid = self.request("a", "note", reason="live please")
+        t0 = time.time()
+        text, _ = self.tm.wait_for("b", lambda s: self.row_of(s, rid) is not None, timeout=2.0, interval=0.02)
+        latency = time.time() - t0
+        self.assertIsNotNone(self.row_of(text, rid), f"request #{rid} not in b's Review after 2 s:\n{text}")
+        self.note = f"latency {latency * 1000:.0f} ms"
+        self.assertIn(self.users["a"], self.row_of(text, rid))
+        self.assertLess(latency, 1.5, f"request #{rid} took {latency:.2f} s to appear")
+        self.assertRegex(text.rstrip().split("\n")[-1], r"\b1 (request waits for you|waiting)\b", "the status line counts it")
+
+    def test_approve_key_shows_active_in_requesters_mine_view(self):
+        self.open_console("b", view="2")
+        self.open_console("a", view="3")
+        rid = self.request("a", "db", "orders", duration="1h", reason="approve me in the console")
+        text, t = self.tm.wait_for("b", lambda s: self.row_of(s, rid) is not None, timeout=2)
+        self.assertIsNotNone(t, f"#{rid} not in b's Review:\n{text}")
+        text, t = self.tm.wait_for("a", lambda s: (self.row_of(s, rid) or "").find("pending") >= 0, timeout=2)
+        self.assertIsNotNone(t, f"#{rid} not pending in a's Mine:\n{text}")
+        self.tm.keys("b", "a")
+        text, t = self.tm.wait_for("b", lambda s: "reason (optional)" in s, timeout=2)
+        self.assertIsNotNone(t, f"`a` did not prompt for an optional reason:\n{text}")
+        self.tm.type("b", "fine")
+        self.tm.keys("b", "Enter")
+        t0 = time.time()
+        text, t = self.tm.wait_for("a", lambda s: re.search(r"\bactive\b", self.row_of(s, rid) or ""), timeout=3)
+        self.assertIsNotNone(t, f"a's Mine does not show #{rid} active 3 s after b's approval:\n{text}")
+        self.note = f"active on a's screen after {time.time() - t0:.2f} s"
+        self.assertLess(time.time() - t0, 2.5)
+        req = self.show(rid)
+        self.assertEqual(req["state"], "active")
+        self.assertEqual([(a["user"], a["reason"]) for a in req["approvals"]], [(self.users["b"], "fine")])
+
+    def test_own_request_cannot_be_approved_in_console(self):
+        rid = self.request("b", "note", reason="approve my own")
+        self.open_console("b", view="2")
+        time.sleep(0.3)
+        text = self.tm.screen("b")
+        self.assertIsNone(self.row_of(text, rid), f"b's own request #{rid} is in b's Review queue:\n{text}")
+        self.tm.keys("b", "a")
+        text, t = self.tm.wait_for("b", lambda s: "nothing selected to approve" in s or "not allowed" in s.lower()
+                                   or "own request" in s.lower(), timeout=2)
+        self.assertIsNotNone(t, f"no refusal message after `a`:\n{text}")
+        self.tm.keys("b", "Enter")          # an Enter that would confirm a prompt, if one had opened
+        time.sleep(0.3)
+        text = self.tm.screen("b")
+        self.assertIn(self.users["b"], self.status_line(text), f"the console still runs:\n{text}")
+        self.assertIn("[2 Review", text)
+        self.assertEqual(self.show(rid)["state"], "pending")
+        self.assertEqual(self.show(rid)["approvals"], [])
+
+    def status_line(self, text):
+        return text.rstrip("\n").split("\n")[-1]
+
+    def test_resize_redraws_at_the_new_size(self):
+        self.open_console("b", view="2")
+        self.tm.tmux("resize-window", "-t", self.tm.target("b"), "-x", 90, "-y", 28)
+        user = self.users["b"]
+
+        def redrawn(s):
+            lines = s.rstrip("\n").split("\n")
+            return len(lines) == 28 and user in lines[-1] and lines[0].rstrip().endswith("? help")
+        text, t = self.tm.wait_for("b", redrawn, timeout=2)
+        self.assertIsNotNone(t, f"no redraw at 90×28:\n{text}")
+        lines = text.rstrip("\n").split("\n")
+        self.assertTrue(85 <= len(lines[0].rstrip()) <= 90, f"the tab line is laid out for 90 columns: {lines[0]!r}")
+        self.assertNotIn("too small", text)
+        # Back to a larger size: the status line moves to the new last row, nothing left over.
+        self.tm.tmux("resize-window", "-t", self.tm.target("b"), "-x", 120, "-y", 34)
+        text, t = self.tm.wait_for("b", lambda s: len(s.rstrip("\n").split("\n")) == 34
+                                   and user in s.rstrip("\n").split("\n")[-1], timeout=2)
+        self.assertIsNotNone(t, f"no redraw at 120×34:\n{text}")
+        lines = text.rstrip("\n").split("\n")
+        self.assertEqual([i for i, l in enumerate(lines[:-1]) if user in l and "store" in l], [],
+                         "a stale status line was left above the new one")
+        self.assertTrue(115 <= len(lines[0].rstrip()) <= 120, f"the tab line is laid out for 120 columns: {lines[0]!r}")
+
+    def test_below_80x24_shows_too_small(self):
+        self.open_console("b")
+        self.tm.tmux("resize-window", "-t", self.tm.target("b"), "-x", 70, "-y", 20)
+        text, t = self.tm.wait_for("b", lambda s: "too small" in s, timeout=2)
+        self.assertIsNotNone(t, f"no 'too small' message at 70×20:\n{text}")
+        self.assertNotIn(self.users["b"], text, "nothing else is drawn while too small")
+        self.tm.tmux("resize-window", "-t", self.tm.target("b"), "-x", 80, "-y", 24)
+        text, t = self.tm.wait_for("b", lambda s: "too small" not in s and self.users["b"] in self.status_line(s),
+                                   timeout=2)
+        self.assertIsNotNone(t, f"no normal screen back at 80×24:\n{text}")
+
+    def test_q_quits_with_0_and_restores_the_terminal(self):
+        self.open_console("a", wrap=True)
+        self.tm.keys("a", "q")
+        text, t = self.tm.wait_for("a", lambda s: "EXIT=" in s and "icanon" in s, timeout=3)
+        self.assertIsNotNone(t, f"the console did not quit on q:\n{text}")
+        self.assertIn("EXIT=0", text)
+        modes = [l.strip() for l in text.split("\n") if l.strip() in ("icanon", "-icanon")]
+        self.assertEqual(modes, ["icanon"], "the terminal is back in canonical (cooked) mode")
+        self.assertNotIn("SymTUI", text, "the console's screen was cleared away (alternate screen left)")
+
+    def test_deny_key_requires_a_reason(self):
+        rid = self.request("a", "note", reason="deny me")
+        self.open_console("b", view="2")
+        text, t = self.tm.wait_for("b", lambda s: self.row_of(s, rid) is not None, timeout=2)
+        self.assertIsNotNone(t, f"#{rid} not in b's Review:\n{text}")
+        self.tm.keys("b", "d")
+        text, t = self.tm.wait_for("b", lambda s: "Deny" in s and "reason" in s, timeout=2)
+        self.assertIsNotNone(t, f"`d` did not prompt for a reason:\n{text}")
+        self.tm.keys("b", "Enter")
+        time.sleep(0.4)
+        self.assertEqual(self.show(rid)["state"], "pending", "an empty reason denied the request")
+        self.assertIn(self.users["b"], self.status_line(self.tm.screen("b")), "the console still runs")
+        self.tm.keys("b", "Escape")
+        time.sleep(0.2)
+        self.tm.keys("b", "d")
+        time.sleep(0.2)
+        self.tm.type("b", "not now")
+        self.tm.keys("b", "Enter")
+        req = self.wait_state(rid, "denied", timeout=2)
+        self.assertEqual((req["denial"]["user"], req["denial"]["reason"]), (self.users["b"], "not now"))
+
+    def test_self_approval_in_console_needs_a_reason_and_is_marked_self(self):
+        rid = self.request("b", "selfnote", reason="break glass")
+        self.open_console("b", view="2")
+        text, t = self.tm.wait_for("b", lambda s: self.row_of(s, rid) is not None, timeout=2)
+        self.assertIsNotNone(t, f"b's own request #{rid} of a self-approval flow is not in b's Review:\n{text}")
+        self.tm.keys("b", "a")
+        time.sleep(0.3)
+        self.tm.keys("b", "Enter")          # no reason: refused
+        time.sleep(0.4)
+        self.assertEqual(self.show(rid)["state"], "pending", "self-approval without a reason was accepted")
+        self.assertIn(self.users["b"], self.status_line(self.tm.screen("b")), "the console still runs")
+        self.tm.keys("b", "Escape")
+        time.sleep(0.2)
+        self.tm.keys("b", "a")
+        time.sleep(0.2)
+        self.tm.type("b", "pager down, fixing")
+        self.tm.keys("b", "Enter")
+        req = self.wait_state(rid, "approved", timeout=2)
+        self.assertEqual([(a["user"], a["self"], a["reason"]) for a in req["approvals"]],
+                         [(self.users["b"], True, "pager down, fixing")])
+
+    def test_hostile_reason_is_inert_in_audit_view(self):
+        self.open_console("b", view="5")
+        self.tm.tmux("set-option", "-g", "set-clipboard", "on")
+        rid = self.request("a", "note", reason="audit\x1b]52;c;SGVsbG8=\x07\x1b[2J\u202eview")
+        text, t = self.tm.wait_for("b", lambda s: "audit" in s and "view" in s.split("audit", 1)[-1], timeout=2)
+        self.assertIsNotNone(t, f"the request event of #{rid} is not in b's Audit view:\n{text}")
+        time.sleep(0.3)
+        raw = self.tm.screen("b", escapes=True)
+        text = self.tm.screen("b")
+        self.assertNotIn("\x1b]", raw)
+        self.assertNotIn("\x07", raw)
+        self.assertNotIn("\u202e", text)
+        self.assertEqual(self.tm.tmux("list-buffers").stdout, "", "an OSC 52 reached tmux")
+        self.assertIn("SymTUI", text.split("\n")[0], "the screen was cleared")
+
+    def test_console_reads_the_store_with_the_daemon_stopped(self):
+        rid = self.request("a", "note", reason="while the daemon is down")
+        self.assertEqual(self.stop_daemon(), 0)
+        self.open_console("b", view="2")
+        text, t = self.tm.wait_for("b", lambda s: self.row_of(s, rid) is not None, timeout=2)
+        self.assertIsNotNone(t, f"#{rid} is not in b's Review with the daemon stopped:\n{text}")
+        text, t = self.tm.wait_for("b", lambda s: "daemon ok" not in self.status_line(s), timeout=3)
+        self.assertIsNotNone(t, f"the status line still says the daemon is ok:\n{self.status_line(text)}")
+        self.tm.keys("b", "a")
+        time.sleep(0.2)
+        self.tm.keys("b", "Enter")
+        text, t = self.tm.wait_for("b", lambda s: re.search(r"daemon|unavailable|not running", s.split("\n")[-4] + s.split("\n")[-3], re.I),
+                                   timeout=3)
+        self.assertIsNotNone(t, f"no error message when the daemon cannot be reached:\n{text}")
+        self.assertIn(self.users["b"], self.status_line(text), "the console still runs")
+        self.assertEqual(self.show(rid)["state"], "pending")
+
+    def test_hostile_reason_is_inert_in_review(self):
+        self.open_console("b", view="2")
+        self.tm.tmux("set-option", "-g", "set-clipboard", "on")   # tmux would now store an OSC 52 as a buffer
+        hostile = "evil\x1b]52;c;SGVsbG8=\x07\x1b[2J\u202egnp.exe"
+        rid = self.request("a", "note", reason=hostile)
+        self.assertEqual(self.show(rid)["fields"]["reason"], hostile, "stored verbatim")
+        text, t = self.tm.wait_for("b", lambda s: self.row_of(s, rid) is not None, timeout=2)
+        self.assertIsNotNone(t, f"#{rid} not in b's Review:\n{text}")
+        time.sleep(0.3)
+        self.tm.keys("b", "Enter")          # the detail pane shows the reason in full
+        time.sleep(0.3)
+        text = self.tm.screen("b")
+        raw = self.tm.screen("b", escapes=True)
+        row = self.row_of(text, rid)
+        self.assertIn("evil", row)
+        self.assertIn("gnp.exe", row)
+        self.assertNotIn("\u202e", text, "a bidi override reached the terminal")
+        self.assertNotIn("\x1b]", raw, "an OSC sequence reached the terminal")
+        self.assertNotIn("\x07", raw)
+        self.assertEqual(self.tm.tmux("list-buffers").stdout, "", "an OSC 52 reached tmux (clipboard buffer set)")
+        lines = text.rstrip("\n").split("\n")
+        self.assertIn("SymTUI", lines[0], "the screen was cleared (the tab line is gone)")
+        self.assertIn(self.users["b"], lines[-1], "the screen was cleared (the status line is gone)")
+        self.assertRegex(row, r"evil\S+gnp\.exe", "a visible stand-in replaces the escape sequences")
+
+
+class CrashSafetyTests(E2ECase):
+    """kill -9 of the daemon while a strategy runs (SPEC §4, NOTES "expiry loop lessons"): after a
+    restart the step runs again to completion; no request is lost."""
+
+    @classmethod
+    def write_scripts(cls):
+        super().write_scripts()
+        cls.crash_log = os.path.join(cls.dir, "crash.log")
+        for action in ("escalate", "deescalate"):
+            path = os.path.join(cls.dir, f"slow_{action}")
+            with open(path, "w") as f:
+                f.write(f"""#!{PYTHON}
+import os, time
+def log(what):
+    with open({cls.crash_log!r}, "a") as f:
+        f.write(f"{{os.environ.get('SYMTUI_REQUEST_ID')}} {action} {{what}} {{os.getpid()}} {{time.time():.3f}}\\n")
+log("start")
+time.sleep(3)
+log("done")
+""")
+            os.chmod(path, 0o755)
+
+    @classmethod
+    def config_text(cls):
+        cfg = json.loads(super().config_text().split("\n", 1)[1])
+        cfg["strategies"].append({"name": "slow", "type": "command",
+                                  "settings": {"escalate": os.path.join(cls.dir, "slow_escalate"),
+                                               "deescalate": os.path.join(cls.dir, "slow_deescalate"),
+                                               "timeout": "20s"},
+                                  "targets": [{"name": "slowdb", "label": "Slow DB"}]})
+        cfg["flows"].append({"name": "slow", "label": "Slow strategy", "strategy": "slow",
+                             "approvers": {"groups": [cls.oncall]},
+                             "prompt_fields": [{"name": "reason", "type": "string", "required": True},
+                                               {"name": "duration", "type": "duration", "required": True}]})
+        return json.dumps(cfg, indent=2)
+
+    def crash_lines(self, rid):
+        try:
+            with open(self.crash_log) as f:
+                rows = [l.split() for l in f if l.strip()]
+        except FileNotFoundError:
+            return []
+        return [(r[1], r[2], int(r[3]), float(r[4])) for r in rows if r[0] == str(rid)]
+
+    def wait_log(self, rid, action, what, count=1, timeout=5):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if sum(1 for a, w, _, _ in self.crash_lines(rid) if (a, w) == (action, what)) >= count:
+                return
+            time.sleep(0.05)
+        self.fail(f"no {count}× '{action} {what}' for #{rid} in {timeout} s: {self.crash_lines(rid)}")
+
+    def kill9_and_restart(self):
+        p, self.daemon = self.daemon, None
+        p.kill()
+        p.wait()
+        if p.pid in STARTED_PIDS:
+            STARTED_PIDS.remove(p.pid)
+        killed_at = time.time()
+        self.start_daemon()
+        return killed_at
+
+    def assert_rerun_completed(self, rid, action, killed_at):
+        lines = self.crash_lines(rid)
+        reruns = [pid for a, w, pid, t in lines if (a, w) == (action, "start") and t > killed_at]
+        self.assertEqual(len(reruns), 1, f"the {action} ran once again after the restart: {lines}")
+        done = [pid for a, w, pid, t in lines if (a, w) == (action, "done") and pid == reruns[0]]
+        self.assertEqual(done, reruns, f"the re-run {action} completed: {lines}")
+
+    def test_kill9_during_escalation_reruns_it_after_restart(self):
+        rid = self.request("a", "slow", "slowdb", duration="1h")
+        self.ok("c", "approve", rid)
+        self.wait_log(rid, "escalate", "start")
+        killed_at = self.kill9_and_restart()
+        req = self.wait_state(rid, "active", timeout=10)
+        self.assert_rerun_completed(rid, "escalate", killed_at)
+        self.assertEqual([e["type"] for e in req["events"]].count("escalate"), 1, "one escalate event")
+        self.assertEqual(self.run_as("a", "audit", "verify").returncode, 0)
+
+    def test_kill9_during_deescalation_reruns_it_after_restart(self):
+        rid = self.request("a", "slow", "slowdb", duration="1h")
+        self.ok("c", "approve", rid)
+        self.wait_state(rid, "active", timeout=8)
+        self.ok("a", "release", rid)
+        self.wait_log(rid, "deescalate", "start")
+        killed_at = self.kill9_and_restart()
+        req = self.wait_state(rid, "ended", timeout=10)
+        self.assertEqual(req["end_reason"], "released")
+        self.assert_rerun_completed(rid, "deescalate", killed_at)
+        self.assertEqual([e["type"] for e in req["events"]].count("deescalate"), 1, "one deescalate event")
+        self.assertEqual(self.run_as("a", "audit", "verify").returncode, 0)
+
+
+class GroupGrantTimingTests(E2ECase):
+    """unix_group grants in time: an extension without a gap, the max_duration cap, overlapping grants."""
+
+    REQUESTERS = ["r1", "r2", "r3", "r4", "r5"]
+    EXTRA_GROUPS = ["target"]
+
+    @classmethod
+    def config_text(cls):
+        cfg = json.loads(super().config_text().split("\n", 1)[1])
+        cfg["flows"].append({"name": "grpcap", "label": "Group access, 10 s at most", "strategy": "grp",
+                             "approvers": {"groups": [cls.oncall]}, "max_duration": "10s",
+                             "prompt_fields": [{"name": "reason", "type": "string", "required": True},
+                                               {"name": "duration", "type": "duration", "required": True}]})
+        return json.dumps(cfg, indent=2)
+
+    def member(self, role):
+        return self.users[role] in self.group_members(self.groups["target"])
+
+    def active_grant(self, role, flow, duration):
+        rid = self.request(role, flow, "tgt", duration=duration)
+        self.ok("c", "approve", rid)
+        return rid, self.wait_state(rid, "active", timeout=3)
+
+    def test_extension_moves_expiry_without_gap(self):
+        rid, req = self.active_grant("r1", "grp", "4s")
+        first_expiry = parse_time(req["access_expires_at"]) + float("0." + (req["access_expires_at"][20:-1] or "0"))
+        r = self.ok("r1", "extend", rid, "--duration", "5s", "--reason", "more time", "--json")
+        ext = json.loads(r.stdout)
+        self.assertEqual((ext["extends"], ext["state"]), (rid, "pending"), ext)
+        ext = ext["id"]
+        self.ok("c", "approve", ext)
+        self.assertLess(time.time(), first_expiry - 0.5, "the extension was approved before the first expiry")
+        deadline = time.time() + 3
+        while parse_time(self.show(rid)["access_expires_at"]) < first_expiry + 4 and time.time() < deadline:
+            time.sleep(0.1)
+        new_expiry = parse_time(self.show(rid)["access_expires_at"])
+        self.assertAlmostEqual(new_expiry - int(first_expiry), 5, delta=1.5,
+                               msg="the approved extension moved the grant's expiry by 5 s")
+        missing, removed_at = [], None
+        while time.time() < new_expiry + 4:
+            now = time.time()
+            present = self.member("r1")
+            if not present and removed_at is None:
+                removed_at = now
+            if not present and now < new_expiry - 0.2:
+                missing.append(round(now - first_expiry, 2))
+            if removed_at is not None and now > new_expiry:
+                break
+            time.sleep(0.1)
+        self.assertEqual(missing, [], "the member was missing (seconds after the first expiry) before the new expiry")
+        self.assertIsNotNone(removed_at, "the member was never removed after the new expiry")
+        self.note = f"removed {removed_at - new_expiry:+.2f} s from the new expiry"
+        self.assertEqual(self.wait_state(rid, "ended", timeout=3)["end_reason"], "expired")
+        self.assertFalse(self.member("r1"))
+
+    def test_extension_beyond_max_duration_is_refused_with_65(self):
+        rid, _ = self.active_grant("r2", "grpcap", "8s")
+        before = self.event_count()
+        self.assert_refused(self.run_as("r2", "extend", rid, "--duration", "5s"), 65, "max_duration")
+        self.assertEqual(self.event_count(), before, "nothing recorded")
+        self.ok("r2", "release", rid)
+        self.wait_state(rid, "ended", timeout=3)
+
+    def test_overlapping_grants_member_stays_until_the_last_expires(self):
+        first, _ = self.active_grant("r3", "grp", "2s")
+        second, req2 = self.active_grant("r3", "grp", "5s")
+        second_expiry = parse_time(req2["access_expires_at"])
+        self.assertEqual(self.wait_state(first, "ended", timeout=5)["end_reason"], "expired")
+        gaps = []
+        while time.time() < second_expiry - 0.3:
+            if not self.member("r3"):
+                gaps.append(round(second_expiry - time.time(), 2))
+            time.sleep(0.1)
+        self.assertEqual(gaps, [], "the member was removed while the second grant was active (s before its expiry)")
+        self.assertEqual(self.wait_state(second, "ended", timeout=4)["end_reason"], "expired")
+        self.assertFalse(self.member("r3"), "removed after the last grant ended")
+
+
+    def test_shorter_second_grant_expiring_keeps_the_member(self):
+        long_rid, req = self.active_grant("r4", "grp", "5s")
+        short_rid, _ = self.active_grant("r4", "grp", "2s")
+        long_expiry = parse_time(req["access_expires_at"])
+        self.assertEqual(self.wait_state(short_rid, "ended", timeout=5)["end_reason"], "expired")
+        gaps = []
+        while time.time() < long_expiry - 0.3:
+            if not self.member("r4"):
+                gaps.append(round(long_expiry - time.time(), 2))
+            time.sleep(0.1)
+        self.assertEqual(gaps, [], "the member was removed while the longer grant was active (s before its expiry)")
+        self.assertEqual(self.wait_state(long_rid, "ended", timeout=4)["end_reason"], "expired")
+        self.assertFalse(self.member("r4"))
+
+    def test_revoking_one_of_two_grants_keeps_the_member(self):
+        first, _ = self.active_grant("r5", "grp", "1h")
+        second, _ = self.active_grant("r5", "grp", "1h")
+        self.ok("c", "revoke", first, "--reason", "one is enough")
+        self.assertEqual(self.wait_state(first, "ended", timeout=3)["end_reason"], "revoked")
+        time.sleep(0.3)
+        self.assertTrue(self.member("r5"), "revoking one grant removed access the other still covers")
+        self.ok("r5", "release", second)
+        self.wait_state(second, "ended", timeout=3)
+        self.assertFalse(self.member("r5"), "removed once no grant covers it")
+
+
+class HandlerHookTests(E2ECase):
+    """A flow's `implementation` file with the Python SDK: an after_approve hook, an on_request deny."""
+
+    @classmethod
+    def write_scripts(cls):
+        super().write_scripts()
+        cls.marker = os.path.join(cls.dir, "after_approve.out")
+        cls.impl_after = os.path.join(cls.dir, "impl_after.py")
+        with open(cls.impl_after, "w") as f:
+            f.write(f"""import subprocess
+from symtui_sdk import hook
+
+@hook
+def after_approve(event):
+    subprocess.run(["/usr/bin/tee", {cls.marker!r}], input=str(event.request.id).encode(),
+                   stdout=subprocess.DEVNULL, check=True)
+""")
+        cls.impl_deny = os.path.join(cls.dir, "impl_deny.py")
+        with open(cls.impl_deny, "w") as f:
+            f.write("""from symtui_sdk import hook, deny
+
+@hook
+def on_request(event):
+    return deny("requests for this flow are closed")
+""")
+        for p in (cls.impl_after, cls.impl_deny):
+            os.chmod(p, 0o644)
+
+    @classmethod
+    def config_text(cls):
+        cfg = json.loads(super().config_text().split("\n", 1)[1])
+        reason = [{"name": "reason", "type": "string", "required": True}]
+        cfg["flows"] += [
+            {"name": "hooked", "label": "Approval-only with an after_approve hook", "approvers": {"groups": [cls.oncall]},
+             "implementation": cls.impl_after, "prompt_fields": reason},
+            {"name": "closed", "label": "Denied by on_request", "approvers": {"groups": [cls.oncall]},
+             "implementation": cls.impl_deny, "prompt_fields": reason},
+        ]
+        return json.dumps(cfg, indent=2)
+
+    def handler_events(self, req, name):
+        return [e for e in req["events"] if e["type"] == "handler" and (e.get("data") or {}).get("handler") == name]
+
+    def test_after_approve_hook_runs_and_is_audited(self):
+        rid = self.request("a", "hooked")
+        self.assertFalse(os.path.exists(self.marker))
+        self.ok("c", "approve", rid)
+        deadline = time.time() + 5
+        while not os.path.exists(self.marker) and time.time() < deadline:
+            time.sleep(0.05)
+        self.assertTrue(os.path.exists(self.marker), f"after_approve did not write its file; log: {self.daemon_log_tail()}")
+        with open(self.marker) as f:
+            self.assertEqual(f.read(), str(rid))
+        deadline = time.time() + 3
+        while True:
+            req = self.show(rid)
+            hev = self.handler_events(req, "after_approve")
+            if hev or time.time() > deadline:
+                break
+            time.sleep(0.1)
+        self.assertEqual(len(hev), 1, f"one handler event for after_approve: {req['events']}")
+        self.assertEqual(hev[0]["data"].get("outcome"), "continue", hev[0])
+        self.assertEqual(req["state"], "approved")
+
+    def test_on_request_deny_denies_immediately(self):
+        r = self.run_as("a", "request", "closed", "--reason", "please")
+        mine = [q for q in json.loads(self.ok("a", "list", "--mine", "--all", "--json").stdout) if q["flow"] == "closed"]
+        self.assertEqual(len(mine), 1, f"the request is recorded (exit {r.returncode}, stderr {r.stderr!r})")
+        req = self.show(mine[0]["id"])
+        self.assertEqual(req["state"], "denied")
+        self.assertEqual(req["denial"]["reason"], "requests for this flow are closed")
+        self.assertEqual(req["denial"]["user"], "handler:on_request")
+        # on_request runs before the request is recorded: its handler event has no request_id, so look for it
+        # in the whole log (it names the flow and the requester).
+        with sqlite_ro(self.store) as db:
+            rows = db.execute("SELECT requester, data FROM events WHERE type='handler' AND flow='closed'").fetchall()
+        runs = [(who, json.loads(data)) for who, data in rows]
+        self.assertEqual([(who, d.get("handler"), d.get("outcome")) for who, d in runs],
+                         [(self.users["a"], "on_request", "deny")], runs)
+        self.assertEqual(r.returncode, 0, f"request exit code when on_request denies; stderr {r.stderr!r}")
+
+
+class ReportingTests(E2ECase):
+    """A jsonl reporting destination; `audit verify` with and without --against; a tampered store."""
+
+    @classmethod
+    def config_text(cls):
+        cfg = json.loads(super().config_text().split("\n", 1)[1])
+        cls.jsonl = os.path.join(cls.dir, "audit.jsonl")
+        cfg["reporting"] = {"destinations": [{"type": "jsonl", "path": cls.jsonl}]}
+        return json.dumps(cfg, indent=2)
+
+    def shipped(self):
+        try:
+            with open(self.jsonl) as f:
+                return [json.loads(l) for l in f if l.strip()]
+        except FileNotFoundError:
+            return []
+
+    def request_and_approve(self):
+        rid = self.request("a", "note", reason="reported")
+        self.ok("c", "approve", rid, "--reason", "ok")
+        t0 = time.time()
+        while time.time() - t0 < 3:
+            if any(e["type"] == "approve" and e["request_id"] == rid for e in self.shipped()):
+                break
+            time.sleep(0.05)
+        return rid, time.time() - t0
+
+    def test_jsonl_destination_gets_events_in_seq_order(self):
+        rid, delay = self.request_and_approve()
+        events = self.shipped()
+        self.assertTrue(any(e["type"] == "approve" and e["request_id"] == rid for e in events),
+                        f"the approve event was not shipped within 3 s: {events}")
+        self.note = f"shipped in {delay:.2f} s"
+        self.assertLess(delay, 1.5)
+        seqs = [e["seq"] for e in events]
+        self.assertEqual(seqs, list(range(1, len(seqs) + 1)), "gapless, in seq order, from 1")
+        self.assertEqual([e["type"] for e in events if e["request_id"] == rid][:2], ["request", "approve"])
+        with sqlite_ro(self.store) as db:
+            stored = dict(db.execute("SELECT seq, hash FROM events").fetchall())
+        self.assertEqual({e["seq"]: e["hash"] for e in events}, {s: stored[s] for s in seqs})
+
+    def test_audit_verify_exits_0(self):
+        self.request_and_approve()
+        r = self.run_as("a", "audit", "verify")
+        self.assertEqual(r.returncode, 0, r.stderr)
+
+    def test_audit_verify_against_jsonl_exits_0(self):
+        self.request_and_approve()
+        r = self.run_as(None, "audit", "verify", "--against", self.jsonl)   # the destination file is root's
+        self.assertEqual(r.returncode, 0, r.stderr)
+
+    def test_tampered_store_fails_verify_with_65_naming_the_seq(self):
+        rid, _ = self.request_and_approve()
+        with sqlite_ro(self.store) as db:
+            seq = db.execute("SELECT seq FROM events WHERE request_id=? AND type='request'", (rid,)).fetchone()[0]
+        db = sqlite3.connect(self.store, timeout=10)
+        try:
+            for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type='trigger'").fetchall():
+                db.execute(f'DROP TRIGGER "{name}"')
+            db.execute("UPDATE events SET reason='nothing to see' WHERE seq=?", (seq,))
+            db.commit()
+        finally:
+            db.close()
+        with sqlite_ro(self.store) as ro:
+            self.assertEqual(ro.execute("SELECT reason FROM events WHERE seq=?", (seq,)).fetchone()[0], "nothing to see")
+        r = self.run_as("a", "audit", "verify")
+        self.assert_refused(r, 65, f"seq {seq}")
+        r = self.run_as(None, "audit", "verify", "--against", self.jsonl)
+        self.assert_refused(r, 65, f"seq {seq}")
+
+
 class BadCLIInputTests(E2ECase):
     """Tests/Fixtures/cli-bad.tsv: each bad invocation exits with its code, says why, writes nothing.
 
@@ -1111,6 +1813,9 @@ class LineResult(unittest.TestResult):
         if self.current is not None:
             status, extra = self.current
             name = f"{type(test).__name__}.{test._testMethodName}"
+            note = getattr(test, "note", None)     # a figure a test measured (latency, …)
+            if note:
+                extra += f" [{note}]"
             self.stream.write(f"{status:5} {name} ({time.time() - self.t0:.1f}s){extra}\n")
             self.stream.flush()
             self.outcome[test.id()] = status
