@@ -160,8 +160,13 @@ public final class Engine: @unchecked Sendable {
         var request = new
         let routing = request.routing ?? flow.routing
         request.requiredApprovals = routing.threshold
-        let verdict = request.extends == nil ? beforeHook(HandlerName.onRequest, flow: flow, request: request, actor: requester.name) : .proceed
-        if case let .block(message) = verdict { throw CommandError.notAllowed(message) }
+        // on_request runs before the request exists; its handler event is written with the request (or alone when it blocks).
+        let hook = request.extends == nil ? runHandler(HandlerName.onRequest, flow: flow, request: request, actor: requester.name, record: false) : nil
+        let verdict = hook.map { HookDecision($0, hook: HandlerName.onRequest) } ?? .proceed
+        if case let .block(message) = verdict {
+            if let hook { recordHandler(hook, request: request) }
+            throw CommandError.notAllowed(message)
+        }
         request = try locked {
             try store.write { tx in
                 request = try tx.insert(request)
@@ -173,6 +178,7 @@ public final class Engine: @unchecked Sendable {
                 ]
                 if let extends = request.extends { data.append(("extends", .int(extends))) }
                 try tx.append(EventDraft(.request, for: request, actor: requester.name, reason: reason, data: .obj(data)), at: request.createdAt)
+                if let hook { try tx.append(Engine.handlerEvent(hook, request: request), at: request.createdAt) }
                 // An on_request rule decides at once, in the same transaction.
                 switch verdict {
                 case let .approve(why): request = try apply(.approve(reason: why), to: request, actor: .handler(HandlerName.onRequest), tx: tx)

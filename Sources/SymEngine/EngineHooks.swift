@@ -10,13 +10,21 @@ extension Engine {
         return config.strategy(named: s)?.target(named: t)
     }
 
-    /// Runs one handler synchronously and records it; nil when the flow has no implementation or lacks the handler.
-    func runHandler(_ name: String, flow: Flow, request: AccessRequest, actor: String, extra: JSONValue = .object([])) -> HandlerOutcome? {
+    /// Runs one handler synchronously and (unless `record` is false) records it; nil when the flow has no
+    /// implementation or lacks the handler.
+    func runHandler(_ name: String, flow: Flow, request: AccessRequest, actor: String, extra: JSONValue = .object([]),
+                    record: Bool = true) -> HandlerOutcome? {
         guard let runner = handlers, flow.implementation != nil else { return nil }
         let outcome = runner.run(name, flow: flow, target: target(of: request, flow: flow), request: request, actor: actor, event: extra)
         if outcome.verdict == .missing { return nil }
-        recordHandler(outcome, request: request)
+        if record { recordHandler(outcome, request: request) }
         return outcome
+    }
+
+    /// The `handler` event of a run, about `request` (without a request id while the request is not recorded).
+    static func handlerEvent(_ outcome: HandlerOutcome, request: AccessRequest) -> EventDraft {
+        EventDraft(type: .handler, requestId: request.id == 0 ? nil : request.id, flow: request.flow, target: request.target,
+                   requester: request.requester, actor: "handler:\(outcome.handler)", reason: outcome.failure, data: outcome.auditData)
     }
 
     /// Runs an `after_*` (or other record-only) handler in the background.
@@ -26,9 +34,7 @@ extension Engine {
     }
 
     func recordHandler(_ outcome: HandlerOutcome, request: AccessRequest) {
-        let draft = EventDraft(type: .handler, requestId: request.id == 0 ? nil : request.id, flow: request.flow, target: request.target,
-                               requester: request.requester, actor: "handler:\(outcome.handler)", reason: outcome.failure,
-                               data: outcome.auditData)
+        let draft = Engine.handlerEvent(outcome, request: request)
         do {
             try locked { _ = try store.write { tx in try tx.append(draft, at: now()) } }
             onChange?()
@@ -52,16 +58,27 @@ extension Engine {
 
     func beforeHook(_ name: String, flow: Flow, request: AccessRequest, actor: String) -> HookDecision {
         guard let outcome = runHandler(name, flow: flow, request: request, actor: actor) else { return .proceed }
+        return HookDecision(outcome, hook: name)
+    }
+}
+
+extension Engine.HookDecision {
+    /// What a hook's outcome means for the action it guards; a failed run blocks it (fail closed).
+    init(_ outcome: HandlerOutcome, hook name: String) {
         guard let verdict = outcome.verdict else {
-            return .block("the \(name) handler failed (\(outcome.failure ?? "unknown error")); nothing was changed")
+            self = .block("the \(name) handler failed (\(outcome.failure ?? "unknown error")); nothing was changed")
+            return
         }
         switch verdict {
-        case let .approve(reason): return .approve(reason)
-        case let .deny(reason): return .deny(reason)
-        case let .ignore(message): return .block(message)
-        default: return .proceed
+        case let .approve(reason): self = .approve(reason)
+        case let .deny(reason): self = .deny(reason)
+        case let .ignore(message): self = .block(message)
+        default: self = .proceed
         }
     }
+}
+
+extension Engine {
 
     /// Starts the `after_*` hook that follows a change from `before` to `after`.
     func afterHooks(before: RequestState?, after: AccessRequest, actor: String) {

@@ -69,6 +69,7 @@ final class EngineHandlerTests: XCTestCase {
         XCTAssertEqual(r.approvals.first?.user, "handler:on_request")
         XCTAssertEqual(try events(.approve).first?.actor, "handler:on_request")
         XCTAssertEqual(try events(.handler).first?.data["outcome"]?.stringValue, "approve")
+        XCTAssertEqual(try events(.handler).first?.requestId, r.id, "the on_request run is part of the request's history")
     }
 
     func testOnRequestDenyDeniesWithTheHandlersReason() throws {
