@@ -139,12 +139,12 @@ enum CLI {
         CommandSpec(words: ["revoke"], summary: "end someone's access now (approvers)",
                     arguments: [ArgumentSpec(name: "ID", help: "request id")], options: [.value("reason", "TEXT", "why")],
                     run: { a, c in try Commands.decide(a, c) { .revoke(id: $0, reason: a.value("reason")) } }),
-        CommandSpec(words: ["extend"], summary: "ask to extend an active grant",
+        CommandSpec(words: ["extend"], summary: "ask to extend an active grant; prints the extension's request id",
                     arguments: [ArgumentSpec(name: "ID", help: "request id of the active grant")],
                     options: [.value("duration", "D", "how much longer, e.g. 30m"), .value("reason", "TEXT", "why")],
                     run: { a, c in
                         guard let d = a.value("duration") else { throw UsageError(message: "extend needs --duration D") }
-                        return try Commands.decide(a, c) { .extend(id: $0, duration: d, reason: a.value("reason")) }
+                        return try Commands.extend(a, c, duration: d)
                     }),
         CommandSpec(words: ["wait"], summary: "block until a request is decided and active",
                     arguments: [ArgumentSpec(name: "ID", help: "request id")],

@@ -54,9 +54,19 @@ enum Commands {
             if r["state"]?.stringValue == "pending", let n = r["approvals"]?.arrayValue?.count, let need = r["required_approvals"]?.intValue {
                 line += " — \(n) of \(need) approvals"
             }
-            if r["extends"]?.intValue != nil, let ext = r["extends"]?.intValue { line += " (extends \(ext))" }
             Output.print(line)
         }
+        return ExitCode.ok
+    }
+
+    /// An extension is a new request routed like the grant: print its id, as `request` does.
+    static func extend(_ a: ParsedArguments, _ c: CLIContext, duration: String) throws -> Int32 {
+        let id = try requestID(a)
+        _ = try c.config()
+        guard let r = try c.send(.extend(id: id, duration: duration, reason: a.value("reason"))), let newID = r["id"]?.intValue else {
+            throw CommandError(ExitCode.software, "the daemon sent no request")
+        }
+        if c.json { Output.json(r) } else { Output.print(String(newID)) }
         return ExitCode.ok
     }
 
