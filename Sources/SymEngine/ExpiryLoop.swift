@@ -139,7 +139,9 @@ public final class ExpiryLoop: @unchecked Sendable {
         }
         if r.state == .deescalating {
             let flows = config.flows.filter { $0.strategy == sname }.map(\.name)
-            others = engine.locked { (try? engine.store.otherHolders(flows: flows, target: tname, excluding: r.id)) ?? [r.requester] }
+            // When unsure, assume access is still covered: a kept grant is retried later, a wrongly removed one is an outage.
+            let covered = engine.locked { (try? engine.store.holdsOtherGrant(requester: r.requester, flows: flows, target: tname, excluding: r.id)) ?? true }
+            others = covered ? [r.requester] : []
         }
         let ctx = GrantContext(request: request, strategy: strategy, target: target, stepOutput: r.stepOutput, otherActiveHolders: others)
         return GrantJob(kind: r.state == .escalating ? .escalate : .deescalate, context: ctx)

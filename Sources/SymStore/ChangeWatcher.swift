@@ -39,35 +39,56 @@ public final class ChangeWatcher {
     /// True when the store changed since the last call (cheap: one PRAGMA).
     public func changed() -> Bool {
         drain()
+        return versionChanged()
+    }
+
+    /// Blocks up to `timeoutMs` for a commit by another process; true if one happened.
+    public func wait(timeoutMs: Int) -> Bool {
+        let deadline = DispatchTime.now().uptimeNanoseconds + UInt64(max(0, timeoutMs)) * 1_000_000
+        if woke(deadline: deadline) { return true }
+        while true {
+            let now = DispatchTime.now().uptimeNanoseconds
+            if now >= deadline { return versionChanged() }
+            let remaining = Int32(min(UInt64(Int32.max), (deadline - now) / 1_000_000))
+            if usesInotify {
+                var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+                let n = poll(&p, 1, max(1, remaining))
+                if n > 0, woke(deadline: deadline) { return true }
+                if n == 0 { return versionChanged() }
+            } else {
+                usleep(UInt32(min(Int32(25), max(1, remaining))) * 1000)
+                if versionChanged() { return true }
+            }
+        }
+    }
+
+    /// After a file event: a commit writes (and fsyncs) the -wal before it publishes itself in the
+    /// wal-index (-shm, written through mmap: no inotify event), so look again for a little while.
+    private func woke(deadline: UInt64) -> Bool {
+        let hadEvents = drain()
+        if versionChanged() { return true }
+        guard hadEvents else { return false }
+        let settleUntil = min(deadline, DispatchTime.now().uptimeNanoseconds + 50_000_000)
+        while DispatchTime.now().uptimeNanoseconds < settleUntil {
+            usleep(1000)
+            if versionChanged() { return true }
+        }
+        return false
+    }
+
+    private func versionChanged() -> Bool {
         let v = (try? store.db.dataVersion()) ?? lastVersion
         if v != lastVersion { lastVersion = v; return true }
         return false
     }
 
-    /// Blocks up to `timeoutMs` for a commit by another process; true if one happened.
-    public func wait(timeoutMs: Int) -> Bool {
-        if changed() { return true }
-        let deadline = DispatchTime.now().uptimeNanoseconds + UInt64(max(0, timeoutMs)) * 1_000_000
-        while true {
-            let now = DispatchTime.now().uptimeNanoseconds
-            if now >= deadline { return changed() }
-            let remaining = Int32(min(UInt64(Int32.max), (deadline - now) / 1_000_000))
-            if usesInotify {
-                var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-                let n = poll(&p, 1, max(1, remaining))
-                if n > 0, changed() { return true }
-                // A safety net: confirm with data_version at least every 250 ms even if inotify missed it.
-                if n == 0 { return changed() }
-            } else {
-                usleep(UInt32(min(Int32(25), max(1, remaining))) * 1000)
-                if changed() { return true }
-            }
-        }
-    }
-
-    private func drain() {
-        guard fd >= 0 else { return }
+    /// Empties the inotify queue; true when it held events.
+    @discardableResult
+    private func drain() -> Bool {
+        guard fd >= 0 else { return false }
         var buf = [UInt8](repeating: 0, count: 4096)
-        while read(fd, &buf, buf.count) > 0 {}
+        var any = false
+        while read(fd, &buf, buf.count) > 0 { any = true }
+        return any
     }
 }

@@ -70,6 +70,10 @@ enum Schema {
             delivered_at INTEGER
         );
         """,
+        // 2: deescalation asks whether the same user holds another live grant of the target (once per grant).
+        """
+        CREATE INDEX requests_holder ON requests(requester, target, state);
+        """,
     ]
 
     static var version: Int { migrations.count }

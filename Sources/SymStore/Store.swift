@@ -395,15 +395,14 @@ extension Store {
         return ms.map(Store.date)
     }
 
-    /// Requesters of other grants of `target` (through any of `flows`) that still hold or are getting access.
-    public func otherHolders(flows: [String], target: String, excluding id: Int64) throws -> Set<String> {
-        guard !flows.isEmpty else { return [] }
-        var out = Set<String>()
-        try db.query("""
-            SELECT DISTINCT requester FROM requests WHERE target = ? AND id != ?
-              AND state IN ('active', 'escalating') AND flow IN (\(flows.map { _ in "?" }.joined(separator: ",")))
-            """, [.text(target), .int(id)] + flows.map { .text($0) }) { out.insert($0.text(0)) }
-        return out
+    /// True when `requester` holds (or is being given) another grant of `target` through one of `flows`.
+    public func holdsOtherGrant(requester: String, flows: [String], target: String, excluding id: Int64) throws -> Bool {
+        guard !flows.isEmpty else { return false }
+        let found = try db.scalarInt("""
+            SELECT 1 FROM requests WHERE requester = ? AND target = ? AND state IN ('active', 'escalating') AND id != ?
+              AND flow IN (\(flows.map { _ in "?" }.joined(separator: ","))) LIMIT 1
+            """, [.text(requester), .text(target), .int(id)] + flows.map { .text($0) })
+        return found != nil
     }
 
     func select(_ tail: String, _ values: [SQLValue]) throws -> [AccessRequest] {

@@ -232,7 +232,7 @@ final class StoreDueWorkTests: XCTestCase {
         XCTAssertEqual(try store.nextDueTime(), SF.at(900))
     }
 
-    func testOtherHoldersAreTheRequestersOfOtherLiveGrantsOfTheSameTarget() throws {
+    func testHoldsOtherGrantCountsOnlyTheSameUsersOtherLiveGrantsOfTheTarget() throws {
         let store = try SF.store(self)
         let mine = try SF.insert(store, SF.request(requester: "rita", state: .deescalating))
         try SF.insert(store, SF.request(requester: "rita", state: .active))
@@ -241,9 +241,14 @@ final class StoreDueWorkTests: XCTestCase {
         try SF.insert(store, SF.request(requester: "uma", state: .deescalating))
         try SF.insert(store, SF.request(target: "other", requester: "vic", state: .active))
         try SF.insert(store, SF.request(flow: "other-flow", requester: "wes", state: .active))
-        XCTAssertEqual(try store.otherHolders(flows: ["prod"], target: "prod-ssh", excluding: mine.id), ["rita", "sam"])
-        XCTAssertEqual(try store.otherHolders(flows: ["prod", "other-flow"], target: "prod-ssh", excluding: mine.id), ["rita", "sam", "wes"])
-        XCTAssertEqual(try store.otherHolders(flows: [], target: "prod-ssh", excluding: mine.id), [])
+        XCTAssertTrue(try store.holdsOtherGrant(requester: "rita", flows: ["prod"], target: "prod-ssh", excluding: mine.id))
+        XCTAssertTrue(try store.holdsOtherGrant(requester: "sam", flows: ["prod"], target: "prod-ssh", excluding: mine.id), "escalating counts")
+        XCTAssertFalse(try store.holdsOtherGrant(requester: "tom", flows: ["prod"], target: "prod-ssh", excluding: mine.id), "ended does not")
+        XCTAssertFalse(try store.holdsOtherGrant(requester: "uma", flows: ["prod"], target: "prod-ssh", excluding: mine.id), "deescalating does not")
+        XCTAssertFalse(try store.holdsOtherGrant(requester: "vic", flows: ["prod"], target: "prod-ssh", excluding: mine.id), "another target")
+        XCTAssertFalse(try store.holdsOtherGrant(requester: "wes", flows: ["prod"], target: "prod-ssh", excluding: mine.id), "another flow")
+        XCTAssertTrue(try store.holdsOtherGrant(requester: "wes", flows: ["prod", "other-flow"], target: "prod-ssh", excluding: mine.id))
+        XCTAssertFalse(try store.holdsOtherGrant(requester: "rita", flows: [], target: "prod-ssh", excluding: mine.id))
     }
 }
 

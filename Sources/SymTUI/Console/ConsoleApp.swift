@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import SymModel
 
 /// The console loop: owns the backend and the state, feeds events to `Console.reduce`, carries out effects.
@@ -43,7 +46,7 @@ public final class ConsoleApp {
         while !state.quitting {
             if Terminal.stopSignal != 0 { return 128 + Terminal.stopSignal }
             terminal.draw(render(state: state, size: (state.rows, state.cols)))
-            let input = terminal.read(timeoutMs: ConsoleApp.keyWaitMs)
+            let (input, storeWoke) = nextInput(terminal)
             switch input {
             case let .key(k)?: handle(.key(k))
             case let .resized(rows, cols)?: handle(.resized(rows: rows, cols: cols))
@@ -51,7 +54,8 @@ public final class ConsoleApp {
             }
             if state.quitting { break }
             // While keys arrive (typing, pasting) only peek for changes, so input is never slowed down.
-            if backend.waitForChange(timeoutMs: input == nil ? ConsoleApp.changeWaitMs : 0) { perform([.refresh]) }
+            let changeWait = storeWoke ? ConsoleApp.changeWaitMs : (input == nil && backend.changeDescriptor == nil ? ConsoleApp.changeWaitMs : 0)
+            if backend.waitForChange(timeoutMs: changeWait) { perform([.refresh]) }
             let now = Date()
             if Int(now.timeIntervalSince1970) != second {
                 second = Int(now.timeIntervalSince1970)
@@ -60,6 +64,18 @@ public final class ConsoleApp {
             }
         }
         return Terminal.stopSignal != 0 ? 128 + Terminal.stopSignal : 0
+    }
+
+    /// The next key (or resize), waiting on the keyboard and the store's change descriptor together, so an
+    /// idle console sees another process's commit at once instead of after its key timeout.
+    private func nextInput(_ terminal: Terminal) -> (TerminalInput?, storeWoke: Bool) {
+        if let buffered = terminal.read(timeoutMs: 0) { return (buffered, false) }
+        guard let fd = backend.changeDescriptor else { return (terminal.read(timeoutMs: ConsoleApp.keyWaitMs), false) }
+        var fds = [pollfd(fd: 0, events: Int16(POLLIN), revents: 0), pollfd(fd: fd, events: Int16(POLLIN), revents: 0)]
+        let n = poll(&fds, 2, Int32(ConsoleApp.keyWaitMs))
+        // EINTR (a resize or a stop signal) or a key: curses reads it now without waiting.
+        let input = (n < 0 || fds[0].revents != 0) ? terminal.read(timeoutMs: 0) : nil
+        return (input, n > 0 && fds[1].revents != 0)
     }
 
     /// First load: flows, status, the review queue; opens on Review when something waits.

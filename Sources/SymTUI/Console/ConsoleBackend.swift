@@ -22,10 +22,13 @@ public protocol ConsoleBackend: AnyObject {
     func send(_ action: ConsoleAction) -> ActionResult
     /// Announcements since the last call (break-glass self-approvals by others), oldest first.
     func announcements() -> [String]
+    /// A descriptor that becomes readable when the store may have changed (polled with the keyboard), or nil.
+    var changeDescriptor: Int32? { get }
 }
 
 extension ConsoleBackend {
     public func announcements() -> [String] { [] }
+    public var changeDescriptor: Int32? { nil }
 }
 
 /// The console user: kernel identity and the store being read.

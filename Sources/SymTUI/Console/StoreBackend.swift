@@ -114,6 +114,8 @@ final class StoreBackend: ConsoleBackend {
         return ok
     }
 
+    var changeDescriptor: Int32? { watcher.pollDescriptor }
+
     func waitForChange(timeoutMs: Int) -> Bool {
         let changed = timeoutMs == 0 ? watcher.changed() : watcher.wait(timeoutMs: timeoutMs)
         if changed { version += 1 }
