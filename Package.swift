@@ -11,6 +11,9 @@ let package = Package(
         .executable(name: "symtui", targets: ["SymTUIMain"]),
         // libFuzzer targets (Tests/reliability/fuzz.sh); a plain build makes corpus replayers.
         .executable(name: "FuzzSafeText", targets: ["FuzzSafeText"]),
+        .executable(name: "FuzzConfig", targets: ["FuzzConfig"]),
+        .executable(name: "FuzzFields", targets: ["FuzzFields"]),
+        .executable(name: "FuzzEvents", targets: ["FuzzEvents"]),
     ],
     targets: [
         .systemLibrary(name: "CNCursesW", path: "Sources/CNCursesW"),
@@ -22,6 +25,9 @@ let package = Package(
         .executableTarget(name: "SymTUIMain", dependencies: ["SymTUI"], swiftSettings: strict),
         .target(name: "FuzzReplay", path: "Tests/fuzz/FuzzReplay"),
         .executableTarget(name: "FuzzSafeText", dependencies: ["SymModel", "FuzzReplay"], path: "Tests/fuzz/FuzzSafeText"),
+        .executableTarget(name: "FuzzConfig", dependencies: ["SymModel", "FuzzReplay"], path: "Tests/fuzz/FuzzConfig"),
+        .executableTarget(name: "FuzzFields", dependencies: ["SymModel", "FuzzReplay"], path: "Tests/fuzz/FuzzFields"),
+        .executableTarget(name: "FuzzEvents", dependencies: ["SymModel", "SymEngine", "FuzzReplay"], path: "Tests/fuzz/FuzzEvents"),
         .testTarget(name: "SymModelTests", dependencies: ["SymModel"]),
         .testTarget(name: "SymStoreTests", dependencies: ["SymStore", "SymModel"]),
         .testTarget(name: "SymEngineTests", dependencies: ["SymEngine", "SymStore", "SymModel"]),
