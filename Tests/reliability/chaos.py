@@ -168,6 +168,23 @@ def check_group(rig):
     return None
 
 
+def diagnose(rig, user):
+    """The user's last grants with their events, for a violation report."""
+    out = []
+    with R.db(rig) as c:
+        rows = c.execute("SELECT id, state, end_reason FROM requests WHERE requester=? AND flow='grp' "
+                         "ORDER BY id DESC LIMIT 4", (user,)).fetchall()
+        for rid, state, end in rows:
+            evs = c.execute("SELECT seq, type, data FROM events WHERE request_id=? ORDER BY seq", (rid,)).fetchall()
+            steps = []
+            for seq, typ, data in evs:
+                d = json.loads(data) if data else {}
+                extra = [k for k in ("kept", "already_member", "already_absent", "resumed") if isinstance(d, dict) and d.get(k)]
+                steps.append(f"{seq}:{typ}" + (f"({','.join(extra)})" if extra else ""))
+            out.append(f"#{rid} {state}/{end}: {' '.join(steps)}")
+    return "; ".join(out)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--cycles", type=int, default=50)
@@ -228,9 +245,11 @@ def main():
             else:
                 without, not_member = g
                 if without:
-                    violation("group", f"members of the group without an active grant: {without}")
+                    violation("group", f"members of the group without an active grant: {without} -- "
+                                       + " | ".join(diagnose(rig, u) for u in without))
                 if not_member:
-                    violation("group", f"active grants whose user is not a member: {not_member}")
+                    violation("group", f"active grants whose user is not a member: {not_member} -- "
+                                       + " | ".join(diagnose(rig, u) for u in not_member))
             with traffic.lock:
                 new = traffic.ok_approvals[checked_approvals:]
                 checked_approvals = len(traffic.ok_approvals)
