@@ -9,6 +9,11 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "symtui", targets: ["SymTUIMain"]),
+        // libFuzzer targets (Tests/reliability/fuzz.sh); a plain build makes corpus replayers.
+        .executable(name: "FuzzSafeText", targets: ["FuzzSafeText"]),
+        .executable(name: "FuzzConfig", targets: ["FuzzConfig"]),
+        .executable(name: "FuzzFields", targets: ["FuzzFields"]),
+        .executable(name: "FuzzEvents", targets: ["FuzzEvents"]),
     ],
     targets: [
         .systemLibrary(name: "CNCursesW", path: "Sources/CNCursesW"),
@@ -18,6 +23,11 @@ let package = Package(
         .target(name: "SymEngine", dependencies: ["SymModel", "SymStore"], swiftSettings: strict),
         .target(name: "SymTUI", dependencies: ["SymModel", "SymStore", "SymEngine", "CNCursesW"], swiftSettings: strict),
         .executableTarget(name: "SymTUIMain", dependencies: ["SymTUI"], swiftSettings: strict),
+        .target(name: "FuzzReplay", path: "Tests/fuzz/FuzzReplay"),
+        .executableTarget(name: "FuzzSafeText", dependencies: ["SymModel", "FuzzReplay"], path: "Tests/fuzz/FuzzSafeText"),
+        .executableTarget(name: "FuzzConfig", dependencies: ["SymModel", "FuzzReplay"], path: "Tests/fuzz/FuzzConfig"),
+        .executableTarget(name: "FuzzFields", dependencies: ["SymModel", "FuzzReplay"], path: "Tests/fuzz/FuzzFields"),
+        .executableTarget(name: "FuzzEvents", dependencies: ["SymModel", "SymEngine", "FuzzReplay"], path: "Tests/fuzz/FuzzEvents"),
         .testTarget(name: "SymModelTests", dependencies: ["SymModel"]),
         .testTarget(name: "SymStoreTests", dependencies: ["SymStore", "SymModel"]),
         .testTarget(name: "SymEngineTests", dependencies: ["SymEngine", "SymStore", "SymModel"]),
