@@ -9,6 +9,7 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "symtui", targets: ["SymTUIMain"]),
+        .executable(name: "symtui-bench", targets: ["SymBench"]),
     ],
     targets: [
         .systemLibrary(name: "CNCursesW", path: "Sources/CNCursesW"),
@@ -18,6 +19,7 @@ let package = Package(
         .target(name: "SymEngine", dependencies: ["SymModel", "SymStore"], swiftSettings: strict),
         .target(name: "SymTUI", dependencies: ["SymModel", "SymStore", "SymEngine", "CNCursesW"], swiftSettings: strict),
         .executableTarget(name: "SymTUIMain", dependencies: ["SymTUI"], swiftSettings: strict),
+        .executableTarget(name: "SymBench", dependencies: ["SymModel", "SymStore", "SymEngine", "SymTUI"], swiftSettings: strict),
         .testTarget(name: "SymModelTests", dependencies: ["SymModel"]),
         .testTarget(name: "SymStoreTests", dependencies: ["SymStore", "SymModel"]),
         .testTarget(name: "SymEngineTests", dependencies: ["SymEngine", "SymStore", "SymModel"]),
