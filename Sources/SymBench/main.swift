@@ -38,7 +38,7 @@ for name in only {
         case "throughput": try measureThroughput(root: root, report: report)
         case "latency": try measureCommitLatency(root: root, report: report)
         case "expiry-lag": try measureExpiryLag(root: root, report: report)
-        case "expiry-burst": try measureExpiryBurst(root: root, report: report)
+        case "expiry-burst": try measureExpiryBurst(root: root, report: report, count: Int(value("--burst") ?? "") ?? 10_000)
         case "console": try measureConsole(root: root, report: report)
         default: log("symtui-bench: unknown figure \(name) (one of \(all.joined(separator: ", ")))"); exit(64)
         }
