@@ -11,6 +11,9 @@ enum ProbeMode: String, CaseIterable {
     case watcher
     /// ConsoleApp's idle loop: a 250 ms key wait during which nothing is watched, then `waitForChange(40)`.
     case console
+    /// The loop this report proposes: the 250 ms key wait polls stdin *and* the watcher's inotify descriptor,
+    /// then `waitForChange(timeoutMs: 40)` only when the descriptor woke it.
+    case proposed = "console-proposed"
 }
 
 /// `symtui-bench watch-probe STORE MODE LAST_SEQ READY_FILE`: a reader process that opens the store
@@ -24,6 +27,9 @@ func watchProbe(_ args: [String]) throws -> Int32 {
     let store = try Store.openReadOnly(path: args[0])
     let watcher = ChangeWatcher(store: store)
     var seen = try store.lastSeq()
+    // A terminal with no key pressed: a pipe nobody writes.
+    var idleInput: [Int32] = [-1, -1]
+    _ = pipe(&idleInput)
     _ = FileManager.default.createFile(atPath: args[3], contents: Data("\(watcher.usesInotify)".utf8))
     var lines: [String] = []
     let deadline = monoNanos() + 120_000_000_000
@@ -34,6 +40,11 @@ func watchProbe(_ args: [String]) throws -> Int32 {
         case .console:
             _ = poll(nil, 0, 250)   // wget_wch with wtimeout(250) and no key pressed
             changed = watcher.wait(timeoutMs: 40)
+        case .proposed:
+            var fds = [pollfd(fd: idleInput[0], events: Int16(POLLIN), revents: 0),
+                       pollfd(fd: watcher.pollDescriptor ?? -1, events: Int16(POLLIN), revents: 0)]
+            let n = poll(&fds, 2, 250)
+            changed = n > 0 && fds[1].revents != 0 ? watcher.wait(timeoutMs: 40) : watcher.changed()
         }
         guard changed else { continue }
         let t = monoNanos()
@@ -118,10 +129,14 @@ func measureCommitLatency(root: String, report: Report, readers: Int = 20, commi
             name = "commit → visible in an idle console, 20 consoles (ConsoleApp cadence)"
             method = "as above, but each reader follows ConsoleApp's idle loop: `wget_wch` with `wtimeout(250)` (modelled as a 250 ms "
                 + "sleep: no key arrives) and then `waitForChange(timeoutMs: 40)`, which is when an idle console notices a commit."
+        case .proposed:
+            name = "commit → visible, 20 consoles, proposed loop (model, not the product yet)"
+            method = "as above, with the loop this report recommends: the 250 ms key wait is a poll(2) on stdin *and* "
+                + "`ChangeWatcher.pollDescriptor`, and `waitForChange(40)` runs only when the descriptor woke it."
         }
         let ok = latencies.median <= 5 && latencies.p99 <= 25 && missing == 0
         report.add(Figure(name: name, measured: "p50 \(fmt(latencies.median)) ms / p99 \(fmt(latencies.p99)) ms",
-                          goal: "≤ 5 ms / ≤ 25 ms", verdict: ok ? .met : .missed, method: method))
+                          goal: "≤ 5 ms / ≤ 25 ms", verdict: mode == .proposed ? .info : (ok ? .met : .missed), method: method))
         for (p, _) in probes where p.isRunning { stop(p) }
     }
 }
