@@ -113,18 +113,22 @@ func measureRender(report: Report, frames: Int = 1_000) {
 /// A detached tmux server of our own (`tmux -L bench`).
 enum Tmux {
     static let socketName = "symtui-bench"
-    static func run(_ args: [String]) -> String {
-        (try? SymBench.run("/usr/bin/tmux", ["-L", socketName] + args)) ?? ""
+    static func run(_ args: [String], output: Bool = true) -> String {
+        (try? SymBench.run("/usr/bin/tmux", ["-L", socketName] + args, output: output)) ?? ""
     }
-    static func killServer() { _ = run(["kill-server"]) }
+    static func killServer() { _ = run(["kill-server"], output: false) }
+    /// Starts the server once, with nothing of ours attached to it, and keeps it up between sessions.
+    static func startServer() {
+        _ = run(["new-session", "-d", "-s", "keep", "sleep 3600"], output: false)
+    }
     static func newSession(_ name: String, command: String) {
-        _ = run(["new-session", "-d", "-x", "120", "-y", "40", "-s", name, command])
+        _ = run(["new-session", "-d", "-x", "120", "-y", "40", "-s", name, command], output: false)
     }
     static func capture(_ name: String) -> String { run(["capture-pane", "-p", "-t", name]) }
     static func panePID(_ name: String) -> Int32? {
         Int32(run(["display-message", "-p", "-t", name, "#{pane_pid}"]).trimmingCharacters(in: .whitespacesAndNewlines))
     }
-    static func kill(_ name: String) { _ = run(["kill-session", "-t", name]) }
+    static func kill(_ name: String) { _ = run(["kill-session", "-t", name], output: false) }
 }
 
 /// Starts `command` in a fresh tmux session and waits until `marker` shows in the pane; ms from the
@@ -154,6 +158,7 @@ func consoleSite(root: String, name: String, total: Int, pendingEvery: Int) thro
 func measureConsole(root: String, report: Report, idleSeconds: Double = 10) throws {
     log("real console in tmux: start → first frame, idle CPU, RSS")
     Tmux.killServer()
+    Tmux.startServer()
     defer { Tmux.killServer() }
     // What tmux itself costs: the same path with a program that prints at once.
     var baseline = Samples()
@@ -195,9 +200,15 @@ func measureConsole(root: String, report: Report, idleSeconds: Double = 10) thro
         let cpu = Double(c1 - c0) / clockTicksPerSecond / elapsed * 100
         let rss = Double(memoryKB(pid: pid) ?? 0) / 1024
         let hwm = Double(memoryKB(pid: pid, key: "VmHWM") ?? 0) / 1024
+        let rollup = (try? String(contentsOfFile: "/proc/\(pid)/smaps_rollup", encoding: .utf8)) ?? ""
+        func rollupMB(_ key: String) -> String {
+            let line = rollup.split(separator: "\n").first { $0.hasPrefix(key + ":") }
+            return fmt(Double(line?.split(separator: " ").dropFirst().first { Int($0) != nil }.flatMap { Int($0) } ?? 0) / 1024, 1)
+        }
         let screen = Tmux.capture("idle").split(separator: "\n")
         report.detail("console idle [\(label)]: CPU \(fmt(cpu, 3)) % of a core over \(fmt(elapsed, 1)) s (\(c1 - c0) ticks), "
-                      + "VmRSS \(fmt(rss, 1)) MB, VmHWM \(fmt(hwm, 1)) MB; status line: \(screen.last.map(String.init) ?? "")")
+                      + "VmRSS \(fmt(rss, 1)) MB (anonymous \(rollupMB("Anonymous")) MB, the rest file-backed library pages; Pss \(rollupMB("Pss")) MB), "
+                      + "VmHWM \(fmt(hwm, 1)) MB; status line: \(screen.last.map(String.init) ?? "")")
         Tmux.kill("idle")
         switch label {
         case "1,000 requests":

@@ -98,19 +98,50 @@ final class Report {
 
 func log(_ s: String) { FileHandle.standardError.write(Data((s + "\n").utf8)) }
 
-/// Runs a program to completion and returns its stdout (stderr is passed through).
+/// Runs a program to completion (posix_spawn + waitpid) and returns its stdout. With `output: false`
+/// stdout goes to /dev/null: a daemon it forks (tmux's server) must not hold our pipe open.
 @discardableResult
-func run(_ path: String, _ args: [String], environment: [String: String]? = nil) throws -> String {
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: path)
-    p.arguments = args
-    if let environment { p.environment = environment }
-    let out = Pipe()
-    p.standardOutput = out
-    try p.run()
-    let data = out.fileHandleForReading.readDataToEndOfFile()
-    p.waitUntilExit()
+func run(_ path: String, _ args: [String], output: Bool = true) throws -> String {
+    var fds: [Int32] = [-1, -1]
+    if output { guard pipe(&fds) == 0 else { throw BenchError("pipe failed") } }
+    var actions = posix_spawn_file_actions_t()
+    posix_spawn_file_actions_init(&actions)
+    defer { posix_spawn_file_actions_destroy(&actions) }
+    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+    if output {
+        posix_spawn_file_actions_adddup2(&actions, fds[1], 1)
+        posix_spawn_file_actions_addclose(&actions, fds[0])
+        posix_spawn_file_actions_addclose(&actions, fds[1])
+    } else {
+        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+    }
+    posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+    let argv: [UnsafeMutablePointer<CChar>?] = ([path] + args).map { strdup($0) } + [nil]
+    defer { argv.forEach { free($0) } }
+    var pid: pid_t = 0
+    let rc = posix_spawn(&pid, path, &actions, nil, argv, environ)
+    if output { close(fds[1]) }
+    guard rc == 0 else {
+        if output { close(fds[0]) }
+        throw BenchError("cannot run \(path): \(String(cString: strerror(rc)))")
+    }
+    var data = [UInt8]()
+    if output {
+        var buf = [UInt8](repeating: 0, count: 65_536)
+        while true {
+            let n = read(fds[0], &buf, buf.count)
+            if n > 0 { data += buf[0..<n] } else if n < 0 && errno == EINTR { continue } else { break }
+        }
+        close(fds[0])
+    }
+    var status: Int32 = 0
+    while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
     return String(decoding: data, as: UTF8.self)
+}
+
+struct BenchError: Error, CustomStringConvertible {
+    var description: String
+    init(_ d: String) { description = d }
 }
 
 /// Starts a program in the background with stdout and stderr sent to `logPath`.
