@@ -10,7 +10,10 @@ bin=$(swift build -c release --show-bin-path)
 doc=docs/PERFORMANCE.md
 results=$(mktemp)
 trap 'rm -f "$results" "$results.md"' EXIT
-"$bin/symtui-bench" --dir "$PWD/.build/bench-data" --out "$results" "$@"
+# Exit status 1 = a figure could not be measured (its row says why); the doc is written anyway.
+status=0
+"$bin/symtui-bench" --dir "$PWD/.build/bench-data" --out "$results" "$@" || status=$?
+[ -s "$results" ] || { echo "symtui-bench wrote no results (exit $status)" >&2; exit "$status"; }
 
 sqlite_version=$(sqlite3 --version 2>/dev/null | cut -d' ' -f1 || echo "?")
 {
@@ -37,3 +40,4 @@ else
   { echo "# Performance"; echo; cat "$results.md"; } > "$doc"
 fi
 echo "wrote $doc"
+exit "$status"
