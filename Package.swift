@@ -9,6 +9,7 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "symtui", targets: ["SymTUIMain"]),
+        .executable(name: "symtui-bench", targets: ["SymBench"]),
         // libFuzzer targets (Tests/reliability/fuzz.sh); a plain build makes corpus replayers.
         .executable(name: "FuzzSafeText", targets: ["FuzzSafeText"]),
         .executable(name: "FuzzConfig", targets: ["FuzzConfig"]),
@@ -23,6 +24,7 @@ let package = Package(
         .target(name: "SymEngine", dependencies: ["SymModel", "SymStore"], swiftSettings: strict),
         .target(name: "SymTUI", dependencies: ["SymModel", "SymStore", "SymEngine", "CNCursesW"], swiftSettings: strict),
         .executableTarget(name: "SymTUIMain", dependencies: ["SymTUI"], swiftSettings: strict),
+        .executableTarget(name: "SymBench", dependencies: ["SymModel", "SymStore", "SymEngine", "SymTUI"], swiftSettings: strict),
         .target(name: "FuzzReplay", path: "Tests/fuzz/FuzzReplay"),
         .executableTarget(name: "FuzzSafeText", dependencies: ["SymModel", "FuzzReplay"], path: "Tests/fuzz/FuzzSafeText"),
         .executableTarget(name: "FuzzConfig", dependencies: ["SymModel", "FuzzReplay"], path: "Tests/fuzz/FuzzConfig"),

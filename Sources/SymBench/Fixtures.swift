@@ -1,0 +1,117 @@
+import Foundation
+import SymModel
+import SymStore
+
+/// A scratch directory holding one config and one store.
+struct BenchSite {
+    let dir: String
+    var configPath: String { dir + "/config.json5" }
+    var storePath: String { dir + "/symtui.db" }
+    var socketPath: String { dir + "/symtui.sock" }
+    /// The user running the bench: an approver of every flow (the console's "me").
+    static let me: String = {
+        guard let pw = getpwuid(getuid()), let n = pw.pointee.pw_name else { return "root" }
+        return String(cString: n)
+    }()
+
+    /// A fresh site under `root/name`; `deescalate` is the command strategy's deescalation executable.
+    init(root: String, name: String, deescalate: String = "/bin/true") throws {
+        dir = root + "/" + name
+        try? FileManager.default.removeItem(atPath: dir)
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let config = """
+            // symtui-bench fixture
+            {
+              store: "\(dir)/symtui.db",
+              socket: "\(dir)/symtui.sock",
+              strategies: [
+                { name: "cmd", type: "command",
+                  settings: { escalate: "/bin/true", deescalate: "\(deescalate)", timeout: "30s" },
+                  targets: [ { name: "db", label: "orders DB" }, { name: "ssh", label: "Production SSH" } ] },
+              ],
+              flows: [
+                { name: "access", label: "Production access", strategy: "cmd",
+                  approvers: { users: ["alice", "\(BenchSite.me)"] }, max_duration: "8h",
+                  prompt_fields: [ { name: "reason", type: "string", label: "Why?", required: true } ] },
+                { name: "job", label: "Run a job",
+                  approvers: { users: ["alice", "\(BenchSite.me)"] }, allow_self_approval: true,
+                  prompt_fields: [ { name: "reason", type: "string", label: "Why?", required: true } ] },
+              ],
+            }
+            """
+        try config.write(toFile: configPath, atomically: true, encoding: .utf8)
+    }
+
+    func config() throws -> Config { try ConfigLoader.load(path: configPath) }
+}
+
+/// Rows written straight into a store (fixtures, not the engine's path).
+enum Seed {
+    /// An active grant of `access`/`db` for `user` that expires at `expires`.
+    static func grant(user: String, expires: Date, now: Date) -> AccessRequest {
+        let created = now.addingTimeInterval(-120)
+        var r = AccessRequest(flow: "access", target: "db", targetLabel: "orders DB", requester: user, state: .active,
+                              fields: ["reason": .string("incident 4711"), "duration": .duration(TimeSpan(seconds: 3600))],
+                              durationSeconds: 3600, createdAt: created, requestExpiresAt: created.addingTimeInterval(3600))
+        r.decidedAt = created.addingTimeInterval(30)
+        r.accessStartsAt = created.addingTimeInterval(31)
+        r.accessExpiresAt = expires
+        r.approvals = [Approval(user: "alice", at: created.addingTimeInterval(30), reason: "ok", isSelf: false)]
+        return r
+    }
+
+    /// A request of the console mix: mostly history, some pending for the bench user, some active.
+    static func mixed(_ i: Int, now: Date, pendingEvery: Int, activeEvery: Int) -> AccessRequest {
+        let created = now.addingTimeInterval(-Double(100_000 - i) * 30)
+        let target = i % 2 == 0 ? "db" : "ssh"
+        var r = AccessRequest(flow: "access", target: target, targetLabel: target == "db" ? "orders DB" : "Production SSH",
+                              requester: "user\(i % 997)", state: .pending,
+                              fields: ["reason": .string("ticket OPS-\(i): rotate the keys of shard \(i % 64)"),
+                                       "duration": .duration(TimeSpan(seconds: 3600))],
+                              durationSeconds: 3600, createdAt: created, requestExpiresAt: now.addingTimeInterval(3600))
+        if i % pendingEvery == 0 { return r }
+        r.decidedAt = created.addingTimeInterval(60)
+        r.approvals = [Approval(user: "alice", at: created.addingTimeInterval(60), reason: "ok", isSelf: false)]
+        r.accessStartsAt = created.addingTimeInterval(62)
+        if i % activeEvery == 1 {
+            r.state = .active
+            r.accessExpiresAt = now.addingTimeInterval(3600)
+        } else {
+            r.state = .ended
+            r.endReason = .expired
+            r.accessExpiresAt = created.addingTimeInterval(3662)
+            r.endedAt = r.accessExpiresAt
+        }
+        return r
+    }
+
+    /// Inserts `count` requests made by `make`, in transactions of 5,000.
+    static func insert(into store: Store, count: Int, _ make: (Int) -> AccessRequest) throws {
+        var i = 0
+        while i < count {
+            let end = min(count, i + 5_000)
+            try store.write { tx in
+                for j in i..<end { _ = try tx.insert(make(j)) }
+            }
+            i = end
+        }
+    }
+
+    /// Appends `count` audit events (chained, hashed) in transactions of 5,000.
+    static func events(into store: Store, count: Int, now: Date) throws {
+        var i = 0
+        while i < count {
+            let end = min(count, i + 5_000)
+            try store.write { tx in
+                for j in i..<end {
+                    let draft = EventDraft(type: j % 3 == 0 ? .request : (j % 3 == 1 ? .approve : .deescalate), requestId: Int64(j / 3 + 1),
+                                           flow: "access", target: "db", requester: "user\(j % 997)", actor: j % 3 == 1 ? "alice" : "system",
+                                           reason: "ticket OPS-\(j)", data: .object([("duration_seconds", .int(3600)),
+                                                                                    ("fields", .object([("reason", .string("ticket OPS-\(j)"))]))]))
+                    try tx.append(draft, at: now)
+                }
+            }
+            i = end
+        }
+    }
+}

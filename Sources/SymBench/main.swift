@@ -1,0 +1,56 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `symtui-bench [run] [--dir DIR] [--out FILE] [--only NAME,...]`: every figure of docs/PERFORMANCE.md in one run.
+/// `symtui-bench watch-probe …`: one reader process of the commit → visible figure.
+let arguments = Array(CommandLine.arguments.dropFirst())
+
+func value(_ flag: String) -> String? {
+    guard let i = arguments.firstIndex(of: flag), i + 1 < arguments.count else { return nil }
+    return arguments[i + 1]
+}
+
+if arguments.first == "watch-probe" {
+    do { exit(try watchProbe(Array(arguments.dropFirst()))) } catch {
+        log("watch-probe: \(error)")
+        exit(69)
+    }
+}
+
+let all = ["render", "audit", "throughput", "latency", "expiry-lag", "expiry-burst", "console"]
+let only = value("--only").map { $0.split(separator: ",").map(String.init) } ?? all
+let root = value("--dir") ?? (FileManager.default.currentDirectoryPath + "/.build/bench-data")
+try? FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+guard FileManager.default.isExecutableFile(atPath: symtuiExecutable) else {
+    log("symtui-bench: \(symtuiExecutable) is missing; build it first (swift build -c release)")
+    exit(69)
+}
+signal(SIGPIPE, SIG_IGN)
+let report = Report()
+let started = monoNanos()
+for name in only {
+    do {
+        switch name {
+        case "render": measureRender(report: report)
+        case "audit": try measureAuditVerify(root: root, report: report)
+        case "throughput": try measureThroughput(root: root, report: report)
+        case "latency": try measureCommitLatency(root: root, report: report)
+        case "expiry-lag": try measureExpiryLag(root: root, report: report)
+        case "expiry-burst": try measureExpiryBurst(root: root, report: report, count: Int(value("--burst") ?? "") ?? 10_000)
+        case "console": try measureConsole(root: root, report: report)
+        default: log("symtui-bench: unknown figure \(name) (one of \(all.joined(separator: ", ")))"); exit(64)
+        }
+    } catch {
+        report.add(Figure(name: name, measured: "error: \(error)", goal: "", verdict: .failed, method: ""))
+    }
+}
+report.detail("bench wall time: \(fmt(elapsedSeconds(since: started), 1)) s")
+let markdown = report.markdown
+if let out = value("--out") {
+    try markdown.write(toFile: out, atomically: true, encoding: .utf8)
+} else {
+    print(markdown)
+}
+exit(report.figures.contains { $0.verdict == .failed } ? 1 : 0)

@@ -1,0 +1,43 @@
+#!/bin/sh
+# Builds release and runs symtui-bench; writes the results into docs/PERFORMANCE.md between the
+# results markers (the analysis around them is kept). Usage: scripts/bench.sh [symtui-bench options]
+# e.g. scripts/bench.sh --only render,audit   (figures: render audit throughput latency expiry-lag expiry-burst console)
+set -eu
+cd "$(dirname "$0")/.."
+swift build -c release --product symtui
+swift build -c release --product symtui-bench
+bin=$(swift build -c release --show-bin-path)
+doc=docs/PERFORMANCE.md
+results=$(mktemp)
+trap 'rm -f "$results" "$results.md"' EXIT
+# Exit status 1 = a figure could not be measured (its row says why); the doc is written anyway.
+status=0
+"$bin/symtui-bench" --dir "$PWD/.build/bench-data" --out "$results" "$@" || status=$?
+[ -s "$results" ] || { echo "symtui-bench wrote no results (exit $status)" >&2; exit "$status"; }
+
+sqlite_version=$(sqlite3 --version 2>/dev/null | cut -d' ' -f1 || echo "?")
+{
+  echo "<!-- results:begin (written by scripts/bench.sh; edit outside these markers) -->"
+  echo "## Results"
+  echo
+  echo "- date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+  echo "- machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), $(awk '/MemTotal/ {printf "%.1f GB RAM", $2/1048576}' /proc/meminfo)"
+  echo "- filesystem of the stores: $(df -T .build | awk 'NR==2 {print $2 " on " $1}')"
+  echo "- SQLite $sqlite_version (system library); $(swift --version 2>&1 | head -1)"
+  echo "- commit: $(git rev-parse --short HEAD)$(git diff --quiet -- Sources || echo ' (with uncommitted changes in Sources/)')"
+  echo "- command: \`scripts/bench.sh$( [ $# -gt 0 ] && printf ' %s' "$@" )\` → \`$bin/symtui-bench --dir .build/bench-data --out FILE$( [ $# -gt 0 ] && printf ' %s' "$@" )\`"
+  echo
+  cat "$results"
+  echo "<!-- results:end -->"
+} > "$results.md"
+
+if [ -f "$doc" ] && grep -q '<!-- results:begin' "$doc"; then
+  awk -v new="$results.md" '
+    /<!-- results:begin/ { while ((getline line < new) > 0) print line; skip = 1; next }
+    /<!-- results:end -->/ { skip = 0; next }
+    !skip { print }' "$doc" > "$doc.tmp" && mv "$doc.tmp" "$doc"
+else
+  { echo "# Performance"; echo; cat "$results.md"; } > "$doc"
+fi
+echo "wrote $doc"
+exit "$status"
