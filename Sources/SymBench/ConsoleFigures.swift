@@ -29,7 +29,7 @@ final class ConsoleDriver {
             case .refresh:
                 for text in backend.announcements() { handle(.announcement(text)) }
                 handle(.status(reviewCount: try? backend.reviewCount(), daemonHealthy: true))
-                let limit = max(20, state.layout.listHeight(expanded: false))
+                let limit = max(20, state.layout.listHeight())
                 if let head = try? backend.page(.review, filter: "", offset: 0, limit: limit) { handle(.reviewHead(head)) }
                 if state.view.isPaged { load(state.view) }
             case .send, .bell, .quit: break
@@ -40,7 +40,7 @@ final class ConsoleDriver {
     func load(_ view: ConsoleView) {
         guard view.isPaged else { return }
         let l = state.list(view)
-        let limit = state.layout.listHeight(expanded: state.detailExpanded)
+        let limit = state.listHeight(view, layout: state.layout)
         do { handle(.pageLoaded(view, try backend.page(view, filter: l.filter, offset: l.top, limit: limit))) } catch {
             handle(.pageFailed(view, "\(error)"))
         }
