@@ -119,5 +119,5 @@ extension ConsoleState {
     }
 
     /// Visible rows of list `v` (the column header takes one line).
-    func listHeight(_ v: ConsoleView, layout: Layout) -> Int { max(1, layout.bodyHeight - 1 - detailHeight(v, layout: layout)) }
+    public func listHeight(_ v: ConsoleView, layout: Layout) -> Int { max(1, layout.bodyHeight - 1 - detailHeight(v, layout: layout)) }
 }
