@@ -7,6 +7,11 @@ struct GrantJob: Sendable {
     enum Kind: Sendable { case escalate, deescalate }
     var kind: Kind
     var context: GrantContext
+    /// Flows granting through the same strategy (whose grants may cover the same access).
+    var flows: [String] = []
+
+    /// Jobs with the same key touch the same access (one user, one target) and never run at the same time.
+    var key: String { [context.request.requester, context.strategy.name, context.target.name].joined(separator: "\u{0}") }
 }
 
 /// The background loop: derives due work from the store, claims it in batches, runs strategies with
@@ -18,6 +23,8 @@ public final class ExpiryLoop: @unchecked Sendable {
     let batch = 500
     private let cond = NSCondition()
     private var inFlight = Set<Int64>()
+    /// Keys (user, strategy, target) of jobs queued or running.
+    private var busyKeys = Set<String>()
     private var finished: [(GrantJob, StrategyOutcome)] = []
     private var poked = false
     /// Jobs waiting for a worker; `parallelism` threads take them in order.
@@ -82,7 +89,7 @@ public final class ExpiryLoop: @unchecked Sendable {
         cond.lock()
         let waiting = queue
         queue.removeAll()
-        for job in waiting { inFlight.remove(job.context.request.id) }
+        for job in waiting { inFlight.remove(job.context.request.id); busyKeys.remove(job.key) }
         cond.unlock()
         while true {
             try? recordFinished()
@@ -120,7 +127,12 @@ public final class ExpiryLoop: @unchecked Sendable {
         // The writer's connection is shared with the socket threads: every use of it holds the engine's lock.
         let due = try engine.locked { try store.strategyWorkDue(now: now, limit: batch + busy.count) }.filter { !busy.contains($0.id) }
         for r in due {
-            if let job = makeJob(r) { dispatch(job) } else { failUnconfigured(r) }
+            guard let job = makeJob(r) else { failUnconfigured(r); continue }
+            // Another job for the same user and target is queued or running: this one waits for the next pass.
+            cond.lock()
+            let free = busyKeys.insert(job.key).inserted
+            cond.unlock()
+            if free { dispatch(job) }
         }
         return try engine.locked { try store.nextDueTime() }
     }
@@ -131,20 +143,14 @@ public final class ExpiryLoop: @unchecked Sendable {
               let tname = r.target, let target = strategy.target(named: tname) else {
             return nil
         }
-        var others = Set<String>()
         var request = r
         if r.state == .escalating, flow.scheduleDeescalation, let d = r.durationSeconds, r.accessExpiresAt == nil {
             // What the escalation is told (SYMTUI_EXPIRES_AT); the clock really starts when it succeeds.
             request.accessExpiresAt = engine.now().addingTimeInterval(TimeInterval(d))
         }
-        if r.state == .deescalating {
-            let flows = config.flows.filter { $0.strategy == sname }.map(\.name)
-            // When unsure, assume access is still covered: a kept grant is retried later, a wrongly removed one is an outage.
-            let covered = engine.locked { (try? engine.store.holdsOtherGrant(requester: r.requester, flows: flows, target: tname, excluding: r.id)) ?? true }
-            others = covered ? [r.requester] : []
-        }
-        let ctx = GrantContext(request: request, strategy: strategy, target: target, stepOutput: r.stepOutput, otherActiveHolders: others)
-        return GrantJob(kind: r.state == .escalating ? .escalate : .deescalate, context: ctx)
+        let ctx = GrantContext(request: request, strategy: strategy, target: target, stepOutput: r.stepOutput, otherActiveHolders: [])
+        return GrantJob(kind: r.state == .escalating ? .escalate : .deescalate, context: ctx,
+                        flows: config.flows.filter { $0.strategy == sname }.map(\.name))
     }
 
     /// A grant whose flow, strategy or target left the config fails its step like any other failure
@@ -195,12 +201,23 @@ public final class ExpiryLoop: @unchecked Sendable {
         let strategy = engine.strategies[job.context.strategy.name] ?? Strategies.make(job.context.strategy)
         if job.kind == .escalate { return strategy.escalate(job.context) }
         let user = job.context.request.requester
-        if strategy.accessIsSharedAcrossGrants && job.context.otherActiveHolders.contains(user) {
+        var context = job.context
+        // Asked now, not when the job was made: no other job of this user and target runs meanwhile (busyKeys).
+        let covered: Bool
+        do {
+            covered = try engine.locked {
+                try engine.store.holdsOtherGrant(requester: user, flows: job.flows, target: context.target.name, excluding: context.request.id)
+            }
+        } catch {
+            return .failure("cannot tell whether another grant covers this access: \(error)")
+        }
+        context.otherActiveHolders = covered ? [user] : []
+        if strategy.accessIsSharedAcrossGrants && covered {
             // Another active grant of this user covers the same target: its own deescalation will end the access.
             return .success(data: [("kept", .bool(true)),
                                    ("kept_reason", .string("another active grant of \(user) to \(job.context.target.name) covers it"))])
         }
-        return strategy.deescalate(job.context)
+        return strategy.deescalate(context)
     }
 
     /// Writes the outcomes of finished runs in one transaction.
@@ -214,7 +231,7 @@ public final class ExpiryLoop: @unchecked Sendable {
         let store = engine.store
         defer {
             cond.lock()
-            for (job, _) in done { inFlight.remove(job.context.request.id) }
+            for (job, _) in done { inFlight.remove(job.context.request.id); busyKeys.remove(job.key) }
             cond.broadcast()
             cond.unlock()
         }

@@ -235,14 +235,14 @@ final class EngineFailureTests: XCTestCase {
 // MARK: - overlapping grants and extensions
 
 final class EngineGrantTests: XCTestCase {
-    func testTheFirstOfTwoOverlappingGrantsPassesTheUserAsAnotherHolder() throws {
+    func testTheFirstOfTwoOverlappingGrantsIsCoveredByTheSecond() throws {
         let h = try EngineHarness(self)
         let short = try h.activeGrant(duration: "15m")
         let long = try h.activeGrant(duration: "1h")
         var expiring = try h.current(short)
         expiring.state = .deescalating
         let job = try XCTUnwrap(h.loop.makeJob(expiring))
-        XCTAssertEqual(job.context.otherActiveHolders, ["rita"])
+        XCTAssertEqual(job.key, try XCTUnwrap(h.loop.makeJob(try h.current(long))).key, "both grants touch the same access")
         XCTAssertTrue(try h.store.holdsOtherGrant(requester: "rita", flows: ["access", "two", "steps"], target: "db", excluding: long.id))
     }
 
