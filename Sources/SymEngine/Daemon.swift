@@ -130,7 +130,10 @@ public final class Daemon: @unchecked Sendable {
         return ExitCode.ok
     }
 
-    private func log(_ s: String) { FileHandle.standardError.write(Data("symtui daemon: \(s)\n".utf8)) }
+    /// One log line per message; messages may quote config text or user input, so each line is neutralised.
+    private func log(_ s: String) {
+        for line in s.split(separator: "\n") { FileHandle.standardError.write(Data("symtui daemon: \(SafeText.display(String(line)))\n".utf8)) }
+    }
 
     private func acceptLoop(engine: Engine) {
         while !stopping.load(ordering: .sequentiallyConsistent) {
@@ -142,9 +145,8 @@ public final class Daemon: @unchecked Sendable {
                 continue
             }
             // Bounded: every local user may connect, so no one may exhaust the daemon's threads or hold one forever.
-            var idle = timeval(tv_sec: Daemon.idleTimeout, tv_usec: 0)
-            setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &idle, socklen_t(MemoryLayout<timeval>.size))
             let conn = LineConnection(fd: fd)
+            conn.setReceiveTimeout(seconds: Daemon.idleTimeout)
             guard connections.wrappingAdd(1, ordering: .sequentiallyConsistent).newValue <= Daemon.maxConnections else {
                 connections.wrappingSubtract(1, ordering: .sequentiallyConsistent)
                 try? conn.writeLine(Daemon.reply(error: CommandError(ExitCode.unavailable, "the daemon is busy (too many connections); try again")))

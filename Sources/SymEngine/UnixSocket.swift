@@ -9,7 +9,17 @@ public final class LineConnection: @unchecked Sendable {
     private var buffer = [UInt8]()
     public static let maxLine = 1 << 20
 
+    /// Seconds a read may wait (SO_RCVTIMEO); 0 waits for ever.
+    public private(set) var receiveTimeout = 0
+
     public init(fd: Int32) { self.fd = fd }
+
+    /// Makes reads give up after `seconds` (a client must not hang on a stopped daemon).
+    public func setReceiveTimeout(seconds: Int) {
+        var tv = timeval(tv_sec: seconds, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        receiveTimeout = seconds
+    }
     deinit { close(fd) }
 
     /// The next line without its newline; nil at end of stream. Throws on an over-long line.
@@ -23,7 +33,11 @@ public final class LineConnection: @unchecked Sendable {
             }
             if buffer.count > LineConnection.maxLine { throw SocketError("line longer than \(LineConnection.maxLine) bytes") }
             let n = read(fd, &chunk, chunk.count)
-            if n < 0 { if errno == EINTR { continue }; throw SocketError("read: \(String(cString: strerror(errno)))") }
+            if n < 0 {
+                if errno == EINTR { continue }
+                if errno == EAGAIN || errno == EWOULDBLOCK { throw SocketError("no answer within \(receiveTimeout) s", errno: errno) }
+                throw SocketError("read: \(String(cString: strerror(errno)))")
+            }
             if n == 0 {
                 if buffer.isEmpty { return nil }
                 let line = String(decoding: buffer, as: UTF8.self)

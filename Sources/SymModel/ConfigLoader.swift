@@ -77,6 +77,10 @@ public enum ConfigLoader {
             throw fail(.notFound, "no config file here (create one with `symtui init \(path)`)")
         }
         if isDirectory.boolValue { throw fail(.unreadable, "is a directory, not a config file") }
+        let resolved = URL(fileURLWithPath: path).resolvingSymlinksInPath().path
+        if let type = try? FileManager.default.attributesOfItem(atPath: resolved)[.type] as? FileAttributeType, type != .typeRegular {
+            throw fail(.invalid, "is not a regular file (a config is a JSON5 text file)")
+        }
         guard FileManager.default.isReadableFile(atPath: path) else {
             throw fail(.unreadable, "cannot be read (permission denied)")
         }

@@ -213,7 +213,8 @@ public enum FieldValues {
 
     private static func parseInt(_ s: String) -> Result<Int64, FieldMessage> {
         let body = s.hasPrefix("+") ? String(s.dropFirst()) : s
-        let digits = body.hasPrefix("-") ? body.dropFirst() : Substring(body)
+        // One sign at most: "+-1" is not a number.
+        let digits = body.hasPrefix("-") && !s.hasPrefix("+") ? body.dropFirst() : Substring(body)
         guard !digits.isEmpty, digits.allSatisfy({ $0.isASCII && $0.isNumber }) else {
             return .failure("expected a whole number, got '\(clip(s))'")
         }

@@ -223,8 +223,10 @@ public struct JSON5Parser {
             negative = bytes[pos] == UInt8(ascii: "-"); pos += 1
         }
         guard pos < bytes.count else { throw fail("unexpected end of text") }
-        if bytes[pos] == UInt8(ascii: "I") { try expectWord("Infinity"); return .double(negative ? -.infinity : .infinity) }
-        if bytes[pos] == UInt8(ascii: "N") { try expectWord("NaN"); return .double(.nan) }
+        // JSON5 allows Infinity and NaN, but nothing here has a use for them and JSON cannot carry them back out.
+        if bytes[pos] == UInt8(ascii: "I") || bytes[pos] == UInt8(ascii: "N") {
+            throw fail("Infinity and NaN are not accepted; use a finite number")
+        }
         if bytes[pos] == UInt8(ascii: "0"), pos + 1 < bytes.count, bytes[pos + 1] | 0x20 == UInt8(ascii: "x") {
             pos += 2
             let hs = pos
@@ -252,6 +254,7 @@ public struct JSON5Parser {
         if dtext.hasPrefix(".") { dtext = "0" + dtext } else if dtext.hasPrefix("-.") { dtext = "-0" + dtext.dropFirst() }
         if dtext.hasSuffix(".") { dtext += "0" }
         guard let d = Double(dtext) else { throw JSONParseError(message: "invalid number '\(text)'", line: line, column: start - lineStart + 1) }
+        guard d.isFinite else { throw JSONParseError(message: "number '\(text.prefix(40))' is too large", line: line, column: start - lineStart + 1) }
         return .double(d)
     }
 }

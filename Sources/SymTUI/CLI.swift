@@ -12,6 +12,8 @@ public enum SymTUICommandLine {
     }
 
     public static func run(_ args: [String]) -> Int32 {
+        // A daemon that goes away mid-write must give a clear error (69), not kill the CLI with SIGPIPE.
+        signal(SIGPIPE, SIG_IGN)
         // Global options may come before the command words.
         var globals = ParsedArguments()
         var rest = args[...]

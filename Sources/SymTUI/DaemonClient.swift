@@ -6,7 +6,13 @@ import SymModel
 final class DaemonClient {
     let connection: LineConnection
 
-    init(connection: LineConnection) { self.connection = connection }
+    /// How long an answer may take: longer than any handler or strategy the daemon runs while answering.
+    static let answerTimeout = 60
+
+    init(connection: LineConnection) {
+        self.connection = connection
+        connection.setReceiveTimeout(seconds: DaemonClient.answerTimeout)
+    }
 
     static func connect(socketPath: String, storePath: String, me: Identity, daemonArguments: [String]) throws -> DaemonClient {
         if let c = try? connectUnixSocket(socketPath) { return DaemonClient(connection: c) }

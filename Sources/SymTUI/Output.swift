@@ -7,9 +7,10 @@ enum Output {
         FileHandle.standardOutput.write(Data((text + "\n").utf8))
     }
 
+    /// Errors, one `symtui: ` line each; messages may quote user input, so every line is neutralised.
     static func error(_ text: String) {
         for line in text.split(separator: "\n", omittingEmptySubsequences: false) where !line.isEmpty {
-            FileHandle.standardError.write(Data(("symtui: " + line + "\n").utf8))
+            FileHandle.standardError.write(Data(("symtui: " + SafeText.display(String(line)) + "\n").utf8))
         }
     }
 
