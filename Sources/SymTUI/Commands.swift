@@ -131,22 +131,7 @@ enum Commands {
         if a.flag("mine") { query.requester = c.me.name }
         var rows: [AccessRequest]
         if a.flag("review") {
-            let config = try c.config()
-            query.states = [.pending]
-            let want = query.limit
-            query.limit = 500
-            rows = []
-            // Page through pending requests; keep those this user may decide now.
-            while rows.count < want {
-                let page = try store.requests(query)
-                rows += page.filter { r in
-                    guard let flow = config.flow(named: r.flow) else { return false }
-                    return Policy.mayDecideNow(c.me.actor, request: r, flow: flow, routing: r.routing ?? flow.routing)
-                }
-                if page.count < query.limit { break }
-                query.offset += page.count
-            }
-            rows = Array(rows.prefix(want))
+            rows = try ReviewQueue.page(try ReviewQueue.ids(store: store, config: try c.config(), me: c.me), store: store, offset: 0, limit: query.limit)
         } else {
             rows = try store.requests(query)
         }

@@ -11,7 +11,7 @@ final class StoreBackend: ConsoleBackend {
     let watcher: ChangeWatcher
     let identity: ConsoleIdentity
     private let me: Identity
-    private var reviewCache: (version: Int, rows: [AccessRequest])?
+    private var reviewCache: (version: Int, ids: [Int64])?
     private var version = 0
     private var health: (at: Date, ok: Bool)?
     private var announcedThrough: Int64
@@ -58,38 +58,21 @@ final class StoreBackend: ConsoleBackend {
         return values.isEmpty ? nil : values
     }
 
-    /// Pending requests this user may decide now, newest first; recomputed only after the store changed.
-    private func reviewQueue() throws -> [AccessRequest] {
-        if let c = reviewCache, c.version == version { return c.rows }
-        var q = RequestQuery(states: [.pending], limit: 500)
-        var rows: [AccessRequest] = []
-        while true {
-            let page = try store.requests(q)
-            rows += page.filter { r in
-                guard let flow = config.flow(named: r.flow) else { return false }
-                return Policy.mayDecideNow(me.actor, request: r, flow: flow, routing: r.routing ?? flow.routing)
-            }
-            if page.count < q.limit { break }
-            q.offset += page.count
-        }
-        reviewCache = (version, rows)
-        return rows
+    /// Ids of the requests this user may decide now, newest first; recomputed only after the store changed.
+    private func reviewQueue() throws -> [Int64] {
+        if let c = reviewCache, c.version == version { return c.ids }
+        let ids = try ReviewQueue.ids(store: store, config: config, me: me)
+        reviewCache = (version, ids)
+        return ids
     }
 
     func page(_ view: ConsoleView, filter: String, offset: Int, limit: Int) throws -> ConsolePage {
         let search = filter.isEmpty ? nil : filter
         switch view {
         case .review:
-            var rows = try reviewQueue()
-            if let search {
-                let needle = search.lowercased()
-                rows = rows.filter { r in
-                    ([r.flow, r.target ?? "", r.requester, String(r.id)] + r.fields.values.map(\.description))
-                        .contains { $0.lowercased().contains(needle) }
-                }
-            }
-            let window = Array(rows.dropFirst(offset).prefix(limit))
-            return ConsolePage(offset: offset, total: rows.count, rows: .requests(window))
+            var ids = try reviewQueue()
+            if let search { ids = try ReviewQueue.filter(ids, store: store, search: search) }
+            return ConsolePage(offset: offset, total: ids.count, rows: .requests(try ReviewQueue.page(ids, store: store, offset: offset, limit: limit)))
         case .mine, .grants, .request:
             var q = RequestQuery(limit: limit, offset: offset)
             q.search = search

@@ -1,0 +1,44 @@
+import Foundation
+import SymEngine
+import SymModel
+import SymStore
+
+/// The requests a user may decide now, newest first, as ids: shared by `symtui list --review` and the console.
+enum ReviewQueue {
+    static func ids(store: Store, config: Config, me: Identity) throws -> [Int64] {
+        let candidates = try store.reviewCandidates(user: me.name, groups: me.groups.sorted(), flows: config.flows.map(\.name),
+                                                    selfFlows: config.flows.filter(\.allowSelfApproval).map(\.name))
+        // Approval steps need the whole policy (is a step still open for me?): decode those, a page at a time.
+        var rejected = Set<Int64>()
+        let unsure = candidates.filter { !$0.exact }.map(\.id)
+        for start in stride(from: 0, to: unsure.count, by: 500) {
+            for r in try store.requests(ids: Array(unsure[start..<min(unsure.count, start + 500)])) {
+                guard let flow = config.flow(named: r.flow),
+                      Policy.mayDecideNow(me.actor, request: r, flow: flow, routing: r.routing ?? flow.routing) else {
+                    rejected.insert(r.id)
+                    continue
+                }
+            }
+        }
+        return candidates.map(\.id).filter { !rejected.contains($0) }
+    }
+
+    /// The requests of `ids[offset..<offset+limit]`, in that order.
+    static func page(_ ids: [Int64], store: Store, offset: Int, limit: Int) throws -> [AccessRequest] {
+        let window = Array(ids.dropFirst(offset).prefix(limit))
+        let byID = Dictionary(try store.requests(ids: window).map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+        return window.compactMap { byID[$0] }
+    }
+
+    /// The ids among `ids` whose request mentions `search` (order kept), read a page at a time.
+    static func filter(_ ids: [Int64], store: Store, search: String) throws -> [Int64] {
+        var matching = Set<Int64>()
+        for start in stride(from: 0, to: ids.count, by: 500) {
+            var q = RequestQuery(limit: 500)
+            q.ids = Array(ids[start..<min(ids.count, start + 500)])
+            q.search = search
+            for r in try store.requests(q) { matching.insert(r.id) }
+        }
+        return ids.filter { matching.contains($0) }
+    }
+}
