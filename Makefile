@@ -7,7 +7,7 @@ DEB_PACKAGES = libncurses-dev libsqlite3-dev sqlite3 tmux python3 sudo passwd ut
 BIN_DEBUG = .build/debug/symtui
 BIN_RELEASE = .build/release/symtui
 
-.PHONY: all deps build release test unit sdk-test e2e demo screenshots bench docs clean
+.PHONY: all deps build release test unit sdk-test e2e reliability chaos fuzz demo screenshots bench docs clean
 
 all: build
 
@@ -26,9 +26,9 @@ build: deps
 release: deps
 	$(SWIFT) build -c release
 
-# Everything: unit tests (model, store, engine, console snapshots), the Python SDK's tests, and the
-# end-to-end suite with real users, groups, daemons and tmux.
-test: unit sdk-test e2e
+# Everything: unit tests (model, store, engine, console snapshots), the Python SDK's tests, the
+# end-to-end suite with real users, groups, daemons and tmux, and a short reliability run.
+test: unit sdk-test e2e reliability
 
 unit: deps
 	@mkdir -p .build
@@ -40,6 +40,22 @@ sdk-test: deps
 
 e2e: build
 	SYMTUI_BIN=$(CURDIR)/$(BIN_DEBUG) python3 Tests/e2e/run.py $(ARGS)
+
+# Short reliability run (~5 min): 60 s of kill -9 chaos, races, a target down, the hostile-input corpus,
+# and the fuzz targets replaying their seed corpora.
+reliability: build
+	SYMTUI_BIN=$(CURDIR)/$(BIN_DEBUG) python3 Tests/reliability/chaos.py --cycles 1000 --seconds 60
+	SYMTUI_BIN=$(CURDIR)/$(BIN_DEBUG) python3 Tests/reliability/races.py
+	SYMTUI_BIN=$(CURDIR)/$(BIN_DEBUG) python3 Tests/reliability/targetdown.py
+	SYMTUI_BIN=$(CURDIR)/$(BIN_DEBUG) python3 Tests/reliability/hostile.py
+	for t in FuzzSafeText FuzzConfig FuzzFields FuzzEvents; do .build/debug/$$t Tests/Fixtures/fuzz/$$t || exit 1; done
+
+# The full runs behind the figures in docs/RELIABILITY.md.
+chaos: build
+	SYMTUI_BIN=$(CURDIR)/$(BIN_DEBUG) python3 Tests/reliability/chaos.py --cycles 1000 --json .build/chaos.json
+
+fuzz: deps
+	Tests/reliability/fuzz.sh 600
 
 demo: release
 	$(BIN_RELEASE) demo
