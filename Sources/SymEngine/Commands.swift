@@ -59,6 +59,9 @@ public enum ClientCommand: Sendable, Equatable {
         guard let allowed = keys[name] else {
             throw CommandError.invalid("unknown event \"\(SafeText.display(name))\" (one of \(keys.keys.sorted().filter { $0 != "ping" && $0 != "prefetch" }.joined(separator: ", ")))")
         }
+        if let v = json["v"], v.intValue != protocolVersion {
+            throw CommandError.invalid("\"v\": protocol version \(SafeText.display(v.compact)) is not spoken here (this symtui speaks \(protocolVersion))")
+        }
         for (k, _) in pairs where !allowed.contains(k) {
             throw CommandError.invalid("unknown key \"\(SafeText.display(k))\" in a \(name) event (allowed: \(allowed.subtracting(["v"]).sorted().joined(separator: ", ")))")
         }
