@@ -23,6 +23,9 @@ public final class ExpiryLoop: @unchecked Sendable {
     let batch = 500
     private let cond = NSCondition()
     private var inFlight = Set<Int64>()
+    /// A read-only connection for the workers' questions, so they never wait for the writer's batches (WAL).
+    private var reader: Store?
+    private let readerLock = NSLock()
     /// Keys (user, strategy, target) of jobs queued or running.
     private var busyKeys = Set<String>()
     private var finished: [(GrantJob, StrategyOutcome)] = []
@@ -205,8 +208,9 @@ public final class ExpiryLoop: @unchecked Sendable {
         // Asked now, not when the job was made: no other job of this user and target runs meanwhile (busyKeys).
         let covered: Bool
         do {
-            covered = try engine.locked {
-                try engine.store.holdsOtherGrant(requester: user, flows: job.flows, target: context.target.name, excluding: context.request.id)
+            covered = try readerLock.withLock {
+                if reader == nil { reader = try Store.openReadOnly(path: engine.store.path) }
+                return try reader!.holdsOtherGrant(requester: user, flows: job.flows, target: context.target.name, excluding: context.request.id)
             }
         } catch {
             return .failure("cannot tell whether another grant covers this access: \(error)")
