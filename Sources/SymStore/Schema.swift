@@ -74,6 +74,17 @@ enum Schema {
         """
         CREATE INDEX requests_holder ON requests(requester, target, state);
         """,
+        // 3: the loop asks, on every wake-up, for the earliest deadline of each state and for approved grants to
+        // escalate; with only (state, id) those scans grew with every pending request and every approved job.
+        """
+        DROP INDEX requests_pending_ttl;
+        DROP INDEX requests_active_expiry;
+        DROP INDEX requests_work;
+        CREATE INDEX requests_ttl ON requests(state, request_expires_at);
+        CREATE INDEX requests_expiry ON requests(state, access_expires_at);
+        CREATE INDEX requests_retry ON requests(state, next_attempt_at);
+        CREATE INDEX requests_to_escalate ON requests(id) WHERE state = 'approved' AND target IS NOT NULL AND extends IS NULL;
+        """,
     ]
 
     static var version: Int { migrations.count }

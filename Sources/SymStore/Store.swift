@@ -373,7 +373,9 @@ extension Store {
 
     /// Approved access requests (not extensions) waiting to be escalated.
     public func approvedAwaitingEscalation(limit: Int) throws -> [AccessRequest] {
-        try select("WHERE state = 'approved' AND target IS NOT NULL AND extends IS NULL ORDER BY id LIMIT ?", [.int(Int64(limit))])
+        // The partial index holds only grants to escalate; approved approval-only requests (final) never pile up in this scan.
+        try select("INDEXED BY requests_to_escalate WHERE state = 'approved' AND target IS NOT NULL AND extends IS NULL ORDER BY id LIMIT ?",
+                   [.int(Int64(limit))])
     }
 
     /// Escalations and deescalations due to run (new, resumed after a crash, or due for a retry).
