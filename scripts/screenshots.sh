@@ -278,7 +278,7 @@ keys 5;           wait_for "Seq"
 shot audit
 
 keys 2;           wait_for "INC-4821"
-keys '?';         wait_for "Request form"
+keys '?';         wait_for "more (j, PgDn)"
 shot help
 keys Escape
 
