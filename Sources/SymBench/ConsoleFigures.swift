@@ -4,57 +4,6 @@ import SymModel
 import SymStore
 import SymTUI
 
-/// Drives `Console.reduce` and a backend the way ConsoleApp.perform does, without a terminal.
-final class ConsoleDriver {
-    let backend: any ConsoleBackend
-    var state: ConsoleState
-
-    init(backend: any ConsoleBackend, rows: Int, cols: Int, now: Date) {
-        self.backend = backend
-        state = ConsoleState(identity: backend.identity, rows: rows, cols: cols, now: now)
-    }
-
-    func handle(_ event: ConsoleEvent) {
-        let (next, effects) = Console.reduce(state, event)
-        state = next
-        perform(effects)
-    }
-
-    func perform(_ effects: [Effect]) {
-        for effect in effects {
-            switch effect {
-            case let .load(view): load(view)
-            case .loadFlows:
-                do { handle(.flowsLoaded(try backend.flows())) } catch { handle(.flowsFailed("\(error)")) }
-            case .refresh:
-                for text in backend.announcements() { handle(.announcement(text)) }
-                handle(.status(reviewCount: try? backend.reviewCount(), daemonHealthy: true))
-                let limit = max(20, state.layout.listHeight())
-                if let head = try? backend.page(.review, filter: "", offset: 0, limit: limit) { handle(.reviewHead(head)) }
-                if state.view.isPaged { load(state.view) }
-            case .send, .bell, .quit: break
-            }
-        }
-    }
-
-    func load(_ view: ConsoleView) {
-        guard view.isPaged else { return }
-        let l = state.list(view)
-        let limit = state.listHeight(view, layout: state.layout)
-        do { handle(.pageLoaded(view, try backend.page(view, filter: l.filter, offset: l.top, limit: limit))) } catch {
-            handle(.pageFailed(view, "\(error)"))
-        }
-    }
-
-    /// ConsoleApp.start: size, flows, status and review head; opens on Review when something waits.
-    func start() {
-        handle(.resized(rows: state.rows, cols: state.cols))
-        perform([.loadFlows, .refresh])
-        if (state.reviewCount ?? 0) > 0, state.view == .request { handle(.key(.char("2"))) }
-    }
-}
-
-/// A review queue in memory: pages are windows of one array, newest first.
 final class QueueBackend: ConsoleBackend {
     let identity: ConsoleIdentity
     let queue: [AccessRequest]
@@ -88,7 +37,8 @@ func measureRender(report: Report, frames: Int = 1_000) {
     let backend = QueueBackend(queue: queue, me: BenchSite.me)
     var worst = (p50: 0.0, p99: 0.0, size: "")
     for (rows, cols) in [(24, 80), (40, 120)] {
-        let driver = ConsoleDriver(backend: backend, rows: rows, cols: cols, now: now)
+        let driver = ConsoleApp(backend: backend, now: now)
+        driver.handle(.resized(rows: rows, cols: cols))
         driver.start()
         driver.handle(.key(.pageDown))
         driver.handle(.key(.pageDown))

@@ -79,13 +79,14 @@ public final class ConsoleApp {
     }
 
     /// First load: flows, status, the review queue; opens on Review when something waits.
-    func start() {
+    /// Public so that the console can be driven without a terminal (tests, the bench).
+    public func start() {
         perform([.loadFlows, .refresh])
         if (state.reviewCount ?? 0) > 0, state.view == .request { handle(.key(.char("2"))) }
     }
 
     /// Applies one event and carries out its effects.
-    func handle(_ event: ConsoleEvent) {
+    public func handle(_ event: ConsoleEvent) {
         let (next, effects) = Console.reduce(state, event)
         state = next
         perform(effects)
