@@ -2,8 +2,8 @@
 SHELL := /bin/bash
 SWIFT ?= swift
 # What the build and the tests need: C libraries, tmux (console tests), python3 (handlers), sudo (visudo),
-# passwd (useradd, gpasswd), util-linux (setpriv), sqlite3 (tamper tests).
-DEB_PACKAGES = libncurses-dev libsqlite3-dev sqlite3 tmux python3 sudo passwd util-linux
+# passwd (useradd, gpasswd), util-linux (setpriv), sqlite3 (tamper tests), libcurl (a static release build).
+DEB_PACKAGES = libncurses-dev libsqlite3-dev sqlite3 tmux python3 sudo passwd util-linux libcurl4-openssl-dev
 BIN_DEBUG = .build/debug/symtui
 BIN_RELEASE = .build/release/symtui
 
@@ -23,8 +23,9 @@ deps:
 build: deps
 	$(SWIFT) build
 
+# Static Swift runtime and Foundation: one self-contained binary, and a console maps only the pages it uses.
 release: deps
-	$(SWIFT) build -c release
+	$(SWIFT) build -c release --static-swift-stdlib
 
 # Everything: unit tests (model, store, engine, console snapshots), the Python SDK's tests, the
 # end-to-end suite with real users, groups, daemons and tmux, and a short reliability run.
