@@ -29,7 +29,8 @@ public final class ExpiryLoop: @unchecked Sendable {
     private let readerLock = NSLock()
     /// Keys (user, strategy, target) of jobs queued or running.
     private var busyKeys = Set<String>()
-    private var finished: [(GrantJob, StrategyOutcome)] = []
+    /// Runs done but not yet recorded; `final` means no retry (an `on_escalate` hook refused).
+    private var finished: [(job: GrantJob, outcome: StrategyOutcome, final: Bool)] = []
     private var poked = false
     /// Jobs waiting for a worker; `parallelism` threads take them in order.
     private var queue: [GrantJob] = []
@@ -112,6 +113,8 @@ public final class ExpiryLoop: @unchecked Sendable {
     @discardableResult
     func step() throws -> Date? {
         try recordFinished()
+        var changed: [(RequestState, AccessRequest)] = []
+        defer { for (before, after) in changed { engine.afterHooks(before: before, after: after, actor: "system") } }
         let now = engine.now()
         let store = engine.store
         try engine.locked {
@@ -121,7 +124,9 @@ public final class ExpiryLoop: @unchecked Sendable {
             let toEscalate = try store.approvedAwaitingEscalation(limit: batch)
             guard !expiring.isEmpty || !ending.isEmpty || !toEscalate.isEmpty else { return }
             try store.write { tx in
-                for r in expiring { _ = try? engine.apply(.expirePending, to: r, actor: .system, tx: tx) }
+                for r in expiring {
+                    if let after = try? engine.apply(.expirePending, to: r, actor: .system, tx: tx) { changed.append((r.state, after)) }
+                }
                 for r in ending { _ = try? engine.apply(.expireGrant, to: r, actor: .system, tx: tx) }
                 // Written durably before the escalation runs: after a crash it is resumed, not forgotten.
                 for r in toEscalate { _ = try? engine.apply(.beginEscalation, to: r, actor: .system, tx: tx) }
@@ -170,7 +175,7 @@ public final class ExpiryLoop: @unchecked Sendable {
                                       output: nil, data: .object([]))
         cond.lock()
         inFlight.insert(r.id)
-        finished.append((job, outcome))
+        finished.append((job, outcome, false))
         cond.unlock()
     }
 
@@ -196,16 +201,38 @@ public final class ExpiryLoop: @unchecked Sendable {
             while queue.isEmpty { cond.wait() }
             let job = queue.removeFirst()
             cond.unlock()
-            let outcome = run(job)
+            let (outcome, final) = run(job)
             cond.lock()
-            finished.append((job, outcome))
+            finished.append((job, outcome, final))
             cond.broadcast()
         }
     }
 
-    private func run(_ job: GrantJob) -> StrategyOutcome {
+    /// Runs one job: the flow's `on_escalate`/`on_deescalate` hook, then the strategy.
+    private func run(_ job: GrantJob) -> (StrategyOutcome, final: Bool) {
         let strategy = engine.strategies[job.context.strategy.name] ?? Strategies.make(job.context.strategy)
-        if job.kind == .escalate { return strategy.escalate(job.context) }
+        let request = job.context.request
+        let flow = engine.config.flow(named: request.flow)
+        if job.kind == .escalate {
+            if let flow, let hook = engine.runHandler(HandlerName.onEscalate, flow: flow, request: request, actor: "system") {
+                let decision = Engine.HookDecision(hook, hook: HandlerName.onEscalate)
+                if hook.verdict == nil, case let .block(reason) = decision {
+                    return (.failure(reason), false)   // the hook failed: a failed attempt, retried
+                }
+                switch decision {
+                case let .deny(reason), let .block(reason):
+                    return (.failure("on_escalate refused: \(reason)"), true)   // the flow's decision: no access, no retry
+                default: break
+                }
+            }
+            return (strategy.escalate(job.context), false)
+        }
+        // Taking access away never waits for a hook's permission: on_deescalate is recorded only.
+        if let flow { _ = engine.runHandler(HandlerName.onDeescalate, flow: flow, request: request, actor: "system") }
+        return (deescalate(job, strategy: strategy), false)
+    }
+
+    private func deescalate(_ job: GrantJob, strategy: any AccessStrategy) -> StrategyOutcome {
         let user = job.context.request.requester
         var context = job.context
         // Asked now, not when the job was made: no other job of this user and target runs meanwhile (busyKeys).
@@ -235,36 +262,39 @@ public final class ExpiryLoop: @unchecked Sendable {
         cond.unlock()
         guard !done.isEmpty else { return }
         let now = engine.now()
+        var changed: [(RequestState, AccessRequest)] = []
         let store = engine.store
         defer {
             cond.lock()
-            for (job, _) in done { inFlight.remove(job.context.request.id); busyKeys.remove(job.key) }
+            for (job, _, _) in done { inFlight.remove(job.context.request.id); busyKeys.remove(job.key) }
             cond.broadcast()
             cond.unlock()
         }
         try engine.locked {
             try store.write { tx in
-                let current = try store.requests(ids: done.map { $0.0.context.request.id })
+                let current = try store.requests(ids: done.map { $0.job.context.request.id })
                 let byID = Dictionary(current.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
-                for (job, outcome) in done {
+                for (job, outcome, final) in done {
                     guard let r = byID[job.context.request.id] else { continue }
                     let command: RequestCommand
                     switch (job.kind, outcome.succeeded) {
                     case (.escalate, true): command = .escalated(output: outcome.output, data: outcome.data)
                     case (.escalate, false):
                         command = .escalationFailed(error: outcome.error ?? "escalation failed", data: outcome.data,
-                                                    retryAt: engine.escalationRetry.nextAttempt(after: r.attempts + 1, now: now))
+                                                    retryAt: final ? nil : engine.escalationRetry.nextAttempt(after: r.attempts + 1, now: now))
                     case (.deescalate, true): command = .deescalated(data: outcome.data)
                     case (.deescalate, false):
                         let retry = engine.deescalationRetry.nextAttempt(after: r.attempts + 1, now: now) ?? now.addingTimeInterval(60)
                         command = .deescalationFailed(error: outcome.error ?? "deescalation failed", data: outcome.data, retryAt: retry)
                     }
-                    do { try engine.apply(command, to: r, actor: .system, tx: tx) } catch {
+                    do { changed.append((r.state, try engine.apply(command, to: r, actor: .system, tx: tx))) } catch {
                         log("request \(r.id): could not record \(command.name): \(error)")
                     }
                 }
             }
         }
+        // after_escalate, after_deescalate: in the background, once the outcome is durable.
+        for (before, after) in changed { engine.afterHooks(before: before, after: after, actor: "system") }
         engine.onChange?()
     }
 }

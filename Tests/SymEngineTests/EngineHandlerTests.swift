@@ -219,4 +219,63 @@ final class EngineHandlerTests: XCTestCase {
         XCTAssertEqual(err.code, ExitCode.noPerm)
         XCTAssertTrue(err.message.contains("own request"), err.message)
     }
+
+    /// An engine over one access flow `f` (command strategy writing marker files) with `handlers` as its implementation.
+    func accessEngine(handlers: String) throws -> (Engine, ExpiryLoop, String) {
+        let log = dir + "/grants.log"
+        for action in ["grant", "revoke"] {
+            let script = dir + "/\(action).sh"
+            try Data("#!/bin/sh\necho \"\(action) $1 $2\" >> \(log)\n".utf8).write(to: URL(fileURLWithPath: script))
+            chmod(script, 0o755)
+        }
+        let strategy = Strategy(name: "cmd", type: .command,
+                                settings: ["escalate": .string(dir + "/grant.sh"), "deescalate": .string(dir + "/revoke.sh")],
+                                targets: [Target(name: "db")])
+        let impl = dir + "/impl.py"
+        try Data(("from symtui_sdk import hook, approve, deny, ignore\n" + handlers).utf8).write(to: URL(fileURLWithPath: impl))
+        chmod(impl, 0o644)
+        let flow = Flow(name: "f", strategy: "cmd", approvers: Approvers(groups: ["oncall"]),
+                        promptFields: [PromptField(name: "duration", type: .duration)], implementation: impl,
+                        handlerTimeout: TimeSpan(seconds: 5))
+        let engine = Engine(config: Config(sourcePath: dir + "/c.json5", strategies: [strategy], flows: [flow]), store: store)
+        engine.handlers = HandlerRunner(sdkDirectory: try EmbeddedSDK.install(into: dir + "/sdk"))
+        return (engine, ExpiryLoop(engine: engine), log)
+    }
+
+    func grant(_ e: Engine, _ loop: ExpiryLoop) throws -> AccessRequest {
+        let r = try e.execute(.request(flow: "f", target: "db", fields: ["duration": .string("1h")], duration: nil, reason: nil), by: alice).get()
+        _ = try e.execute(.approve(id: r.id, reason: nil), by: bob).get()
+        try loop.runUntilIdle()
+        return try XCTUnwrap(try store.request(id: r.id))
+    }
+
+    func testOnEscalateDenyFailsTheRequestWithoutGrantingOrRetrying() throws {
+        let (e, loop, log) = try accessEngine(handlers: "@hook\ndef on_escalate(event):\n    return deny('outside the change window')\n")
+        let r = try grant(e, loop)
+        XCTAssertEqual(r.state, .failed)
+        XCTAssertTrue(r.error?.contains("outside the change window") ?? false, r.error ?? "")
+        let lines = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+        XCTAssertFalse(lines.contains("grant"), "nothing may be granted: \(lines)")
+        XCTAssertEqual(try events(.escalateFailed).count, 1, "a refusal is not retried")
+    }
+
+    func testOnDeescalateIsRecordedAndAccessIsTakenAwayAnyway() throws {
+        let (e, loop, log) = try accessEngine(handlers: """
+            @hook
+            def on_deescalate(event):
+                return ignore('please keep it')
+            @hook
+            def after_escalate(event):
+                print('granted')
+            """)
+        let r = try grant(e, loop)
+        XCTAssertEqual(r.state, .active)
+        _ = try e.execute(.release(id: r.id), by: alice).get()
+        try loop.runUntilIdle()
+        XCTAssertEqual(try store.request(id: r.id)?.state, .ended)
+        XCTAssertTrue(try String(contentsOfFile: log, encoding: .utf8).contains("revoke alice db"))
+        let handlers = try waitForHandlerEvents(2).map(\.actor)
+        XCTAssertTrue(handlers.contains("handler:on_deescalate"), "\(handlers)")
+        XCTAssertTrue(handlers.contains("handler:after_escalate"), "\(handlers)")
+    }
 }

@@ -88,11 +88,25 @@ final class JSON5ParserTests: XCTestCase {
     }
 
     func testTruncatedInputsNeverCrash() {
-        let full = "{ a: [1, 'two', { b: null, c: 0x1f, d: -Infinity }], /* c */ e: \"\\u00e9\" }"
+        let full = "{ a: [1, 'two', { b: null, c: 0x1f, d: -12.5e3 }], /* c */ e: \"\\u00e9\" }"
         for n in 0..<full.utf8.count {
             let prefix = String(decoding: Array(full.utf8.prefix(n)), as: UTF8.self)
             _ = try? JSONValue.parse(prefix)
         }
         XCTAssertNoThrow(try JSONValue.parse(full))
+    }
+}
+
+/// Numbers JSON cannot carry back out are refused, so that parse → print → parse never changes a value.
+final class JSON5NumberTests: XCTestCase {
+    func testInfinityAndNaNAreRefused() {
+        for text in ["Infinity", "-Infinity", "NaN", "{a: +Infinity}"] {
+            XCTAssertThrowsError(try JSONValue.parse(text), text)
+        }
+    }
+
+    func testNumbersThatOverflowADoubleAreRefused() {
+        XCTAssertThrowsError(try JSONValue.parse("1e400"))
+        XCTAssertThrowsError(try JSONValue.parse("-2888e307"))
     }
 }
