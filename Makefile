@@ -28,28 +28,36 @@ release: deps
 	$(SWIFT) build -c release --static-swift-stdlib
 
 # Everything: unit tests (model, store, engine, console snapshots), the Python SDK's tests, the
-# end-to-end suite with real users, groups, daemons and tmux, and a short reliability run.
+# end-to-end suite with real users, groups, daemons and tmux, and a short reliability run; then one
+# closing line with the totals of every stage (each stage's full output is in .build/test-logs/).
+LOGS = .build/test-logs
 test: unit sdk-test e2e reliability
+	@scripts/test-summary.sh $(LOGS)
 
 unit: deps
-	@mkdir -p .build
-	@set -o pipefail; $(SWIFT) test 2>&1 | tee .build/unit-tests.log \
+	@mkdir -p $(LOGS)
+	@set -o pipefail; $(SWIFT) test --disable-swift-testing 2>&1 | tee $(LOGS)/unit.log \
 	  | grep -vE '^(\[[0-9]+/[0-9]+\]|Test Case .*(started|passed)|Test Suite .*(started|passed))'
 
 sdk-test: deps
-	PYTHONDONTWRITEBYTECODE=1 python3 -m unittest discover -s sdk/python/tests
+	@mkdir -p $(LOGS)
+	@set -o pipefail; PYTHONDONTWRITEBYTECODE=1 python3 -m unittest discover -s sdk/python/tests 2>&1 | tee $(LOGS)/sdk.log
 
 e2e: build
-	SYMTUI_BIN=$(CURDIR)/$(BIN_DEBUG) python3 Tests/e2e/run.py $(ARGS)
+	@mkdir -p $(LOGS)
+	@set -o pipefail; SYMTUI_BIN=$(CURDIR)/$(BIN_DEBUG) python3 Tests/e2e/run.py $(ARGS) 2>&1 | tee $(LOGS)/e2e.log
 
 # Short reliability run (~5 min): 60 s of kill -9 chaos, races, a target down, the hostile-input corpus,
 # and the fuzz targets replaying their seed corpora.
 reliability: build
-	SYMTUI_BIN=$(CURDIR)/$(BIN_DEBUG) python3 Tests/reliability/chaos.py --cycles 1000 --seconds 60
-	SYMTUI_BIN=$(CURDIR)/$(BIN_DEBUG) python3 Tests/reliability/races.py
-	SYMTUI_BIN=$(CURDIR)/$(BIN_DEBUG) python3 Tests/reliability/targetdown.py
-	SYMTUI_BIN=$(CURDIR)/$(BIN_DEBUG) python3 Tests/reliability/hostile.py
-	for t in FuzzSafeText FuzzConfig FuzzFields FuzzEvents; do .build/debug/$$t Tests/Fixtures/fuzz/$$t || exit 1; done
+	@mkdir -p $(LOGS)
+	@set -o pipefail; { \
+	  SYMTUI_BIN=$(CURDIR)/$(BIN_DEBUG) python3 Tests/reliability/chaos.py --cycles 1000 --seconds 60 && \
+	  SYMTUI_BIN=$(CURDIR)/$(BIN_DEBUG) python3 Tests/reliability/races.py && \
+	  SYMTUI_BIN=$(CURDIR)/$(BIN_DEBUG) python3 Tests/reliability/targetdown.py && \
+	  SYMTUI_BIN=$(CURDIR)/$(BIN_DEBUG) python3 Tests/reliability/hostile.py && \
+	  for t in FuzzSafeText FuzzConfig FuzzFields FuzzEvents; do .build/debug/$$t Tests/Fixtures/fuzz/$$t || exit 1; done; \
+	} 2>&1 | tee $(LOGS)/reliability.log
 
 # The full runs behind the figures in docs/RELIABILITY.md.
 chaos: build

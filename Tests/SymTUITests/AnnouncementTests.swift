@@ -19,4 +19,13 @@ final class AnnouncementTests: XCTestCase {
         XCTAssertFalse(screen.contains("\u{1b}"))
         XCTAssertFalse(screen.contains("\u{07}"))
     }
+
+    func testAuditDeliveryBacklogShowsOnTheStatusLine() {
+        let state = startedApp(standardBackend()).state
+        let (s, _) = Console.reduce(state, .reporting("⚠ audit: 120 undelivered, oldest 42s"))
+        let screen = render(state: s, size: (24, 120)).text
+        XCTAssertTrue(screen.contains("⚠ audit: 120 undelivered, oldest 42s"), screen)
+        let (clear, _) = Console.reduce(s, .reporting(nil))
+        XCTAssertFalse(render(state: clear, size: (24, 120)).text.contains("undelivered"))
+    }
 }

@@ -118,6 +118,7 @@ public final class ConsoleApp {
     private func refreshStatus() {
         lastHealthCheck = Date()
         handle(.status(reviewCount: try? backend.reviewCount(), daemonHealthy: backend.daemonHealthy()))
+        handle(.reporting(backend.reportingNote()))
     }
 
     /// Fetches only the visible window of a list.

@@ -24,11 +24,14 @@ public protocol ConsoleBackend: AnyObject {
     func announcements() -> [String]
     /// A descriptor that becomes readable when the store may have changed (polled with the keyboard), or nil.
     var changeDescriptor: Int32? { get }
+    /// A warning for the status line when audit events are not reaching their destinations, else nil.
+    func reportingNote() -> String?
 }
 
 extension ConsoleBackend {
     public func announcements() -> [String] { [] }
     public var changeDescriptor: Int32? { nil }
+    public func reportingNote() -> String? { nil }
 }
 
 /// The console user: kernel identity and the store being read.

@@ -128,6 +128,8 @@ public struct ConsoleState: Sendable {
     public var message: ConsoleMessage?
     public var reviewCount: Int?
     public var daemonHealthy = true
+    /// Shown on the status line while audit delivery lags.
+    public var reportingNote: String?
     /// Highest review request id already known; ids above it are new.
     public var reviewSeenThrough: Int64?
     /// New review requests, highlighted until the selection moves onto them.

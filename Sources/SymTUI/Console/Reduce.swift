@@ -23,6 +23,8 @@ public enum ConsoleEvent: Sendable {
     case pageLoaded(ConsoleView, ConsolePage)
     case pageFailed(ConsoleView, String)
     case status(reviewCount: Int?, daemonHealthy: Bool)
+    /// Audit delivery falling behind (nil when every destination is up to date).
+    case reporting(String?)
     /// The first rows of the unfiltered review queue (newest first), to find new requests.
     case reviewHead(ConsolePage)
     case actionFinished(ConsoleAction, ActionResult)
@@ -63,6 +65,8 @@ public enum Console {
             s.lists[view]?.error = msg
         case let .status(count, healthy):
             s.reviewCount = count; s.daemonHealthy = healthy
+        case let .reporting(note):
+            s.reportingNote = note
         case let .announcement(text):
             s.message = ConsoleMessage(kind: .refused, text: text)
             return (s, [.bell])

@@ -102,14 +102,15 @@ struct Painter {
         case 1?: waiting = "1 request waits for you"
         case let n?: waiting = "\(n) requests wait for you"
         }
-        let daemon = state.daemonHealthy ? "daemon ok" : "⚠ daemon not answering"
+        var daemon = state.daemonHealthy ? "daemon ok" : "⚠ daemon not answering"
+        if let note = state.reportingNote { daemon += " │ " + safe(note) }
         var text = " " + safe(id.user) + groups + " │ " + waiting + " │ " + daemon + " │ store " + safe(id.storePath)
         if DisplayWidth.of(text) > cols {
             // Compact form: the store path matters more than the wording.
             let short = state.reviewCount.map { "\($0) waiting" } ?? "queue ?"
             text = " " + safe(id.user) + groups + " │ " + short + " │ " + daemon + " │ " + safe(id.storePath)
         }
-        let style: Style = state.daemonHealthy ? .status : .statusWarn
+        let style: Style = state.daemonHealthy && state.reportingNote == nil ? .status : .statusWarn
         buffer.fill(row: layout.statusRow, style: style)
         buffer.put(text, row: layout.statusRow, col: 0, style: style)
     }

@@ -99,6 +99,15 @@ final class StoreBackend: ConsoleBackend {
 
     var changeDescriptor: Int32? { watcher.pollDescriptor }
 
+    /// "⚠ audit: 120 undelivered, oldest 42s" when a destination is more than a few seconds behind.
+    func reportingNote() -> String? {
+        guard !config.reporting.destinations.isEmpty, let status = try? deliveryStatus(store: store, config: config) else { return nil }
+        let behind = status.filter { $0.backlog > 0 && ($0.lagSeconds ?? 0) >= 5 }
+        guard !behind.isEmpty else { return nil }
+        let oldest = Int(behind.compactMap(\.lagSeconds).max() ?? 0)
+        return "⚠ audit: \(behind.reduce(0) { $0 + $1.backlog }) undelivered, oldest \(TimeSpan.countdown(oldest))"
+    }
+
     func waitForChange(timeoutMs: Int) -> Bool {
         let changed = timeoutMs == 0 ? watcher.changed() : watcher.wait(timeoutMs: timeoutMs)
         if changed { version += 1 }
