@@ -234,7 +234,7 @@ enum Commands {
 
     static func flows(_ a: ParsedArguments, _ c: CLIContext) throws -> Int32 {
         let config = try c.config()
-        let out = FlowCatalog.entries(config: config, me: c.me)
+        let out = FlowCatalog.entries(config: config)
         if c.json { Output.json(.array(out.map(\.json))); return ExitCode.ok }
         for e in out {
             Output.print(SafeText.display("\(e.flow.name) — \(e.flow.label)" + (e.flow.isApprovalOnly ? " (approval-only)" : "")))
@@ -368,7 +368,7 @@ struct FlowCatalog {
               }))])
     }
 
-    static func entries(config: Config, me: Identity) -> [FlowCatalog] {
+    static func entries(config: Config) -> [FlowCatalog] {
         config.flows.map { f in
             FlowCatalog(flow: f, targets: f.strategy.flatMap { config.strategy(named: $0)?.targets } ?? [])
         }

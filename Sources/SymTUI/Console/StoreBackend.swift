@@ -38,7 +38,7 @@ final class StoreBackend: ConsoleBackend {
     }
 
     func flows() throws -> [FlowSummary] {
-        FlowCatalog.entries(config: config, me: me).map { e in
+        FlowCatalog.entries(config: config).map { e in
             var fields = e.flow.promptFields.filter(\.visible)
             for i in fields.indices where fields[i].prefetch { fields[i].allowedValues = prefetched(flow: e.flow.name, field: fields[i]) }
             return FlowSummary(name: e.flow.name, label: e.flow.label, targets: e.targets.map { TargetSummary(name: $0.name, label: $0.label) },
