@@ -1646,14 +1646,29 @@ def on_request(event):
         self.assertEqual(req["state"], "denied")
         self.assertEqual(req["denial"]["reason"], "requests for this flow are closed")
         self.assertEqual(req["denial"]["user"], "handler:on_request")
-        # on_request runs before the request is recorded: its handler event has no request_id, so look for it
-        # in the whole log (it names the flow and the requester).
+        # Exactly one on_request run for this flow in the whole log, by this requester.
         with sqlite_ro(self.store) as db:
             rows = db.execute("SELECT requester, data FROM events WHERE type='handler' AND flow='closed'").fetchall()
         runs = [(who, json.loads(data)) for who, data in rows]
         self.assertEqual([(who, d.get("handler"), d.get("outcome")) for who, d in runs],
                          [(self.users["a"], "on_request", "deny")], runs)
         self.assertEqual(r.returncode, 0, f"request exit code when on_request denies; stderr {r.stderr!r}")
+        self.assertEqual([e["actor"] for e in self.handler_events(req, "on_request")], ["handler:on_request"],
+                         "the on_request run is part of the request's own history")
+
+    def test_handlers_test_runs_one_handler_on_a_sample_event(self):
+        event = os.path.join(self.dir, "sample-event.json")
+        with open(event, "w") as f:
+            json.dump({"fields": {"reason": "trying it"}}, f)
+        os.chmod(event, 0o644)
+        r = self.run_as("a", "handlers", "test", "closed", "on_request", "--event", event)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("outcome   deny", r.stdout)
+        self.assertIn("requests for this flow are closed", r.stdout)
+        r = self.run_as("a", "handlers", "test", "closed", "on_request", "--event", event, "--json")
+        self.assertEqual(json.loads(r.stdout)["outcome"], "deny")
+        r = self.run_as("a", "handlers", "test", "closed", "on_bogus")
+        self.assertEqual(r.returncode, 64, r.stderr)
 
 
 class ReportingTests(E2ECase):
