@@ -69,6 +69,8 @@ enum Seed {
                               fields: ["reason": .string("ticket OPS-\(i): rotate the keys of shard \(i % 64)"),
                                        "duration": .duration(TimeSpan(seconds: 3600))],
                               durationSeconds: 3600, createdAt: created, requestExpiresAt: now.addingTimeInterval(3600))
+        // As the engine stores it: who may decide, fixed when the request is made.
+        r.routing = Routing(approvers: Approvers(users: ["alice", BenchSite.me]))
         if i % pendingEvery == 0 { return r }
         r.decidedAt = created.addingTimeInterval(60)
         r.approvals = [Approval(user: "alice", at: created.addingTimeInterval(60), reason: "ok", isSelf: false)]

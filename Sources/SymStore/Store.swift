@@ -428,16 +428,22 @@ extension Store {
     /// Pending requests of `flows` routed to `user` (by name or through `groups`, directly or in an approval step),
     /// not their own unless the flow is in `selfFlows`, and not yet approved by them; newest first. Only ids are
     /// read, so a queue of 100,000 costs 1 MB, not the decoded requests.
-    public func reviewCandidates(user: String, groups: [String], flows: [String], selfFlows: [String]) throws -> [ReviewCandidate] {
+    /// A request stored without a routing is decided by its flow's configured approvers: exactly when the flow has
+    /// no steps and they include the user (`eligibleFlows`), by the full check when the flow has steps (`stepFlows`).
+    public func reviewCandidates(user: String, groups: [String], flows: [String], selfFlows: [String],
+                                 eligibleFlows: [String] = [], stepFlows: [String] = []) throws -> [ReviewCandidate] {
         guard !flows.isEmpty else { return [] }
+        // "x IN (NULL)" is never true, so an empty list still reads as "none of these".
         func list(_ n: Int) -> String { n == 0 ? "NULL" : Array(repeating: "?", count: n).joined(separator: ",") }
         let g = list(groups.count)
         let sql = """
-            SELECT id, routing IS NULL OR coalesce(json_array_length(routing, '$.steps'), 0) > 0 FROM requests r
+            SELECT id, CASE WHEN routing IS NULL THEN flow IN (\(list(stepFlows.count)))
+                            ELSE coalesce(json_array_length(routing, '$.steps'), 0) > 0 END
+            FROM requests r
             WHERE state = 'pending' AND flow IN (\(list(flows.count)))
               AND (requester != ? OR flow IN (\(list(selfFlows.count))))
               AND NOT EXISTS (SELECT 1 FROM approvals a WHERE a.request_id = r.id AND a.user = ?)
-              AND (routing IS NULL
+              AND ((routing IS NULL AND (flow IN (\(list(eligibleFlows.count))) OR flow IN (\(list(stepFlows.count)))))
                    OR EXISTS (SELECT 1 FROM json_each(r.routing, '$.users') WHERE value = ?)
                    OR EXISTS (SELECT 1 FROM json_each(r.routing, '$.groups') WHERE value IN (\(g)))
                    OR EXISTS (SELECT 1 FROM json_each(r.routing, '$.steps') st, json_each(st.value, '$.users') su WHERE su.value = ?)
@@ -446,8 +452,9 @@ extension Store {
             ORDER BY id DESC
             """
         let groupValues = groups.map { SQLValue.text($0) }
-        let values: [SQLValue] = flows.map { .text($0) } + [.text(user)] + selfFlows.map { .text($0) } + [.text(user), .text(user)]
-            + groupValues + [.text(user)] + groupValues
+        let texts = { (names: [String]) in names.map { SQLValue.text($0) } }
+        let values: [SQLValue] = texts(stepFlows) + texts(flows) + [.text(user)] + texts(selfFlows) + [.text(user)]
+            + texts(eligibleFlows) + texts(stepFlows) + [.text(user)] + groupValues + [.text(user)] + groupValues
         var out: [ReviewCandidate] = []
         try db.query(sql, values) { out.append(ReviewCandidate(id: $0.int(0), exact: $0.int(1) == 0)) }
         return out

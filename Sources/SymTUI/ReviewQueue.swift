@@ -6,8 +6,11 @@ import SymStore
 /// The requests a user may decide now, newest first, as ids: shared by `symtui list --review` and the console.
 enum ReviewQueue {
     static func ids(store: Store, config: Config, me: Identity) throws -> [Int64] {
+        let eligible = config.flows.filter { $0.approvalSteps.isEmpty && Policy.isEligible(me.actor, routing: $0.routing) }.map(\.name)
         let candidates = try store.reviewCandidates(user: me.name, groups: me.groups.sorted(), flows: config.flows.map(\.name),
-                                                    selfFlows: config.flows.filter(\.allowSelfApproval).map(\.name))
+                                                    selfFlows: config.flows.filter(\.allowSelfApproval).map(\.name),
+                                                    eligibleFlows: eligible,
+                                                    stepFlows: config.flows.filter { !$0.approvalSteps.isEmpty }.map(\.name))
         // Approval steps need the whole policy (is a step still open for me?): decode those, a page at a time.
         var rejected = Set<Int64>()
         let unsure = candidates.filter { !$0.exact }.map(\.id)
