@@ -161,8 +161,8 @@ class _Record(object):
         return "%s(%r)" % (type(self).__name__, self.raw)
 
 
-class FlowInfo(_Record):
-    """The flow: `.name`, `.label`, `.vars` (the flow's `vars` object)."""
+class _Named(_Record):
+    """A record with a `.name` and a `.label` (the name when no label is set)."""
 
     @property
     def name(self):
@@ -171,22 +171,18 @@ class FlowInfo(_Record):
     @property
     def label(self):
         return self.raw.get("label") or self.raw.get("name")
+
+
+class FlowInfo(_Named):
+    """The flow: `.name`, `.label`, `.vars` (the flow's `vars` object)."""
 
     @property
     def vars(self):
         return self.raw.get("vars") or {}
 
 
-class TargetInfo(_Record):
+class TargetInfo(_Named):
     """The target: `.name`, `.label`, `.settings`."""
-
-    @property
-    def name(self):
-        return self.raw.get("name")
-
-    @property
-    def label(self):
-        return self.raw.get("label") or self.raw.get("name")
 
     @property
     def settings(self):
