@@ -9,7 +9,7 @@ import Glibc
 enum ProbeMode: String, CaseIterable {
     /// `ChangeWatcher.wait(timeoutMs: 1000)` in a loop: the watcher alone (inotify + data_version).
     case watcher
-    /// ConsoleApp's idle loop (`nextInput`): the 250 ms key wait polls stdin *and* the watcher's inotify
+    /// ConsoleApp's idle loop (`nextInput`): the key wait (up to the next second tick) polls stdin *and* the watcher's inotify
     /// descriptor, then `waitForChange(timeoutMs: 40)` when the descriptor woke it (else a cheap `changed()`).
     case console
 }
@@ -38,7 +38,7 @@ func watchProbe(_ args: [String]) throws -> Int32 {
         case .console:
             var fds = [pollfd(fd: idleInput[0], events: Int16(POLLIN), revents: 0),
                        pollfd(fd: watcher.pollDescriptor ?? -1, events: Int16(POLLIN), revents: 0)]
-            let n = poll(&fds, 2, 250)
+            let n = poll(&fds, 2, 1000)
             changed = n > 0 && fds[1].revents != 0 ? watcher.wait(timeoutMs: 40) : watcher.changed()
         }
         guard changed else { continue }
@@ -122,7 +122,7 @@ func measureCommitLatency(root: String, report: Report, readers: Int = 20, commi
                 + "random 15–45 ms intervals; latency = CLOCK_MONOTONIC when a reader read the new `max(seq)` − when COMMIT returned."
         case .console:
             name = "commit → visible in an idle console, 20 consoles (ConsoleApp's loop)"
-            method = "as above, but each reader follows ConsoleApp's idle loop (`nextInput`): a 250 ms poll(2) on stdin (no key "
+            method = "as above, but each reader follows ConsoleApp's idle loop (`nextInput`): a poll(2) of up to 1 s on stdin (no key "
                 + "arrives) *and* `ChangeWatcher.pollDescriptor`, then `waitForChange(40)` when the descriptor woke it."
         }
         let ok = latencies.median <= 5 && latencies.p99 <= 25 && missing == 0

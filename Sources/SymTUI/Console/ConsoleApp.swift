@@ -72,7 +72,9 @@ public final class ConsoleApp {
         if let buffered = terminal.read(timeoutMs: 0) { return (buffered, false) }
         guard let fd = backend.changeDescriptor else { return (terminal.read(timeoutMs: ConsoleApp.keyWaitMs), false) }
         var fds = [pollfd(fd: 0, events: Int16(POLLIN), revents: 0), pollfd(fd: fd, events: Int16(POLLIN), revents: 0)]
-        let n = poll(&fds, 2, Int32(ConsoleApp.keyWaitMs))
+        // Keys and commits wake the poll themselves; otherwise wake only for the next countdown tick.
+        let msToNextSecond = 1000 - Int((Date().timeIntervalSince1970 * 1000).truncatingRemainder(dividingBy: 1000))
+        let n = poll(&fds, 2, Int32(max(10, min(1000, msToNextSecond + 2))))
         // EINTR (a resize or a stop signal) or a key: curses reads it now without waiting.
         let input = (n < 0 || fds[0].revents != 0) ? terminal.read(timeoutMs: 0) : nil
         return (input, n > 0 && fds[1].revents != 0)
