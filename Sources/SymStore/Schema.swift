@@ -85,24 +85,6 @@ enum Schema {
         CREATE INDEX requests_retry ON requests(state, next_attempt_at);
         CREATE INDEX requests_to_escalate ON requests(id) WHERE state = 'approved' AND target IS NOT NULL AND extends IS NULL;
         """,
-        // 4: who a request is routed to, one row per user or group (also those of approval steps), so that a
-        // review queue is an index lookup rather than a parse of every pending request's routing.
-        """
-        CREATE TABLE request_approvers(
-            kind TEXT NOT NULL CHECK (kind IN ('user', 'group')),
-            name TEXT NOT NULL,
-            request_id INTEGER NOT NULL REFERENCES requests(id),
-            PRIMARY KEY(kind, name, request_id)
-        ) WITHOUT ROWID;
-        INSERT OR IGNORE INTO request_approvers SELECT 'user', u.value, r.id FROM requests r, json_each(r.routing, '$.users') u
-            WHERE r.routing IS NOT NULL;
-        INSERT OR IGNORE INTO request_approvers SELECT 'group', g.value, r.id FROM requests r, json_each(r.routing, '$.groups') g
-            WHERE r.routing IS NOT NULL;
-        INSERT OR IGNORE INTO request_approvers SELECT 'user', u.value, r.id
-            FROM requests r, json_each(r.routing, '$.steps') st, json_each(st.value, '$.users') u WHERE r.routing IS NOT NULL;
-        INSERT OR IGNORE INTO request_approvers SELECT 'group', g.value, r.id
-            FROM requests r, json_each(r.routing, '$.steps') st, json_each(st.value, '$.groups') g WHERE r.routing IS NOT NULL;
-        """,
     ]
 
     static var version: Int { migrations.count }

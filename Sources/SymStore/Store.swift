@@ -284,19 +284,7 @@ public final class StoreTransaction {
             """, columns(r))
         r.id = db.lastInsertRowID
         try writeApprovals(r)
-        try writeApprovers(r)
         return r
-    }
-
-    /// The users and groups a new request is routed to (routing is fixed when the request is made).
-    private func writeApprovers(_ r: AccessRequest) throws {
-        guard let routing = r.routing else { return }
-        let all = [routing.approvers] + routing.steps.map(\.approvers)
-        for (kind, names) in [("user", all.flatMap(\.users)), ("group", all.flatMap(\.groups))] {
-            for name in Set(names) {
-                try db.run("INSERT OR IGNORE INTO request_approvers(kind, name, request_id) VALUES(?,?,?)", [.text(kind), .text(name), .int(r.id)])
-            }
-        }
     }
 
     /// Writes a request's new state; `expectedState` makes it a compare-and-set (returns false when it lost).
@@ -456,14 +444,17 @@ extension Store {
               AND (requester != ? OR flow IN (\(list(selfFlows.count))))
               AND NOT EXISTS (SELECT 1 FROM approvals a WHERE a.request_id = r.id AND a.user = ?)
               AND ((routing IS NULL AND (flow IN (\(list(eligibleFlows.count))) OR flow IN (\(list(stepFlows.count)))))
-                   OR EXISTS (SELECT 1 FROM request_approvers WHERE kind = 'user' AND name = ? AND request_id = r.id)
-                   OR EXISTS (SELECT 1 FROM request_approvers WHERE kind = 'group' AND name IN (\(g)) AND request_id = r.id))
+                   OR EXISTS (SELECT 1 FROM json_each(r.routing, '$.users') WHERE value = ?)
+                   OR EXISTS (SELECT 1 FROM json_each(r.routing, '$.groups') WHERE value IN (\(g)))
+                   OR EXISTS (SELECT 1 FROM json_each(r.routing, '$.steps') st, json_each(st.value, '$.users') su WHERE su.value = ?)
+                   OR EXISTS (SELECT 1 FROM json_each(r.routing, '$.steps') st, json_each(st.value, '$.groups') sg
+                              WHERE sg.value IN (\(g))))
             ORDER BY id DESC
             """
         let groupValues = groups.map { SQLValue.text($0) }
         let texts = { (names: [String]) in names.map { SQLValue.text($0) } }
         let values: [SQLValue] = texts(stepFlows) + texts(flows) + [.text(user)] + texts(selfFlows) + [.text(user)]
-            + texts(eligibleFlows) + texts(stepFlows) + [.text(user)] + groupValues
+            + texts(eligibleFlows) + texts(stepFlows) + [.text(user)] + groupValues + [.text(user)] + groupValues
         var out: [ReviewCandidate] = []
         try db.query(sql, values) { out.append(ReviewCandidate(id: $0.int(0), exact: $0.int(1) == 0)) }
         return out

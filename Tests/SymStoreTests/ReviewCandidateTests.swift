@@ -3,8 +3,7 @@ import XCTest
 import SymModel
 @testable import SymStore
 
-/// Who a request is routed to is kept as rows (request_approvers), written with the request and backfilled by
-/// the migration that added them.
+/// The review queue's SQL finds requests routed to a user by name, through a group, or through an approval step.
 final class ReviewCandidateTests: XCTestCase {
     func pending(_ requester: String, routing: Routing) -> AccessRequest {
         var r = AccessRequest(flow: "f", target: nil, targetLabel: nil, requester: requester, createdAt: Date(),
@@ -25,23 +24,5 @@ final class ReviewCandidateTests: XCTestCase {
         let found = try store.reviewCandidates(user: "bob", groups: ["oncall", "dba"], flows: ["f"], selfFlows: [])
         XCTAssertEqual(found.map(\.id), [bySteps.id, byGroup.id, byName.id])
         XCTAssertEqual(found.map(\.exact), [false, true, true], "steps need the full policy check")
-    }
-
-    func testTheMigrationBackfillsApproversOfExistingRequests() throws {
-        let dir = NSTemporaryDirectory() + "symtui-rc-\(UUID().uuidString.prefix(8))"
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        let path = dir + "/s.db"
-        do {
-            let store = try Store.openForWriting(path: path)
-            _ = try store.write { try $0.insert(pending("alice", routing: Routing(approvers: Approvers(users: ["bob"], groups: ["ops"])))) }
-            // As a store written before migration 4 would be.
-            try store.db.execute("DROP TABLE request_approvers; PRAGMA user_version = 3;")
-        }
-        let store = try Store.openForWriting(path: path)
-        XCTAssertEqual(store.schemaVersion, Schema.version)
-        XCTAssertEqual(try store.reviewCandidates(user: "bob", groups: [], flows: ["f"], selfFlows: []).count, 1)
-        XCTAssertEqual(try store.reviewCandidates(user: "zed", groups: ["ops"], flows: ["f"], selfFlows: []).count, 1)
-        XCTAssertEqual(try store.reviewCandidates(user: "zed", groups: [], flows: ["f"], selfFlows: []).count, 0)
     }
 }
