@@ -194,7 +194,7 @@ xdpyinfo >/dev/null 2>&1 || die "Xvfb did not start: $(cat "$T/xvfb.log")"
 
 COLS=120 ROWS=34
 tm() { tmux -L "$SOCK" "$@"; }
-# Wait until the pane shows TEXT (the console redraws within its 250 ms tick), then let xterm paint.
+# Wait until the pane shows TEXT (the console redraws as soon as a key or a commit arrives), then let xterm paint.
 wait_for() {
   local i
   for i in $(seq 100); do tm capture-pane -p -t shots 2>/dev/null | grep -qF -- "$1" && { sleep 0.4; return 0; }; sleep 0.05; done

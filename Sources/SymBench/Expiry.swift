@@ -85,6 +85,6 @@ func measureExpiryBurst(root: String, report: Report, count: Int = 10_000) throw
                       goal: "≤ 2 s", verdict: storeOnly.failed == count && storeOnly.seconds <= 2 ? .met : .missed,
                       method: "the same loop on a fresh copy whose deescalate executable does not exist: ProcessRunner refuses it at `access(2)` "
                         + "before any fork, so the run is the loop's store work alone — claims (`expireGrant`, 500 per transaction), "
-                        + "`strategyWorkDue`, `otherHolders` per grant, and outcomes recorded (`deescalate_failed`: one update + one event, like "
+                        + "`strategyWorkDue`, `holdsOtherGrant` per deescalation (asked by the workers), and outcomes recorded (`deescalate_failed`: one update + one event, like "
                         + "`deescalate`). Retries pushed out of the run."))
 }

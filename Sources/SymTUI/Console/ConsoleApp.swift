@@ -12,8 +12,9 @@ public final class ConsoleApp {
     var ring: () -> Void = {}
     private var lastHealthCheck = Date.distantPast
 
-    /// Key-wait per loop turn; the change poll runs between key reads.
+    /// Key wait when the backend has no change descriptor (then the store is polled between key reads).
     static let keyWaitMs = 250
+    /// How long to wait for a commit to become visible once the store's descriptor woke the loop.
     static let changeWaitMs = 40
 
     public init(backend: any ConsoleBackend, now: Date = Date()) {
