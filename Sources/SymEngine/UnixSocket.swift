@@ -93,40 +93,37 @@ enum UnixAddress {
     }
 }
 
-/// Connects to a listening Unix socket.
-public func connectUnixSocket(_ path: String) throws -> LineConnection {
+/// A new stream socket on which `call` (connect or bind) succeeded for `path`; closed again when it failed.
+private func unixSocket(_ path: String, _ action: String,
+                        _ call: (Int32, UnsafePointer<sockaddr>, socklen_t) -> Int32) throws -> Int32 {
     var addr = try UnixAddress.make(path)
     let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
     guard fd >= 0 else { throw SocketError("socket: \(String(cString: strerror(errno)))", errno: errno) }
     let rc = withUnsafePointer(to: &addr) { p in
-        p.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        p.withMemoryRebound(to: sockaddr.self, capacity: 1) { call(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
     }
     guard rc == 0 else {
         let e = errno
         close(fd)
-        throw SocketError("cannot connect to \(path): \(String(cString: strerror(e)))", errno: e)
+        throw SocketError("cannot \(action) \(path): \(String(cString: strerror(e)))", errno: e)
     }
-    return LineConnection(fd: fd)
+    return fd
+}
+
+/// Connects to a listening Unix socket.
+public func connectUnixSocket(_ path: String) throws -> LineConnection {
+    LineConnection(fd: try unixSocket(path, "connect to") { connect($0, $1, $2) })
 }
 
 /// Binds and listens on a Unix socket path, replacing a stale socket file.
 func listenUnixSocket(_ path: String, mode: mode_t) throws -> Int32 {
-    var addr = try UnixAddress.make(path)
+    _ = try UnixAddress.make(path)   // a path too long is refused before a stale socket is removed
     var st = stat()
     if lstat(path, &st) == 0 {
         guard (st.st_mode & S_IFMT) == S_IFSOCK else { throw SocketError("\(path) exists and is not a socket; not replacing it") }
         unlink(path)
     }
-    let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-    guard fd >= 0 else { throw SocketError("socket: \(String(cString: strerror(errno)))") }
-    let rc = withUnsafePointer(to: &addr) { p in
-        p.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
-    }
-    guard rc == 0 else {
-        let e = errno
-        close(fd)
-        throw SocketError("cannot bind \(path): \(String(cString: strerror(e)))", errno: e)
-    }
+    let fd = try unixSocket(path, "bind") { bind($0, $1, $2) }
     chmod(path, mode)
     guard listen(fd, 128) == 0 else { close(fd); throw SocketError("listen: \(String(cString: strerror(errno)))") }
     return fd

@@ -8,8 +8,8 @@ final class ReportingTests: XCTestCase {
     private var dir = ""
     private var dbPath: String { dir + "/symtui.db" }
     private var store: Store!
-    private var server: Process?
-    private var port = 0
+    private var server: LocalServer?
+    private var port: Int { server?.port ?? 0 }
     private let fastRetry = DeliveryBackoff(initial: 0.2, cap: 0.8)
 
     override func setUpWithError() throws {
@@ -180,27 +180,12 @@ final class ReportingTests: XCTestCase {
     private func startServer(port wanted: Int, log: String) throws {
         let script = dir + "/server.py"
         try Self.serverSource.write(toFile: script, atomically: true, encoding: .utf8)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: Fixture.python)
-        process.arguments = [script, String(wanted), log]
-        let out = Pipe()
-        process.standardOutput = out
-        try process.run()
-        server = process
-        var line = Data()
-        while !line.contains(UInt8(ascii: "\n")) {
-            let chunk = out.fileHandleForReading.availableData
-            if chunk.isEmpty { break }
-            line.append(chunk)
-        }
-        port = try XCTUnwrap(Int(String(decoding: line, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)))
+        let next = LocalServer(script: script, arguments: [log])
+        try next.start(port: wanted)
+        server = next
     }
 
-    private func stopServer() {
-        guard let server, server.isRunning else { return }
-        server.terminate()
-        server.waitUntilExit()
-    }
+    private func stopServer() { server?.stop() }
 
     private func received(_ log: String) -> [(type: String, seqs: [Int64])] {
         guard let text = try? String(contentsOfFile: log, encoding: .utf8) else { return [] }

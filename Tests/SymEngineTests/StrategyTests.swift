@@ -430,8 +430,8 @@ final class CommandStrategyTests: XCTestCase {
 final class HTTPStrategyTests: XCTestCase {
     private var dir = ""
     private var log = ""
-    private var server: Process?
-    private var port = 0
+    private var server: LocalServer!
+    private var port: Int { server.port }
 
     private static let serverSource = """
         import http.server, json, sys, time
@@ -480,27 +480,11 @@ final class HTTPStrategyTests: XCTestCase {
     }
 
     private func startServer(port wanted: Int) throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: Fixture.python)
-        process.arguments = [dir + "/server.py", String(wanted), log]
-        let out = Pipe()
-        process.standardOutput = out
-        try process.run()
-        server = process
-        var line = Data()
-        while !line.contains(UInt8(ascii: "\n")) {
-            let chunk = out.fileHandleForReading.availableData
-            if chunk.isEmpty { break }
-            line.append(chunk)
-        }
-        port = try XCTUnwrap(Int(String(decoding: line, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)))
+        if server == nil { server = LocalServer(script: dir + "/server.py", arguments: [log]) }
+        try server.start(port: wanted)
     }
 
-    private func stopServer() {
-        guard let server, server.isRunning else { return }
-        server.terminate()
-        server.waitUntilExit()
-    }
+    private func stopServer() { server?.stop() }
 
     private func strategy(path: String, headers: [String: String] = [:], timeout: String = "5s") -> Strategy {
         var settings: [String: JSONValue] = ["url": .string("http://127.0.0.1:\(port)\(path)"), "timeout": .string(timeout)]

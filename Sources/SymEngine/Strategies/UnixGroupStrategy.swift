@@ -14,24 +14,12 @@ public struct UnixGroupStrategy: AccessStrategy {
     public var strategy: Strategy
     public init(strategy: Strategy) { self.strategy = strategy }
 
-    public func escalate(_ ctx: GrantContext) -> StrategyOutcome {
-        let user = ctx.user
-        let group: String
-        switch validated(user: user, settings: ctx.settings) {
-        case let .failure(f): return .failure(f.message)
-        case let .success(g): group = g
-        }
-        var data: [(String, JSONValue)] = [("group", .string(group)), ("user", .string(user))]
-        switch Self.members(of: group) {
-        case let .failure(f): return .failure(f.message, data: data)
-        case let .success(members) where members.contains(user):
-            return .success(data: data + [("already_member", .bool(true))])
-        case .success: break
-        }
-        return run(["-a", user, "--", group], user: user, group: group, wantMember: true, data: &data)
-    }
+    public func escalate(_ ctx: GrantContext) -> StrategyOutcome { change(ctx, toMember: true) }
+    public func deescalate(_ ctx: GrantContext) -> StrategyOutcome { change(ctx, toMember: false) }
 
-    public func deescalate(_ ctx: GrantContext) -> StrategyOutcome {
+    /// Adds or removes the user; already being in the wanted state is success (idempotent). A user another active
+    /// grant still covers is kept.
+    private func change(_ ctx: GrantContext, toMember: Bool) -> StrategyOutcome {
         let user = ctx.user
         let group: String
         switch validated(user: user, settings: ctx.settings) {
@@ -39,17 +27,17 @@ public struct UnixGroupStrategy: AccessStrategy {
         case let .success(g): group = g
         }
         var data: [(String, JSONValue)] = [("group", .string(group)), ("user", .string(user))]
-        if ctx.otherActiveHolders.contains(user) {
+        if !toMember && ctx.otherActiveHolders.contains(user) {
             return .success(data: data + [("kept", .bool(true)),
                                           ("kept_reason", .string("another active grant of \(user) covers \(group)"))])
         }
         switch Self.members(of: group) {
         case let .failure(f): return .failure(f.message, data: data)
-        case let .success(members) where !members.contains(user):
-            return .success(data: data + [("already_absent", .bool(true))])
+        case let .success(members) where members.contains(user) == toMember:
+            return .success(data: data + [(toMember ? "already_member" : "already_absent", .bool(true))])
         case .success: break
         }
-        return run(["-d", user, "--", group], user: user, group: group, wantMember: false, data: &data)
+        return run([toMember ? "-a" : "-d", user, "--", group], user: user, group: group, wantMember: toMember, data: &data)
     }
 
     public func check(target: Target) -> Result<AccessCheck, StrategyFailure>? {
