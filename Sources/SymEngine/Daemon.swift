@@ -10,6 +10,14 @@ import Glibc
 @_silgen_name("accept4")
 private func c_accept4(_ fd: Int32, _ addr: UnsafeMutablePointer<sockaddr>?, _ len: UnsafeMutablePointer<socklen_t>?, _ flags: Int32) -> Int32
 
+/// Writes the daemon's log (stderr; the journal under systemd): one `symtui daemon: ` line per line of `message`.
+/// Messages may quote config text or user input, so every line is neutralised.
+func daemonLog(_ message: String) {
+    for line in message.split(separator: "\n") {
+        FileHandle.standardError.write(Data("symtui daemon: \(SafeText.display(String(line)))\n".utf8))
+    }
+}
+
 /// The protocol version spoken on the socket. A line is `{"v":1, …an Events API object…}`;
 /// the answer is `{"v":1,"ok":true,"request":{…}}` or `{"v":1,"ok":false,"exit":N,"error":"…"}`.
 public let protocolVersion: Int64 = 1
@@ -130,10 +138,7 @@ public final class Daemon: @unchecked Sendable {
         return ExitCode.ok
     }
 
-    /// One log line per message; messages may quote config text or user input, so each line is neutralised.
-    private func log(_ s: String) {
-        for line in s.split(separator: "\n") { FileHandle.standardError.write(Data("symtui daemon: \(SafeText.display(String(line)))\n".utf8)) }
-    }
+    private func log(_ s: String) { daemonLog(s) }
 
     private func acceptLoop(engine: Engine) {
         while !stopping.load(ordering: .sequentiallyConsistent) {

@@ -39,7 +39,7 @@ extension Engine {
             try locked { _ = try store.write { tx in try tx.append(draft, at: now()) } }
             onChange?()
         } catch {
-            FileHandle.standardError.write(Data("symtui daemon: cannot record handler \(outcome.handler): \(error)\n".utf8))
+            daemonLog("cannot record handler \(outcome.handler): \(error)")
         }
     }
 

@@ -35,7 +35,7 @@ public final class ExpiryLoop: @unchecked Sendable {
     /// Jobs waiting for a worker; `parallelism` threads take them in order.
     private var queue: [GrantJob] = []
     private var workersStarted = 0
-    public var log: @Sendable (String) -> Void = { FileHandle.standardError.write(Data(("symtui daemon: " + SafeText.display($0) + "\n").utf8)) }
+    public var log: @Sendable (String) -> Void = { daemonLog($0) }
 
     public init(engine: Engine, parallelism: Int = 8) {
         self.engine = engine

@@ -25,7 +25,7 @@ public final class ReportingLoop: @unchecked Sendable {
     private let wake = NSCondition()
     private var generation = 0
     private let stopping = Atomic<Bool>(false)
-    public var log: @Sendable (String) -> Void = { FileHandle.standardError.write(Data(("symtui daemon: reporting: " + $0 + "\n").utf8)) }
+    public var log: @Sendable (String) -> Void = { daemonLog("reporting: " + $0) }
 
     public convenience init(config: Config, storePath: String) {
         self.init(config: config, storePath: storePath, retry: DeliveryBackoff(), pollInterval: 0.2)
