@@ -44,18 +44,37 @@ public final class Daemon: @unchecked Sendable {
     }
 
     /// Takes the per-store lock; fails when another daemon holds it.
-    func acquireLock() throws {
+    ///
+    /// The lock is inherited by the programs the daemon runs (it is not close-on-exec): after a crash, a
+    /// `gpasswd` or strategy script the old daemon started may still be finishing, and a new daemon must not
+    /// act on the same access meanwhile. So when the lock is held but its daemon is gone, wait for them.
+    func acquireLock(orphanWait: TimeInterval = 120) throws {
         let path = storePath + ".lock"
         let dir = (path as NSString).deletingLastPathComponent
         try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        let fd = open(path, O_RDWR | O_CREAT, 0o644)
         guard fd >= 0 else { throw CommandError(ExitCode.ioErr, "cannot open \(path): \(String(cString: strerror(errno)))") }
-        if flock(fd, LOCK_EX | LOCK_NB) != 0 {
+        let deadline = Date().addingTimeInterval(orphanWait)
+        var waiting = false
+        while flock(fd, LOCK_EX | LOCK_NB) != 0 {
             var buf = [UInt8](repeating: 0, count: 32)
             let n = pread(fd, &buf, 31, 0)
-            close(fd)
-            let pid = n > 0 ? String(decoding: buf[0..<n], as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines) : "?"
-            throw CommandError(ExitCode.unavailable, "another daemon (pid \(pid)) already serves \(storePath)")
+            let text = n > 0 ? String(decoding: buf[0..<n], as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines) : "?"
+            let holderAlive = pid_t(text).map { kill($0, 0) == 0 || errno == EPERM } ?? true
+            if holderAlive {
+                close(fd)
+                throw CommandError(ExitCode.unavailable, "another daemon (pid \(text)) already serves \(storePath)")
+            }
+            if Date() >= deadline {
+                close(fd)
+                throw CommandError(ExitCode.unavailable, "programs started by a previous daemon (pid \(text), gone) still hold \(path) "
+                                   + "after \(Int(orphanWait)) s; find them with `fuser \(path)` and stop them")
+            }
+            if !waiting {
+                log("waiting for programs the previous daemon (pid \(text)) started to finish")
+                waiting = true
+            }
+            usleep(50_000)
         }
         ftruncate(fd, 0)
         let pid = "\(getpid())\n"
