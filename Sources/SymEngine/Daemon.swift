@@ -54,7 +54,8 @@ public final class Daemon: @unchecked Sendable {
         try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         let fd = open(path, O_RDWR | O_CREAT, 0o644)
         guard fd >= 0 else { throw CommandError(ExitCode.ioErr, "cannot open \(path): \(String(cString: strerror(errno)))") }
-        let deadline = Date().addingTimeInterval(orphanWait)
+        let started = Date()
+        let deadline = started.addingTimeInterval(orphanWait)
         var waiting = false
         while flock(fd, LOCK_EX | LOCK_NB) != 0 {
             var buf = [UInt8](repeating: 0, count: 32)
@@ -70,7 +71,8 @@ public final class Daemon: @unchecked Sendable {
                 throw CommandError(ExitCode.unavailable, "programs started by a previous daemon (pid \(text), gone) still hold \(path) "
                                    + "after \(Int(orphanWait)) s; find them with `fuser \(path)` and stop them")
             }
-            if !waiting {
+            // Said only after a second: a daemon that just took the lock writes its pid a moment later.
+            if !waiting && Date() >= started.addingTimeInterval(1) {
                 log("waiting for programs the previous daemon (pid \(text)) started to finish")
                 waiting = true
             }
