@@ -48,10 +48,15 @@ public enum ProcessRunner {
     public static let defaultMaxOutput = 1 << 20
     public static let tailBytes = 2048
 
+    /// A program that exits without reading all of its stdin must give EPIPE, not a SIGPIPE that kills the caller
+    /// (the daemon under `--once`, a test process). Children get the default disposition back (see `run`).
+    private static let ignorePipeSignal: Void = { signal(SIGPIPE, SIG_IGN); return () }()
+
     public static func run(path: String, arguments: [String] = [], environment: [String: String] = [:],
                            stdin: Data = Data(), timeout: TimeInterval, workingDirectory: String? = nil,
                            maxOutput: Int = defaultMaxOutput) throws -> ProcessResult {
         guard path.hasPrefix("/") else { throw ProcessLaunchError(path: path, message: "not an absolute path") }
+        ProcessRunner.ignorePipeSignal
         guard access(path, X_OK) == 0 else { throw ProcessLaunchError(path: path, message: String(cString: strerror(errno))) }
 
         var inPipe: [Int32] = [-1, -1], outPipe: [Int32] = [-1, -1], errPipe: [Int32] = [-1, -1]

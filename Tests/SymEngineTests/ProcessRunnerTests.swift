@@ -34,6 +34,15 @@ final class ProcessRunnerTests: XCTestCase {
         XCTAssertEqual(result.stdout, input)
     }
 
+    /// The handler test run was once killed by SIGPIPE: a program that exits before reading its stdin.
+    func testAProgramThatIgnoresItsStdinDoesNotKillTheCaller() throws {
+        let input = Data(count: 4 << 20)
+        for _ in 0..<3 {
+            let result = try ProcessRunner.run(path: "/bin/true", stdin: input, timeout: 10)
+            XCTAssertTrue(result.succeeded, result.summary)
+        }
+    }
+
     func testTimeoutKillsTheWholeProcessGroup() throws {
         let pidFile = dir + "/child.pid"
         let script = try Fixture.script(in: dir, "#!/bin/sh\n/bin/sleep 100 &\necho $! > \(pidFile)\nwait\n")
