@@ -85,6 +85,20 @@ enum Schema {
         CREATE INDEX requests_retry ON requests(state, next_attempt_at);
         CREATE INDEX requests_to_escalate ON requests(id) WHERE state = 'approved' AND target IS NOT NULL AND extends IS NULL;
         """,
+        // 4: the review queue matched each pending request's routing with json_each, parsing the JSON of every
+        // row on every refresh; the users and groups it names are now kept as text to search (Store.approverKeys).
+        """
+        ALTER TABLE requests ADD COLUMN approver_keys TEXT;
+        UPDATE requests SET approver_keys = coalesce(char(31) || (
+            SELECT group_concat(k, char(31)) FROM (
+              SELECT 'u:' || value AS k FROM json_each(routing, '$.users')
+              UNION ALL SELECT 'g:' || value FROM json_each(routing, '$.groups')
+              UNION ALL SELECT 'u:' || su.value FROM json_each(routing, '$.steps') st, json_each(st.value, '$.users') su
+              UNION ALL SELECT 'g:' || sg.value FROM json_each(routing, '$.steps') st, json_each(st.value, '$.groups') sg
+              UNION ALL SELECT '!steps' WHERE coalesce(json_array_length(routing, '$.steps'), 0) > 0)
+            WHERE instr(k, char(31)) = 0) || char(31), '')
+        WHERE routing IS NOT NULL;
+        """,
     ]
 
     static var version: Int { migrations.count }

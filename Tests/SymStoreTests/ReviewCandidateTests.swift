@@ -25,4 +25,19 @@ final class ReviewCandidateTests: XCTestCase {
         XCTAssertEqual(found.map(\.id), [bySteps.id, byGroup.id, byName.id])
         XCTAssertEqual(found.map(\.exact), [false, true, true], "steps need the full policy check")
     }
+
+    func testANameHoldingTheKeySeparatorMatchesNoOtherUser() throws {
+        let store = try SF.store(self)
+        _ = try store.write { try $0.insert(pending("alice", routing: Routing(approvers: Approvers(users: ["x\u{1F}u:bob"])))) }
+        XCTAssertEqual(try store.reviewCandidates(user: "bob", groups: [], flows: ["f"], selfFlows: []).map(\.id), [])
+    }
+
+    func testARoutingStoredWithoutApproverKeysGoesToTheFullCheck() throws {
+        let store = try SF.store(self)
+        let r = try store.write { try $0.insert(pending("alice", routing: Routing(approvers: Approvers(users: ["carol"])))) }
+        try store.db.run("UPDATE requests SET approver_keys = NULL WHERE id = ?", [.int(r.id)])
+        let found = try store.reviewCandidates(user: "bob", groups: [], flows: ["f"], selfFlows: [])
+        XCTAssertEqual(found.map(\.id), [r.id])
+        XCTAssertEqual(found.map(\.exact), [false])
+    }
 }

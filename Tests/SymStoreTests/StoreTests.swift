@@ -39,6 +39,45 @@ final class StoreSchemaTests: XCTestCase {
         XCTAssertThrowsError(try Store.openReadOnly(path: dir + "/s.db"))
     }
 
+    func testTheWriterRefusesAStoreOfANewerSchema() throws {
+        let dir = try SF.directory(self)
+        let store = try Store.openForWriting(path: dir + "/s.db")
+        try store.db.execute("PRAGMA user_version = \(Schema.version + 1)")
+        XCTAssertThrowsError(try Store.openForWriting(path: dir + "/s.db")) { error in
+            XCTAssertTrue("\(error)".contains("newer symtui"), "\(error)")
+        }
+    }
+
+    /// Migration 4 fills `approver_keys` for requests made before it, exactly as the writer fills it for new ones.
+    func testMigrationFourGivesOldRequestsTheApproverKeysTheWriterWouldGive() throws {
+        let path = try SF.directory(self) + "/s.db"
+        let routings = [
+            Routing(approvers: Approvers(users: ["alice", "root"])),
+            Routing(approvers: Approvers(users: ["alice"], groups: ["oncall", "dba"]), requiredApprovals: 2),
+            Routing(approvers: Approvers(), steps: [ApprovalStep(name: "peer", approvers: Approvers(groups: ["dev"])),
+                                                     ApprovalStep(name: "boss", approvers: Approvers(users: ["carol"]), required: 2)]),
+            Routing(approvers: Approvers()),
+            Routing(approvers: Approvers(users: ["évé", "x\u{1F}u:bob"], groups: ["o'neil"])),
+        ]
+        do {
+            let old = try Database(path: path, readOnly: false, create: true)
+            for v in 0..<3 { try old.execute(Schema.migrations[v]) }
+            try old.execute("PRAGMA user_version = 3")
+            for routing in routings + [nil] {
+                try old.run("""
+                    INSERT INTO requests(flow, requester, state, fields, created_at, request_expires_at, required_approvals, routing)
+                    VALUES('f', 'rita', 'pending', '{}', 0, 1, 1, ?)
+                    """, [routing.map { .text($0.json.compact) } ?? .null])
+            }
+        }
+        let store = try Store.openForWriting(path: path)
+        XCTAssertEqual(store.schemaVersion, Schema.version)
+        var stored: [String?] = []
+        try store.db.query("SELECT approver_keys FROM requests ORDER BY id") { stored.append($0.optText(0)) }
+        XCTAssertEqual(stored, routings.map(Store.approverKeys) + [nil])
+        XCTAssertEqual(stored[0], "\u{1F}u:alice\u{1F}u:root\u{1F}")
+    }
+
     func testOpeningAMissingStoreReadOnlyIsAnError() throws {
         XCTAssertThrowsError(try Store.openReadOnly(path: try SF.directory(self) + "/nope.db"))
     }
