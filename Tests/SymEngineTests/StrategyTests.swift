@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import XCTest
 import SymModel
 @testable import SymEngine
@@ -165,6 +166,29 @@ final class UnixGroupStrategyTests: XCTestCase {
         XCTAssertFalse(outcome.succeeded)
         XCTAssertTrue(outcome.error?.contains("not a plain user name") ?? false, outcome.error ?? "")
         XCTAssertEqual(try Fixture.groupMembers(group), [])
+    }
+
+    /// gpasswd reads the group before it locks it (shadow-maint/shadow#347): unserialised, parallel runs on one group
+    /// lost additions (found by the chaos harness; 8 parallel `gpasswd -a` lost one in 10 of 10 rounds).
+    func testParallelChangesOfDifferentUsersInOneGroupAreAllKept() throws {
+        let users = (0..<8).map { _ in Fixture.randomName() }
+        for u in users { try Fixture.tool("/usr/sbin/useradd", ["-M", "-N", "-s", "/usr/sbin/nologin", u]) }
+        defer { for u in users { _ = try? ProcessRunner.run(path: "/usr/sbin/userdel", arguments: [u], timeout: 60) } }
+        let strategy = self.strategy!
+        for round in 0..<3 {
+            let added = Atomic<Int>(0)
+            DispatchQueue.concurrentPerform(iterations: users.count) { i in
+                if Strategies.make(strategy).escalate(Fixture.context(strategy, user: users[i])).succeeded {
+                    added.wrappingAdd(1, ordering: .relaxed)
+                }
+            }
+            XCTAssertEqual(added.load(ordering: .relaxed), users.count, "round \(round)")
+            XCTAssertEqual(try Fixture.groupMembers(group), Set(users), "round \(round): additions lost")
+            DispatchQueue.concurrentPerform(iterations: users.count) { i in
+                _ = Strategies.make(strategy).deescalate(Fixture.context(strategy, user: users[i]))
+            }
+            XCTAssertEqual(try Fixture.groupMembers(group), [], "round \(round): removals lost")
+        }
     }
 }
 

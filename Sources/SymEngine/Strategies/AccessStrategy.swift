@@ -138,3 +138,23 @@ enum StrategyText {
 enum StrategyEnvironment {
     static let base: [String: String] = ["PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"]
 }
+
+/// One lock per key (a group, a file), made on first use and kept: keys come from the configuration, so they are few.
+public final class KeyedLocks: @unchecked Sendable {
+    private let registry = NSLock()
+    private var locks: [String: NSLock] = [:]
+
+    public init() {}
+
+    public func withLock<T>(_ key: String, _ body: () throws -> T) rethrows -> T {
+        let lock = registry.withLock {
+            if let l = locks[key] { return l }
+            let l = NSLock()
+            locks[key] = l
+            return l
+        }
+        lock.lock()
+        defer { lock.unlock() }
+        return try body()
+    }
+}
