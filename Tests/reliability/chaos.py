@@ -22,6 +22,8 @@ import collections
 import json
 import os
 import random
+import shutil
+import sqlite3
 import sys
 import threading
 import time
@@ -168,21 +170,41 @@ def check_group(rig):
     return None
 
 
-def diagnose(rig, user):
-    """The user's last grants with their events, for a violation report."""
+def diagnose(rig, user, window_ms=60_000):
+    """The user's last 6 grants touched in the last minute with their events (time in ms since the first shown, and
+    what the strategy said), for a violation report."""
     out = []
     with R.db(rig) as c:
-        rows = c.execute("SELECT id, state, end_reason FROM requests WHERE requester=? AND flow='grp' "
-                         "ORDER BY id DESC LIMIT 4", (user,)).fetchall()
+        last = c.execute("SELECT coalesce(max(time), 0) FROM events").fetchone()[0]
+        rows = c.execute("SELECT DISTINCT r.id, r.state, r.end_reason FROM requests r JOIN events e ON e.request_id = r.id "
+                         "WHERE r.requester=? AND r.flow='grp' AND e.time >= ? AND e.type != 'request' ORDER BY r.id DESC LIMIT 6",
+                         (user, last - window_ms)).fetchall()[::-1]
+        base = None
         for rid, state, end in rows:
-            evs = c.execute("SELECT seq, type, data FROM events WHERE request_id=? ORDER BY seq", (rid,)).fetchall()
+            evs = c.execute("SELECT seq, time, type, data FROM events WHERE request_id=? ORDER BY seq", (rid,)).fetchall()
             steps = []
-            for seq, typ, data in evs:
+            for seq, at, typ, data in evs:
+                base = at if base is None else base
                 d = json.loads(data) if data else {}
                 extra = [k for k in ("kept", "already_member", "already_absent", "resumed") if isinstance(d, dict) and d.get(k)]
-                steps.append(f"{seq}:{typ}" + (f"({','.join(extra)})" if extra else ""))
+                g = d.get("gpasswd") if isinstance(d, dict) else None
+                if isinstance(g, dict) and g.get("exit_code") != 0:
+                    extra.append(f"gpasswd exit {g.get('exit_code')}/{g.get('signal')}: {str(g.get('stderr_tail', ''))[:80]}")
+                steps.append(f"{seq}@{at - base}:{typ}" + (f"({','.join(extra)})" if extra else ""))
             out.append(f"#{rid} {state}/{end}: {' '.join(steps)}")
-    return "; ".join(out)
+    return "; ".join(out) or "(no grant of this user changed in the last minute)"
+
+
+def keep_evidence(rig, directory, cycle):
+    """A copy of the store (SQLite backup) and the daemon log, for a violation found in `cycle`."""
+    if not directory:
+        return
+    dest = os.path.join(directory, f"cycle-{cycle}")
+    os.makedirs(dest, exist_ok=True)
+    with R.db(rig) as src, sqlite3.connect(os.path.join(dest, "symtui.db")) as dst:
+        src.backup(dst)
+    shutil.copy(rig.daemon_log, os.path.join(dest, "daemon.log"))
+    print(f"chaos: cycle {cycle}: store and daemon log kept in {dest}", flush=True)
 
 
 def main():
@@ -191,6 +213,7 @@ def main():
     ap.add_argument("--seconds", type=float, default=0, help="also stop after this many seconds (0: no limit)")
     ap.add_argument("--seed", type=int, default=None)
     ap.add_argument("--json", metavar="FILE", help="write the summary as JSON here")
+    ap.add_argument("--keep", metavar="DIR", help="on a group violation, keep a copy of the store and the daemon log here")
     args = ap.parse_args()
     if os.geteuid() != 0:
         print("chaos: needs root (useradd, setpriv, a root daemon)", file=sys.stderr)
@@ -250,6 +273,8 @@ def main():
                 if not_member:
                     violation("group", f"active grants whose user is not a member: {not_member} -- "
                                        + " | ".join(diagnose(rig, u) for u in not_member))
+                if without or not_member:
+                    keep_evidence(rig, args.keep, cycle)
             with traffic.lock:
                 new = traffic.ok_approvals[checked_approvals:]
                 checked_approvals = len(traffic.ok_approvals)
