@@ -228,16 +228,17 @@ public final class Engine: @unchecked Sendable {
     /// Applies a decision or requester action through the lifecycle, with its events, in one transaction.
     /// A person's approve/deny first passes the flow's `on_approve`/`on_deny` hook.
     func decide(_ id: Int64, _ command: RequestCommand, actor: Actor) throws -> AccessRequest {
-        guard let current = try locked({ try store.request(id: id) }) else { throw CommandError.invalid("no request \(id)") }
         var command = command
         var acting = actor
-        if actor.isPerson, current.state == .pending, let flow = config.flow(named: current.flow) {
-            let hook: String? = switch command {
-            case .approve: HandlerName.onApprove
-            case .deny: HandlerName.onDeny
-            default: nil
-            }
-            if let hook {
+        let hook: String? = switch command {
+        case .approve: HandlerName.onApprove
+        case .deny: HandlerName.onDeny
+        default: nil
+        }
+        // The hook runs before the transaction, on the request as it is then; without handlers there is none to run.
+        if actor.isPerson, let hook, handlers != nil {
+            guard let current = try locked({ try store.request(id: id) }) else { throw CommandError.invalid("no request \(id)") }
+            if current.state == .pending, let flow = config.flow(named: current.flow) {
                 // Check the person may act before running user code on their behalf.
                 _ = try Lifecycle.apply(command, to: current, flow: flow, routing: current.routing ?? flow.routing, actor: actor, now: now()).get()
                 switch beforeHook(hook, flow: flow, request: current, actor: actor.name) {
@@ -249,13 +250,13 @@ public final class Engine: @unchecked Sendable {
                 }
             }
         }
-        let result = try locked {
+        let (before, result) = try locked {
             try store.write { tx in
                 guard let request = try store.request(id: id) else { throw CommandError.invalid("no request \(id)") }
-                return try apply(command, to: request, actor: acting, tx: tx)
+                return (request.state, try apply(command, to: request, actor: acting, tx: tx))
             }
         }
-        afterHooks(before: current.state, after: result, actor: acting.name)
+        afterHooks(before: before, after: result, actor: acting.name)
         return result
     }
 

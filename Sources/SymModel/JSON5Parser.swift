@@ -15,8 +15,10 @@ public struct JSON5Parser {
     private var lines: [String: Int] = [:]
     private var depth = 0
     private static let maxDepth = 200
+    /// Off for data that is not a config (socket lines, stored JSON): no path strings are built then.
+    private let tracksLines: Bool
 
-    public init(_ text: String) { bytes = Array(text.utf8) }
+    public init(_ text: String, tracksLines: Bool = true) { bytes = Array(text.utf8); self.tracksLines = tracksLines }
 
     public mutating func parseDocument() throws -> ParsedDocument {
         if bytes.starts(with: [0xEF, 0xBB, 0xBF]) { pos = 3 }
@@ -69,7 +71,7 @@ public struct JSON5Parser {
     }
 
     private mutating func parseValue(path: String) throws -> JSONValue {
-        lines[path] = lines[path] ?? line
+        if tracksLines { lines[path] = lines[path] ?? line }
         guard pos < bytes.count else { throw fail("unexpected end of text") }
         switch bytes[pos] {
         case UInt8(ascii: "{"): return try parseObject(path: path)
@@ -115,8 +117,8 @@ public struct JSON5Parser {
             guard pos < bytes.count, bytes[pos] == UInt8(ascii: ":") else { throw fail("expected ':' after key '\(key)'") }
             pos += 1
             try skipSpace()
-            let childPath = path.isEmpty ? key : path + "." + key
-            lines[childPath] = keyLine
+            let childPath = !tracksLines ? "" : path.isEmpty ? key : path + "." + key
+            if tracksLines { lines[childPath] = keyLine }
             pairs.append((key, try parseValue(path: childPath)))
             try skipSpace()
             guard pos < bytes.count else { throw fail("an object is never closed with '}'") }
@@ -134,7 +136,7 @@ public struct JSON5Parser {
             try skipSpace()
             guard pos < bytes.count else { throw fail("an array is never closed with ']'") }
             if bytes[pos] == UInt8(ascii: "]") { pos += 1; return .array(items) }
-            items.append(try parseValue(path: "\(path)[\(items.count)]"))
+            items.append(try parseValue(path: tracksLines ? "\(path)[\(items.count)]" : ""))
             try skipSpace()
             guard pos < bytes.count else { throw fail("an array is never closed with ']'") }
             if bytes[pos] == UInt8(ascii: ",") { pos += 1; continue }

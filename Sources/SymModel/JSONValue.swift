@@ -170,7 +170,7 @@ extension JSONValue {
 extension JSONValue {
     /// Parses JSON or JSON5 text (comments, trailing commas, unquoted keys, single quotes, hex).
     public static func parse(_ text: String) throws -> JSONValue {
-        var parser = JSON5Parser(text)
+        var parser = JSON5Parser(text, tracksLines: false)
         return try parser.parseDocument().value
     }
 
