@@ -302,8 +302,14 @@ enum Commands {
         for (name, apply) in [("SYMTUI_RETRY_BASE", { (s: TimeInterval) in daemon.escalationRetry.base = s; daemon.deescalationRetry.base = s }),
                               ("SYMTUI_RETRY_CAP", { (s: TimeInterval) in daemon.escalationRetry.cap = s; daemon.deescalationRetry.cap = s })] {
             guard let text = c.environment[name], !text.isEmpty else { continue }
-            guard let span = TimeSpan(parsing: text) else { throw CommandError(ExitCode.usage, "\(name)=\(SafeText.display(text)) is not a duration (e.g. 1s, 30s)") }
-            apply(TimeInterval(span.seconds))
+            // A duration, or seconds as a decimal number (time-compressed reliability runs use fractions).
+            if let span = TimeSpan(parsing: text), span.seconds > 0 {
+                apply(TimeInterval(span.seconds))
+            } else if let seconds = Double(text), seconds.isFinite, seconds >= 0.001, seconds <= 86_400 {
+                apply(seconds)
+            } else {
+                throw CommandError(ExitCode.usage, "\(name)=\(SafeText.display(text)) is not a duration (e.g. 1s, 30s, or 0.02 seconds)")
+            }
         }
         return try daemon.run(once: a.flag("once"))
     }

@@ -547,6 +547,15 @@ class ApprovalTests(E2ECase):
         self.assertIsNone(self.daemon.poll(), "the first daemon still runs")
         self.request("a", "note")   # and still answers
 
+    def test_daemon_refuses_a_retry_knob_that_is_not_a_duration(self):
+        for value in ("soon", "0s", "-1", "1e999", "0.0000001"):
+            r = subprocess.run([self.bin, "--config", self.config, "daemon"], capture_output=True, text=True, timeout=10,
+                               stdin=subprocess.DEVNULL, env=dict(os.environ, SYMTUI_RETRY_BASE=value))
+            self.assertEqual(r.returncode, 64, f"{value}: {r.stderr}")
+            self.assertIn("SYMTUI_RETRY_BASE", r.stderr)
+            self.assertTrue(r.stderr.startswith("symtui: "), r.stderr)
+        self.assertIsNone(self.daemon.poll(), "the running daemon is untouched")
+
 
 class StoreProtectionTests(E2ECase):
     """Users can read the store but never write it: the daemon is the only writer."""
