@@ -117,7 +117,7 @@ public final class Daemon: @unchecked Sendable {
             return ExitCode.ok
         }
         let reporting = ReportingLoop(config: config, storePath: storePath)
-        engine.onChange = { [weak loop] in loop?.poke(); reporting.poke() }
+        engine.onChange = { [weak loop] work in loop?.poke(work); reporting.poke() }
         signal(SIGPIPE, SIG_IGN)
         listenFD = try listenUnixSocket(socketPath, mode: 0o666)
         var sources: [any DispatchSourceSignal] = []

@@ -36,8 +36,8 @@ public final class Engine: @unchecked Sendable {
     let lock = NSLock()
     public var escalationRetry = RetryPolicy.escalation
     public var deescalationRetry = RetryPolicy.deescalation
-    /// Called after every committed change (wakes the loop and reporting).
-    public var onChange: (@Sendable () -> Void)?
+    /// Called after every committed change with what it gives the loop to do (wakes the loop and reporting).
+    public var onChange: (@Sendable (LoopWork) -> Void)?
     let now: @Sendable () -> Date
     /// Runs flows' handlers; nil disables them (flows with an `implementation` then run none).
     public var handlers: HandlerRunner?
@@ -58,7 +58,7 @@ public final class Engine: @unchecked Sendable {
     public func reload(_ config: Config) {
         let strategies = Engine.makeStrategies(config)
         configLock.withLock { current = (config, strategies) }
-        onChange?()
+        onChange?(.now)
     }
 
     public var storePath: String { store.path }
@@ -86,7 +86,7 @@ public final class Engine: @unchecked Sendable {
             case let .extend(id, duration, reason): result = try extend(id, duration: duration, reason: reason, requester: caller)
             case .ping, .prefetch: throw CommandError(ExitCode.usage, "\(command.json["event"]?.stringValue ?? "this") has no request")
             }
-            onChange?()
+            onChange?(LoopWork.after(result))
             return .success(result)
         } catch let e as CommandError {
             return .failure(e)

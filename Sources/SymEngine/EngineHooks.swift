@@ -37,7 +37,7 @@ extension Engine {
         let draft = Engine.handlerEvent(outcome, request: request)
         do {
             try locked { _ = try store.write { tx in try tx.append(draft, at: now()) } }
-            onChange?()
+            onChange?(.none)
         } catch {
             daemonLog("cannot record handler \(outcome.handler): \(error)")
         }

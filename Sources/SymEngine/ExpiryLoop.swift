@@ -2,6 +2,26 @@ import Foundation
 import SymModel
 import SymStore
 
+/// What a committed change gives the loop to do.
+public enum LoopWork: Sendable, Equatable {
+    /// A strategy to run or a state to move now (approved grants, escalating, deescalating, a reload).
+    case now
+    /// A new deadline: a pending request's TTL, an active grant's expiry.
+    case at(Date)
+    /// Nothing: a final state, an approval-only decision, an audit event alone.
+    case none
+
+    public static func after(_ r: AccessRequest) -> LoopWork {
+        switch r.state {
+        case .pending: return .at(r.requestExpiresAt)
+        case .active: return r.accessExpiresAt.map(LoopWork.at) ?? .none
+        case .approved: return r.target != nil && r.extends == nil ? .now : .none
+        case .escalating, .deescalating: return .now
+        case .denied, .cancelled, .expired, .ended, .failed: return .none
+        }
+    }
+}
+
 /// One strategy run the loop hands to a worker.
 struct GrantJob: Sendable {
     enum Kind: Sendable { case escalate, deescalate }
@@ -32,6 +52,11 @@ public final class ExpiryLoop: @unchecked Sendable {
     /// Runs done but not yet recorded; `final` means no retry (an `on_escalate` hook refused).
     private var finished: [(job: GrantJob, outcome: StrategyOutcome, final: Bool)] = []
     private var poked = false
+    /// When the waiting loop wakes by itself; distantPast while it works (a poke then always means another pass).
+    private var plannedWake = Date.distantPast
+    /// Passes made so far, and whether the loop now sleeps (for tests and diagnostics).
+    private(set) var passes = 0
+    var isSleeping: Bool { cond.lock(); defer { cond.unlock() }; return plannedWake != .distantPast }
     /// Jobs waiting for a worker; `parallelism` threads take them in order.
     private var queue: [GrantJob] = []
     private var workersStarted = 0
@@ -42,9 +67,15 @@ public final class ExpiryLoop: @unchecked Sendable {
         self.parallelism = max(1, parallelism)
     }
 
-    /// Wakes the loop now (a command changed something).
-    public func poke() {
-        cond.lock(); poked = true; cond.broadcast(); cond.unlock()
+    /// Wakes the loop for the work a committed change made. A deadline later than the loop's next wake-up, or no
+    /// work at all, wakes nothing: under a stream of requests and approval-only decisions the loop sleeps on.
+    public func poke(_ work: LoopWork = .now) {
+        cond.lock(); defer { cond.unlock() }
+        switch work {
+        case .none: return
+        case let .at(due) where due >= plannedWake: return
+        default: poked = true; cond.broadcast()
+        }
     }
 
     /// Runs until `stop` returns true; sleeps until the next due time or a poke.
@@ -58,7 +89,9 @@ public final class ExpiryLoop: @unchecked Sendable {
             cond.lock()
             if !poked && finished.isEmpty {
                 // Wake at the next due moment, and at least every 5 s as a safety net.
-                _ = cond.wait(until: min(next ?? .distantFuture, Date().addingTimeInterval(5)))
+                plannedWake = min(next ?? .distantFuture, Date().addingTimeInterval(5))
+                _ = cond.wait(until: plannedWake)
+                plannedWake = .distantPast
             }
             let wasPoked = poked && finished.isEmpty
             poked = false
@@ -112,6 +145,7 @@ public final class ExpiryLoop: @unchecked Sendable {
     /// One pass: record outcomes, apply due transitions, start due strategy runs. Returns the next due time.
     @discardableResult
     func step() throws -> Date? {
+        cond.lock(); passes += 1; cond.unlock()
         try recordFinished()
         var changed: [(RequestState, AccessRequest)] = []
         defer { for (before, after) in changed { engine.afterHooks(before: before, after: after, actor: "system") } }
@@ -295,6 +329,6 @@ public final class ExpiryLoop: @unchecked Sendable {
         }
         // after_escalate, after_deescalate: in the background, once the outcome is durable.
         for (before, after) in changed { engine.afterHooks(before: before, after: after, actor: "system") }
-        engine.onChange?()
+        engine.onChange?(.now)
     }
 }

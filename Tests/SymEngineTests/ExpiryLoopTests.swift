@@ -5,6 +5,68 @@ import SymStore
 @testable import SymEngine
 
 final class ExpiryLoopTests: XCTestCase {
+    /// A loop running on its own thread, as in the daemon; `stop()` ends it and waits for it.
+    private final class Running: @unchecked Sendable {
+        let loop: ExpiryLoop
+        private let flag = NSLock()
+        private var stopped = false
+        private let done = DispatchSemaphore(value: 0)
+        init(_ loop: ExpiryLoop) {
+            self.loop = loop
+            Thread { [self] in
+                loop.run(until: { self.flag.withLock { self.stopped } })
+                done.signal()
+            }.start()
+        }
+        func stop() { flag.withLock { stopped = true }; loop.poke(); _ = done.wait(timeout: .now() + 10) }
+    }
+
+    private func waitUntil(_ seconds: TimeInterval = 5, _ condition: () throws -> Bool) rethrows -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if try condition() { return true }
+            usleep(5_000)
+        }
+        return false
+    }
+
+    /// Every command used to wake the loop for a pass over the store; under a stream of requests that cost the
+    /// daemon's socket throughput. A later deadline or a decision without strategy work now leaves it asleep.
+    func testLaterDeadlinesAndDecisionsWithoutWorkLeaveTheSleepingLoopAsleep() throws {
+        let h = try EngineHarness(self)
+        h.engine.onChange = { [loop = h.loop] work in loop.poke(work) }
+        let running = Running(h.loop)
+        defer { running.stop() }
+        XCTAssertTrue(waitUntil { h.loop.isSleeping }, "the loop settles")
+        let passes = h.loop.passes
+        for _ in 0..<10 {
+            let job = try h.request("job", duration: nil)
+            try h.execute(.approve(id: job.id, reason: nil), by: h.alice)
+        }
+        usleep(100_000)
+        XCTAssertEqual(h.loop.passes, passes, "10 approval-only requests and decisions woke the loop")
+        let grant = try h.request()
+        try h.execute(.approve(id: grant.id, reason: nil), by: h.alice)
+        XCTAssertTrue(waitUntil { h.runs("escalate").count == 1 }, "an approved grant wakes the loop at once")
+    }
+
+    func testWhatAChangeGivesTheLoopToDo() {
+        var r = AccessRequest(flow: "access", target: "db", targetLabel: nil, requester: "rita", createdAt: EngineHarness.t0,
+                              requestExpiresAt: EngineHarness.t0.addingTimeInterval(60))
+        XCTAssertEqual(LoopWork.after(r), .at(EngineHarness.t0.addingTimeInterval(60)))
+        r.state = .approved
+        XCTAssertEqual(LoopWork.after(r), .now)
+        r.extends = 7
+        XCTAssertEqual(LoopWork.after(r), .none, "an approved extension moved its grant's expiry later")
+        r.extends = nil
+        r.target = nil
+        XCTAssertEqual(LoopWork.after(r), .none, "approval-only: approved is final")
+        for s: RequestState in [.escalating, .deescalating] { r.state = s; XCTAssertEqual(LoopWork.after(r), .now) }
+        r.state = .active
+        r.accessExpiresAt = EngineHarness.t0.addingTimeInterval(3600)
+        XCTAssertEqual(LoopWork.after(r), .at(EngineHarness.t0.addingTimeInterval(3600)))
+        for s: RequestState in [.denied, .cancelled, .expired, .ended, .failed] { r.state = s; XCTAssertEqual(LoopWork.after(r), .none) }
+    }
     func testAnEscalationLeftRunningByACrashIsResumedByAFreshLoop() throws {
         let h = try EngineHarness(self)
         var r = AccessRequest(flow: "access", target: "db", targetLabel: "Orders DB", requester: "rita", state: .escalating,
