@@ -112,21 +112,28 @@ public final class Daemon: @unchecked Sendable {
             }
         }
         let loop = ExpiryLoop(engine: engine)
+        let reporting = ReportingLoop(config: config, storePath: storePath)
         if once {
             try loop.runUntilIdle()
+            // Due work includes the audit backlog; a destination that is down keeps it for the next run.
+            guard reporting.deliverBacklog(timeout: 60) else {
+                throw CommandError(ExitCode.unavailable, "due work done, but not every audit destination took its backlog "
+                                   + "(see `symtui audit status`); it is delivered on the next run")
+            }
             return ExitCode.ok
         }
-        let reporting = ReportingLoop(config: config, storePath: storePath)
         engine.onChange = { [weak loop] work in loop?.poke(work); reporting.poke() }
         signal(SIGPIPE, SIG_IGN)
         listenFD = try listenUnixSocket(socketPath, mode: 0o666)
         var sources: [any DispatchSourceSignal] = []
         signal(SIGHUP, SIG_IGN)
         let hup = DispatchSource.makeSignalSource(signal: SIGHUP, queue: .global())
-        hup.setEventHandler { [self, engine] in
+        hup.setEventHandler { [self, engine, reporting] in
             guard let reloadConfig else { return }
             do {
-                engine.reload(try reloadConfig())
+                let config = try reloadConfig()
+                engine.reload(config)
+                reporting.reload(config)
                 log("configuration reloaded")
             } catch {
                 log("configuration NOT reloaded (keeping the previous one): \(error)")

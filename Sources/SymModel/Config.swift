@@ -130,7 +130,7 @@ public struct Reporting: Sendable {
 }
 
 /// One reporting destination: `jsonl` (path), `syslog` (socket), `http` (url), `command` (path).
-public struct Destination: Sendable {
+public struct Destination: Sendable, Equatable {
     public var type: String
     public var settings: [String: JSONValue]
     public init(type: String, settings: [String: JSONValue] = [:]) { self.type = type; self.settings = settings }

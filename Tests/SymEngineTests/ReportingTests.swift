@@ -270,4 +270,87 @@ final class ReportingTests: XCTestCase {
         XCTAssertEqual(ReportingDestinations.key(for: Destination(type: "http", settings: ["url": .string("https://u:p@siem.example/in?key=s")])),
                        "http:https://siem.example/in")
     }
+
+    // MARK: reload and --once
+
+    private func config(_ destinations: [Destination]) -> Config {
+        Config(sourcePath: dir + "/config.json5", reporting: Reporting(destinations: destinations))
+    }
+
+    func testReloadStartsANewDestinationFromTheBeginningOfTheChain() throws {
+        let first = dir + "/a.jsonl", added = dir + "/b.jsonl"
+        try append(12)
+        let a = Destination(type: "jsonl", settings: ["path": .string(first)])
+        let running = start([a])
+        defer { running.stop() }
+        waitUntil { seqs(inJSONL: first).count == 12 }
+        running.loop.reload(config([a, Destination(type: "jsonl", settings: ["path": .string(added)])]))
+        waitUntil { seqs(inJSONL: added).count == 12 }
+        try append(3)
+        running.loop.poke()
+        waitUntil { seqs(inJSONL: first).count == 15 && seqs(inJSONL: added).count == 15 }
+        XCTAssertEqual(seqs(inJSONL: first), Array(1...15))
+        XCTAssertEqual(seqs(inJSONL: added), Array(1...15))
+    }
+
+    func testReloadStopsADestinationThatLeftTheConfigAndKeepsItsCursor() throws {
+        let kept = dir + "/a.jsonl", dropped = dir + "/b.jsonl"
+        let a = Destination(type: "jsonl", settings: ["path": .string(kept)])
+        let b = Destination(type: "jsonl", settings: ["path": .string(dropped)])
+        try append(5)
+        let running = start([a, b])
+        defer { running.stop() }
+        waitUntil { seqs(inJSONL: kept).count == 5 && seqs(inJSONL: dropped).count == 5 }
+        running.loop.reload(config([a]))
+        usleep(600_000)
+        try append(4)
+        running.loop.poke()
+        waitUntil { seqs(inJSONL: kept).count == 9 }
+        usleep(400_000)
+        XCTAssertEqual(seqs(inJSONL: dropped), Array(1...5), "a destination that left the config gets nothing more")
+        XCTAssertEqual(try store.delivery("jsonl:\(dropped)").seq, 5)
+    }
+
+    func testReloadOfAChangedDestinationContinuesFromItsCursorWithoutRepeats() throws {
+        let out = dir + "/shipped.jsonl"
+        let script = try Fixture.script(in: dir, "#!/bin/sh\ncat >> \"$1\"\n")
+        try append(20)
+        func destination(batch: Int) -> Destination {
+            Destination(type: "command", settings: ["path": .string(script), "args": .array([.string(out)]), "batch_size": .int(Int64(batch))])
+        }
+        let running = start([destination(batch: 5)])
+        defer { running.stop() }
+        waitUntil { seqs(inJSONL: out).count == 20 }
+        running.loop.reload(config([destination(batch: 50)]))
+        usleep(600_000)
+        try append(30)
+        running.loop.poke()
+        waitUntil { seqs(inJSONL: out).count >= 50 }
+        XCTAssertEqual(seqs(inJSONL: out), Array(1...50))
+    }
+
+    func testDeliverBacklogOnceShipsEverythingAndReturns() throws {
+        let path = dir + "/once.jsonl"
+        try append(7)
+        let loop = ReportingLoop(config: config([Destination(type: "jsonl", settings: ["path": .string(path)])]), storePath: dbPath,
+                                 retry: fastRetry, pollInterval: 0.05)
+        loop.log = { _ in }
+        XCTAssertTrue(loop.deliverBacklog(timeout: 10))
+        XCTAssertEqual(seqs(inJSONL: path), Array(1...7))
+        XCTAssertEqual(try store.delivery("jsonl:\(path)").seq, 7)
+    }
+
+    func testDeliverBacklogOnceReportsADestinationThatIsDownAndKeepsItsBacklog() throws {
+        try append(4)
+        let good = dir + "/once.jsonl"
+        let down = Destination(type: "syslog", settings: ["socket": .string(dir + "/nobody-listens.sock")])
+        let loop = ReportingLoop(config: config([Destination(type: "jsonl", settings: ["path": .string(good)]), down]), storePath: dbPath,
+                                 retry: fastRetry, pollInterval: 0.05)
+        loop.log = { _ in }
+        let started = Date()
+        XCTAssertFalse(loop.deliverBacklog(timeout: 10))
+        XCTAssertLessThan(Date().timeIntervalSince(started), 5, "a destination that is down is not waited for")
+        XCTAssertEqual(seqs(inJSONL: good), Array(1...4))
+        XCTAssertEqual(try store.delivery("syslog:\(dir)/nobody-listens.sock").seq, 0)
+    }
 }

@@ -1751,6 +1751,64 @@ class ReportingTests(E2ECase):
         self.assert_refused(r, 65, f"seq {seq}")
 
 
+    def with_second_destination(self):
+        """Adds a second jsonl destination to the config file; returns its path and a function that restores it."""
+        with open(self.config) as f:
+            original = f.read()
+        lines = original.split("\n")
+        head = "\n".join(l for l in lines if l.startswith("//"))
+        cfg = json.loads("\n".join(l for l in lines if not l.startswith("//")))
+        second = os.path.join(self.dir, f"second-{random.randrange(1 << 30)}.jsonl")
+        cfg["reporting"]["destinations"].append({"type": "jsonl", "path": second})
+        with open(self.config, "w") as f:
+            f.write(head + "\n" + json.dumps(cfg, indent=2))
+
+        def restore():
+            with open(self.config, "w") as f:
+                f.write(original)
+        return second, restore
+
+    def wait_for_lines(self, path, count, timeout=5):
+        deadline = time.time() + timeout
+        while True:
+            try:
+                with open(path) as f:
+                    seqs = [json.loads(l)["seq"] for l in f if l.strip()]
+            except FileNotFoundError:
+                seqs = []
+            if len(seqs) >= count or time.time() >= deadline:
+                return seqs
+            time.sleep(0.05)
+
+    def test_sighup_adds_a_destination_that_gets_the_whole_chain(self):
+        self.request_and_approve()
+        second, restore = self.with_second_destination()
+        try:
+            self.daemon.send_signal(signal.SIGHUP)
+            with sqlite_ro(self.store) as db:
+                head = db.execute("SELECT max(seq) FROM events").fetchone()[0]
+            seqs = self.wait_for_lines(second, head)
+            self.assertEqual(seqs[:head], list(range(1, head + 1)), "the new destination starts at seq 1, in order")
+            self.assertIn("configuration reloaded", self.daemon_log_tail())
+        finally:
+            restore()
+            self.daemon.send_signal(signal.SIGHUP)
+
+    def test_daemon_once_delivers_the_backlog(self):
+        self.request_and_approve()
+        self.assertEqual(self.stop_daemon(), 0)
+        second, restore = self.with_second_destination()
+        try:
+            r = subprocess.run([self.bin, "--config", self.config, "daemon", "--once"], capture_output=True, text=True,
+                               timeout=60, stdin=subprocess.DEVNULL)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            with sqlite_ro(self.store) as db:
+                head = db.execute("SELECT max(seq) FROM events").fetchone()[0]
+            self.assertEqual(self.wait_for_lines(second, head, timeout=0), list(range(1, head + 1)))
+        finally:
+            restore()
+
+
 class BadCLIInputTests(E2ECase):
     """Tests/Fixtures/cli-bad.tsv: each bad invocation exits with its code, says why, writes nothing.
 

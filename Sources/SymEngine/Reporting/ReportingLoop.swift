@@ -16,8 +16,12 @@ struct DeliveryBackoff: Sendable {
 /// Ships the audit chain to every configured destination, at least once and in order. One worker thread
 /// per destination, each with its own write connection to the store; a destination's cursor moves only
 /// after it acknowledged a batch, and a failing destination is retried with backoff, never skipped.
+/// `reload` (SIGHUP) starts workers for new destinations and retires those that left or changed.
 public final class ReportingLoop: @unchecked Sendable {
-    let config: Config
+    private let configLock = NSLock()
+    private var currentConfig: Config
+    private var configGeneration = 0
+    var config: Config { configLock.withLock { currentConfig } }
     let storePath: String
     let retry: DeliveryBackoff
     /// How often an idle worker looks for new events when nobody pokes it.
@@ -32,7 +36,7 @@ public final class ReportingLoop: @unchecked Sendable {
     }
 
     init(config: Config, storePath: String, retry: DeliveryBackoff, pollInterval: TimeInterval) {
-        self.config = config; self.storePath = storePath; self.retry = retry; self.pollInterval = pollInterval
+        currentConfig = config; self.storePath = storePath; self.retry = retry; self.pollInterval = pollInterval
     }
 
     /// Wakes idle workers now (new events were committed). A worker backing off is not hurried.
@@ -40,47 +44,80 @@ public final class ReportingLoop: @unchecked Sendable {
         wake.lock(); generation &+= 1; wake.broadcast(); wake.unlock()
     }
 
+    /// Puts a new configuration's destinations in force (the running `run` picks them up within 200 ms).
+    public func reload(_ config: Config) {
+        configLock.withLock { currentConfig = config; configGeneration += 1 }
+    }
+
     /// Delivers until `stop` returns true (checked at least every 200 ms), then lets in-flight batches
-    /// finish for a few seconds. Returns at once when no destination is configured.
+    /// finish for a few seconds.
     public func run(until stop: @escaping () -> Bool) {
-        let destinations = config.reporting.destinations
-        guard !destinations.isEmpty else { return }
         signal(SIGPIPE, SIG_IGN)
-        let group = DispatchGroup()
-        for d in destinations {
-            let worker = DeliveryWorker(destination: d, loop: self)
-            group.enter()
-            let thread = Thread { worker.run(); group.leave() }
-            thread.name = "symtui.reporting.\(d.type)"
-            thread.start()
-        }
+        var workers: [(destination: Destination, worker: DeliveryWorker)] = []
+        var applied = -1
         while !stop() {
-            wake.lock()
-            _ = wake.wait(until: Date().addingTimeInterval(0.2))
-            wake.unlock()
+            let (wanted, generation) = configLock.withLock { (currentConfig.reporting.destinations, configGeneration) }
+            if generation != applied {
+                applied = generation
+                // A changed destination is stopped before its replacement starts: one sender per cursor, in order.
+                let (keep, retire) = workers.partitioned { w in wanted.contains(w.destination) }
+                for w in retire {
+                    w.worker.retire()
+                    if !w.worker.waitUntilDone(timeout: 30) { log("\(w.worker.key): still delivering after 30 s; its replacement starts anyway") }
+                }
+                workers = keep
+                for d in wanted where !workers.contains(where: { $0.destination == d }) {
+                    workers.append((d, DeliveryWorker(destination: d, loop: self).start()))
+                }
+            }
+            usleep(200_000)
         }
         stopping.store(true, ordering: .sequentiallyConsistent)
         poke()
-        if group.wait(timeout: .now() + 5) == .timedOut { log("a delivery is still running at shutdown; it will be retried") }
+        let deadline = Date().addingTimeInterval(5)
+        if !workers.allSatisfy({ $0.worker.waitUntilDone(timeout: deadline.timeIntervalSinceNow) }) {
+            log("a delivery is still running at shutdown; it will be retried")
+        }
+    }
+
+    /// `daemon --once`: delivers each destination's backlog once, in parallel; a destination that fails keeps its
+    /// backlog for the next run. Returns false when a destination failed or `timeout` passed first.
+    public func deliverBacklog(timeout: TimeInterval) -> Bool {
+        signal(SIGPIPE, SIG_IGN)
+        let workers = config.reporting.destinations.map { DeliveryWorker(destination: $0, loop: self, once: true).start() }
+        let deadline = Date().addingTimeInterval(timeout)
+        let finished = workers.allSatisfy { $0.waitUntilDone(timeout: deadline.timeIntervalSinceNow) }
+        if !finished { stopping.store(true, ordering: .sequentiallyConsistent) }
+        return finished && workers.allSatisfy(\.deliveredAll)
     }
 
     var isStopping: Bool { stopping.load(ordering: .sequentiallyConsistent) }
 
     var currentGeneration: Int { wake.lock(); defer { wake.unlock() }; return generation }
 
-    /// Sleeps until `deadline`, a poke after `seen` (when `pokeable`), or shutdown.
-    func sleep(until deadline: Date, seen: Int, pokeable: Bool) {
+    /// Sleeps until `deadline`, a poke after `seen` (when `pokeable`), or until `worker` must stop.
+    func sleep(until deadline: Date, seen: Int, pokeable: Bool, worker: DeliveryWorker) {
         wake.lock()
         defer { wake.unlock() }
-        while !isStopping && Date() < deadline && !(pokeable && generation != seen) {
+        while !worker.mustStop && Date() < deadline && !(pokeable && generation != seen) {
             _ = wake.wait(until: min(deadline, Date().addingTimeInterval(0.2)))
         }
     }
 
     func openStore() throws -> Store {
+        let config = self.config
         var gid: gid_t?
         if let g = config.storeGroup { gid = Identity.groupID(g) }
         return try Store.openForWriting(path: storePath, mode: config.storeMode ?? 0o644, group: gid)
+    }
+}
+
+extension Array {
+    /// (elements that satisfy `belongs`, the others), each in order.
+    func partitioned(_ belongs: (Element) -> Bool) -> ([Element], [Element]) {
+        var yes: [Element] = [], no: [Element] = []
+        for e in self { if belongs(e) { yes.append(e) } else { no.append(e) } }
+        return (yes, no)
     }
 }
 
@@ -89,20 +126,48 @@ final class DeliveryWorker: @unchecked Sendable {
     let spec: Destination
     let key: String
     unowned let loop: ReportingLoop
+    /// `daemon --once`: stop at the end of the backlog or at the first failure instead of waiting for more.
+    let once: Bool
+    private let retired = Atomic<Bool>(false)
+    private let done = DispatchSemaphore(value: 0)
+    private let caughtUp = Atomic<Bool>(false)
 
-    init(destination: Destination, loop: ReportingLoop) {
+    init(destination: Destination, loop: ReportingLoop, once: Bool = false) {
         spec = destination
         key = ReportingDestinations.key(for: destination)
         self.loop = loop
+        self.once = once
+    }
+
+    var mustStop: Bool { loop.isStopping || retired.load(ordering: .sequentiallyConsistent) }
+    /// True when the worker (in `once` mode) reached the end of the backlog.
+    var deliveredAll: Bool { caughtUp.load(ordering: .sequentiallyConsistent) }
+
+    /// Runs on its own thread; returns self.
+    func start() -> DeliveryWorker {
+        let thread = Thread { [self] in run(); done.signal() }
+        thread.name = "symtui.reporting.\(spec.type)"
+        thread.start()
+        return self
+    }
+
+    /// Asks the worker to stop after the batch in hand (its cursor stays where the destination acknowledged).
+    func retire() { retired.store(true, ordering: .sequentiallyConsistent); loop.poke() }
+
+    func waitUntilDone(timeout: TimeInterval) -> Bool {
+        guard done.wait(timeout: .now() + max(0, timeout)) == .success else { return false }
+        done.signal()   // others may ask again
+        return true
     }
 
     func run() {
         var delay = loop.retry.initial
         var store: Store?
-        while store == nil && !loop.isStopping {
+        while store == nil && !mustStop {
             do { store = try loop.openStore() } catch {
                 loop.log("\(key): cannot open the store: \(error)")
-                loop.sleep(until: Date().addingTimeInterval(delay), seen: 0, pokeable: false)
+                if once { return }
+                loop.sleep(until: Date().addingTimeInterval(delay), seen: 0, pokeable: false, worker: self)
                 delay = loop.retry.next(after: delay)
             }
         }
@@ -124,16 +189,18 @@ final class DeliveryWorker: @unchecked Sendable {
         var cursor = (try? store.delivery(key).seq) ?? 0
         var delay = loop.retry.initial
         var failing: String?
-        while !loop.isStopping {
+        while !mustStop {
             let seen = loop.currentGeneration
             let batch: [AuditEvent]
             do { batch = try store.events(afterSeq: cursor, limit: destination.batchSize) } catch {
                 loop.log("\(key): cannot read events: \(error)")
-                loop.sleep(until: Date().addingTimeInterval(1), seen: seen, pokeable: false)
+                if once { return }
+                loop.sleep(until: Date().addingTimeInterval(1), seen: seen, pokeable: false, worker: self)
                 continue
             }
             guard let last = batch.last else {
-                loop.sleep(until: Date().addingTimeInterval(loop.pollInterval), seen: seen, pokeable: true)
+                if once { caughtUp.store(true, ordering: .sequentiallyConsistent); return }
+                loop.sleep(until: Date().addingTimeInterval(loop.pollInterval), seen: seen, pokeable: true, worker: self)
                 continue
             }
             do {
@@ -143,7 +210,8 @@ final class DeliveryWorker: @unchecked Sendable {
                 if failing != message { loop.log("\(key): \(message) (seq \(batch[0].seq) and later wait; retrying)") }
                 failing = message
                 try? store.write { try $0.recordDeliveryFailure(key, error: message, at: Date()) }
-                loop.sleep(until: Date().addingTimeInterval(delay), seen: seen, pokeable: false)
+                if once { return }
+                loop.sleep(until: Date().addingTimeInterval(delay), seen: seen, pokeable: false, worker: self)
                 delay = loop.retry.next(after: delay)
                 continue
             }
