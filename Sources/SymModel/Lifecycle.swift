@@ -66,6 +66,13 @@ public enum Lifecycle {
     /// Failed deescalations after which a grant is flagged stuck.
     public static let stuckAfter = 3
 
+    static let cleanupMarker = "; cleanup failed: "
+    /// The escalation's own error, without what a failing cleanup added to it.
+    static func escalationError(_ error: String?) -> String {
+        guard let error else { return "escalation failed" }
+        return error.range(of: cleanupMarker).map { String(error[..<$0.lowerBound]) } ?? error
+    }
+
     public static func apply(_ command: RequestCommand, to request: AccessRequest, flow: Flow, routing: Routing,
                              actor: Actor, now: Date) -> Result<Transition, Refusal> {
         var r = request
@@ -199,6 +206,7 @@ public enum Lifecycle {
                                                           ("retry_at", .string(Timestamp.format(retryAt)))]))
             } else {
                 // Possibly half-applied: deescalate to be sure (strategies are idempotent), then mark failed.
+                r.error = "escalation failed after \(r.attempts) \(r.attempts == 1 ? "try" : "tries"): \(error)"
                 event(.escalateFailed, data: merge(data, [("attempt", .num(r.attempts)), ("final", .bool(true))]))
                 r.state = .deescalating
                 r.nextAttemptAt = nil
@@ -220,6 +228,7 @@ public enum Lifecycle {
             r.endedAt = now
             if r.endReason == nil, r.error != nil {
                 r.state = .failed   // cleanup after a failed escalation
+                r.error = Lifecycle.escalationError(r.error)
             } else {
                 r.state = .ended
                 r.error = nil
@@ -229,7 +238,8 @@ public enum Lifecycle {
         case let .deescalationFailed(error, data, retryAt):
             guard r.state == .deescalating else { return wrongState() }
             r.attempts += 1
-            r.error = error
+            // The cleanup after a failed escalation (no end reason) keeps saying why the escalation failed.
+            r.error = r.endReason == nil ? Lifecycle.escalationError(r.error) + Lifecycle.cleanupMarker + error : error
             r.nextAttemptAt = retryAt
             if r.attempts >= stuckAfter { r.stuck = true }
             event(.deescalateFailed, data: merge(data, [("attempt", .num(r.attempts)), ("stuck", .bool(r.stuck)),

@@ -206,6 +206,30 @@ final class EngineFailureTests: XCTestCase {
         XCTAssertEqual(h.runs("escalate").count, 2, "the retry budget is 2")
         XCTAssertEqual(h.runs("deescalate").count, 1, "a failed escalation is cleaned up once")
         XCTAssertEqual(try h.events(r), [.request, .approve, .escalateFailed, .escalateFailed, .deescalate])
+        XCTAssertTrue(failed.error?.hasPrefix("escalation failed after 2 tries: ") ?? false, failed.error ?? "no error")
+    }
+
+    func testAFailedRequestKeepsItsEscalationErrorThroughAFailingCleanup() throws {
+        let h = try EngineHarness(self)
+        let r = try h.request()
+        try h.execute(.approve(id: r.id, reason: nil), by: h.alice)
+        h.breakScript("escalate")
+        h.breakScript("deescalate")
+        try h.run()
+        try h.run(after: 1)
+        try h.run(after: 1)
+        let cleaning = try h.current(r)
+        XCTAssertEqual(cleaning.state, .deescalating)
+        let error = try XCTUnwrap(cleaning.error)
+        XCTAssertTrue(error.hasPrefix("escalation failed after 2 tries: "), error)
+        XCTAssertTrue(error.contains("; cleanup failed: "), error)
+        try h.run(after: 1)
+        XCTAssertEqual(try h.current(r).error?.components(separatedBy: "; cleanup failed: ").count, 2, "one cleanup error, the latest")
+        h.fixScript("deescalate")
+        try h.run(after: 10)
+        let failed = try h.current(r)
+        XCTAssertEqual(failed.state, .failed)
+        XCTAssertEqual(failed.error, String(error.prefix { $0 != ";" }), "the cleanup's error goes once it succeeded")
     }
 
     func testAFailingDeescalationIsFlaggedStuckKeepsBeingRetriedAndEndsOnceFixed() throws {
