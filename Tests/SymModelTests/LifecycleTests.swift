@@ -361,7 +361,7 @@ final class LifecycleEscalationTests: XCTestCase {
         XCTAssertEqual(failed.events.first?.data["final"], .bool(true))
         let cleaned = try applied(.deescalated(data: .object([])), failed.request, flow: flow)
         XCTAssertEqual(cleaned.request.state, .failed)
-        XCTAssertEqual(cleaned.request.error, "boom")
+        XCTAssertEqual(cleaned.request.error, "escalation failed after 1 try: boom")
         XCTAssertNotNil(cleaned.request.endedAt)
         XCTAssertEqual(cleaned.events.map(\.type), [.deescalate])
     }
