@@ -90,8 +90,12 @@ public final class Daemon: @unchecked Sendable {
             guard let id = Identity.groupID(g) else { throw CommandError(ExitCode.dataErr, "store_group \(g) does not exist") }
             gid = id
         }
+        // Read before the store is opened: a daemon that cannot sign writes nothing unsigned.
+        let signer = try config.reporting.hmacKeyFile.map { try AuditKey.load(path: $0, private: true) }
         do {
-            return try Store.openForWriting(path: storePath, mode: config.storeMode ?? 0o644, group: gid)
+            let store = try Store.openForWriting(path: storePath, mode: config.storeMode ?? 0o644, group: gid)
+            store.signer = signer
+            return store
         } catch {
             throw CommandError(ExitCode.unavailable, "cannot open the store \(storePath) for writing: \(error)")
         }
@@ -132,6 +136,9 @@ public final class Daemon: @unchecked Sendable {
             guard let reloadConfig else { return }
             do {
                 let config = try reloadConfig()
+                if config.reporting.hmacKeyFile != self.config.reporting.hmacKeyFile {
+                    log("reporting.hmac_key_file is read at start: restart the daemon to sign with another key")
+                }
                 engine.reload(config)
                 reporting.reload(config)
                 log("configuration reloaded")

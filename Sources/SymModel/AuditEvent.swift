@@ -51,6 +51,8 @@ public struct AuditEvent: Sendable, Equatable {
     public var data: JSONValue
     public var prevHash: String
     public var hash: String
+    /// HMAC-SHA-256 of `hash` with the daemon's key (`reporting.hmac_key_file`); nil when the store is not signed.
+    public var hmac: String?
 
     public init(seq: Int64, id: String, time: Date, draft: EventDraft, prevHash: String, hash: String = "") {
         self.seq = seq; self.id = id; self.time = time; self.type = draft.type; self.requestId = draft.requestId
@@ -72,6 +74,7 @@ public struct AuditEvent: Sendable, Equatable {
     public var json: JSONValue {
         guard case var .object(pairs) = unhashedJSON else { return .null }
         pairs.append(("hash", .string(hash)))
+        if let hmac { pairs.append(("hmac", .string(hmac))) }
         return .object(pairs)
     }
 

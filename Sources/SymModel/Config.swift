@@ -126,7 +126,11 @@ public struct Flow: Sendable {
 /// Where audit events are shipped.
 public struct Reporting: Sendable {
     public var destinations: [Destination]
-    public init(destinations: [Destination] = []) { self.destinations = destinations }
+    /// A key file only the daemon can read; when set, every new event gets an `hmac` of its hash.
+    public var hmacKeyFile: String?
+    public init(destinations: [Destination] = [], hmacKeyFile: String? = nil) {
+        self.destinations = destinations; self.hmacKeyFile = hmacKeyFile
+    }
 }
 
 /// One reporting destination: `jsonl` (path), `syslog` (socket), `http` (url), `command` (path).

@@ -458,8 +458,9 @@ struct ConfigValidation {
 
     private func reporting(_ v: JSONValue, at p: String) -> Reporting {
         var result = Reporting()
-        guard let o = reader.object(v, at: p, keys: ["destinations"], what: "reporting"),
-              let items = reader.array(o, "destinations") else { return result }
+        guard let o = reader.object(v, at: p, keys: ["destinations", "hmac_key_file"], what: "reporting") else { return result }
+        result.hmacKeyFile = path(o, "hmac_key_file")
+        guard let items = reader.array(o, "destinations") else { return result }
         for (i, item) in items.enumerated() {
             let dp = ConfigReader.index(o.path("destinations"), i)
             guard case let .object(pairs) = item else {

@@ -93,16 +93,45 @@ public struct SHA256: Sendable {
         var s = SHA256(); s.update(bytes); return s.finalize()
     }
 
-    public static func hex<S: Sequence>(_ bytes: S) -> String where S.Element == UInt8 {
+    /// The digest of `bytes` in lowercase hex.
+    public static func hex<S: Sequence>(_ bytes: S) -> String where S.Element == UInt8 { hexEncoded(digest(bytes)) }
+
+    /// 32 bytes (a digest or a MAC) in lowercase hex.
+    public static func hexEncoded(_ d: [UInt8]) -> String {
         let hexDigits: StaticString = "0123456789abcdef"
-        let d = digest(bytes)
-        return String(unsafeUninitializedCapacity: 64) { out in
+        return String(unsafeUninitializedCapacity: 2 * d.count) { out in
             hexDigits.withUTF8Buffer { hx in
                 for (i, b) in d.enumerated() { out[2 * i] = hx[Int(b >> 4)]; out[2 * i + 1] = hx[Int(b & 15)] }
             }
-            return 64
+            return 2 * d.count
         }
     }
+}
+
+/// HMAC-SHA-256 (RFC 2104) with one key; checked against the RFC 4231 vectors in the tests.
+public struct HMACSHA256: Sendable {
+    private let inner: [UInt8]
+    private let outer: [UInt8]
+
+    public init(key: [UInt8]) {
+        var k = key.count > 64 ? SHA256.digest(key) : key
+        k += [UInt8](repeating: 0, count: 64 - k.count)
+        inner = k.map { $0 ^ 0x36 }
+        outer = k.map { $0 ^ 0x5c }
+    }
+
+    public func mac<S: Sequence>(_ message: S) -> [UInt8] where S.Element == UInt8 {
+        var i = SHA256()
+        i.update(inner)
+        i.update(message)
+        var o = SHA256()
+        o.update(outer)
+        o.update(i.finalize())
+        return o.finalize()
+    }
+
+    /// The MAC of a text's UTF-8 bytes, in lowercase hex.
+    public func hex(_ text: String) -> String { SHA256.hexEncoded(mac(Array(text.utf8))) }
 }
 
 extension UInt32 {

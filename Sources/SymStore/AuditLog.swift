@@ -14,6 +14,10 @@ public struct AuditProblem: Sendable, Equatable, CustomStringConvertible {
         case brokenLink = "broken link"
         /// The event differs from the reference export (`verify --against`).
         case differs
+        /// `verify --key`: the event has no hmac although events before it are signed (or none is signed at all).
+        case unsigned
+        /// `verify --key`: the hmac does not match the event's hash under the key: rewritten, or another key.
+        case badSignature = "bad signature"
     }
 
     public var seq: Int64
@@ -36,6 +40,8 @@ public struct AuditVerification: Sendable, Equatable {
     /// The first problem found, if any.
     public var problem: AuditProblem?
     public var ok: Bool { problem == nil }
+    /// With a key: the first signed seq (events before it were written before signing was turned on).
+    public var signedFrom: Int64?
 }
 
 /// Streams the events table in pages and checks the chain: gapless seq from 1, each event's hash over
@@ -43,8 +49,12 @@ public struct AuditVerification: Sendable, Equatable {
 public struct AuditVerifier {
     public let store: Store
     public var pageSize: Int
+    /// The daemon's HMAC key: also check every event's `hmac` (from the first signed event on, all must be signed).
+    public var key: HMACSHA256?
 
-    public init(store: Store, pageSize: Int = 2_000) { self.store = store; self.pageSize = pageSize }
+    public init(store: Store, pageSize: Int = 2_000, key: HMACSHA256? = nil) {
+        self.store = store; self.pageSize = pageSize; self.key = key
+    }
 
     /// Verifies the whole chain; stops at the first problem. Hashing a page runs on all cores while the
     /// next page is read (each event's hash depends only on its own row and the stored hash before it).
@@ -52,6 +62,7 @@ public struct AuditVerifier {
         var expected: Int64 = 1
         var prevHash = AuditEvent.genesisHash
         var checked: Int64 = 0
+        var signedFrom: Int64?
         var page = try store.chainRows(afterSeq: 0, limit: pageSize)
         while !page.isEmpty {
             let hashing = DispatchGroup()
@@ -62,8 +73,10 @@ public struct AuditVerifier {
             hashing.wait()
             for (row, hash) in zip(page, computed.hashes) {
                 if let problem = AuditVerifier.check(seq: row.seq, hash: row.hash, storedPrev: row.prevHash, computedHash: hash,
-                                                     expectedSeq: expected, prevHash: prevHash) {
-                    return AuditVerification(checked: checked, headSeq: expected - 1, headHash: prevHash, problem: problem)
+                                                     expectedSeq: expected, prevHash: prevHash)
+                    ?? key.flatMap({ AuditVerifier.checkSignature(row, key: $0, signedFrom: &signedFrom) }) {
+                    return AuditVerification(checked: checked, headSeq: expected - 1, headHash: prevHash, problem: problem,
+                                             signedFrom: signedFrom)
                 }
                 checked += 1
                 expected = row.seq + 1
@@ -71,7 +84,26 @@ public struct AuditVerifier {
             }
             page = next
         }
-        return AuditVerification(checked: checked, headSeq: expected - 1, headHash: prevHash, problem: nil)
+        if key != nil, checked > 0, signedFrom == nil {
+            return AuditVerification(checked: checked, headSeq: expected - 1, headHash: prevHash, problem: AuditProblem(
+                seq: expected - 1, kind: .unsigned, detail: "no event carries an hmac: never signed, or the signatures were removed"))
+        }
+        return AuditVerification(checked: checked, headSeq: expected - 1, headHash: prevHash, problem: nil, signedFrom: signedFrom)
+    }
+
+    /// The problem with a row's `hmac` under `key`, if any; `signedFrom` is the first signed seq seen so far.
+    static func checkSignature(_ row: ChainRow, key: HMACSHA256, signedFrom: inout Int64?) -> AuditProblem? {
+        guard let hmac = row.hmac else {
+            guard let first = signedFrom else { return nil }
+            return AuditProblem(seq: row.seq, kind: .unsigned, detail: "no hmac, though seq \(first) and later are signed")
+        }
+        let expected = key.hex(row.hash)
+        guard hmac == expected else {
+            return AuditProblem(seq: row.seq, kind: .badSignature,
+                                detail: "hmac \(short(hmac)) does not match the key (\(short(expected))): rewritten, or signed with another key")
+        }
+        if signedFrom == nil { signedFrom = row.seq }
+        return nil
     }
 
     /// The hash of every row, spread over the available cores.
@@ -255,7 +287,7 @@ public enum AuditExport {
 /// One event's stored columns, as text: what the chain hash is computed from, without parsing `data`.
 struct ChainRow: Sendable {
     var seq: Int64, id: String, timeMs: Int64, type: String, requestId: Int64?, flow: String?, target: String?
-    var requester: String?, actor: String, reason: String?, data: String, prevHash: String, hash: String
+    var requester: String?, actor: String, reason: String?, data: String, prevHash: String, hash: String, hmac: String?
 
     var computedHash: String {
         AuditEvent.hash(seq: seq, id: id, time: Timestamp.format(millis: timeMs), type: type, requestId: requestId, flow: flow,
@@ -270,7 +302,7 @@ extension Store {
         try db.query("SELECT \(Store.eventColumns) FROM events WHERE seq > ? ORDER BY seq LIMIT ?", [.int(afterSeq), .int(Int64(limit))]) { s in
             out.append(ChainRow(seq: s.int(0), id: s.text(1), timeMs: s.int(2), type: s.text(3), requestId: s.optInt(4), flow: s.optText(5),
                                 target: s.optText(6), requester: s.optText(7), actor: s.text(8), reason: s.optText(9), data: s.text(10),
-                                prevHash: s.text(11), hash: s.text(12)))
+                                prevHash: s.text(11), hash: s.text(12), hmac: s.optText(13)))
         }
         return out
     }

@@ -99,6 +99,10 @@ enum Schema {
             WHERE instr(k, char(31)) = 0) || char(31), '')
         WHERE routing IS NOT NULL;
         """,
+        // 5: events may carry an HMAC of their hash, made with a key only the daemon reads (`reporting.hmac_key_file`).
+        """
+        ALTER TABLE events ADD COLUMN hmac TEXT;
+        """,
     ]
 
     static var version: Int { migrations.count }

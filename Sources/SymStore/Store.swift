@@ -31,6 +31,8 @@ public final class Store {
     public let path: String
     public let db: Database
     public let readOnly: Bool
+    /// Signs each new event's hash (the daemon sets it from `reporting.hmac_key_file`).
+    public var signer: HMACSHA256?
 
     private init(path: String, db: Database, readOnly: Bool) {
         self.path = path; self.db = db; self.readOnly = readOnly
@@ -206,13 +208,15 @@ public final class Store {
 
     // MARK: events
 
-    static let eventColumns = "seq, id, time, type, request_id, flow, target, requester, actor, reason, data, prev_hash, hash"
+    static let eventColumns = "seq, id, time, type, request_id, flow, target, requester, actor, reason, data, prev_hash, hash, hmac"
 
     static func decodeEvent(_ s: Statement) -> AuditEvent {
         let draft = EventDraft(type: EventType(rawValue: s.text(3)) ?? .handler, requestId: s.optInt(4), flow: s.optText(5),
                                target: s.optText(6), requester: s.optText(7), actor: s.text(8), reason: s.optText(9),
                                data: (try? JSONValue.parse(s.text(10))) ?? .string(s.text(10)))
-        return AuditEvent(seq: s.int(0), id: s.text(1), time: date(s.int(2)), draft: draft, prevHash: s.text(11), hash: s.text(12))
+        var event = AuditEvent(seq: s.int(0), id: s.text(1), time: date(s.int(2)), draft: draft, prevHash: s.text(11), hash: s.text(12))
+        event.hmac = s.optText(13)
+        return event
     }
 
     public func events(requestId: Int64) throws -> [AuditEvent] {
@@ -344,11 +348,13 @@ public final class StoreTransaction {
         let t = Store.date(Store.millis(time))
         var event = AuditEvent(seq: seq + 1, id: UUID().uuidString.lowercased(), time: t, draft: draft, prevHash: prev)
         event.hash = event.computedHash
-        try db.run("INSERT INTO events(\(Store.eventColumns)) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)", [
+        event.hmac = store.signer?.hex(event.hash)
+        try db.run("INSERT INTO events(\(Store.eventColumns)) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?)", [
             .int(event.seq), .text(event.id), .int(Store.millis(t)), .text(event.type.rawValue),
             event.requestId.map(SQLValue.int) ?? .null, event.flow.map(SQLValue.text) ?? .null,
             event.target.map(SQLValue.text) ?? .null, event.requester.map(SQLValue.text) ?? .null, .text(event.actor),
             event.reason.map(SQLValue.text) ?? .null, .text(event.data.canonical), .text(event.prevHash), .text(event.hash),
+            event.hmac.map(SQLValue.text) ?? .null,
         ])
         head = (event.seq, event.hash)
         return event

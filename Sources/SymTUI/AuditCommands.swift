@@ -10,11 +10,14 @@ import SymStore
 enum AuditCommands {
     static var specs: [CommandSpec] { [
         CommandSpec(words: ["audit", "verify"], summary: "check the audit chain (seq, hashes, links); exit 65 at the first bad event",
-                    options: [.value("against", "FILE", "also compare with an earlier JSONL export or a jsonl destination's file")],
+                    options: [.value("against", "FILE", "also compare with an earlier JSONL export or a jsonl destination's file"),
+                              .value("key", "FILE", "also check each event's hmac with the daemon's key (reporting.hmac_key_file)")],
                     details: """
                     Reports the first bad seq: 'edited' (content does not match its hash), 'missing' (a gap), 'reordered'
                     (a row moved), 'broken link' (prev_hash does not match the event before), 'differs' (not as in FILE).
-                    A consistently rewritten or truncated store is only caught with --against (or a remote destination).
+                    A consistently rewritten or truncated store is only caught with --against (or a remote destination), or
+                    with --key when the daemon signs: 'bad signature' (an hmac that does not match), 'unsigned' (an event
+                    without an hmac after signed ones, or none signed at all).
                     """,
                     run: verify),
         CommandSpec(words: ["audit", "export"], summary: "write audit events to stdout as JSON Lines or CSV",
@@ -36,7 +39,8 @@ enum AuditCommands {
 
     static func verify(_ a: ParsedArguments, _ c: CLIContext) throws -> Int32 {
         let store = try c.store()
-        let verifier = AuditVerifier(store: store)
+        let key = try a.value("key").map { try AuditKey.load(path: c.absolute($0), private: false) }
+        let verifier = AuditVerifier(store: store, key: key)
         var result = try verifier.verify()
         var against: (file: String, checked: Int64)?
         if result.ok, let file = a.value("against") {
@@ -53,6 +57,7 @@ enum AuditCommands {
             var pairs: [(String, JSONValue?)] = [("ok", .bool(result.ok)), ("checked", .int(result.checked)),
                                                  ("head_seq", .int(result.headSeq)), ("head_hash", .string(result.headHash))]
             if let against { pairs += [("against", .string(against.file)), ("against_checked", .int(against.checked))] }
+            if key != nil { pairs.append(("signed_from", result.signedFrom.map(JSONValue.int) ?? .null)) }
             if let p = result.problem {
                 pairs += [("seq", .int(p.seq)), ("problem", .string(p.kind.rawValue)), ("detail", .string(p.detail))]
             }
@@ -61,7 +66,8 @@ enum AuditCommands {
         }
         if let p = result.problem { throw CommandError(ExitCode.dataErr, p.description) }
         let compared = against.map { "; the \($0.checked) events of \(SafeText.display($0.file)) match" } ?? ""
-        Output.print("ok: \(result.checked) events, head seq \(result.headSeq) hash \(result.headHash)\(compared)")
+        let signed = result.signedFrom.map { $0 == 1 ? "; every event signed" : "; signed from seq \($0) on" } ?? ""
+        Output.print("ok: \(result.checked) events, head seq \(result.headSeq) hash \(result.headHash)\(compared)\(signed)")
         return ExitCode.ok
     }
 

@@ -657,6 +657,17 @@ final class ReportingConfigTests: XCTestCase {
         XCTAssertEqual(d.dropFirst(2).first?.settings["batch_size"], .int(50))
     }
 
+    func testHMACKeyFileIsAPathResolvedNextToTheConfig() {
+        let c = assertValid(ConfigText.with(extra: #"reporting: { hmac_key_file: "keys/audit.key" }"#), base: "/srv")
+        XCTAssertEqual(c?.reporting.hmacKeyFile, "/srv/keys/audit.key")
+        XCTAssertEqual(c?.reporting.destinations.count, 0)
+        XCTAssertNil(assertValid(ConfigText.with())?.reporting.hmacKeyFile, "not signed unless asked")
+    }
+
+    func testAnEmptyHMACKeyFileIsAProblem() {
+        assertProblem(ConfigText.with(extra: #"reporting: { hmac_key_file: "" }"#), "must not be empty", path: "reporting.hmac_key_file")
+    }
+
     func testUnknownDestinationTypeSuggestsClosest() {
         assertProblem(ConfigText.with(extra: #"reporting: { destinations: [ { type: "sylog" } ] }"#), "did you mean 'syslog'?")
     }

@@ -1809,6 +1809,77 @@ class ReportingTests(E2ECase):
             restore()
 
 
+class SignedAuditTests(E2ECase):
+    """reporting.hmac_key_file: the daemon signs each event; `audit verify --key` checks the signatures."""
+
+    @classmethod
+    def config_text(cls):
+        cfg = json.loads(super().config_text().split("\n", 1)[1])
+        cls.key = os.path.join(cls.dir, "audit.key")
+        with open(cls.key, "wb") as f:
+            f.write(os.urandom(32))
+        os.chmod(cls.key, 0o400)
+        cfg["reporting"] = {"hmac_key_file": cls.key}
+        return json.dumps(cfg, indent=2)
+
+    def test_every_event_is_signed_and_verifies_with_the_key(self):
+        rid = self.request("a", "note", reason="signed")
+        self.ok("c", "approve", rid)
+        r = self.run_as(None, "audit", "verify", "--key", self.key)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("every event signed", r.stdout)
+        lines = [json.loads(l) for l in self.run_as(None, "audit", "export").stdout.splitlines()]
+        self.assertTrue(lines and all(len(e.get("hmac", "")) == 64 for e in lines), lines[:2])
+
+    def test_the_key_is_root_only_so_users_cannot_check_or_forge_with_it(self):
+        self.request("a", "note")
+        self.assert_refused(self.run_as("a", "audit", "verify", "--key", self.key), 77, "Permission denied")
+        self.assertEqual(self.run_as("a", "audit", "verify").returncode, 0, "the chain itself anyone may verify")
+
+    def test_a_changed_or_stripped_signature_is_named_by_seq(self):
+        self.request("a", "note")
+        self.request("a", "note")
+        with sqlite_ro(self.store) as db:
+            head = db.execute("SELECT max(seq) FROM events").fetchone()[0]
+            saved = db.execute("SELECT seq, hmac FROM events WHERE seq >= ?", (head - 1,)).fetchall()
+
+        def tamper(sql, *args):
+            db = sqlite3.connect(self.store, timeout=10)
+            try:
+                db.execute("DROP TRIGGER IF EXISTS events_no_update")
+                db.execute(sql, args)
+                db.commit()
+            finally:
+                db.close()
+        try:
+            tamper("UPDATE events SET hmac = NULL WHERE seq = ?", head)
+            self.assertEqual(self.run_as(None, "audit", "verify").returncode, 0, "the chain alone does not see it")
+            self.assert_refused(self.run_as(None, "audit", "verify", "--key", self.key), 65, f"seq {head}: unsigned")
+            tamper("UPDATE events SET hmac = ? WHERE seq = ?", "0" * 64, head - 1)
+            self.assert_refused(self.run_as(None, "audit", "verify", "--key", self.key), 65, f"seq {head - 1}: bad signature")
+        finally:
+            for seq, hmac in saved:      # the class shares one store: put it back as it was
+                tamper("UPDATE events SET hmac = ? WHERE seq = ?", hmac, seq)
+            db = sqlite3.connect(self.store, timeout=10)
+            try:
+                db.execute("CREATE TRIGGER IF NOT EXISTS events_no_update BEFORE UPDATE ON events "
+                           "BEGIN SELECT RAISE(ABORT, 'audit events are append-only'); END")
+                db.commit()
+            finally:
+                db.close()
+
+    def test_the_daemon_refuses_a_key_others_may_read(self):
+        self.assertEqual(self.stop_daemon(), 0)
+        os.chmod(self.key, 0o644)
+        try:
+            r = subprocess.run([self.bin, "--config", self.config, "daemon"], capture_output=True, text=True, timeout=10,
+                               stdin=subprocess.DEVNULL)
+            self.assertEqual(r.returncode, 65, r.stderr)
+            self.assertIn("chmod 0400", r.stderr)
+        finally:
+            os.chmod(self.key, 0o400)
+
+
 class BadCLIInputTests(E2ECase):
     """Tests/Fixtures/cli-bad.tsv: each bad invocation exits with its code, says why, writes nothing.
 
