@@ -63,6 +63,9 @@ def cli_rows():
     add("audit export --since yesterday", 64, "")
     add("audit export --request abc", 64, "")
     add("audit verify --against /nonexistent", 66, "")
+    add("audit verify --key /nonexistent", 66, "")
+    add("audit verify --key /dev/null", 65, "not a regular file")
+    add("audit verify --key", 64, "")
     add("events /nonexistent", 66, "cannot open")
     add("handlers test nosuch on_request --event /nonexistent", 65, "")
     add("help \\e[31m", 64, "")
@@ -150,6 +153,7 @@ def config_rows():
                  "{ flows: [ { name: \"\\u001b]52;c;eA==\\u0007\", approvers: { users: [\"root\"] }, bogus\\u0000: 1 } ] }",
                  "{ \"\\u001b[2J\": 1 }", "{ 'a\\nb': 1 }", "{ reporting: { destinations: [ { type: \"ftp\" } ] } }",
                  "{ reporting: { destinations: [ { type: \"http\", url: \"not a url\" } ] } }",
+                 "{ reporting: { hmac_key_file: 3 } }", "{ reporting: { hmac_key_file: \"\" } }",
                  "{ flows: [ { name: \"n\", approvers: { users: [\"root\"] }, allow_revoke: false, schedule_deescalation: false, strategy: \"s\" } ], strategies: [ { name: \"s\", type: \"command\", settings: { escalate: \"/bin/true\", deescalate: \"/bin/true\" }, targets: [ { name: \"t\" } ] } ] }",
                  "{ a: 1, a: 2 }", "{ flows: [], flows: [] }"]:
         add(text)
