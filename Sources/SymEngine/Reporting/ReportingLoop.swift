@@ -125,7 +125,8 @@ extension Array {
 final class DeliveryWorker: @unchecked Sendable {
     let spec: Destination
     let key: String
-    unowned let loop: ReportingLoop
+    /// Strong: a worker may outlive `daemon --once` giving up on it, and must not touch a freed loop.
+    let loop: ReportingLoop
     /// `daemon --once`: stop at the end of the backlog or at the first failure instead of waiting for more.
     let once: Bool
     private let retired = Atomic<Bool>(false)
