@@ -372,13 +372,13 @@ func likePattern(_ text: String) -> SQLValue {
 extension Store {
     /// Pending requests past their TTL, oldest first.
     public func pendingPastTTL(now: Date, limit: Int) throws -> [AccessRequest] {
-        try select("WHERE state = 'pending' AND request_expires_at <= ? ORDER BY request_expires_at LIMIT ?",
+        try select("INDEXED BY requests_ttl WHERE state = 'pending' AND request_expires_at <= ? ORDER BY request_expires_at LIMIT ?",
                    [.int(Store.millis(now)), .int(Int64(limit))])
     }
 
     /// Active grants whose time ran out.
     public func activePastExpiry(now: Date, limit: Int) throws -> [AccessRequest] {
-        try select("WHERE state = 'active' AND access_expires_at <= ? ORDER BY access_expires_at LIMIT ?",
+        try select("INDEXED BY requests_expiry WHERE state = 'active' AND access_expires_at <= ? ORDER BY access_expires_at LIMIT ?",
                    [.int(Store.millis(now)), .int(Int64(limit))])
     }
 
@@ -392,7 +392,7 @@ extension Store {
     /// Escalations and deescalations due to run (new, resumed after a crash, or due for a retry).
     public func strategyWorkDue(now: Date, limit: Int) throws -> [AccessRequest] {
         try select("""
-            WHERE state IN ('escalating', 'deescalating') AND (next_attempt_at IS NULL OR next_attempt_at <= ?)
+            INDEXED BY requests_retry WHERE state IN ('escalating', 'deescalating') AND (next_attempt_at IS NULL OR next_attempt_at <= ?)
             ORDER BY coalesce(next_attempt_at, 0), id LIMIT ?
             """, [.int(Store.millis(now)), .int(Int64(limit))])
     }
@@ -401,9 +401,9 @@ extension Store {
     public func nextDueTime() throws -> Date? {
         let ms = try db.scalarInt("""
             SELECT min(t) FROM (
-              SELECT min(request_expires_at) AS t FROM requests WHERE state = 'pending'
-              UNION ALL SELECT min(access_expires_at) FROM requests WHERE state = 'active'
-              UNION ALL SELECT min(next_attempt_at) FROM requests WHERE state IN ('escalating', 'deescalating'))
+              SELECT min(request_expires_at) AS t FROM requests INDEXED BY requests_ttl WHERE state = 'pending'
+              UNION ALL SELECT min(access_expires_at) FROM requests INDEXED BY requests_expiry WHERE state = 'active'
+              UNION ALL SELECT min(next_attempt_at) FROM requests INDEXED BY requests_retry WHERE state IN ('escalating', 'deescalating'))
             """)
         return ms.map(Store.date)
     }
@@ -412,7 +412,7 @@ extension Store {
     public func holdsOtherGrant(requester: String, flows: [String], target: String, excluding id: Int64) throws -> Bool {
         guard !flows.isEmpty else { return false }
         let found = try db.scalarInt("""
-            SELECT 1 FROM requests WHERE requester = ? AND target = ? AND state IN ('active', 'escalating') AND id != ?
+            SELECT 1 FROM requests INDEXED BY requests_holder WHERE requester = ? AND target = ? AND state IN ('active', 'escalating') AND id != ?
               AND flow IN (\(flows.map { _ in "?" }.joined(separator: ","))) LIMIT 1
             """, [.text(requester), .text(target), .int(id)] + flows.map { .text($0) })
         return found != nil
