@@ -95,6 +95,11 @@ public final class Daemon: @unchecked Sendable {
         do {
             let store = try Store.openForWriting(path: storePath, mode: config.storeMode ?? 0o644, group: gid)
             store.signer = signer
+            let restored = try store.restoreAppendOnlyTriggers()
+            if !restored.isEmpty {
+                log("WARNING: the audit log's append-only triggers were gone (\(restored.joined(separator: ", "))): someone wrote "
+                    + "to the store directly; they are back; run `symtui audit verify` (with --against or --key) to see what changed")
+            }
             return store
         } catch {
             throw CommandError(ExitCode.unavailable, "cannot open the store \(storePath) for writing: \(error)")

@@ -120,4 +120,10 @@ enum Schema {
     ]
 
     static var version: Int { migrations.count }
+
+    /// The triggers that make the events table append-only, by name (also in migration 1).
+    static let appendOnlyTriggers: [(name: String, sql: String)] = [
+        ("events_no_update", "CREATE TRIGGER events_no_update BEFORE UPDATE ON events BEGIN SELECT RAISE(ABORT, 'audit events are append-only'); END"),
+        ("events_no_delete", "CREATE TRIGGER events_no_delete BEFORE DELETE ON events BEGIN SELECT RAISE(ABORT, 'audit events are append-only'); END"),
+    ]
 }

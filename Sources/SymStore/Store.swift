@@ -76,6 +76,18 @@ public final class Store {
 
     public var schemaVersion: Int { Int(((try? db.scalarInt("PRAGMA user_version")) ?? nil) ?? 0) }
 
+    /// Puts back the events table's append-only triggers if someone dropped them (only a writer of the file can);
+    /// returns the names put back, for the daemon to report: the log may have been edited meanwhile.
+    public func restoreAppendOnlyTriggers() throws -> [String] {
+        try db.transaction(.immediate) {
+            var present = Set<String>()
+            try db.query("SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'events'") { present.insert($0.text(0)) }
+            let missing = Schema.appendOnlyTriggers.filter { !present.contains($0.name) }
+            for t in missing { try db.execute(t.sql) }
+            return missing.map(\.name)
+        }
+    }
+
     func migrate() throws {
         try db.transaction(.immediate) {
             let current = Int(try db.scalarInt("PRAGMA user_version") ?? 0)

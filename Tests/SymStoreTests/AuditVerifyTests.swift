@@ -184,4 +184,15 @@ final class AuditVerifyTests: XCTestCase {
         XCTAssertEqual(result.checked, Int64(count))
         print("audit verify: \(count) events in \(String(format: "%.3f", seconds)) s = \(Int(Double(count) / seconds)) events/s")
     }
+
+    func testDroppedAppendOnlyTriggersAreNamedAndPutBack() throws {
+        let store = try AuditFixture.store(in: dir, count: 3)
+        XCTAssertEqual(try store.restoreAppendOnlyTriggers(), [], "a store as made has both")
+        try AuditFixture.tamper(dbPath, "SELECT 1;")   // drops both triggers, as an attacker would
+        let writer = try Store.openForWriting(path: dbPath)
+        XCTAssertEqual(try writer.restoreAppendOnlyTriggers(), ["events_no_update", "events_no_delete"])
+        XCTAssertThrowsError(try writer.db.execute("UPDATE events SET reason = 'x' WHERE seq = 1"), "append-only again")
+        XCTAssertThrowsError(try writer.db.execute("DELETE FROM events WHERE seq = 3"))
+    }
 }
+

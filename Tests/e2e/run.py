@@ -564,6 +564,20 @@ class StoreProtectionTests(E2ECase):
         super().setUp()
         self.rid = self.request("a", "note")   # makes sure the store, -wal and -shm exist
 
+    def test_daemon_puts_back_dropped_append_only_triggers_and_says_so(self):
+        self.assertEqual(self.stop_daemon(), 0)
+        db = sqlite3.connect(self.store, timeout=10)
+        try:
+            db.execute("DROP TRIGGER events_no_delete")
+            db.commit()
+        finally:
+            db.close()
+        self.start_daemon()
+        self.assertIn("append-only triggers were gone (events_no_delete)", self.daemon_log_tail())
+        with sqlite_ro(self.store) as ro:
+            names = {n for (n,) in ro.execute("SELECT name FROM sqlite_master WHERE type='trigger'")}
+        self.assertTrue({"events_no_update", "events_no_delete"} <= names, names)
+
     def as_user_in_child(self, role, fn):
         """Runs fn() in a forked child with role's uid/gid; returns the child's exit status."""
         pw = pwd.getpwnam(self.users[role])
