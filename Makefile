@@ -61,7 +61,7 @@ reliability: build
 
 # The full runs behind the figures in docs/RELIABILITY.md.
 chaos: build
-	SYMTUI_BIN=$(CURDIR)/$(BIN_DEBUG) python3 Tests/reliability/chaos.py --cycles 1000 --json .build/chaos.json
+	SYMTUI_BIN=$(CURDIR)/$(BIN_DEBUG) python3 Tests/reliability/chaos.py --cycles 1000 --json .build/chaos.json --keep .build/chaos-evidence
 
 fuzz: deps
 	Tests/reliability/fuzz.sh 600
