@@ -300,7 +300,7 @@ public final class StoreTransaction {
               request_expires_at, decided_at, access_starts_at, access_expires_at, ended_at, denial, required_approvals, stuck,
               error, extends, attempts, next_attempt_at, step_output, routing, approver_keys)
             VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
-            """, columns(r))
+            """, columns(r) + [t(r.routing?.json.compact), t(r.routing.map(Store.approverKeys))])
         r.id = db.lastInsertRowID
         try writeApprovals(r)
         return r
@@ -313,8 +313,7 @@ public final class StoreTransaction {
         var sql = """
             UPDATE requests SET flow=?, target=?, target_label=?, requester=?, state=?, end_reason=?, fields=?, duration_seconds=?,
               created_at=?, request_expires_at=?, decided_at=?, access_starts_at=?, access_expires_at=?, ended_at=?, denial=?,
-              required_approvals=?, stuck=?, error=?, extends=?, attempts=?, next_attempt_at=?, step_output=?, routing=?,
-              approver_keys=?
+              required_approvals=?, stuck=?, error=?, extends=?, attempts=?, next_attempt_at=?, step_output=?
             WHERE id=?
             """
         var values = columns(r) + [.int(r.id)]
@@ -333,18 +332,20 @@ public final class StoreTransaction {
         }
     }
 
+    private func t(_ s: String?) -> SQLValue { s.map(SQLValue.text) ?? .null }
+
+    /// Every column `update` writes. A request's routing (and its `approver_keys`) is fixed when it is made, so only
+    /// `insert` writes those: a decision does not re-encode them.
     private func columns(_ r: AccessRequest) -> [SQLValue] {
         let denial: SQLValue = r.denial.map { d in
             .text(JSONValue.obj([("user", .string(d.user)), ("at", .int(Store.millis(d.at))), ("reason", .string(d.reason))]).compact)
         } ?? .null
-        func t(_ s: String?) -> SQLValue { s.map(SQLValue.text) ?? .null }
         return [.text(r.flow), t(r.target), t(r.targetLabel), .text(r.requester), .text(r.state.rawValue), t(r.endReason?.rawValue),
                 .text(Store.encodeFields(r.fields)), r.durationSeconds.map { .int(Int64($0)) } ?? .null,
                 .int(Store.millis(r.createdAt)), .int(Store.millis(r.requestExpiresAt)), Store.millis(r.decidedAt),
                 Store.millis(r.accessStartsAt), Store.millis(r.accessExpiresAt), Store.millis(r.endedAt), denial,
                 .int(Int64(r.requiredApprovals)), .int(r.stuck ? 1 : 0), t(r.error), r.extends.map(SQLValue.int) ?? .null,
-                .int(Int64(r.attempts)), Store.millis(r.nextAttemptAt), t(r.stepOutput), t(r.routing?.json.compact),
-                t(r.routing.map(Store.approverKeys))]
+                .int(Int64(r.attempts)), Store.millis(r.nextAttemptAt), t(r.stepOutput)]
     }
 
     /// Appends an audit event at the head of the chain, in this transaction.

@@ -94,6 +94,19 @@ final class StoreRequestTests: XCTestCase {
         XCTAssertGreaterThan(b.id, a.id)
     }
 
+    func testARequestKeepsTheRoutingItWasMadeWith() throws {
+        let store = try SF.store(self)
+        var r = SF.request()
+        r.routing = Routing(approvers: Approvers(users: ["alice"], groups: ["oncall"]))
+        r = try SF.insert(store, r)
+        var decided = r
+        decided.state = .approved
+        decided.routing = nil
+        XCTAssertTrue(try store.write { try $0.update(decided) })
+        XCTAssertEqual(try store.request(id: r.id)?.routing, r.routing)
+        XCTAssertEqual(try store.db.scalarInt("SELECT count(*) FROM requests WHERE approver_keys = ?", [.text(Store.approverKeys(r.routing!))]), 1)
+    }
+
     func testEveryRequestColumnRoundTrips() throws {
         let store = try SF.store(self)
         var r = SF.request(state: .deescalating, extends: nil)
