@@ -83,7 +83,6 @@ public final class ReportingLoop: @unchecked Sendable {
     /// `daemon --once`: delivers each destination's backlog once, in parallel; a destination that fails keeps its
     /// backlog for the next run. Returns false when a destination failed or `timeout` passed first.
     public func deliverBacklog(timeout: TimeInterval) -> Bool {
-        signal(SIGPIPE, SIG_IGN)
         let workers = config.reporting.destinations.map { DeliveryWorker(destination: $0, loop: self, once: true).start() }
         let deadline = Date().addingTimeInterval(timeout)
         let finished = workers.allSatisfy { $0.waitUntilDone(timeout: deadline.timeIntervalSinceNow) }
