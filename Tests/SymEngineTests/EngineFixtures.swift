@@ -169,3 +169,48 @@ extension XCTestCase {
         return false
     }
 }
+
+/// A daemon loop (`ExpiryLoop`, `ReportingLoop`) running on its own thread, as in the daemon; `stop()` ends it and
+/// waits for it.
+final class RunningLoop<Loop: AnyObject & Sendable>: @unchecked Sendable {
+    let loop: Loop
+    private let flag = NSLock()
+    private var stopped = false
+    private let done = DispatchSemaphore(value: 0)
+    private let wake: @Sendable (Loop) -> Void
+
+    init(_ loop: Loop, run: @escaping @Sendable (Loop, @escaping () -> Bool) -> Void, wake: @escaping @Sendable (Loop) -> Void) {
+        self.loop = loop
+        self.wake = wake
+        Thread { [self] in
+            run(loop, { self.flag.withLock { self.stopped } })
+            done.signal()
+        }.start()
+    }
+
+    func stop() {
+        flag.withLock { stopped = true }
+        wake(loop)
+        _ = done.wait(timeout: .now() + 10)
+    }
+}
+
+extension RunningLoop where Loop == ExpiryLoop {
+    convenience init(_ loop: ExpiryLoop) { self.init(loop, run: { $0.run(until: $1) }, wake: { $0.poke() }) }
+}
+
+extension RunningLoop where Loop == ReportingLoop {
+    convenience init(_ loop: ReportingLoop) { self.init(loop, run: { $0.run(until: $1) }, wake: { $0.poke() }) }
+}
+
+extension XCTestCase {
+    /// True once `condition` holds, polled every 5 ms for up to `seconds`.
+    func eventually(within seconds: TimeInterval = 5, _ condition: () throws -> Bool) rethrows -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        repeat {
+            if try condition() { return true }
+            usleep(5_000)
+        } while Date() < deadline
+        return false
+    }
+}

@@ -5,39 +5,14 @@ import SymStore
 @testable import SymEngine
 
 final class ExpiryLoopTests: XCTestCase {
-    /// A loop running on its own thread, as in the daemon; `stop()` ends it and waits for it.
-    private final class Running: @unchecked Sendable {
-        let loop: ExpiryLoop
-        private let flag = NSLock()
-        private var stopped = false
-        private let done = DispatchSemaphore(value: 0)
-        init(_ loop: ExpiryLoop) {
-            self.loop = loop
-            Thread { [self] in
-                loop.run(until: { self.flag.withLock { self.stopped } })
-                done.signal()
-            }.start()
-        }
-        func stop() { flag.withLock { stopped = true }; loop.poke(); _ = done.wait(timeout: .now() + 10) }
-    }
-
-    private func waitUntil(_ seconds: TimeInterval = 5, _ condition: () throws -> Bool) rethrows -> Bool {
-        let deadline = Date().addingTimeInterval(seconds)
-        while Date() < deadline {
-            if try condition() { return true }
-            usleep(5_000)
-        }
-        return false
-    }
-
     /// Every command used to wake the loop for a pass over the store; under a stream of requests that cost the
     /// daemon's socket throughput. A later deadline or a decision without strategy work now leaves it asleep.
     func testLaterDeadlinesAndDecisionsWithoutWorkLeaveTheSleepingLoopAsleep() throws {
         let h = try EngineHarness(self)
         h.engine.onChange = { [loop = h.loop] work in loop.poke(work) }
-        let running = Running(h.loop)
+        let running = RunningLoop(h.loop)
         defer { running.stop() }
-        XCTAssertTrue(waitUntil { h.loop.isSleeping }, "the loop settles")
+        XCTAssertTrue(eventually { h.loop.isSleeping }, "the loop settles")
         let passes = h.loop.passes
         for _ in 0..<10 {
             let job = try h.request("job", duration: nil)
@@ -47,7 +22,7 @@ final class ExpiryLoopTests: XCTestCase {
         XCTAssertEqual(h.loop.passes, passes, "10 approval-only requests and decisions woke the loop")
         let grant = try h.request()
         try h.execute(.approve(id: grant.id, reason: nil), by: h.alice)
-        XCTAssertTrue(waitUntil { h.runs("escalate").count == 1 }, "an approved grant wakes the loop at once")
+        XCTAssertTrue(eventually { h.runs("escalate").count == 1 }, "an approved grant wakes the loop at once")
     }
 
     func testWhatAChangeGivesTheLoopToDo() {

@@ -36,37 +36,16 @@ final class ReportingTests: XCTestCase {
         }
     }
 
-    /// A running loop; `stop()` ends it and waits for it.
-    private final class Running: @unchecked Sendable {
-        let loop: ReportingLoop
-        private let flag = NSLock()
-        private var stopped = false
-        private let done = DispatchSemaphore(value: 0)
-        init(_ loop: ReportingLoop) {
-            self.loop = loop
-            Thread { [self] in
-                loop.run(until: { self.flag.withLock { self.stopped } })
-                done.signal()
-            }.start()
-        }
-        func stop() { flag.withLock { stopped = true }; _ = done.wait(timeout: .now() + 10) }
-    }
-
-    private func start(_ destinations: [Destination]) -> Running {
+    private func start(_ destinations: [Destination]) -> RunningLoop<ReportingLoop> {
         let config = Config(sourcePath: dir + "/config.json5", reporting: Reporting(destinations: destinations))
         let loop = ReportingLoop(config: config, storePath: dbPath, retry: fastRetry, pollInterval: 0.05)
         loop.log = { _ in }
-        return Running(loop)
+        return RunningLoop(loop)
     }
 
     private func waitUntil(_ seconds: TimeInterval = 15, file: StaticString = #filePath, line: UInt = #line,
                            _ condition: () throws -> Bool) rethrows {
-        let deadline = Date().addingTimeInterval(seconds)
-        while Date() < deadline {
-            if try condition() { return }
-            usleep(20_000)
-        }
-        XCTFail("timed out", file: file, line: line)
+        if try !eventually(within: seconds, condition) { XCTFail("timed out", file: file, line: line) }
     }
 
     private func seqs(inJSONL path: String) -> [Int64] {
@@ -115,7 +94,7 @@ final class ReportingTests: XCTestCase {
         defer { second.stop() }
         waitUntil { seqs(inJSONL: path).count >= 15 }
         XCTAssertEqual(seqs(inJSONL: path), Array(1...15))
-        XCTAssertEqual(try store.delivery("jsonl:\(path)").seq, 15)
+        try waitUntil { try store.delivery("jsonl:\(path)").seq == 15 }   // the cursor moves after the write
     }
 
     // MARK: syslog
@@ -211,6 +190,8 @@ final class ReportingTests: XCTestCase {
         let batches = received(log)
         XCTAssertEqual(batches.flatMap(\.seqs), Array(1...150))
         XCTAssertTrue(batches.allSatisfy { $0.type == "application/json" && $0.seqs.count <= 50 })
+        // The collector logs a batch before it answers; the cursor moves after the answer.
+        try waitUntil { try store.delivery("http:http://127.0.0.1:\(port)/audit").seq == 150 }
         let record = try store.delivery("http:http://127.0.0.1:\(port)/audit")
         XCTAssertEqual(record.seq, 150)
         XCTAssertNil(record.lastError)

@@ -43,6 +43,23 @@ enum AuditFixture {
         }
     }
 
+    /// What an attacker who can write the file but not read a key does: change seq `from`'s reason and recompute every
+    /// hash and link from there to `through`, so that the chain alone still verifies.
+    static func rewriteConsistently(_ store: Store, _ dbPath: String, from: Int64, through: Int64, reason: String = "routine",
+                                    file: StaticString = #filePath, line: UInt = #line) throws {
+        var sql = ""
+        var prev = try XCTUnwrap(try store.event(seq: from - 1), file: file, line: line).hash
+        for seq in from...through {
+            var e = try XCTUnwrap(try store.event(seq: seq), file: file, line: line)
+            if seq == from { e.reason = reason }
+            e.prevHash = prev
+            e.hash = e.computedHash
+            prev = e.hash
+            sql += "UPDATE events SET reason = \(e.reason.map { "'\($0)'" } ?? "NULL"), prev_hash = '\(e.prevHash)', hash = '\(e.hash)' WHERE seq = \(seq);\n"
+        }
+        try tamper(dbPath, "BEGIN; \(sql) COMMIT;", file: file, line: line)
+    }
+
     /// Runs the sqlite3 shell on the store, dropping the append-only triggers first as an attacker would.
     static func tamper(_ dbPath: String, _ sql: String, file: StaticString = #filePath, line: UInt = #line) throws {
         let script = "DROP TRIGGER IF EXISTS events_no_update; DROP TRIGGER IF EXISTS events_no_delete; " + sql

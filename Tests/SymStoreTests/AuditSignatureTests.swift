@@ -61,36 +61,29 @@ final class AuditSignatureTests: XCTestCase {
 
     func testAConsistentlyRewrittenChainIsCaughtByTheKeyAtTheFirstRewrittenSeq() throws {
         let store = try signedStore(count: 60)
-        var sql = ""
-        var prev = try XCTUnwrap(try store.event(seq: 39)).hash
-        for seq in Int64(40)...60 {
-            var e = try XCTUnwrap(try store.event(seq: seq))
-            if seq == 40 { e.reason = "routine" }
-            e.prevHash = prev
-            e.hash = e.computedHash
-            prev = e.hash
-            sql += "UPDATE events SET reason = \(e.reason.map { "'\($0)'" } ?? "NULL"), prev_hash = '\(e.prevHash)', hash = '\(e.hash)' WHERE seq = \(seq);\n"
-        }
-        try AuditFixture.tamper(dbPath, "BEGIN; \(sql) COMMIT;")
+        try AuditFixture.rewriteConsistently(store, dbPath, from: 40, through: 60)
         XCTAssertTrue(try verify(with: nil).ok, "the chain alone cannot see a consistent rewrite")
         let result = try verify(with: key)
         XCTAssertEqual(result.problem?.seq, 40)
         XCTAssertEqual(result.problem?.kind, .badSignature)
     }
 
+    /// Signs `count` events, runs `sql` on the file, and verifies with the key.
+    private func verifyWithKey(afterSigning count: Int, then sql: String) throws -> AuditProblem? {
+        _ = try signedStore(count: count)
+        try AuditFixture.tamper(dbPath, sql)
+        return try verify(with: key).problem
+    }
+
     func testAStrippedSignatureAfterSignedEventsIsUnsigned() throws {
-        _ = try signedStore(count: 30)
-        try AuditFixture.tamper(dbPath, "UPDATE events SET hmac = NULL WHERE seq >= 25;")
-        let result = try verify(with: key)
-        XCTAssertEqual(result.problem?.seq, 25)
-        XCTAssertEqual(result.problem?.kind, .unsigned)
+        let problem = try verifyWithKey(afterSigning: 30, then: "UPDATE events SET hmac = NULL WHERE seq >= 25;")
+        XCTAssertEqual(problem?.seq, 25)
+        XCTAssertEqual(problem?.kind, .unsigned)
     }
 
     func testAStoreWithNoSignatureAtAllFailsWithAKey() throws {
-        _ = try signedStore(count: 12)
-        try AuditFixture.tamper(dbPath, "UPDATE events SET hmac = NULL;")
-        let result = try verify(with: key)
-        XCTAssertEqual(result.problem?.kind, .unsigned)
-        XCTAssertEqual(result.problem?.seq, 12)
+        let problem = try verifyWithKey(afterSigning: 12, then: "UPDATE events SET hmac = NULL;")
+        XCTAssertEqual(problem?.kind, .unsigned)
+        XCTAssertEqual(problem?.seq, 12)
     }
 }

@@ -126,17 +126,7 @@ final class AuditVerifyTests: XCTestCase {
         let store = try AuditFixture.store(in: dir, count: 300)
         let earlier = try AuditFixture.exportJSONL(store)
         // The attacker edits seq 120 and recomputes every hash from there on.
-        var sql = ""
-        var prev = try XCTUnwrap(try store.event(seq: 119)).hash
-        for seq in Int64(120)...300 {
-            var e = try XCTUnwrap(try store.event(seq: seq))
-            if seq == 120 { e.reason = "routine" }
-            e.prevHash = prev
-            e.hash = e.computedHash
-            prev = e.hash
-            sql += "UPDATE events SET reason = \(e.reason.map { "'\($0)'" } ?? "NULL"), prev_hash = '\(e.prevHash)', hash = '\(e.hash)' WHERE seq = \(seq);\n"
-        }
-        try AuditFixture.tamper(dbPath, "BEGIN; \(sql) COMMIT;")
+        try AuditFixture.rewriteConsistently(store, dbPath, from: 120, through: 300)
         XCTAssertTrue(try verify().ok, "a consistent rewrite is invisible to the chain alone")
         let against = try AuditVerifier(store: try Store.openReadOnly(path: dbPath)).verify(against: AuditFixture.lines(earlier), source: "earlier.jsonl")
         XCTAssertEqual(against.problem?.seq, 120)
