@@ -2,6 +2,7 @@
 import PackageDescription
 
 // No Swift package dependencies: Foundation, XCTest, and the system C libraries ncursesw and sqlite3.
+// Dependencies point one way: SymTUI → {SymProtocol, SymStore, SymModel}; SymEngine → {SymProtocol, SymStore, SymModel}.
 let strict: [SwiftSetting] = [.enableUpcomingFeature("ExistentialAny")]
 
 let package = Package(
@@ -21,19 +22,22 @@ let package = Package(
         .systemLibrary(name: "CSQLite3", path: "Sources/CSQLite3"),
         .target(name: "SymModel", swiftSettings: strict),
         .target(name: "SymStore", dependencies: ["SymModel", "CSQLite3"], swiftSettings: strict),
-        .target(name: "SymEngine", dependencies: ["SymModel", "SymStore"], swiftSettings: strict),
-        .target(name: "SymTUI", dependencies: ["SymModel", "SymStore", "SymEngine", "CNCursesW"], swiftSettings: strict),
-        .executableTarget(name: "SymTUIMain", dependencies: ["SymTUI"], swiftSettings: strict),
-        .executableTarget(name: "SymBench", dependencies: ["SymModel", "SymStore", "SymEngine", "SymTUI"], swiftSettings: strict),
+        // The wire protocol between the daemon and its clients: calls, replies, identity, exit codes.
+        .target(name: "SymProtocol", dependencies: ["SymModel"], swiftSettings: strict),
+        .target(name: "SymEngine", dependencies: ["SymProtocol", "SymStore", "SymModel"], swiftSettings: strict),
+        // The console and the CLI: never linked against the engine; the executable wires the engine's commands in.
+        .target(name: "SymTUI", dependencies: ["SymProtocol", "SymStore", "SymModel", "CNCursesW"], swiftSettings: strict),
+        .executableTarget(name: "SymTUIMain", dependencies: ["SymTUI", "SymEngine", "SymProtocol", "SymStore", "SymModel"], swiftSettings: strict),
+        .executableTarget(name: "SymBench", dependencies: ["SymModel", "SymStore", "SymProtocol", "SymEngine", "SymTUI"], swiftSettings: strict),
         .target(name: "FuzzReplay", path: "Tests/fuzz/FuzzReplay"),
         .executableTarget(name: "FuzzSafeText", dependencies: ["SymModel", "FuzzReplay"], path: "Tests/fuzz/FuzzSafeText"),
         .executableTarget(name: "FuzzConfig", dependencies: ["SymModel", "FuzzReplay"], path: "Tests/fuzz/FuzzConfig"),
         .executableTarget(name: "FuzzFields", dependencies: ["SymModel", "FuzzReplay"], path: "Tests/fuzz/FuzzFields"),
-        .executableTarget(name: "FuzzEvents", dependencies: ["SymModel", "SymEngine", "FuzzReplay"], path: "Tests/fuzz/FuzzEvents"),
+        .executableTarget(name: "FuzzEvents", dependencies: ["SymModel", "SymProtocol", "FuzzReplay"], path: "Tests/fuzz/FuzzEvents"),
         .testTarget(name: "SymModelTests", dependencies: ["SymModel"]),
         .testTarget(name: "SymStoreTests", dependencies: ["SymStore", "SymModel"]),
-        .testTarget(name: "SymEngineTests", dependencies: ["SymEngine", "SymStore", "SymModel"]),
-        .testTarget(name: "SymTUITests", dependencies: ["SymTUI", "SymModel"]),
+        .testTarget(name: "SymEngineTests", dependencies: ["SymEngine", "SymProtocol", "SymStore", "SymModel"]),
+        .testTarget(name: "SymTUITests", dependencies: ["SymTUI", "SymProtocol", "SymModel"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,5 +1,6 @@
 import Foundation
 import SymModel
+import SymProtocol
 import SymStore
 
 /// What `symtui audit verify` runs: `AuditVerifier` over the store (stored columns hashed as they are).

@@ -1,5 +1,6 @@
 import Foundation
 import SymModel
+import SymProtocol
 import SymStore
 #if canImport(Glibc)
 import Glibc

@@ -1,6 +1,7 @@
 import Foundation
 import SymEngine
 import SymModel
+import SymProtocol
 import SymStore
 import SymTUI
 

@@ -1,6 +1,7 @@
 import Foundation
 import SymEngine
 import SymModel
+import SymProtocol
 import SymStore
 
 /// Expiry lag at normal load: the real daemon, `grants` grants expiring over `spread` seconds.

@@ -1,5 +1,6 @@
 import Foundation
 import SymModel
+import SymProtocol
 import SymStore
 
 /// A scratch directory holding one config and one store.

@@ -2,6 +2,7 @@ import CSQLite3
 import Foundation
 import SymEngine
 import SymModel
+import SymProtocol
 import SymStore
 
 /// Raw SQLite: single-row INSERT transactions (BEGIN IMMEDIATE … COMMIT), WAL + synchronous=FULL, for `seconds`.
@@ -72,7 +73,7 @@ func socketRate(site: BenchSite, seconds: Double) throws -> (commands: Double, p
     // A daemon that stops answering must not hang the bench: 10 s per reply at most.
     var tv = timeval(tv_sec: 10, tv_usec: 0)
     _ = setsockopt(conn.fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
-    func send(_ c: ClientCommand) throws -> JSONValue {
+    func send(_ c: ChangeCall) throws -> JSONValue {
         try conn.writeLine(c.json.compact)
         guard let line = try? conn.readLine() else {
             let before = cpuTicks(pid: daemon.processIdentifier) ?? 0

@@ -1,5 +1,6 @@
 import Foundation
 import SymModel
+import SymProtocol
 import SymStore
 import Synchronization
 #if canImport(Glibc)
@@ -18,11 +19,8 @@ func daemonLog(_ message: String) {
     }
 }
 
-/// The protocol version spoken on the socket. A line is `{"v":1, …an Events API object…}`;
-/// the answer is `{"v":1,"ok":true,"request":{…}}` or `{"v":1,"ok":false,"exit":N,"error":"…"}`.
-public let protocolVersion: Int64 = 1
-
-/// `symtui daemon`: the only writer of the store. Listens on the socket, runs the engine and its loop.
+/// `symtui daemon`: the only process that opens the store. Listens on the socket, answers reads, runs the engine
+/// and its loops.
 public final class Daemon: @unchecked Sendable {
     public let config: Config
     /// Re-reads the configuration on SIGHUP; nil disables reloading.
@@ -33,9 +31,9 @@ public final class Daemon: @unchecked Sendable {
     public var escalationRetry = RetryPolicy.escalation
     public var deescalationRetry = RetryPolicy.deescalation
     private let stopping = Atomic<Bool>(false)
-    private let connections = Atomic<Int>(0)
-    static let maxConnections = 256
-    static let idleTimeout = 300
+    private let admission = Admission()
+    /// A command connection that says nothing for this long is closed (clients reconnect).
+    static let idleTimeout = 30
     private var listenFD: Int32 = -1
     private var lockFD: Int32 = -1
 
@@ -43,45 +41,10 @@ public final class Daemon: @unchecked Sendable {
         self.config = config; self.storePath = storePath; self.socketPath = socketPath
     }
 
-    /// Takes the per-store lock; fails when another daemon holds it.
-    ///
-    /// The lock is inherited by the programs the daemon runs (it is not close-on-exec): after a crash, a
-    /// `gpasswd` or strategy script the old daemon started may still be finishing, and a new daemon must not
-    /// act on the same access meanwhile. So when the lock is held but its daemon is gone, wait for them.
+
+    /// Takes the per-store lock; fails when another daemon holds it. See `StoreLock`.
     func acquireLock(orphanWait: TimeInterval = 120) throws {
-        let path = storePath + ".lock"
-        let dir = (path as NSString).deletingLastPathComponent
-        try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        let fd = open(path, O_RDWR | O_CREAT, 0o644)
-        guard fd >= 0 else { throw CommandError(ExitCode.ioErr, "cannot open \(path): \(String(cString: strerror(errno)))") }
-        let started = Date()
-        let deadline = started.addingTimeInterval(orphanWait)
-        var waiting = false
-        while flock(fd, LOCK_EX | LOCK_NB) != 0 {
-            var buf = [UInt8](repeating: 0, count: 32)
-            let n = pread(fd, &buf, 31, 0)
-            let text = n > 0 ? String(decoding: buf[0..<n], as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines) : "?"
-            let holderAlive = pid_t(text).map { kill($0, 0) == 0 || errno == EPERM } ?? true
-            if holderAlive {
-                close(fd)
-                throw CommandError(ExitCode.unavailable, "another daemon (pid \(text)) already serves \(storePath)")
-            }
-            if Date() >= deadline {
-                close(fd)
-                throw CommandError(ExitCode.unavailable, "programs started by a previous daemon (pid \(text), gone) still hold \(path) "
-                                   + "after \(Int(orphanWait)) s; find them with `fuser \(path)` and stop them")
-            }
-            // Said only after a second: a daemon that just took the lock writes its pid a moment later.
-            if !waiting && Date() >= started.addingTimeInterval(1) {
-                log("waiting for programs the previous daemon (pid \(text)) started to finish")
-                waiting = true
-            }
-            usleep(50_000)
-        }
-        ftruncate(fd, 0)
-        let pid = "\(getpid())\n"
-        _ = pid.withCString { pwrite(fd, $0, strlen($0), 0) }
-        lockFD = fd
+        lockFD = try StoreLock.acquire(path: storePath + ".lock", orphanWait: orphanWait, log: log)
     }
 
     func openStore() throws -> Store {
@@ -90,10 +53,15 @@ public final class Daemon: @unchecked Sendable {
             guard let id = Identity.groupID(g) else { throw CommandError(ExitCode.dataErr, "store_group \(g) does not exist") }
             gid = id
         }
+        let mode = config.storeMode ?? 0o600
+        for warning in try StorePlacement.check(storePath: storePath, mode: mode, group: config.storeGroup) { log("WARNING: " + warning) }
         // Read before the store is opened: a daemon that cannot sign writes nothing unsigned.
-        let signer = try config.reporting.hmacKeyFile.map { try AuditKey.load(path: $0, private: true) }
+        let signer: HMACSHA256?
+        do { signer = try config.reporting.hmacKeyFile.map { try AuditKey.load(path: $0, private: true) } } catch let e as AuditKeyError {
+            throw CommandError(e.exitCode, e.message)
+        }
         do {
-            let store = try Store.openForWriting(path: storePath, mode: config.storeMode ?? 0o644, group: gid)
+            let store = try Store.openForWriting(path: storePath, mode: mode, group: gid)
             store.signer = signer
             let restored = try store.restoreAppendOnlyTriggers()
             if !restored.isEmpty {
@@ -122,6 +90,7 @@ public final class Daemon: @unchecked Sendable {
         }
         let loop = ExpiryLoop(engine: engine)
         let reporting = ReportingLoop(config: config, storePath: storePath)
+        defer { checkpoint(store) }
         if once {
             try loop.runUntilIdle()
             // Due work includes the audit backlog; a destination that is down keeps it for the next run.
@@ -131,13 +100,15 @@ public final class Daemon: @unchecked Sendable {
             }
             return ExitCode.ok
         }
+        let feed = ChangeFeed()
+        store.afterCommit = { [feed] in feed.committed() }
+        let reads = ReadService(storePath: storePath, feed: feed, config: { [engine] in engine.config })
         engine.onChange = { [weak loop] work in loop?.poke(work); reporting.poke() }
-        signal(SIGPIPE, SIG_IGN)
         listenFD = try listenUnixSocket(socketPath, mode: 0o666)
         var sources: [any DispatchSourceSignal] = []
         signal(SIGHUP, SIG_IGN)
         let hup = DispatchSource.makeSignalSource(signal: SIGHUP, queue: .global())
-        hup.setEventHandler { [self, engine, reporting] in
+        hup.setEventHandler { [self, engine, reporting, feed] in
             guard let reloadConfig else { return }
             do {
                 let config = try reloadConfig()
@@ -146,6 +117,7 @@ public final class Daemon: @unchecked Sendable {
                 }
                 engine.reload(config)
                 reporting.reload(config)
+                feed.committed()   // flows and routing may have changed: consoles re-read
                 log("configuration reloaded")
             } catch {
                 log("configuration NOT reloaded (keeping the previous one): \(error)")
@@ -164,23 +136,32 @@ public final class Daemon: @unchecked Sendable {
             src.resume()
             sources.append(src)
         }
-        let acceptThread = Thread { [self] in acceptLoop(engine: engine) }
+        let isStopping: @Sendable () -> Bool = { [self] in stopping.load(ordering: .sequentiallyConsistent) }
+        let acceptThread = Thread { [self] in acceptLoop(engine: engine, reads: reads, feed: feed) }
         acceptThread.start()
+        let feedThread = Thread { feed.run(until: isStopping) }
+        feedThread.start()
         // Audit events leave the machine from their own thread, each destination at its own pace.
-        let reportingThread = Thread { [self] in reporting.run(until: { [self] in stopping.load(ordering: .sequentiallyConsistent) }) }
+        let reportingThread = Thread { reporting.run(until: isStopping) }
         reportingThread.start()
         log("serving \(storePath) on \(socketPath) (pid \(getpid()))")
-        loop.run(until: { [self] in stopping.load(ordering: .sequentiallyConsistent) })
+        loop.run(until: isStopping)
         close(listenFD)
         unlink(socketPath)
+        reads.close()
         _ = sources
         log("stopped")
         return ExitCode.ok
     }
 
+    /// A clean stop leaves every commit in the `.db` file itself (a copy of the stopped store is then whole).
+    private func checkpoint(_ store: Store) {
+        do { try store.checkpoint() } catch { log("could not checkpoint the store at stop: \(error)") }
+    }
+
     private func log(_ s: String) { daemonLog(s) }
 
-    private func acceptLoop(engine: Engine) {
+    private func acceptLoop(engine: Engine, reads: ReadService, feed: ChangeFeed) {
         while !stopping.load(ordering: .sequentiallyConsistent) {
             let fd = c_accept4(listenFD, nil, nil, Int32(SOCK_CLOEXEC.rawValue))
             if fd < 0 {
@@ -189,63 +170,105 @@ public final class Daemon: @unchecked Sendable {
                 usleep(10_000)
                 continue
             }
-            // Bounded: every local user may connect, so no one may exhaust the daemon's threads or hold one forever.
             let conn = LineConnection(fd: fd)
             conn.setReceiveTimeout(seconds: Daemon.idleTimeout)
-            guard connections.wrappingAdd(1, ordering: .sequentiallyConsistent).newValue <= Daemon.maxConnections else {
-                connections.wrappingSubtract(1, ordering: .sequentiallyConsistent)
-                try? conn.writeLine(Daemon.reply(error: CommandError(ExitCode.unavailable, "the daemon is busy (too many connections); try again")))
+            guard let uid = conn.peerUID() else {
+                try? conn.writeLine(Wire.failure(CommandError(ExitCode.noPerm, "cannot identify the caller")))
+                continue
+            }
+            // Bounded per user, with room kept for root and approvers: no one user can lock the others out.
+            if let refusal = admission.admit(uid: uid, isApprover: { Daemon.isApprover(uid: uid, config: engine.config) }) {
+                try? conn.writeLine(Wire.failure(CommandError(ExitCode.unavailable, refusal)))
                 continue
             }
             let t = Thread { [self] in
-                serve(conn, engine: engine)
-                connections.wrappingSubtract(1, ordering: .sequentiallyConsistent)
+                serve(conn, uid: uid, engine: engine, reads: reads, feed: feed)
+                admission.leave(uid: uid)
             }
             t.start()
         }
     }
 
-    /// Answers each line of one connection with the identity the kernel gives for its peer.
-    func serve(_ conn: LineConnection, engine: Engine) {
-        guard let uid = conn.peerUID(), let identity = Identity.of(uid: uid) else {
-            try? conn.writeLine(Daemon.reply(error: CommandError(ExitCode.noPerm, "cannot identify the caller")))
-            return
-        }
+    /// Whether `uid` may approve something: such callers keep access to the daemon when others crowd it.
+    static func isApprover(uid: uid_t, config: Config) -> Bool {
+        guard let who = Identity.of(uid: uid) else { return false }
+        return config.flows.contains { Policy.isEligible(who.actor, routing: $0.routing) }
+    }
+
+    /// Answers each line of one connection. The caller's identity (user and groups) comes from the kernel's peer
+    /// uid and is resolved again for every line: a user removed from a group loses its rights at their next command.
+    func serve(_ conn: LineConnection, uid: uid_t, engine: Engine, reads: ReadService, feed: ChangeFeed) {
         while let line = try? conn.readLine() {
             if line.trimmingCharacters(in: .whitespaces).isEmpty { continue }
             let answer: String
             do {
+                guard let identity = Identity.of(uid: uid) else { throw CommandError(ExitCode.noPerm, "cannot identify the caller (uid \(uid))") }
                 let json: JSONValue
                 do { json = try JSONValue.parse(line) } catch { throw CommandError.invalid("not valid JSON: \(error)") }
-                if let v = json["v"]?.intValue, v != protocolVersion {
-                    throw CommandError(ExitCode.usage, "protocol version \(v) is not spoken here (daemon speaks \(protocolVersion))")
-                }
-                let command = try ClientCommand.parse(json)
-                if case let .prefetch(flow, field) = command {
+                switch try DaemonCall.parse(json) {
+                case .ping:
+                    answer = Wire.ok([("user", .string(identity.name)), ("pid", .int(Int64(getpid())))])
+                case let .prefetch(flow, field):
                     switch engine.prefetch(flow: flow, field: field, by: identity) {
-                    case let .success(options): answer = JSONValue.obj([("v", .int(protocolVersion)), ("ok", .bool(true)), ("options", .array(options))]).compact
-                    case let .failure(e): answer = Daemon.reply(error: e)
+                    case let .success(options): answer = Wire.ok([("options", .array(options))])
+                    case let .failure(e): answer = Wire.failure(e)
                     }
-                } else if command == .ping {
-                    answer = JSONValue.obj([("v", .int(protocolVersion)), ("ok", .bool(true)), ("user", .string(identity.name)),
-                                            ("pid", .int(Int64(getpid())))]).compact
-                } else {
+                case .read(.subscribe):
+                    try conn.writeLine(Wire.ok([("subscribed", .bool(true))]))
+                    let fd = conn.release()
+                    if !feed.subscribe(fd: fd, uid: uid) {
+                        _ = Wire.failure(CommandError(ExitCode.unavailable, "too many subscriptions")).withCString { send(fd, $0, strlen($0), Int32(MSG_NOSIGNAL)) }
+                        close(fd)
+                    }
+                    return
+                case let .read(call):
+                    answer = Wire.ok(try reads.answer(call, caller: identity))
+                case let .change(command):
                     switch engine.execute(command, by: identity) {
-                    case let .success(r): answer = JSONValue.obj([("v", .int(protocolVersion)), ("ok", .bool(true)), ("request", r.json)]).compact
-                    case let .failure(e): answer = Daemon.reply(error: e)
+                    case let .success(r): answer = Wire.ok([("request", r.json)])
+                    case let .failure(e): answer = Wire.failure(e)
                     }
                 }
             } catch let e as CommandError {
-                answer = Daemon.reply(error: e)
+                answer = Wire.failure(e)
             } catch {
-                answer = Daemon.reply(error: CommandError(ExitCode.software, "\(error)"))
+                answer = Wire.failure(CommandError(ExitCode.unavailable, "store: \(error)"))
             }
             do { try conn.writeLine(answer) } catch { return }
         }
     }
+}
 
-    static func reply(error: CommandError) -> String {
-        JSONValue.obj([("v", .int(protocolVersion)), ("ok", .bool(false)), ("exit", .int(Int64(error.code))),
-                       ("error", .string(error.message))]).compact
+/// Who may hold a connection: at most `perUser` each, `total` in all, and the last `reserved` places only for root
+/// and approvers (an approver's revoke must get through while someone floods the socket).
+final class Admission: @unchecked Sendable {
+    static let total = 256
+    static let perUser = 32
+    static let reserved = 64
+    private let lock = NSLock()
+    private var byUser: [uid_t: Int] = [:]
+    private var count = 0
+
+    /// nil when admitted (the caller must `leave` later), else why not.
+    func admit(uid: uid_t, isApprover: () -> Bool) -> String? {
+        let (n, mine) = lock.withLock { (count, byUser[uid, default: 0]) }
+        if uid != 0 && mine >= Admission.perUser { return "too many connections from your user (\(Admission.perUser)); close some and try again" }
+        if n >= Admission.total { return "the daemon is busy (too many connections); try again" }
+        if n >= Admission.total - Admission.reserved && uid != 0 && !isApprover() {
+            return "the daemon is busy (its last connections are kept for approvers); try again"
+        }
+        lock.withLock {
+            count += 1
+            byUser[uid, default: 0] += 1
+        }
+        return nil
+    }
+
+    func leave(uid: uid_t) {
+        lock.withLock {
+            count -= 1
+            byUser[uid, default: 1] -= 1
+            if byUser[uid] == 0 { byUser[uid] = nil }
+        }
     }
 }

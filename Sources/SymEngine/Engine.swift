@@ -1,5 +1,6 @@
 import Foundation
 import SymModel
+import SymProtocol
 import SymStore
 
 /// How failed strategy runs are retried: exponential backoff with ±50 % jitter, capped.
@@ -71,7 +72,7 @@ public final class Engine: @unchecked Sendable {
     // MARK: commands
 
     /// Runs one caller command; returns the request it created or changed.
-    public func execute(_ command: ClientCommand, by caller: Identity) -> Result<AccessRequest, CommandError> {
+    public func execute(_ command: ChangeCall, by caller: Identity) -> Result<AccessRequest, CommandError> {
         do {
             let result: AccessRequest
             switch command {
@@ -84,7 +85,6 @@ public final class Engine: @unchecked Sendable {
             case let .revoke(id, reason): result = try decide(id, .revoke(reason: reason), actor: caller.actor)
             case let .release(id): result = try decide(id, .release, actor: caller.actor)
             case let .extend(id, duration, reason): result = try extend(id, duration: duration, reason: reason, requester: caller)
-            case .ping, .prefetch: throw CommandError(ExitCode.usage, "\(command.json["event"]?.stringValue ?? "this") has no request")
             }
             onChange?(LoopWork.after(result))
             return .success(result)

@@ -1,5 +1,6 @@
 import Foundation
 import SymModel
+import SymProtocol
 import SymStore
 
 /// Running a flow's handlers at each step, as docs/handlers.md describes: `on_*` before the step (may block it,
@@ -111,17 +112,8 @@ extension Engine {
         var out: [String: [FieldValue]] = [:]
         for f in flow.promptFields where f.prefetch {
             guard case let .success(options) = prefetch(flow: flow.name, field: f.name, by: caller) else { continue }
-            out[f.name] = Engine.values(fromOptions: options, for: f)
+            out[f.name] = FieldValues.options(options, for: f)
         }
         return out
-    }
-
-    /// Prefetch options (plain values, or `{"value": …, "label": …}`) that parse as the field's type.
-    public static func values(fromOptions options: [JSONValue], for field: PromptField) -> [FieldValue] {
-        options.compactMap { option in
-            let o = option["value"] ?? option
-            if case let .success(v) = FieldValues.parse(o.stringValue.map(FieldInput.text) ?? .json(o), as: field) { return v }
-            return nil
-        }
     }
 }

@@ -206,20 +206,31 @@ extension Store {
     /// Calls `body` with every event that passes `filter`, oldest first, one page at a time.
     public func forEachEvent(_ filter: AuditFilter = AuditFilter(), pageSize: Int = 1_000,
                              _ body: (AuditEvent) throws -> Void) throws {
+        var after: Int64 = 0
+        while true {
+            var count = 0
+            var last: Int64?
+            try forEachEvent(filter, afterSeq: after, limit: pageSize) { e in
+                count += 1
+                last = e.seq
+                try body(e)
+            }
+            guard count == pageSize, let last else { return }
+            after = last
+        }
+    }
+
+    /// One page: at most `limit` events with seq > `afterSeq` that pass `filter`, oldest first.
+    public func forEachEvent(_ filter: AuditFilter, afterSeq: Int64, limit: Int, _ body: (AuditEvent) throws -> Void) throws {
         var clauses = ["seq > ?"]
         var values: [SQLValue] = []
         if let since = filter.since { clauses.append("time >= ?"); values.append(.int(Store.millis(since))) }
         if let until = filter.until { clauses.append("time < ?"); values.append(.int(Store.millis(until))) }
         if let r = filter.requestId { clauses.append("request_id = ?"); values.append(.int(r)) }
         let sql = "SELECT \(Store.eventColumns) FROM events WHERE \(clauses.joined(separator: " AND ")) ORDER BY seq LIMIT ?"
-        var after: Int64 = 0
-        while true {
-            var page: [AuditEvent] = []
-            try db.query(sql, [.int(after)] + values + [.int(Int64(pageSize))]) { page.append(Store.decodeEvent($0)) }
-            for e in page { try body(e) }
-            guard page.count == pageSize, let last = page.last else { return }
-            after = last.seq
-        }
+        var page: [AuditEvent] = []
+        try db.query(sql, [.int(afterSeq)] + values + [.int(Int64(limit))]) { page.append(Store.decodeEvent($0)) }
+        for e in page { try body(e) }
     }
 
     /// The last `count` events, oldest first.

@@ -8,31 +8,16 @@ public struct StoreError: Error, Sendable, CustomStringConvertible {
     public init(_ message: String) { self.message = message }
 }
 
-/// Which requests to list.
-public struct RequestQuery: Sendable {
-    public var states: [RequestState] = []
-    public var requester: String?
-    public var flow: String?
-    public var target: String?
-    public var ids: [Int64]?
-    /// Case-insensitive text that must appear in the flow, target, requester, state or field values.
-    public var search: String?
-    public var newestFirst = true
-    public var limit = 100
-    public var offset = 0
-    public init(states: [RequestState] = [], requester: String? = nil, limit: Int = 100, offset: Int = 0) {
-        self.states = states; self.requester = requester; self.limit = limit; self.offset = offset
-    }
-}
-
-/// The shared SQLite store: requests, approvals and the audit chain. The daemon opens it for writing;
-/// consoles and the CLI open it read-only.
+/// The SQLite store: requests, approvals and the audit chain. Only the daemon opens it (one writer connection and
+/// read-only connections for its read API); trusted readers (root, `store_group`) may open it read-only.
 public final class Store {
     public let path: String
     public let db: Database
     public let readOnly: Bool
     /// Signs each new event's hash (the daemon sets it from `reporting.hmac_key_file`).
     public var signer: HMACSHA256?
+    /// Called after every committed write that changed requests or events (the daemon pushes it to subscribers).
+    public var afterCommit: (@Sendable () -> Void)?
 
     private init(path: String, db: Database, readOnly: Bool) {
         self.path = path; self.db = db; self.readOnly = readOnly
@@ -40,13 +25,13 @@ public final class Store {
 
     /// Opens (creating it if needed) the store for the single writer: WAL, synchronous=FULL, migrations,
     /// file mode and group applied to the db and its -wal/-shm, which are kept in place for readers.
-    public static func openForWriting(path: String, mode: Int = 0o644, group: gid_t? = nil) throws -> Store {
+    public static func openForWriting(path: String, mode: Int = 0o600, group: gid_t? = nil) throws -> Store {
         let dir = (path as NSString).deletingLastPathComponent
         if !dir.isEmpty && !FileManager.default.fileExists(atPath: dir) {
             try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true,
                                                     attributes: [.posixPermissions: 0o755])
         }
-        let previous = umask(0o022)
+        let previous = umask(0o077)   // nothing is ever readable by others, not even between create and chmod
         defer { umask(previous) }
         let db = try Database(path: path, readOnly: false, create: true)
         db.persistWAL()
@@ -277,10 +262,19 @@ public final class Store {
     @discardableResult
     public func write<T>(_ body: (StoreTransaction) throws -> T) throws -> T {
         precondition(!readOnly, "the read-only store cannot write")
-        return try db.transaction(.immediate) {
+        var touched = false
+        let result = try db.transaction(.immediate) {
             let tx = StoreTransaction(store: self)
+            defer { touched = tx.touched }
             return try body(tx)
         }
+        if touched { afterCommit?() }
+        return result
+    }
+
+    /// Copies the WAL's commits into the database file and empties the WAL (a clean stop leaves a whole `.db`).
+    public func checkpoint() throws {
+        try db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     }
 }
 
@@ -289,11 +283,14 @@ public final class StoreTransaction {
     let store: Store
     var db: Database { store.db }
     private var head: (seq: Int64, hash: String)?
+    /// Whether this transaction changed a request or appended an event (what readers are told about).
+    var touched = false
 
     init(store: Store) { self.store = store }
 
     /// Inserts a new request (its id is assigned) and returns it.
     public func insert(_ request: AccessRequest) throws -> AccessRequest {
+        touched = true
         var r = request
         try db.run("""
             INSERT INTO requests(flow, target, target_label, requester, state, end_reason, fields, duration_seconds, created_at,
@@ -309,6 +306,7 @@ public final class StoreTransaction {
     /// Writes a request's new state; `expectedState` makes it a compare-and-set (returns false when it lost).
     @discardableResult
     public func update(_ request: AccessRequest, expectedState: RequestState? = nil) throws -> Bool {
+        touched = true
         let r = request
         var sql = """
             UPDATE requests SET flow=?, target=?, target_label=?, requester=?, state=?, end_reason=?, fields=?, duration_seconds=?,
@@ -351,6 +349,7 @@ public final class StoreTransaction {
     /// Appends an audit event at the head of the chain, in this transaction.
     @discardableResult
     public func append(_ draft: EventDraft, at time: Date) throws -> AuditEvent {
+        touched = true
         if head == nil {
             var h: (Int64, String) = (0, AuditEvent.genesisHash)
             try db.query("SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1") { h = ($0.int(0), $0.text(1)) }

@@ -1,5 +1,5 @@
 import Foundation
-import SymEngine
+import SymProtocol
 import SymModel
 
 /// One option a command declares (`--reason TEXT`, `--json`).

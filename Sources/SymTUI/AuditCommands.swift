@@ -2,8 +2,8 @@ import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
-import SymEngine
 import SymModel
+import SymProtocol
 import SymStore
 
 /// `symtui audit …`: verify the chain, export it, follow it, and see how far each destination got.
@@ -39,7 +39,10 @@ enum AuditCommands {
 
     static func verify(_ a: ParsedArguments, _ c: CLIContext) throws -> Int32 {
         let store = try c.store()
-        let key = try a.value("key").map { try AuditKey.load(path: c.absolute($0), private: false) }
+        let key: HMACSHA256?
+        do { key = try a.value("key").map { try AuditKey.load(path: c.absolute($0), private: false) } } catch let e as AuditKeyError {
+            throw CommandError(e.exitCode, e.message)
+        }
         let verifier = AuditVerifier(store: store, key: key)
         var result = try verifier.verify()
         var against: (file: String, checked: Int64)?
@@ -91,11 +94,15 @@ enum AuditCommands {
             guard let id = Int64(r), id > 0 else { throw UsageError(message: "--request: '\(SafeText.display(r))' is not a request id") }
             filter.requestId = id
         }
-        let store = try c.store()
+        let reader = try c.reader()
         let out = StdoutWriter()
         if format == .csv { out.write(AuditExport.csvHeader) }
-        try store.forEachEvent(filter) { e in
-            out.write(format == .csv ? AuditExport.csvRecord(e) : AuditExport.jsonlLine(e) + "\n")
+        var after: Int64 = 0
+        while true {
+            let page = try reader.events(afterSeq: after, limit: ReadCall.maxRows, filter: filter)
+            for e in page { out.write(format == .csv ? AuditExport.csvRecord(e) : AuditExport.jsonlLine(e) + "\n") }
+            guard page.count == ReadCall.maxRows, let last = page.last else { break }
+            after = last.seq
         }
         out.flush()
         return ExitCode.ok
@@ -122,21 +129,21 @@ enum AuditCommands {
             guard let v = Int(n), v >= 0 else { throw UsageError(message: "--lines: '\(SafeText.display(n))' is not a number") }
             count = v
         }
-        let store = try c.store()
+        let reader = try c.reader()
         let out = StdoutWriter()
         func show(_ e: AuditEvent) { out.write((c.json ? AuditExport.jsonlLine(e) : line(e)) + "\n") }
-        let recent = try store.lastEvents(count)
+        if follow { _ = reader.changeDescriptor }   // subscribed before the first read: no commit falls between
+        let recent = try reader.lastEvents(count)
         recent.forEach(show)
         out.flush()
         guard follow else { return ExitCode.ok }
         // Ctrl-C ends a follow normally; nothing is buffered, so there is nothing to lose.
         signal(SIGINT) { _ in _exit(0) }
-        var cursor = try recent.last?.seq ?? store.lastSeq()
-        let watcher = ChangeWatcher(store: store)
+        var cursor = try recent.last?.seq ?? reader.lastEvents(1).last?.seq ?? 0
         while true {
-            _ = watcher.wait(timeoutMs: 1_000)
+            _ = reader.waitForChange(timeoutMs: 1_000)
             while true {
-                let page = try store.events(afterSeq: cursor, limit: 500)
+                let page = try reader.events(afterSeq: cursor, limit: 500, filter: AuditFilter())
                 page.forEach(show)
                 out.flush()
                 guard let last = page.last else { break }
@@ -148,15 +155,14 @@ enum AuditCommands {
     // MARK: status
 
     static func status(_ a: ParsedArguments, _ c: CLIContext) throws -> Int32 {
-        let config = try c.config()
-        let store = try c.store()
-        let rows = try deliveryStatus(store: store, config: config)
+        _ = try c.config()
+        let (head, rows) = try c.reader().delivery()
         if c.json {
-            Output.json(.obj([("head_seq", .int(try store.lastSeq())), ("destinations", .array(rows.map(\.json)))]))
+            Output.json(.obj([("head_seq", .int(head)), ("destinations", .array(rows.map(\.json)))]))
             return ExitCode.ok
         }
         if rows.isEmpty {
-            Output.print("no reporting destinations configured (reporting.destinations); head seq \(try store.lastSeq())")
+            Output.print("no reporting destinations configured (reporting.destinations); head seq \(head)")
             return ExitCode.ok
         }
         let table = rows.map { s -> [String] in

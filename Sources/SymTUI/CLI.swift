@@ -1,13 +1,15 @@
 import Foundation
-import SymEngine
 import SymModel
+import SymProtocol
 import SymStore
 
 public let symtuiVersion = "0.1.0"
 
 /// The `symtui` entry point: finds the command, parses its declared arguments, runs it, maps errors to exit codes.
 public enum SymTUICommandLine {
-    public static func main(_ argv: [String]) -> Never {
+    /// Runs the command line with the engine the executable links (`daemon`, `check`, `handlers test`).
+    public static func main(_ argv: [String], engine: any EngineLink) -> Never {
+        Link.engine = engine
         exit(run(Array(argv.dropFirst())))
     }
 
@@ -161,8 +163,9 @@ enum CLI {
                     Each answer is {"ok":true,"request":{…}} or {"ok":false,"exit":N,"error":"…","line":L}.
                     """,
                     run: Commands.events),
-        CommandSpec(words: ["daemon"], summary: "run the engine and socket (the only writer of the store)",
-                    options: [.flag("once", "do all due work and exit")], run: Commands.daemon),
+        CommandSpec(words: ["daemon"], summary: "run the engine and socket (the only process that opens the store)",
+                    options: [.flag("once", "do all due work and exit"),
+                              .value("log-level", "LEVEL", "debug, info (default), warning or error")], run: Commands.daemon),
         CommandSpec(words: ["version"], summary: "print the version", run: { a, c in
             if c.json { Output.json(.obj([("version", .string(symtuiVersion))])) } else { Output.print("symtui \(symtuiVersion)") }
             return ExitCode.ok

@@ -1,6 +1,6 @@
 import Foundation
-import SymEngine
 import SymModel
+import SymProtocol
 import SymStore
 
 /// Where things are and who is asking, resolved once per invocation.
@@ -11,6 +11,7 @@ final class CLIContext {
     var json: Bool { arguments.flag("json") }
     private var cachedConfig: Config?
     private var cachedStore: Store?
+    private var cachedReader: (any StoreReader)?
 
     init(arguments: ParsedArguments, environment: [String: String] = ProcessInfo.processInfo.environment) {
         self.arguments = arguments
@@ -63,12 +64,18 @@ final class CLIContext {
         return FileManager.default.currentDirectoryPath + "/" + p
     }
 
-    /// The store, read-only. Starts a single-user daemon first when the store does not exist yet.
+    /// The store file itself, read-only: for what needs the file (`audit verify` of a store or a backup copy), and
+    /// for trusted readers while the daemon is down. Only root and `store_group` may read it.
     func store() throws -> Store {
         if let s = cachedStore { return s }
         let path = try storePath()
-        if !FileManager.default.fileExists(atPath: path) {
-            _ = try client()   // a single-user daemon creates it
+        var st = stat()
+        guard stat(path, &st) == 0 else {
+            throw CommandError(ExitCode.noInput, "no store at \(path)" + (errno == ENOENT ? "" : ": \(String(cString: strerror(errno)))"))
+        }
+        guard access(path, R_OK) == 0 else {
+            throw CommandError(ExitCode.noPerm, "cannot read the store \(path): it is the daemon's (readable by its owner and store_group only); "
+                               + "ask the daemon instead, or run this as root")
         }
         do {
             let s = try Store.openReadOnly(path: path)
@@ -77,6 +84,29 @@ final class CLIContext {
         } catch {
             throw CommandError(ExitCode.unavailable, "cannot read the store \(path): \(error)")
         }
+    }
+
+    /// Where reads go: the daemon (which alone opens the store), or the file read-only when the daemon is down and
+    /// this user may read it. Starts a single-user daemon when the store does not exist yet and it is this user's.
+    func reader() throws -> any StoreReader {
+        if let r = cachedReader { return r }
+        let socket = try socketPath()
+        let path = try storePath()
+        let reader: any StoreReader
+        if let client = cachedClient ?? DaemonClient.connectIfRunning(socketPath: socket) {
+            cachedClient = client
+            reader = DaemonReader(client: client, socketPath: socket)
+        } else if FileManager.default.fileExists(atPath: path) {
+            guard access(path, R_OK) == 0 else {
+                throw CommandError(ExitCode.unavailable, "the daemon is not running (no answer on \(socket)); "
+                                   + "ask an administrator to start it (systemctl start symtui)")
+            }
+            reader = DirectReader(store: try store(), config: try config(), actor: me.actor)
+        } else {
+            reader = DaemonReader(client: try client(), socketPath: socket)   // a single-user daemon creates the store
+        }
+        cachedReader = reader
+        return reader
     }
 
     private var cachedClient: DaemonClient?
@@ -98,9 +128,9 @@ final class CLIContext {
         return args + ["daemon"]
     }
 
-    /// Sends one command; a refusal becomes a CommandError with the daemon's exit code.
-    func send(_ command: ClientCommand) throws -> JSONValue? {
-        let reply = try client().send(command.json)
+    /// Sends one change; a refusal becomes a CommandError with the daemon's exit code.
+    func send(_ change: ChangeCall) throws -> JSONValue? {
+        let reply = try client().send(.change(change))
         return try DaemonClient.request(from: reply)
     }
 }

@@ -1,6 +1,6 @@
 import Foundation
-import SymEngine
 import SymModel
+import SymProtocol
 import SymStore
 
 /// What each command does.
@@ -33,7 +33,7 @@ enum Commands {
         let wait = try timeout(a)
         if wait != nil && !a.flag("wait") { throw UsageError(message: "--timeout goes with --wait") }
         _ = try c.config()
-        let command = ClientCommand.request(flow: a.positional(0)!, target: a.positional(1), fields: fields,
+        let command = ChangeCall.request(flow: a.positional(0)!, target: a.positional(1), fields: fields,
                                             duration: a.value("duration"), reason: a.value("reason"))
         guard let r = try c.send(command), let id = r["id"]?.intValue else { throw CommandError(ExitCode.software, "the daemon sent no request") }
         if a.flag("wait") {
@@ -44,7 +44,7 @@ enum Commands {
         return ExitCode.ok
     }
 
-    static func decide(_ a: ParsedArguments, _ c: CLIContext, _ make: (Int64) -> ClientCommand) throws -> Int32 {
+    static func decide(_ a: ParsedArguments, _ c: CLIContext, _ make: (Int64) -> ChangeCall) throws -> Int32 {
         let id = try requestID(a)
         _ = try c.config()
         guard let r = try c.send(make(id)) else { return ExitCode.ok }
@@ -90,8 +90,8 @@ enum Commands {
             do {
                 let json: JSONValue
                 do { json = try JSONValue.parse(line) } catch { throw CommandError.invalid("line \(lineNumber): not valid JSON: \(error)") }
-                let command = try ClientCommand.parse(json)
-                let reply = try c.client().send(command.json)
+                let command = try ChangeCall.parse(json)
+                let reply = try c.client().send(.change(command))
                 answer = reply
                 if reply["ok"]?.boolValue != true, firstFailure == ExitCode.ok {
                     firstFailure = Int32(reply["exit"]?.intValue ?? Int64(ExitCode.software))
@@ -108,10 +108,10 @@ enum Commands {
         return firstFailure
     }
 
-    // MARK: reads (straight from the store)
+    // MARK: reads (through the daemon)
 
     static func list(_ a: ParsedArguments, _ c: CLIContext) throws -> Int32 {
-        let store = try c.store()
+        let reader = try c.reader()
         var query = RequestQuery()
         if let l = a.value("limit") {
             guard let n = Int(l), n > 0 else { throw UsageError(message: "--limit takes a positive number") }
@@ -131,9 +131,9 @@ enum Commands {
         if a.flag("mine") { query.requester = c.me.name }
         var rows: [AccessRequest]
         if a.flag("review") {
-            rows = try ReviewQueue.page(try ReviewQueue.ids(store: store, config: try c.config(), me: c.me), store: store, offset: 0, limit: query.limit)
+            rows = try reader.review(search: nil, offset: 0, limit: query.limit).rows
         } else {
-            rows = try store.requests(query)
+            rows = try reader.requests(query)
         }
         if c.json { Output.json(.array(rows.map(\.json))); return ExitCode.ok }
         if rows.isEmpty { Output.print("no requests"); return ExitCode.ok }
@@ -159,9 +159,7 @@ enum Commands {
 
     static func show(_ a: ParsedArguments, _ c: CLIContext) throws -> Int32 {
         let id = try requestID(a)
-        let store = try c.store()
-        guard let r = try store.request(id: id) else { throw CommandError.invalid("no request \(id)") }
-        let events = try store.events(requestId: id)
+        guard let (r, events) = try c.reader().request(id: id) else { throw CommandError.invalid("no request \(id)") }
         if c.json {
             guard case var .object(pairs) = r.json else { return ExitCode.software }
             pairs.append(("events", .array(events.map(\.json))))
@@ -193,14 +191,14 @@ enum Commands {
         try waitFor(try requestID(a), timeout: try timeout(a), c)
     }
 
-    /// Blocks on store changes until the request is settled: 0 active/approved, 1 negative, 75 timeout.
+    /// Blocks on the daemon's change feed until the request is settled: 0 active/approved, 1 negative, 75 timeout.
     static func waitFor(_ id: Int64, timeout: TimeInterval?, _ c: CLIContext) throws -> Int32 {
-        let store = try c.store()
-        let watcher = ChangeWatcher(store: store)
+        let reader = try c.reader()
         let deadline = timeout.map { Date().addingTimeInterval($0) }
         let config = try c.config()
+        _ = reader.changeDescriptor   // subscribe before the first look, so no commit falls between
         while true {
-            guard let r = try store.request(id: id) else { throw CommandError.invalid("no request \(id)") }
+            guard let (r, _) = try reader.request(id: id) else { throw CommandError.invalid("no request \(id)") }
             let approvalOnly = config.flow(named: r.flow)?.isApprovalOnly ?? (r.target == nil)
             var code: Int32?
             switch r.state {
@@ -228,7 +226,7 @@ enum Commands {
                 }
                 waitMs = min(waitMs, Int(left * 1000) + 1)
             }
-            _ = watcher.wait(timeoutMs: waitMs)
+            _ = reader.waitForChange(timeoutMs: waitMs)
         }
     }
 
@@ -295,23 +293,9 @@ enum Commands {
     }
 
     static func daemon(_ a: ParsedArguments, _ c: CLIContext) throws -> Int32 {
-        let config = try c.config()
-        let daemon = Daemon(config: config, storePath: try c.storePath(), socketPath: try c.socketPath())
-        if let path = c.configPath.map(c.absolute) { daemon.reloadConfig = { try ConfigLoader.load(path: path) } }
-        // Backoff of failed strategy runs: SYMTUI_RETRY_BASE (first delay) and SYMTUI_RETRY_CAP (longest delay).
-        for (name, apply) in [("SYMTUI_RETRY_BASE", { (s: TimeInterval) in daemon.escalationRetry.base = s; daemon.deescalationRetry.base = s }),
-                              ("SYMTUI_RETRY_CAP", { (s: TimeInterval) in daemon.escalationRetry.cap = s; daemon.deescalationRetry.cap = s })] {
-            guard let text = c.environment[name], !text.isEmpty else { continue }
-            // A duration, or seconds as a decimal number (time-compressed reliability runs use fractions).
-            if let span = TimeSpan(parsing: text), span.seconds > 0 {
-                apply(TimeInterval(span.seconds))
-            } else if let seconds = Double(text), seconds.isFinite, seconds >= 0.001, seconds <= 86_400 {
-                apply(seconds)
-            } else {
-                throw CommandError(ExitCode.usage, "\(name)=\(SafeText.display(text)) is not a duration (e.g. 1s, 30s, or 0.02 seconds)")
-            }
-        }
-        return try daemon.run(once: a.flag("once"))
+        try Link.require().runDaemon(DaemonLaunch(config: try c.config(), configPath: c.configPath.map(c.absolute), storePath: try c.storePath(),
+                                                  socketPath: try c.socketPath(), once: a.flag("once"), logLevel: a.value("log-level"),
+                                                  environment: c.environment))
     }
 }
 

@@ -1,21 +1,32 @@
 import Foundation
-import SymEngine
 import SymModel
+import SymProtocol
 
 /// Talks to the daemon over its socket; starts one in single-user mode (like tmux) when none answers.
 final class DaemonClient {
-    let connection: LineConnection
+    private(set) var connection: LineConnection
+    let socketPath: String
+    private var lastUse = Date()
 
     /// How long an answer may take: longer than any handler or strategy the daemon runs while answering.
     static let answerTimeout = 60
+    /// Answers to paged reads may be long; a client accepts far more than it ever sends.
+    static let answerLineLimit = 256 << 20
 
-    init(connection: LineConnection) {
+    init(connection: LineConnection, socketPath: String, timeout: Int = DaemonClient.answerTimeout) {
         self.connection = connection
-        connection.setReceiveTimeout(seconds: DaemonClient.answerTimeout)
+        self.socketPath = socketPath
+        connection.setReceiveTimeout(seconds: timeout)
+        connection.lineLimit = DaemonClient.answerLineLimit
+    }
+
+    /// A client when the daemon answers on `socketPath`, without starting one.
+    static func connectIfRunning(socketPath: String, timeout: Int = DaemonClient.answerTimeout) -> DaemonClient? {
+        (try? connectUnixSocket(socketPath)).map { DaemonClient(connection: $0, socketPath: socketPath, timeout: timeout) }
     }
 
     static func connect(socketPath: String, storePath: String, me: Identity, daemonArguments: [String]) throws -> DaemonClient {
-        if let c = try? connectUnixSocket(socketPath) { return DaemonClient(connection: c) }
+        if let c = connectIfRunning(socketPath: socketPath) { return c }
         guard mayStartDaemon(storePath: storePath, me: me) else {
             throw CommandError(ExitCode.unavailable, "the daemon is not running (no answer on \(socketPath)); "
                                + "ask an administrator to start it (systemctl start symtui)")
@@ -24,7 +35,7 @@ final class DaemonClient {
         let deadline = Date().addingTimeInterval(10)
         var lastError = "timed out"
         while Date() < deadline {
-            do { return DaemonClient(connection: try connectUnixSocket(socketPath)) } catch { lastError = "\(error)" }
+            do { return DaemonClient(connection: try connectUnixSocket(socketPath), socketPath: socketPath) } catch { lastError = "\(error)" }
             usleep(20_000)
         }
         let log = (storePath as NSString).deletingLastPathComponent + "/symtui-daemon.log"
@@ -45,17 +56,25 @@ final class DaemonClient {
 
     static func startDaemon(arguments: [String], storePath: String) throws {
         let dir = (storePath as NSString).deletingLastPathComponent
-        try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        // The daemon refuses a store directory others can write: make it the user's alone.
+        try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
         let exe = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
         let env = ProcessInfo.processInfo.environment
         var keep: [String: String] = ["PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"]
         for k in ["HOME", "XDG_CONFIG_HOME", "XDG_STATE_HOME", "SYMTUI_CONFIG", "TZ"] { if let v = env[k] { keep[k] = v } }
-        try ProcessRunner.spawnDetached(path: exe, arguments: arguments, environment: keep, logPath: dir + "/symtui-daemon.log")
+        try Link.require().spawnDetached(path: exe, arguments: arguments, environment: keep, logPath: dir + "/symtui-daemon.log")
     }
 
-    /// Sends one JSON object and returns the daemon's answer.
-    func send(_ message: JSONValue) throws -> JSONValue {
-        var pairs = message.objectValue ?? []
+    /// Sends one call and returns the daemon's answer (refusals included; see `Wire.refusal`).
+    func send(_ call: DaemonCall) throws -> JSONValue {
+        // The daemon closes connections that stay silent (idle timeout): start afresh rather than write into a closed one.
+        if Date().timeIntervalSince(lastUse) > 20, let fresh = try? connectUnixSocket(socketPath) {
+            fresh.setReceiveTimeout(seconds: connection.receiveTimeout)
+            fresh.lineLimit = DaemonClient.answerLineLimit
+            connection = fresh
+        }
+        defer { lastUse = Date() }
+        var pairs = call.json.objectValue ?? []
         pairs.insert(("v", .int(protocolVersion)), at: 0)
         do {
             try connection.writeLine(JSONValue.object(pairs).compact)
@@ -66,9 +85,47 @@ final class DaemonClient {
         }
     }
 
+    /// A read's answer, or its refusal as a CommandError.
+    func read(_ call: ReadCall) throws -> JSONValue {
+        let reply = try send(.read(call))
+        if let refusal = Wire.refusal(in: reply) { throw refusal }
+        return reply
+    }
+
     /// The request object of a successful answer, or the refusal as a CommandError.
     static func request(from reply: JSONValue) throws -> JSONValue? {
-        if reply["ok"]?.boolValue == true { return reply["request"] }
-        throw CommandError(Int32(reply["exit"]?.intValue ?? Int64(ExitCode.software)), reply["error"]?.stringValue ?? "the daemon refused")
+        if let refusal = Wire.refusal(in: reply) { throw refusal }
+        return reply["request"]
+    }
+}
+
+/// A connection subscribed to the daemon's change feed: readable after every commit.
+final class ChangeSubscription {
+    let connection: LineConnection
+
+    /// Subscribes on `socketPath`; nil when no daemon answers.
+    init?(socketPath: String) {
+        guard let c = try? connectUnixSocket(socketPath) else { return nil }
+        c.setReceiveTimeout(seconds: 5)
+        guard (try? c.writeLine(DaemonCall.read(.subscribe).json.compact)) != nil,
+              let line = try? c.readLine(), let reply = try? JSONValue.parse(line), Wire.refusal(in: reply) == nil else { return nil }
+        connection = c
+    }
+
+    var descriptor: Int32 { connection.fd }
+
+    /// Waits up to `timeoutMs` for a commit; drains what arrived. `nil` when the daemon went away.
+    func wait(timeoutMs: Int) -> Bool? {
+        var p = pollfd(fd: connection.fd, events: Int16(POLLIN), revents: 0)
+        let n = poll(&p, 1, Int32(timeoutMs))
+        guard n > 0 else { return false }
+        var buf = [UInt8](repeating: 0, count: 4096)
+        var got = false
+        while true {
+            let r = recv(connection.fd, &buf, buf.count, Int32(MSG_DONTWAIT))
+            if r > 0 { got = true; continue }
+            if r == 0 { return got ? true : nil }
+            return got
+        }
     }
 }

@@ -1,5 +1,5 @@
 import Foundation
-import SymEngine
+import SymProtocol
 import SymModel
 
 /// `symtui demo`: a self-contained directory (config, store, harmless strategies) for trying SymTUI alone.

@@ -1,6 +1,6 @@
 import Foundation
-import SymEngine
 import SymModel
+import SymProtocol
 import SymStore
 
 /// Commands for implementers and operators: trying a handler, and finding drift between grants and real access.
@@ -36,16 +36,11 @@ enum Inspect {
             overrides["target"]?.stringValue.flatMap(s.target(named:)) ?? s.targets.first
         }
         let user = overrides["user"]?.stringValue ?? c.me.name
-        let sample = AccessRequest(id: 1, flow: flow.name, target: target?.name, targetLabel: target?.label, requester: user,
-                                   createdAt: Date(), requestExpiresAt: Date().addingTimeInterval(3600))
-        let event = HandlerRunner.event(for: handler, flow: flow, target: target, request: sample, actor: user, extra: overrides)
-        let sdk = FileManager.default.temporaryDirectory.appendingPathComponent("symtui-sdk-\(getuid())").path
-        let runner = HandlerRunner(sdkDirectory: try EmbeddedSDK.install(into: sdk))
-        let outcome = runner.run(handler, implementation: flow.implementation!, timeout: TimeInterval(flow.handlerTimeout.seconds), event: event)
+        let outcome = try Link.require().testHandler(handler, flow: flow, target: target, user: user, overrides: overrides)
         if c.json { Output.json(outcome.auditData) } else {
             Output.print("handler   \(handler) (\(flow.implementation!))")
-            Output.print("outcome   \(outcome.verdict?.outcome ?? "failed")")
-            if let v = outcome.verdict { Output.print(SafeText.display("answer    \(describe(v))")) }
+            Output.print("outcome   \(outcome.outcome)")
+            if let v = outcome.answer { Output.print(SafeText.display("answer    \(v)")) }
             if let f = outcome.failure { Output.print(SafeText.display("error     \(f)")) }
             Output.print("time      \(outcome.durationMs) ms")
             if !outcome.stderrTail.isEmpty {
@@ -53,19 +48,7 @@ enum Inspect {
                 for line in outcome.stderrTail.split(separator: "\n") { Output.print("  " + SafeText.display(String(line))) }
             }
         }
-        return outcome.didFail ? ExitCode.dataErr : ExitCode.ok
-    }
-
-    static func describe(_ v: HandlerVerdict) -> String {
-        switch v {
-        case let .approve(reason): return "approve" + (reason.map { ": \($0)" } ?? "")
-        case let .deny(reason): return "deny: \(reason)"
-        case let .ignore(message): return "ignore: \(message)"
-        case .proceed: return "continue"
-        case let .approvers(users, groups): return "approvers " + (users + groups.map { "group:" + $0 }).joined(separator: ", ")
-        case let .options(o): return "options " + o.map(\.compact).joined(separator: ", ")
-        case .missing: return "the implementation does not define this handler"
-        }
+        return outcome.failed ? ExitCode.dataErr : ExitCode.ok
     }
 
     static func check(_ a: ParsedArguments, _ c: CLIContext) throws -> Int32 {
@@ -76,7 +59,7 @@ enum Inspect {
             guard !f.isApprovalOnly else { throw CommandError.invalid("flow \(name) is approval-only: it grants nothing to check") }
             flows = [f]
         }
-        let store = try c.store()
+        let reader = try c.reader()
         var rows: [JSONValue] = []
         var drift = false
         for sname in Set(flows.compactMap(\.strategy)).sorted() {
@@ -85,22 +68,22 @@ enum Inspect {
             for target in strategy.targets {
                 var q = RequestQuery(states: [.active, .escalating, .deescalating], limit: 10_000)
                 q.target = target.name
-                let grants = try store.requests(q).filter { flowNames.contains($0.flow) }
+                let grants = try reader.requests(q).filter { flowNames.contains($0.flow) }
                 let granted = Set(grants.filter { $0.state == .active }.map(\.requester))
                 var row: [(String, JSONValue?)] = [("strategy", .string(sname)), ("target", .string(target.name)),
                                                    ("granted", .array(granted.sorted().map(JSONValue.string)))]
-                switch Strategies.make(strategy).check(target: target) {
+                switch try Link.require().checkAccess(strategy: strategy, target: target) {
                 case nil:
                     row.append(("check", .string("none")))
-                case let .failure(f)?:
+                case let .failed(message)?:
                     row.append(("check", .string("failed")))
-                    row.append(("error", .string(f.message)))
-                case let .success(found)?:
+                    row.append(("error", .string(message)))
+                case let .found(users)?:
                     let inFlight = Set(grants.filter { $0.state != .active }.map(\.requester))
-                    let standing = found.users.subtracting(granted).subtracting(inFlight)
-                    let missing = granted.subtracting(found.users)
+                    let standing = users.subtracting(granted).subtracting(inFlight)
+                    let missing = granted.subtracting(users)
                     if !standing.isEmpty || !missing.isEmpty { drift = true }
-                    row += [("check", .string("ok")), ("has_access", .array(found.users.sorted().map(JSONValue.string))),
+                    row += [("check", .string("ok")), ("has_access", .array(users.sorted().map(JSONValue.string))),
                             ("standing_access", .array(standing.sorted().map(JSONValue.string))),
                             ("missing_access", .array(missing.sorted().map(JSONValue.string)))]
                 }

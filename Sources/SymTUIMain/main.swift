@@ -1,3 +1,3 @@
 import SymTUI
 
-SymTUICommandLine.main(CommandLine.arguments)
+SymTUICommandLine.main(CommandLine.arguments, engine: LinkedEngine())

@@ -1,6 +1,8 @@
 import Foundation
 import XCTest
 import SymModel
+import SymProtocol
+import SymStore
 @testable import SymEngine
 
 /// The daemon signs only with a key no one else can read or change; a verifier only needs to read it.
@@ -18,7 +20,7 @@ final class AuditKeyTests: XCTestCase {
     }
 
     func refusal(_ path: String, private p: Bool = true) -> CommandError? {
-        do { _ = try AuditKey.load(path: path, private: p); return nil } catch { return error as? CommandError }
+        do { _ = try AuditKey.load(path: path, private: p); return nil } catch let e as AuditKeyError { return CommandError(e.exitCode, e.message) } catch { return nil }
     }
 
     func testAPrivateKeyOfTheDaemonsUserSignsAsHMACOfItsBytes() throws {

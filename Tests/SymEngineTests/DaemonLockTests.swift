@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 import SymModel
+import SymProtocol
 @testable import SymEngine
 
 /// One daemon per store; and a new daemon waits for programs a crashed one started (they inherit its lock).

@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 import SymModel
+import SymProtocol
 import SymStore
 @testable import SymEngine
 
@@ -96,7 +97,7 @@ final class EngineHarness {
     func fixScript(_ action: String) { try? FileManager.default.removeItem(atPath: dir + "/fail-" + action) }
 
     @discardableResult
-    func execute(_ command: ClientCommand, by who: Identity, file: StaticString = #filePath, line: UInt = #line) throws -> AccessRequest {
+    func execute(_ command: ChangeCall, by who: Identity, file: StaticString = #filePath, line: UInt = #line) throws -> AccessRequest {
         switch engine.execute(command, by: who) {
         case let .success(r): return r
         case let .failure(e):
@@ -105,7 +106,7 @@ final class EngineHarness {
         }
     }
 
-    func refusal(_ command: ClientCommand, by who: Identity, file: StaticString = #filePath, line: UInt = #line) -> CommandError? {
+    func refusal(_ command: ChangeCall, by who: Identity, file: StaticString = #filePath, line: UInt = #line) -> CommandError? {
         switch engine.execute(command, by: who) {
         case let .success(r):
             XCTFail("\(command) by \(who.name) succeeded (request \(r.id) is \(r.state)); expected a refusal", file: file, line: line)

@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 import SymModel
+import SymProtocol
 import SymStore
 @testable import SymEngine
 
@@ -366,7 +367,7 @@ final class EngineGrantTests: XCTestCase {
 // MARK: - the Events API
 
 final class EngineCommandParseTests: XCTestCase {
-    func parse(_ text: String) throws -> ClientCommand { try ClientCommand.parse(try JSONValue.parse(text)) }
+    func parse(_ text: String) throws -> ChangeCall { try ChangeCall.parse(try JSONValue.parse(text)) }
 
     /// The error for `text`, with its exit code checked (65).
     func problem(_ text: String, file: StaticString = #filePath, line: UInt = #line) -> String {
@@ -393,17 +394,17 @@ final class EngineCommandParseTests: XCTestCase {
         XCTAssertEqual(try parse(#"{"event":"revoke","request":3,"reason":null}"#), .revoke(id: 3, reason: nil))
         XCTAssertEqual(try parse(#"{"event":"release","request":3}"#), .release(id: 3))
         XCTAssertEqual(try parse(#"{"event":"extend","request":3,"duration":"30m","v":1}"#), .extend(id: 3, duration: "30m", reason: nil))
-        XCTAssertEqual(try parse(#"{"event":"ping"}"#), .ping)
+        XCTAssertEqual(try DaemonCall.parse(try JSONValue.parse(#"{"event":"ping"}"#)), .ping)
     }
 
     func testEveryCommandRoundTripsThroughItsJSON() throws {
-        let commands: [ClientCommand] = [
+        let commands: [ChangeCall] = [
             .request(flow: "access", target: "db", fields: ["a": .array([.int(1)])], duration: "1h", reason: "r"),
             .request(flow: "job", target: nil, fields: [:], duration: nil, reason: nil),
             .approve(id: 1, reason: "ok"), .deny(id: 2, reason: "no"), .cancel(id: 3), .revoke(id: 4, reason: nil), .release(id: 5),
-            .extend(id: 6, duration: "30m", reason: "more"), .ping,
+            .extend(id: 6, duration: "30m", reason: "more"),
         ]
-        for c in commands { XCTAssertEqual(try ClientCommand.parse(try JSONValue.parse(c.json.compact)), c) }
+        for c in commands { XCTAssertEqual(try ChangeCall.parse(try JSONValue.parse(c.json.compact)), c) }
     }
 
     func testAnEventMustBeAnObject() {

@@ -1,6 +1,7 @@
 import XCTest
 import Foundation
 import SymModel
+import SymProtocol
 @testable import SymEngine
 
 /// SPEC §8: handlers are real programs speaking JSON on stdin/stdout; these tests run real python3 files.

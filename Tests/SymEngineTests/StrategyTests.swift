@@ -2,6 +2,7 @@ import Foundation
 import Synchronization
 import XCTest
 import SymModel
+import SymProtocol
 @testable import SymEngine
 
 // MARK: - fixtures

@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 import SymModel
+import SymProtocol
 @testable import SymTUI
 
 /// Break-glass self-approvals by others are announced at once: a banner and the bell.

@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 import SymModel
+import SymProtocol
 @testable import SymTUI
 
 /// The loop's effects against a fake backend (no terminal).

@@ -1,5 +1,6 @@
 import Foundation
 import SymModel
+import SymProtocol
 @testable import SymTUI
 
 /// The fixed clock of every fixture: 2027-01-15T08:00:00Z.

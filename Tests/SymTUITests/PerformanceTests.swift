@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 import SymModel
+import SymProtocol
 @testable import SymTUI
 
 /// Rendering cost with a 10,000-row queue: only the visible window is laid out.

@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 import SymModel
+import SymProtocol
 @testable import SymTUI
 
 /// Layout and editing behaviours found on real screenshots.

@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 import SymModel
+import SymProtocol
 @testable import SymTUI
 
 /// Key handling is pure: keys in, state and effects out.

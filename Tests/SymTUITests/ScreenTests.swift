@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 import SymModel
+import SymProtocol
 @testable import SymTUI
 
 /// The screen buffer, display widths, the theme and hostile text.

@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 import SymModel
+import SymProtocol
 @testable import SymTUI
 
 /// Golden-text snapshots of `render`, in Tests/Snapshots/console/ (outside the target, so SwiftPM has no

@@ -1,4 +1,5 @@
 import SymModel
+import SymProtocol
 
 /// What a handler answered (SPEC §8).
 public enum HandlerVerdict: Sendable, Equatable {

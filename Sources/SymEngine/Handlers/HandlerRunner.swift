@@ -1,5 +1,6 @@
 import Foundation
 import SymModel
+import SymProtocol
 #if canImport(Glibc)
 import Glibc
 #endif

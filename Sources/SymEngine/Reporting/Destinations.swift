@@ -6,6 +6,7 @@ import FoundationNetworking
 import Glibc
 #endif
 import SymModel
+import SymProtocol
 import SymStore
 
 /// A destination that could not take a batch; the batch is retried, never dropped.

@@ -1,5 +1,6 @@
 import Foundation
 import SymModel
+import SymProtocol
 import SymStore
 import Synchronization
 #if canImport(Glibc)
@@ -224,32 +225,6 @@ final class DeliveryWorker: @unchecked Sendable {
                 loop.log("\(key): cannot record delivery through seq \(last.seq): \(error)")
             }
         }
-    }
-}
-
-/// Where one destination stands, for `audit status`.
-public struct DestinationStatus: Sendable, Equatable {
-    public var key: String
-    public var type: String
-    /// The last seq the destination acknowledged.
-    public var cursor: Int64
-    /// Events not yet delivered.
-    public var backlog: Int64
-    /// Age of the oldest undelivered event, in seconds (nil when nothing waits).
-    public var lagSeconds: Double?
-    public var attempts: Int
-    public var lastError: String?
-    public var lastAttemptAt: Date?
-    public var deliveredAt: Date?
-    /// A settings problem that keeps the destination from being delivered to at all.
-    public var configProblem: String?
-
-    public var json: JSONValue {
-        func time(_ d: Date?) -> JSONValue { d.map { .string(Timestamp.format($0)) } ?? .null }
-        return .obj([("destination", .string(key)), ("type", .string(type)), ("cursor", .int(cursor)), ("backlog", .int(backlog)),
-                     ("lag_seconds", lagSeconds.map { .double(($0 * 1000).rounded() / 1000) } ?? .null), ("attempts", .int(Int64(attempts))),
-                     ("last_error", .str(lastError)), ("last_attempt_at", time(lastAttemptAt)), ("delivered_at", time(deliveredAt)),
-                     ("config_problem", .str(configProblem))])
     }
 }
 

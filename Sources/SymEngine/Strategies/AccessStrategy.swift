@@ -1,5 +1,6 @@
 import Foundation
 import SymModel
+import SymProtocol
 
 /// Everything a strategy needs to grant or take away one request's access to one target.
 public struct GrantContext: Sendable {

@@ -1,5 +1,6 @@
 import Foundation
 import SymModel
+import SymProtocol
 
 /// `command`: runs the absolute-path executables of settings `escalate`, `deescalate` and (optional) `check`,
 /// never through a shell, with argv `args… USER TARGET` (`args… TARGET` for check) and only the

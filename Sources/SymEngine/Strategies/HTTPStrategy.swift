@@ -3,6 +3,7 @@ import Foundation
 import FoundationNetworking
 #endif
 import SymModel
+import SymProtocol
 
 /// `http`: POSTs `{action, request, user, target}` as JSON to setting `url` (with optional `headers` and
 /// `timeout`); a 2xx answer means done. A JSON response body is kept as step output and sent back to

@@ -1,34 +1,52 @@
 import Foundation
-import SymEngine
 import SymModel
+import SymProtocol
 import SymStore
 
-/// The console's real backend: reads pages straight from the store (read-only) and sends every change to the daemon.
+/// The console's real backend: reads through the daemon (which alone opens the store) with its change feed, and
+/// sends every change to it. When the daemon is gone it says so, and a user who may read the file (root,
+/// `store_group`) still sees the store read-only until the daemon is back.
 final class StoreBackend: ConsoleBackend {
     let context: CLIContext
     let config: Config
-    let store: Store
-    let watcher: ChangeWatcher
     let identity: ConsoleIdentity
     private let me: Identity
-    private var reviewCache: (version: Int, ids: [Int64])?
-    private var version = 0
+    private var reader: any StoreReader
     private var health: (at: Date, ok: Bool)?
     private var announcedThrough: Int64
+    /// Answers of reads cached until the next change (the review head is asked for by several parts of a refresh).
+    private var reviewTotal: (version: Int, total: Int)?
+    private var version = 0
 
     init(context: CLIContext) throws {
         self.context = context
         config = try context.config()
-        store = try context.store()
-        watcher = ChangeWatcher(store: store)
         me = context.me
-        identity = ConsoleIdentity(user: me.name, groups: me.groups.sorted(), storePath: store.path)
-        announcedThrough = (try? store.lastSeq()) ?? 0
+        reader = try context.reader()
+        identity = ConsoleIdentity(user: me.name, groups: me.groups.sorted(), storePath: try context.storePath())
+        announcedThrough = (try? reader.lastEvents(1).last?.seq) ?? 0
+    }
+
+    /// Runs a read; when the daemon went away, finds the next best reader (the daemon again, or the file) once.
+    private func read<T>(_ body: (any StoreReader) throws -> T) throws -> T {
+        do { return try body(reader) } catch let e as CommandError where e.code == ExitCode.unavailable {
+            guard let next = reconnect() else { throw CommandError(ExitCode.unavailable, "daemon unavailable: \(e.message)") }
+            reader = next
+            return try body(next)
+        }
+    }
+
+    private func reconnect() -> (any StoreReader)? {
+        let socket = (try? context.socketPath()) ?? ""
+        if let client = DaemonClient.connectIfRunning(socketPath: socket) { return DaemonReader(client: client, socketPath: socket) }
+        guard let path = try? context.storePath(), access(path, R_OK) == 0, let store = try? Store.openReadOnly(path: path) else { return nil }
+        return DirectReader(store: store, config: config, actor: me.actor)
     }
 
     /// Break-glass self-approvals by others on flows this user approves, since the last call.
     func announcements() -> [String] {
-        guard let events = try? store.events(afterSeq: announcedThrough, limit: 1000), let last = events.last else { return [] }
+        guard let events = try? read({ try $0.events(afterSeq: announcedThrough, limit: 1000, filter: AuditFilter()) }),
+              let last = events.last else { return [] }
         announcedThrough = last.seq
         return events.compactMap { e in
             guard e.type == .approve, e.data["self"]?.boolValue == true, e.actor != me.name, let flow = config.flow(named: e.flow ?? ""),
@@ -52,56 +70,54 @@ final class StoreBackend: ConsoleBackend {
 
     /// A prefetch field's options from the daemon (which runs the handler), as values the form can cycle through.
     private func prefetched(flow: String, field: PromptField) -> [FieldValue]? {
-        guard let reply = try? context.client().send(ClientCommand.prefetch(flow: flow, field: field.name).json),
+        guard let reply = try? context.client().send(.prefetch(flow: flow, field: field.name)),
               let options = reply["options"]?.arrayValue else { return nil }
-        let values = Engine.values(fromOptions: options, for: field)
+        let values = FieldValues.options(options, for: field)
         return values.isEmpty ? nil : values
-    }
-
-    /// Ids of the requests this user may decide now, newest first; recomputed only after the store changed.
-    private func reviewQueue() throws -> [Int64] {
-        if let c = reviewCache, c.version == version { return c.ids }
-        let ids = try ReviewQueue.ids(store: store, config: config, me: me)
-        reviewCache = (version, ids)
-        return ids
     }
 
     func page(_ view: ConsoleView, filter: String, offset: Int, limit: Int) throws -> ConsolePage {
         let search = filter.isEmpty ? nil : filter
         switch view {
         case .review:
-            var ids = try reviewQueue()
-            if let search { ids = try ReviewQueue.filter(ids, store: store, search: search) }
-            return ConsolePage(offset: offset, total: ids.count, rows: .requests(try ReviewQueue.page(ids, store: store, offset: offset, limit: limit)))
+            let (rows, total) = try read { try $0.review(search: search, offset: offset, limit: limit) }
+            if search == nil { reviewTotal = (version, total) }
+            return ConsolePage(offset: offset, total: total, rows: .requests(rows))
         case .mine, .grants, .request:
             var q = RequestQuery(limit: limit, offset: offset)
             q.search = search
             if view == .mine { q.requester = me.name } else { q.states = [.active, .escalating, .deescalating] }
-            return ConsolePage(offset: offset, total: try store.count(q), rows: .requests(try store.requests(q)))
+            let (rows, total) = try read { try $0.requestsWithTotal(q) }
+            return ConsolePage(offset: offset, total: total, rows: .requests(rows))
         case .audit:
-            return ConsolePage(offset: offset, total: try store.countEvents(search: search),
-                               rows: .events(try store.eventsNewestFirst(offset: offset, limit: limit, search: search)))
+            let (rows, total) = try read { try $0.audit(search: search, offset: offset, limit: limit) }
+            return ConsolePage(offset: offset, total: total, rows: .events(rows))
         }
     }
 
-    func reviewCount() throws -> Int { try reviewQueue().count }
+    func reviewCount() throws -> Int {
+        if let c = reviewTotal, c.version == version { return c.total }
+        let total = try read { try $0.review(search: nil, offset: 0, limit: 0).total }
+        reviewTotal = (version, total)
+        return total
+    }
 
     func daemonHealthy() -> Bool {
         if let h = health, Date().timeIntervalSince(h.at) < 2 { return h.ok }
         var ok = false
-        if let path = try? context.socketPath(), let c = try? connectUnixSocket(path) {
-            let client = DaemonClient(connection: c)
-            ok = (try? client.send(ClientCommand.ping.json))?["ok"]?.boolValue == true
+        if let path = try? context.socketPath(), let client = DaemonClient.connectIfRunning(socketPath: path, timeout: 2) {
+            ok = (try? client.send(.ping))?["ok"]?.boolValue == true
         }
         health = (Date(), ok)
+        if ok, reader is DirectReader, let back = reconnect() { reader = back }   // the daemon is back: read through it again
         return ok
     }
 
-    var changeDescriptor: Int32? { watcher.pollDescriptor }
+    var changeDescriptor: Int32? { reader.changeDescriptor }
 
     /// "⚠ audit: 120 undelivered, oldest 42s" when a destination is more than a few seconds behind.
     func reportingNote() -> String? {
-        guard !config.reporting.destinations.isEmpty, let status = try? deliveryStatus(store: store, config: config) else { return nil }
+        guard !config.reporting.destinations.isEmpty, let status = try? reader.delivery().destinations else { return nil }
         let behind = status.filter { $0.backlog > 0 && ($0.lagSeconds ?? 0) >= 5 }
         guard !behind.isEmpty else { return nil }
         let oldest = Int(behind.compactMap(\.lagSeconds).max() ?? 0)
@@ -109,13 +125,13 @@ final class StoreBackend: ConsoleBackend {
     }
 
     func waitForChange(timeoutMs: Int) -> Bool {
-        let changed = timeoutMs == 0 ? watcher.changed() : watcher.wait(timeoutMs: timeoutMs)
+        let changed = reader.waitForChange(timeoutMs: timeoutMs)
         if changed { version += 1 }
         return changed
     }
 
     func send(_ action: ConsoleAction) -> ActionResult {
-        let command: ClientCommand
+        let command: ChangeCall
         switch action {
         case let .submit(flow, target, fields):
             command = .request(flow: flow, target: target, fields: fields.mapValues { $0.consoleJSON }, duration: nil, reason: nil)
@@ -127,7 +143,7 @@ final class StoreBackend: ConsoleBackend {
         case let .extend(id, duration, reason): command = .extend(id: id, duration: duration.description, reason: reason)
         }
         do {
-            let reply = try context.client().send(command.json)
+            let reply = try context.client().send(.change(command))
             guard let r = try DaemonClient.request(from: reply) else { return .ok("done") }
             let id = r["id"]?.intValue ?? 0
             let state = r["state"]?.stringValue ?? "?"

@@ -1,8 +1,8 @@
-// libFuzzer target: one Events API line, as `symtui events` reads it: JSONValue.parse, then ClientCommand.parse.
+// libFuzzer target: one Events API line, as `symtui events` reads it: JSONValue.parse, then ChangeCall.parse.
 // Neither may trap; a parsed value must survive its own compact and canonical serialisations unchanged.
 import Foundation
 import SymModel
-import SymEngine
+import SymProtocol
 import FuzzReplay
 
 func check(_ bytes: [UInt8]) {
@@ -15,7 +15,7 @@ func check(_ bytes: [UInt8]) {
         if again != value { fatalError("the \(name) form changes the value: \(line.debugDescription) -> \(text.debugDescription)") }
     }
     do {
-        _ = try ClientCommand.parse(value)
+        _ = try ChangeCall.parse(value)
     } catch {
         let message = "\(error)"
         if message.contains(where: { $0 == "\n" || $0 == "\r" }) {

@@ -1,9 +1,7 @@
 import Foundation
 import XCTest
-import SymEngine
 import SymModel
 import SymStore
-@testable import SymTUI
 
 /// The review queue computed in SQL (plus the step check) is exactly what the policy decides row by row.
 final class ReviewQueueTests: XCTestCase {
@@ -38,13 +36,13 @@ final class ReviewQueueTests: XCTestCase {
             }
         }
         for (name, groups) in [("bob", ["oncall"]), ("carol", ["oncall"]), ("dave", []), ("alice", [])] {
-            let me = Identity(uid: 0, name: name, groups: Set(groups))
+            let me = Actor.user(name, groups: Set(groups))
             let expected = try store.requests(RequestQuery(limit: 1000)).filter { r in
                 guard let flow = config.flow(named: r.flow) else { return false }
-                return Policy.mayDecideNow(me.actor, request: r, flow: flow, routing: r.routing ?? flow.routing)
+                return Policy.mayDecideNow(me, request: r, flow: flow, routing: r.routing ?? flow.routing)
             }.map(\.id)
             if name != "alice" { XCTAssertGreaterThan(expected.count, 10, "the fixture gives \(name) a real queue") }
-            XCTAssertEqual(try ReviewQueue.ids(store: store, config: config, me: me), expected, "review queue of \(name)")
+            XCTAssertEqual(try ReviewQueue.ids(store: store, config: config, actor: me), expected, "review queue of \(name)")
         }
     }
 }

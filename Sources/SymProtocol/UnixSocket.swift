@@ -7,12 +7,24 @@ import Glibc
 public final class LineConnection: @unchecked Sendable {
     public let fd: Int32
     private var buffer = [UInt8]()
+    /// The longest line the daemon reads from a caller.
     public static let maxLine = 1 << 20
+    /// The longest line this end accepts (a client reading paged answers allows more than the daemon does).
+    public var lineLimit = LineConnection.maxLine
 
     /// Seconds a read may wait (SO_RCVTIMEO); 0 waits for ever.
     public private(set) var receiveTimeout = 0
 
+    private var owned = true
+
     public init(fd: Int32) { self.fd = fd }
+
+    /// Hands the descriptor over (it is no longer closed with this connection); the daemon's change feed takes
+    /// subscribed connections this way.
+    public func release() -> Int32 {
+        owned = false
+        return fd
+    }
 
     /// Makes reads give up after `seconds` (a client must not hang on a stopped daemon).
     public func setReceiveTimeout(seconds: Int) {
@@ -20,7 +32,7 @@ public final class LineConnection: @unchecked Sendable {
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
         receiveTimeout = seconds
     }
-    deinit { close(fd) }
+    deinit { if owned { close(fd) } }
 
     /// The next line without its newline; nil at end of stream. Throws on an over-long line.
     public func readLine() throws -> String? {
@@ -31,7 +43,7 @@ public final class LineConnection: @unchecked Sendable {
                 buffer.removeSubrange(...nl)
                 return line
             }
-            if buffer.count > LineConnection.maxLine { throw SocketError("line longer than \(LineConnection.maxLine) bytes") }
+            if buffer.count > lineLimit { throw SocketError("line longer than \(lineLimit) bytes") }
             let n = read(fd, &chunk, chunk.count)
             if n < 0 {
                 if errno == EINTR { continue }
@@ -116,7 +128,7 @@ public func connectUnixSocket(_ path: String) throws -> LineConnection {
 }
 
 /// Binds and listens on a Unix socket path, replacing a stale socket file.
-func listenUnixSocket(_ path: String, mode: mode_t) throws -> Int32 {
+public func listenUnixSocket(_ path: String, mode: mode_t) throws -> Int32 {
     _ = try UnixAddress.make(path)   // a path too long is refused before a stale socket is removed
     var st = stat()
     if lstat(path, &st) == 0 {

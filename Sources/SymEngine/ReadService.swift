@@ -1,0 +1,100 @@
+import Foundation
+import SymModel
+import SymProtocol
+import SymStore
+
+/// Answers the read API for consoles and the CLI from the daemon's own read-only connections (WAL readers: they
+/// never wait behind the writer, nor block it). What depends on who asks uses the caller's kernel identity.
+final class ReadService: @unchecked Sendable {
+    private let storePath: String
+    private let config: @Sendable () -> Config
+    private let feed: ChangeFeed
+    private let lock = NSLock()
+    private var idle: [Store] = []
+    private var open = 0
+    private var closed = false
+    /// Review queues by caller, valid while no commit happened since (`ChangeFeed.version`).
+    private var reviewCache: [String: (version: Int64, ids: [Int64])] = [:]
+
+    init(storePath: String, feed: ChangeFeed, config: @escaping @Sendable () -> Config) {
+        self.storePath = storePath; self.feed = feed; self.config = config
+    }
+
+    /// Runs `body` on a read-only connection of the pool (one per concurrently reading thread).
+    func reading<T>(_ body: (Store) throws -> T) throws -> T {
+        let store: Store = try lock.withLock {
+            if closed { throw CommandError(ExitCode.unavailable, "the daemon is stopping") }
+            if let s = idle.popLast() { return s }
+            open += 1
+            return try Store.openReadOnly(path: storePath)
+        }
+        defer { lock.withLock { if closed { open -= 1 } else { idle.append(store) } } }
+        return try body(store)
+    }
+
+    /// Closes every idle connection and refuses new reads (before the clean stop's checkpoint).
+    func close() {
+        lock.withLock {
+            closed = true
+            open -= idle.count
+            idle.removeAll()
+        }
+    }
+
+    /// The answer to one read, as the pairs after `"ok": true`.
+    func answer(_ call: ReadCall, caller: Identity) throws -> [(String, JSONValue?)] {
+        try reading { store in
+            switch call {
+            case let .requests(query, count):
+                var pairs: [(String, JSONValue?)] = [("requests", .array(try store.requests(query).map(Wire.encode)))]
+                if count { pairs.append(("total", .num(try store.count(query)))) }
+                return pairs
+            case let .review(search, offset, limit):
+                var ids = try reviewIDs(store: store, caller: caller)
+                if let search, !search.isEmpty { ids = try ReviewQueue.filter(ids, store: store, search: search) }
+                let page = try ReviewQueue.page(ids, store: store, offset: offset, limit: limit)
+                return [("requests", .array(page.map(Wire.encode))), ("total", .num(ids.count))]
+            case let .request(id):
+                guard let r = try store.request(id: id) else { throw CommandError.invalid("no request \(id)") }
+                return [("request", Wire.encode(r)), ("events", .array(try store.events(requestId: id).map(Wire.encode)))]
+            case let .events(after, limit, requestId, since, until):
+                var filter = AuditFilter(since: since, until: until)
+                filter.requestId = requestId
+                var out: [JSONValue] = []
+                try store.forEachEvent(filter, afterSeq: after, limit: limit) { out.append(Wire.encode($0)) }
+                return [("events", .array(out))]
+            case let .audit(search, offset, limit):
+                let s = search.flatMap { $0.isEmpty ? nil : $0 }
+                return [("events", .array(try store.eventsNewestFirst(offset: offset, limit: limit, search: s).map(Wire.encode))),
+                        ("total", .num(try store.countEvents(search: s)))]
+            case let .lastEvents(count):
+                return [("events", .array(try store.lastEvents(count).map(Wire.encode)))]
+            case .status:
+                let review = try reviewIDs(store: store, caller: caller).count
+                var q = RequestQuery(states: [.approved, .escalating, .active, .deescalating], requester: caller.name, limit: 50)
+                q.newestFirst = false
+                let grants = try store.requests(q).filter { $0.target != nil }
+                let pending = try store.count(RequestQuery(states: [.pending], requester: caller.name))
+                return [("user", .string(caller.name)), ("review", .num(review)), ("pending", .num(pending)),
+                        ("grants", .array(grants.map(Wire.encode))), ("last_seq", .int(try store.lastSeq()))]
+            case .delivery:
+                return [("head_seq", .int(try store.lastSeq())),
+                        ("destinations", .array(try deliveryStatus(store: store, config: config()).map(\.json)))]
+            case .subscribe:
+                throw CommandError(ExitCode.software, "subscribe is answered by the connection, not as a read")
+            }
+        }
+    }
+
+    private func reviewIDs(store: Store, caller: Identity) throws -> [Int64] {
+        let key = caller.name + "\u{0}" + caller.groups.sorted().joined(separator: ",")
+        let version = feed.version.load(ordering: .sequentiallyConsistent)
+        if let hit = lock.withLock({ reviewCache[key] }), hit.version == version { return hit.ids }
+        let ids = try ReviewQueue.ids(store: store, config: config(), actor: caller.actor)
+        lock.withLock {
+            if reviewCache.count > 256 { reviewCache.removeAll() }
+            reviewCache[key] = (version, ids)
+        }
+        return ids
+    }
+}

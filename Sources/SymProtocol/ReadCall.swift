@@ -1,0 +1,168 @@
+import Foundation
+import SymModel
+
+/// A question a console or the CLI asks the daemon, which alone opens the store. Answers are paged; no call
+/// returns more than `ReadCall.maxRows` rows. Every local user may read (as they could read the file before);
+/// what depends on who asks (`review`, `status`) uses the kernel's identity of the caller, never a claimed one.
+public enum ReadCall: Sendable, Equatable {
+    /// Requests matching a query; `count` adds the total of the whole filtered list.
+    case requests(RequestQuery, count: Bool)
+    /// The requests the caller may decide now, newest first.
+    case review(search: String?, offset: Int, limit: Int)
+    /// One request with its events.
+    case request(id: Int64)
+    /// Events with seq > `afterSeq`, oldest first, optionally of one request and/or a time window.
+    case events(afterSeq: Int64, limit: Int, requestId: Int64?, since: Date?, until: Date?)
+    /// A page of the audit log, newest first, with the total.
+    case audit(search: String?, offset: Int, limit: Int)
+    /// The last `count` events, oldest first.
+    case lastEvents(count: Int)
+    /// The caller's status line: requests waiting for them, their grants, the head of the log.
+    case status
+    /// How far each reporting destination got.
+    case delivery
+    /// Turns the connection into a stream of `{"v":1,"changed":true}` lines, one after each commit.
+    case subscribe
+
+    public static let maxRows = 1_000
+
+    static let keys: [String: Set<String>] = [
+        "requests": ["states", "requester", "flow", "target", "ids", "search", "oldest_first", "offset", "limit", "count"],
+        "review": ["search", "offset", "limit"], "request": ["id"],
+        "events": ["after_seq", "limit", "request", "since_ms", "until_ms"],
+        "audit": ["search", "offset", "limit"], "last_events": ["count"],
+        "status": [], "delivery": [], "subscribe": [],
+    ]
+
+    /// Parses `{"read": NAME, …}`.
+    public static func parse(_ json: JSONValue) throws -> ReadCall {
+        guard let name = json["read"]?.stringValue else { throw CommandError.invalid("\"read\" must name a read") }
+        guard let allowed = keys[name] else {
+            throw CommandError.invalid("unknown read \"\(SafeText.display(name))\" (one of \(keys.keys.sorted().joined(separator: ", ")))")
+        }
+        for (k, _) in json.objectValue ?? [] where !allowed.contains(k) && k != "read" && k != "v" {
+            throw CommandError.invalid("unknown key \"\(SafeText.display(k))\" in a \(name) read")
+        }
+        func int(_ key: String, default d: Int64, range: ClosedRange<Int64>) throws -> Int64 {
+            guard let v = json[key], !v.isNull else { return d }
+            guard let i = v.intValue, range.contains(i) else { throw CommandError.invalid("\"\(key)\" must be a number in \(range.lowerBound)...\(range.upperBound)") }
+            return i
+        }
+        func string(_ key: String) throws -> String? {
+            guard let v = json[key], !v.isNull else { return nil }
+            guard let s = v.stringValue, s.utf8.count <= 4096, !s.contains("\0") else { throw CommandError.invalid("\"\(key)\" must be a short string") }
+            return s
+        }
+        func strings(_ key: String) throws -> [String]? {
+            guard let v = json[key], !v.isNull else { return nil }
+            guard let a = v.arrayValue, a.count <= maxRows else { throw CommandError.invalid("\"\(key)\" must be a list") }
+            return try a.map { guard let s = $0.stringValue, s.utf8.count <= 4096 else { throw CommandError.invalid("\"\(key)\" must list strings") }; return s }
+        }
+        let offset = Int(try int("offset", default: 0, range: 0...Int64(Int32.max)))
+        let limit = Int(try int("limit", default: 100, range: 0...Int64(maxRows)))
+        switch name {
+        case "requests":
+            var q = RequestQuery(limit: limit, offset: offset)
+            q.states = try (strings("states") ?? []).map { s in
+                guard let st = RequestState(rawValue: s) else { throw CommandError.invalid("unknown state \"\(SafeText.display(s))\"") }
+                return st
+            }
+            q.requester = try string("requester")
+            q.flow = try string("flow")
+            q.target = try string("target")
+            q.search = try string("search")
+            q.newestFirst = json["oldest_first"]?.boolValue != true
+            if let ids = json["ids"], !ids.isNull {
+                guard let a = ids.arrayValue, a.count <= maxRows else { throw CommandError.invalid("\"ids\" must be a list of request ids") }
+                q.ids = try a.map { guard let i = $0.intValue, i > 0 else { throw CommandError.invalid("\"ids\" must be request ids") }; return i }
+            }
+            return .requests(q, count: json["count"]?.boolValue == true)
+        case "review": return .review(search: try string("search"), offset: offset, limit: limit)
+        case "request": return .request(id: try int("id", default: 0, range: 1...Int64.max))
+        case "events":
+            let request = try json["request"].map { _ in try int("request", default: 0, range: 1...Int64.max) }
+            return .events(afterSeq: try int("after_seq", default: 0, range: 0...Int64.max), limit: limit, requestId: request,
+                           since: try json["since_ms"].map { _ in Wire.date(millis: try int("since_ms", default: 0, range: Int64.min...Int64.max)) },
+                           until: try json["until_ms"].map { _ in Wire.date(millis: try int("until_ms", default: 0, range: Int64.min...Int64.max)) })
+        case "audit": return .audit(search: try string("search"), offset: offset, limit: limit)
+        case "last_events": return .lastEvents(count: Int(try int("count", default: 10, range: 0...Int64(maxRows))))
+        case "status": return .status
+        case "delivery": return .delivery
+        default: return .subscribe
+        }
+    }
+
+    /// The line a client sends.
+    public var json: JSONValue {
+        func s(_ v: String?) -> JSONValue { .str(v) }
+        switch self {
+        case let .requests(q, count):
+            return .obj([("read", .string("requests")), ("states", .array(q.states.map { .string($0.rawValue) })),
+                         ("requester", s(q.requester)), ("flow", s(q.flow)), ("target", s(q.target)),
+                         ("ids", q.ids.map { .array($0.map(JSONValue.int)) } ?? .null), ("search", s(q.search)),
+                         ("oldest_first", .bool(!q.newestFirst)), ("offset", .num(q.offset)), ("limit", .num(q.limit)), ("count", .bool(count))])
+        case let .review(search, offset, limit):
+            return .obj([("read", .string("review")), ("search", s(search)), ("offset", .num(offset)), ("limit", .num(limit))])
+        case let .request(id): return .obj([("read", .string("request")), ("id", .int(id))])
+        case let .events(after, limit, request, since, until):
+            return .obj([("read", .string("events")), ("after_seq", .int(after)), ("limit", .num(limit)), ("request", .num(request)),
+                         ("since_ms", since.map { .int(Wire.millis($0)) } ?? .null), ("until_ms", until.map { .int(Wire.millis($0)) } ?? .null)])
+        case let .audit(search, offset, limit):
+            return .obj([("read", .string("audit")), ("search", s(search)), ("offset", .num(offset)), ("limit", .num(limit))])
+        case let .lastEvents(count): return .obj([("read", .string("last_events")), ("count", .num(count))])
+        case .status: return .obj([("read", .string("status"))])
+        case .delivery: return .obj([("read", .string("delivery"))])
+        case .subscribe: return .obj([("read", .string("subscribe"))])
+        }
+    }
+}
+
+/// Everything a line to the daemon may ask: a change (the Events API), a read, a prefetch, or a ping.
+public enum DaemonCall: Sendable, Equatable {
+    case change(ChangeCall)
+    case read(ReadCall)
+    /// The options a flow's `@prefetch` handler offers for a field (answered with `options`, changes nothing).
+    case prefetch(flow: String, field: String)
+    case ping
+
+    /// Parses one line's object; the protocol version is checked here for every kind of call.
+    public static func parse(_ json: JSONValue) throws -> DaemonCall {
+        guard json.objectValue != nil else { throw CommandError.invalid("a call must be a JSON object") }
+        try Wire.checkVersion(json)
+        if json["read"] != nil { return .read(try ReadCall.parse(json)) }
+        switch json["event"]?.stringValue {
+        case "ping":
+            for (k, _) in json.objectValue! where k != "event" && k != "v" { throw CommandError.invalid("unknown key \"\(SafeText.display(k))\" in a ping") }
+            return .ping
+        case "prefetch":
+            for (k, _) in json.objectValue! where !["event", "v", "flow", "field"].contains(k) {
+                throw CommandError.invalid("unknown key \"\(SafeText.display(k))\" in a prefetch")
+            }
+            guard let flow = json["flow"]?.stringValue, let field = json["field"]?.stringValue, flow.utf8.count <= 4096, field.utf8.count <= 4096 else {
+                throw CommandError.invalid("a prefetch needs \"flow\" and \"field\"")
+            }
+            return .prefetch(flow: flow, field: field)
+        default: return .change(try ChangeCall.parse(json))
+        }
+    }
+
+    public var json: JSONValue {
+        switch self {
+        case let .change(c): return c.json
+        case let .read(r): return r.json
+        case let .prefetch(flow, field): return .obj([("event", .string("prefetch")), ("flow", .string(flow)), ("field", .string(field))])
+        case .ping: return .obj([("event", .string("ping"))])
+        }
+    }
+}
+
+extension FieldValues {
+    /// The values a `@prefetch` handler's options stand for (`{"value":…,"label":…}` or bare values), those that parse.
+    public static func options(_ options: [JSONValue], for field: PromptField) -> [FieldValue] {
+        options.compactMap { option in
+            let o = option["value"] ?? option
+            if case let .success(v) = FieldValues.parse(o.stringValue.map(FieldInput.text) ?? .json(o), as: field) { return v }
+            return nil
+        }
+    }
+}

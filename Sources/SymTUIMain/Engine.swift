@@ -1,0 +1,64 @@
+import Foundation
+import SymEngine
+import SymModel
+import SymProtocol
+import SymTUI
+
+/// The engine's side of the command line: `daemon`, `handlers test`, `check`, and starting a detached daemon.
+/// Assembled here, in the executable, so that the console and the CLI's reading code never link the engine.
+struct LinkedEngine: EngineLink {
+    func runDaemon(_ launch: DaemonLaunch) throws -> Int32 {
+        let daemon = Daemon(config: launch.config, storePath: launch.storePath, socketPath: launch.socketPath)
+        if let path = launch.configPath { daemon.reloadConfig = { try ConfigLoader.load(path: path) } }
+        // Backoff of failed strategy runs: SYMTUI_RETRY_BASE (first delay) and SYMTUI_RETRY_CAP (longest delay).
+        for (name, apply) in [("SYMTUI_RETRY_BASE", { (s: TimeInterval) in daemon.escalationRetry.base = s; daemon.deescalationRetry.base = s }),
+                              ("SYMTUI_RETRY_CAP", { (s: TimeInterval) in daemon.escalationRetry.cap = s; daemon.deescalationRetry.cap = s })] {
+            guard let text = launch.environment[name], !text.isEmpty else { continue }
+            // A duration, or seconds as a decimal number (time-compressed reliability runs use fractions).
+            if let span = TimeSpan(parsing: text), span.seconds > 0 {
+                apply(TimeInterval(span.seconds))
+            } else if let seconds = Double(text), seconds.isFinite, seconds >= 0.001, seconds <= 86_400 {
+                apply(seconds)
+            } else {
+                throw CommandError(ExitCode.usage, "\(name)=\(SafeText.display(text)) is not a duration (e.g. 1s, 30s, or 0.02 seconds)")
+            }
+        }
+        return try daemon.run(once: launch.once)
+    }
+
+    func spawnDetached(path: String, arguments: [String], environment: [String: String], logPath: String) throws {
+        try ProcessRunner.spawnDetached(path: path, arguments: arguments, environment: environment, logPath: logPath)
+    }
+
+    func testHandler(_ handler: String, flow: Flow, target: Target?, user: String, overrides: JSONValue) throws -> HandlerTestResult {
+        let sample = AccessRequest(id: 1, flow: flow.name, target: target?.name, targetLabel: target?.label, requester: user,
+                                   createdAt: Date(), requestExpiresAt: Date().addingTimeInterval(3600))
+        let event = HandlerRunner.event(for: handler, flow: flow, target: target, request: sample, actor: user, extra: overrides)
+        let sdk = FileManager.default.temporaryDirectory.appendingPathComponent("symtui-sdk-\(getuid())").path
+        let runner = HandlerRunner(sdkDirectory: try EmbeddedSDK.install(into: sdk))
+        let outcome = runner.run(handler, implementation: flow.implementation!, timeout: TimeInterval(flow.handlerTimeout.seconds), event: event)
+        return HandlerTestResult(auditData: outcome.auditData, outcome: outcome.verdict?.outcome ?? "failed",
+                                 answer: outcome.verdict.map(LinkedEngine.describe), failure: outcome.failure,
+                                 durationMs: outcome.durationMs, stderrTail: outcome.stderrTail, failed: outcome.didFail)
+    }
+
+    static func describe(_ v: HandlerVerdict) -> String {
+        switch v {
+        case let .approve(reason): return "approve" + (reason.map { ": \($0)" } ?? "")
+        case let .deny(reason): return "deny: \(reason)"
+        case let .ignore(message): return "ignore: \(message)"
+        case .proceed: return "continue"
+        case let .approvers(users, groups): return "approvers " + (users + groups.map { "group:" + $0 }).joined(separator: ", ")
+        case let .options(o): return "options " + o.map(\.compact).joined(separator: ", ")
+        case .missing: return "the implementation does not define this handler"
+        }
+    }
+
+    func checkAccess(strategy: Strategy, target: Target) -> AccessFinding? {
+        switch Strategies.make(strategy).check(target: target) {
+        case nil: return nil
+        case let .failure(f)?: return .failed(f.message)
+        case let .success(found)?: return .found(users: found.users)
+        }
+    }
+}
