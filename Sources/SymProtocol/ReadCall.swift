@@ -80,10 +80,12 @@ public enum ReadCall: Sendable, Equatable {
         case "review": return .review(search: try string("search"), offset: offset, limit: limit)
         case "request": return .request(id: try int("id", default: 0, range: 1...Int64.max))
         case "events":
-            let request = try json["request"].map { _ in try int("request", default: 0, range: 1...Int64.max) }
+            func given(_ key: String) -> Bool { json[key].map { !$0.isNull } ?? false }
+            let request = given("request") ? try int("request", default: 0, range: 1...Int64.max) : nil
+            let since = given("since_ms") ? Wire.date(millis: try int("since_ms", default: 0, range: Int64.min...Int64.max)) : nil
+            let until = given("until_ms") ? Wire.date(millis: try int("until_ms", default: 0, range: Int64.min...Int64.max)) : nil
             return .events(afterSeq: try int("after_seq", default: 0, range: 0...Int64.max), limit: limit, requestId: request,
-                           since: try json["since_ms"].map { _ in Wire.date(millis: try int("since_ms", default: 0, range: Int64.min...Int64.max)) },
-                           until: try json["until_ms"].map { _ in Wire.date(millis: try int("until_ms", default: 0, range: Int64.min...Int64.max)) })
+                           since: since, until: until)
         case "audit": return .audit(search: try string("search"), offset: offset, limit: limit)
         case "last_events": return .lastEvents(count: Int(try int("count", default: 10, range: 0...Int64(maxRows))))
         case "status": return .status

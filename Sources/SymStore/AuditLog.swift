@@ -47,12 +47,13 @@ public struct AuditVerification: Sendable, Equatable {
 /// Streams the events table in pages and checks the chain: gapless seq from 1, each event's hash over
 /// its content, and each `prev_hash` link. Never holds more than one page in memory.
 public struct AuditVerifier {
-    public let store: Store
+    /// Where the events come from: the store file, or the daemon's read API for users who may not open the file.
+    public let store: any AuditChainSource
     public var pageSize: Int
     /// The daemon's HMAC key: also check every event's `hmac` (from the first signed event on, all must be signed).
     public var key: HMACSHA256?
 
-    public init(store: Store, pageSize: Int = 2_000, key: HMACSHA256? = nil) {
+    public init(store: any AuditChainSource, pageSize: Int = 2_000, key: HMACSHA256? = nil) {
         self.store = store; self.pageSize = pageSize; self.key = key
     }
 
@@ -295,10 +296,32 @@ public enum AuditExport {
     }
 }
 
+/// What the verifier reads: pages of events in seq order, and one event by seq.
+public protocol AuditChainSource {
+    func chainRows(afterSeq: Int64, limit: Int) throws -> [ChainRow]
+    func event(seq: Int64) throws -> AuditEvent?
+}
+
+extension Store: AuditChainSource {}
+
 /// One event's stored columns, as text: what the chain hash is computed from, without parsing `data`.
-struct ChainRow: Sendable {
+public struct ChainRow: Sendable {
     var seq: Int64, id: String, timeMs: Int64, type: String, requestId: Int64?, flow: String?, target: String?
     var requester: String?, actor: String, reason: String?, data: String, prevHash: String, hash: String, hmac: String?
+
+    /// The row of an event received whole (through the daemon): its `data` in canonical form, as the store keeps it.
+    public init(_ e: AuditEvent) {
+        self.init(seq: e.seq, id: e.id, timeMs: Store.millis(e.time), type: e.type.rawValue, requestId: e.requestId, flow: e.flow,
+                  target: e.target, requester: e.requester, actor: e.actor, reason: e.reason, data: e.data.canonical,
+                  prevHash: e.prevHash, hash: e.hash, hmac: e.hmac)
+    }
+
+    init(seq: Int64, id: String, timeMs: Int64, type: String, requestId: Int64?, flow: String?, target: String?, requester: String?,
+         actor: String, reason: String?, data: String, prevHash: String, hash: String, hmac: String?) {
+        self.seq = seq; self.id = id; self.timeMs = timeMs; self.type = type; self.requestId = requestId; self.flow = flow
+        self.target = target; self.requester = requester; self.actor = actor; self.reason = reason; self.data = data
+        self.prevHash = prevHash; self.hash = hash; self.hmac = hmac
+    }
 
     var computedHash: String {
         AuditEvent.hash(seq: seq, id: id, time: Timestamp.format(millis: timeMs), type: type, requestId: requestId, flow: flow,
@@ -307,7 +330,7 @@ struct ChainRow: Sendable {
 }
 
 extension Store {
-    func chainRows(afterSeq: Int64, limit: Int) throws -> [ChainRow] {
+    public func chainRows(afterSeq: Int64, limit: Int) throws -> [ChainRow] {
         var out: [ChainRow] = []
         out.reserveCapacity(limit)
         try db.query("SELECT \(Store.eventColumns) FROM events WHERE seq > ? ORDER BY seq LIMIT ?", [.int(afterSeq), .int(Int64(limit))]) { s in

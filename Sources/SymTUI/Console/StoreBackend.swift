@@ -17,12 +17,17 @@ final class StoreBackend: ConsoleBackend {
     /// Answers of reads cached until the next change (the review head is asked for by several parts of a refresh).
     private var reviewTotal: (version: Int, total: Int)?
     private var version = 0
+    /// Set when the daemon came back: the next wait reports a change, so every view is read again.
+    private var recovered = false
 
     init(context: CLIContext) throws {
         self.context = context
         config = try context.config()
         me = context.me
-        reader = try context.reader()
+        // A console opened while the daemon is down says so and waits for it, rather than refusing to start.
+        do { reader = try context.reader() } catch let e as CommandError where e.code == ExitCode.unavailable {
+            reader = UnavailableReader(reason: e.message)
+        }
         identity = ConsoleIdentity(user: me.name, groups: me.groups.sorted(), storePath: try context.storePath())
         announcedThrough = (try? reader.lastEvents(1).last?.seq) ?? 0
     }
@@ -30,8 +35,12 @@ final class StoreBackend: ConsoleBackend {
     /// Runs a read; when the daemon went away, finds the next best reader (the daemon again, or the file) once.
     private func read<T>(_ body: (any StoreReader) throws -> T) throws -> T {
         do { return try body(reader) } catch let e as CommandError where e.code == ExitCode.unavailable {
-            guard let next = reconnect() else { throw CommandError(ExitCode.unavailable, "daemon unavailable: \(e.message)") }
+            guard let next = reconnect() else {
+                reader = UnavailableReader(reason: e.message)
+                throw CommandError(ExitCode.unavailable, "daemon unavailable: \(e.message.replacingOccurrences(of: "daemon unavailable: ", with: ""))")
+            }
             reader = next
+            recovered = true   // every view is read again from the new source
             return try body(next)
         }
     }
@@ -109,7 +118,8 @@ final class StoreBackend: ConsoleBackend {
             ok = (try? client.send(.ping))?["ok"]?.boolValue == true
         }
         health = (Date(), ok)
-        if ok, reader is DirectReader, let back = reconnect() { reader = back }   // the daemon is back: read through it again
+        // The daemon is back: read through it again (and the console refreshes on the next change).
+        if ok, reader is DirectReader || reader is UnavailableReader, let back = reconnect() { reader = back; recovered = true }
         return ok
     }
 
@@ -125,7 +135,8 @@ final class StoreBackend: ConsoleBackend {
     }
 
     func waitForChange(timeoutMs: Int) -> Bool {
-        let changed = reader.waitForChange(timeoutMs: timeoutMs)
+        let changed = recovered || reader.waitForChange(timeoutMs: timeoutMs)
+        recovered = false
         if changed { version += 1 }
         return changed
     }
@@ -155,6 +166,27 @@ final class StoreBackend: ConsoleBackend {
             return .refused("\(error)")
         }
     }
+}
+
+/// What the console reads while neither the daemon nor the file can be read: every read says why.
+final class UnavailableReader: StoreReader {
+    let reason: String
+    init(reason: String) { self.reason = reason }
+    var source: String { "unavailable" }
+    private func fail<T>() throws -> T { throw CommandError(ExitCode.unavailable, reason) }
+    func requests(_ q: RequestQuery) throws -> [AccessRequest] { try fail() }
+    func requestsWithTotal(_ q: RequestQuery) throws -> (rows: [AccessRequest], total: Int) { try fail() }
+    func request(id: Int64) throws -> (AccessRequest, [AuditEvent])? { try fail() }
+    func review(search: String?, offset: Int, limit: Int) throws -> (rows: [AccessRequest], total: Int) { try fail() }
+    func events(afterSeq: Int64, limit: Int, filter: AuditFilter) throws -> [AuditEvent] { try fail() }
+    func audit(search: String?, offset: Int, limit: Int) throws -> (rows: [AuditEvent], total: Int) { try fail() }
+    func lastEvents(_ count: Int) throws -> [AuditEvent] { try fail() }
+    func delivery() throws -> (headSeq: Int64, destinations: [DestinationStatus]) { try fail() }
+    func waitForChange(timeoutMs: Int) -> Bool {
+        if timeoutMs > 0 { usleep(useconds_t(min(timeoutMs, 250)) * 1000) }
+        return false
+    }
+    var changeDescriptor: Int32? { nil }
 }
 
 extension FieldValue {
