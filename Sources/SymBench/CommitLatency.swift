@@ -6,68 +6,97 @@ import SymStore
 import Glibc
 #endif
 
-/// How a watch probe waits, as a console would.
+/// How a watch probe learns of a commit, as a reader would.
 enum ProbeMode: String, CaseIterable {
-    /// `ChangeWatcher.wait(timeoutMs: 1000)` in a loop: the watcher alone (inotify + data_version).
+    /// What a console does: ConsoleApp's idle loop polls stdin *and* its subscription to the daemon's change feed (up to
+    /// the next second tick); when the feed woke it, it drains it and asks the daemon for the newest event.
+    case feed
+    /// A trusted direct reader (root, `store_group`): `ChangeWatcher.wait(timeoutMs: 1000)` on the file (inotify +
+    /// data_version), then `max(seq)` from its own read-only connection.
     case watcher
-    /// ConsoleApp's idle loop (`nextInput`): the key wait (up to the next second tick) polls stdin *and* the watcher's inotify
-    /// descriptor, then `waitForChange(timeoutMs: 40)` when the descriptor woke it (else a cheap `changed()`).
-    case console
 }
 
-/// `symtui-bench watch-probe STORE MODE LAST_SEQ READY_FILE`: a reader process that opens the store
-/// read-only with a ChangeWatcher exactly as StoreBackend does, and prints `SEQ MONO_NS` each time it
-/// sees a new head of the audit chain, until it has seen LAST_SEQ.
+/// `symtui-bench watch-probe STORE SOCKET MODE LAST_SEQ READY_FILE`: a reader process that follows the store as a
+/// console (`feed`) or a trusted direct reader (`watcher`) does, and prints `SEQ MONO_NS` each time it sees a new
+/// head of the audit chain, until it has seen LAST_SEQ.
 func watchProbe(_ args: [String]) throws -> Int32 {
-    guard args.count == 4, let mode = ProbeMode(rawValue: args[1]), let last = Int64(args[2]) else {
-        log("usage: symtui-bench watch-probe STORE watcher|console LAST_SEQ READY_FILE")
+    guard args.count == 5, let mode = ProbeMode(rawValue: args[2]), let last = Int64(args[3]) else {
+        log("usage: symtui-bench watch-probe STORE SOCKET feed|watcher LAST_SEQ READY_FILE")
         return 64
     }
-    let store = try Store.openReadOnly(path: args[0])
-    let watcher = ChangeWatcher(store: store)
-    var seen = try store.lastSeq()
-    // A terminal with no key pressed: a pipe nobody writes.
-    var idleInput: [Int32] = [-1, -1]
-    _ = pipe(&idleInput)
-    _ = FileManager.default.createFile(atPath: args[3], contents: Data("\(watcher.usesInotify)".utf8))
     var lines: [String] = []
     let deadline = monoNanos() + 120_000_000_000
-    while seen < last && monoNanos() < deadline {
-        let changed: Bool
-        switch mode {
-        case .watcher: changed = watcher.wait(timeoutMs: 1000)
-        case .console:
-            var fds = [pollfd(fd: idleInput[0], events: Int16(POLLIN), revents: 0),
-                       pollfd(fd: watcher.pollDescriptor ?? -1, events: Int16(POLLIN), revents: 0)]
-            let n = poll(&fds, 2, 1000)
-            changed = n > 0 && fds[1].revents != 0 ? watcher.wait(timeoutMs: 40) : watcher.changed()
+    switch mode {
+    case .watcher:
+        let store = try Store.openReadOnly(path: args[0])
+        let watcher = ChangeWatcher(store: store)
+        var seen = try store.lastSeq()
+        _ = FileManager.default.createFile(atPath: args[4], contents: Data("\(watcher.usesInotify)".utf8))
+        while seen < last && monoNanos() < deadline {
+            guard watcher.wait(timeoutMs: 1000) else { continue }
+            let t = monoNanos()
+            let s = try store.lastSeq()
+            if s > seen { lines.append("\(s) \(t)"); seen = s }
         }
-        guard changed else { continue }
-        let t = monoNanos()
-        let s = try store.lastSeq()
-        if s > seen {
-            lines.append("\(s) \(t)")
-            seen = s
+    case .feed:
+        let feed = try connectUnixSocket(args[1])
+        feed.setReceiveTimeout(seconds: 10)
+        try feed.writeLine(DaemonCall.read(.subscribe).json.compact)
+        guard try feed.readLine() != nil else { throw StoreError("no answer to subscribe") }
+        let reads = try connectUnixSocket(args[1])
+        reads.setReceiveTimeout(seconds: 10)
+        reads.lineLimit = 64 << 20
+        func head() throws -> Int64 {
+            try reads.writeLine(DaemonCall.read(.lastEvents(count: 1)).json.compact)
+            guard let line = try reads.readLine() else { throw StoreError("the daemon closed the read connection") }
+            return try JSONValue.parse(line)["events"]?.arrayValue?.last?["seq"]?.intValue ?? 0
+        }
+        var seen = try head()
+        // A terminal with no key pressed: a pipe nobody writes.
+        var idleInput: [Int32] = [-1, -1]
+        _ = pipe(&idleInput)
+        _ = FileManager.default.createFile(atPath: args[4], contents: Data("feed".utf8))
+        var buf = [UInt8](repeating: 0, count: 4096)
+        while seen < last && monoNanos() < deadline {
+            var fds = [pollfd(fd: idleInput[0], events: Int16(POLLIN), revents: 0), pollfd(fd: feed.fd, events: Int16(POLLIN), revents: 0)]
+            guard poll(&fds, 2, 1000) > 0, fds[1].revents != 0 else { continue }
+            while recv(feed.fd, &buf, buf.count, Int32(MSG_DONTWAIT)) > 0 {}
+            let s = try head()
+            let t = monoNanos()
+            if s > seen { lines.append("\(s) \(t)"); seen = s }
         }
     }
     print(lines.joined(separator: "\n"))
     return 0
 }
 
-/// Commit → visible: one writer commits audit events at random moments while 20 reader processes watch.
+/// Commit → visible: commands go through the real daemon at random moments while 20 reader processes watch.
 func measureCommitLatency(root: String, report: Report, readers: Int = 20, commits: Int = 120) throws {
     log("commit → visible with \(readers) reader processes")
     for mode in ProbeMode.allCases {
         let site = try BenchSite(root: root, name: "latency-\(mode.rawValue)")
-        let store = try Store.openForWriting(path: site.storePath)
-        try Seed.events(into: store, count: 10, now: Date())
-        let first = try store.lastSeq()
+        do {
+            let store = try Store.openForWriting(path: site.storePath)
+            try Seed.events(into: store, count: 10, now: Date())
+        }
+        let daemon = try spawn(symtuiExecutable, ["--config", site.configPath, "daemon"], logPath: site.dir + "/daemon.log")
+        defer { stop(daemon) }
+        var writer: LineConnection?
+        let up = monoNanos() + 10_000_000_000
+        while writer == nil && monoNanos() < up {
+            writer = try? connectUnixSocket(site.socketPath)
+            if writer == nil { sleepMs(20) }
+        }
+        guard let writer else { throw StoreError("daemon did not answer on \(site.socketPath)") }
+        writer.setReceiveTimeout(seconds: 10)
+        // Each request writes one event; the probes stop once they have seen the last one.
+        let first = Int64(10)
         let last = first + Int64(commits)
         var probes: [(Process, Pipe)] = []
         for i in 0..<readers {
             let p = Process()
             p.executableURL = URL(fileURLWithPath: benchExecutable)
-            p.arguments = ["watch-probe", site.storePath, mode.rawValue, String(last), site.dir + "/ready-\(i)"]
+            p.arguments = ["watch-probe", site.storePath, site.socketPath, mode.rawValue, String(last), site.dir + "/ready-\(i)"]
             let out = Pipe()
             p.standardOutput = out
             try p.run()
@@ -79,18 +108,19 @@ func measureCommitLatency(root: String, report: Report, readers: Int = 20, commi
             sleepMs(20)
         }
         sleepMs(300)
-        // The writer: one audit event per transaction, synchronous=FULL, at random 15–45 ms intervals.
+        // The writer: one approval-only request per command through the daemon (one transaction, WAL+FULL), at random
+        // 15–45 ms intervals; its commit time is when the daemon's answer arrived.
         var committed: [Int64: UInt64] = [:]
         var commitMs = Samples()
         for i in 0..<commits {
             sleepMs(Double.random(in: 15...45))
             let t0 = monoNanos()
-            let e = try store.write { tx in
-                try tx.append(EventDraft(type: .handler, requestId: nil, flow: nil, target: nil, requester: nil, actor: "system",
-                                         reason: "latency probe \(i)"), at: Date())
+            try writer.writeLine(ChangeCall.request(flow: "job", target: nil, fields: [:], duration: nil, reason: "latency probe \(i)").json.compact)
+            guard let line = try writer.readLine(), Wire.refusal(in: try JSONValue.parse(line)) == nil else {
+                throw StoreError("the daemon refused a latency probe request")
             }
             let t1 = monoNanos()
-            committed[e.seq] = t1
+            committed[first + Int64(i) + 1] = t1
             commitMs.add(Double(t1 - t0) / 1e6)
         }
         var latencies = Samples()
@@ -105,26 +135,27 @@ func measureCommitLatency(root: String, report: Report, readers: Int = 20, commi
             }
             for (seq, t) in committed {
                 guard let hit = seen.first(where: { $0.0 >= seq }) else { missing += 1; continue }
-                // Seen before COMMIT returned to the writer counts as 0.
+                // Seen before the writer had the daemon's answer counts as 0.
                 latencies.add(hit.1 > t ? Double(hit.1 - t) / 1e6 : 0)
             }
         }
         let inotify = (try? String(contentsOfFile: site.dir + "/ready-0", encoding: .utf8)) ?? "?"
         report.detail("commit→visible [\(mode.rawValue)]: \(latencies.count) observations (\(readers) readers × \(commits) commits), "
                       + "p50 \(fmt(latencies.median)) ms, p90 \(fmt(latencies.percentile(90))) ms, p99 \(fmt(latencies.p99)) ms, "
-                      + "max \(fmt(latencies.max)) ms, missed \(missing); inotify=\(inotify); writer commit p50 \(fmt(commitMs.median)) ms")
+                      + "max \(fmt(latencies.max)) ms, missed \(missing); probe=\(inotify); request through the daemon p50 \(fmt(commitMs.median)) ms")
         let name: String
         let method: String
         switch mode {
+        case .feed:
+            name = "commit → visible in an idle console, 20 consoles, through the daemon"
+            method = "\(readers) `symtui-bench watch-probe` processes follow ConsoleApp's idle loop: a poll(2) of up to 1 s on stdin (no key "
+                + "arrives) *and* their subscription to the real daemon's change feed; when the feed wakes them they drain it and ask "
+                + "the daemon for the newest event. The bench sends \(commits) requests through the daemon at random 15–45 ms intervals; "
+                + "latency = CLOCK_MONOTONIC when a probe read the new seq − when the writer had the daemon's answer."
         case .watcher:
-            name = "commit → visible, 20 readers, ChangeWatcher.wait alone"
-            method = "\(readers) `symtui-bench watch-probe` processes open the store read-only with `ChangeWatcher` as StoreBackend does and loop on "
-                + "`wait(timeoutMs: 1000)`; the bench commits \(commits) audit events (one per BEGIN IMMEDIATE transaction, WAL+FULL) at "
-                + "random 15–45 ms intervals; latency = CLOCK_MONOTONIC when a reader read the new `max(seq)` − when COMMIT returned."
-        case .console:
-            name = "commit → visible in an idle console, 20 consoles (ConsoleApp's loop)"
-            method = "as above, but each reader follows ConsoleApp's idle loop (`nextInput`): a poll(2) of up to 1 s on stdin (no key "
-                + "arrives) *and* `ChangeWatcher.pollDescriptor`, then `waitForChange(40)` when the descriptor woke it."
+            name = "commit → visible, 20 trusted direct readers (store_group), ChangeWatcher"
+            method = "as above, but each probe opens the store file read-only with `ChangeWatcher` (inotify + data_version) and loops "
+                + "on `wait(timeoutMs: 1000)`, then reads `max(seq)` itself."
         }
         let ok = latencies.median <= 5 && latencies.p99 <= 25 && missing == 0
         report.add(Figure(name: name, measured: "p50 \(fmt(latencies.median)) ms / p99 \(fmt(latencies.p99)) ms",

@@ -7,9 +7,13 @@ final class DaemonClient {
     private(set) var connection: LineConnection
     let socketPath: String
     private var lastUse = Date()
+    /// Set when an answer did not come: a late answer must not be read as the next one's, so the next call reconnects.
+    private var stale = false
 
     /// How long an answer may take: longer than any handler or strategy the daemon runs while answering.
     static let answerTimeout = 60
+    /// How long a read may take: the daemon answers reads from its own connections, never behind a strategy run.
+    static let readTimeout = 10
     /// Answers to paged reads may be long; a client accepts far more than it ever sends.
     static let answerLineLimit = 256 << 20
 
@@ -68,7 +72,8 @@ final class DaemonClient {
     /// Sends one call and returns the daemon's answer (refusals included; see `Wire.refusal`).
     func send(_ call: DaemonCall) throws -> JSONValue {
         // The daemon closes connections that stay silent (idle timeout): start afresh rather than write into a closed one.
-        if Date().timeIntervalSince(lastUse) > 20, let fresh = try? connectUnixSocket(socketPath) {
+        if stale || Date().timeIntervalSince(lastUse) > 20, let fresh = try? connectUnixSocket(socketPath) {
+            stale = false
             fresh.setReceiveTimeout(seconds: connection.receiveTimeout)
             fresh.lineLimit = DaemonClient.answerLineLimit
             connection = fresh
@@ -80,14 +85,25 @@ final class DaemonClient {
             try connection.writeLine(JSONValue.object(pairs).compact)
             guard let line = try connection.readLine() else { throw CommandError(ExitCode.unavailable, "the daemon closed the connection") }
             return try JSONValue.parse(line)
-        } catch let e as CommandError { throw e } catch {
+        } catch let e as CommandError {
+            stale = true
+            throw e
+        } catch {
+            stale = true
             throw CommandError(ExitCode.unavailable, "talking to the daemon: \(error)")
         }
     }
 
-    /// A read's answer, or its refusal as a CommandError.
+    /// A read's answer, or its refusal as a CommandError; a daemon that does not answer within `readTimeout`
+    /// (stopped, or overloaded) is an error (69), not a hang.
     func read(_ call: ReadCall) throws -> JSONValue {
-        let reply = try send(.read(call))
+        let previous = connection.receiveTimeout
+        connection.setReceiveTimeout(seconds: min(previous == 0 ? DaemonClient.readTimeout : previous, DaemonClient.readTimeout))
+        defer { connection.setReceiveTimeout(seconds: previous) }
+        let reply: JSONValue
+        do { reply = try send(.read(call)) } catch let e as CommandError where e.message.contains("no answer within") {
+            throw CommandError(ExitCode.unavailable, "the daemon did not answer within \(DaemonClient.readTimeout) s (stopped or overloaded?)")
+        }
         if let refusal = Wire.refusal(in: reply) { throw refusal }
         return reply
     }
