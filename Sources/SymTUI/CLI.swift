@@ -181,6 +181,7 @@ enum CLI {
             Output.print(spec.helpText)
             return ExitCode.ok
         }),
+        StatusLine.spec,
     ] + AuditCommands.specs + Inspect.specs }
 
     static func runConsole(_ globals: ParsedArguments) -> Int32 {

@@ -207,3 +207,27 @@ final class PolishTests: XCTestCase {
         XCTAssertNil(Keymap.binding(for: .ctrl("a"), mode: .list, view: .review))
     }
 }
+
+/// `symtui status`'s line: short, and inert in tmux's status line.
+final class StatusLineTests: XCTestCase {
+    func grant(_ target: String, expiresIn seconds: TimeInterval, now: Date) -> AccessRequest {
+        var r = AccessRequest(id: 1, flow: "db", target: target, targetLabel: target, requester: "rita", state: .active,
+                              createdAt: now, requestExpiresAt: now)
+        r.accessExpiresAt = now.addingTimeInterval(seconds)
+        return r
+    }
+
+    func testTheLineNamesWhatWaitsAndEachGrantWithItsTimeLeft() {
+        let now = Date(timeIntervalSince1970: 1_800_000_000)
+        XCTAssertEqual(StatusLine.line(waiting: 3, grants: [grant("prod-ssh", expiresIn: 42 * 60, now: now)], now: now, tmux: false),
+                       "⚑ 3 waiting · prod-ssh 42m left")
+        XCTAssertEqual(StatusLine.line(waiting: 0, grants: [], now: now, tmux: false), "")
+    }
+
+    func testATargetNameCannotInjectTmuxFormatsOrEscapes() {
+        let now = Date(timeIntervalSince1970: 1_800_000_000)
+        let line = StatusLine.line(waiting: 0, grants: [grant("#(reboot)#[fg=red]\u{1b}[2J", expiresIn: 60, now: now)], now: now, tmux: true)
+        XCTAssertFalse(line.contains("\u{1b}"))
+        XCTAssertFalse(line.replacingOccurrences(of: "##", with: "").contains("#"), line)
+    }
+}

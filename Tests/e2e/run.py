@@ -772,6 +772,28 @@ print(f.readline().strip(), flush=True)
         self.assertEqual(self.show(rid)["requester"], self.users["a"])
 
 
+class StatusLineTests(E2ECase):
+    """`symtui status`: the one line for tmux or a prompt, through the daemon, as real users."""
+
+    def test_an_approver_sees_what_waits_and_a_requester_sees_their_grant(self):
+        rid = self.request("a", "db", "orders", duration="1h")
+        self.assertEqual(self.ok("c", "status").stdout.strip(), "⚑ 1 waiting")
+        self.assertEqual(self.ok("b", "status").stdout.strip(), "", "nothing waits for b and b holds nothing")
+        self.ok("c", "approve", rid)
+        self.wait_state(rid, "active")
+        line = self.ok("a", "status").stdout.strip()
+        self.assertRegex(line, r"^orders (59m|1h00m) left$")
+        tmux = self.ok("c", "status", "--format", "tmux").stdout.strip()
+        self.assertEqual(tmux, "", "nothing waits for c any more")
+        j = json.loads(self.ok("a", "status", "--format", "json").stdout)
+        self.assertEqual((j["user"], j["waiting"], j["grants"][0]["id"], j["grants"][0]["state"]), (self.users["a"], 0, rid, "active"))
+        self.assertGreater(j["grants"][0]["seconds_left"], 3500)
+
+    def test_status_is_69_when_the_daemon_is_down(self):
+        self.assertEqual(self.stop_daemon(), 0)
+        self.assert_refused(self.run_as("a", "status"), 69, "not running")
+
+
 class CommandStrategyTests(E2ECase):
     """The `command` strategy: argv, environment, expiry, hostile field values; `wait`."""
 
