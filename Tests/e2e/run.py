@@ -2026,6 +2026,334 @@ class SignedAuditTests(E2ECase):
             os.chmod(self.key, 0o400)
 
 
+def free_port():
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def wait_for_port(port, proc, timeout=15, what="server"):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"the {what} exited {proc.returncode} at start")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"the {what} did not listen on 127.0.0.1:{port} within {timeout} s")
+
+
+class SSHCertTests(E2ECase):
+    """`ssh_cert` against a real sshd on 127.0.0.1 that trusts the test's CA and reads its KRL."""
+
+    REQUESTERS = ["r1", "r2", "r3", "r4", "r5", "r6", "r7", "r8"]
+    SSHD = "/usr/sbin/sshd"
+    KEYGEN = "/usr/bin/ssh-keygen"
+
+    @classmethod
+    def user(cls, role, groups=(), home=None):
+        name = f"{cls.prefix}_{role}"
+        if role not in cls.REQUESTERS:
+            return super().user(role, groups, home)
+        home = os.path.join(cls.dir, "home", name)
+        os.makedirs(home)
+        cmd = ["useradd", "-M", "-s", "/bin/sh", "-g", "users", "-d", home]
+        subprocess.run(cmd + [name], check=True, capture_output=True)
+        CREATED_USERS.append(name)
+        subprocess.run(["usermod", "-p", "*", name], check=True, capture_output=True)   # unlocked for key logins
+        ssh = os.path.join(home, ".ssh")
+        os.makedirs(ssh)
+        subprocess.run(["setpriv", "--reuid", name, "--regid", "users", "--init-groups", "true"], check=True)
+        subprocess.run([cls.KEYGEN, "-q", "-t", "ed25519", "-N", "", "-C", name, "-f", os.path.join(ssh, "id_ed25519")], check=True)
+        for root, dirs, files in os.walk(home):
+            for p in [root] + [os.path.join(root, f) for f in files]:
+                os.chown(p, pwd.getpwnam(name).pw_uid, grp.getgrnam("users").gr_gid)
+        os.chmod(ssh, 0o700)
+        os.makedirs(os.path.join(cls.dir, "principals"), exist_ok=True)
+        with open(os.path.join(cls.dir, "principals", name), "w") as f:
+            f.write(f"{cls.prefix}-web\n")
+        return name
+
+    @classmethod
+    def setUpClass(cls):
+        if not os.path.exists(cls.SSHD):
+            raise unittest.SkipTest("openssh-server is not installed (make deps)")
+        super().setUpClass()
+        cls.start_sshd()
+
+    @classmethod
+    def write_scripts(cls):
+        # Runs inside setUpClass before the config is written: the CA, the KRL, the sshd around them.
+        cls.principal = f"{cls.prefix}-web"
+        cls.ca = os.path.join(cls.dir, "ca", "user_ca")
+        os.makedirs(os.path.dirname(cls.ca), mode=0o700)
+        subprocess.run([cls.KEYGEN, "-q", "-t", "ed25519", "-N", "", "-C", "test CA", "-f", cls.ca], check=True)
+        os.chmod(cls.ca, 0o600)
+        cls.krl = os.path.join(cls.dir, "krl", "revoked.krl")
+        os.makedirs(os.path.dirname(cls.krl))
+        empty = os.path.join(cls.dir, "empty-spec")
+        open(empty, "w").close()
+        subprocess.run([cls.KEYGEN, "-q", "-k", "-f", cls.krl, empty], check=True, capture_output=True)
+        os.chmod(cls.krl, 0o644)
+        cls.issued = os.path.join(cls.dir, "issued")
+        super().write_scripts()
+
+    @classmethod
+    def config_text(cls):
+        cfg = json.loads(super().config_text().split("\n", 1)[1])
+        cfg["strategies"].append({"name": "ssh", "type": "ssh_cert",
+                                  "settings": {"ca_key": cls.ca, "krl": cls.krl, "issued_dir": cls.issued},
+                                  "targets": [{"name": "web", "label": "Web servers",
+                                               "settings": {"principals": [cls.principal]}}]})
+        cfg["flows"].append({"name": "ssh", "label": "SSH to the web servers", "strategy": "ssh",
+                             "approvers": {"groups": [cls.oncall]},
+                             "prompt_fields": [{"name": "reason", "type": "string", "required": True},
+                                               {"name": "duration", "type": "duration", "required": True}]})
+        return json.dumps(cfg, indent=2)
+
+    @classmethod
+    def start_sshd(cls):
+        os.makedirs("/run/sshd", exist_ok=True)
+        hostkey = os.path.join(cls.dir, "ssh_host_ed25519_key")
+        subprocess.run([cls.KEYGEN, "-q", "-t", "ed25519", "-N", "", "-f", hostkey], check=True)
+        cls.sshd_port = free_port()
+        cls.sshd_log = os.path.join(cls.dir, "sshd.log")
+        conf = os.path.join(cls.dir, "sshd_config")
+        with open(conf, "w") as f:
+            f.write(f"""Port {cls.sshd_port}
+ListenAddress 127.0.0.1
+HostKey {hostkey}
+PidFile {cls.dir}/sshd.pid
+TrustedUserCAKeys {cls.ca}.pub
+AuthorizedPrincipalsFile {cls.dir}/principals/%u
+RevokedKeys {cls.krl}
+AuthorizedKeysFile none
+PubkeyAuthentication yes
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+UsePAM no
+StrictModes no
+LogLevel VERBOSE
+""")
+        logf = open(cls.sshd_log, "ab")
+        cls.sshd = subprocess.Popen([cls.SSHD, "-D", "-e", "-f", conf], stdout=logf, stderr=logf, stdin=subprocess.DEVNULL)
+        logf.close()
+        STARTED_PIDS.append(cls.sshd.pid)
+        wait_for_port(cls.sshd_port, cls.sshd, what="sshd")
+
+    @classmethod
+    def tearDownClass(cls):
+        p = getattr(cls, "sshd", None)
+        if p is not None:
+            stop_pid(p.pid)
+            if p.pid in STARTED_PIDS:
+                STARTED_PIDS.remove(p.pid)
+        super().tearDownClass()
+
+    # -- helpers ------------------------------------------------------------------------------------
+
+    def home(self, role):
+        return pwd.getpwnam(self.users[role]).pw_dir
+
+    def cert_path(self, role):
+        return os.path.join(self.home(role), ".ssh", "id_ed25519-cert.pub")
+
+    def ssh(self, role):
+        """`ssh -o BatchMode=yes USER@127.0.0.1 true` as the user, with their own key (and certificate, if any)."""
+        user = self.users[role]
+        key = os.path.join(self.home(role), ".ssh", "id_ed25519")
+        cmd = ["setpriv", "--reuid", user, "--regid", "users", "--init-groups", "/usr/bin/ssh", "-p", str(self.sshd_port),
+               "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+               "-o", "ConnectTimeout=5", "-o", "IdentitiesOnly=yes", "-o", "LogLevel=ERROR", "-i", key,
+               f"{user}@127.0.0.1", "true"]
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=30,
+                              env={"PATH": "/usr/bin:/bin", "HOME": self.home(role)})
+
+    def assert_ssh_ok(self, role):
+        r = self.ssh(role)
+        self.assertEqual(r.returncode, 0, f"ssh as {role} failed: {r.stderr}; sshd log: {self.sshd_log_tail()}")
+
+    def assert_ssh_refused(self, role, why):
+        r = self.ssh(role)
+        self.assertNotEqual(r.returncode, 0, f"ssh as {role} succeeded but should be refused ({why})")
+        self.assertIn("Permission denied", r.stderr, f"refused by sshd ({why}), not by something else")
+
+    def sshd_log_tail(self):
+        with open(self.sshd_log, errors="replace") as f:
+            return f.read()[-1500:]
+
+    def active_grant(self, role, duration="1h"):
+        rid = self.request(role, "ssh", "web", duration=duration)
+        self.ok("c", "approve", rid)
+        return rid, self.wait_state(rid, "active", timeout=5)
+
+    def cert_info(self, path):
+        return subprocess.run([self.KEYGEN, "-L", "-f", path], capture_output=True, text=True, check=True).stdout
+
+    def revoked_in_krl(self, cert):
+        r = subprocess.run([self.KEYGEN, "-Q", "-f", self.krl, cert], capture_output=True, text=True)
+        return r.returncode == 1 and "REVOKED" in r.stdout
+
+    def plant(self, role, text):
+        """Puts a certificate back where the client uses it, as a user who kept a copy would."""
+        path = self.cert_path(role)
+        with open(path, "w") as f:
+            f.write(text)
+        os.chown(path, pwd.getpwnam(self.users[role]).pw_uid, -1)
+
+    def failed_escalation_error(self, rid, timeout=5):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            events = self.show(rid)["events"]
+            failed = [e for e in events if e["type"] == "escalate_failed"]
+            if failed:
+                return failed[0]["data"].get("error", "")
+            time.sleep(0.1)
+        self.fail(f"no escalate_failed event for request {rid}")
+
+    # -- tests --------------------------------------------------------------------------------------
+
+    def test_never_without_a_grant(self):
+        self.assertFalse(os.path.exists(self.cert_path("r1")))
+        self.assert_ssh_refused("r1", "no grant, no certificate")
+
+    def test_grant_lets_ssh_in_and_revoke_refuses_it_by_the_krl(self):
+        rid, req = self.active_grant("r2")
+        cert = self.cert_path("r2")
+        st = os.stat(cert)
+        self.assertEqual(st.st_uid, pwd.getpwnam(self.users["r2"]).pw_uid, "the certificate belongs to the requester")
+        self.assert_ssh_ok("r2")
+        with open(cert) as f:
+            kept = f.read()
+        self.ok("c", "revoke", rid, "--reason", "done")
+        req = self.wait_state(rid, "ended", timeout=5)
+        self.assertFalse(os.path.exists(cert), "the certificate file is removed on revoke")
+        self.assert_ssh_refused("r2", "revoked, no certificate")
+        self.plant("r2", kept)
+        self.assertTrue(self.revoked_in_krl(cert), "the serial is in the KRL")
+        self.assert_ssh_refused("r2", "revoked by the KRL although the certificate is still within its validity")
+        self.assertIn("revoked", self.sshd_log_tail().lower())
+        deesc = [e for e in self.show(rid)["events"] if e["type"] == "deescalate"][0]
+        self.assertEqual([c["outcome"] for c in deesc["data"]["certificates"]], ["revoked"], deesc["data"])
+        os.unlink(cert)
+
+    def test_expiry_refuses_by_validity_without_the_krl(self):
+        rid, req = self.active_grant("r3", duration="4s")
+        self.assert_ssh_ok("r3")
+        with open(self.cert_path("r3")) as f:
+            kept = f.read()
+        req = self.wait_state(rid, "ended", timeout=10)
+        self.assertEqual(req["end_reason"], "expired")
+        self.assertFalse(os.path.exists(self.cert_path("r3")), "the certificate file is removed on expiry")
+        self.plant("r3", kept)
+        self.assertFalse(self.revoked_in_krl(self.cert_path("r3")), "an expired certificate is not added to the KRL")
+        self.assert_ssh_refused("r3", "the certificate has expired by itself")
+        deesc = [e for e in self.show(rid)["events"] if e["type"] == "deescalate"][0]
+        self.assertEqual([c["outcome"] for c in deesc["data"]["certificates"]], ["expired"], deesc["data"])
+        os.unlink(self.cert_path("r3"))
+
+    def test_certificate_is_valid_exactly_for_the_grant_with_a_serial_naming_the_request(self):
+        rid, req = self.active_grant("r4", duration="1h")
+        info = self.cert_info(self.cert_path("r4"))
+        m = re.search(r"Valid: from (\S+) to (\S+)", info)
+        start, end = (parse_time(t + "Z") for t in m.groups())
+        self.assertAlmostEqual(start, parse_time(req["access_starts_at"]), delta=2)
+        self.assertAlmostEqual(end, parse_time(req["access_expires_at"]), delta=2)
+        self.assertLessEqual(end, parse_time(req["access_expires_at"]) + 1, "never longer than the grant")
+        self.assertIn(f"Serial: {rid << 32}", info)
+        self.assertIn(f"symtui-{rid}-{self.users['r4']}-web", info, "the key id names the request")
+        self.assertIn(self.principal, info)
+        self.ok("r4", "release", rid)
+        self.wait_state(rid, "ended", timeout=5)
+
+    def test_extension_issues_a_certificate_for_the_new_window(self):
+        rid, req = self.active_grant("r5", duration="5s")
+        first_end = parse_time(req["access_expires_at"])
+        ext = json.loads(self.ok("r5", "extend", rid, "--duration", "1h", "--reason", "more", "--json").stdout)["id"]
+        self.ok("c", "approve", ext)
+        deadline = time.time() + 5
+        while time.time() < deadline:
+            events = [e for e in self.show(rid)["events"] if e["type"] == "escalate" and e["data"].get("extension_request") == ext]
+            if events:
+                break
+            time.sleep(0.1)
+        self.assertTrue(events, "an escalate event records the new certificate")
+        self.assertEqual(events[0]["data"]["serial"], str((rid << 32) | ext))
+        info = self.cert_info(self.cert_path("r5"))
+        end = parse_time(re.search(r"Valid: from \S+ to (\S+)", info).group(1) + "Z")
+        self.assertGreater(end, first_end + 3000, "the installed certificate covers the extended window")
+        while time.time() < first_end + 1.5:
+            time.sleep(0.2)
+        self.assert_ssh_ok("r5")
+        self.ok("c", "revoke", rid)
+        req = self.wait_state(rid, "ended", timeout=5)
+        deesc = [e for e in self.show(rid)["events"] if e["type"] == "deescalate"][0]
+        outcomes = {c["serial"]: c["outcome"] for c in deesc["data"]["certificates"]}
+        self.assertEqual(outcomes, {str(rid << 32): "expired", str((rid << 32) | ext): "revoked"})
+
+    def test_check_lists_valid_unrevoked_certificates(self):
+        rid, _ = self.active_grant("r6")
+        r = self.run_as(None, "check", "ssh", "--json")
+        row = [t for t in json.loads(r.stdout)["targets"] if t["target"] == "web"][0]
+        self.assertIn(self.users["r6"], row["has_access"], row)
+        self.assertNotIn(self.users["r6"], row["standing_access"], row)
+        self.ok("c", "revoke", rid)
+        self.wait_state(rid, "ended", timeout=5)
+        r = self.run_as(None, "check", "ssh", "--json")
+        row = [t for t in json.loads(r.stdout)["targets"] if t["target"] == "web"][0]
+        self.assertNotIn(self.users["r6"], row["has_access"], row)
+
+    def test_symlinked_key_is_refused_at_request_time(self):
+        ssh = os.path.join(self.home("r7"), ".ssh")
+        real = os.path.join(self.home("r8"), ".ssh", "id_ed25519.pub")
+        os.rename(os.path.join(ssh, "id_ed25519.pub"), os.path.join(ssh, "mine.pub"))
+        os.symlink(real, os.path.join(ssh, "id_ed25519.pub"))
+        try:
+            before = self.event_count()
+            self.assert_refused(self.run_as("r7", "request", "ssh", "web", "--duration", "1h", "--reason", "x"), 65, "symlink")
+            self.assertEqual(self.event_count(), before, "nothing recorded")
+        finally:
+            os.unlink(os.path.join(ssh, "id_ed25519.pub"))
+            os.rename(os.path.join(ssh, "mine.pub"), os.path.join(ssh, "id_ed25519.pub"))
+
+    def test_key_of_another_user_is_refused(self):
+        key = os.path.join(self.home("r7"), ".ssh", "id_ed25519.pub")
+        os.chown(key, pwd.getpwnam(self.users["r8"]).pw_uid, -1)
+        try:
+            self.assert_refused(self.run_as("r7", "request", "ssh", "web", "--duration", "1h", "--reason", "x"), 65,
+                                "a key of another user")
+        finally:
+            os.chown(key, pwd.getpwnam(self.users["r7"]).pw_uid, -1)
+
+    def test_a_key_that_is_not_a_public_key_is_refused(self):
+        key = os.path.join(self.home("r8"), ".ssh", "id_ed25519.pub")
+        with open(key) as f:
+            good = f.read()
+        with open(key, "w") as f:
+            f.write("ssh-ed25519 -oProxyCommand=evil x\n")
+        try:
+            self.assert_refused(self.run_as("r8", "request", "ssh", "web", "--duration", "1h", "--reason", "x"), 65, "base64")
+        finally:
+            with open(key, "w") as f:
+                f.write(good)
+
+    def test_daemon_refuses_to_start_when_others_can_read_the_ca_key(self):
+        self.stop_daemon()
+        os.chmod(self.ca, 0o640)
+        try:
+            r = subprocess.run([self.bin, "--config", self.config, "daemon"], capture_output=True, text=True, timeout=10,
+                               stdin=subprocess.DEVNULL)
+            self.assertEqual(r.returncode, 65, r.stderr)
+            self.assertIn("ca_key", r.stderr)
+            self.assertIn("640", r.stderr)
+        finally:
+            os.chmod(self.ca, 0o600)
+
+
 class BadCLIInputTests(E2ECase):
     """Tests/Fixtures/cli-bad.tsv: each bad invocation exits with its code, says why, writes nothing.
 

@@ -80,12 +80,16 @@ public protocol AccessStrategy: Sendable {
     func extend(_ ctx: GrantContext) -> StrategyOutcome?
     /// Why the daemon must not start with this strategy (a CA key others can read), or nil.
     func preflight() -> StrategyFailure?
+    /// Why a new request could never be granted (a name that is not plain, an unusable key), checked before it is
+    /// recorded so that the requester is told at once; nil when it may go ahead.
+    func validate(_ ctx: GrantContext) -> StrategyFailure?
 }
 
 extension AccessStrategy {
     public var accessIsSharedAcrossGrants: Bool { true }
     public func extend(_ ctx: GrantContext) -> StrategyOutcome? { nil }
     public func preflight() -> StrategyFailure? { nil }
+    public func validate(_ ctx: GrantContext) -> StrategyFailure? { nil }
 }
 
 /// The strategy implementation for a configured strategy.

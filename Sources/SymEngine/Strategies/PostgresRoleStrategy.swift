@@ -96,6 +96,11 @@ public struct PostgresRoleStrategy: AccessStrategy {
         }
     }
 
+    public func validate(_ ctx: GrantContext) -> StrategyFailure? {
+        if case let .failure(f) = Self.names(settings: ctx.settings, user: ctx.user) { return f }
+        return nil
+    }
+
     // MARK: - Names
 
     static func userMap(_ settings: [String: JSONValue]) -> [String: String] {

@@ -195,6 +195,24 @@ public struct SSHCertStrategy: AccessStrategy {
         return nil
     }
 
+    /// The settings, the user name and the key that would be signed, checked when the request is made.
+    public func validate(_ ctx: GrantContext) -> StrategyFailure? {
+        if case let .failure(f) = Self.settings(ctx.settings) { return f }
+        guard UnixName.isValid(ctx.user) else { return StrategyFailure("ssh_cert: \"\(SafeText.display(ctx.user))\" is not a plain user name") }
+        guard ctx.request.durationSeconds != nil else {
+            return StrategyFailure("ssh_cert: the grant needs a duration: a certificate must expire")
+        }
+        switch UserHome.open(user: ctx.user) {
+        case let .failure(f): return StrategyFailure("ssh_cert: \(f.message)")
+        case let .success(home):
+            defer { home.close() }
+            if case let .failure(f) = home.publicKey(field: ctx.request.fields[Self.publicKeyField]?.description) {
+                return StrategyFailure("ssh_cert: \(f.message)")
+            }
+        }
+        return nil
+    }
+
     private func issue(_ ctx: GrantContext, extensionRequest: Int64?) -> StrategyOutcome {
         let s: Settings
         switch Self.settings(ctx.settings) {
@@ -271,8 +289,8 @@ public struct SSHCertStrategy: AccessStrategy {
         var data: [(String, JSONValue)] = [("krl", .string(s.krl))]
         if records.isEmpty { return .success(data: data + [("certificates", .array([])), ("already_absent", .bool(true))]) }
         let now = Date().timeIntervalSince1970
-        // Still valid (or not yet expired by a clock a little behind ours): revoked. Expired: nothing to revoke.
-        let live = records.filter { $0.validBefore > now - 1 }
+        // Still valid: revoked. Expired (the usual case at expiry: a certificate never outlasts its grant): nothing to revoke.
+        let live = records.filter { $0.validBefore > now }
         if !live.isEmpty {
             if let f = ledger.revoke(live.map(\.serial), krl: s.krl, caKey: s.caKey) {
                 return .failure("ssh_cert: cannot update the KRL \(s.krl): \(f.message)", data: data)
