@@ -2354,6 +2354,206 @@ LogLevel VERBOSE
             os.chmod(self.ca, 0o600)
 
 
+class PostgresRoleTests(E2ECase):
+    """`postgres_role` against a real PostgreSQL 15 cluster the test creates (initdb/pg_ctl, a free port, a temp dir)."""
+
+    REQUESTERS = ["r1", "r2", "r3", "r4", "r5"]
+    PGBIN = "/usr/lib/postgresql/15/bin"
+    PSQL = "/usr/bin/psql"
+
+    @classmethod
+    def setUpClass(cls):
+        if not os.path.exists(os.path.join(cls.PGBIN, "initdb")):
+            raise unittest.SkipTest("PostgreSQL 15 is not installed (make deps)")
+        super().setUpClass()
+        try:
+            cls.start_cluster()
+        except BaseException:
+            cls.tearDownClass()
+            raise
+
+    @classmethod
+    def write_scripts(cls):
+        cls.pg_port = free_port()
+        cls.pg_dir = os.path.join(cls.dir, "pg")
+        cls.pg_sock = os.path.join(cls.pg_dir, "sock")
+        cls.role = f"{cls.prefix}_orders_rw"
+        cls.passfile = os.path.join(cls.dir, "pgpass")
+        cls.admin_password = secrets.token_hex(16)
+        with open(cls.passfile, "w") as f:
+            f.write(f"127.0.0.1:{cls.pg_port}:appdb:symtui_admin:{cls.admin_password}\n")
+        os.chmod(cls.passfile, 0o600)
+        super().write_scripts()
+
+    @classmethod
+    def config_text(cls):
+        cfg = json.loads(super().config_text().split("\n", 1)[1])
+        conninfo = f"postgresql://symtui_admin@127.0.0.1:{cls.pg_port}/appdb?passfile={cls.passfile}"
+        cfg["strategies"].append({"name": "pg", "type": "postgres_role", "settings": {"conninfo": conninfo},
+                                  "targets": [{"name": "orders", "label": "orders read-write", "settings": {"role": cls.role}},
+                                              {"name": "orders-report", "label": "orders, sessions reported",
+                                               "settings": {"role": cls.role, "end_sessions": "report"}}]})
+        cfg["flows"].append({"name": "pg", "label": "Database roles", "strategy": "pg", "approvers": {"groups": [cls.oncall]},
+                             "prompt_fields": [{"name": "reason", "type": "string", "required": True},
+                                               {"name": "duration", "type": "duration", "required": True}]})
+        return json.dumps(cfg, indent=2)
+
+    @classmethod
+    def as_postgres(cls, *cmd, check=True, input=None):
+        return subprocess.run(["setpriv", "--reuid", "postgres", "--regid", "postgres", "--init-groups"] + list(cmd),
+                              capture_output=True, text=True, check=check, input=input, cwd="/", timeout=60)
+
+    @classmethod
+    def sql(cls, statement, db="appdb"):
+        return cls.as_postgres(cls.PSQL, "-h", cls.pg_sock, "-p", str(cls.pg_port), "-d", db, "-U", "postgres",
+                               "-v", "ON_ERROR_STOP=1", "-At", "-c", statement).stdout.strip()
+
+    @classmethod
+    def start_cluster(cls):
+        os.makedirs(cls.pg_sock)
+        pg = pwd.getpwnam("postgres")
+        for d in (cls.pg_dir, cls.pg_sock):
+            os.chown(d, pg.pw_uid, pg.pw_gid)
+        os.chmod(cls.pg_dir, 0o755)
+        data = os.path.join(cls.pg_dir, "data")
+        cls.as_postgres(os.path.join(cls.PGBIN, "initdb"), "-D", data, "-U", "postgres", "--auth-local=peer",
+                        "--auth-host=scram-sha-256", "-E", "UTF8", "--locale=C.UTF-8")
+        with open(os.path.join(data, "pg_hba.conf"), "w") as f:
+            f.write("local all all peer\nhost appdb symtui_admin 127.0.0.1/32 scram-sha-256\n")
+        cls.pg_data = data
+        cls.as_postgres(os.path.join(cls.PGBIN, "pg_ctl"), "-D", data, "-l", os.path.join(cls.pg_dir, "log"), "-w",
+                        "-o", f"-p {cls.pg_port} -k {cls.pg_sock} -c listen_addresses=127.0.0.1", "start")
+        cls.pg_started = True
+        cls.sql("CREATE DATABASE appdb", db="postgres")
+        users = "; ".join(f"CREATE ROLE {cls.users[r]} LOGIN" for r in cls.REQUESTERS)
+        cls.sql(f"""CREATE ROLE symtui_admin LOGIN CREATEROLE PASSWORD '{cls.admin_password}';
+                    GRANT pg_signal_backend TO symtui_admin;
+                    CREATE ROLE {cls.role} NOLOGIN; {users};
+                    CREATE TABLE orders (id int, by_user text DEFAULT current_user);
+                    REVOKE ALL ON orders FROM PUBLIC; GRANT SELECT, INSERT ON orders TO {cls.role}""")
+
+    @classmethod
+    def tearDownClass(cls):
+        if getattr(cls, "pg_started", False):
+            cls.as_postgres(os.path.join(cls.PGBIN, "pg_ctl"), "-D", cls.pg_data, "-m", "immediate", "-w", "stop", check=False)
+            cls.pg_started = False
+        super().tearDownClass()
+
+    # -- helpers ------------------------------------------------------------------------------------
+
+    def psql_as(self, role, statement):
+        """psql as the Unix user ROLE over the cluster's socket (peer authentication: the database user of the same name)."""
+        cmd = ["setpriv", "--reuid", self.users[role], "--regid", "users", "--init-groups", self.PSQL, "-h", self.pg_sock,
+               "-p", str(self.pg_port), "-d", "appdb", "-v", "ON_ERROR_STOP=1", "-At", "-c", statement]
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=30, cwd="/", env={"PATH": "/usr/bin:/bin"})
+
+    def can_write(self, role):
+        r = self.psql_as(role, "INSERT INTO orders (id) VALUES (1)")
+        if r.returncode != 0:
+            self.assertIn("permission denied", r.stderr)
+        return r.returncode == 0
+
+    def member(self, role):
+        return self.sql(f"""SELECT count(*) FROM pg_auth_members a JOIN pg_roles r ON r.oid = a.roleid
+                            JOIN pg_roles m ON m.oid = a.member WHERE r.rolname = '{self.role}'
+                            AND m.rolname = '{self.users[role]}'""") == "1"
+
+    def active_grant(self, role, target="orders", duration="1h"):
+        rid = self.request(role, "pg", target, duration=duration)
+        self.ok("c", "approve", rid)
+        return rid, self.wait_state(rid, "active", timeout=5)
+
+    def set_role_session(self, role):
+        """A psql session of the user that takes the role with SET ROLE and stays open; returns (process, backend pid)."""
+        cmd = ["setpriv", "--reuid", self.users[role], "--regid", "users", "--init-groups", self.PSQL, "-h", self.pg_sock,
+               "-p", str(self.pg_port), "-d", "appdb", "-v", "ON_ERROR_STOP=1", "-At"]
+        p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd="/",
+                             env={"PATH": "/usr/bin:/bin"})
+        p.stdin.write(f"SET ROLE {self.role};\nSELECT 'ready-' || current_user;\n")
+        p.stdin.flush()
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            pid = self.sql(f"SELECT pid FROM pg_stat_activity WHERE usename = '{self.users[role]}' AND query LIKE '%ready-%'")
+            if pid:
+                return p, int(pid)
+            time.sleep(0.1)
+        p.kill()
+        self.fail("the SET ROLE session did not start")
+
+    def deescalate_event(self, rid):
+        return [e for e in self.show(rid)["events"] if e["type"] == "deescalate"][0]
+
+    # -- tests --------------------------------------------------------------------------------------
+
+    def test_never_without_a_grant(self):
+        self.assertFalse(self.member("r1"))
+        self.assertFalse(self.can_write("r1"), "the user cannot write the role's table without a grant")
+
+    def test_role_works_during_the_grant_and_not_after_revoke(self):
+        rid, _ = self.active_grant("r2")
+        self.assertTrue(self.member("r2"))
+        self.assertTrue(self.can_write("r2"), "psql as the user writes the table only the role may write")
+        self.ok("c", "revoke", rid, "--reason", "done")
+        self.wait_state(rid, "ended", timeout=5)
+        self.assertFalse(self.member("r2"))
+        self.assertFalse(self.can_write("r2"), "after the revoke the write is refused")
+
+    def test_role_ends_at_expiry(self):
+        rid, _ = self.active_grant("r3", duration="3s")
+        self.assertTrue(self.can_write("r3"))
+        req = self.wait_state(rid, "ended", timeout=8)
+        self.assertEqual(req["end_reason"], "expired")
+        self.assertFalse(self.can_write("r3"))
+
+    def test_a_set_role_session_from_before_the_revoke_is_terminated(self):
+        rid, _ = self.active_grant("r4")
+        p, pid = self.set_role_session("r4")
+        try:
+            self.ok("c", "revoke", rid)
+            self.wait_state(rid, "ended", timeout=10)
+            sessions = self.deescalate_event(rid)["data"]["sessions"]
+            self.assertEqual([(s["pid"], s["outcome"]) for s in sessions], [(pid, "terminated")], sessions)
+            self.assertEqual(self.sql(f"SELECT count(*) FROM pg_stat_activity WHERE pid = {pid}"), "0", "the backend is gone")
+            p.stdin.write("INSERT INTO orders (id) VALUES (4);\n")
+            p.stdin.close()
+            self.assertNotEqual(p.wait(timeout=10), 0, "the old session can no longer write as the role")
+            self.assertEqual(self.sql(f"SELECT count(*) FROM orders WHERE id = 4"), "0")
+        finally:
+            if p.poll() is None:
+                p.kill()
+
+    def test_end_sessions_report_lists_but_keeps_the_session(self):
+        rid, _ = self.active_grant("r5", target="orders-report")
+        p, pid = self.set_role_session("r5")
+        try:
+            self.ok("r5", "release", rid)
+            self.wait_state(rid, "ended", timeout=10)
+            sessions = self.deescalate_event(rid)["data"]["sessions"]
+            self.assertEqual([(s["pid"], s["outcome"]) for s in sessions], [(pid, "reported")], sessions)
+            self.assertEqual(self.sql(f"SELECT count(*) FROM pg_stat_activity WHERE pid = {pid}"), "1", "reported, not ended")
+        finally:
+            p.kill()
+            p.wait()
+
+    def test_check_reports_members_of_the_role_against_grants(self):
+        rid, _ = self.active_grant("r1")
+        try:
+            r = self.run_as(None, "check", "pg", "--json")
+            rows = {t["target"]: t for t in json.loads(r.stdout)["targets"]}
+            self.assertEqual(rows["orders"]["check"], "ok", rows)
+            self.assertIn(self.users["r1"], rows["orders"]["has_access"])
+            self.assertNotIn(self.users["r1"], rows["orders"]["standing_access"])
+            self.sql(f"GRANT {self.role} TO {self.users['r2']}")   # access given behind symtui's back
+            r = self.run_as(None, "check", "pg", "--json")
+            self.assertEqual(r.returncode, 1, "drift")
+            rows = {t["target"]: t for t in json.loads(r.stdout)["targets"]}
+            self.assertIn(self.users["r2"], rows["orders"]["standing_access"])
+        finally:
+            self.sql(f"REVOKE {self.role} FROM {self.users['r2']}")
+            self.ok("c", "revoke", rid)
+            self.wait_state(rid, "ended", timeout=5)
+
+
 class BadCLIInputTests(E2ECase):
     """Tests/Fixtures/cli-bad.tsv: each bad invocation exits with its code, says why, writes nothing.
 

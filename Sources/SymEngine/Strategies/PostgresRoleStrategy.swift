@@ -168,11 +168,12 @@ public struct PostgresRoleStrategy: AccessStrategy {
     }
 
     /// PostgreSQL does not show another session's current role, so every session of the member may still act
-    /// as the role through an earlier `SET ROLE`: all of them are ended (or listed), except this one.
+    /// as the role through an earlier `SET ROLE`: all of them are ended (or listed), except this one. Without
+    /// pg_read_all_stats the server hides the sessions' start times (they are then null); pids and databases show.
     private static func endSessions(_ db: PostgresConnection, _ n: Names) throws -> [Session] {
         let rows = try db.execute("""
             SELECT pid::text, datname, to_char(backend_start AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')
-            FROM pg_stat_activity WHERE usename = $1 AND pid <> pg_backend_pid() AND backend_type = 'client backend'
+            FROM pg_stat_activity WHERE usename = $1 AND pid <> pg_backend_pid()
             ORDER BY pid
             """, [n.member])
         var sessions: [Session] = []
