@@ -146,10 +146,10 @@ public struct SSHCertStrategy: AccessStrategy {
     public static func parsePublicKey(_ text: String) -> Result<String, StrategyFailure> {
         let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !trimmed.isEmpty else { return .failure(StrategyFailure("the public key is empty")) }
+        if trimmed.contains("PRIVATE KEY") { return .failure(StrategyFailure("that is a private key: give the public key (.pub)")) }
         guard trimmed.utf8.count <= maxKeyBytes, !trimmed.contains(where: \.isNewline) else {
             return .failure(StrategyFailure("the public key must be one line of at most \(maxKeyBytes) bytes"))
         }
-        if trimmed.contains("PRIVATE KEY") { return .failure(StrategyFailure("that is a private key: give the public key (.pub)")) }
         let parts = trimmed.split(separator: " ", omittingEmptySubsequences: true)
         guard parts.count >= 2 else { return .failure(StrategyFailure("not an OpenSSH public key (expected \"TYPE BASE64 [comment]\")")) }
         let type = String(parts[0]), body = String(parts[1])
