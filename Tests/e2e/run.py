@@ -2050,7 +2050,7 @@ def wait_for_port(port, proc, timeout=15, what="server"):
 class SSHCertTests(E2ECase):
     """`ssh_cert` against a real sshd on 127.0.0.1 that trusts the test's CA and reads its KRL."""
 
-    REQUESTERS = ["r1", "r2", "r3", "r4", "r5", "r6", "r7", "r8"]
+    REQUESTERS = ["r1", "r2", "r3", "r4", "r5", "r6", "r7", "r8", "r9"]
     SSHD = "/usr/sbin/sshd"
     KEYGEN = "/usr/bin/ssh-keygen"
 
@@ -2341,6 +2341,35 @@ LogLevel VERBOSE
             with open(key, "w") as f:
                 f.write(good)
 
+    def test_a_krl_that_cannot_be_updated_keeps_the_grant_deescalating_until_it_can(self):
+        rid, _ = self.active_grant("r9")
+        with open(self.krl, "rb") as f:
+            good = f.read()
+        try:
+            with open(self.krl, "wb") as f:
+                f.write(b"not a KRL")   # ssh-keygen -k -u cannot read it (and sshd, failing closed, lets nobody in)
+            self.ok("c", "revoke", rid)
+            deadline = time.time() + 8
+            while time.time() < deadline:
+                req = self.show(rid)
+                failed = [e for e in req["events"] if e["type"] == "deescalate_failed"]
+                if failed:
+                    break
+                time.sleep(0.1)
+            self.assertTrue(failed, "the failed KRL update is recorded")
+            self.assertIn("KRL", failed[0]["data"]["error"])
+            self.assertEqual(req["state"], "deescalating", "the grant is not dropped")
+            with open(self.krl, "rb") as f:
+                self.assertEqual(f.read(), b"not a KRL", "a KRL that cannot be read is left alone, not replaced")
+        finally:
+            with open(self.krl, "wb") as f:
+                f.write(good)
+        req = self.wait_state(rid, "ended", timeout=15)
+        self.assertEqual(req["end_reason"], "revoked")
+        serial = str(rid << 32)
+        spec = subprocess.run([self.KEYGEN, "-Q", "-l", "-f", self.krl], capture_output=True, text=True).stdout
+        self.assertIn(serial, spec, "retried until the serial was in the KRL")
+
     def test_daemon_refuses_to_start_when_others_can_read_the_ca_key(self):
         self.stop_daemon()
         os.chmod(self.ca, 0o640)
@@ -2552,6 +2581,30 @@ class PostgresRoleTests(E2ECase):
             self.sql(f"REVOKE {self.role} FROM {self.users['r2']}")
             self.ok("c", "revoke", rid)
             self.wait_state(rid, "ended", timeout=5)
+
+
+class TargetNameCheckTests(E2ECase):
+    """Principals and database roles that are not plain never pass `config check`."""
+
+    START_DAEMON = False
+    REQUESTERS = []
+
+    def test_config_check_refuses_hostile_principals_and_roles_naming_each(self):
+        cfg = json.loads(self.config_text().split("\n", 1)[1])
+        cfg["strategies"] += [
+            {"name": "ssh", "type": "ssh_cert", "settings": {"ca_key": "/etc/symtui/ca", "krl": "/etc/ssh/revoked.krl"},
+             "targets": [{"name": "web", "settings": {"principals": ["-oProxyCommand=sh", "a,root", "x y"]}}]},
+            {"name": "pg", "type": "postgres_role", "settings": {"conninfo": "postgresql://admin:pw@db/app"},
+             "targets": [{"name": "orders", "settings": {"role": "orders\"; DROP TABLE x; --"}}]},
+        ]
+        path = os.path.join(self.dir, "hostile.json5")
+        with open(path, "w") as f:
+            json.dump(cfg, f, indent=2)
+        r = self.run_as(None, "config", "check", path, config=False)
+        self.assertEqual(r.returncode, 65, r.stderr)
+        for fragment in ["'-oProxyCommand=sh'", "'a,root'", "'x y'", "orders\"; DROP TABLE", "conninfo contains a password"]:
+            self.assertIn(fragment, r.stdout + r.stderr)
+        self.assertNotIn("admin:pw", r.stdout + r.stderr, "the password is not echoed")
 
 
 class BadCLIInputTests(E2ECase):
