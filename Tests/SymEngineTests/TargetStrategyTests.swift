@@ -47,8 +47,8 @@ final class SSHCertStrategyTests: XCTestCase {
                                             "-O", "source-address=10.0.0.0/8,192.168.1.1", "/k.pub"])
     }
 
-    func testKRLSpecListsOneSerialALine() {
-        XCTAssertEqual(SSHCertStrategy.krlSpec(serials: [9 << 32 | 3, 9 << 32]), "serial: 38654705664\nserial: 38654705667\n")
+    func testKRLSpecRevokesTheWholeSerialRangeOfEachGrant() {
+        XCTAssertEqual(SSHCertStrategy.krlSpec(grants: [10, 9]), "serial: 38654705664-42949672959\nserial: 42949672960-47244640255\n")
     }
 
     func testKeyIDFillsPlaceholdersAndReplacesWhatIsNotPrintable() {
@@ -119,13 +119,24 @@ final class SSHCertStrategyTests: XCTestCase {
             serials.append(serial)
         }
         XCTAssertEqual(try ledger.isRevoked(serials[0], krl: s.krl).get(), false, "no KRL yet revokes nothing")
-        XCTAssertNil(ledger.revoke([serials[0]], krl: s.krl, caKey: s.caKey))
+        XCTAssertNil(ledger.revoke(grants: [3], verifying: [serials[0]], krl: s.krl, caKey: s.caKey))
         XCTAssertEqual(try ledger.isRevoked(serials[0], krl: s.krl).get(), true)
         XCTAssertEqual(try ledger.isRevoked(serials[1], krl: s.krl).get(), false)
-        XCTAssertNil(ledger.revoke([serials[1]], krl: s.krl, caKey: s.caKey), "a second update keeps the first serial")
+        XCTAssertNil(ledger.revoke(grants: [4], verifying: [serials[1]], krl: s.krl, caKey: s.caKey), "a second update keeps the first grant")
         XCTAssertEqual(try ledger.isRevoked(serials[0], krl: s.krl).get(), true)
         XCTAssertEqual(try ledger.isRevoked(serials[1], krl: s.krl).get(), true)
         XCTAssertEqual(ledger.records().map(\.serial), serials)
+
+        // A certificate an extension issues while its grant is being revoked falls in the revoked range.
+        let late = SSHCertStrategy.serial(grant: 3, extensionRequest: 99)
+        let cert = try ledger.sign(try SSHCertStrategy.parsePublicKey(userKey).get()) {
+            SSHCertStrategy.signArguments(s, keyID: "late", serial: late,
+                                          validity: SSHCertStrategy.validity(from: Date(), to: Date().addingTimeInterval(600)), publicKeyPath: $0)
+        }.get()
+        XCTAssertNil(ledger.save(IssuedCertificates.Record(serial: late, grant: 3, user: "u", strategy: "ssh", target: "t", keyID: "late",
+                                                            validAfter: 0, validBefore: Date().timeIntervalSince1970 + 600,
+                                                            certificatePath: "/nowhere", ended: nil), certificate: cert))
+        XCTAssertEqual(try ledger.isRevoked(late, krl: s.krl).get(), true)
     }
 
     func testACorruptKRLFailsTheRevocationInsteadOfReplacingIt() throws {
@@ -134,7 +145,7 @@ final class SSHCertStrategyTests: XCTestCase {
         let krl = dir + "/revoked.krl"
         try "not a KRL".write(toFile: krl, atomically: true, encoding: .utf8)
         let ledger = try IssuedCertificates.open(dir + "/issued").get()
-        XCTAssertNotNil(ledger.revoke([1 << 32], krl: krl, caKey: dir + "/ca"))
+        XCTAssertNotNil(ledger.revoke(grants: [1], verifying: [1 << 32], krl: krl, caKey: dir + "/ca"))
         XCTAssertEqual(try String(contentsOfFile: krl, encoding: .utf8), "not a KRL", "the KRL is left as it was")
     }
 }

@@ -212,9 +212,9 @@ struct IssuedCertificates {
         }
     }
 
-    /// Adds the serials to the KRL: the current KRL is updated in a scratch copy with `ssh-keygen -k -u`, then
-    /// renamed over the old one; afterwards each certificate must test as revoked.
-    func revoke(_ serials: [UInt64], krl: String, caKey: String) -> StrategyFailure? {
+    /// Adds the grants' serial ranges to the KRL: the current KRL is updated in a scratch copy with
+    /// `ssh-keygen -k -u`, then renamed over the old one; afterwards each of `serials` must test as revoked.
+    func revoke(grants: [Int64], verifying serials: [UInt64], krl: String, caKey: String) -> StrategyFailure? {
         SSHCertStrategy.krlLocks.withLock(krl) {
             let lockFD = Glibc.open(dir + "/.krl.lock", O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
             guard lockFD >= 0 else { return StrategyFailure("cannot open \(dir)/.krl.lock: \(errnoText())") }
@@ -231,7 +231,7 @@ struct IssuedCertificates {
             guard caPub.succeeded, !caPub.stdout.isEmpty else { return StrategyFailure("ssh-keygen -y (the CA's public key) \(caPub.summary)") }
             let fm = FileManager.default
             guard fm.createFile(atPath: work + "/ca.pub", contents: caPub.stdout),
-                  fm.createFile(atPath: work + "/spec", contents: Data(SSHCertStrategy.krlSpec(serials: serials).utf8)) else {
+                  fm.createFile(atPath: work + "/spec", contents: Data(SSHCertStrategy.krlSpec(grants: grants).utf8)) else {
                 return StrategyFailure("cannot write in \(work)")
             }
             var args = ["-k", "-f", work + "/krl", "-s", work + "/ca.pub"]

@@ -136,9 +136,11 @@ public struct SSHCertStrategy: AccessStrategy {
         return args + [publicKeyPath]
     }
 
-    /// The KRL specification (`ssh-keygen -k` input) revoking these serials.
-    public static func krlSpec(serials: [UInt64]) -> String {
-        serials.sorted().map { "serial: \($0)\n" }.joined()
+    /// The KRL specification (`ssh-keygen -k` input) revoking every certificate these grants have or will be
+    /// issued: the whole serial range of each, so that a certificate an extension issues while the grant is being
+    /// revoked is revoked too.
+    public static func krlSpec(grants: [Int64]) -> String {
+        grants.sorted().map { "serial: \(serial(grant: $0))-\(serial(grant: $0) | 0xFFFF_FFFF)\n" }.joined()
     }
 
     /// A public key line, checked and reduced to `type base64` (the comment is dropped): one line, a known key
@@ -292,7 +294,7 @@ public struct SSHCertStrategy: AccessStrategy {
         // Still valid: revoked. Expired (the usual case at expiry: a certificate never outlasts its grant): nothing to revoke.
         let live = records.filter { $0.validBefore > now }
         if !live.isEmpty {
-            if let f = ledger.revoke(live.map(\.serial), krl: s.krl, caKey: s.caKey) {
+            if let f = ledger.revoke(grants: [ctx.request.id], verifying: live.map(\.serial), krl: s.krl, caKey: s.caKey) {
                 return .failure("ssh_cert: cannot update the KRL \(s.krl): \(f.message)", data: data)
             }
         }
