@@ -52,6 +52,9 @@ struct ConfigValidation {
                 let p = ConfigReader.index("flows", i)
                 let (flow, name) = self.flow(item, at: p, strategyNames: strategyNames)
                 if let name { named.append((name, p + ".name")) }
+                if let flow, !flow.scheduleDeescalation, let s = flow.strategy, config.strategy(named: s)?.type == .sshCert {
+                    reader.report(p + ".schedule_deescalation", "flow '\(flow.name)' grants SSH certificates (strategy \(s)), which must expire: schedule_deescalation must be true")
+                }
                 if let flow { config.flows.append(flow) }
             }
             reader.requireUnique(named, what: "flow")

@@ -54,6 +54,12 @@ final class TargetSettingsTests: XCTestCase {
         assertProblem(Self.ssh(strategy: #"ca_key: "/c", krl: "/k", key_id_format: "{request}-{password}""#), "unknown placeholder {password}")
     }
 
+    func testAnSSHCertFlowMustScheduleDeescalation() {
+        let text = Self.ssh().replacingOccurrences(of: #"approvers: { users: ["alice"] } }"#,
+                                                   with: #"approvers: { users: ["alice"] }, schedule_deescalation: false }"#)
+        assertProblem(text, "which must expire: schedule_deescalation must be true", path: "flows[0].schedule_deescalation")
+    }
+
     func testPostgresRoleWithConninfoAndRoleIsValid() {
         let config = assertValid(Self.pg(strategy: #"conninfo: "postgresql://symtui@db.example/app?sslmode=verify-full", user_map: { alice: "alice_db" }"#,
                                          target: #"role: "orders_rw", end_sessions: "report""#))
