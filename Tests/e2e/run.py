@@ -2050,7 +2050,7 @@ def wait_for_port(port, proc, timeout=15, what="server"):
 class SSHCertTests(E2ECase):
     """`ssh_cert` against a real sshd on 127.0.0.1 that trusts the test's CA and reads its KRL."""
 
-    REQUESTERS = ["r1", "r2", "r3", "r4", "r5", "r6", "r7", "r8", "r9"]
+    REQUESTERS = ["r1", "r2", "r3", "r4", "r5", "r6", "r7", "r8", "r9", "r10"]
     SSHD = "/usr/sbin/sshd"
     KEYGEN = "/usr/bin/ssh-keygen"
 
@@ -2113,6 +2113,11 @@ class SSHCertTests(E2ECase):
                              "approvers": {"groups": [cls.oncall]},
                              "prompt_fields": [{"name": "reason", "type": "string", "required": True},
                                                {"name": "duration", "type": "duration", "required": True}]})
+        cfg["flows"].append({"name": "sshkey", "label": "SSH with a key given in the request", "strategy": "ssh",
+                             "approvers": {"groups": [cls.oncall]},
+                             "prompt_fields": [{"name": "reason", "type": "string", "required": True},
+                                               {"name": "duration", "type": "duration", "required": True},
+                                               {"name": "public_key", "type": "string", "required": False}]})
         return json.dumps(cfg, indent=2)
 
     @classmethod
@@ -2366,9 +2371,39 @@ LogLevel VERBOSE
                 f.write(good)
         req = self.wait_state(rid, "ended", timeout=15)
         self.assertEqual(req["end_reason"], "revoked")
-        serial = str(rid << 32)
         spec = subprocess.run([self.KEYGEN, "-Q", "-l", "-f", self.krl], capture_output=True, text=True).stdout
-        self.assertIn(serial, spec, "retried until the serial was in the KRL")
+        ranges = [tuple(int(n) for n in m.split("-")) if "-" in m else (int(m), int(m))
+                  for m in re.findall(r"^serial: (\S+)$", spec, re.M)]
+        self.assertTrue(any(lo <= rid << 32 <= hi for lo, hi in ranges), f"retried until the grant's serials were in the KRL: {spec}")
+
+    def test_a_key_from_the_public_key_field_gets_a_certificate_file_for_certificatefile(self):
+        ssh = os.path.join(self.home("r10"), ".ssh")
+        for name in ("id_ed25519", "id_ed25519.pub"):
+            os.rename(os.path.join(ssh, name), os.path.join(ssh, "work_" + name.replace("id_ed25519", "key")))
+        with open(os.path.join(ssh, "work_key.pub")) as f:
+            public = f.read().strip()
+        rid = self.request("r10", "sshkey", "web", duration="1h", fields={"public_key": public})
+        self.ok("c", "approve", rid)
+        self.wait_state(rid, "active", timeout=5)
+        cert = os.path.join(ssh, "symtui-cert.pub")
+        self.assertTrue(os.path.exists(cert))
+        user = self.users["r10"]
+        cmd = ["setpriv", "--reuid", user, "--regid", "users", "--init-groups", "/usr/bin/ssh", "-p", str(self.sshd_port),
+               "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+               "-o", "IdentitiesOnly=yes", "-o", f"CertificateFile={cert}", "-i", os.path.join(ssh, "work_key"),
+               f"{user}@127.0.0.1", "true"]
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=30, env={"PATH": "/usr/bin:/bin", "HOME": self.home("r10")})
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.ok("r10", "release", rid)
+        self.wait_state(rid, "ended", timeout=5)
+        self.assertFalse(os.path.exists(cert))
+
+    def test_a_public_key_field_that_is_not_a_key_is_refused_naming_the_field(self):
+        before = self.event_count()
+        r = self.run_as("r1", "request", "sshkey", "web", "--duration", "1h", "--reason", "x",
+                        "--field", "public_key=ssh-ed25519 AAAA -oProxyCommand=sh")
+        self.assert_refused(r, 65, "public_key")
+        self.assertEqual(self.event_count(), before)
 
     def test_daemon_refuses_to_start_when_others_can_read_the_ca_key(self):
         self.stop_daemon()

@@ -54,7 +54,8 @@ public struct SSHCertStrategy: AccessStrategy {
         }
         func list(_ key: String) -> Result<[String]?, StrategyFailure> {
             guard let v = s[key] else { return .success(nil) }
-            guard let items = v.arrayValue, let names = Optional(items.compactMap(\.stringValue)), names.count == items.count else {
+            let names = v.arrayValue?.compactMap(\.stringValue)
+            guard let names, names.count == v.arrayValue?.count else {
                 return .failure(StrategyFailure("ssh_cert: setting `\(key)` must be a list of strings"))
             }
             return .success(names)
@@ -203,6 +204,11 @@ public struct SSHCertStrategy: AccessStrategy {
         guard UnixName.isValid(ctx.user) else { return StrategyFailure("ssh_cert: \"\(SafeText.display(ctx.user))\" is not a plain user name") }
         guard ctx.request.durationSeconds != nil else {
             return StrategyFailure("ssh_cert: the grant needs a duration: a certificate must expire")
+        }
+        // A key given in the field is checked even when a key file wins: it is recorded with the request.
+        if let field = ctx.request.fields[Self.publicKeyField]?.description, !field.isEmpty,
+           case let .failure(f) = Self.parsePublicKey(field) {
+            return StrategyFailure("ssh_cert: field public_key: \(f.message)")
         }
         switch UserHome.open(user: ctx.user) {
         case let .failure(f): return StrategyFailure("ssh_cert: \(f.message)")
