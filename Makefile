@@ -2,8 +2,11 @@
 SHELL := /bin/bash
 SWIFT ?= swift
 # What the build and the tests need: C libraries, tmux (console tests), python3 (handlers), sudo (visudo),
-# passwd (useradd, gpasswd), util-linux (setpriv), sqlite3 (tamper tests), libcurl (a static release build).
-DEB_PACKAGES = libncurses-dev libsqlite3-dev sqlite3 tmux python3 sudo passwd util-linux libcurl4-openssl-dev
+# passwd (useradd, gpasswd), util-linux (setpriv), sqlite3 (tamper tests), libcurl (a static release build),
+# libpq-dev (the postgres_role strategy), openssh-client (ssh-keygen for ssh_cert), and for the end-to-end tests of
+# those two a real sshd (openssh-server) and PostgreSQL 15 (postgresql).
+DEB_PACKAGES = libncurses-dev libsqlite3-dev sqlite3 tmux python3 sudo passwd util-linux libcurl4-openssl-dev \
+	libpq-dev openssh-client openssh-server postgresql
 BIN_DEBUG = .build/debug/symtui
 BIN_RELEASE = .build/release/symtui
 

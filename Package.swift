@@ -1,7 +1,7 @@
 // swift-tools-version:6.0
 import PackageDescription
 
-// No Swift package dependencies: Foundation, XCTest, and the system C libraries ncursesw and sqlite3.
+// No Swift package dependencies: Foundation, XCTest, and the system C libraries ncursesw, sqlite3 and libpq.
 // Dependencies point one way: SymTUI → {SymProtocol, SymStore, SymModel}; SymEngine → {SymProtocol, SymStore, SymModel}.
 let strict: [SwiftSetting] = [.enableUpcomingFeature("ExistentialAny")]
 
@@ -20,11 +20,12 @@ let package = Package(
     targets: [
         .systemLibrary(name: "CNCursesW", path: "Sources/CNCursesW"),
         .systemLibrary(name: "CSQLite3", path: "Sources/CSQLite3"),
+        .systemLibrary(name: "CLibPQ", path: "Sources/CLibPQ"),
         .target(name: "SymModel", swiftSettings: strict),
         .target(name: "SymStore", dependencies: ["SymModel", "CSQLite3"], swiftSettings: strict),
         // The wire protocol between the daemon and its clients: calls, replies, identity, exit codes.
         .target(name: "SymProtocol", dependencies: ["SymModel"], swiftSettings: strict),
-        .target(name: "SymEngine", dependencies: ["SymProtocol", "SymStore", "SymModel"], swiftSettings: strict),
+        .target(name: "SymEngine", dependencies: ["SymProtocol", "SymStore", "SymModel", "CLibPQ"], swiftSettings: strict),
         // The console and the CLI: never linked against the engine; the executable wires the engine's commands in.
         .target(name: "SymTUI", dependencies: ["SymProtocol", "SymStore", "SymModel", "CNCursesW"], swiftSettings: strict),
         .executableTarget(name: "SymTUIMain", dependencies: ["SymTUI", "SymEngine", "SymProtocol", "SymStore", "SymModel"], swiftSettings: strict),

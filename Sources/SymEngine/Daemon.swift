@@ -77,6 +77,7 @@ public final class Daemon: @unchecked Sendable {
     /// Runs until SIGTERM/SIGINT (or, with `once`, until no work is due). Returns the exit code.
     public func run(once: Bool) throws -> Int32 {
         try acquireLock()
+        if let problem = Strategies.preflight(config) { throw CommandError(ExitCode.dataErr, problem.message) }
         let store = try openStore()
         let engine = Engine(config: config, store: store)
         engine.escalationRetry = escalationRetry

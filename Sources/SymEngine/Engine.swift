@@ -151,6 +151,10 @@ public final class Engine: @unchecked Sendable {
                                     requester: requester.name, fields: fields, durationSeconds: durationSeconds, createdAt: t,
                                     requestExpiresAt: t.addingTimeInterval(TimeInterval(flow.requestTTL.seconds)),
                                     requiredApprovals: flow.routing.threshold)
+        if let (strategy, target) = resolved,
+           let problem = (strategies[strategy.name] ?? Strategies.make(strategy)).validate(GrantContext(request: request, strategy: strategy, target: target)) {
+            throw CommandError.invalid(problem.message)
+        }
         request.routing = routing(for: request, flow: flow, actor: requester.name)
         return try record(request, flow: flow, reason: reason, requester: requester)
     }

@@ -84,6 +84,7 @@ extension Engine {
     /// Starts the `after_*` hook that follows a change from `before` to `after`.
     func afterHooks(before: RequestState?, after: AccessRequest, actor: String) {
         guard let flow = config.flow(named: after.flow), before != after.state else { return }
+        if after.state == .approved && after.extends != nil { extendInTarget(after: after) }
         switch after.state {
         case .pending where before == nil: runHandlerLater(HandlerName.afterRequest, flow: flow, request: after, actor: actor)
         case .approved: runHandlerLater(HandlerName.afterApprove, flow: flow, request: after, actor: actor)

@@ -26,7 +26,7 @@ public struct Config: Sendable {
 /// How access is granted and taken away, with its targets.
 public struct Strategy: Sendable {
     public enum Kind: String, Sendable, CaseIterable {
-        case unixGroup = "unix_group", sudoers, command, http
+        case unixGroup = "unix_group", sudoers, command, http, sshCert = "ssh_cert", postgresRole = "postgres_role"
     }
     public var name: String
     public var type: Kind

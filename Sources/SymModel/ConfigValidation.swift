@@ -52,6 +52,9 @@ struct ConfigValidation {
                 let p = ConfigReader.index("flows", i)
                 let (flow, name) = self.flow(item, at: p, strategyNames: strategyNames)
                 if let name { named.append((name, p + ".name")) }
+                if let flow, !flow.scheduleDeescalation, let s = flow.strategy, config.strategy(named: s)?.type == .sshCert {
+                    reader.report(p + ".schedule_deescalation", "flow '\(flow.name)' grants SSH certificates (strategy \(s)), which must expire: schedule_deescalation must be true")
+                }
                 if let flow { config.flows.append(flow) }
             }
             reader.requireUnique(named, what: "flow")
@@ -166,6 +169,84 @@ struct ConfigValidation {
             return [SettingRule(key: "url", required: true, meaning: "the http:// or https:// URL to POST to") { r, v, p in
                 if let s = r.string(v, at: p) { Self.checkURL(r, s, p) }
             }]
+        case .sshCert:
+            return [
+                SettingRule(key: "ca_key", required: true, meaning: "the OpenSSH private key of the user CA, readable by root only", check: Self.absoluteFile),
+                SettingRule(key: "krl", required: true, meaning: "the key revocation list file that target hosts' sshd reads with RevokedKeys", check: Self.absoluteFile),
+                SettingRule(key: "issued_dir", required: false, meaning: "", check: Self.absoluteFile),
+                SettingRule(key: "key_id_format", required: false, meaning: "") { r, v, p in
+                    if let s = r.string(v, at: p), let problem = TargetNames.keyIDFormatProblem(s) { r.report(p, "key_id_format \(problem)") }
+                },
+                SettingRule(key: "principals", required: true, meaning: "the list of principals the certificate is valid for") { r, v, p in
+                    Self.nameList(r, v, p, what: "principal", allowEmpty: false, valid: TargetNames.isPrincipal,
+                                  rule: "letters, digits, '.', '_', '-', '@', not starting with '-', '.' or '@'")
+                },
+                SettingRule(key: "extensions", required: false, meaning: "") { r, v, p in
+                    Self.nameList(r, v, p, what: "extension", allowEmpty: true, valid: TargetNames.sshExtensions.contains,
+                                  rule: "one of " + TargetNames.sshExtensions.joined(separator: ", "))
+                },
+                SettingRule(key: "force_command", required: false, meaning: "") { r, v, p in
+                    guard let s = r.string(v, at: p) else { return }
+                    if s.trimmingCharacters(in: .whitespaces).isEmpty { r.report(p, "force_command must not be empty") }
+                    else if !SafeText.isClean(s) { r.report(p, "force_command must be one line without control characters") }
+                },
+                SettingRule(key: "source_address", required: false, meaning: "") { r, v, p in
+                    Self.nameList(r, v, p, what: "source address", allowEmpty: false, valid: TargetNames.isSourceAddress,
+                                  rule: "an IP address or CIDR block such as 10.0.0.0/8")
+                },
+            ]
+        case .postgresRole:
+            return [
+                SettingRule(key: "conninfo", required: true, meaning: "a libpq connection URI or service=NAME") { r, v, p in
+                    guard let s = r.string(v, at: p) else { return }
+                    if s.trimmingCharacters(in: .whitespaces).isEmpty { r.report(p, "conninfo must not be empty") }
+                    else if !SafeText.isClean(s) { r.report(p, "conninfo must be one line without control characters") }
+                    else if ConnInfo.containsPassword(s) {
+                        r.report(p, "conninfo contains a password: put it in a libpq passfile (passfile=PATH or ~/.pgpass of the daemon's user), not in the config")
+                    }
+                },
+                SettingRule(key: "user_map", required: false, meaning: "") { r, v, p in
+                    guard case let .object(pairs) = v else { r.report(p, "expected an object {unix_user: database_role}, found \(JSONValue.kindName(v))"); return }
+                    for (user, role) in pairs {
+                        let ip = ConfigReader.child(p, user)
+                        if !UnixName.isValid(user) { r.report(ip, "'\(FieldValues.clip(user))' is not a valid Unix user name") }
+                        if let s = r.string(role, at: ip), !TargetNames.isDatabaseRole(s) { r.report(ip, Self.roleProblem(s)) }
+                    }
+                },
+                SettingRule(key: "role", required: true, meaning: "the database role to grant") { r, v, p in
+                    if let s = r.string(v, at: p), !TargetNames.isDatabaseRole(s) { r.report(p, Self.roleProblem(s)) }
+                },
+                SettingRule(key: "end_sessions", required: false, meaning: "") { r, v, p in
+                    if let s = r.string(v, at: p), !["terminate", "report"].contains(s) {
+                        r.report(p, "end_sessions is '\(FieldValues.clip(s))'; expected terminate or report")
+                    }
+                },
+            ]
+        }
+    }
+
+    static func roleProblem(_ s: String) -> String {
+        "'\(FieldValues.clip(s))' is not a plain database role name (a letter or '_' first, then letters, digits, '_', '$', '.', '-'; at most 63 bytes; not PUBLIC)"
+    }
+
+    static func absoluteFile(_ r: ConfigReader, _ v: JSONValue, _ p: String) {
+        guard let s = r.string(v, at: p) else { return }
+        if !s.hasPrefix("/") { r.report(p, "'\(FieldValues.clip(s))' must be an absolute path") }
+        else if !SafeText.isClean(s) { r.report(p, "the path must not contain control characters") }
+    }
+
+    /// A list of names (or one name given as a string) each of which must pass `valid`.
+    static func nameList(_ r: ConfigReader, _ v: JSONValue, _ p: String, what: String, allowEmpty: Bool,
+                         valid: (String) -> Bool, rule: String) {
+        let items: [(JSONValue, String)]
+        switch v {
+        case let .array(list): items = list.enumerated().map { ($1, ConfigReader.index(p, $0)) }
+        default: r.report(p, "expected a list of \(what)s, found \(JSONValue.kindName(v))"); return
+        }
+        if items.isEmpty && !allowEmpty { r.report(p, "the list of \(what)s must not be empty") }
+        for (item, ip) in items {
+            guard let s = r.string(item, at: ip) else { continue }
+            if !valid(s) { r.report(ip, "\(what) '\(FieldValues.clip(s))' is not allowed: \(rule)") }
         }
     }
 

@@ -11,7 +11,7 @@ public enum StarterConfig {
   // Who may read the store (default: everyone, "0644"). Group and others may never write it.
   // store_group: "symtui", store_mode: "0640",
 
-  // Strategies grant and remove access: unix_group, sudoers, command or http.
+  // Strategies grant and remove access: unix_group, sudoers, command, http, ssh_cert or postgres_role.
   strategies: [
     {
       name: "example-command",

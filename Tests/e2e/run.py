@@ -2048,6 +2048,622 @@ class SignedAuditTests(E2ECase):
             os.chmod(self.key, 0o400)
 
 
+def free_port():
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def wait_for_port(port, proc, timeout=15, what="server"):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"the {what} exited {proc.returncode} at start")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"the {what} did not listen on 127.0.0.1:{port} within {timeout} s")
+
+
+class SSHCertTests(E2ECase):
+    """`ssh_cert` against a real sshd on 127.0.0.1 that trusts the test's CA and reads its KRL."""
+
+    REQUESTERS = ["r1", "r2", "r3", "r4", "r5", "r6", "r7", "r8", "r9", "r10"]
+    SSHD = "/usr/sbin/sshd"
+    KEYGEN = "/usr/bin/ssh-keygen"
+
+    @classmethod
+    def user(cls, role, groups=(), home=None):
+        name = f"{cls.prefix}_{role}"
+        if role not in cls.REQUESTERS:
+            return super().user(role, groups, home)
+        home = os.path.join(cls.dir, "home", name)
+        os.makedirs(home)
+        cmd = ["useradd", "-M", "-s", "/bin/sh", "-g", "users", "-d", home]
+        subprocess.run(cmd + [name], check=True, capture_output=True)
+        CREATED_USERS.append(name)
+        subprocess.run(["usermod", "-p", "*", name], check=True, capture_output=True)   # unlocked for key logins
+        ssh = os.path.join(home, ".ssh")
+        os.makedirs(ssh)
+        subprocess.run(["setpriv", "--reuid", name, "--regid", "users", "--init-groups", "true"], check=True)
+        subprocess.run([cls.KEYGEN, "-q", "-t", "ed25519", "-N", "", "-C", name, "-f", os.path.join(ssh, "id_ed25519")], check=True)
+        for root, dirs, files in os.walk(home):
+            for p in [root] + [os.path.join(root, f) for f in files]:
+                os.chown(p, pwd.getpwnam(name).pw_uid, grp.getgrnam("users").gr_gid)
+        os.chmod(ssh, 0o700)
+        os.makedirs(os.path.join(cls.dir, "principals"), exist_ok=True)
+        with open(os.path.join(cls.dir, "principals", name), "w") as f:
+            f.write(f"{cls.prefix}-web\n")
+        return name
+
+    @classmethod
+    def setUpClass(cls):
+        if not os.path.exists(cls.SSHD):
+            raise unittest.SkipTest("openssh-server is not installed (make deps)")
+        super().setUpClass()
+        cls.start_sshd()
+
+    @classmethod
+    def write_scripts(cls):
+        # Runs inside setUpClass before the config is written: the CA, the KRL, the sshd around them.
+        cls.principal = f"{cls.prefix}-web"
+        cls.ca = os.path.join(cls.dir, "ca", "user_ca")
+        os.makedirs(os.path.dirname(cls.ca), mode=0o700)
+        subprocess.run([cls.KEYGEN, "-q", "-t", "ed25519", "-N", "", "-C", "test CA", "-f", cls.ca], check=True)
+        os.chmod(cls.ca, 0o600)
+        cls.krl = os.path.join(cls.dir, "krl", "revoked.krl")
+        os.makedirs(os.path.dirname(cls.krl))
+        empty = os.path.join(cls.dir, "empty-spec")
+        open(empty, "w").close()
+        subprocess.run([cls.KEYGEN, "-q", "-k", "-f", cls.krl, empty], check=True, capture_output=True)
+        os.chmod(cls.krl, 0o644)
+        cls.issued = os.path.join(cls.dir, "issued")
+        super().write_scripts()
+
+    @classmethod
+    def config_text(cls):
+        cfg = json.loads(super().config_text().split("\n", 1)[1])
+        cfg["strategies"].append({"name": "ssh", "type": "ssh_cert",
+                                  "settings": {"ca_key": cls.ca, "krl": cls.krl, "issued_dir": cls.issued},
+                                  "targets": [{"name": "web", "label": "Web servers",
+                                               "settings": {"principals": [cls.principal]}}]})
+        cfg["flows"].append({"name": "ssh", "label": "SSH to the web servers", "strategy": "ssh",
+                             "approvers": {"groups": [cls.oncall]},
+                             "prompt_fields": [{"name": "reason", "type": "string", "required": True},
+                                               {"name": "duration", "type": "duration", "required": True}]})
+        cfg["flows"].append({"name": "sshkey", "label": "SSH with a key given in the request", "strategy": "ssh",
+                             "approvers": {"groups": [cls.oncall]},
+                             "prompt_fields": [{"name": "reason", "type": "string", "required": True},
+                                               {"name": "duration", "type": "duration", "required": True},
+                                               {"name": "public_key", "type": "string", "required": False}]})
+        return json.dumps(cfg, indent=2)
+
+    @classmethod
+    def start_sshd(cls):
+        os.makedirs("/run/sshd", exist_ok=True)
+        hostkey = os.path.join(cls.dir, "ssh_host_ed25519_key")
+        subprocess.run([cls.KEYGEN, "-q", "-t", "ed25519", "-N", "", "-f", hostkey], check=True)
+        cls.sshd_port = free_port()
+        cls.sshd_log = os.path.join(cls.dir, "sshd.log")
+        conf = os.path.join(cls.dir, "sshd_config")
+        with open(conf, "w") as f:
+            f.write(f"""Port {cls.sshd_port}
+ListenAddress 127.0.0.1
+HostKey {hostkey}
+PidFile {cls.dir}/sshd.pid
+TrustedUserCAKeys {cls.ca}.pub
+AuthorizedPrincipalsFile {cls.dir}/principals/%u
+RevokedKeys {cls.krl}
+AuthorizedKeysFile none
+PubkeyAuthentication yes
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+UsePAM no
+StrictModes no
+LogLevel VERBOSE
+""")
+        logf = open(cls.sshd_log, "ab")
+        cls.sshd = subprocess.Popen([cls.SSHD, "-D", "-e", "-f", conf], stdout=logf, stderr=logf, stdin=subprocess.DEVNULL)
+        logf.close()
+        STARTED_PIDS.append(cls.sshd.pid)
+        wait_for_port(cls.sshd_port, cls.sshd, what="sshd")
+
+    @classmethod
+    def tearDownClass(cls):
+        p = getattr(cls, "sshd", None)
+        if p is not None:
+            stop_pid(p.pid)
+            if p.pid in STARTED_PIDS:
+                STARTED_PIDS.remove(p.pid)
+        super().tearDownClass()
+
+    # -- helpers ------------------------------------------------------------------------------------
+
+    def home(self, role):
+        return pwd.getpwnam(self.users[role]).pw_dir
+
+    def cert_path(self, role):
+        return os.path.join(self.home(role), ".ssh", "id_ed25519-cert.pub")
+
+    def ssh(self, role):
+        """`ssh -o BatchMode=yes USER@127.0.0.1 true` as the user, with their own key (and certificate, if any)."""
+        user = self.users[role]
+        key = os.path.join(self.home(role), ".ssh", "id_ed25519")
+        cmd = ["setpriv", "--reuid", user, "--regid", "users", "--init-groups", "/usr/bin/ssh", "-p", str(self.sshd_port),
+               "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+               "-o", "ConnectTimeout=5", "-o", "IdentitiesOnly=yes", "-o", "LogLevel=ERROR", "-i", key,
+               f"{user}@127.0.0.1", "true"]
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=30,
+                              env={"PATH": "/usr/bin:/bin", "HOME": self.home(role)})
+
+    def assert_ssh_ok(self, role):
+        r = self.ssh(role)
+        self.assertEqual(r.returncode, 0, f"ssh as {role} failed: {r.stderr}; sshd log: {self.sshd_log_tail()}")
+
+    def assert_ssh_refused(self, role, why):
+        r = self.ssh(role)
+        self.assertNotEqual(r.returncode, 0, f"ssh as {role} succeeded but should be refused ({why})")
+        self.assertIn("Permission denied", r.stderr, f"refused by sshd ({why}), not by something else")
+
+    def sshd_log_tail(self):
+        with open(self.sshd_log, errors="replace") as f:
+            return f.read()[-1500:]
+
+    def active_grant(self, role, duration="1h"):
+        rid = self.request(role, "ssh", "web", duration=duration)
+        self.ok("c", "approve", rid)
+        return rid, self.wait_state(rid, "active", timeout=5)
+
+    def cert_info(self, path):
+        return subprocess.run([self.KEYGEN, "-L", "-f", path], capture_output=True, text=True, check=True).stdout
+
+    def revoked_in_krl(self, cert):
+        r = subprocess.run([self.KEYGEN, "-Q", "-f", self.krl, cert], capture_output=True, text=True)
+        return r.returncode == 1 and "REVOKED" in r.stdout
+
+    def plant(self, role, text):
+        """Puts a certificate back where the client uses it, as a user who kept a copy would."""
+        path = self.cert_path(role)
+        with open(path, "w") as f:
+            f.write(text)
+        os.chown(path, pwd.getpwnam(self.users[role]).pw_uid, -1)
+
+    def failed_escalation_error(self, rid, timeout=5):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            events = self.show(rid)["events"]
+            failed = [e for e in events if e["type"] == "escalate_failed"]
+            if failed:
+                return failed[0]["data"].get("error", "")
+            time.sleep(0.1)
+        self.fail(f"no escalate_failed event for request {rid}")
+
+    # -- tests --------------------------------------------------------------------------------------
+
+    def test_never_without_a_grant(self):
+        self.assertFalse(os.path.exists(self.cert_path("r1")))
+        self.assert_ssh_refused("r1", "no grant, no certificate")
+
+    def test_grant_lets_ssh_in_and_revoke_refuses_it_by_the_krl(self):
+        rid, req = self.active_grant("r2")
+        cert = self.cert_path("r2")
+        st = os.stat(cert)
+        self.assertEqual(st.st_uid, pwd.getpwnam(self.users["r2"]).pw_uid, "the certificate belongs to the requester")
+        self.assert_ssh_ok("r2")
+        with open(cert) as f:
+            kept = f.read()
+        self.ok("c", "revoke", rid, "--reason", "done")
+        req = self.wait_state(rid, "ended", timeout=5)
+        self.assertFalse(os.path.exists(cert), "the certificate file is removed on revoke")
+        self.assert_ssh_refused("r2", "revoked, no certificate")
+        self.plant("r2", kept)
+        self.assertTrue(self.revoked_in_krl(cert), "the serial is in the KRL")
+        self.assert_ssh_refused("r2", "revoked by the KRL although the certificate is still within its validity")
+        self.assertIn("revoked", self.sshd_log_tail().lower())
+        deesc = [e for e in self.show(rid)["events"] if e["type"] == "deescalate"][0]
+        self.assertEqual([c["outcome"] for c in deesc["data"]["certificates"]], ["revoked"], deesc["data"])
+        os.unlink(cert)
+
+    def test_expiry_refuses_by_validity_without_the_krl(self):
+        rid, req = self.active_grant("r3", duration="4s")
+        self.assert_ssh_ok("r3")
+        with open(self.cert_path("r3")) as f:
+            kept = f.read()
+        req = self.wait_state(rid, "ended", timeout=10)
+        self.assertEqual(req["end_reason"], "expired")
+        self.assertFalse(os.path.exists(self.cert_path("r3")), "the certificate file is removed on expiry")
+        self.plant("r3", kept)
+        self.assertFalse(self.revoked_in_krl(self.cert_path("r3")), "an expired certificate is not added to the KRL")
+        self.assert_ssh_refused("r3", "the certificate has expired by itself")
+        deesc = [e for e in self.show(rid)["events"] if e["type"] == "deescalate"][0]
+        self.assertEqual([c["outcome"] for c in deesc["data"]["certificates"]], ["expired"], deesc["data"])
+        os.unlink(self.cert_path("r3"))
+
+    def test_certificate_is_valid_exactly_for_the_grant_with_a_serial_naming_the_request(self):
+        rid, req = self.active_grant("r4", duration="1h")
+        info = self.cert_info(self.cert_path("r4"))
+        m = re.search(r"Valid: from (\S+) to (\S+)", info)
+        start, end = (parse_time(t + "Z") for t in m.groups())
+        self.assertAlmostEqual(start, parse_time(req["access_starts_at"]), delta=2)
+        self.assertAlmostEqual(end, parse_time(req["access_expires_at"]), delta=2)
+        self.assertLessEqual(end, parse_time(req["access_expires_at"]) + 1, "never longer than the grant")
+        self.assertIn(f"Serial: {rid << 32}", info)
+        self.assertIn(f"symtui-{rid}-{self.users['r4']}-web", info, "the key id names the request")
+        self.assertIn(self.principal, info)
+        self.ok("r4", "release", rid)
+        self.wait_state(rid, "ended", timeout=5)
+
+    def test_extension_issues_a_certificate_for_the_new_window(self):
+        rid, req = self.active_grant("r5", duration="5s")
+        first_end = parse_time(req["access_expires_at"])
+        ext = json.loads(self.ok("r5", "extend", rid, "--duration", "1h", "--reason", "more", "--json").stdout)["id"]
+        self.ok("c", "approve", ext)
+        deadline = time.time() + 5
+        while time.time() < deadline:
+            events = [e for e in self.show(rid)["events"] if e["type"] == "escalate" and e["data"].get("extension_request") == ext]
+            if events:
+                break
+            time.sleep(0.1)
+        self.assertTrue(events, "an escalate event records the new certificate")
+        self.assertEqual(events[0]["data"]["serial"], str((rid << 32) | ext))
+        info = self.cert_info(self.cert_path("r5"))
+        end = parse_time(re.search(r"Valid: from \S+ to (\S+)", info).group(1) + "Z")
+        self.assertGreater(end, first_end + 3000, "the installed certificate covers the extended window")
+        while time.time() < first_end + 1.5:
+            time.sleep(0.2)
+        self.assert_ssh_ok("r5")
+        self.ok("c", "revoke", rid)
+        req = self.wait_state(rid, "ended", timeout=5)
+        deesc = [e for e in self.show(rid)["events"] if e["type"] == "deescalate"][0]
+        outcomes = {c["serial"]: c["outcome"] for c in deesc["data"]["certificates"]}
+        self.assertEqual(outcomes, {str(rid << 32): "expired", str((rid << 32) | ext): "revoked"})
+
+    def test_check_lists_valid_unrevoked_certificates(self):
+        rid, _ = self.active_grant("r6")
+        r = self.run_as(None, "check", "ssh", "--json")
+        row = [t for t in json.loads(r.stdout)["targets"] if t["target"] == "web"][0]
+        self.assertIn(self.users["r6"], row["has_access"], row)
+        self.assertNotIn(self.users["r6"], row["standing_access"], row)
+        self.ok("c", "revoke", rid)
+        self.wait_state(rid, "ended", timeout=5)
+        r = self.run_as(None, "check", "ssh", "--json")
+        row = [t for t in json.loads(r.stdout)["targets"] if t["target"] == "web"][0]
+        self.assertNotIn(self.users["r6"], row["has_access"], row)
+
+    def test_symlinked_key_is_refused_at_request_time(self):
+        ssh = os.path.join(self.home("r7"), ".ssh")
+        real = os.path.join(self.home("r8"), ".ssh", "id_ed25519.pub")
+        os.rename(os.path.join(ssh, "id_ed25519.pub"), os.path.join(ssh, "mine.pub"))
+        os.symlink(real, os.path.join(ssh, "id_ed25519.pub"))
+        try:
+            before = self.event_count()
+            self.assert_refused(self.run_as("r7", "request", "ssh", "web", "--duration", "1h", "--reason", "x"), 65, "symlink")
+            self.assertEqual(self.event_count(), before, "nothing recorded")
+        finally:
+            os.unlink(os.path.join(ssh, "id_ed25519.pub"))
+            os.rename(os.path.join(ssh, "mine.pub"), os.path.join(ssh, "id_ed25519.pub"))
+
+    def test_key_of_another_user_is_refused(self):
+        key = os.path.join(self.home("r7"), ".ssh", "id_ed25519.pub")
+        os.chown(key, pwd.getpwnam(self.users["r8"]).pw_uid, -1)
+        try:
+            self.assert_refused(self.run_as("r7", "request", "ssh", "web", "--duration", "1h", "--reason", "x"), 65,
+                                "a key of another user")
+        finally:
+            os.chown(key, pwd.getpwnam(self.users["r7"]).pw_uid, -1)
+
+    def test_a_key_that_is_not_a_public_key_is_refused(self):
+        key = os.path.join(self.home("r8"), ".ssh", "id_ed25519.pub")
+        with open(key) as f:
+            good = f.read()
+        with open(key, "w") as f:
+            f.write("ssh-ed25519 -oProxyCommand=evil x\n")
+        try:
+            self.assert_refused(self.run_as("r8", "request", "ssh", "web", "--duration", "1h", "--reason", "x"), 65, "base64")
+        finally:
+            with open(key, "w") as f:
+                f.write(good)
+
+    def test_a_krl_that_cannot_be_updated_keeps_the_grant_deescalating_until_it_can(self):
+        rid, _ = self.active_grant("r9")
+        with open(self.krl, "rb") as f:
+            good = f.read()
+        try:
+            with open(self.krl, "wb") as f:
+                f.write(b"not a KRL")   # ssh-keygen -k -u cannot read it (and sshd, failing closed, lets nobody in)
+            self.ok("c", "revoke", rid)
+            deadline = time.time() + 8
+            while time.time() < deadline:
+                req = self.show(rid)
+                failed = [e for e in req["events"] if e["type"] == "deescalate_failed"]
+                if failed:
+                    break
+                time.sleep(0.1)
+            self.assertTrue(failed, "the failed KRL update is recorded")
+            self.assertIn("KRL", failed[0]["data"]["error"])
+            self.assertEqual(req["state"], "deescalating", "the grant is not dropped")
+            with open(self.krl, "rb") as f:
+                self.assertEqual(f.read(), b"not a KRL", "a KRL that cannot be read is left alone, not replaced")
+        finally:
+            with open(self.krl, "wb") as f:
+                f.write(good)
+        req = self.wait_state(rid, "ended", timeout=15)
+        self.assertEqual(req["end_reason"], "revoked")
+        spec = subprocess.run([self.KEYGEN, "-Q", "-l", "-f", self.krl], capture_output=True, text=True).stdout
+        ranges = [tuple(int(n) for n in m.split("-")) if "-" in m else (int(m), int(m))
+                  for m in re.findall(r"^serial: (\S+)$", spec, re.M)]
+        self.assertTrue(any(lo <= rid << 32 <= hi for lo, hi in ranges), f"retried until the grant's serials were in the KRL: {spec}")
+
+    def test_a_key_from_the_public_key_field_gets_a_certificate_file_for_certificatefile(self):
+        ssh = os.path.join(self.home("r10"), ".ssh")
+        for name in ("id_ed25519", "id_ed25519.pub"):
+            os.rename(os.path.join(ssh, name), os.path.join(ssh, "work_" + name.replace("id_ed25519", "key")))
+        with open(os.path.join(ssh, "work_key.pub")) as f:
+            public = f.read().strip()
+        rid = self.request("r10", "sshkey", "web", duration="1h", fields={"public_key": public})
+        self.ok("c", "approve", rid)
+        self.wait_state(rid, "active", timeout=5)
+        cert = os.path.join(ssh, "symtui-cert.pub")
+        self.assertTrue(os.path.exists(cert))
+        user = self.users["r10"]
+        cmd = ["setpriv", "--reuid", user, "--regid", "users", "--init-groups", "/usr/bin/ssh", "-p", str(self.sshd_port),
+               "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+               "-o", "IdentitiesOnly=yes", "-o", f"CertificateFile={cert}", "-i", os.path.join(ssh, "work_key"),
+               f"{user}@127.0.0.1", "true"]
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=30, env={"PATH": "/usr/bin:/bin", "HOME": self.home("r10")})
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.ok("r10", "release", rid)
+        self.wait_state(rid, "ended", timeout=5)
+        self.assertFalse(os.path.exists(cert))
+
+    def test_a_public_key_field_that_is_not_a_key_is_refused_naming_the_field(self):
+        before = self.event_count()
+        r = self.run_as("r1", "request", "sshkey", "web", "--duration", "1h", "--reason", "x",
+                        "--field", "public_key=ssh-ed25519 AAAA -oProxyCommand=sh")
+        self.assert_refused(r, 65, "public_key")
+        self.assertEqual(self.event_count(), before)
+
+    def test_daemon_refuses_to_start_when_others_can_read_the_ca_key(self):
+        self.stop_daemon()
+        os.chmod(self.ca, 0o640)
+        try:
+            r = subprocess.run([self.bin, "--config", self.config, "daemon"], capture_output=True, text=True, timeout=10,
+                               stdin=subprocess.DEVNULL)
+            self.assertEqual(r.returncode, 65, r.stderr)
+            self.assertIn("ca_key", r.stderr)
+            self.assertIn("640", r.stderr)
+        finally:
+            os.chmod(self.ca, 0o600)
+
+
+class PostgresRoleTests(E2ECase):
+    """`postgres_role` against a real PostgreSQL 15 cluster the test creates (initdb/pg_ctl, a free port, a temp dir)."""
+
+    REQUESTERS = ["r1", "r2", "r3", "r4", "r5"]
+    PGBIN = "/usr/lib/postgresql/15/bin"
+    PSQL = "/usr/bin/psql"
+
+    @classmethod
+    def setUpClass(cls):
+        if not os.path.exists(os.path.join(cls.PGBIN, "initdb")):
+            raise unittest.SkipTest("PostgreSQL 15 is not installed (make deps)")
+        super().setUpClass()
+        try:
+            cls.start_cluster()
+        except BaseException:
+            cls.tearDownClass()
+            raise
+
+    @classmethod
+    def write_scripts(cls):
+        cls.pg_port = free_port()
+        cls.pg_dir = os.path.join(cls.dir, "pg")
+        cls.pg_sock = os.path.join(cls.pg_dir, "sock")
+        cls.role = f"{cls.prefix}_orders_rw"
+        cls.passfile = os.path.join(cls.dir, "pgpass")
+        cls.admin_password = secrets.token_hex(16)
+        with open(cls.passfile, "w") as f:
+            f.write(f"127.0.0.1:{cls.pg_port}:appdb:symtui_admin:{cls.admin_password}\n")
+        os.chmod(cls.passfile, 0o600)
+        super().write_scripts()
+
+    @classmethod
+    def config_text(cls):
+        cfg = json.loads(super().config_text().split("\n", 1)[1])
+        conninfo = f"postgresql://symtui_admin@127.0.0.1:{cls.pg_port}/appdb?passfile={cls.passfile}"
+        cfg["strategies"].append({"name": "pg", "type": "postgres_role", "settings": {"conninfo": conninfo},
+                                  "targets": [{"name": "orders", "label": "orders read-write", "settings": {"role": cls.role}},
+                                              {"name": "orders-report", "label": "orders, sessions reported",
+                                               "settings": {"role": cls.role, "end_sessions": "report"}}]})
+        cfg["flows"].append({"name": "pg", "label": "Database roles", "strategy": "pg", "approvers": {"groups": [cls.oncall]},
+                             "prompt_fields": [{"name": "reason", "type": "string", "required": True},
+                                               {"name": "duration", "type": "duration", "required": True}]})
+        return json.dumps(cfg, indent=2)
+
+    @classmethod
+    def as_postgres(cls, *cmd, check=True, input=None):
+        return subprocess.run(["setpriv", "--reuid", "postgres", "--regid", "postgres", "--init-groups"] + list(cmd),
+                              capture_output=True, text=True, check=check, input=input, cwd="/", timeout=60)
+
+    @classmethod
+    def sql(cls, statement, db="appdb"):
+        return cls.as_postgres(cls.PSQL, "-h", cls.pg_sock, "-p", str(cls.pg_port), "-d", db, "-U", "postgres",
+                               "-v", "ON_ERROR_STOP=1", "-At", "-c", statement).stdout.strip()
+
+    @classmethod
+    def start_cluster(cls):
+        os.makedirs(cls.pg_sock)
+        pg = pwd.getpwnam("postgres")
+        for d in (cls.pg_dir, cls.pg_sock):
+            os.chown(d, pg.pw_uid, pg.pw_gid)
+        os.chmod(cls.pg_dir, 0o755)
+        data = os.path.join(cls.pg_dir, "data")
+        cls.as_postgres(os.path.join(cls.PGBIN, "initdb"), "-D", data, "-U", "postgres", "--auth-local=peer",
+                        "--auth-host=scram-sha-256", "-E", "UTF8", "--locale=C.UTF-8")
+        with open(os.path.join(data, "pg_hba.conf"), "w") as f:
+            f.write("local all all peer\nhost appdb symtui_admin 127.0.0.1/32 scram-sha-256\n")
+        cls.pg_data = data
+        cls.as_postgres(os.path.join(cls.PGBIN, "pg_ctl"), "-D", data, "-l", os.path.join(cls.pg_dir, "log"), "-w",
+                        "-o", f"-p {cls.pg_port} -k {cls.pg_sock} -c listen_addresses=127.0.0.1", "start")
+        cls.pg_started = True
+        cls.sql("CREATE DATABASE appdb", db="postgres")
+        users = "; ".join(f"CREATE ROLE {cls.users[r]} LOGIN" for r in cls.REQUESTERS)
+        cls.sql(f"""CREATE ROLE symtui_admin LOGIN CREATEROLE PASSWORD '{cls.admin_password}';
+                    GRANT pg_signal_backend TO symtui_admin;
+                    CREATE ROLE {cls.role} NOLOGIN; {users};
+                    CREATE TABLE orders (id int, by_user text DEFAULT current_user);
+                    REVOKE ALL ON orders FROM PUBLIC; GRANT SELECT, INSERT ON orders TO {cls.role}""")
+
+    @classmethod
+    def tearDownClass(cls):
+        if getattr(cls, "pg_started", False):
+            cls.as_postgres(os.path.join(cls.PGBIN, "pg_ctl"), "-D", cls.pg_data, "-m", "immediate", "-w", "stop", check=False)
+            cls.pg_started = False
+        super().tearDownClass()
+
+    # -- helpers ------------------------------------------------------------------------------------
+
+    def psql_as(self, role, statement):
+        """psql as the Unix user ROLE over the cluster's socket (peer authentication: the database user of the same name)."""
+        cmd = ["setpriv", "--reuid", self.users[role], "--regid", "users", "--init-groups", self.PSQL, "-h", self.pg_sock,
+               "-p", str(self.pg_port), "-d", "appdb", "-v", "ON_ERROR_STOP=1", "-At", "-c", statement]
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=30, cwd="/", env={"PATH": "/usr/bin:/bin"})
+
+    def can_write(self, role):
+        r = self.psql_as(role, "INSERT INTO orders (id) VALUES (1)")
+        if r.returncode != 0:
+            self.assertIn("permission denied", r.stderr)
+        return r.returncode == 0
+
+    def member(self, role):
+        return self.sql(f"""SELECT count(*) FROM pg_auth_members a JOIN pg_roles r ON r.oid = a.roleid
+                            JOIN pg_roles m ON m.oid = a.member WHERE r.rolname = '{self.role}'
+                            AND m.rolname = '{self.users[role]}'""") == "1"
+
+    def active_grant(self, role, target="orders", duration="1h"):
+        rid = self.request(role, "pg", target, duration=duration)
+        self.ok("c", "approve", rid)
+        return rid, self.wait_state(rid, "active", timeout=5)
+
+    def set_role_session(self, role):
+        """A psql session of the user that takes the role with SET ROLE and stays open; returns (process, backend pid)."""
+        cmd = ["setpriv", "--reuid", self.users[role], "--regid", "users", "--init-groups", self.PSQL, "-h", self.pg_sock,
+               "-p", str(self.pg_port), "-d", "appdb", "-v", "ON_ERROR_STOP=1", "-At"]
+        p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd="/",
+                             env={"PATH": "/usr/bin:/bin"})
+        p.stdin.write(f"SET ROLE {self.role};\nSELECT 'ready-' || current_user;\n")
+        p.stdin.flush()
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            pid = self.sql(f"SELECT pid FROM pg_stat_activity WHERE usename = '{self.users[role]}' AND query LIKE '%ready-%'")
+            if pid:
+                return p, int(pid)
+            time.sleep(0.1)
+        p.kill()
+        self.fail("the SET ROLE session did not start")
+
+    def deescalate_event(self, rid):
+        return [e for e in self.show(rid)["events"] if e["type"] == "deescalate"][0]
+
+    # -- tests --------------------------------------------------------------------------------------
+
+    def test_never_without_a_grant(self):
+        self.assertFalse(self.member("r1"))
+        self.assertFalse(self.can_write("r1"), "the user cannot write the role's table without a grant")
+
+    def test_role_works_during_the_grant_and_not_after_revoke(self):
+        rid, _ = self.active_grant("r2")
+        self.assertTrue(self.member("r2"))
+        self.assertTrue(self.can_write("r2"), "psql as the user writes the table only the role may write")
+        self.ok("c", "revoke", rid, "--reason", "done")
+        self.wait_state(rid, "ended", timeout=5)
+        self.assertFalse(self.member("r2"))
+        self.assertFalse(self.can_write("r2"), "after the revoke the write is refused")
+
+    def test_role_ends_at_expiry(self):
+        rid, _ = self.active_grant("r3", duration="3s")
+        self.assertTrue(self.can_write("r3"))
+        req = self.wait_state(rid, "ended", timeout=8)
+        self.assertEqual(req["end_reason"], "expired")
+        self.assertFalse(self.can_write("r3"))
+
+    def test_a_set_role_session_from_before_the_revoke_is_terminated(self):
+        rid, _ = self.active_grant("r4")
+        p, pid = self.set_role_session("r4")
+        try:
+            self.ok("c", "revoke", rid)
+            self.wait_state(rid, "ended", timeout=10)
+            sessions = self.deescalate_event(rid)["data"]["sessions"]
+            self.assertEqual([(s["pid"], s["outcome"]) for s in sessions], [(pid, "terminated")], sessions)
+            self.assertEqual(self.sql(f"SELECT count(*) FROM pg_stat_activity WHERE pid = {pid}"), "0", "the backend is gone")
+            p.stdin.write("INSERT INTO orders (id) VALUES (4);\n")
+            p.stdin.close()
+            self.assertNotEqual(p.wait(timeout=10), 0, "the old session can no longer write as the role")
+            self.assertEqual(self.sql(f"SELECT count(*) FROM orders WHERE id = 4"), "0")
+        finally:
+            if p.poll() is None:
+                p.kill()
+
+    def test_end_sessions_report_lists_but_keeps_the_session(self):
+        rid, _ = self.active_grant("r5", target="orders-report")
+        p, pid = self.set_role_session("r5")
+        try:
+            self.ok("r5", "release", rid)
+            self.wait_state(rid, "ended", timeout=10)
+            sessions = self.deescalate_event(rid)["data"]["sessions"]
+            self.assertEqual([(s["pid"], s["outcome"]) for s in sessions], [(pid, "reported")], sessions)
+            self.assertEqual(self.sql(f"SELECT count(*) FROM pg_stat_activity WHERE pid = {pid}"), "1", "reported, not ended")
+        finally:
+            p.kill()
+            p.wait()
+
+    def test_check_reports_members_of_the_role_against_grants(self):
+        rid, _ = self.active_grant("r1")
+        try:
+            r = self.run_as(None, "check", "pg", "--json")
+            rows = {t["target"]: t for t in json.loads(r.stdout)["targets"]}
+            self.assertEqual(rows["orders"]["check"], "ok", rows)
+            self.assertIn(self.users["r1"], rows["orders"]["has_access"])
+            self.assertNotIn(self.users["r1"], rows["orders"]["standing_access"])
+            self.sql(f"GRANT {self.role} TO {self.users['r2']}")   # access given behind symtui's back
+            r = self.run_as(None, "check", "pg", "--json")
+            self.assertEqual(r.returncode, 1, "drift")
+            rows = {t["target"]: t for t in json.loads(r.stdout)["targets"]}
+            self.assertIn(self.users["r2"], rows["orders"]["standing_access"])
+        finally:
+            self.sql(f"REVOKE {self.role} FROM {self.users['r2']}")
+            self.ok("c", "revoke", rid)
+            self.wait_state(rid, "ended", timeout=5)
+
+
+class TargetNameCheckTests(E2ECase):
+    """Principals and database roles that are not plain never pass `config check`."""
+
+    START_DAEMON = False
+    REQUESTERS = []
+
+    def test_config_check_refuses_hostile_principals_and_roles_naming_each(self):
+        cfg = json.loads(self.config_text().split("\n", 1)[1])
+        cfg["strategies"] += [
+            {"name": "ssh", "type": "ssh_cert", "settings": {"ca_key": "/etc/symtui/ca", "krl": "/etc/ssh/revoked.krl"},
+             "targets": [{"name": "web", "settings": {"principals": ["-oProxyCommand=sh", "a,root", "x y"]}}]},
+            {"name": "pg", "type": "postgres_role", "settings": {"conninfo": "postgresql://admin:pw@db/app"},
+             "targets": [{"name": "orders", "settings": {"role": "orders\"; DROP TABLE x; --"}}]},
+        ]
+        path = os.path.join(self.dir, "hostile.json5")
+        with open(path, "w") as f:
+            json.dump(cfg, f, indent=2)
+        r = self.run_as(None, "config", "check", path, config=False)
+        self.assertEqual(r.returncode, 65, r.stderr)
+        for fragment in ["'-oProxyCommand=sh'", "'a,root'", "'x y'", "orders\"; DROP TABLE", "conninfo contains a password"]:
+            self.assertIn(fragment, r.stdout + r.stderr)
+        self.assertNotIn("admin:pw", r.stdout + r.stderr, "the password is not echoed")
+
+
 class BadCLIInputTests(E2ECase):
     """Tests/Fixtures/cli-bad.tsv: each bad invocation exits with its code, says why, writes nothing.
 

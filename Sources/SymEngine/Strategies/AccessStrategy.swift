@@ -12,11 +12,14 @@ public struct GrantContext: Sendable {
     public var stepOutput: String?
     /// Users with another active grant on the same target: deescalation must not remove their access (the engine fills this).
     public var otherActiveHolders: Set<String>
+    /// Set when the grant's window was just moved by this approved extension request (`AccessStrategy.extend`).
+    public var extensionRequestID: Int64?
 
     public init(request: AccessRequest, strategy: Strategy, target: Target, stepOutput: String? = nil,
-                otherActiveHolders: Set<String> = []) {
+                otherActiveHolders: Set<String> = [], extensionRequestID: Int64? = nil) {
         self.request = request; self.strategy = strategy; self.target = target
         self.stepOutput = stepOutput; self.otherActiveHolders = otherActiveHolders
+        self.extensionRequestID = extensionRequestID
     }
 
     /// The user whose access this is.
@@ -72,10 +75,21 @@ public protocol AccessStrategy: Sendable {
     /// a database role), so that ending one grant must not take it away while another still covers it.
     /// False when each grant has its own artefact (a sudoers drop-in per grant).
     var accessIsSharedAcrossGrants: Bool { get }
+    /// After an approved extension moved the grant's end (`ctx.request.accessExpiresAt`): what the target needs
+    /// for the new window (a new certificate), or nil when the access has no end of its own in the target.
+    func extend(_ ctx: GrantContext) -> StrategyOutcome?
+    /// Why the daemon must not start with this strategy (a CA key others can read), or nil.
+    func preflight() -> StrategyFailure?
+    /// Why a new request could never be granted (a name that is not plain, an unusable key), checked before it is
+    /// recorded so that the requester is told at once; nil when it may go ahead.
+    func validate(_ ctx: GrantContext) -> StrategyFailure?
 }
 
 extension AccessStrategy {
     public var accessIsSharedAcrossGrants: Bool { true }
+    public func extend(_ ctx: GrantContext) -> StrategyOutcome? { nil }
+    public func preflight() -> StrategyFailure? { nil }
+    public func validate(_ ctx: GrantContext) -> StrategyFailure? { nil }
 }
 
 /// The strategy implementation for a configured strategy.
@@ -86,7 +100,17 @@ public enum Strategies {
         case .sudoers: return SudoersStrategy(strategy: strategy)
         case .command: return CommandStrategy(strategy: strategy)
         case .http: return HTTPStrategy(strategy: strategy)
+        case .sshCert: return SSHCertStrategy(strategy: strategy)
+        case .postgresRole: return PostgresRoleStrategy(strategy: strategy)
         }
+    }
+
+    /// The first reason a configured strategy must not run (checked when the daemon starts), or nil.
+    public static func preflight(_ config: Config) -> StrategyFailure? {
+        for s in config.strategies {
+            if let problem = make(s).preflight() { return StrategyFailure("strategy \(s.name): \(problem.message)") }
+        }
+        return nil
     }
 }
 
