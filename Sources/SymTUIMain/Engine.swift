@@ -34,8 +34,10 @@ struct LinkedEngine: EngineLink {
         let sample = AccessRequest(id: 1, flow: flow.name, target: target?.name, targetLabel: target?.label, requester: user,
                                    createdAt: Date(), requestExpiresAt: Date().addingTimeInterval(3600))
         let event = HandlerRunner.event(for: handler, flow: flow, target: target, request: sample, actor: user, extra: overrides)
-        let sdk = FileManager.default.temporaryDirectory.appendingPathComponent("symtui-sdk-\(getuid())").path
-        let runner = HandlerRunner(sdkDirectory: try EmbeddedSDK.install(into: sdk))
+        // A fresh private directory for the SDK: a predictable one could be made first by someone else.
+        let sdk = try PrivateDirectory(prefix: "symtui-sdk-")
+        defer { sdk.remove() }
+        let runner = HandlerRunner(sdkDirectory: try EmbeddedSDK.install(into: sdk.path))
         let outcome = runner.run(handler, implementation: flow.implementation!, timeout: TimeInterval(flow.handlerTimeout.seconds), event: event)
         return HandlerTestResult(auditData: outcome.auditData, outcome: outcome.verdict?.outcome ?? "failed",
                                  answer: outcome.verdict.map(LinkedEngine.describe), failure: outcome.failure,

@@ -263,6 +263,58 @@ final class HandlerTests: XCTestCase {
         XCTAssertTrue(outcome.failure?.contains("writable by group or others") ?? false, outcome.failure ?? "")
     }
 
+    func testImplementationInADirectoryOthersCanWriteIsRefused() throws {
+        let shared = dir + "/shared"
+        XCTAssertEqual(mkdir(shared, 0o755), 0)
+        XCTAssertEqual(chmod(shared, 0o777), 0)
+        let file = try implementation("@hook\ndef on_request(event):\n    return approve()\n", name: "shared/impl.py")
+        let outcome = run("on_request", file)
+        XCTAssertNil(outcome.verdict, "a module planted beside it would run with the daemon's privileges")
+        XCTAssertTrue(outcome.failure?.contains("writable by group or others") ?? false, outcome.failure ?? "")
+    }
+
+    func testImplementationBelowADirectoryOthersCanWriteIsRefused() throws {
+        XCTAssertEqual(mkdir(dir + "/open", 0o755), 0)
+        XCTAssertEqual(mkdir(dir + "/open/deep", 0o755), 0)
+        XCTAssertEqual(chmod(dir + "/open", 0o757), 0)
+        let file = try implementation("@hook\ndef on_request(event):\n    return approve()\n", name: "open/deep/impl.py")
+        let outcome = run("on_request", file)
+        XCTAssertNil(outcome.verdict, "whoever writes a parent can swap the whole directory")
+        XCTAssertTrue(outcome.failure?.contains("directory \(dir)/open is writable") ?? false, outcome.failure ?? "")
+    }
+
+    func testImplementationOwnedByAnotherUserIsRefused() throws {
+        let file = try implementation("@hook\ndef on_request(event):\n    return approve()\n")
+        XCTAssertEqual(chown(file, 65534, 65534), 0)
+        let outcome = run("on_request", file)
+        XCTAssertNil(outcome.verdict)
+        XCTAssertTrue(outcome.failure?.contains("owned by uid 65534") ?? false, outcome.failure ?? "")
+    }
+
+    func testAModuleBesideTheImplementationCannotShadowTheStandardLibraryOrTheSDK() throws {
+        let marker = dir + "/shadowed"
+        // Modules the SDK has not imported yet when the implementation loads.
+        for name in ["csv.py", "fractions.py", "symtui_sdk.py"] {
+            try "open(\(String(reflecting: marker)), 'w').write('\(name)')\n".write(toFile: dir + "/" + name, atomically: true, encoding: .utf8)
+        }
+        let file = try implementation("import csv, fractions\n@hook\ndef on_request(event):\n    return approve(str(fractions.Fraction(1, 2)) + csv.excel.delimiter)\n")
+        let outcome = run("on_request", file)
+        XCTAssertEqual(outcome.verdict, .approve(reason: "1/2,"), outcome.failure ?? outcome.stderrTail)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: marker), "a planted module ran")
+    }
+
+    func testANeighbourModuleWithItsOwnNameIsStillImportable() throws {
+        try "WORD = 'neighbour'\n".write(toFile: dir + "/helpers_\(getpid()).py", atomically: true, encoding: .utf8)
+        let file = try implementation("import helpers_\(getpid()) as h\n@hook\ndef on_request(event):\n    return approve(h.WORD)\n")
+        XCTAssertEqual(run("on_request", file).verdict, .approve(reason: "neighbour"))
+    }
+
+    func testPythonRunsIsolatedFromPythonVariablesAndTheWorkingDirectory() {
+        let args = runner.pythonArguments(implementation: "/etc/symtui/impl.py")
+        XCTAssertEqual(Array(args.prefix(2)), ["-I", "-B"])
+        XCTAssertEqual(Array(args.suffix(2)), [runner.sdkDirectory, "/etc/symtui/impl.py"])
+    }
+
     func testUnreadableImplementationFails() {
         let outcome = run("on_request", dir + "/absent.py")
         XCTAssertNil(outcome.verdict)
@@ -330,8 +382,7 @@ final class HandlerTests: XCTestCase {
         let outcome = run("on_request", file)
         guard case let .approve(reason?)? = outcome.verdict else { return XCTFail(outcome.failure ?? outcome.stderrTail) }
         let parts = reason.split(separator: ";").map(String.init)
-        XCTAssertEqual(Set(parts[0].split(separator: ",").map(String.init)),
-                       ["HOME", "LANG", "PATH", "PYTHONDONTWRITEBYTECODE", "PYTHONPATH", "SYMTUI_HANDLER"])
+        XCTAssertEqual(Set(parts[0].split(separator: ",").map(String.init)), ["HOME", "LANG", "PATH", "SYMTUI_HANDLER"])
         XCTAssertEqual(parts[1], "/nonexistent")
         XCTAssertEqual(parts[2], "/")
     }
@@ -366,6 +417,43 @@ final class HandlerTests: XCTestCase {
             let attributes = try FileManager.default.attributesOfItem(atPath: dir + "/sdk/" + name)
             XCTAssertEqual((attributes[.posixPermissions] as? NSNumber)?.intValue, 0o644, name)
         }
+    }
+
+    func testInstallRefusesADirectoryThatIsASymbolicLink() throws {
+        let elsewhere = dir + "/elsewhere"
+        XCTAssertEqual(mkdir(elsewhere, 0o755), 0)
+        XCTAssertEqual(symlink(elsewhere, dir + "/linked"), 0)
+        XCTAssertThrowsError(try EmbeddedSDK.install(into: dir + "/linked")) { error in
+            XCTAssertTrue("\(error)".contains("not a directory"), "\(error)")
+        }
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: elsewhere), [])
+    }
+
+    func testInstallRefusesADirectorySomeoneElseMadeFirst() throws {
+        let planted = dir + "/planted"
+        XCTAssertEqual(mkdir(planted, 0o755), 0)
+        XCTAssertEqual(chown(planted, 65534, 65534), 0)
+        XCTAssertThrowsError(try EmbeddedSDK.install(into: planted)) { error in
+            XCTAssertTrue("\(error)".contains("owned by uid 65534"), "\(error)")
+        }
+    }
+
+    func testInstallRefusesAParentOthersCanWrite() throws {
+        XCTAssertEqual(mkdir(dir + "/open", 0o777), 0)
+        XCTAssertEqual(chmod(dir + "/open", 0o777), 0)
+        XCTAssertThrowsError(try EmbeddedSDK.install(into: dir + "/open/sdk")) { error in
+            XCTAssertTrue("\(error)".contains("writable by group or others"), "\(error)")
+        }
+    }
+
+    func testAPrivateDirectoryIsFreshAndOnlyItsOwnerCanEnterIt() throws {
+        let a = try PrivateDirectory(prefix: "symtui-test-"), b = try PrivateDirectory(prefix: "symtui-test-")
+        defer { a.remove(); b.remove() }
+        XCTAssertNotEqual(a.path, b.path)
+        var info = stat()
+        XCTAssertEqual(lstat(a.path, &info), 0)
+        XCTAssertEqual(info.st_mode & 0o777, 0o700)
+        XCTAssertEqual(info.st_uid, geteuid())
     }
 
     func testInstallReplacesAStaleSDK() throws {

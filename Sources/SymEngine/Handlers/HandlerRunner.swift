@@ -14,7 +14,7 @@ public struct HandlerRunner: Sendable {
     public static let path = "/usr/local/bin:/usr/bin:/bin"
     static let stdoutTailChars = 512
 
-    /// The directory put on PYTHONPATH; it holds `symtui_sdk/` (see `EmbeddedSDK.install`).
+    /// The directory put first on the handler's sys.path; it holds `symtui_sdk/` (see `EmbeddedSDK.install`).
     public var sdkDirectory: String
     public var python: String
     private let missing = MissingHandlerCache()
@@ -35,7 +35,7 @@ public struct HandlerRunner: Sendable {
     }
 
     /// Runs one handler of `implementation` on a ready-made event (also used by `symtui handlers test`).
-    /// `.py` files run through python3 with the SDK on PYTHONPATH; any other executable file runs directly, with
+    /// `.py` files run through isolated python3 with the SDK first on sys.path; any other executable file runs directly, with
     /// the handler name as its only argument, under the same JSON protocol.
     public func run(_ handler: String, implementation: String, timeout: TimeInterval, event: JSONValue) -> HandlerOutcome {
         guard let kind = HandlerName.kind(of: handler) else {
@@ -57,15 +57,11 @@ public struct HandlerRunner: Sendable {
         }
         let input = JSONValue.object([("protocol", .int(HandlerRunner.protocolVersion)), ("handler", .string(handler)),
                                       ("event", event)])
-        var environment = ["PATH": HandlerRunner.path, "LANG": "C.UTF-8", "HOME": "/nonexistent", "SYMTUI_HANDLER": handler]
-        if isPython {
-            environment["PYTHONPATH"] = sdkDirectory
-            environment["PYTHONDONTWRITEBYTECODE"] = "1"
-        }
+        let environment = ["PATH": HandlerRunner.path, "LANG": "C.UTF-8", "HOME": "/nonexistent", "SYMTUI_HANDLER": handler]
         let result: ProcessResult
         do {
             result = try ProcessRunner.run(path: isPython ? python : file,
-                                           arguments: isPython ? ["-m", "symtui_sdk.run", file] : [handler],
+                                           arguments: isPython ? pythonArguments(implementation: file) : [handler],
                                            environment: environment, stdin: Data((input.compact + "\n").utf8),
                                            timeout: timeout, workingDirectory: "/")
         } catch {
@@ -79,17 +75,21 @@ public struct HandlerRunner: Sendable {
         return outcome
     }
 
-    /// Handlers run with the daemon's privileges, so only the daemon's user or root may be able to change them.
+    /// Handlers run with the daemon's privileges, so only the daemon's user or root may be able to change them, or
+    /// anything they import: the file, its directory and every directory above (see `TrustedPath`).
     static func unsafeOwnership(_ file: String) -> String? {
-        var info = stat()
-        guard stat(file, &info) == 0 else { return nil }  // the launch reports a missing file
-        if info.st_mode & (S_IWGRP | S_IWOTH) != 0 {
-            return "it is writable by group or others (chmod go-w)"
-        }
-        if info.st_uid != 0 && info.st_uid != geteuid() {
-            return "it is owned by uid \(info.st_uid), not by root or the daemon's user"
-        }
-        return nil
+        guard access(file, F_OK) == 0 else { return nil }  // the launch reports a missing file
+        return TrustedPath.problem(with: file, ownDirectory: true)
+    }
+
+    /// Python runs isolated (`-I`: no PYTHONPATH or other PYTHON* variables, no user site-packages, neither the
+    /// working nor the script's directory on sys.path) and without writing bytecode (`-B`); this bootstrap puts the
+    /// SDK first on sys.path and runs it. The SDK appends the implementation's own directory last.
+    static let pythonBootstrap = "import sys; sys.path.insert(0, sys.argv.pop(1)); from symtui_sdk.run import main; sys.exit(main())"
+
+    /// The argv after the interpreter for a Python implementation.
+    func pythonArguments(implementation: String) -> [String] {
+        ["-I", "-B", "-c", HandlerRunner.pythonBootstrap, sdkDirectory, implementation]
     }
 
     /// Reads a finished run: exit status first, then exactly one answer object that `kind` may give.

@@ -12,19 +12,21 @@ public struct SDKInstallError: Error, Sendable, CustomStringConvertible {
 
 extension EmbeddedSDK {
     /// Writes `symtui_sdk/` into `dir` (created 0755 if absent; files 0644, each replaced atomically so a running
-    /// handler never sees half a file) and returns the directory to put on PYTHONPATH.
+    /// handler never sees half a file) and returns the directory to put on the handler's sys.path. Refuses a `dir`
+    /// that is a link, is not ours, or that someone else can write, and one whose parent directories others can write.
     @discardableResult
     public static func install(into dir: String) throws -> String {
         let root = URL(fileURLWithPath: dir).standardizedFileURL.path
         let package = root + "/symtui_sdk"
-        for d in [root, package] {
-            do {
-                try FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true,
-                                                        attributes: [.posixPermissions: 0o755])
-            } catch {
-                throw SDKInstallError(path: d, message: error.localizedDescription)
-            }
+        // Handlers run the SDK with the daemon's privileges: nobody else may be able to change it or what holds it.
+        if let problem = TrustedPath.parentProblem(of: root) { throw SDKInstallError(path: root, message: problem) }
+        do {
+            try FileManager.default.createDirectory(atPath: (root as NSString).deletingLastPathComponent,
+                                                    withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
+        } catch {
+            throw SDKInstallError(path: root, message: error.localizedDescription)
         }
+        for d in [root, package] { try makePrivateDirectory(d) }
         for (name, text) in files.sorted(by: { $0.key < $1.key }) {
             let path = root + "/" + name
             if FileManager.default.contents(atPath: path) == Data(text.utf8) {
@@ -40,6 +42,24 @@ extension EmbeddedSDK {
             try? FileManager.default.removeItem(atPath: package + "/" + name)
         }
         return root
+    }
+
+    /// Creates `path` 0755, or accepts it when it already is a real directory (not a link) of ours that only we write.
+    static func makePrivateDirectory(_ path: String) throws {
+        if mkdir(path, 0o755) != 0 && errno != EEXIST {
+            throw SDKInstallError(path: path, message: String(cString: strerror(errno)))
+        }
+        var info = stat()
+        guard lstat(path, &info) == 0 else { throw SDKInstallError(path: path, message: String(cString: strerror(errno))) }
+        guard (info.st_mode & S_IFMT) == S_IFDIR else {
+            throw SDKInstallError(path: path, message: "it is not a directory (a symbolic link or a file is refused)")
+        }
+        guard info.st_uid == geteuid() else {
+            throw SDKInstallError(path: path, message: "it is owned by uid \(info.st_uid), not by this process (uid \(geteuid())); remove it")
+        }
+        if info.st_mode & (S_IWGRP | S_IWOTH) != 0 {
+            throw SDKInstallError(path: path, message: "it is writable by group or others (chmod go-w \(path))")
+        }
     }
 
     private static func writeAtomically(_ data: Data, to path: String) throws {

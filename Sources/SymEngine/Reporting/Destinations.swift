@@ -109,11 +109,23 @@ final class JSONLDestination: ReportingDestination {
             if stat(path, &st) != 0 || st.st_dev != identity.0 || st.st_ino != identity.1 { close() }
         }
         guard fd < 0 else { return }
+        // The daemon writes this file as root: a link put in its place, or a directory someone else can change,
+        // would let them aim those writes at any file.
+        if let problem = TrustedPath.parentProblem(of: path) {
+            throw DeliveryError("jsonl: refusing \(path): \(problem)")
+        }
         let created = access(path, F_OK) != 0
-        let f = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o640)
-        guard f >= 0 else { throw DeliveryError("jsonl: cannot open \(path): \(errnoText())") }
+        let f = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0o640)
+        guard f >= 0 else {
+            let why = errno == ELOOP ? "it is a symbolic link" : errnoText()
+            throw DeliveryError("jsonl: cannot open \(path): \(why)")
+        }
         var st = stat()
         fstat(f, &st)
+        guard (st.st_mode & S_IFMT) == S_IFREG, st.st_uid == 0 || st.st_uid == geteuid() else {
+            Glibc.close(f)
+            throw DeliveryError("jsonl: refusing \(path): not a regular file owned by root or the daemon's user")
+        }
         fd = f
         identity = (st.st_dev, st.st_ino)
         if created {

@@ -109,8 +109,11 @@ def main(argv=None):
         sys.stderr.write("symtui_sdk: expected {\"protocol\": %d, ...} on stdin\n" % symtui_sdk.PROTOCOL)
         return 2
 
-    # Imports next to the implementation work; the working directory is not on the path.
-    sys.path[0] = os.path.dirname(implementation)
+    # Imports next to the implementation work, but last: a module put beside the file cannot shadow the standard
+    # library or the SDK. The working directory is not on the path (the daemon runs python3 -I, which keeps it off).
+    if not getattr(sys.flags, "safe_path", False) and sys.path and sys.path[0] in ("", os.getcwd()):
+        del sys.path[0]
+    sys.path.append(os.path.dirname(implementation))
     protocol_out = sys.stdout
     # Whatever the handler prints is diagnostics, not the answer.
     sys.stdout = sys.stderr
