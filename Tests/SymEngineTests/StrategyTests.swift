@@ -393,6 +393,58 @@ final class CommandStrategyTests: XCTestCase {
         XCTAssertNil(entries[0].env["SYMTUI_STEP_OUTPUT"])
     }
 
+    /// Linux refuses an environment string over 128 KiB: a large step output in SYMTUI_STEP_OUTPUT made deescalate
+    /// impossible to start, and the grant impossible to remove.
+    func testAStepOutputOf300KiBStillReachesDeescalateOnStdin() throws {
+        let escalate = try Fixture.script(in: dir, """
+            #!\(Fixture.python)
+            import json, sys
+            sys.stdout.write(json.dumps({"blob": "x" * (300 * 1024)}))
+            """)
+        let received = dir + "/stdin"
+        let deescalate = try Fixture.script(in: dir, """
+            #!\(Fixture.python)
+            import os, sys
+            data = sys.stdin.read()
+            with open(\(String(reflecting: received)), "w") as f:
+                f.write(data)
+            sys.exit(0 if "SYMTUI_STEP_OUTPUT" not in os.environ and os.environ["SYMTUI_STEP_OUTPUT_BYTES"] == str(len(data)) else 3)
+            """)
+        let s = strategy(escalate: escalate, deescalate: deescalate)
+        let request = Fixture.request(user: "alice")
+        let up = Strategies.make(s).escalate(Fixture.context(s, user: "alice", request: request))
+        let output = try XCTUnwrap(up.output)
+        XCTAssertGreaterThan(output.utf8.count, 300 * 1024)
+
+        let down = Strategies.make(s).deescalate(Fixture.context(s, user: "alice", request: request, stepOutput: output))
+        XCTAssertTrue(down.succeeded, down.error ?? "")
+        XCTAssertEqual(try String(contentsOfFile: received, encoding: .utf8), output)
+    }
+
+    func testASmallStepOutputIsOnStdinAndInTheEnvironment() throws {
+        let deescalate = try Fixture.script(in: dir, """
+            #!\(Fixture.python)
+            import os, sys
+            data = sys.stdin.read()
+            sys.exit(0 if data == os.environ.get("SYMTUI_STEP_OUTPUT") == '{"k":1}' else 3)
+            """)
+        let s = strategy(escalate: deescalate, deescalate: deescalate)
+        let down = Strategies.make(s).deescalate(Fixture.context(s, user: "alice", stepOutput: #"{"k":1}"#))
+        XCTAssertTrue(down.succeeded, down.error ?? "")
+    }
+
+    func testSecretStepOutputIsKeptForDeescalateButHiddenInTheEventData() throws {
+        let s = strategy(escalate: try loggingScript(stdout: #"{"grant_id":"g-1","secret":{"password":"hunter2"}}"#))
+        let up = Strategies.make(s).escalate(Fixture.context(s, user: "alice"))
+        XCTAssertTrue(up.succeeded, up.error ?? "")
+        XCTAssertEqual(try JSONValue.parse(try XCTUnwrap(up.output))["secret"]?["password"], .string("hunter2"),
+                       "deescalate still gets the secret")
+        let shown = try XCTUnwrap(up.data["output"])
+        XCTAssertEqual(shown["grant_id"], .string("g-1"))
+        XCTAssertEqual(shown["secret"]?["password"], .string(StepOutput.hidden))
+        XCTAssertFalse(up.data.compact.contains("hunter2"))
+    }
+
     func testStdoutThatIsNotJSONIsNotKept() throws {
         let s = strategy(escalate: try loggingScript(stdout: "granted, have fun\n"))
         let outcome = Strategies.make(s).escalate(Fixture.context(s, user: "alice"))

@@ -149,13 +149,36 @@ enum StrategyText {
     static func string(_ settings: [String: JSONValue], _ key: String) -> String? { settings[key]?.stringValue }
 
     /// A duration setting given as `"30s"`/`"2m"` or as a number of seconds.
+    /// Config check keeps timeouts within 1 s…1 h; a value that got past it anyway (a config built in code) is
+    /// clamped here, so that no timeout can overflow a deadline.
     static func seconds(_ settings: [String: JSONValue], _ key: String, default fallback: TimeInterval) -> TimeInterval {
+        let value: TimeInterval
         switch settings[key] {
-        case let .string(s)?: return TimeSpan(parsing: s).map { TimeInterval($0.seconds) } ?? fallback
-        case let .int(i)?: return TimeInterval(i)
-        case let .double(d)?: return d
-        default: return fallback
+        case let .string(s)?: value = TimeSpan(parsing: s).map { TimeInterval($0.seconds) } ?? fallback
+        case let .int(i)?: value = TimeInterval(i)
+        case let .double(d)?: value = d.isFinite ? d : fallback
+        default: value = fallback
         }
+        return min(max(value, 1), 3_600)
+    }
+}
+
+/// What a strategy printed (a command's stdout, an http answer's body), split into what deescalation gets and what
+/// the audit log may show. Step output is not secret: it is in the `escalate` event, which every user can read and
+/// nobody can delete. A strategy that must hand deescalation a secret puts it under a top-level `"secret"` object:
+/// that object is kept (in the store only) for deescalation, and the event shows its keys with hidden values.
+public enum StepOutput {
+    public static let secretKey = "secret"
+    public static let hidden = "(secret)"
+
+    /// `json` as the audit event shows it: the values under `"secret"` replaced by `"(secret)"`.
+    public static func shown(_ json: JSONValue) -> JSONValue {
+        guard case let .object(pairs) = json, pairs.contains(where: { $0.0 == secretKey }) else { return json }
+        return .object(pairs.map { key, value in
+            guard key == secretKey else { return (key, value) }
+            if case let .object(inner) = value { return (key, .object(inner.map { ($0.0, .string(hidden)) })) }
+            return (key, .string(hidden))
+        })
     }
 }
 

@@ -4,9 +4,12 @@ import SymProtocol
 
 /// `command`: runs the absolute-path executables of settings `escalate`, `deescalate` and (optional) `check`,
 /// never through a shell, with argv `args… USER TARGET` (`args… TARGET` for check) and only the
-/// `SYMTUI_*` environment plus PATH and LANG. JSON on stdout is kept as step output for deescalation.
+/// `SYMTUI_*` environment plus PATH and LANG. JSON on stdout is kept as step output for deescalation, which gets it
+/// on stdin (and as `SYMTUI_STEP_OUTPUT` when it is at most 32 KiB); see `StepOutput` for secrets.
 public struct CommandStrategy: AccessStrategy {
     public static let defaultTimeout: TimeInterval = 30
+    /// Largest step output also given as `SYMTUI_STEP_OUTPUT` (it is always on deescalate's stdin).
+    public static let maxStepOutputInEnvironment = 32_768
 
     public var strategy: Strategy
     public init(strategy: Strategy) { self.strategy = strategy }
@@ -35,7 +38,13 @@ public struct CommandStrategy: AccessStrategy {
         env["SYMTUI_REQUEST_ID"] = String(ctx.request.id)
         env["SYMTUI_EXPIRES_AT"] = ctx.request.accessExpiresAt.map(Timestamp.format) ?? ""
         for (name, value) in ctx.request.fields { env["SYMTUI_FIELD_" + envName(name)] = value.description }
-        if action == .deescalate { env["SYMTUI_STEP_OUTPUT"] = ctx.stepOutput ?? "" }
+        // The step output always reaches deescalate on stdin; the variable only when it is small enough for an
+        // environment string (Linux refuses one over 128 KiB, and the grant could then never be removed).
+        if action == .deescalate {
+            let output = ctx.stepOutput ?? ""
+            env["SYMTUI_STEP_OUTPUT_BYTES"] = String(output.utf8.count)
+            if output.utf8.count <= maxStepOutputInEnvironment { env["SYMTUI_STEP_OUTPUT"] = output }
+        }
         return env
     }
 
@@ -72,20 +81,21 @@ public struct CommandStrategy: AccessStrategy {
         var data: [(String, JSONValue)] = [("action", .string(action.rawValue)),
                                            ("path", .str(settings[action.rawValue]?.stringValue))]
         let result: ProcessResult
-        switch run(action, settings: settings, arguments: [ctx.user, ctx.target.name], environment: env) {
+        let stdin = action == .deescalate ? Data((ctx.stepOutput ?? "").utf8) : Data()
+        switch run(action, settings: settings, arguments: [ctx.user, ctx.target.name], environment: env, stdin: stdin) {
         case let .failure(f): return .failure(f.message, data: data)
         case let .success(r): result = r
         }
         data += result.auditData.objectValue ?? []
         let stdout = String(decoding: result.stdout, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
         let json = stdout.isEmpty ? nil : try? JSONValue.parse(stdout)
-        if let json { data.append(("output", json)) }
+        if let json { data.append(("output", StepOutput.shown(json))) }
         guard result.succeeded else { return .failure("\(action.rawValue) command \(result.summary)", data: data) }
         return .success(output: json?.compact, data: data)
     }
 
     private func run(_ action: Action, settings: [String: JSONValue], arguments: [String],
-                     environment: [String: String]) -> Result<ProcessResult, StrategyFailure> {
+                     environment: [String: String], stdin: Data = Data()) -> Result<ProcessResult, StrategyFailure> {
         guard let path = settings[action.rawValue]?.stringValue, path.hasPrefix("/") else {
             return .failure(StrategyFailure("command: setting `\(action.rawValue)` must be an absolute path"))
         }
@@ -99,7 +109,7 @@ public struct CommandStrategy: AccessStrategy {
         let timeout = StrategyText.seconds(settings, "timeout", default: Self.defaultTimeout)
         do {
             return .success(try ProcessRunner.run(path: path, arguments: args + arguments, environment: environment,
-                                                  timeout: timeout))
+                                                  stdin: stdin, timeout: timeout))
         } catch {
             return .failure(StrategyFailure("command: \(error)"))
         }

@@ -55,7 +55,7 @@ public struct HTTPStrategy: AccessStrategy {
         case let .success(response):
             data += [("status", .int(Int64(response.status))), ("duration_ms", .int(Int64(response.durationMs)))]
             let json = response.body.isEmpty ? nil : try? JSONValue.parse(data: response.body)
-            if let json { data.append(("output", json)) }
+            if let json { data.append(("output", StepOutput.shown(json))) }
             guard (200...299).contains(response.status) else {
                 return .failure("\(action): \(response.describe())", data: data)
             }
