@@ -134,13 +134,7 @@ public final class Engine: @unchecked Sendable {
             inputs["duration"] = .text(duration)
         }
         if let reason, flow.field(named: "reason") != nil, inputs["reason"] == nil { inputs["reason"] = .text(reason) }
-        let fields: [String: FieldValue]
-        let prefetched = flow.promptFields.contains(where: \.prefetch) ? prefetchedOptions(flow: flow, caller: requester) : [:]
-        switch FieldValues.resolve(flow: flow, inputs: inputs, userExists: Identity.userExists, prefetched: prefetched) {
-        case let .success(f): fields = f
-        case let .failure(problems):
-            throw CommandError.invalid(problems.map(\.description).joined(separator: "; "))
-        }
+        let fields = try resolveFields(flow: flow, inputs: inputs, reason: reason, requester: requester)
         var durationSeconds: Int?
         if case let .duration(d)? = fields["duration"] { durationSeconds = d.seconds }
         if !flow.isApprovalOnly, flow.scheduleDeescalation, durationSeconds == nil {
@@ -159,13 +153,37 @@ public final class Engine: @unchecked Sendable {
         return try record(request, flow: flow, reason: reason, requester: requester)
     }
 
-    /// Records a new request with its `request` event, after its flow's `on_request` hook (not for extensions).
+    /// Checks a request's inputs: their size first (before any parsing or handler), then the flow's field rules.
+    func resolveFields(flow: Flow, inputs: [String: FieldInput], reason: String?, requester: Identity) throws -> [String: FieldValue] {
+        let tooLarge = FieldValues.checkSize(inputs: inputs, reason: reason, limits: config.limits)
+        guard tooLarge.isEmpty else { throw CommandError.invalid(tooLarge.map(\.description).joined(separator: "; ")) }
+        let prefetched = flow.promptFields.contains(where: \.prefetch) ? prefetchedOptions(flow: flow, caller: requester) : [:]
+        switch FieldValues.resolve(flow: flow, inputs: inputs, userExists: Identity.userExists, prefetched: prefetched) {
+        case let .success(f): return f
+        case let .failure(problems): throw CommandError.invalid(problems.map(\.description).joined(separator: "; "))
+        }
+    }
+
+    /// Refuses a new request while its requester already has `limits.pending_per_user` pending. Caller holds the lock
+    /// and the write transaction, so that parallel requests cannot all pass.
+    func checkPendingLimit(of requester: String) throws {
+        let limit = config.limits.pendingPerUser
+        let pending = try store.count(RequestQuery(states: [.pending], requester: requester))
+        if pending >= limit {
+            throw CommandError.invalid("\(requester) already has \(pending) pending requests (limits.pending_per_user is \(limit)): "
+                                       + "cancel one (symtui cancel ID) or wait for a decision")
+        }
+    }
+
+    /// Records a new request with its `request` event, after its flow's `on_request` hook (extensions included).
     func record(_ new: AccessRequest, flow: Flow, reason: String?, requester: Identity) throws -> AccessRequest {
         var request = new
         let routing = request.routing ?? flow.routing
         request.requiredApprovals = routing.threshold
+        // Refuse early (before user code runs); checked again in the transaction below.
+        try locked { try checkPendingLimit(of: requester.name) }
         // on_request runs before the request exists; its handler event is written with the request (or alone when it blocks).
-        let hook = request.extends == nil ? runHandler(HandlerName.onRequest, flow: flow, request: request, actor: requester.name, record: false) : nil
+        let hook = runHandler(HandlerName.onRequest, flow: flow, request: request, actor: requester.name, record: false)
         let verdict = hook.map { HookDecision($0, hook: HandlerName.onRequest) } ?? .proceed
         if case let .block(message) = verdict {
             if let hook { recordHandler(hook, request: request) }
@@ -173,6 +191,8 @@ public final class Engine: @unchecked Sendable {
         }
         request = try locked {
             try store.write { tx in
+                try checkPendingLimit(of: requester.name)
+                if let grantID = request.extends { try checkNoPendingExtension(of: grantID, requester: requester.name) }
                 request = try tx.insert(request)
                 var data: [(String, JSONValue?)] = [
                     ("fields", .object(request.fields.keys.sorted().map { ($0, request.fields[$0]!.json) })),
@@ -211,15 +231,13 @@ public final class Engine: @unchecked Sendable {
         guard let span = TimeSpan(parsing: duration) else {
             throw CommandError.invalid("--duration: \"\(SafeText.display(duration))\" is not a duration (e.g. 30m, 1h30m)")
         }
-        if let max = flow.maxDuration, let start = grant.accessStartsAt, let exp = grant.accessExpiresAt {
-            let total = Int(exp.timeIntervalSince(start).rounded()) + span.seconds
-            guard total <= max.seconds else {
-                throw CommandError.invalid("extending by \(span) would make the grant \(TimeSpan(seconds: total)) long; max_duration is \(max)")
-            }
-        }
-        var fields = grant.fields
-        fields["duration"] = .duration(span)
-        if let reason, flow.field(named: "reason")?.type == .string { fields["reason"] = .string(reason) }
+        try checkExtensionLength(grant: grant, by: span.seconds, flow: flow)
+        try locked { try checkNoPendingExtension(of: grant.id, requester: requester.name) }
+        // An extension's fields pass the flow's rules (allowed values, sizes, users) like any request's.
+        var inputs = grant.fields.mapValues { FieldInput.json($0.json) }
+        inputs["duration"] = .text(duration)
+        if let reason, flow.field(named: "reason")?.type == .string { inputs["reason"] = .text(reason) }
+        let fields = try resolveFields(flow: flow, inputs: inputs, reason: reason, requester: requester)
         let t = now()
         var ext = AccessRequest(flow: flow.name, target: grant.target, targetLabel: grant.targetLabel, requester: requester.name,
                                 fields: fields, durationSeconds: span.seconds, createdAt: t,
@@ -227,6 +245,28 @@ public final class Engine: @unchecked Sendable {
                                 requiredApprovals: grant.requiredApprovals, extends: grant.id)
         ext.routing = grant.routing ?? flow.routing
         return try record(ext, flow: flow, reason: reason, requester: requester)
+    }
+
+    /// An extension may not make its grant longer than the flow's `max_duration`: checked when it is asked for and
+    /// again when it is approved (the grant may have been extended meanwhile).
+    func checkExtensionLength(grant: AccessRequest, by seconds: Int, flow: Flow?) throws {
+        guard let max = flow?.maxDuration, let start = grant.accessStartsAt, let exp = grant.accessExpiresAt else { return }
+        let total = Int(exp.timeIntervalSince(start).rounded()) + seconds
+        guard total <= max.seconds else {
+            throw CommandError.invalid("extending request \(grant.id) by \(TimeSpan(seconds: seconds)) would make the grant "
+                                       + "\(TimeSpan(seconds: total)) long; max_duration is \(max)")
+        }
+    }
+
+    /// One pending extension per grant: two approved together could otherwise exceed `max_duration`. Caller holds the lock.
+    /// Only the grant's requester may extend it, so their pending requests (at most `pending_per_user`) are all to look at.
+    func checkNoPendingExtension(of grantID: Int64, requester: String) throws {
+        let mine = try store.requests(RequestQuery(states: [.pending], requester: requester, limit: Limits.pendingRange.upperBound))
+        let pending = mine.first { $0.extends == grantID }
+        if let pending {
+            throw CommandError.invalid("request \(grantID) already has a pending extension (request \(pending.id)): "
+                                       + "wait for its decision or cancel it first")
+        }
     }
 
     /// Applies a decision or requester action through the lifecycle, with its events, in one transaction.
@@ -281,6 +321,7 @@ public final class Engine: @unchecked Sendable {
         // An approved extension moves its grant's expiry in the same transaction.
         if result.state == .approved, let grantID = result.extends, request.state == .pending {
             if let grant = try store.request(id: grantID), grant.state == .active, let exp = grant.accessExpiresAt {
+                try checkExtensionLength(grant: grant, by: result.durationSeconds ?? 0, flow: config.flow(named: grant.flow))
                 let newExpiry = exp.addingTimeInterval(TimeInterval(result.durationSeconds ?? 0))
                 try apply(.extendGrant(byRequest: result.id, newExpiry: newExpiry, approvers: result.approvals.map(\.user)),
                           to: grant, actor: actor, tx: tx)

@@ -12,11 +12,14 @@ public struct Config: Sendable {
     public var strategies: [Strategy]
     public var flows: [Flow]
     public var reporting: Reporting
+    public var limits: Limits
 
     public init(sourcePath: String, store: String? = nil, socket: String? = nil, storeGroup: String? = nil,
-                storeMode: Int? = nil, strategies: [Strategy] = [], flows: [Flow] = [], reporting: Reporting = Reporting()) {
+                storeMode: Int? = nil, strategies: [Strategy] = [], flows: [Flow] = [], reporting: Reporting = Reporting(),
+                limits: Limits = Limits()) {
         self.sourcePath = sourcePath; self.store = store; self.socket = socket; self.storeGroup = storeGroup
         self.storeMode = storeMode; self.strategies = strategies; self.flows = flows; self.reporting = reporting
+        self.limits = limits
     }
 
     public func flow(named name: String) -> Flow? { flows.first { $0.name == name } }
@@ -138,4 +141,26 @@ public struct Destination: Sendable, Equatable {
     public var type: String
     public var settings: [String: JSONValue]
     public init(type: String, settings: [String: JSONValue] = [:]) { self.type = type; self.settings = settings }
+}
+
+/// How much one user may ask of the daemon: pending requests at a time, and the size of what a request carries.
+public struct Limits: Sendable, Equatable {
+    /// Requests (extensions included) one user may have pending at once.
+    public var pendingPerUser: Int
+    /// Largest value of one prompt field (and of a reason), in UTF-8 bytes of its JSON form.
+    public var fieldBytes: Int
+    /// Largest request in all: every field value plus the reason, in UTF-8 bytes.
+    public var requestBytes: Int
+
+    public static let defaultPendingPerUser = 20
+    public static let defaultFieldBytes = 16_384
+    public static let defaultRequestBytes = 65_536
+    public static let pendingRange = 1...10_000
+    public static let fieldBytesRange = 64...65_536
+    public static let requestBytesRange = 256...1_048_576
+
+    public init(pendingPerUser: Int = Limits.defaultPendingPerUser, fieldBytes: Int = Limits.defaultFieldBytes,
+                requestBytes: Int = Limits.defaultRequestBytes) {
+        self.pendingPerUser = pendingPerUser; self.fieldBytes = fieldBytes; self.requestBytes = requestBytes
+    }
 }

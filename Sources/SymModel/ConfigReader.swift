@@ -93,7 +93,12 @@ final class ConfigReader {
         switch v {
         case .int, .double:
             guard let i = v.intValue, let n = Int(exactly: i) else {
-                report(o.path(key), "expected a whole number, found " + Self.numberText(v)); return nil
+                if case let .double(d) = v, d.isFinite, d == d.rounded() {
+                    report(o.path(key), "must be between \(range.lowerBound) and \(range.upperBound), found " + Self.numberText(v))
+                } else {
+                    report(o.path(key), "expected a whole number, found " + Self.numberText(v))
+                }
+                return nil
             }
             guard range.contains(n) else {
                 report(o.path(key), "must be between \(range.lowerBound) and \(range.upperBound), found \(n)"); return nil

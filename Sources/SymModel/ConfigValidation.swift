@@ -5,7 +5,10 @@ import Foundation
 struct ConfigValidation {
     let reader: ConfigReader
 
-    static let topKeys = ["store", "socket", "store_group", "store_mode", "strategies", "flows", "reporting"]
+    static let topKeys = ["store", "socket", "store_group", "store_mode", "strategies", "flows", "reporting", "limits"]
+    static let limitKeys = ["pending_per_user", "field_bytes", "request_bytes"]
+    /// Every timeout a config may give (strategy programs and requests, handlers, destinations).
+    static let timeoutRange = 1...3_600
     static let strategyKeys = ["name", "type", "settings", "targets"]
     static let targetKeys = ["name", "label", "settings"]
     static let flowKeys = ["name", "label", "strategy", "approvers", "approval_steps", "required_approvals",
@@ -63,6 +66,7 @@ struct ConfigValidation {
         }
 
         if let v = top["reporting"] { config.reporting = reporting(v, at: "reporting") }
+        if let v = top["limits"] { config.limits = limits(v, at: "limits") }
         return config
     }
 
@@ -93,6 +97,39 @@ struct ConfigValidation {
         if mode & 0o022 != 0 { reader.report(p, "mode \(v.compact) lets group or others write the store; only the daemon may write it"); return nil }
         if mode & 0o600 != 0o600 { reader.report(p, "mode \(v.compact) must let the owner (the daemon) read and write"); return nil }
         return mode
+    }
+
+    private func limits(_ v: JSONValue, at p: String) -> Limits {
+        var result = Limits()
+        guard let o = reader.object(v, at: p, keys: Self.limitKeys, what: "limits") else { return result }
+        if let n = reader.int(o, "pending_per_user", in: Limits.pendingRange) { result.pendingPerUser = n }
+        if let n = reader.int(o, "field_bytes", in: Limits.fieldBytesRange) { result.fieldBytes = n }
+        if let n = reader.int(o, "request_bytes", in: Limits.requestBytesRange) { result.requestBytes = n }
+        if result.requestBytes < result.fieldBytes {
+            reader.report(o.has("request_bytes") ? o.path("request_bytes") : p,
+                          "request_bytes (\(result.requestBytes)) is smaller than field_bytes (\(result.fieldBytes)): one field could never be sent")
+        }
+        return result
+    }
+
+    /// A timeout: a duration string ("30s") or a number of seconds, within `timeoutRange`.
+    static func checkTimeout(_ r: ConfigReader, _ v: JSONValue, _ p: String) {
+        let range = timeoutRange
+        let limit = "between \(TimeSpan(seconds: range.lowerBound)) and \(TimeSpan(seconds: range.upperBound))"
+        switch v {
+        case let .string(s):
+            guard let d = TimeSpan(parsing: s) else {
+                r.report(p, "'\(FieldValues.clip(s))' is not a duration (write it like 90s, 15m, 1h30m or 2d)"); return
+            }
+            if !range.contains(d.seconds) { r.report(p, "timeout \(d) is out of range: it must be \(limit)") }
+        case .int, .double:
+            let seconds: Double? = switch v { case let .int(i): Double(i); case let .double(d): d; default: nil }
+            guard let d = seconds, d.isFinite, d >= Double(range.lowerBound), d <= Double(range.upperBound) else {
+                r.report(p, "timeout \(ConfigReader.numberText(v)) seconds is out of range: it must be \(limit)"); return
+            }
+        default:
+            r.report(p, "expected a duration like \"30s\", found \(JSONValue.kindName(v))")
+        }
     }
 
     // MARK: - Strategies
@@ -155,11 +192,7 @@ struct ConfigValidation {
                 SettingRule(key: "escalate", required: true, meaning: "the absolute path of the program that grants access", check: Self.absoluteProgram),
                 SettingRule(key: "deescalate", required: true, meaning: "the absolute path of the program that removes access", check: Self.absoluteProgram),
                 SettingRule(key: "check", required: false, meaning: "", check: Self.absoluteProgram),
-                SettingRule(key: "timeout", required: false, meaning: "") { r, v, p in
-                    if let s = r.string(v, at: p), TimeSpan(parsing: s) == nil {
-                        r.report(p, "'\(FieldValues.clip(s))' is not a duration (write it like 90s, 15m, 1h30m or 2d)")
-                    }
-                },
+                SettingRule(key: "timeout", required: false, meaning: "", check: Self.checkTimeout),
                 SettingRule(key: "args", required: false, meaning: "") { r, v, p in
                     guard case let .array(items) = v else { r.report(p, "expected an array, found \(JSONValue.kindName(v))"); return }
                     for (i, item) in items.enumerated() { _ = r.string(item, at: ConfigReader.index(p, i)) }
@@ -168,7 +201,7 @@ struct ConfigValidation {
         case .http:
             return [SettingRule(key: "url", required: true, meaning: "the http:// or https:// URL to POST to") { r, v, p in
                 if let s = r.string(v, at: p) { Self.checkURL(r, s, p) }
-            }]
+            }, SettingRule(key: "timeout", required: false, meaning: "", check: Self.checkTimeout)]
         case .sshCert:
             return [
                 SettingRule(key: "ca_key", required: true, meaning: "the OpenSSH private key of the user CA, readable by root only", check: Self.absoluteFile),
@@ -302,7 +335,10 @@ struct ConfigValidation {
                           "at least one of allow_revoke and schedule_deescalation must be true (otherwise access never ends)")
         }
         if let d = reader.duration(o, "request_ttl") { flow.requestTTL = d }
-        if let d = reader.duration(o, "handler_timeout") { flow.handlerTimeout = d }
+        if let d = reader.duration(o, "handler_timeout") {
+            if Self.timeoutRange.contains(d.seconds) { flow.handlerTimeout = d }
+            else { reader.report(o.path("handler_timeout"), "handler_timeout \(d) is out of range: it must be between 1s and 1h") }
+        }
         if o.has("max_duration") {
             if approvalOnly {
                 reader.report(o.path("max_duration"), "an approval-only flow (no strategy) cannot have max_duration: it grants no access")
@@ -580,7 +616,11 @@ struct ConfigValidation {
                     settings["headers"] = .object(headers.sorted(by: { $0.key < $1.key }))
                 }
                 if let n = reader.int(d, "batch_size", in: 1...10_000) { settings["batch_size"] = .int(Int64(n)) }
-                if let t = reader.duration(d, "timeout") { settings["timeout"] = .string(t.description) }
+                if let t = d["timeout"] {
+                    let before = reader.problems.count
+                    Self.checkTimeout(reader, t, d.path("timeout"))
+                    if reader.problems.count == before { settings["timeout"] = t }
+                }
             default:  // command
                 if let s = reader.string(d, "path", required: "a command destination") {
                     Self.absoluteProgram(reader, .string(s), d.path("path")); settings["path"] = .string(s)

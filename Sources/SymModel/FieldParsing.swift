@@ -11,7 +11,8 @@ public struct FieldProblem: Error, Sendable, Equatable, CustomStringConvertible 
     public var field: String
     public var message: String
     public init(field: String, message: String) { self.field = field; self.message = message }
-    public var description: String { "field '\(field)': \(message)" }
+    /// An empty `field` is a problem of the request as a whole.
+    public var description: String { field.isEmpty ? message : "field '\(field)': \(message)" }
 }
 
 /// Lets `[FieldProblem]` be the failure of `FieldValues.resolve`, which reports every problem at once.
@@ -65,7 +66,7 @@ public enum FieldValues {
         for name in inputs.keys.sorted() where flow.field(named: name) == nil {
             let hint = Suggestion.closest(to: name, among: names).map { " (did you mean '\($0)'?)" } ?? ""
             let known = names.isEmpty ? "it has no fields" : "its fields are " + names.joined(separator: ", ")
-            problems.append(FieldProblem(field: name, message: "flow '\(flow.name)' has no field '\(name)'\(hint); \(known)"))
+            problems.append(FieldProblem(field: clip(name), message: "flow '\(flow.name)' has no field '\(clip(name))'\(hint); \(known)"))
         }
         for field in flow.promptFields {
             guard let input = inputs[field.name], !isEmpty(input) else {
@@ -82,6 +83,30 @@ public enum FieldValues {
             }
         }
         return problems.isEmpty ? .success(values) : .failure(problems)
+    }
+
+    /// Refuses inputs too large to keep, before anything parses them: each field value (and the reason) at most
+    /// `limits.fieldBytes`, all of them together at most `limits.requestBytes` (UTF-8 bytes; JSON values in compact form).
+    public static func checkSize(inputs: [String: FieldInput], reason: String?, limits: Limits) -> [FieldProblem] {
+        var problems: [FieldProblem] = []
+        var total = 0
+        func measure(_ name: String, _ bytes: Int) {
+            total += name.utf8.count + bytes
+            if bytes > limits.fieldBytes {
+                problems.append(FieldProblem(field: clip(name), message: "is \(bytes) bytes long; the limit is \(limits.fieldBytes) bytes (limits.field_bytes)"))
+            }
+        }
+        for name in inputs.keys.sorted() {
+            switch inputs[name]! {
+            case let .text(t): measure(name, t.utf8.count)
+            case let .json(v): measure(name, v.compact.utf8.count)
+            }
+        }
+        if let reason, inputs["reason"] == nil { measure("reason", reason.utf8.count) }
+        if total > limits.requestBytes {
+            problems.append(FieldProblem(field: "", message: "the request is \(total) bytes in all; the limit is \(limits.requestBytes) bytes (limits.request_bytes)"))
+        }
+        return problems
     }
 
     // MARK: - Checks against the flow

@@ -140,6 +140,7 @@ class E2ECase(unittest.TestCase):
     APPROVERS = ["c"]
     EXTRA_GROUPS = []          # more throwaway groups (e.g. a unix_group target)
     START_DAEMON = True
+    LIMITS = None              # a config `limits` object (load tests raise pending_per_user)
     FLOW_OVERRIDES = {}
 
     @classmethod
@@ -256,6 +257,8 @@ if os.environ.get("SYMTUI_FIELD_NOTE") == "slow":
             flows.append({"name": "grp", "label": "Group access", "strategy": "grp", "approvers": {"groups": oncall},
                           "prompt_fields": [reason, duration]})
         cfg = {"store": cls.store, "strategies": strategies, "flows": flows}
+        if cls.LIMITS is not None:
+            cfg["limits"] = cls.LIMITS
         return "// SymTUI end-to-end test config (JSON5)\n" + json.dumps(cfg, indent=2) + "\n"
 
     # -- daemon -----------------------------------------------------------------------------------

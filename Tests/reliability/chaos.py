@@ -221,7 +221,7 @@ def main():
     seed = args.seed if args.seed is not None else random.randrange(1 << 30)
     rng = random.Random(seed)
     print(f"chaos: seed {seed}, up to {args.cycles} cycles" + (f" or {args.seconds:.0f} s" if args.seconds else ""), flush=True)
-    rig = R.make_rig("Chaos", requesters=REQUESTERS, approvers=APPROVERS, extra_groups=["target"])
+    rig = R.make_rig("Chaos", requesters=REQUESTERS, approvers=APPROVERS, extra_groups=["target"], limits=R.LOAD_LIMITS)
     traffic = Traffic(rig, random.Random(seed + 1))
     threads = [threading.Thread(target=f, daemon=True) for f in
                (traffic.requester, traffic.requester, traffic.approver, traffic.approver, traffic.ender)]

@@ -253,7 +253,8 @@ def main():
     if os.geteuid() != 0:
         print("races: needs root", file=sys.stderr)
         return 2
-    rig = R.make_rig("Races", requesters=["a", "b"], approvers=["c"] + [f"ap{i}" for i in range(args.deciders)])
+    rig = R.make_rig("Races", requesters=["a", "b"], approvers=["c"] + [f"ap{i}" for i in range(args.deciders)],
+                    limits=R.LOAD_LIMITS)
     try:
         if "deciders" in args.which:
             deciders(rig, args.deciders, args.requests)

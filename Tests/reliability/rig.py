@@ -23,10 +23,14 @@ class RigFailure(Exception):
     pass
 
 
-def make_rig(name, requesters=("a", "b"), approvers=("c",), extra_groups=(), config_text=None, start=True):
+# Load runs leave far more requests pending per user than the default `limits.pending_per_user` allows.
+LOAD_LIMITS = {"pending_per_user": 10000}
+
+
+def make_rig(name, requesters=("a", "b"), approvers=("c",), extra_groups=(), config_text=None, start=True, limits=None):
     """A started rig: `rig.users[role]`, `rig.run_as(role, *args)`, `rig.start_daemon()`, `rig.store`…"""
     attrs = {"REQUESTERS": list(requesters), "APPROVERS": list(approvers), "EXTRA_GROUPS": list(extra_groups),
-             "START_DAEMON": False, "runTest": lambda self: None}
+             "START_DAEMON": False, "LIMITS": limits, "runTest": lambda self: None}
     if config_text is not None:
         attrs["config_text"] = classmethod(lambda cls: config_text(cls))
     cls = type(name, (e2e.E2ECase,), attrs)
