@@ -259,11 +259,12 @@ public enum AuditExport {
     public static func jsonlLine(_ e: AuditEvent) -> String { e.json.compact }
 
     /// True when an exported event's content hashes to its `hash` (checked without a store, as docs/audit.md does).
+    /// The `hmac` of a signed store is a signature of that hash, not part of what is hashed.
     public static func hashMatches(_ json: JSONValue) -> Bool {
         guard case let .object(pairs) = json, let hash = json["hash"]?.stringValue, let prev = json["prev_hash"]?.stringValue else {
             return false
         }
-        let unhashed = JSONValue.object(pairs.filter { $0.0 != "hash" })
+        let unhashed = JSONValue.object(pairs.filter { $0.0 != "hash" && $0.0 != "hmac" })
         return SHA256.hex(Array((prev + "\n" + unhashed.canonical).utf8)) == hash
     }
 

@@ -130,6 +130,17 @@ final class AuditExportTests: XCTestCase {
         XCTAssertEqual(out.trimmingCharacters(in: .whitespacesAndNewlines), "ok, head \(try store.event(seq: try store.lastSeq())!.hash)")
     }
 
+    func testTheDocumentedPythonSnippetVerifiesASignedExport() throws {
+        let store = try Store.openForWriting(path: dir + "/signed.db")
+        store.signer = HMACSHA256(key: Array("secret".utf8))
+        try AuditFixture.append(12, to: store)
+        let export = dir + "/signed.jsonl"
+        try AuditFixture.exportJSONL(store).write(toFile: export, atomically: true, encoding: .utf8)
+        XCTAssertTrue(try String(contentsOfFile: export, encoding: .utf8).contains("\"hmac\":"))
+        let (status, out, err) = try AuditFixture.run(AuditFixture.python, [try documentedPython(), export])
+        XCTAssertEqual(status, 0, "python: \(out) \(err)")
+    }
+
     func testTheDocumentedPythonSnippetRejectsAnEditedExport() throws {
         let store = try AuditFixture.store(in: dir, count: 30)
         var lines = AuditFixture.lines(try AuditFixture.exportJSONL(store))

@@ -152,6 +152,27 @@ final class AuditVerifyTests: XCTestCase {
         XCTAssertEqual(result.checked, 120)
     }
 
+    /// Signing and off-host comparison together: the `hmac` field of a signed event is not part of its hash.
+    func testAnUntouchedSignedStoreMatchesItsExport() throws {
+        let store = try Store.openForWriting(path: dbPath)
+        store.signer = HMACSHA256(key: Array("a key only the daemon reads".utf8))
+        try AuditFixture.append(40, to: store)
+        let export = try AuditFixture.exportJSONL(store)
+        XCTAssertTrue(AuditFixture.lines(export).allSatisfy { $0.contains("\"hmac\":") }, "the export carries the signatures")
+        let result = try AuditVerifier(store: try Store.openReadOnly(path: dbPath)).verify(against: AuditFixture.lines(export), source: "x")
+        XCTAssertTrue(result.ok, result.problem?.description ?? "")
+        XCTAssertEqual(result.checked, 40)
+    }
+
+    func testAChangedHashInASignedExportIsStillCaught() throws {
+        let store = try Store.openForWriting(path: dbPath)
+        store.signer = HMACSHA256(key: Array("k".utf8))
+        try AuditFixture.append(5, to: store)
+        var lines = AuditFixture.lines(try AuditFixture.exportJSONL(store))
+        lines[2] = lines[2].replacingOccurrences(of: "\"system\"", with: "\"systen\"")
+        XCTAssertThrowsError(try AuditVerifier(store: try Store.openReadOnly(path: dbPath)).verify(against: lines, source: "x"))
+    }
+
     func testALineThatIsNotAnEventIsAnError() throws {
         _ = try AuditFixture.store(in: dir, count: 3)
         XCTAssertThrowsError(try AuditVerifier(store: try Store.openReadOnly(path: dbPath)).verify(against: ["{\"seq\":1}"], source: "bad.jsonl"))
