@@ -288,6 +288,36 @@ final class SudoersStrategyTests: XCTestCase {
         XCTAssertEqual(try Strategies.make(s).check(target: s.targets[0])?.get().users, ["alice", "bob.smith"])
     }
 
+    /// A `sudoers_dir` that sudo does not read made grants `active` that granted nothing.
+    func testAGrantInADirectorySudoDoesNotReadFailsAndLeavesNoDropIn() throws {
+        let user = Fixture.randomName()
+        try Fixture.tool("/usr/sbin/useradd", ["-M", "-N", "-s", "/usr/sbin/nologin", user])
+        defer { _ = try? ProcessRunner.run(path: "/usr/sbin/userdel", arguments: [user], timeout: 60) }
+        let s = strategy(rule: "ALL=(root) NOPASSWD: /usr/bin/true")
+        let outcome = Strategies.make(s).escalate(Fixture.context(s, user: user))
+        XCTAssertFalse(outcome.succeeded)
+        XCTAssertTrue(outcome.error?.contains("sudo does not read \(dir)") ?? false, outcome.error ?? "")
+        XCTAssertEqual(outcome.data["effective"], .bool(false))
+        XCTAssertEqual(files(dir), [])
+    }
+
+    func testCheckDoesNotCountADropInSudoDoesNotActOn() throws {
+        let user = Fixture.randomName()
+        try Fixture.tool("/usr/sbin/useradd", ["-M", "-N", "-s", "/usr/sbin/nologin", user])
+        defer { _ = try? ProcessRunner.run(path: "/usr/sbin/userdel", arguments: [user], timeout: 60) }
+        let s = strategy(rule: "ALL=(root) NOPASSWD: /usr/bin/true")
+        try "\(user) ALL=(root) NOPASSWD: /usr/bin/true\n".write(toFile: dir + "/" + SudoersStrategy.fileName(requestID: 9, user: user),
+                                                               atomically: true, encoding: .utf8)
+        XCTAssertEqual(try Strategies.make(s).check(target: s.targets[0])?.get().users, [])
+    }
+
+    func testSudoListingsCompareWithoutHostRunAsAndSpacing() {
+        XCTAssertEqual(SudoersStrategy.comparable("ALL=(root) NOPASSWD: /usr/bin/systemctl restart nginx, /bin/true", hasHost: true),
+                       SudoersStrategy.comparable("    (root) NOPASSWD: /usr/bin/systemctl restart nginx, /bin/true", hasHost: false))
+        XCTAssertEqual(SudoersStrategy.comparable("ALL = (ALL:ALL) ALL", hasHost: true), SudoersStrategy.comparable("    (ALL : ALL) ALL", hasHost: false))
+        XCTAssertNotEqual(SudoersStrategy.comparable("ALL=(root) /bin/a", hasHost: true), SudoersStrategy.comparable("(root) /bin/ab", hasHost: false))
+    }
+
     func testGrantInTheRealSudoersDirectoryIsSeenBySudo() throws {
         let user = Fixture.randomName()
         try Fixture.tool("/usr/sbin/useradd", ["-M", "-N", "-s", "/usr/sbin/nologin", user])
@@ -297,7 +327,9 @@ final class SudoersStrategyTests: XCTestCase {
         let path = SudoersStrategy.defaultDirectory + "/" + SudoersStrategy.fileName(requestID: request.id, user: user)
         cleanup.append(path)
 
-        XCTAssertTrue(Strategies.make(s).escalate(Fixture.context(s, user: user, request: request)).succeeded)
+        let up = Strategies.make(s).escalate(Fixture.context(s, user: user, request: request))
+        XCTAssertTrue(up.succeeded, up.error ?? "")
+        XCTAssertEqual(up.data["effective"], .bool(true))
         try Fixture.tool(SudoersStrategy.visudo, ["-c"])
         XCTAssertTrue(try Fixture.tool("/usr/bin/sudo", ["-n", "-l", "-U", user]).contains("NOPASSWD: /usr/bin/true"))
 

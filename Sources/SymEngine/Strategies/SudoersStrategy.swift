@@ -9,6 +9,7 @@ import Glibc
 /// with `visudo -cf` before it is moved into place; deescalation deletes it.
 public struct SudoersStrategy: AccessStrategy {
     public static let visudo = "/usr/sbin/visudo"
+    public static let sudo = "/usr/bin/sudo"
     public static let defaultDirectory = "/etc/sudoers.d"
     public static let filePrefix = "symtui-"
     static let timeout: TimeInterval = 30
@@ -66,6 +67,19 @@ public struct SudoersStrategy: AccessStrategy {
         guard rename(temp, path) == 0 else { return .failure("sudoers: cannot install \(path): \(Self.errnoText())", data: data) }
         keep = true
         Self.syncDirectory(dir)
+        // A drop-in in a directory sudo does not read grants nothing: a grant must not be shown active then.
+        switch Self.ruleIsEffective(user: user, rule: rule) {
+        case true?:
+            data.append(("effective", .bool(true)))
+        case false?:
+            unlink(path)
+            Self.syncDirectory(dir)
+            data.append(("effective", .bool(false)))
+            return .failure("sudoers: `sudo -l -U \(user)` does not list the rule after \(path) was written: sudo does not read "
+                            + "\(dir) (use /etc/sudoers.d, or add `@includedir \(dir)` to /etc/sudoers)", data: data)
+        case nil:
+            data.append(("effective", .null))   // sudo could not say (no such user, no sudo): the drop-in is what we know
+        }
         return .success(data: data)
     }
 
@@ -104,7 +118,32 @@ public struct SudoersStrategy: AccessStrategy {
                 if parts.count == 2, String(parts[1]) == rule { users.insert(String(parts[0])) }
             }
         }
-        return .success(AccessCheck(users: users))
+        // A drop-in sudo does not act on is no access: such a grant shows as missing access in `symtui check`.
+        return .success(AccessCheck(users: users.filter { Self.ruleIsEffective(user: $0, rule: rule) != false }))
+    }
+
+    /// Whether `sudo -l -U user` lists `rule` for the user: true, false, or nil when sudo cannot tell (no such
+    /// user, sudo missing). Compared without the host part, the run-as part and whitespace, which sudo reformats.
+    public static func ruleIsEffective(user: String, rule: String) -> Bool? {
+        guard StrategyText.isPlainName(user), access(sudo, X_OK) == 0 else { return nil }
+        guard let result = try? ProcessRunner.run(path: sudo, arguments: ["-n", "-l", "-U", user],
+                                                  environment: StrategyEnvironment.base, timeout: timeout),
+              result.succeeded else { return nil }
+        let listing = String(decoding: result.stdout, as: UTF8.self)
+        guard let start = listing.range(of: "may run the following commands") else {
+            return listing.contains("is not allowed to run sudo") ? false : nil
+        }
+        let wanted = comparable(rule, hasHost: true)
+        return listing[start.upperBound...].split(separator: "\n").dropFirst().contains { comparable(String($0), hasHost: false) == wanted }
+    }
+
+    /// `ALL=(root) NOPASSWD: /bin/x` and sudo's `    (root) NOPASSWD: /bin/x` both as `NOPASSWD:/bin/x`.
+    static func comparable(_ text: String, hasHost: Bool) -> String {
+        var rest = Substring(text.trimmingCharacters(in: .whitespaces))
+        if hasHost, let eq = rest.firstIndex(of: "=") { rest = rest[rest.index(after: eq)...] }
+        rest = rest.drop { $0 == " " || $0 == "\t" }
+        if rest.hasPrefix("("), let close = rest.firstIndex(of: ")") { rest = rest[rest.index(after: close)...] }
+        return String(rest.filter { !$0.isWhitespace })
     }
 
     static func directory(_ settings: [String: JSONValue]) -> String {
