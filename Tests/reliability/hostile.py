@@ -200,6 +200,26 @@ def display_problems(what, text):
     return p
 
 
+# The hostile rig's own pending limit: the injection run leaves ~30 requests of one user pending, and the flood run
+# fills another user's quota to exactly this.
+PENDING_LIMIT = 100
+
+
+def run_flood(rig):
+    """One user asks for far more than the pending limit in one burst: exactly the limit is kept, the rest refused."""
+    line = json.dumps({"event": "request", "flow": "note", "fields": {"reason": "flood"}})
+    r = R.cli(rig, "b", "events", "-", input=(line + "\n") * (PENDING_LIMIT + 30), timeout=120)
+    answers = [json.loads(l) for l in r.stdout.splitlines() if l.strip()]
+    refused = [a for a in answers if not a.get("ok")]
+    p = []
+    pending = int(R.cli(rig, "b", "list", "--mine", "--state", "pending", "--json").stdout.count('"id"'))
+    if pending != PENDING_LIMIT:
+        p.append(f"b has {pending} pending requests, expected exactly the limit {PENDING_LIMIT}")
+    if not refused or not all("pending_per_user" in json.dumps(a) for a in refused):
+        p.append(f"refusals do not name limits.pending_per_user: {refused[:1]}")
+    record(f"flood: {len(answers)} requests by one user against limits.pending_per_user {PENDING_LIMIT}", p)
+
+
 def run_inject(rig):
     with open(os.path.join(HOSTILE, "inject.jsonl")) as f:
         payloads = [json.loads(l)["payload"] for l in f if l.strip()]
@@ -290,16 +310,17 @@ def run_console(rig, ids):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--only", default="cli,fields,events,configs,inject")
+    ap.add_argument("--only", default="cli,fields,events,configs,inject,flood")
     args = ap.parse_args()
     if os.geteuid() != 0:
         print("hostile: needs root", file=sys.stderr)
         return 2
-    rig = R.make_rig("Hostile", config_text=config_text)
+    rig = R.make_rig("Hostile", config_text=config_text, limits={"pending_per_user": PENDING_LIMIT})
     try:
         rig.request("b", "note")          # the store exists and holds something
         for part in args.only.split(","):
-            {"cli": run_cli, "fields": run_fields, "events": run_events, "configs": run_configs, "inject": run_inject}[part](rig)
+            {"cli": run_cli, "fields": run_fields, "events": run_events, "configs": run_configs, "inject": run_inject,
+             "flood": run_flood}[part](rig)
         rig.assert_daemon_alive()
     finally:
         R.teardown(rig)

@@ -69,6 +69,11 @@ def cli_rows():
     add("events /nonexistent", 66, "cannot open")
     add("handlers test nosuch on_request --event /nonexistent", 65, "")
     add("help \\e[31m", 64, "")
+    # Sizes (limits.field_bytes, 16 KiB by default) and a store that is not there.
+    add("request note --reason " + "x" * 20000, 65, "too long")
+    add("request note --reason x --field reason=" + "y" * 17000, 65, "field_bytes")
+    add("audit verify --db /nonexistent/backup.db", 66, "no store")
+    add("audit verify --db /nonexistent/backup.db --against /dev/null", 66, "no store")
     return rows
 
 
@@ -90,6 +95,9 @@ def field_rows():
     for v in ["root,nosuchuser_zz", "root,bad name"]:
         add({"team": v}, 65, "team")
     add({"reason": "x" * 4097}, 65, "limit")
+    add({"reason": "x" * 20000}, 65, "field_bytes")
+    add({"reason": "é" * 9000}, 65, "field_bytes")
+    add({"tags": ",".join(["t" * 90] * 200)}, 65, "field_bytes")
     add({"reason": ""}, 65, "required")
     add({"nosuch": "1"}, 65, "no field")
     add({"\x1b[2Jx": "1"}, 65, "no field")
@@ -124,7 +132,13 @@ def event_rows():
                 {"event": "request", "flow": "note", "fields": {"reason": "x"}, "v": 999},
                 {"event": "cancel", "request": 999999}, {"event": "revoke", "request": 999999}, {"event": "release", "request": 999999},
                 {"event": "request", "flow": "note", "fields": {"reason": "x" * 5000}},
-                {"event": "request", "flow": "note", "fields": {"reason": "x"}, "duration": "1h"}]:
+                {"event": "request", "flow": "note", "fields": {"reason": "x"}, "duration": "1h"},
+                {"event": "request", "flow": "note", "fields": {"reason": "x" * 20000}},
+                {"event": "request", "flow": "note", "fields": {f"f{i}": "v" * 3000 for i in range(30)}},
+                {"event": "request", "flow": "note", "fields": {"k" * 70000: "x"}},
+                {"event": "request", "flow": "note", "fields": {"reason": ["x" * 1000] * 100}},
+                {"event": "extend", "request": 999999, "duration": "1h", "reason": "r" * 20000},
+                {"event": "request", "flow": "note", "fields": {"reason": "x"}, "reason": "r" * 20000}]:
         add(json.dumps(obj), 65)
     return rows
 
@@ -155,7 +169,19 @@ def config_rows():
                  "{ reporting: { destinations: [ { type: \"http\", url: \"not a url\" } ] } }",
                  "{ reporting: { hmac_key_file: 3 } }", "{ reporting: { hmac_key_file: \"\" } }",
                  "{ flows: [ { name: \"n\", approvers: { users: [\"root\"] }, allow_revoke: false, schedule_deescalation: false, strategy: \"s\" } ], strategies: [ { name: \"s\", type: \"command\", settings: { escalate: \"/bin/true\", deescalate: \"/bin/true\" }, targets: [ { name: \"t\" } ] } ] }",
-                 "{ a: 1, a: 2 }", "{ flows: [], flows: [] }"]:
+                 "{ a: 1, a: 2 }", "{ flows: [], flows: [] }",
+                 # Numbers and durations out of range (an http timeout of 1e17 used to crash the daemon).
+                 "{ flows: [ " + base_flow + " ], strategies: [ { name: \"h\", type: \"http\", settings: { url: \"http://127.0.0.1:9/\", timeout: 1e17 }, targets: [ { name: \"t\" } ] } ] }",
+                 "{ flows: [ " + base_flow + " ], strategies: [ { name: \"h\", type: \"http\", settings: { url: \"http://127.0.0.1:9/\", timeout: -1 }, targets: [ { name: \"t\" } ] } ] }",
+                 "{ flows: [ " + base_flow + " ], strategies: [ { name: \"c\", type: \"command\", settings: { escalate: \"/bin/true\", deescalate: \"/bin/true\", timeout: \"3650d\" }, targets: [ { name: \"t\" } ] } ] }",
+                 "{ flows: [ { name: \"n\", approvers: { users: [\"root\"] }, handler_timeout: \"2d\" } ] }",
+                 "{ flows: [ " + base_flow + " ], reporting: { destinations: [ { type: \"http\", url: \"http://127.0.0.1:9/\", timeout: 1e17 } ] } }",
+                 "{ flows: [ " + base_flow + " ], limits: { pending_per_user: 0 } }",
+                 "{ flows: [ " + base_flow + " ], limits: { pending_per_user: 1e17 } }",
+                 "{ flows: [ " + base_flow + " ], limits: { field_bytes: 99999999 } }",
+                 "{ flows: [ " + base_flow + " ], limits: { field_bytes: 4096, request_bytes: 100 } }",
+                 "{ flows: [ " + base_flow + " ], limits: { pending: 5 } }",
+                 "{ flows: [ " + base_flow + " ], limits: 5 }"]:
         add(text)
     return rows
 
