@@ -2734,6 +2734,152 @@ add_bad_row_tests()
 # Running: one line per test, then `N passed, M failed[, K skipped]`.
 # ---------------------------------------------------------------------------------------------------
 
+class SecurityReviewTests(E2ECase):
+    """The outside review's findings, as a local user would try them: floods, oversized input, a planted SDK or
+    module, a step output too large for the environment, secrets in step output, parallel extensions."""
+
+    LIMITS = {"pending_per_user": 3, "field_bytes": 2048, "request_bytes": 8192}
+
+    @classmethod
+    def write_scripts(cls):
+        super().write_scripts()
+        cls.received = os.path.join(cls.dir, "deescalate-stdin")
+        big = os.path.join(cls.dir, "big-escalate")
+        with open(big, "w") as f:
+            f.write(f"""#!{PYTHON}
+import json, sys
+sys.stdout.write(json.dumps({{"blob": "x" * (300 * 1024), "secret": {{"token": "s3cr3t-" + sys.argv[1]}}}}))
+""")
+        down = os.path.join(cls.dir, "stdin-deescalate")
+        with open(down, "w") as f:
+            f.write(f"""#!{PYTHON}
+import sys
+data = sys.stdin.read()
+with open({cls.received!r} + "-" + sys.argv[1], "w") as f:
+    f.write(data)
+""")
+        cls.impl = os.path.join(cls.dir, "impl_handlers.py")
+        with open(cls.impl, "w") as f:
+            f.write("from symtui_sdk import hook, approve\n\n@hook\ndef on_request(event):\n    return None\n")
+        for path, mode in ((big, 0o755), (down, 0o755), (cls.impl, 0o644)):
+            os.chmod(path, mode)
+
+    @classmethod
+    def config_text(cls):
+        cfg = json.loads(super().config_text().split("\n", 1)[1])
+        reason = {"name": "reason", "type": "string", "required": True}
+        duration = {"name": "duration", "type": "duration", "allowed_values": ["1m", "2m", "1h"], "required": True}
+        cfg["strategies"].append({"name": "big", "type": "command",
+                                  "settings": {"escalate": os.path.join(cls.dir, "big-escalate"),
+                                               "deescalate": os.path.join(cls.dir, "stdin-deescalate"), "timeout": "20s"},
+                                  "targets": [{"name": "blob", "label": "Big step output"}]})
+        cfg["flows"] += [
+            {"name": "big", "label": "Big step output", "strategy": "big", "approvers": {"groups": [cls.oncall]},
+             "max_duration": "1h5m", "prompt_fields": [reason, duration]},
+            {"name": "handled", "label": "With handlers", "approvers": {"groups": [cls.oncall]},
+             "implementation": cls.impl, "prompt_fields": [reason]},
+        ]
+        return json.dumps(cfg, indent=2)
+
+    def active_big_grant(self, role="a", duration="1h"):
+        rid = self.request(role, "big", duration=duration)
+        self.ok("c", "approve", rid)
+        self.wait_state(rid, "active", timeout=20)
+        return rid
+
+    def test_pending_requests_per_user_are_limited_and_the_refusal_writes_nothing(self):
+        for _ in range(3):
+            self.request("b", "note")
+        before = self.event_count()
+        self.assert_refused(self.run_as("b", "request", "note", "--reason", "one too many"), 65, "limits.pending_per_user is 3")
+        self.assertEqual(self.event_count(), before)
+        self.request("a", "note")          # another user is not affected
+
+    def test_a_field_value_over_field_bytes_is_refused_with_65_and_nothing_written(self):
+        before = self.event_count()
+        r = self.run_as("a", "request", "db", "orders", "--duration", "1h", "--reason", "x", "--field", "note=" + "n" * 3000)
+        self.assert_refused(r, 65, "limits.field_bytes")
+        self.assertEqual(self.event_count(), before)
+
+    def test_a_step_output_of_300_kib_still_reaches_deescalate_and_the_grant_ends(self):
+        # b holds no other grant of this target, so its deescalate really runs (a's other grants would cover a).
+        rid = self.active_big_grant("b")
+        self.ok("b", "release", rid)
+        req = self.wait_state(rid, "ended", timeout=20)
+        self.assertFalse(req["stuck"])
+        with open(self.received + "-" + self.users["b"]) as f:
+            kept = json.loads(f.read())
+        self.assertEqual(len(kept["blob"]), 300 * 1024)
+        self.assertEqual(kept["secret"]["token"], "s3cr3t-" + self.users["b"], "deescalate gets the secret")
+
+    def test_a_secret_in_step_output_is_shown_to_nobody(self):
+        rid = self.active_big_grant()
+        secret = "s3cr3t-" + self.users["a"]
+        for role in ("a", "b", None):
+            shown = self.ok(role, "show", rid, "--json").stdout
+            self.assertNotIn(secret, shown, f"show as {role}")
+            self.assertIn('"(secret)"', shown)
+        self.assertNotIn(secret, self.ok(None, "audit", "export").stdout)
+        with sqlite_ro(self.store) as db:
+            data = " ".join(d for (d,) in db.execute("SELECT data FROM events WHERE request_id = ?", (rid,)))
+        self.assertNotIn(secret, data, "the append-only log never holds it")
+
+    def test_only_one_pending_extension_per_grant_and_it_must_use_an_allowed_duration(self):
+        rid = self.active_big_grant(duration="1m")
+        self.assert_refused(self.run_as("a", "extend", rid, "--duration", "5m"), 65, "not one of the allowed values")
+        self.ok("a", "extend", rid, "--duration", "1h")
+        self.assert_refused(self.run_as("a", "extend", rid, "--duration", "2m"), 65, "already has a pending extension")
+
+    def test_handlers_test_as_root_ignores_a_planted_sdk_directory(self):
+        # The old fixed path of the SDK for root's `handlers test`, made first by a user with a sitecustomize in it.
+        planted = "/tmp/symtui-sdk-0"
+        marker = os.path.join(self.dir, "planted-ran")
+        if os.path.lexists(planted):
+            if os.lstat(planted).st_uid != 0:
+                self.skipTest(f"{planted} exists already and is not root's")
+            shutil.rmtree(planted)          # an older symtui's SDK cache (root's): made again on demand
+        # What user b can do: make the directory and put a sitecustomize (imported from every PYTHONPATH entry) in it.
+        os.makedirs(os.path.join(planted, "symtui_sdk"))
+        with open(os.path.join(planted, "sitecustomize.py"), "w") as f:
+            f.write(f"open({marker!r}, 'w').write('ran as uid %d' % __import__('os').getuid())\n")
+        uid = pwd.getpwnam(self.users["b"]).pw_uid
+        for path in (planted, os.path.join(planted, "symtui_sdk"), os.path.join(planted, "sitecustomize.py")):
+            os.chown(path, uid, -1)
+        os.chmod(planted, 0o777)
+        try:
+            r = self.run_as(None, "handlers", "test", "handled", "on_request")
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            self.assertFalse(os.path.exists(marker), "code planted by a user ran as root")
+        finally:
+            shutil.rmtree(planted, ignore_errors=True)
+
+    def test_a_handler_in_a_directory_others_can_write_is_refused(self):
+        shared = os.path.join(self.dir, "shared")
+        os.makedirs(shared, exist_ok=True)
+        os.chmod(shared, 0o777)
+        try:
+            impl = os.path.join(shared, "impl.py")
+            shutil.copy(self.impl, impl)
+            os.chmod(impl, 0o644)
+            cfg = self.config + ".shared"
+            with open(self.config) as f:
+                text = f.read().replace(self.impl, impl)
+            with open(cfg, "w") as f:
+                f.write(text)
+            os.chmod(cfg, 0o644)
+            r = subprocess.run([self.bin, "--config", cfg, "handlers", "test", "handled", "on_request"],
+                               capture_output=True, text=True, timeout=30)
+            self.assertEqual(r.returncode, 65, r.stdout + r.stderr)
+            self.assertIn("writable by group or others", r.stdout + r.stderr)
+        finally:
+            shutil.rmtree(shared, ignore_errors=True)
+
+    def test_audit_verify_of_a_missing_store_is_an_error_not_ok(self):
+        r = self.run_as("a", "audit", "verify", "--db", os.path.join(self.dir, "typo", "backup.db"))
+        self.assert_refused(r, 66, "no store")
+        self.assertNotIn("ok", r.stdout)
+
+
 class LineResult(unittest.TestResult):
     """One line per test (a test that fails in its body and its tearDown still counts once)."""
 
