@@ -17,7 +17,9 @@ enum AuditCommands {
                     (a row moved), 'broken link' (prev_hash does not match the event before), 'differs' (not as in FILE).
                     A consistently rewritten or truncated store is only caught with --against (or a remote destination), or
                     with --key when the daemon signs: 'bad signature' (an hmac that does not match), 'unsigned' (an event
-                    without an hmac after signed ones, or none signed at all).
+                    without an hmac after signed ones, or none signed at all). --against and --key work together: an
+                    event's hmac is a signature of its hash, not part of what is hashed. A store that does not exist is an
+                    error (exit 66), never "ok".
                     """,
                     run: verify),
         CommandSpec(words: ["audit", "export"], summary: "write audit events to stdout as JSON Lines or CSV",

@@ -10,7 +10,11 @@ enum Inspect {
                     arguments: [ArgumentSpec(name: "FLOW", help: "the flow whose implementation to run"),
                                 ArgumentSpec(name: "HANDLER", help: "on_request, after_approve, get_approvers, prefetch:FIELD, …")],
                     options: [.value("event", "FILE", "a JSON object: its keys (user, fields, target, …) replace the sample event's")],
-                    details: "The handler runs as you, with the same protocol, timeout and fail-closed rules as in the daemon. Exit 0 when it answered, 65 when it failed.",
+                    details: """
+                    The handler runs as you, with the same protocol, timeout, isolation and fail-closed rules as in the daemon:
+                    a file that someone other than you or root could change (it, its directory or a directory above) is not
+                    run. The SDK goes into a fresh private directory for this run. Exit 0 when it answered, 65 when it failed.
+                    """,
                     run: handlersTest),
         CommandSpec(words: ["check"], summary: "drift: access that exists without a grant, and grants whose access is missing",
                     arguments: [ArgumentSpec(name: "FLOW", optional: true, help: "only this flow's strategy")],
