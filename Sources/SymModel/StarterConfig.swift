@@ -18,6 +18,8 @@ public enum StarterConfig {
       type: "command",
       // Absolute paths, run without a shell. Replace /bin/true with your own grant/revoke programs;
       // they get SYMTUI_USER, SYMTUI_TARGET, SYMTUI_REQUEST_ID, SYMTUI_EXPIRES_AT in their environment.
+      // What escalate prints as JSON reaches deescalate on stdin and is shown in the audit log, except
+      // what it puts under a "secret" object.
       settings: { escalate: "/bin/true", deescalate: "/bin/true", timeout: "30s" },
       targets: [
         { name: "staging-db", label: "Staging database (read-write)", settings: { role: "staging_rw" } },
@@ -66,6 +68,9 @@ public enum StarterConfig {
       // { type: "http", url: "http://127.0.0.1:9000/audit" },
     ],
   },
+
+  // How much one user may ask of the daemon (these are the defaults).
+  // limits: { pending_per_user: 20, field_bytes: 16384, request_bytes: 65536 },
 }
 
 """#
