@@ -84,6 +84,42 @@ final class ReportingTests: XCTestCase {
         XCTAssertEqual(seqs(inJSONL: path), Array(41...65))
     }
 
+    private func deliverDirectly(to path: String) throws {
+        try append(3)
+        let events = try store.events(afterSeq: 0, limit: 10)
+        try JSONLDestination(key: "jsonl:" + path, path: path, batchSize: 10).deliver(events)
+    }
+
+    /// The daemon appends as root: a link planted at the path would aim those writes at any file.
+    func testJSONLDestinationRefusesASymbolicLinkAndLeavesItsTargetAlone() throws {
+        let victim = dir + "/victim"
+        try "untouched\n".write(toFile: victim, atomically: true, encoding: .utf8)
+        XCTAssertEqual(symlink(victim, dir + "/audit.jsonl"), 0)
+        XCTAssertThrowsError(try deliverDirectly(to: dir + "/audit.jsonl")) { error in
+            XCTAssertTrue("\(error)".contains("symbolic link"), "\(error)")
+        }
+        XCTAssertEqual(try String(contentsOfFile: victim, encoding: .utf8), "untouched\n")
+    }
+
+    func testJSONLDestinationRefusesADirectoryOthersCanWrite() throws {
+        let open = dir + "/open"
+        XCTAssertEqual(mkdir(open, 0o777), 0)
+        XCTAssertEqual(chmod(open, 0o777), 0)
+        XCTAssertThrowsError(try deliverDirectly(to: open + "/audit.jsonl")) { error in
+            XCTAssertTrue("\(error)".contains("writable by group or others"), "\(error)")
+        }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: open + "/audit.jsonl"))
+    }
+
+    func testJSONLDestinationRefusesAFileOfAnotherUser() throws {
+        let path = dir + "/audit.jsonl"
+        try "".write(toFile: path, atomically: true, encoding: .utf8)
+        XCTAssertEqual(chown(path, 65534, 65534), 0)
+        XCTAssertThrowsError(try deliverDirectly(to: path)) { error in
+            XCTAssertTrue("\(error)".contains("not a regular file owned by root"), "\(error)")
+        }
+    }
+
     func testCursorSurvivesARestartSoNothingIsSentTwice() throws {
         let path = dir + "/audit.jsonl"
         try append(10)

@@ -86,6 +86,14 @@ final class StrategySettingsTests: XCTestCase {
                        ["timeout": .string("5s"), "escalate": .string("/bin/true"), "role": .string("r")])
     }
 
+    /// A config built in code (or one that slipped past `config check`) cannot make a deadline overflow.
+    func testTimeoutsAreClampedToOneSecondToAnHour() {
+        XCTAssertEqual(StrategyText.seconds(["timeout": .double(1e17)], "timeout", default: 30), 3600)
+        XCTAssertEqual(StrategyText.seconds(["timeout": .double(.infinity)], "timeout", default: 30), 30)
+        XCTAssertEqual(StrategyText.seconds(["timeout": .int(-5)], "timeout", default: 30), 1)
+        XCTAssertEqual(StrategyText.seconds(["timeout": .string("45s")], "timeout", default: 30), 45)
+    }
+
     func testEachTypeMakesItsStrategy() {
         XCTAssertTrue(Strategies.make(Strategy(name: "a", type: .unixGroup)) is UnixGroupStrategy)
         XCTAssertTrue(Strategies.make(Strategy(name: "b", type: .sudoers)) is SudoersStrategy)
