@@ -2002,6 +2002,17 @@ class SignedAuditTests(E2ECase):
         lines = [json.loads(l) for l in self.run_as(None, "audit", "export").stdout.splitlines()]
         self.assertTrue(lines and all(len(e.get("hmac", "")) == 64 for e in lines), lines[:2])
 
+    def test_an_untouched_signed_export_verifies_against_the_store_with_the_key_too(self):
+        rid = self.request("a", "note", reason="signed and shipped")
+        self.ok("c", "approve", rid)
+        copy = os.path.join(self.dir, "signed-copy.jsonl")
+        with open(copy, "w") as f:
+            f.write(self.ok(None, "audit", "export").stdout)
+        r = self.run_as(None, "audit", "verify", "--against", copy, "--key", self.key)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("match", r.stdout)
+        self.assertIn("signed", r.stdout)
+
     def test_the_key_is_root_only_so_users_cannot_check_or_forge_with_it(self):
         self.request("a", "note")
         self.assert_refused(self.run_as("a", "audit", "verify", "--key", self.key), 77, "Permission denied")
