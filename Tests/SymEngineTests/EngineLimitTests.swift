@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 import SymModel
+import SymProtocol
 import SymStore
 @testable import SymEngine
 
