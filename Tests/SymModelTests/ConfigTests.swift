@@ -231,7 +231,8 @@ final class ConfigProblemTests: XCTestCase {
 
     func testHugeNumbersDoNotCrash() {
         assertProblem(ConfigText.flow("required_approvals: 1e400"), "is too large")
-        assertProblem(ConfigText.flow("required_approvals: 99999999999999999999999"), "expected a whole number")
+        assertProblem(ConfigText.flow("required_approvals: 99999999999999999999999"), "must be between 1 and 1000")
+        assertProblem(ConfigText.flow("required_approvals: 1.5"), "expected a whole number")
         assertProblem(ConfigText.flow("required_approvals: -9223372036854775808"), "must be between 1 and")
         assertProblem(ConfigText.with(extra: "store_mode: 99999999999999999999"), "not an octal file mode")
     }
