@@ -1084,6 +1084,7 @@ class ConcurrencyTests(E2ECase):
 
     APPROVERS = [f"ap{i}" for i in range(8)]
     N = 200
+    LIMITS = {"pending_per_user": 1000}     # one requester keeps all N pending at once
 
     def test_200_requests_decided_exactly_once_by_8_processes(self):
         deadline = time.time() + 60
