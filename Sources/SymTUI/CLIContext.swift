@@ -71,6 +71,11 @@ final class CLIContext {
         let path = try storePath()
         var st = stat()
         guard stat(path, &st) == 0 else {
+            // A store in a directory this user may not enter is the daemon's too: the same answer as an unreadable file.
+            if errno == EACCES {
+                throw CommandError(ExitCode.noPerm, "cannot read the store \(path): it is the daemon's (readable by its owner and store_group only); "
+                                   + "ask the daemon instead, or run this as root")
+            }
             throw CommandError(ExitCode.noInput, "no store at \(path)" + (errno == ENOENT ? "" : ": \(String(cString: strerror(errno)))"))
         }
         guard access(path, R_OK) == 0 else {
