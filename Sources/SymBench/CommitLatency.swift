@@ -81,14 +81,7 @@ func measureCommitLatency(root: String, report: Report, readers: Int = 20, commi
         }
         let daemon = try spawn(symtuiExecutable, ["--config", site.configPath, "daemon"], logPath: site.dir + "/daemon.log")
         defer { stop(daemon) }
-        var writer: LineConnection?
-        let up = monoNanos() + 10_000_000_000
-        while writer == nil && monoNanos() < up {
-            writer = try? connectUnixSocket(site.socketPath)
-            if writer == nil { sleepMs(20) }
-        }
-        guard let writer else { throw StoreError("daemon did not answer on \(site.socketPath)") }
-        writer.setReceiveTimeout(seconds: 10)
+        let writer = try site.connectToDaemon()
         // Each request writes one event; the probes stop once they have seen the last one.
         let first = Int64(10)
         let last = first + Int64(commits)

@@ -44,6 +44,20 @@ struct BenchSite {
     }
 
     func config() throws -> Config { try ConfigLoader.load(path: configPath) }
+
+    /// A connection to the site's daemon once it answers (it was just started), within 10 s; replies wait 10 s at
+    /// most, so a daemon that stops answering cannot hang the bench.
+    func connectToDaemon() throws -> LineConnection {
+        let deadline = monoNanos() + 10_000_000_000
+        while monoNanos() < deadline {
+            if let c = try? connectUnixSocket(socketPath) {
+                c.setReceiveTimeout(seconds: 10)
+                return c
+            }
+            sleepMs(20)
+        }
+        throw StoreError("daemon did not answer on \(socketPath)")
+    }
 }
 
 /// Rows written straight into a store (fixtures, not the engine's path).

@@ -63,16 +63,7 @@ func engineRate(site: BenchSite, seconds: Double) throws -> (commands: Double, p
 func socketRate(site: BenchSite, seconds: Double) throws -> (commands: Double, pairs: Double) {
     let daemon = try spawn(symtuiExecutable, ["--config", site.configPath, "daemon"], logPath: site.dir + "/daemon.log")
     defer { stop(daemon) }
-    var conn: LineConnection?
-    let deadline = monoNanos() + 10_000_000_000
-    while conn == nil && monoNanos() < deadline {
-        conn = try? connectUnixSocket(site.socketPath)
-        if conn == nil { sleepMs(20) }
-    }
-    guard let conn else { throw StoreError("daemon did not answer on \(site.socketPath)") }
-    // A daemon that stops answering must not hang the bench: 10 s per reply at most.
-    var tv = timeval(tv_sec: 10, tv_usec: 0)
-    _ = setsockopt(conn.fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+    let conn = try site.connectToDaemon()
     func send(_ c: ChangeCall) throws -> JSONValue {
         try conn.writeLine(c.json.compact)
         guard let line = try? conn.readLine() else {
