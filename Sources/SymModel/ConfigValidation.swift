@@ -380,7 +380,9 @@ struct ConfigValidation {
     }
 
     static func definesGetApprovers(_ source: String) -> Bool {
-        source.contains(/def\s+get_approvers\s*\(/) || source.contains(/@reducer\s*\(\s*(?:name\s*=\s*)?["']get_approvers["']/)
+        // get_permissions is Sym's reducer for the same answer (a RequestPermission).
+        source.contains(/def\s+get_(?:approvers|permissions)\s*\(/)
+            || source.contains(/@reducer\s*\(\s*(?:name\s*=\s*)?["']get_approvers["']/)
     }
 
     static func definesPrefetch(_ source: String, field: String) -> Bool {

@@ -403,8 +403,11 @@ final class HandlerTests: XCTestCase {
     func testEmbeddedSDKEqualsTheFilesUnderSdkPython() throws {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().appendingPathComponent("sdk/python")
-        let onDisk = try FileManager.default.contentsOfDirectory(atPath: root.path + "/symtui_sdk")
-            .filter { $0.hasSuffix(".py") }.map { "symtui_sdk/" + $0 }
+        var onDisk: [String] = []
+        for package in ["symtui_sdk", "sym"] {
+            let names = FileManager.default.subpaths(atPath: root.path + "/" + package) ?? []
+            onDisk += names.filter { $0.hasSuffix(".py") && !$0.contains("__pycache__") }.map { package + "/" + $0 }
+        }
         XCTAssertEqual(Set(onDisk), Set(EmbeddedSDK.files.keys), "rerun scripts/embed-sdk.py")
         for (name, text) in EmbeddedSDK.files {
             let data = try Data(contentsOf: root.appendingPathComponent(name))
@@ -463,5 +466,14 @@ final class HandlerTests: XCTestCase {
         try EmbeddedSDK.install(into: dir + "/sdk")
         XCTAssertEqual(FileManager.default.contents(atPath: file), Data(EmbeddedSDK.files["symtui_sdk/__init__.py"]!.utf8))
         XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/sdk/symtui_sdk/old.py"))
+    }
+
+    func testInstallWritesSymModuleNamesInSubpackages() throws {
+        try "x = 1\n".write(toFile: dir + "/sdk/sym/sdk/integrations/gone.py", atomically: false, encoding: .utf8)
+        try EmbeddedSDK.install(into: dir + "/sdk")
+        for name in ["sym/__init__.py", "sym/sdk/annotations.py", "sym/sdk/integrations/slack.py"] {
+            XCTAssertEqual(FileManager.default.contents(atPath: dir + "/sdk/" + name), Data(EmbeddedSDK.files[name]!.utf8), name)
+        }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/sdk/sym/sdk/integrations/gone.py"))
     }
 }

@@ -153,6 +153,10 @@ public struct HandlerRunner: Sendable {
             ("approvals", requestJSON["approvals"] ?? .array([])),
             ("actors", .object(actors)),
         ]
+        // What the strategy answered when it granted access (JSON when it was JSON), for Sym's get_step_output().
+        if let output = request.stepOutput {
+            pairs.append(("step_output", (try? JSONValue.parse(output)) ?? .string(output)))
+        }
         for (key, value) in extra.objectValue ?? [] {
             if let i = pairs.firstIndex(where: { $0.0 == key }) { pairs[i].1 = value } else { pairs.append((key, value)) }
         }

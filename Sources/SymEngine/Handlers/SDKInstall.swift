@@ -11,13 +11,15 @@ public struct SDKInstallError: Error, Sendable, CustomStringConvertible {
 }
 
 extension EmbeddedSDK {
-    /// Writes `symtui_sdk/` into `dir` (created 0755 if absent; files 0644, each replaced atomically so a running
-    /// handler never sees half a file) and returns the directory to put on the handler's sys.path. Refuses a `dir`
-    /// that is a link, is not ours, or that someone else can write, and one whose parent directories others can write.
+    /// Writes the SDK packages (`symtui_sdk/`, and `sym/` for Sym's module names) into `dir` (directories created
+    /// 0755 if absent; files 0644, each replaced atomically so a running handler never sees half a file) and returns
+    /// the directory to put on the handler's sys.path. Refuses a `dir` (or a package directory in it) that is a link,
+    /// is not ours, or that someone else can write, and a `dir` whose parent directories others can write.
     @discardableResult
     public static func install(into dir: String) throws -> String {
         let root = URL(fileURLWithPath: dir).standardizedFileURL.path
-        let package = root + "/symtui_sdk"
+        // Every directory that holds an SDK file, parents first ("sym" < "sym/sdk" < "sym/sdk/integrations").
+        let directories = Set(files.keys.map { ($0 as NSString).deletingLastPathComponent }).sorted()
         // Handlers run the SDK with the daemon's privileges: nobody else may be able to change it or what holds it.
         if let problem = TrustedPath.parentProblem(of: root) { throw SDKInstallError(path: root, message: problem) }
         do {
@@ -26,7 +28,7 @@ extension EmbeddedSDK {
         } catch {
             throw SDKInstallError(path: root, message: error.localizedDescription)
         }
-        for d in [root, package] { try makePrivateDirectory(d) }
+        for d in [root] + directories.map({ root + "/" + $0 }) { try makePrivateDirectory(d) }
         for (name, text) in files.sorted(by: { $0.key < $1.key }) {
             let path = root + "/" + name
             if FileManager.default.contents(atPath: path) == Data(text.utf8) {
@@ -36,10 +38,11 @@ extension EmbeddedSDK {
             try writeAtomically(Data(text.utf8), to: path)
         }
         // A module left over from another version must not be importable.
-        let current = Set(files.keys.map { String($0.dropFirst("symtui_sdk/".count)) })
-        for name in (try? FileManager.default.contentsOfDirectory(atPath: package)) ?? []
-        where name.hasSuffix(".py") && !current.contains(name) {
-            try? FileManager.default.removeItem(atPath: package + "/" + name)
+        for directory in directories {
+            for name in (try? FileManager.default.contentsOfDirectory(atPath: root + "/" + directory)) ?? []
+            where name.hasSuffix(".py") && files[directory + "/" + name] == nil {
+                try? FileManager.default.removeItem(atPath: root + "/" + directory + "/" + name)
+            }
         }
         return root
     }

@@ -13,8 +13,8 @@ JSON object from stdout; see docs/handlers.md. Standard library only.
 
 __all__ = [
     "hook", "reducer", "prefetch", "approve", "deny", "ignore",
-    "Event", "User", "FlowInfo", "TargetInfo", "RequestInfo", "Result",
-    "HOOK_NAMES", "REDUCER_NAMES", "PROTOCOL",
+    "Event", "User", "FlowInfo", "TargetInfo", "RequestInfo", "Result", "Payload", "EventInfo",
+    "HOOK_NAMES", "REDUCER_NAMES", "PROTOCOL", "current_event",
 ]
 
 PROTOCOL = 1
@@ -28,9 +28,18 @@ HOOK_NAMES = (
     "on_request_expire",
 )
 REDUCER_NAMES = ("get_approvers",)
+# Reducers that answer for another: Sym's get_permissions says who may approve, as get_approvers does.
+REDUCER_STAND_INS = {"get_approvers": ("get_permissions",)}
 
 # handler name ("on_request", "get_approvers", "prefetch:FIELD") -> function
 _registry = {}
+# The event of the handler running now (set by the runner), for helpers called without it (Sym's get_step_output).
+_current = []
+
+
+def current_event():
+    """The event of the handler that is running now, or None outside a handler run."""
+    return _current[-1] if _current else None
 
 
 def _register(name, fn):
@@ -113,22 +122,38 @@ def ignore(message):
 
 
 class User(str):
-    """A Unix user name; `.username` for Sym-style code, and usable anywhere a str is."""
+    """A Unix user name; `.username` for Sym-style code, and usable anywhere a str is.
+
+    `.email` is the address the event carries for this user (key `emails` of the event), else None: SymTUI
+    identifies people by their Unix user name, never by an address.
+    """
+
+    def __new__(cls, name, email=None):
+        self = str.__new__(cls, name)
+        self._email = email
+        return self
 
     @property
     def username(self):
         return str(self)
 
+    @property
+    def email(self):
+        return self._email
+
     def __repr__(self):
         return "User(%s)" % str.__repr__(self)
 
 
-def _user(value):
+def _user(value, emails=None):
     if value is None:
         return None
     if isinstance(value, dict):
         value = value.get("username") or value.get("user")
-    return User(value) if isinstance(value, str) else None
+    if not isinstance(value, str):
+        return None
+    email = (emails or {}).get(value)
+    return User(value, email if isinstance(email, str) else None)
 
 
 class _Record(object):
@@ -205,6 +230,29 @@ class RequestInfo(_Record):
         return self.raw.get("fields") or {}
 
 
+class Payload(_Record):
+    """Sym's `event.payload`: `.fields` (the prompt field values), `.type` (the step), `.timestamp`."""
+
+    def __init__(self, fields, step, timestamp):
+        _Record.__init__(self, {"fields": fields, "type": step, "timestamp": timestamp})
+
+    @property
+    def fields(self):
+        return self.raw["fields"]
+
+
+class EventInfo(_Record):
+    """Sym's `event.event`: `.type` (the step: "request", "approve", ...), `.timestamp`."""
+
+    @property
+    def type(self):
+        return self.raw.get("type")
+
+    @property
+    def timestamp(self):
+        return self.raw.get("timestamp")
+
+
 class Event(object):
     """What a handler is called with.
 
@@ -216,6 +264,8 @@ class Event(object):
     target    TargetInfo: .name, .label, .settings; None for an approval-only flow
     request   RequestInfo: .id, .state, .requester, .approvals (list of dicts), ...
     raw       the whole event object as received
+
+    Sym's names for the same things: payload.fields, event.type, user.username, user.email.
     """
 
     def __init__(self, raw):
@@ -223,31 +273,35 @@ class Event(object):
         self.raw = raw
         self.name = raw.get("name")
         self.handler = raw.get("handler")
-        self.user = _user(raw.get("user"))
+        emails = raw.get("emails") if isinstance(raw.get("emails"), dict) else {}
+        self._emails = emails
+        self.user = _user(raw.get("user"), emails)
         self.fields = dict(raw.get("fields") or {})
         self.flow = FlowInfo(raw.get("flow"))
         self.target = TargetInfo(raw["target"]) if isinstance(raw.get("target"), dict) else None
         self.request = RequestInfo(raw.get("request"))
         if not self.fields and self.request.fields:
             self.fields = dict(self.request.fields)
+        self.payload = Payload(self.fields, self.name, raw.get("time"))
+        self.event = EventInfo({"type": self.name, "timestamp": raw.get("time")})
 
     def get_actor(self, step):
         """The user who did `step` ("request", "approve", "deny", or an approval step's name), or None."""
         actors = self.raw.get("actors") or {}
         if step in actors:
-            return _user(actors[step])
+            return _user(actors[step], self._emails)
         if step == self.name:
             return self.user
         if step == "request":
-            return self.request.requester
+            return _user(self.request.get("requester"), self._emails)
         matching = [a for a in self.request.approvals
                     if isinstance(a, dict) and (step == "approve" or a.get("step") == step)]
         if matching:
-            return _user(matching[-1].get("user"))
+            return _user(matching[-1].get("user"), self._emails)
         if step == "deny":
             denial = self.request.get("denial")
             if isinstance(denial, dict):
-                return _user(denial.get("user"))
+                return _user(denial.get("user"), self._emails)
         return None
 
     def __repr__(self):

@@ -55,6 +55,13 @@ def _names(value, what):
 
 def answer(handler, value):
     """Turns what the handler returned into the protocol's answer object."""
+    # Objects of the Sym-named SDK (RequestPermission, slack.user(...), FieldOption, ...) say what they mean here.
+    translate = getattr(value, "_symtui_answer", None)
+    if callable(translate):
+        value = translate(handler)
+    if isinstance(value, (list, tuple)):
+        value = [item._symtui_answer(handler) if callable(getattr(item, "_symtui_answer", None)) else item
+                 for item in value]
     if handler.startswith(HOOK_PREFIXES):
         if value is None:
             return {"result": "none"}
@@ -87,11 +94,18 @@ def run(implementation, request):
         raise HandlerError("unknown handler %r" % handler)
     module = _load(implementation)
     fn = symtui_sdk._registry.get(handler)
+    for stand_in in symtui_sdk.REDUCER_STAND_INS.get(handler, ()):
+        if fn is None:
+            fn = symtui_sdk._registry.get(stand_in)
     if fn is None:
         _warn_undecorated(module, handler)
         return {"result": "missing"}
     event = Event(request.get("event"))
-    return answer(handler, fn(event))
+    symtui_sdk._current.append(event)
+    try:
+        return answer(handler, fn(event))
+    finally:
+        symtui_sdk._current.pop()
 
 
 def main(argv=None):
@@ -122,6 +136,14 @@ def main(argv=None):
         text = json.dumps(result, separators=(",", ":"), allow_nan=False)
     except HandlerError as error:
         sys.stderr.write("symtui_sdk: %s\n" % error)
+        return 1
+    except Exception as error:
+        if getattr(error, "symtui_fail_closed", False):
+            # A Sym call with no local meaning: its message says everything; keep it the last line of stderr.
+            traceback.print_exc(file=sys.stderr)
+            sys.stderr.write("symtui_sdk: %s: %s\n" % (type(error).__name__, error))
+            return 1
+        traceback.print_exc(file=sys.stderr)
         return 1
     except BaseException:
         traceback.print_exc(file=sys.stderr)

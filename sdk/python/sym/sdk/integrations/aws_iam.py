@@ -1,0 +1,9 @@
+"""Sym's `aws_iam` integration: it has no local meaning in SymTUI; every call raises SymException (fail closed).
+
+Grant such access with a `command` or `http` strategy, or call the service from a handler yourself.
+"""
+
+from sym.sdk.exceptions import AWSError
+from sym.sdk.integrations._unsupported import install
+
+install(__name__, "aws_iam", ("is_user_in_group", "get_user_arn", "users_in_group", "add_user_to_group", "remove_user_from_group", ), AWSError)

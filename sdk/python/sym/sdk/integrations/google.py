@@ -1,0 +1,9 @@
+"""Sym's `google` integration: it has no local meaning in SymTUI; every call raises SymException (fail closed).
+
+Grant such access with a `command` or `http` strategy, or call the service from a handler yourself.
+"""
+
+from sym.sdk.exceptions import GoogleError
+from sym.sdk.integrations._unsupported import install
+
+install(__name__, "google", ("is_user_in_group", "users_in_group", "add_user_to_group", "remove_user_from_group", ), GoogleError)
