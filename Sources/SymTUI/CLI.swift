@@ -182,7 +182,7 @@ enum CLI {
             return ExitCode.ok
         }),
         StatusLine.spec,
-    ] + AuditCommands.specs + Inspect.specs }
+    ] + AuditCommands.specs + Inspect.specs + SymImport.specs }
 
     static func runConsole(_ globals: ParsedArguments) -> Int32 {
         guard isatty(0) == 1, isatty(1) == 1 else {

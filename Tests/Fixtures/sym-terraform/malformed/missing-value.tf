@@ -1,0 +1,5 @@
+# expect 4: a value is missing
+resource "sym_target" "t" {
+  name = "t"
+  label =
+}

@@ -1,0 +1,5 @@
+# expect 5: '}' without a block to close
+resource "sym_target" "t" {
+  label = "a"
+}
+}

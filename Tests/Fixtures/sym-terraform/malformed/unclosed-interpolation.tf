@@ -1,0 +1,4 @@
+# expect 3: '}' expected to close ${…}
+resource "sym_target" "t" {
+  label = "${var.env"
+}
