@@ -53,3 +53,32 @@ resource "sym_flow" "deploy" {
     ])
   }
 }
+
+# A second strategy: a Lambda that restarts a service, with its own target.
+resource "sym_target" "restart_api" {
+  type  = "aws_lambda_function"
+  name  = "restart-api"
+  label = "Restart the API"
+  settings = {
+    arn = "arn:aws:lambda:us-east-1:${var.aws_account}:function:restart-api"
+  }
+}
+
+resource "sym_strategy" "runbooks" {
+  type           = "aws_lambda"
+  name           = "runbooks"
+  integration_id = sym_integration.lambda_context.id
+  targets        = [sym_target.restart_api.id]
+}
+
+resource "sym_flow" "restart" {
+  name           = "restart"
+  label          = "Restart a service"
+  implementation = "${path.module}/deploy_impl.py"
+
+  params = {
+    strategy_id  = sym_strategy.runbooks.id
+    allow_revoke = false
+    prompt_fields_json = jsonencode([{ name = "reason", type = "string", required = true }])
+  }
+}
