@@ -1852,6 +1852,186 @@ def on_request(event):
         self.assertEqual(r.returncode, 64, r.stderr)
 
 
+class SymHandlerTests(E2ECase):
+    """A Sym-style impl.py (Sym's module names, unmodified) on a real flow through the root daemon."""
+
+    @classmethod
+    def write_scripts(cls):
+        super().write_scripts()
+        # An escalate program that answers in Sym's Lambda shape: its JSON stdout is the step output.
+        cls.sym_escalate = os.path.join(cls.dir, "sym_escalate")
+        with open(cls.sym_escalate, "w") as f:
+            f.write(f"""#!{PYTHON}
+import json, os
+print(json.dumps({{"body": {{"message": "granted " + os.environ["SYMTUI_TARGET_ROLE"] + " to " + os.environ["SYMTUI_USER"]}},
+                  "errors": []}}))
+""")
+        os.chmod(cls.sym_escalate, 0o755)
+        cls.impl = os.path.join(cls.dir, "impl.py")
+        with open(cls.impl, "w") as f:
+            f.write("""import sys
+
+from sym.sdk.annotations import hook, reducer
+from sym.sdk.integrations import okta, slack
+from sym.sdk.templates import ApprovalTemplate, get_step_output
+
+
+@reducer
+def get_approvers(event):
+    # Sym would DM this person; in SymTUI they are the one who may approve.
+    return slack.user(event.flow.vars["approver"])
+
+
+@hook
+def on_request(event):
+    reason = event.payload.fields.get("reason", "")
+    if reason.startswith("EMERGENCY"):
+        return ApprovalTemplate.approve(reason="emergency: approved by the flow's rules")
+    if reason == "okta says":
+        if not okta.is_user_in_group(event.user, group_id="00g1oncall"):
+            return ApprovalTemplate.deny(reason="not in the on-call group")
+
+
+@hook
+def on_approve(event):
+    if "second opinion" in event.payload.fields.get("reason", ""):
+        return ApprovalTemplate.ignore(message="This flow needs a second opinion first: ask in #ops.")
+
+
+@hook
+def after_escalate(event):
+    output = get_step_output()
+    sys.stderr.write("escalate said: %s (%d errors)\\n" % (output.payload["body"]["message"], len(output.errors)))
+""")
+        os.chmod(cls.impl, 0o644)
+
+    @classmethod
+    def config_text(cls):
+        cfg = json.loads(super().config_text().split("\n", 1)[1])
+        cfg["strategies"].append({"name": "symcmd", "type": "command",
+                                  "settings": {"escalate": cls.sym_escalate, "deescalate": os.path.join(cls.dir, "deescalate")},
+                                  "targets": [{"name": "orders", "label": "Orders DB", "settings": {"role": "orders_rw"}}]})
+        cfg["flows"].append({"name": "symflow", "label": "Sym-style handlers", "strategy": "symcmd",
+                             "implementation": cls.impl, "vars": {"approver": cls.users["c"]},
+                             "prompt_fields": [{"name": "reason", "type": "string", "required": True}]})
+        return json.dumps(cfg, indent=2)
+
+    def handler_events(self, rid, name, timeout=5.0):
+        deadline = time.time() + timeout
+        while True:
+            req = self.show(rid)
+            found = [e for e in req["events"] if e["type"] == "handler" and (e.get("data") or {}).get("handler") == name]
+            if found or time.time() > deadline:
+                return found
+            time.sleep(0.1)
+
+    def test_sym_on_request_approval_template_approves_and_escalates(self):
+        rid = self.request("a", "symflow", "orders", duration="30m", reason="EMERGENCY orders is down")
+        req = self.wait_state(rid, "active")
+        self.assertEqual([a["user"] for a in req["approvals"]], ["handler:on_request"])
+        self.assertEqual(req["approvals"][0]["reason"], "emergency: approved by the flow's rules")
+
+    def test_sym_get_approvers_with_slack_user_decides_who_may_approve(self):
+        rid = self.request("a", "symflow", "orders", duration="30m", reason="routine change")
+        self.assert_refused(self.run_as("b", "approve", rid), 77)
+        self.ok("c", "approve", rid)
+        self.wait_state(rid, "active")
+
+    def test_sym_ignore_blocks_the_approval_and_tells_the_approver(self):
+        rid = self.request("a", "symflow", "orders", duration="30m", reason="needs a second opinion")
+        r = self.run_as("c", "approve", rid)
+        self.assertNotEqual(r.returncode, 0, r.stdout)
+        self.assertIn("This flow needs a second opinion first: ask in #ops.", r.stderr)
+        req = self.show(rid)
+        self.assertEqual((req["state"], req["approvals"]), ("pending", []))
+
+    def test_unsupported_sym_integration_fails_closed_with_its_message(self):
+        r = self.run_as("a", "request", "symflow", "orders", "--duration", "30m", "--reason", "okta says")
+        self.assertNotEqual(r.returncode, 0, r.stdout)
+        self.assertIn("okta.is_user_in_group has no local meaning in SymTUI: use a command strategy or a handler", r.stderr)
+        mine = [q for q in json.loads(self.ok("a", "list", "--mine", "--all", "--json").stdout) if q["flow"] == "symflow"]
+        self.assertEqual([q for q in mine if q["fields"].get("reason") == "okta says"], [], "no request was created")
+
+    def test_sym_get_step_output_after_escalate_reads_the_strategy_answer(self):
+        rid = self.request("a", "symflow", "orders", duration="30m", reason="EMERGENCY step output")
+        self.wait_state(rid, "active")
+        runs = self.handler_events(rid, "after_escalate")
+        self.assertEqual(len(runs), 1, self.show(rid)["events"])
+        self.assertEqual(runs[0]["data"]["outcome"], "continue", runs[0])
+        self.assertIn(f"escalate said: granted orders_rw to {self.users['a']} (0 errors)", runs[0]["data"]["stderr_tail"])
+
+
+class SymTerraformImportTests(E2ECase):
+    """`symtui import sym-terraform` as an ordinary user on the fixtures under Tests/Fixtures/sym-terraform/."""
+
+    START_DAEMON = False
+
+    @classmethod
+    def write_scripts(cls):
+        super().write_scripts()
+        source = os.path.join(REPO, "Tests", "Fixtures", "sym-terraform")
+        cls.fixtures = os.path.join(cls.dir, "sym-terraform")
+        shutil.copytree(source, cls.fixtures)
+        for root, dirs, files in os.walk(cls.fixtures):
+            os.chmod(root, 0o755)
+            for name in files:
+                os.chmod(os.path.join(root, name), 0o644)
+        cls.outdir = os.path.join(cls.dir, "out")
+        os.mkdir(cls.outdir)
+        os.chmod(cls.outdir, 0o777)
+
+    def out(self, name):
+        path = os.path.join(self.outdir, name)
+        if os.path.exists(path):
+            os.unlink(path)
+        return path
+
+    def test_import_of_a_v2_directory_writes_a_config_that_passes_config_check(self):
+        out = self.out("okta.json5")
+        r = self.ok("a", "import", "sym-terraform", os.path.join(self.fixtures, "okta-access-v2"), "--out", out, config=False)
+        self.assertEqual(r.stdout, "")
+        self.assertIn("symtui: imported 1 flow, 1 strategy, 2 targets", r.stderr)
+        self.assertIn("symtui: not translated: sym_integration.slack", r.stderr)
+        self.assertIn("passes 'symtui config check'", r.stderr)
+        check = self.ok("a", "config", "check", out, config=False)
+        self.assertIn("ok (1 flows, 1 strategies)", check.stdout)
+
+    def test_import_to_stdout_says_exactly_why_the_config_does_not_pass_yet(self):
+        r = self.ok("a", "import", "sym-terraform", os.path.join(self.fixtures, "approval-and-sso-v1.tf"), config=False)
+        self.assertIn('name: "deploy-freeze-override"', r.stdout)
+        self.assertIn("does not pass 'symtui config check' yet (1 problem)", r.stderr)
+        self.assertIn("flows[0].approvers: approvers is empty", r.stderr)
+
+    def test_import_json_reports_counts_and_the_check(self):
+        r = self.ok("a", "import", "sym-terraform", os.path.join(self.fixtures, "approval-and-sso-v1.tf"), "--json", config=False)
+        result = json.loads(r.stdout)
+        self.assertEqual((result["flows"], result["strategies"], result["targets"]), (3, 2, 2))
+        self.assertFalse(result["check"]["ok"])
+        self.assertIn("approval-only", result["config"])
+
+    def test_invalid_hcl_exits_65_with_file_and_line_and_writes_nothing(self):
+        out = self.out("bad.json5")
+        bad = os.path.join(self.fixtures, "malformed", "unclosed-string.tf")
+        r = self.run_as("a", "import", "sym-terraform", bad, "--out", out, config=False)
+        self.assert_refused(r, 65, f"{bad}:3: the string started on line 3 is not closed")
+        self.assertFalse(os.path.exists(out))
+        self.assertEqual(r.stdout, "")
+
+    def test_import_does_not_overwrite_an_existing_file(self):
+        out = self.out("keep.json5")
+        with open(out, "w") as f:
+            f.write("{}\n")
+        os.chmod(out, 0o666)
+        r = self.run_as("a", "import", "sym-terraform", os.path.join(self.fixtures, "okta-access-v2"), "--out", out, config=False)
+        self.assert_refused(r, 74, "not overwriting")
+        with open(out) as f:
+            self.assertEqual(f.read(), "{}\n")
+
+    def test_a_missing_path_exits_66(self):
+        r = self.run_as("a", "import", "sym-terraform", os.path.join(self.fixtures, "nope"), config=False)
+        self.assert_refused(r, 66, "no such file or directory")
+
+
 class ReportingTests(E2ECase):
     """A jsonl reporting destination; `audit verify` with and without --against; a tampered store."""
 
