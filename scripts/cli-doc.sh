@@ -10,7 +10,7 @@ echo
 echo '```'
 "$bin" help
 echo '```'
-"$bin" help | sed -n 's/^  \([a-z][a-z]*\( [a-z][a-z]*\)\?\)  .*/\1/p' | sed 's/ *$//' | while read -r cmd; do
+"$bin" help | sed -n 's/^  \([a-z][a-z]*\( [a-z][a-z-]*\)\?\)  .*/\1/p' | sed 's/ *$//' | while read -r cmd; do
   echo
   echo "## symtui $cmd"
   echo

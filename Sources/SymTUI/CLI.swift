@@ -86,7 +86,8 @@ enum CLI {
         Without a command, symtui opens the console. Commands:
 
         """
-        for c in commands { out += "  " + c.name.padding(toLength: 18, withPad: " ", startingAt: 0) + c.summary + "\n" }
+        let width = max(18, (commands.map(\.name.count).max() ?? 0) + 2)
+        for c in commands { out += "  " + c.name.padding(toLength: width, withPad: " ", startingAt: 0) + c.summary + "\n" }
         out += """
 
         Exit codes: 0 ok, 1 negative outcome (wait), 64 usage, 65 invalid data, 66 config not found,
