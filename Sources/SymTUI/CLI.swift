@@ -35,6 +35,12 @@ public enum SymTUICommandLine {
             return CLI.runConsole(globals)
         }
         guard let spec = CLI.find(words) else {
+            let longer = CLI.commands.filter { $0.words.count > 1 && $0.words[0] == words[0] }.map(\.name)
+            if !longer.isEmpty {
+                let given = words.count > 1 ? " '\(SafeText.display(words[0])) \(SafeText.display(words[1]))'" : ""
+                Output.error("unknown command\(given.isEmpty ? " '\(SafeText.display(words[0]))'" : given) (one of: \(longer.joined(separator: ", ")); see 'symtui help')")
+                return ExitCode.usage
+            }
             let hint = Suggestion.closest(to: words[0], among: CLI.commands.map { $0.words[0] }).map { "did you mean '\($0)'? " } ?? ""
             Output.error("unknown command '\(SafeText.display(words[0]))' (\(hint)see 'symtui help')")
             return ExitCode.usage
