@@ -80,6 +80,9 @@ public struct HCLParser {
     private let file: String
     private var i = 0
     private var line = 1
+    private var depth = 0
+    /// Deeper nesting of blocks, lists, objects and calls is refused (no Sym file comes close; the stack would).
+    public static let maxDepth = 100
 
     public init(_ text: String, file: String) {
         bytes = Array(text.utf8)
@@ -157,6 +160,8 @@ public struct HCLParser {
 
     /// `opened`: the type and line of the block whose body this is (nil for the file).
     private mutating func parseBody(opened: (type: String, line: Int)?) throws(HCLError) -> HCLBody {
+        try enter()
+        defer { depth -= 1 }
         var body = HCLBody()
         while true {
             try skip(newlines: true)
@@ -237,7 +242,14 @@ public struct HCLParser {
         return out
     }
 
+    private mutating func enter() throws(HCLError) {
+        depth += 1
+        if depth > Self.maxDepth { throw fail("nested more than \(Self.maxDepth) levels deep") }
+    }
+
     mutating func parseExpression() throws(HCLError) -> HCLExpression {
+        try enter()
+        defer { depth -= 1 }
         let start = line
         var expression: HCLExpression
         switch current {

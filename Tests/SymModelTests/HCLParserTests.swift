@@ -128,6 +128,39 @@ final class HCLParserTests: XCTestCase {
         XCTAssertEqual(HCLError(file: "main.tf", line: 7, message: "boom").description, "main.tf:7: boom")
     }
 
+    func testDeepNestingIsRefusedWithALine() {
+        let e = error("v = " + String(repeating: "[", count: 5000) + "\n")
+        XCTAssertEqual(e?.line, 1)
+        XCTAssertTrue(e?.message.contains("nested more than") ?? false)
+    }
+
+    /// Bytes of the fixtures changed at random: the parser answers (a body or an error with a line), never crashes.
+    func testMutatedFixturesGiveABodyOrAnErrorWithALine() throws {
+        let dir = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Fixtures/sym-terraform").path
+        let texts = try [dir + "/okta-access-v2/main.tf", dir + "/approval-and-sso-v1.tf"].map { try Array(Data(contentsOf: URL(fileURLWithPath: $0))) }
+        var rng = SplitMix64(seed: 18)
+        let alphabet = Array("{}[]()\"=,.:$%<>-#/*\\\n \tabc019~".utf8)
+        for round in 0..<3000 {
+            var bytes = texts[round % texts.count]
+            for _ in 0..<(1 + Int(rng.next() % 4)) {
+                let at = Int(rng.next() % UInt64(bytes.count))
+                switch rng.next() % 3 {
+                case 0: bytes[at] = alphabet[Int(rng.next() % UInt64(alphabet.count))]
+                case 1: bytes.remove(at: at)
+                default: bytes.insert(alphabet[Int(rng.next() % UInt64(alphabet.count))], at: at)
+                }
+            }
+            let text = String(decoding: bytes, as: UTF8.self)
+            let lines = text.split(separator: "\n", omittingEmptySubsequences: false).count
+            do {
+                _ = try HCLParser.parse(text, file: "m.tf")
+            } catch {
+                XCTAssertTrue((1...lines).contains(error.line), "round \(round): line \(error.line) of \(lines): \(error.message)")
+            }
+        }
+    }
+
     /// Every file of Tests/Fixtures/sym-terraform/malformed starts with "# expect LINE: TEXT".
     func testMalformedCorpusFailsWithTheExpectedLineAndMessage() throws {
         let dir = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
@@ -154,3 +187,4 @@ final class HCLParserTests: XCTestCase {
         }
     }
 }
+
