@@ -362,6 +362,33 @@ final class HandlerTests: XCTestCase {
         XCTAssertEqual(outcome.verdict, .deny(reason: "None"))
     }
 
+    func testEventCarriesTheStrategysStepOutputOnceAccessWasGranted() {
+        var granted = request()
+        granted.stepOutput = #"{"body":{"message":"granted"},"errors":[]}"#
+        let event = HandlerRunner.event(for: "after_escalate", flow: flow(implementation: nil), target: target,
+                                        request: granted, actor: "system")
+        XCTAssertEqual(event["step_output"]?["body"]?["message"], .string("granted"))
+        XCTAssertNil(HandlerRunner.event(for: "on_request", flow: flow(implementation: nil), target: target,
+                                         request: request(), actor: "bob")["step_output"])
+        granted.stepOutput = "plain text"
+        XCTAssertEqual(HandlerRunner.event(for: "after_escalate", flow: flow(implementation: nil), target: target,
+                                           request: granted, actor: "system")["step_output"], .string("plain text"))
+    }
+
+    func testASymStyleImplementationRunsThroughTheInstalledSDK() throws {
+        let path = dir + "/sym_impl.py"
+        try """
+            from sym.sdk.annotations import hook
+            from sym.sdk.templates import ApprovalTemplate
+
+            @hook
+            def on_request(event):
+                return ApprovalTemplate.deny(reason=event.payload.fields["reason"] + " by " + event.user.username)
+            """.write(toFile: path, atomically: true, encoding: .utf8)
+        let outcome = runner.run("on_request", flow: flow(implementation: path), target: target, request: request(), actor: "bob")
+        XCTAssertEqual(outcome.verdict, .deny(reason: "deploy 1.2 by bob"), outcome.failure ?? outcome.stderrTail)
+    }
+
     func testExtraEventKeysReplaceBuiltOnes() {
         let event = HandlerRunner.event(for: "prefetch:database", flow: flow(implementation: nil), target: target,
                                         request: request(), actor: "bob",
