@@ -1,5 +1,5 @@
 import Foundation
-import SymEngine
+import SymProtocol
 import SymModel
 
 /// `symtui import sym-terraform PATH`: a SymTUI config from Sym's Terraform files.
