@@ -212,6 +212,14 @@ private struct Translation {
         summary.append("not translated: " + text)
     }
 
+    /// Names every attribute and block of `r` that the translation does not read.
+    mutating func noteUnknownKeys(_ r: Resource, known: Set<String>) {
+        let names = r.body.attributes.map(\.name) + r.body.blocks.map(\.type)
+        for name in names where !known.contains(name) {
+            note("\(r.address) (\(Self.place(r.file, r.line))): \(name) has no equivalent")
+        }
+    }
+
     func value(_ r: Resource, _ name: String) throws(HCLError) -> HCLValue? {
         guard let attribute = r.body.attribute(name) else { return nil }
         return try evaluator.evaluate(attribute.value, file: r.file)
@@ -319,6 +327,7 @@ private struct Translation {
                 }
             }
             if !settings.isEmpty { entries.append(JSON5Entry(key: "settings", node: .object(settings))) }
+            noteUnknownKeys(r, known: ["type", "name", "label", "settings", "field_bindings"])
             if r.body.attribute("field_bindings") != nil {
                 note("\(r.address) (\(Self.place(r.file, r.line))): field_bindings have no equivalent — the programs get the request's fields as SYMTUI_FIELD_<NAME>")
             }
@@ -341,6 +350,7 @@ private struct Translation {
             var comments = ["\(r.address): Sym's \(type) strategy — SymTUI cannot grant \(type) access itself.",
                             "Write the two programs below (run as root, argv: USER TARGET; the target's settings arrive as",
                             "SYMTUI_TARGET_<SETTING>), or use a unix_group, sudoers or http strategy instead."]
+            noteUnknownKeys(r, known: ["type", "name", "integration_id", "targets", "settings", "implementation"])
             if let integration = try value(r, "integration_id") {
                 let text: String
                 if case let .reference(ref) = integration { text = ref.hasSuffix(".id") ? String(ref.dropLast(3)) : ref } else { text = integration.json.compact }
@@ -397,6 +407,8 @@ private struct Translation {
             used.insert(name)
             var entries = [JSON5Entry(key: "name", node: .value(.string(name)))]
             if let label = try string(r, "label") { entries.append(JSON5Entry(key: "label", node: .value(.string(label)))) }
+            noteUnknownKeys(r, known: ["name", "label", "template", "implementation", "environment_id", "vars", "params",
+                                       "prompt_field"])
             if let template = try string(r, "template"), !template.hasPrefix("sym:template:approval") {
                 note("\(r.address) (\(at)): template \(template) — SymTUI runs Sym's approval template only")
             }
@@ -412,6 +424,9 @@ private struct Translation {
                     paramLines[attribute.name] = attribute.line
                 }
                 fieldBlocks = block.body.blocks("prompt_field")
+                for inner in block.body.blocks where inner.type != "prompt_field" {
+                    note("\(r.address) (\(Self.place(r.file, inner.line))): params block \(inner.type) has no equivalent")
+                }
             } else if let attribute = r.body.attribute("params") {
                 guard let pairs = try evaluator.evaluate(attribute.value, file: r.file).object else {
                     throw HCLError(file: r.file, line: attribute.line, message: "\(r.address).params must be a map or a block")
@@ -419,6 +434,7 @@ private struct Translation {
                 params = pairs
                 if case let .object(items) = attribute.value.kind { for item in items { paramLines[item.key] = item.value.line } }
             }
+            fieldBlocks += r.body.blocks("prompt_field")  // also accepted directly in the flow
             func param(_ key: String) -> HCLValue? { params.last { $0.key == key }?.value }
             func paramLine(_ key: String) -> Int { paramLines[key] ?? r.line }
 

@@ -176,6 +176,20 @@ final class SymTerraformTests: XCTestCase {
         }
     }
 
+    func testAttributesWithoutEquivalentAreNamed() throws {
+        let result = try Self.translate("""
+        resource "sym_flow" "f" {
+          name = "f"
+          allow_guest_interaction = true
+          params = {
+            include_decision_message = true
+          }
+        }
+        """)
+        XCTAssertTrue(result.summary.contains { $0.contains("sym_flow.f (main.tf:1): allow_guest_interaction has no equivalent") }, "\(result.summary)")
+        XCTAssertTrue(result.summary.contains { $0.contains("params.include_decision_message has no equivalent") }, "\(result.summary)")
+    }
+
     func testTheUnsupportedPromptFieldTypeIsNamed() throws {
         let result = try Self.translate("""
         resource "sym_flow" "f" {
