@@ -9,6 +9,7 @@ import textwrap
 import unittest
 
 SDK = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(SDK))
 sys.path.insert(0, SDK)
 
 import symtui_sdk  # noqa: E402
@@ -169,6 +170,34 @@ class SymHandlerFileTests(unittest.TestCase):
         self.assertEqual(code, 1)
         self.assertIn("pagerduty.is_on_call: on-call schedules are not configured in this SymTUI yet", err)
 
+    def test_pagerduty_answers_from_the_events_oncall_schedules(self):
+        event = dict(EVENT, oncall={"primary": ["bob"], "secondary": ["carol"]})
+        code, out, err = run_sym("""
+            from sym.sdk.annotations import hook
+            from sym.sdk.integrations import pagerduty
+            from sym.sdk.templates import ApprovalTemplate
+
+            @hook
+            def on_request(event):
+                if pagerduty.is_on_call(event.user, schedule_name="primary"):
+                    names = [u.username for u in pagerduty.users_on_call()]
+                    return ApprovalTemplate.approve(reason="on call with " + ",".join(names))
+            """, "on_request", event)
+        self.assertEqual(out, {"result": "approve", "reason": "on call with bob,carol"}, err)
+
+    def test_pagerduty_schedule_ids_have_no_local_meaning(self):
+        event = dict(EVENT, oncall={"primary": ["bob"]})
+        code, out, err = run_sym("""
+            from sym.sdk.annotations import hook
+            from sym.sdk.integrations import pagerduty
+
+            @hook
+            def on_request(event):
+                pagerduty.is_on_call(event.user, schedule_id="P123")
+            """, "on_request", event)
+        self.assertEqual(code, 1)
+        self.assertIn("SymTUI names on-call schedules by schedule_name", err)
+
     def test_slack_send_message_fails_closed_until_channels_exist(self):
         event = dict(EVENT, name="approve", handler="after_approve")
         code, out, err = run_sym("""
@@ -192,6 +221,32 @@ class SymHandlerFileTests(unittest.TestCase):
             """, "on_request")
         self.assertEqual(code, 1)
         self.assertIn("get_request_notifications has no local meaning in SymTUI", err)
+
+
+class SymExampleTests(unittest.TestCase):
+    EXAMPLE = os.path.join(SDK, "examples", "sym_style.py")
+
+    def run_example(self, handler, event):
+        with open(self.EXAMPLE, encoding="utf-8") as f:
+            return run_sym(f.read(), handler, event)
+
+    def test_example_routes_to_the_users_in_vars(self):
+        event = dict(EVENT, handler="get_approvers")
+        self.assertEqual(self.run_example("get_approvers", event)[1],
+                         {"result": "approvers", "users": ["carol", "dave"], "groups": []})
+
+    def test_example_auto_approves_emergencies(self):
+        self.assertEqual(self.run_example("on_request", EVENT)[1]["result"], "approve")
+
+    def test_example_prefetch_lists_databases(self):
+        event = dict(EVENT, name="prefetch", handler="prefetch:database")
+        self.assertEqual(len(self.run_example("prefetch:database", event)[1]["options"]), 2)
+
+    def test_docs_show_the_sym_example_verbatim(self):
+        with open(os.path.join(ROOT, "docs", "coming-from-sym.md"), encoding="utf-8") as f:
+            docs = f.read()
+        with open(self.EXAMPLE, encoding="utf-8") as f:
+            self.assertIn(f.read(), docs, "docs/coming-from-sym.md must show examples/sym_style.py as it is")
 
 
 class SymEventShapeTests(unittest.TestCase):
