@@ -59,7 +59,7 @@ reliability: build
 	  SYMTUI_BIN=$(CURDIR)/$(BIN_DEBUG) python3 Tests/reliability/races.py && \
 	  SYMTUI_BIN=$(CURDIR)/$(BIN_DEBUG) python3 Tests/reliability/targetdown.py && \
 	  SYMTUI_BIN=$(CURDIR)/$(BIN_DEBUG) python3 Tests/reliability/hostile.py && \
-	  for t in FuzzSafeText FuzzConfig FuzzFields FuzzEvents; do .build/debug/$$t Tests/Fixtures/fuzz/$$t || exit 1; done; \
+	  for t in FuzzSafeText FuzzConfig FuzzFields FuzzEvents FuzzHCL; do .build/debug/$$t Tests/Fixtures/fuzz/$$t || exit 1; done; \
 	} 2>&1 | tee $(LOGS)/reliability.log
 
 # The full runs behind the figures in docs/RELIABILITY.md.

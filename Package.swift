@@ -16,6 +16,7 @@ let package = Package(
         .executable(name: "FuzzConfig", targets: ["FuzzConfig"]),
         .executable(name: "FuzzFields", targets: ["FuzzFields"]),
         .executable(name: "FuzzEvents", targets: ["FuzzEvents"]),
+        .executable(name: "FuzzHCL", targets: ["FuzzHCL"]),
     ],
     targets: [
         .systemLibrary(name: "CNCursesW", path: "Sources/CNCursesW"),
@@ -35,6 +36,7 @@ let package = Package(
         .executableTarget(name: "FuzzConfig", dependencies: ["SymModel", "FuzzReplay"], path: "Tests/fuzz/FuzzConfig"),
         .executableTarget(name: "FuzzFields", dependencies: ["SymModel", "FuzzReplay"], path: "Tests/fuzz/FuzzFields"),
         .executableTarget(name: "FuzzEvents", dependencies: ["SymModel", "SymProtocol", "FuzzReplay"], path: "Tests/fuzz/FuzzEvents"),
+        .executableTarget(name: "FuzzHCL", dependencies: ["SymModel", "FuzzReplay"], path: "Tests/fuzz/FuzzHCL"),
         .testTarget(name: "SymModelTests", dependencies: ["SymModel"]),
         .testTarget(name: "SymStoreTests", dependencies: ["SymStore", "SymModel"]),
         .testTarget(name: "SymEngineTests", dependencies: ["SymEngine", "SymProtocol", "SymStore", "SymModel"]),

@@ -11,7 +11,7 @@ cd "$(dirname "$0")/../.."
 SECONDS_EACH=${1:-60}
 shift || true
 TARGETS=("$@")
-[ ${#TARGETS[@]} -eq 0 ] && TARGETS=(FuzzSafeText FuzzConfig FuzzFields FuzzEvents)
+[ ${#TARGETS[@]} -eq 0 ] && TARGETS=(FuzzSafeText FuzzConfig FuzzFields FuzzEvents FuzzHCL)
 SWIFT=${SWIFT:-swift}
 SCRATCH=.build-fuzz
 FLAGS=(-c debug --scratch-path "$SCRATCH" -Xswiftc -sanitize=fuzzer,address -Xswiftc -DSYMTUI_FUZZ)
