@@ -273,7 +273,9 @@ public final class Store {
     }
 
     /// Copies the WAL's commits into the database file and empties the WAL (a clean stop leaves a whole `.db`).
+    /// Waits at most a second for readers: a stop must not hang behind one (the WAL then stays, still consistent).
     public func checkpoint() throws {
+        try db.execute("PRAGMA busy_timeout = 1000")
         try db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     }
 }
