@@ -271,7 +271,7 @@ public final class Engine: @unchecked Sendable {
 
     /// Applies a decision or requester action through the lifecycle, with its events, in one transaction.
     /// A person's approve/deny first passes the flow's `on_approve`/`on_deny` hook.
-    func decide(_ id: Int64, _ command: RequestCommand, actor: Actor) throws -> AccessRequest {
+    func decide(_ id: Int64, _ command: LifecycleAction, actor: Actor) throws -> AccessRequest {
         var command = command
         var acting = actor
         let hook: String? = switch command {
@@ -306,7 +306,7 @@ public final class Engine: @unchecked Sendable {
 
     /// The one path from a command to the store. Caller holds the lock and a transaction.
     @discardableResult
-    func apply(_ command: RequestCommand, to request: AccessRequest, actor: Actor, tx: StoreTransaction) throws -> AccessRequest {
+    func apply(_ command: LifecycleAction, to request: AccessRequest, actor: Actor, tx: StoreTransaction) throws -> AccessRequest {
         // The system may still expire and clean up requests of a flow that left the config; people may not act on them.
         guard let flow = config.flow(named: request.flow) ?? (actor.isPerson ? nil : Flow(name: request.flow, strategy: request.target == nil ? nil : "?")) else {
             throw CommandError.invalid("request \(request.id) belongs to flow \(request.flow), which is no longer configured")

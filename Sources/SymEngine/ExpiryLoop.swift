@@ -311,7 +311,7 @@ public final class ExpiryLoop: @unchecked Sendable {
                 let byID = Dictionary(current.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
                 for (job, outcome, final) in done {
                     guard let r = byID[job.context.request.id] else { continue }
-                    let command: RequestCommand
+                    let command: LifecycleAction
                     switch (job.kind, outcome.succeeded) {
                     case (.escalate, true): command = .escalated(output: outcome.output, data: outcome.data)
                     case (.escalate, false):

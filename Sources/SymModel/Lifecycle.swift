@@ -1,7 +1,7 @@
 import Foundation
 
 /// Something that may change a request: a person's decision or the engine's progress.
-public enum RequestCommand: Sendable, Equatable {
+public enum LifecycleAction: Sendable, Equatable {
     case approve(reason: String?)
     case deny(reason: String)
     case cancel
@@ -73,7 +73,7 @@ public enum Lifecycle {
         return error.range(of: cleanupMarker).map { String(error[..<$0.lowerBound]) } ?? error
     }
 
-    public static func apply(_ command: RequestCommand, to request: AccessRequest, flow: Flow, routing: Routing,
+    public static func apply(_ command: LifecycleAction, to request: AccessRequest, flow: Flow, routing: Routing,
                              actor: Actor, now: Date) -> Result<Transition, Refusal> {
         var r = request
         var events: [EventDraft] = []
@@ -260,7 +260,7 @@ public enum Lifecycle {
 
     /// Revoke and release: the grant goes to deescalation (final); an escalation in progress finishes first.
     private static func endGrant(_ request: AccessRequest, flow: Flow, reason: EndReason, type: EventType, eventReason: String?,
-                                 actor: Actor, command: RequestCommand) -> Result<Transition, Refusal> {
+                                 actor: Actor, command: LifecycleAction) -> Result<Transition, Refusal> {
         var r = request
         switch r.state {
         case .approved where r.extends == nil && !flow.isApprovalOnly:

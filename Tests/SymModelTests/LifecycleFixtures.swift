@@ -49,14 +49,14 @@ enum LF {
         return r
     }
 
-    static func apply(_ command: RequestCommand, _ request: AccessRequest, flow: Flow, by actor: Actor = .system,
+    static func apply(_ command: LifecycleAction, _ request: AccessRequest, flow: Flow, by actor: Actor = .system,
                       at now: Date = t0.addingTimeInterval(60)) -> Result<Transition, Refusal> {
         Lifecycle.apply(command, to: request, flow: flow, routing: flow.routing, actor: actor, now: now)
     }
 }
 
 /// The transition, failing the test when the command was refused.
-func applied(_ command: RequestCommand, _ request: AccessRequest, flow: Flow, by actor: Actor = .system,
+func applied(_ command: LifecycleAction, _ request: AccessRequest, flow: Flow, by actor: Actor = .system,
              at now: Date = LF.t0.addingTimeInterval(60), file: StaticString = #filePath, line: UInt = #line) throws -> Transition {
     switch LF.apply(command, request, flow: flow, by: actor, at: now) {
     case let .success(t): return t
@@ -67,7 +67,7 @@ func applied(_ command: RequestCommand, _ request: AccessRequest, flow: Flow, by
 }
 
 /// The refusal, failing the test when the command was applied.
-func refused(_ command: RequestCommand, _ request: AccessRequest, flow: Flow, by actor: Actor = .system,
+func refused(_ command: LifecycleAction, _ request: AccessRequest, flow: Flow, by actor: Actor = .system,
              at now: Date = LF.t0.addingTimeInterval(60), file: StaticString = #filePath, line: UInt = #line) -> Refusal? {
     switch LF.apply(command, request, flow: flow, by: actor, at: now) {
     case let .success(t):

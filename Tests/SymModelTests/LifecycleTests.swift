@@ -490,7 +490,7 @@ final class LifecycleEventTests: XCTestCase {
     func testEveryEventCarriesTheRequesterTheTargetAndTheActor() throws {
         let flow = LF.accessFlow(required: 2)
         var events: [(EventDraft, Actor)] = []
-        func step(_ c: RequestCommand, _ r: AccessRequest, _ actor: Actor = .system, at s: Double = 60) throws -> AccessRequest {
+        func step(_ c: LifecycleAction, _ r: AccessRequest, _ actor: Actor = .system, at s: Double = 60) throws -> AccessRequest {
             let t = try applied(c, r, flow: flow, by: actor, at: LF.t0.addingTimeInterval(s))
             events += t.events.map { ($0, actor) }
             return t.request
