@@ -199,9 +199,7 @@ private struct SendableBuffer: @unchecked Sendable { let buffer: UnsafeMutableBu
 extension Store {
     /// The event at `seq`, if the store has it.
     public func event(seq: Int64) throws -> AuditEvent? {
-        var out: AuditEvent?
-        try db.query("SELECT \(Store.eventColumns) FROM events WHERE seq = ?", [.int(seq)]) { out = Store.decodeEvent($0) }
-        return out
+        try selectEvents("SELECT \(Store.eventColumns) FROM events WHERE seq = ?", [.int(seq)]).first
     }
 
     /// Calls `body` with every event that passes `filter`, oldest first, one page at a time.
@@ -229,9 +227,7 @@ extension Store {
         if let until = filter.until { clauses.append("time < ?"); values.append(.int(Store.millis(until))) }
         if let r = filter.requestId { clauses.append("request_id = ?"); values.append(.int(r)) }
         let sql = "SELECT \(Store.eventColumns) FROM events WHERE \(clauses.joined(separator: " AND ")) ORDER BY seq LIMIT ?"
-        var page: [AuditEvent] = []
-        try db.query(sql, [.int(afterSeq)] + values + [.int(Int64(limit))]) { page.append(Store.decodeEvent($0)) }
-        for e in page { try body(e) }
+        for e in try selectEvents(sql, [.int(afterSeq)] + values + [.int(Int64(limit))]) { try body(e) }
     }
 
     /// The last `count` events, oldest first.
@@ -334,10 +330,12 @@ extension Store {
     public func chainRows(afterSeq: Int64, limit: Int) throws -> [ChainRow] {
         var out: [ChainRow] = []
         out.reserveCapacity(limit)
-        try db.query("SELECT \(Store.eventColumns) FROM events WHERE seq > ? ORDER BY seq LIMIT ?", [.int(afterSeq), .int(Int64(limit))]) { s in
-            out.append(ChainRow(seq: s.int(0), id: s.text(1), timeMs: s.int(2), type: s.text(3), requestId: s.optInt(4), flow: s.optText(5),
-                                target: s.optText(6), requester: s.optText(7), actor: s.text(8), reason: s.optText(9), data: s.text(10),
-                                prevHash: s.text(11), hash: s.text(12), hmac: s.optText(13)))
+        try db.query("SELECT \(Store.eventColumns) FROM events WHERE seq > ? ORDER BY seq LIMIT ?", [.int(afterSeq), .int(Int64(limit))],
+                     layout: EventColumns.self) { s, c in
+            out.append(ChainRow(seq: s.int(c.seq), id: s.text(c.id), timeMs: s.int(c.time), type: s.text(c.type),
+                                requestId: s.optInt(c.requestId), flow: s.optText(c.flow), target: s.optText(c.target),
+                                requester: s.optText(c.requester), actor: s.text(c.actor), reason: s.optText(c.reason),
+                                data: s.text(c.data), prevHash: s.text(c.prevHash), hash: s.text(c.hash), hmac: s.optText(c.hmac)))
         }
         return out
     }

@@ -23,8 +23,10 @@ extension Store {
         var out = DeliveryRecord(destination: destination)
         try db.query("SELECT seq, attempts, last_error, last_attempt_at, delivered_at FROM delivery WHERE destination = ?",
                      [.text(destination)]) { s in
-            out = DeliveryRecord(destination: destination, seq: s.int(0), attempts: Int(s.int(1)), lastError: s.optText(2),
-                                 lastAttemptAt: Store.date(s.optInt(3)), deliveredAt: Store.date(s.optInt(4)))
+            let c = s.columns
+            out = DeliveryRecord(destination: destination, seq: s.int(try c("seq")), attempts: Int(s.int(try c("attempts"))),
+                                 lastError: s.optText(try c("last_error")), lastAttemptAt: Store.date(s.optInt(try c("last_attempt_at"))),
+                                 deliveredAt: Store.date(s.optInt(try c("delivered_at"))))
         }
         return out
     }
@@ -38,6 +40,7 @@ extension Store {
 extension StoreTransaction {
     /// Moves `destination`'s cursor to `seq` after a successful delivery and clears its failure.
     public func recordDelivered(_ destination: String, through seq: Int64, at time: Date) throws {
+        try begin()
         try db.run("""
             INSERT INTO delivery(destination, seq, attempts, last_error, last_attempt_at, delivered_at) VALUES(?, ?, 0, NULL, ?, ?)
             ON CONFLICT(destination) DO UPDATE SET seq = max(seq, excluded.seq), attempts = 0, last_error = NULL,
@@ -47,6 +50,7 @@ extension StoreTransaction {
 
     /// Records a failed attempt; the cursor does not move.
     public func recordDeliveryFailure(_ destination: String, error: String, at time: Date) throws {
+        try begin()
         try db.run("""
             INSERT INTO delivery(destination, seq, attempts, last_error, last_attempt_at) VALUES(?, 0, 1, ?, ?)
             ON CONFLICT(destination) DO UPDATE SET attempts = attempts + 1, last_error = excluded.last_error,

@@ -79,6 +79,15 @@ public final class Database {
         while try s.step() { try row(s) }
     }
 
+    /// Like `query`, with the positions of `layout`'s columns resolved by name once for the statement.
+    public func query<L: RowLayout>(_ sql: String, _ values: [SQLValue] = [], layout: L.Type,
+                                    _ row: (Statement, L) throws -> Void) throws {
+        let s = try statement(sql)
+        try s.bind(values)
+        let columns = try s.layout(L.self)
+        while try s.step() { try row(s, columns) }
+    }
+
     public func scalarInt(_ sql: String, _ values: [SQLValue] = []) throws -> Int64? {
         var out: Int64?
         try query(sql, values) { out = $0.isNull(0) ? nil : $0.int(0) }
@@ -153,6 +162,28 @@ public final class Statement {
         throw e
     }
 
+    /// This statement's result columns by name (`AS` aliases included), read once and kept with the statement.
+    public var columns: ColumnMap {
+        if let columnMap { return columnMap }
+        var indexes: [String: Int32] = [:]
+        for i in 0..<sqlite3_column_count(handle) {
+            if let name = sqlite3_column_name(handle, i) { indexes[String(cString: name)] = indexes[String(cString: name)] ?? i }
+        }
+        let map = ColumnMap(indexes: indexes, sql: sql)
+        columnMap = map
+        return map
+    }
+    private var columnMap: ColumnMap?
+    private var layouts: [ObjectIdentifier: Any] = [:]
+
+    /// The positions a decoder needs, resolved from `columns` once per prepared statement (not once per row).
+    public func layout<L: RowLayout>(_ type: L.Type) throws -> L {
+        if let l = layouts[ObjectIdentifier(type)] as? L { return l }
+        let l = try L(columns)
+        layouts[ObjectIdentifier(type)] = l
+        return l
+    }
+
     public func isNull(_ i: Int32) -> Bool { sqlite3_column_type(handle, i) == SQLITE_NULL }
     public func int(_ i: Int32) -> Int64 { sqlite3_column_int64(handle, i) }
     public func optInt(_ i: Int32) -> Int64? { isNull(i) ? nil : int(i) }
@@ -161,4 +192,25 @@ public final class Statement {
         return String(cString: p)
     }
     public func optText(_ i: Int32) -> String? { isNull(i) ? nil : text(i) }
+}
+
+/// A statement's result columns by name, so rows are decoded by name and a reordered SELECT still decodes.
+public struct ColumnMap: Sendable {
+    let indexes: [String: Int32]
+    let sql: String
+
+    /// The position of column `name`; an error naming the column and the statement when the SELECT lacks it.
+    public func callAsFunction(_ name: String) throws -> Int32 {
+        guard let i = indexes[name] else {
+            throw SQLiteError(code: SQLITE_MISUSE, message: "the query has no column \(name)", sql: sql)
+        }
+        return i
+    }
+
+    public func has(_ name: String) -> Bool { indexes[name] != nil }
+}
+
+/// Column positions for one kind of row, resolved by name from a statement's `ColumnMap` (see `Statement.layout`).
+public protocol RowLayout {
+    init(_ columns: ColumnMap) throws
 }

@@ -1,0 +1,118 @@
+import Foundation
+import SymModel
+
+// What the engine, its loops and the daemon's readers need from a store, whatever keeps it. SQLite implements it
+// today (`Store` for reads, `StoreTransaction` for one transaction's changes, `StoreWriter` for the daemon's
+// serialised connection); a second backend (PostgreSQL) implements the same three roles.
+
+/// The questions asked of a store: requests, the audit chain, the grant loop's due work, review queues, delivery cursors.
+public protocol StoreReading {
+    // requests
+    func request(id: Int64) throws -> AccessRequest?
+    func requests(ids: [Int64]) throws -> [AccessRequest]
+    func requests(_ query: RequestQuery) throws -> [AccessRequest]
+    func count(_ query: RequestQuery) throws -> Int
+
+    // the audit chain
+    func event(seq: Int64) throws -> AuditEvent?
+    func events(requestId: Int64) throws -> [AuditEvent]
+    /// Events with seq > `afterSeq`, oldest first.
+    func events(afterSeq: Int64, limit: Int) throws -> [AuditEvent]
+    /// A page of events, newest first, only those mentioning `search` when it is given.
+    func eventsNewestFirst(offset: Int, limit: Int, search: String?) throws -> [AuditEvent]
+    func countEvents(search: String?) throws -> Int
+    func lastSeq() throws -> Int64
+    func eventTime(seq: Int64) throws -> Date?
+
+    // the grant loop's due work
+    /// Pending requests past their TTL, oldest first.
+    func pendingPastTTL(now: Date, limit: Int) throws -> [AccessRequest]
+    /// Active grants whose time ran out.
+    func activePastExpiry(now: Date, limit: Int) throws -> [AccessRequest]
+    /// Approved access requests (not extensions) waiting to be escalated.
+    func approvedAwaitingEscalation(limit: Int) throws -> [AccessRequest]
+    /// Escalations and deescalations due to run (new, resumed after a crash, or due for a retry).
+    func strategyWorkDue(now: Date, limit: Int) throws -> [AccessRequest]
+    /// The earliest moment something becomes due, if any.
+    func nextDueTime() throws -> Date?
+    /// True when `requester` holds (or is being given) another grant of `target` through one of `flows`.
+    func holdsOtherGrant(requester: String, flows: [String], target: String, excluding id: Int64) throws -> Bool
+
+    // review queues
+    /// Pending requests that may be in `user`'s review queue, newest first (see `Store.reviewCandidates`).
+    func reviewCandidates(user: String, groups: [String], flows: [String], selfFlows: [String],
+                          eligibleFlows: [String], stepFlows: [String]) throws -> [ReviewCandidate]
+
+    // reporting
+    /// Where one reporting destination stands.
+    func delivery(_ destination: String) throws -> DeliveryRecord
+}
+
+extension StoreReading {
+    public func eventsNewestFirst(offset: Int, limit: Int) throws -> [AuditEvent] {
+        try eventsNewestFirst(offset: offset, limit: limit, search: nil)
+    }
+    public func countEvents() throws -> Int { try countEvents(search: nil) }
+}
+
+/// The changes one transaction makes, which commit together or not at all, and reads that see them.
+public protocol StoreWriting: StoreReading {
+    /// Inserts a new request (its id is assigned) and returns it.
+    func insert(_ request: AccessRequest) throws -> AccessRequest
+    /// Writes a request's new state; `expectedState` makes it a compare-and-set (returns false when it lost).
+    @discardableResult func update(_ request: AccessRequest, expectedState: RequestState?) throws -> Bool
+    /// Appends an audit event at the head of the chain.
+    @discardableResult func append(_ draft: EventDraft, at time: Date) throws -> AuditEvent
+    /// Moves a reporting destination's cursor after it acknowledged events through `seq`.
+    func recordDelivered(_ destination: String, through seq: Int64, at time: Date) throws
+    /// Records a reporting destination's failed attempt; its cursor does not move.
+    func recordDeliveryFailure(_ destination: String, error: String, at time: Date) throws
+}
+
+extension StoreWriting {
+    /// Writes a request's new state unconditionally.
+    @discardableResult public func update(_ request: AccessRequest) throws -> Bool { try update(request, expectedState: nil) }
+}
+
+/// A store the daemon reads and writes through: `read {}` and `write {}` are serialised by the store itself, so no
+/// caller has to remember a lock. A `write` commits when its body returns and rolls back when it throws.
+public protocol RequestStore: AnyObject, Sendable {
+    /// Where the store is, for messages (a path for SQLite).
+    var location: String { get }
+    func read<T>(_ body: (any StoreReading) throws -> T) throws -> T
+    func write<T>(_ body: (any StoreWriting) throws -> T) throws -> T
+    /// A separate reader for one thread that must not wait behind the writer (it may see a slightly older state).
+    func openReader() throws -> any StoreReading
+}
+
+extension Store: StoreReading {}
+
+extension StoreTransaction: StoreWriting {
+    public func request(id: Int64) throws -> AccessRequest? { try store.request(id: id) }
+    public func requests(ids: [Int64]) throws -> [AccessRequest] { try store.requests(ids: ids) }
+    public func requests(_ query: RequestQuery) throws -> [AccessRequest] { try store.requests(query) }
+    public func count(_ query: RequestQuery) throws -> Int { try store.count(query) }
+    public func event(seq: Int64) throws -> AuditEvent? { try store.event(seq: seq) }
+    public func events(requestId: Int64) throws -> [AuditEvent] { try store.events(requestId: requestId) }
+    public func events(afterSeq: Int64, limit: Int) throws -> [AuditEvent] { try store.events(afterSeq: afterSeq, limit: limit) }
+    public func eventsNewestFirst(offset: Int, limit: Int, search: String?) throws -> [AuditEvent] {
+        try store.eventsNewestFirst(offset: offset, limit: limit, search: search)
+    }
+    public func countEvents(search: String?) throws -> Int { try store.countEvents(search: search) }
+    public func lastSeq() throws -> Int64 { try store.lastSeq() }
+    public func eventTime(seq: Int64) throws -> Date? { try store.eventTime(seq: seq) }
+    public func pendingPastTTL(now: Date, limit: Int) throws -> [AccessRequest] { try store.pendingPastTTL(now: now, limit: limit) }
+    public func activePastExpiry(now: Date, limit: Int) throws -> [AccessRequest] { try store.activePastExpiry(now: now, limit: limit) }
+    public func approvedAwaitingEscalation(limit: Int) throws -> [AccessRequest] { try store.approvedAwaitingEscalation(limit: limit) }
+    public func strategyWorkDue(now: Date, limit: Int) throws -> [AccessRequest] { try store.strategyWorkDue(now: now, limit: limit) }
+    public func nextDueTime() throws -> Date? { try store.nextDueTime() }
+    public func holdsOtherGrant(requester: String, flows: [String], target: String, excluding id: Int64) throws -> Bool {
+        try store.holdsOtherGrant(requester: requester, flows: flows, target: target, excluding: id)
+    }
+    public func reviewCandidates(user: String, groups: [String], flows: [String], selfFlows: [String],
+                                 eligibleFlows: [String], stepFlows: [String]) throws -> [ReviewCandidate] {
+        try store.reviewCandidates(user: user, groups: groups, flows: flows, selfFlows: selfFlows,
+                                   eligibleFlows: eligibleFlows, stepFlows: stepFlows)
+    }
+    public func delivery(_ destination: String) throws -> DeliveryRecord { try store.delivery(destination) }
+}
