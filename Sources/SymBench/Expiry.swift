@@ -49,7 +49,7 @@ func measureExpiryLag(root: String, report: Report, grants: Int = 300, spread: D
                         + "lag = the `deescalate` event's recorded time − `access_expires_at`."))
 }
 
-/// 10,000 grants expiring together: `ExpiryLoop.runUntilIdle` (what `daemon --once` runs) in-process.
+/// 10,000 grants expiring together: `GrantLoop.runUntilIdle` (what `daemon --once` runs) in-process.
 /// Returns seconds, and how many ended.
 func expireTogether(site: BenchSite, count: Int, failFast: Bool) throws -> (seconds: Double, ended: Int, failed: Int) {
     let store = try Store.openForWriting(path: site.storePath)
@@ -58,7 +58,7 @@ func expireTogether(site: BenchSite, count: Int, failFast: Bool) throws -> (seco
     let engine = Engine(config: try site.config(), store: store)
     // With an executable that cannot start, every run fails at once; keep the retries out of this run.
     if failFast { engine.deescalationRetry = RetryPolicy(name: "bench", base: 3600, cap: 3600, budget: nil) }
-    let loop = ExpiryLoop(engine: engine)
+    let loop = GrantLoop(engine: engine)
     loop.log = { _ in }
     let start = monoNanos()
     try loop.runUntilIdle()
@@ -80,7 +80,7 @@ func measureExpiryBurst(root: String, report: Report, count: Int = 10_000) throw
                   + "\(fmt(storeOnly.seconds)) s, \(storeOnly.failed) deescalate_failed recorded")
     report.add(Figure(name: "10,000 grants expiring together: all ended", measured: "\(fmt(total.seconds)) s (\(total.ended) ended)",
                       goal: "≤ 15 s", verdict: total.ended == count && total.seconds <= 15 ? .met : .missed,
-                      method: "\(count) active grants with `access_expires_at` = now written in one go; `ExpiryLoop(engine:)` (8 workers, as the daemon) "
+                      method: "\(count) active grants with `access_expires_at` = now written in one go; `GrantLoop(engine:)` (8 workers, as the daemon) "
                         + "`.runUntilIdle()` in-process, which is what `symtui daemon --once` runs; `command` strategy, deescalate = /bin/true."))
     report.add(Figure(name: "10,000 grants expiring together: store's share", measured: "\(fmt(storeOnly.seconds)) s",
                       goal: "≤ 2 s", verdict: storeOnly.failed == count && storeOnly.seconds <= 2 ? .met : .missed,

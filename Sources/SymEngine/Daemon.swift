@@ -89,7 +89,7 @@ public final class Daemon: @unchecked Sendable {
                 throw CommandError(ExitCode.ioErr, "\(error)")
             }
         }
-        let loop = ExpiryLoop(engine: engine)
+        let loop = GrantLoop(engine: engine)
         let reporting = ReportingLoop(config: config, storePath: storePath)
         defer { checkpoint(store) }
         if once {

@@ -26,15 +26,15 @@ public struct RetryPolicy: Sendable {
     }
 }
 
-/// Applies commands to the store: the only writer. Thread-safe; every write is one short transaction.
+/// Applies commands to the store: the only writer. Thread-safe: every read and write goes through the store's
+/// serialised `read {}`/`write {}`, and every write is one short transaction.
 public final class Engine: @unchecked Sendable {
     /// The configuration in force; swapped whole by `reload` (SIGHUP), read under its own lock.
     public var config: Config { configLock.withLock { current.config } }
     var strategies: [String: any AccessStrategy] { configLock.withLock { current.strategies } }
     private let configLock = NSLock()
     private var current: (config: Config, strategies: [String: any AccessStrategy])
-    let store: Store
-    let lock = NSLock()
+    let store: any RequestStore
     public var escalationRetry = RetryPolicy.escalation
     public var deescalationRetry = RetryPolicy.deescalation
     /// Called after every committed change with what it gives the loop to do (wakes the loop and reporting).
@@ -44,7 +44,12 @@ public final class Engine: @unchecked Sendable {
     public var handlers: HandlerRunner?
     let hookQueue = DispatchQueue(label: "symtui.handlers", attributes: .concurrent)
 
-    public init(config: Config, store: Store, now: @escaping @Sendable () -> Date = { Date() }) {
+    /// An engine writing through `store`'s connection (wrapped in a `StoreWriter`; nothing else should use it).
+    public convenience init(config: Config, store: Store, now: @escaping @Sendable () -> Date = { Date() }) {
+        self.init(config: config, store: StoreWriter(store), now: now)
+    }
+
+    public init(config: Config, store: any RequestStore, now: @escaping @Sendable () -> Date = { Date() }) {
         self.store = store
         self.now = now
         current = (config, Engine.makeStrategies(config))
@@ -62,12 +67,7 @@ public final class Engine: @unchecked Sendable {
         onChange?(.now)
     }
 
-    public var storePath: String { store.path }
-
-    func locked<T>(_ body: () throws -> T) rethrows -> T {
-        lock.lock(); defer { lock.unlock() }
-        return try body()
-    }
+    public var storePath: String { store.location }
 
     // MARK: commands
 
@@ -164,11 +164,11 @@ public final class Engine: @unchecked Sendable {
         }
     }
 
-    /// Refuses a new request while its requester already has `limits.pending_per_user` pending. Caller holds the lock
-    /// and the write transaction, so that parallel requests cannot all pass.
-    func checkPendingLimit(of requester: String) throws {
+    /// Refuses a new request while its requester already has `limits.pending_per_user` pending. Asked again inside
+    /// the write that records the request (`reads` is then its transaction), so that parallel requests cannot all pass.
+    func checkPendingLimit(of requester: String, in reads: any StoreReading) throws {
         let limit = config.limits.pendingPerUser
-        let pending = try store.count(RequestQuery(states: [.pending], requester: requester))
+        let pending = try reads.count(RequestQuery(states: [.pending], requester: requester))
         if pending >= limit {
             throw CommandError.invalid("\(requester) already has \(pending) pending requests (limits.pending_per_user is \(limit)): "
                                        + "cancel one (symtui cancel ID) or wait for a decision")
@@ -181,7 +181,7 @@ public final class Engine: @unchecked Sendable {
         let routing = request.routing ?? flow.routing
         request.requiredApprovals = routing.threshold
         // Refuse early (before user code runs); checked again in the transaction below.
-        try locked { try checkPendingLimit(of: requester.name) }
+        try store.read { try checkPendingLimit(of: requester.name, in: $0) }
         // on_request runs before the request exists; its handler event is written with the request (or alone when it blocks).
         let hook = runHandler(HandlerName.onRequest, flow: flow, request: request, actor: requester.name, record: false)
         let verdict = hook.map { HookDecision($0, hook: HandlerName.onRequest) } ?? .proceed
@@ -189,28 +189,26 @@ public final class Engine: @unchecked Sendable {
             if let hook { recordHandler(hook, request: request) }
             throw CommandError.notAllowed(message)
         }
-        request = try locked {
-            try store.write { tx in
-                try checkPendingLimit(of: requester.name)
-                if let grantID = request.extends { try checkNoPendingExtension(of: grantID, requester: requester.name) }
-                request = try tx.insert(request)
-                var data: [(String, JSONValue?)] = [
-                    ("fields", .object(request.fields.keys.sorted().map { ($0, request.fields[$0]!.json) })),
-                    ("duration_seconds", .num(request.durationSeconds)),
-                    ("approvers", routing.json),
-                    ("required_approvals", .num(routing.threshold)),
-                ]
-                if let extends = request.extends { data.append(("extends", .int(extends))) }
-                try tx.append(EventDraft(.request, for: request, actor: requester.name, reason: reason, data: .obj(data)), at: request.createdAt)
-                if let hook { try tx.append(Engine.handlerEvent(hook, request: request), at: request.createdAt) }
-                // An on_request rule decides at once, in the same transaction.
-                switch verdict {
-                case let .approve(why): request = try apply(.approve(reason: why), to: request, actor: .handler(HandlerName.onRequest), tx: tx)
-                case let .deny(why): request = try apply(.deny(reason: why), to: request, actor: .handler(HandlerName.onRequest), tx: tx)
-                default: break
-                }
-                return request
+        request = try store.write { tx in
+            try checkPendingLimit(of: requester.name, in: tx)
+            if let grantID = request.extends { try checkNoPendingExtension(of: grantID, requester: requester.name, in: tx) }
+            request = try tx.insert(request)
+            var data: [(String, JSONValue?)] = [
+                ("fields", .object(request.fields.keys.sorted().map { ($0, request.fields[$0]!.json) })),
+                ("duration_seconds", .num(request.durationSeconds)),
+                ("approvers", routing.json),
+                ("required_approvals", .num(routing.threshold)),
+            ]
+            if let extends = request.extends { data.append(("extends", .int(extends))) }
+            try tx.append(EventDraft(.request, for: request, actor: requester.name, reason: reason, data: .obj(data)), at: request.createdAt)
+            if let hook { try tx.append(Engine.handlerEvent(hook, request: request), at: request.createdAt) }
+            // An on_request rule decides at once, in the same transaction.
+            switch verdict {
+            case let .approve(why): request = try apply(.approve(reason: why), to: request, actor: .handler(HandlerName.onRequest), tx: tx)
+            case let .deny(why): request = try apply(.deny(reason: why), to: request, actor: .handler(HandlerName.onRequest), tx: tx)
+            default: break
             }
+            return request
         }
         afterHooks(before: nil, after: request, actor: requester.name)
         if request.state != .pending { afterHooks(before: .pending, after: request, actor: "handler:\(HandlerName.onRequest)") }
@@ -220,7 +218,7 @@ public final class Engine: @unchecked Sendable {
     /// An extension is a new request for the same target, routed like the grant it extends; its approval
     /// moves that grant's expiry (see `apply`).
     func extend(_ id: Int64, duration: String, reason: String?, requester: Identity) throws -> AccessRequest {
-        guard let grant = try locked({ try store.request(id: id) }) else { throw CommandError.invalid("no request \(id)") }
+        guard let grant = try store.read({ try $0.request(id: id) }) else { throw CommandError.invalid("no request \(id)") }
         guard grant.requester == requester.name else {
             throw CommandError.notAllowed("only the requester (\(grant.requester)) can extend request \(id)")
         }
@@ -232,7 +230,7 @@ public final class Engine: @unchecked Sendable {
             throw CommandError.invalid("--duration: \"\(SafeText.display(duration))\" is not a duration (e.g. 30m, 1h30m)")
         }
         try checkExtensionLength(grant: grant, by: span.seconds, flow: flow)
-        try locked { try checkNoPendingExtension(of: grant.id, requester: requester.name) }
+        try store.read { try checkNoPendingExtension(of: grant.id, requester: requester.name, in: $0) }
         // An extension's fields pass the flow's rules (allowed values, sizes, users) like any request's.
         var inputs = grant.fields.mapValues { FieldInput.json($0.json) }
         inputs["duration"] = .text(duration)
@@ -258,10 +256,11 @@ public final class Engine: @unchecked Sendable {
         }
     }
 
-    /// One pending extension per grant: two approved together could otherwise exceed `max_duration`. Caller holds the lock.
+    /// One pending extension per grant: two approved together could otherwise exceed `max_duration`. Asked again inside
+    /// the write that records the extension.
     /// Only the grant's requester may extend it, so their pending requests (at most `pending_per_user`) are all to look at.
-    func checkNoPendingExtension(of grantID: Int64, requester: String) throws {
-        let mine = try store.requests(RequestQuery(states: [.pending], requester: requester, limit: Limits.pendingRange.upperBound))
+    func checkNoPendingExtension(of grantID: Int64, requester: String, in reads: any StoreReading) throws {
+        let mine = try reads.requests(RequestQuery(states: [.pending], requester: requester, limit: Limits.pendingRange.upperBound))
         let pending = mine.first { $0.extends == grantID }
         if let pending {
             throw CommandError.invalid("request \(grantID) already has a pending extension (request \(pending.id)): "
@@ -281,7 +280,7 @@ public final class Engine: @unchecked Sendable {
         }
         // The hook runs before the transaction, on the request as it is then; without handlers there is none to run.
         if actor.isPerson, let hook, handlers != nil {
-            guard let current = try locked({ try store.request(id: id) }) else { throw CommandError.invalid("no request \(id)") }
+            guard let current = try store.read({ try $0.request(id: id) }) else { throw CommandError.invalid("no request \(id)") }
             if current.state == .pending, let flow = config.flow(named: current.flow) {
                 // Check the person may act before running user code on their behalf.
                 _ = try Lifecycle.apply(command, to: current, flow: flow, routing: current.routing ?? flow.routing, actor: actor, now: now()).get()
@@ -294,19 +293,17 @@ public final class Engine: @unchecked Sendable {
                 }
             }
         }
-        let (before, result) = try locked {
-            try store.write { tx in
-                guard let request = try store.request(id: id) else { throw CommandError.invalid("no request \(id)") }
-                return (request.state, try apply(command, to: request, actor: acting, tx: tx))
-            }
+        let (before, result) = try store.write { tx in
+            guard let request = try tx.request(id: id) else { throw CommandError.invalid("no request \(id)") }
+            return (request.state, try apply(command, to: request, actor: acting, tx: tx))
         }
         afterHooks(before: before, after: result, actor: acting.name)
         return result
     }
 
-    /// The one path from a command to the store. Caller holds the lock and a transaction.
+    /// The one path from a lifecycle action to the store, inside the caller's transaction.
     @discardableResult
-    func apply(_ command: LifecycleAction, to request: AccessRequest, actor: Actor, tx: StoreTransaction) throws -> AccessRequest {
+    func apply(_ command: LifecycleAction, to request: AccessRequest, actor: Actor, tx: any StoreWriting) throws -> AccessRequest {
         // The system may still expire and clean up requests of a flow that left the config; people may not act on them.
         guard let flow = config.flow(named: request.flow) ?? (actor.isPerson ? nil : Flow(name: request.flow, strategy: request.target == nil ? nil : "?")) else {
             throw CommandError.invalid("request \(request.id) belongs to flow \(request.flow), which is no longer configured")
@@ -320,7 +317,7 @@ public final class Engine: @unchecked Sendable {
         var result = transition.request
         // An approved extension moves its grant's expiry in the same transaction.
         if result.state == .approved, let grantID = result.extends, request.state == .pending {
-            if let grant = try store.request(id: grantID), grant.state == .active, let exp = grant.accessExpiresAt {
+            if let grant = try tx.request(id: grantID), grant.state == .active, let exp = grant.accessExpiresAt {
                 try checkExtensionLength(grant: grant, by: result.durationSeconds ?? 0, flow: config.flow(named: grant.flow))
                 let newExpiry = exp.addingTimeInterval(TimeInterval(result.durationSeconds ?? 0))
                 try apply(.extendGrant(byRequest: result.id, newExpiry: newExpiry, approvers: result.approvals.map(\.user)),

@@ -37,7 +37,7 @@ extension Engine {
     func recordHandler(_ outcome: HandlerOutcome, request: AccessRequest) {
         let draft = Engine.handlerEvent(outcome, request: request)
         do {
-            try locked { _ = try store.write { tx in try tx.append(draft, at: now()) } }
+            _ = try store.write { tx in try tx.append(draft, at: now()) }
             onChange?(.none)
         } catch {
             daemonLog("cannot record handler \(outcome.handler): \(error)")

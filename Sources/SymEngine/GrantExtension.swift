@@ -17,7 +17,7 @@ extension Engine {
         let strategy = strategies[sname] ?? Strategies.make(strategyConfig)
         hookQueue.async { [self] in
             for attempt in 1...Self.extensionAttempts {
-                guard let grant = try? locked({ try store.request(id: grantID) }), grant.state == .active else { return }
+                guard let grant = try? store.read({ try $0.request(id: grantID) }), grant.state == .active else { return }
                 let ctx = GrantContext(request: grant, strategy: strategyConfig, target: target, stepOutput: grant.stepOutput,
                                        extensionRequestID: extensionRequest.id)
                 guard let outcome = strategy.extend(ctx) else { return }
@@ -28,7 +28,7 @@ extension Engine {
                 let draft = EventDraft(outcome.succeeded ? .escalate : .escalateFailed, for: grant, actor: "system",
                                        reason: outcome.error, data: .object(data))
                 do {
-                    try locked { _ = try store.write { tx in try tx.append(draft, at: now()) } }
+                    _ = try store.write { tx in try tx.append(draft, at: now()) }
                     onChange?(.none)
                 } catch {
                     daemonLog("request \(grantID): cannot record the extension's escalation: \(error)")

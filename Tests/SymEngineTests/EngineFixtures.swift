@@ -22,7 +22,7 @@ final class EngineHarness {
     let dir: String
     let store: Store
     let engine: Engine
-    let loop: ExpiryLoop
+    let loop: GrantLoop
     let clock = TestClock(EngineHarness.t0)
 
     let rita = Identity(uid: 2001, name: "rita", groups: ["dev"])
@@ -60,7 +60,7 @@ final class EngineHarness {
         engine = Engine(config: config, store: store, now: { clock.now })
         engine.escalationRetry = RetryPolicy(name: "test escalation", base: 0.001, cap: 0.001, budget: 2)
         engine.deescalationRetry = RetryPolicy(name: "test deescalation", base: 0.001, cap: 0.001, budget: nil)
-        loop = ExpiryLoop(engine: engine, parallelism: 2)
+        loop = GrantLoop(engine: engine, parallelism: 2)
         loop.log = { _ in }
     }
 
@@ -171,7 +171,7 @@ extension XCTestCase {
     }
 }
 
-/// A daemon loop (`ExpiryLoop`, `ReportingLoop`) running on its own thread, as in the daemon; `stop()` ends it and
+/// A daemon loop (`GrantLoop`, `ReportingLoop`) running on its own thread, as in the daemon; `stop()` ends it and
 /// waits for it.
 final class RunningLoop<Loop: AnyObject & Sendable>: @unchecked Sendable {
     let loop: Loop
@@ -196,8 +196,8 @@ final class RunningLoop<Loop: AnyObject & Sendable>: @unchecked Sendable {
     }
 }
 
-extension RunningLoop where Loop == ExpiryLoop {
-    convenience init(_ loop: ExpiryLoop) { self.init(loop, run: { $0.run(until: $1) }, wake: { $0.poke() }) }
+extension RunningLoop where Loop == GrantLoop {
+    convenience init(_ loop: GrantLoop) { self.init(loop, run: { $0.run(until: $1) }, wake: { $0.poke() }) }
 }
 
 extension RunningLoop where Loop == ReportingLoop {

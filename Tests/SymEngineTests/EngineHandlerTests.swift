@@ -222,7 +222,7 @@ final class EngineHandlerTests: XCTestCase {
     }
 
     /// An engine over one access flow `f` (command strategy writing marker files) with `handlers` as its implementation.
-    func accessEngine(handlers: String) throws -> (Engine, ExpiryLoop, String) {
+    func accessEngine(handlers: String) throws -> (Engine, GrantLoop, String) {
         let log = dir + "/grants.log"
         for action in ["grant", "revoke"] {
             let script = dir + "/\(action).sh"
@@ -240,10 +240,10 @@ final class EngineHandlerTests: XCTestCase {
                         handlerTimeout: TimeSpan(seconds: 5))
         let engine = Engine(config: Config(sourcePath: dir + "/c.json5", strategies: [strategy], flows: [flow]), store: store)
         engine.handlers = HandlerRunner(sdkDirectory: try EmbeddedSDK.install(into: dir + "/sdk"))
-        return (engine, ExpiryLoop(engine: engine), log)
+        return (engine, GrantLoop(engine: engine), log)
     }
 
-    func grant(_ e: Engine, _ loop: ExpiryLoop) throws -> AccessRequest {
+    func grant(_ e: Engine, _ loop: GrantLoop) throws -> AccessRequest {
         let r = try e.execute(.request(flow: "f", target: "db", fields: ["duration": .string("1h")], duration: nil, reason: nil), by: alice).get()
         _ = try e.execute(.approve(id: r.id, reason: nil), by: bob).get()
         try loop.runUntilIdle()

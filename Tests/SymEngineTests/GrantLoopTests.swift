@@ -5,7 +5,7 @@ import SymProtocol
 import SymStore
 @testable import SymEngine
 
-final class ExpiryLoopTests: XCTestCase {
+final class GrantLoopTests: XCTestCase {
     /// Every command used to wake the loop for a pass over the store; under a stream of requests that cost the
     /// daemon's socket throughput. A later deadline or a decision without strategy work now leaves it asleep.
     func testLaterDeadlinesAndDecisionsWithoutWorkLeaveTheSleepingLoopAsleep() throws {
@@ -50,7 +50,7 @@ final class ExpiryLoopTests: XCTestCase {
                               createdAt: EngineHarness.t0, requestExpiresAt: EngineHarness.t0.addingTimeInterval(3600))
         r.decidedAt = EngineHarness.t0
         r = try h.store.write { try $0.insert(r) }
-        try ExpiryLoop(engine: h.engine).runUntilIdle()
+        try GrantLoop(engine: h.engine).runUntilIdle()
         XCTAssertEqual(try h.current(r).state, .active)
         XCTAssertEqual(h.runs("escalate"), ["escalate rita db \(r.id)"])
     }
@@ -61,7 +61,7 @@ final class ExpiryLoopTests: XCTestCase {
         r.state = .deescalating
         r.endReason = .revoked
         try h.store.write { try $0.update(r) }
-        try ExpiryLoop(engine: h.engine).runUntilIdle()
+        try GrantLoop(engine: h.engine).runUntilIdle()
         XCTAssertEqual(try h.current(r).state, .ended)
         XCTAssertEqual(h.runs("deescalate").count, 1)
     }
@@ -78,7 +78,7 @@ final class ExpiryLoopTests: XCTestCase {
         h.clock.advance(3600)
         try h.loop.runUntilIdle()
         try h.loop.runUntilIdle()
-        try ExpiryLoop(engine: h.engine).runUntilIdle()
+        try GrantLoop(engine: h.engine).runUntilIdle()
         XCTAssertEqual(h.runs("deescalate").count, 2)
         XCTAssertEqual(h.runs("escalate").count, 2)
     }
@@ -106,7 +106,7 @@ final class ExpiryLoopTests: XCTestCase {
     }
 }
 
-final class ExpiryLoopRetryPolicyTests: XCTestCase {
+final class RetryPolicyTests: XCTestCase {
     let now = Date(timeIntervalSince1970: 1_800_000_000)
 
     func testBackoffDoublesWithJitterUpToTheCap() {

@@ -35,18 +35,66 @@ struct GrantJob: Sendable {
     var key: String { [context.request.requester, context.strategy.name, context.target.name].joined(separator: "\u{0}") }
 }
 
-/// The background loop: derives due work from the store, claims it in batches, runs strategies with
-/// bounded parallelism outside any lock, and records outcomes in batches. Grants are durable rows;
-/// nothing here survives a restart, and nothing needs to.
-public final class ExpiryLoop: @unchecked Sendable {
-    let engine: Engine
+/// What the grant loop needs from the engine, and all it sees of it: the clock, the configuration in force, the
+/// store, the one way to move a request through its lifecycle, the strategies, the flows' hooks and the retry policies.
+protocol GrantLoopEngine: AnyObject, Sendable {
+    var now: @Sendable () -> Date { get }
+    var config: Config { get }
+    var store: any RequestStore { get }
+    var escalationRetry: RetryPolicy { get }
+    var deescalationRetry: RetryPolicy { get }
+    /// Moves `request` by `action` inside `tx`, with its audit events.
+    func apply(_ action: LifecycleAction, to request: AccessRequest, actor: Actor, tx: any StoreWriting) throws -> AccessRequest
+    /// The strategy in force for `configured` (a fresh one when the config no longer names it).
+    func strategy(for configured: Strategy) -> any AccessStrategy
+    /// Runs `flow`'s `on_escalate` hook: nil lets the escalation run; otherwise why not, and whether that is final.
+    func escalationRefusal(flow: Flow, request: AccessRequest) -> (reason: String, final: Bool)?
+    /// Runs `flow`'s `on_deescalate` hook, which is recorded only: taking access away never waits for permission.
+    func announceDeescalation(flow: Flow, request: AccessRequest)
+    /// After committed changes: the flows' `after_*` hooks (in the background), then wakes whoever watches changes.
+    func committed(_ changes: [(before: RequestState, after: AccessRequest)], wake: Bool)
+}
+
+extension Engine: GrantLoopEngine {
+    func strategy(for configured: Strategy) -> any AccessStrategy {
+        strategies[configured.name] ?? Strategies.make(configured)
+    }
+
+    func escalationRefusal(flow: Flow, request: AccessRequest) -> (reason: String, final: Bool)? {
+        guard let hook = runHandler(HandlerName.onEscalate, flow: flow, request: request, actor: "system") else { return nil }
+        let decision = Engine.HookDecision(hook, hook: HandlerName.onEscalate)
+        if hook.verdict == nil, case let .block(reason) = decision {
+            return (reason, false)   // the hook failed: a failed attempt, retried
+        }
+        switch decision {
+        case let .deny(reason), let .block(reason): return ("on_escalate refused: \(reason)", true)   // the flow's decision: no retry
+        default: return nil
+        }
+    }
+
+    func announceDeescalation(flow: Flow, request: AccessRequest) {
+        _ = runHandler(HandlerName.onDeescalate, flow: flow, request: request, actor: "system")
+    }
+
+    func committed(_ changes: [(before: RequestState, after: AccessRequest)], wake: Bool) {
+        for (before, after) in changes { afterHooks(before: before, after: after, actor: "system") }
+        if wake { onChange?(.now) }
+    }
+}
+
+/// The grant loop: moves requests along with time and runs their strategy steps. It expires pending requests past
+/// their TTL, ends grants whose time ran out, and runs escalations and deescalations (with retries): it derives
+/// due work from the store, claims it in batches, runs strategies with bounded parallelism outside any lock, and
+/// records outcomes in batches. Grants are durable rows; nothing here survives a restart, and nothing needs to.
+public final class GrantLoop: @unchecked Sendable {
+    let engine: any GrantLoopEngine
     let parallelism: Int
     let batch = 500
     static let coalesceMicroseconds: UInt32 = 5_000
     private let cond = NSCondition()
     private var inFlight = Set<Int64>()
     /// A read-only connection for the workers' questions, so they never wait for the writer's batches (WAL).
-    private var reader: Store?
+    private var reader: (any StoreReading)?
     private let readerLock = NSLock()
     /// Keys (user, strategy, target) of jobs queued or running.
     private var busyKeys = Set<String>()
@@ -117,13 +165,10 @@ public final class ExpiryLoop: @unchecked Sendable {
 
     private func hasDueWorkNow() -> Bool {
         let now = engine.now()
-        let s = engine.store
-        return engine.locked {
-            ((try? s.pendingPastTTL(now: now, limit: 1).isEmpty == false) ?? false)
-                || ((try? s.activePastExpiry(now: now, limit: 1).isEmpty == false) ?? false)
-                || ((try? s.approvedAwaitingEscalation(limit: 1).isEmpty == false) ?? false)
-                || ((try? s.strategyWorkDue(now: now, limit: 1).isEmpty == false) ?? false)
-        }
+        return (try? engine.store.read { s in
+            try !s.pendingPastTTL(now: now, limit: 1).isEmpty || !s.activePastExpiry(now: now, limit: 1).isEmpty
+                || !s.approvedAwaitingEscalation(limit: 1).isEmpty || !s.strategyWorkDue(now: now, limit: 1).isEmpty
+        }) ?? false
     }
 
     /// On shutdown: waits for running strategies and records their outcomes (jobs not started stay due).
@@ -148,30 +193,26 @@ public final class ExpiryLoop: @unchecked Sendable {
     func step() throws -> Date? {
         cond.lock(); passes += 1; cond.unlock()
         try recordFinished()
-        var changed: [(RequestState, AccessRequest)] = []
-        defer { for (before, after) in changed { engine.afterHooks(before: before, after: after, actor: "system") } }
+        var changed: [(before: RequestState, after: AccessRequest)] = []
+        defer { engine.committed(changed, wake: false) }
         let now = engine.now()
-        let store = engine.store
-        try engine.locked {
-            // Read first: a wake-up with nothing due (most of them) takes no write lock and writes nothing.
-            let expiring = try store.pendingPastTTL(now: now, limit: batch)
-            let ending = try store.activePastExpiry(now: now, limit: batch)
-            let toEscalate = try store.approvedAwaitingEscalation(limit: batch)
-            guard !expiring.isEmpty || !ending.isEmpty || !toEscalate.isEmpty else { return }
-            try store.write { tx in
-                for r in expiring {
-                    if let after = try? engine.apply(.expirePending, to: r, actor: .system, tx: tx) { changed.append((r.state, after)) }
-                }
-                for r in ending { _ = try? engine.apply(.expireGrant, to: r, actor: .system, tx: tx) }
-                // Written durably before the escalation runs: after a crash it is resumed, not forgotten.
-                for r in toEscalate { _ = try? engine.apply(.beginEscalation, to: r, actor: .system, tx: tx) }
+        let engine = self.engine
+        try engine.store.write { tx in
+            // Read first: a wake-up with nothing due (most of them) makes no change, so it takes no write lock.
+            let expiring = try tx.pendingPastTTL(now: now, limit: batch)
+            let ending = try tx.activePastExpiry(now: now, limit: batch)
+            let toEscalate = try tx.approvedAwaitingEscalation(limit: batch)
+            for r in expiring {
+                if let after = try? engine.apply(.expirePending, to: r, actor: .system, tx: tx) { changed.append((r.state, after)) }
             }
+            for r in ending { _ = try? engine.apply(.expireGrant, to: r, actor: .system, tx: tx) }
+            // Written durably before the escalation runs: after a crash it is resumed, not forgotten.
+            for r in toEscalate { _ = try? engine.apply(.beginEscalation, to: r, actor: .system, tx: tx) }
         }
         cond.lock()
         let busy = inFlight
         cond.unlock()
-        // The writer's connection is shared with the socket threads: every use of it holds the engine's lock.
-        let due = try engine.locked { try store.strategyWorkDue(now: now, limit: batch + busy.count) }.filter { !busy.contains($0.id) }
+        let due = try engine.store.read { try $0.strategyWorkDue(now: now, limit: batch + busy.count) }.filter { !busy.contains($0.id) }
         for r in due {
             guard let job = makeJob(r) else { failUnconfigured(r); continue }
             // Another job for the same user and target is queued or running: this one waits for the next pass.
@@ -180,7 +221,7 @@ public final class ExpiryLoop: @unchecked Sendable {
             cond.unlock()
             if free { dispatch(job) }
         }
-        return try engine.locked { try store.nextDueTime() }
+        return try engine.store.read { try $0.nextDueTime() }
     }
 
     func makeJob(_ r: AccessRequest) -> GrantJob? {
@@ -245,25 +286,16 @@ public final class ExpiryLoop: @unchecked Sendable {
 
     /// Runs one job: the flow's `on_escalate`/`on_deescalate` hook, then the strategy.
     private func run(_ job: GrantJob) -> (StrategyOutcome, final: Bool) {
-        let strategy = engine.strategies[job.context.strategy.name] ?? Strategies.make(job.context.strategy)
+        let strategy = engine.strategy(for: job.context.strategy)
         let request = job.context.request
         let flow = engine.config.flow(named: request.flow)
         if job.kind == .escalate {
-            if let flow, let hook = engine.runHandler(HandlerName.onEscalate, flow: flow, request: request, actor: "system") {
-                let decision = Engine.HookDecision(hook, hook: HandlerName.onEscalate)
-                if hook.verdict == nil, case let .block(reason) = decision {
-                    return (.failure(reason), false)   // the hook failed: a failed attempt, retried
-                }
-                switch decision {
-                case let .deny(reason), let .block(reason):
-                    return (.failure("on_escalate refused: \(reason)"), true)   // the flow's decision: no access, no retry
-                default: break
-                }
+            if let flow, let refusal = engine.escalationRefusal(flow: flow, request: request) {
+                return (.failure(refusal.reason), refusal.final)
             }
             return (strategy.escalate(job.context), false)
         }
-        // Taking access away never waits for a hook's permission: on_deescalate is recorded only.
-        if let flow { _ = engine.runHandler(HandlerName.onDeescalate, flow: flow, request: request, actor: "system") }
+        if let flow { engine.announceDeescalation(flow: flow, request: request) }
         return (deescalate(job, strategy: strategy), false)
     }
 
@@ -274,7 +306,7 @@ public final class ExpiryLoop: @unchecked Sendable {
         let covered: Bool
         do {
             covered = try readerLock.withLock {
-                if reader == nil { reader = try Store.openReadOnly(path: engine.store.path) }
+                if reader == nil { reader = try engine.store.openReader() }
                 return try reader!.holdsOtherGrant(requester: user, flows: job.flows, target: context.target.name, excluding: context.request.id)
             }
         } catch {
@@ -297,39 +329,36 @@ public final class ExpiryLoop: @unchecked Sendable {
         cond.unlock()
         guard !done.isEmpty else { return }
         let now = engine.now()
-        var changed: [(RequestState, AccessRequest)] = []
-        let store = engine.store
+        var changed: [(before: RequestState, after: AccessRequest)] = []
+        let engine = self.engine
         defer {
             cond.lock()
             for (job, _, _) in done { inFlight.remove(job.context.request.id); busyKeys.remove(job.key) }
             cond.broadcast()
             cond.unlock()
         }
-        try engine.locked {
-            try store.write { tx in
-                let current = try store.requests(ids: done.map { $0.job.context.request.id })
-                let byID = Dictionary(current.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
-                for (job, outcome, final) in done {
-                    guard let r = byID[job.context.request.id] else { continue }
-                    let command: LifecycleAction
-                    switch (job.kind, outcome.succeeded) {
-                    case (.escalate, true): command = .escalated(output: outcome.output, data: outcome.data)
-                    case (.escalate, false):
-                        command = .escalationFailed(error: outcome.error ?? "escalation failed", data: outcome.data,
-                                                    retryAt: final ? nil : engine.escalationRetry.nextAttempt(after: r.attempts + 1, now: now))
-                    case (.deescalate, true): command = .deescalated(data: outcome.data)
-                    case (.deescalate, false):
-                        let retry = engine.deescalationRetry.nextAttempt(after: r.attempts + 1, now: now) ?? now.addingTimeInterval(60)
-                        command = .deescalationFailed(error: outcome.error ?? "deescalation failed", data: outcome.data, retryAt: retry)
-                    }
-                    do { changed.append((r.state, try engine.apply(command, to: r, actor: .system, tx: tx))) } catch {
-                        log("request \(r.id): could not record \(command.name): \(error)")
-                    }
+        try engine.store.write { tx in
+            let current = try tx.requests(ids: done.map { $0.job.context.request.id })
+            let byID = Dictionary(current.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+            for (job, outcome, final) in done {
+                guard let r = byID[job.context.request.id] else { continue }
+                let action: LifecycleAction
+                switch (job.kind, outcome.succeeded) {
+                case (.escalate, true): action = .escalated(output: outcome.output, data: outcome.data)
+                case (.escalate, false):
+                    action = .escalationFailed(error: outcome.error ?? "escalation failed", data: outcome.data,
+                                                retryAt: final ? nil : engine.escalationRetry.nextAttempt(after: r.attempts + 1, now: now))
+                case (.deescalate, true): action = .deescalated(data: outcome.data)
+                case (.deescalate, false):
+                    let retry = engine.deescalationRetry.nextAttempt(after: r.attempts + 1, now: now) ?? now.addingTimeInterval(60)
+                    action = .deescalationFailed(error: outcome.error ?? "deescalation failed", data: outcome.data, retryAt: retry)
+                }
+                do { changed.append((r.state, try engine.apply(action, to: r, actor: .system, tx: tx))) } catch {
+                    log("request \(r.id): could not record \(action.name): \(error)")
                 }
             }
         }
         // after_escalate, after_deescalate: in the background, once the outcome is durable.
-        for (before, after) in changed { engine.afterHooks(before: before, after: after, actor: "system") }
-        engine.onChange?(.now)
+        engine.committed(changed, wake: true)
     }
 }
