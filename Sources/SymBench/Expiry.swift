@@ -59,7 +59,7 @@ func expireTogether(site: BenchSite, count: Int, failFast: Bool) throws -> (seco
     // With an executable that cannot start, every run fails at once; keep the retries out of this run.
     if failFast { engine.deescalationRetry = RetryPolicy(name: "bench", base: 3600, cap: 3600, budget: nil) }
     let loop = GrantLoop(engine: engine)
-    loop.log = { _ in }
+    loop.log = { _, _ in }
     let start = monoNanos()
     try loop.runUntilIdle()
     let s = elapsedSeconds(since: start)

@@ -11,14 +11,6 @@ import Glibc
 @_silgen_name("accept4")
 private func c_accept4(_ fd: Int32, _ addr: UnsafeMutablePointer<sockaddr>?, _ len: UnsafeMutablePointer<socklen_t>?, _ flags: Int32) -> Int32
 
-/// Writes the daemon's log (stderr; the journal under systemd): one `symtui daemon: ` line per line of `message`.
-/// Messages may quote config text or user input, so every line is neutralised.
-func daemonLog(_ message: String) {
-    for line in message.split(separator: "\n") {
-        FileHandle.standardError.write(Data("symtui daemon: \(SafeText.display(String(line)))\n".utf8))
-    }
-}
-
 /// `symtui daemon`: the only process that opens the store. Listens on the socket, answers reads, runs the engine
 /// and its loops.
 public final class Daemon: @unchecked Sendable {
@@ -54,7 +46,7 @@ public final class Daemon: @unchecked Sendable {
             gid = id
         }
         let mode = config.storeMode ?? 0o600
-        for warning in try StorePlacement.check(storePath: storePath, mode: mode, group: config.storeGroup) { log("WARNING: " + warning) }
+        for warning in try StorePlacement.check(storePath: storePath, mode: mode, group: config.storeGroup) { log(.warning, "WARNING: " + warning) }
         // Read before the store is opened: a daemon that cannot sign writes nothing unsigned.
         let signer: HMACSHA256?
         do { signer = try config.reporting.hmacKeyFile.map { try AuditKey.load(path: $0, private: true) } } catch let e as AuditKeyError {
@@ -65,7 +57,7 @@ public final class Daemon: @unchecked Sendable {
             store.signer = signer
             let restored = try store.restoreAppendOnlyTriggers()
             if !restored.isEmpty {
-                log("WARNING: the audit log's append-only triggers were gone (\(restored.joined(separator: ", "))): someone wrote "
+                log(.warning, "WARNING: the audit log's append-only triggers were gone (\(restored.joined(separator: ", "))): someone wrote "
                     + "to the store directly; they are back; run `symtui audit verify` (with --against or --key) to see what changed")
             }
             return store
@@ -114,14 +106,14 @@ public final class Daemon: @unchecked Sendable {
             do {
                 let config = try reloadConfig()
                 if config.reporting.hmacKeyFile != self.config.reporting.hmacKeyFile {
-                    log("reporting.hmac_key_file is read at start: restart the daemon to sign with another key")
+                    log(.warning, "reporting.hmac_key_file is read at start: restart the daemon to sign with another key")
                 }
                 engine.reload(config)
                 reporting.reload(config)
                 feed.committed()   // flows and routing may have changed: consoles re-read
-                log("configuration reloaded")
+                log(.info, "configuration reloaded")
             } catch {
-                log("configuration NOT reloaded (keeping the previous one): \(error)")
+                log(.error, "configuration NOT reloaded (keeping the previous one): \(error)")
             }
         }
         hup.resume()
@@ -145,22 +137,22 @@ public final class Daemon: @unchecked Sendable {
         // Audit events leave the machine from their own thread, each destination at its own pace.
         let reportingThread = Thread { reporting.run(until: isStopping) }
         reportingThread.start()
-        log("serving \(storePath) on \(socketPath) (pid \(getpid()))")
+        log(.info, "serving \(storePath) on \(socketPath) (pid \(getpid()))")
         loop.run(until: isStopping)
         close(listenFD)
         unlink(socketPath)
         reads.close()
         _ = sources
-        log("stopped")
+        log(.info, "stopped")
         return ExitCode.ok
     }
 
     /// A clean stop leaves every commit in the `.db` file itself (a copy of the stopped store is then whole).
     private func checkpoint(_ store: Store) {
-        do { try store.checkpoint() } catch { log("could not checkpoint the store at stop: \(error)") }
+        do { try store.checkpoint() } catch { log(.error, "could not checkpoint the store at stop: \(error)") }
     }
 
-    private func log(_ s: String) { daemonLog(s) }
+    private func log(_ level: LogLevel, _ s: String) { DaemonLog.shared.log(level, s) }
 
     private func acceptLoop(engine: Engine, reads: ReadService, feed: ChangeFeed) {
         while !stopping.load(ordering: .sequentiallyConsistent) {

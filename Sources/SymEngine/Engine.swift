@@ -87,6 +87,7 @@ public final class Engine: @unchecked Sendable {
             case let .extend(id, duration, reason): result = try extend(id, duration: duration, reason: reason, requester: caller)
             }
             onChange?(LoopWork.after(result))
+            DaemonLog.shared.debug("\(caller.name): \(command.json["event"]?.stringValue ?? "command") → request \(result.id) \(result.state.rawValue)")
             return .success(result)
         } catch let e as CommandError {
             return .failure(e)

@@ -40,7 +40,7 @@ extension Engine {
             _ = try store.write { tx in try tx.append(draft, at: now()) }
             onChange?(.none)
         } catch {
-            daemonLog("cannot record handler \(outcome.handler): \(error)")
+            DaemonLog.shared.error("cannot record handler \(outcome.handler): \(error)")
         }
     }
 

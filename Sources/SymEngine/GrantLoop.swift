@@ -109,7 +109,7 @@ public final class GrantLoop: @unchecked Sendable {
     /// Jobs waiting for a worker; `parallelism` threads take them in order.
     private var queue: [GrantJob] = []
     private var workersStarted = 0
-    public var log: @Sendable (String) -> Void = { daemonLog($0) }
+    public var log: @Sendable (LogLevel, String) -> Void = { DaemonLog.shared.log($0, $1) }
 
     public init(engine: Engine, parallelism: Int = 8) {
         self.engine = engine
@@ -132,7 +132,7 @@ public final class GrantLoop: @unchecked Sendable {
         while !stop() {
             var next: Date?
             do { next = try step() } catch {
-                log("loop: \(error)")
+                log(.error, "loop: \(error)")
                 next = Date().addingTimeInterval(1)
             }
             cond.lock()
@@ -256,6 +256,8 @@ public final class GrantLoop: @unchecked Sendable {
     }
 
     private func dispatch(_ job: GrantJob) {
+        log(.debug, "request \(job.context.request.id): \(job.kind == .escalate ? "escalating" : "deescalating") "
+            + "\(job.context.request.requester) on \(job.context.strategy.name)/\(job.context.target.name)")
         cond.lock()
         inFlight.insert(job.context.request.id)
         queue.append(job)
@@ -353,8 +355,9 @@ public final class GrantLoop: @unchecked Sendable {
                     let retry = engine.deescalationRetry.nextAttempt(after: r.attempts + 1, now: now) ?? now.addingTimeInterval(60)
                     action = .deescalationFailed(error: outcome.error ?? "deescalation failed", data: outcome.data, retryAt: retry)
                 }
+                log(.debug, "request \(r.id): \(action.name)" + (outcome.error.map { ": \($0)" } ?? ""))
                 do { changed.append((r.state, try engine.apply(action, to: r, actor: .system, tx: tx))) } catch {
-                    log("request \(r.id): could not record \(action.name): \(error)")
+                    log(.error, "request \(r.id): could not record \(action.name): \(error)")
                 }
             }
         }

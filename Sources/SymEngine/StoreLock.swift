@@ -13,7 +13,7 @@ import Glibc
 /// cannot be one of them — a process of another user, who could open the file while it was readable — does not
 /// block the start: the daemon puts a fresh lock file in place and logs who held the old one.
 enum StoreLock {
-    static func acquire(path: String, orphanWait: TimeInterval, log: (String) -> Void) throws -> Int32 {
+    static func acquire(path: String, orphanWait: TimeInterval, log: (LogLevel, String) -> Void) throws -> Int32 {
         let dir = (path as NSString).deletingLastPathComponent
         try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         var fd = try openLockFile(path)
@@ -31,7 +31,7 @@ enum StoreLock {
             if ours.isEmpty {
                 // Nobody who could be the daemon's child holds it: take a new lock file instead of waiting for them.
                 let others = holders.map { "pid \($0.pid) (uid \($0.uid))" }.joined(separator: ", ")
-                log("WARNING: \(path) is held by \(others.isEmpty ? "a process that is gone" : others), not by programs of a previous "
+                log(.warning, "WARNING: \(path) is held by \(others.isEmpty ? "a process that is gone" : others), not by programs of a previous "
                     + "daemon; replacing the lock file")
                 let fresh = try replaceLockFile(path)
                 close(fd)
@@ -45,7 +45,7 @@ enum StoreLock {
             }
             // Said only after a second: a daemon that just took the lock writes its pid a moment later.
             if !waiting && Date() >= started.addingTimeInterval(1) {
-                log("waiting for programs the previous daemon (pid \(recorded.map(String.init) ?? "?")) started to finish")
+                log(.info, "waiting for programs the previous daemon (pid \(recorded.map(String.init) ?? "?")) started to finish")
                 waiting = true
             }
             usleep(50_000)

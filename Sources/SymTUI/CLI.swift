@@ -172,7 +172,7 @@ enum CLI {
                     run: Commands.events),
         CommandSpec(words: ["daemon"], summary: "run the engine and socket (the only process that opens the store)",
                     options: [.flag("once", "do all due work and exit"),
-                              .value("log-level", "LEVEL", "debug, info (default), warning or error")], run: Commands.daemon),
+                              .value("log-level", "LEVEL", "what to log: debug, info (default), warning or error")], run: Commands.daemon),
         CommandSpec(words: ["version"], summary: "print the version", run: { a, c in
             if c.json { Output.json(.obj([("version", .string(symtuiVersion))])) } else { Output.print("symtui \(symtuiVersion)") }
             return ExitCode.ok

@@ -8,6 +8,12 @@ import SymTUI
 /// Assembled here, in the executable, so that the console and the CLI's reading code never link the engine.
 struct LinkedEngine: EngineLink {
     func runDaemon(_ launch: DaemonLaunch) throws -> Int32 {
+        if let text = launch.logLevel {
+            guard let level = LogLevel(name: text) else {
+                throw CommandError(ExitCode.usage, "--log-level: \"\(SafeText.display(text))\" is not one of debug, info, warning, error")
+            }
+            DaemonLog.shared.minimum = level
+        }
         let daemon = Daemon(config: launch.config, storePath: launch.storePath, socketPath: launch.socketPath)
         if let path = launch.configPath { daemon.reloadConfig = { try ConfigLoader.load(path: path) } }
         // Backoff of failed strategy runs: SYMTUI_RETRY_BASE (first delay) and SYMTUI_RETRY_CAP (longest delay).

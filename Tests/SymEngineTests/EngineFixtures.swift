@@ -61,7 +61,7 @@ final class EngineHarness {
         engine.escalationRetry = RetryPolicy(name: "test escalation", base: 0.001, cap: 0.001, budget: 2)
         engine.deescalationRetry = RetryPolicy(name: "test deescalation", base: 0.001, cap: 0.001, budget: nil)
         loop = GrantLoop(engine: engine, parallelism: 2)
-        loop.log = { _ in }
+        loop.log = { _, _ in }
     }
 
     /// A script that logs `ACTION USER TARGET REQUEST_ID` (and its SYMTUI_* environment), failing while `fail-ACTION` exists.

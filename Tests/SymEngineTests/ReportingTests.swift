@@ -40,7 +40,7 @@ final class ReportingTests: XCTestCase {
     private func start(_ destinations: [Destination]) -> RunningLoop<ReportingLoop> {
         let config = Config(sourcePath: dir + "/config.json5", reporting: Reporting(destinations: destinations))
         let loop = ReportingLoop(config: config, storePath: dbPath, retry: fastRetry, pollInterval: 0.05)
-        loop.log = { _ in }
+        loop.log = { _, _ in }
         return RunningLoop(loop)
     }
 
@@ -352,7 +352,7 @@ final class ReportingTests: XCTestCase {
         try append(7)
         let loop = ReportingLoop(config: config([Destination(type: "jsonl", settings: ["path": .string(path)])]), storePath: dbPath,
                                  retry: fastRetry, pollInterval: 0.05)
-        loop.log = { _ in }
+        loop.log = { _, _ in }
         XCTAssertTrue(loop.deliverBacklog(timeout: 10))
         XCTAssertEqual(seqs(inJSONL: path), Array(1...7))
         XCTAssertEqual(try store.delivery("jsonl:\(path)").seq, 7)
@@ -364,7 +364,7 @@ final class ReportingTests: XCTestCase {
         let down = Destination(type: "syslog", settings: ["socket": .string(dir + "/nobody-listens.sock")])
         let loop = ReportingLoop(config: config([Destination(type: "jsonl", settings: ["path": .string(good)]), down]), storePath: dbPath,
                                  retry: fastRetry, pollInterval: 0.05)
-        loop.log = { _ in }
+        loop.log = { _, _ in }
         let started = Date()
         XCTAssertFalse(loop.deliverBacklog(timeout: 10))
         XCTAssertLessThan(Date().timeIntervalSince(started), 5, "a destination that is down is not waited for")

@@ -275,11 +275,12 @@ if os.environ.get("SYMTUI_FIELD_NOTE") == "slow":
             code = self.stop_daemon()
             self.assertEqual(code, 0, f"the daemon exited {code} on SIGTERM; log: {self.daemon_log_tail()}")
 
-    def start_daemon(self):
+    def start_daemon(self, args=(), env=None):
         self.daemon_log = os.path.join(self.dir, "daemon.log")
         logf = open(self.daemon_log, "ab")
-        self.daemon = subprocess.Popen([self.bin, "--config", self.config, "daemon"], stdin=subprocess.DEVNULL,
-                                       stdout=logf, stderr=logf, cwd=self.dir)
+        self.daemon = subprocess.Popen([self.bin, "--config", self.config, "daemon", *args], stdin=subprocess.DEVNULL,
+                                       stdout=logf, stderr=logf, cwd=self.dir,
+                                       env=dict(os.environ, **env) if env else None)
         logf.close()
         STARTED_PIDS.append(self.daemon.pid)
         deadline = time.time() + 10
@@ -558,6 +559,41 @@ class ApprovalTests(E2ECase):
             self.assertIn("SYMTUI_RETRY_BASE", r.stderr)
             self.assertTrue(r.stderr.startswith("symtui: "), r.stderr)
         self.assertIsNone(self.daemon.poll(), "the running daemon is untouched")
+
+    def test_daemon_refuses_a_log_level_it_does_not_know(self):
+        r = subprocess.run([self.bin, "--config", self.config, "daemon", "--log-level", "verbose"], capture_output=True,
+                           text=True, timeout=10, stdin=subprocess.DEVNULL)
+        self.assertEqual(r.returncode, 64, r.stderr)
+        self.assertIn("--log-level", r.stderr)
+        self.assertIn("debug, info, warning, error", r.stderr)
+        self.assertIsNone(self.daemon.poll(), "the running daemon is untouched")
+
+    def new_daemon_log(self, start):
+        with open(self.daemon_log, errors="replace") as f:
+            f.seek(start)
+            return f.read()
+
+    def test_daemon_log_level_error_leaves_out_the_info_lines(self):
+        self.assertEqual(self.stop_daemon(), 0)
+        start = os.path.getsize(self.daemon_log)
+        self.start_daemon(args=["--log-level", "error"])
+        self.request("a", "note")
+        self.assertEqual(self.new_daemon_log(start), "", "nothing at info level: not even 'serving'")
+
+    def test_daemon_on_the_journal_prefixes_each_line_with_its_priority(self):
+        self.assertEqual(self.stop_daemon(), 0)
+        start = os.path.getsize(self.daemon_log)
+        st = os.stat(self.daemon_log)   # the file its stderr goes to stands in for the journal's stream
+        self.start_daemon(args=["--log-level", "debug"], env={"JOURNAL_STREAM": f"{st.st_dev}:{st.st_ino}"})
+        rid = self.request("a", "note")
+        deadline = time.time() + 5
+        while f"request {rid} pending" not in self.new_daemon_log(start) and time.time() < deadline:
+            time.sleep(0.05)
+        lines = self.new_daemon_log(start).splitlines()
+        self.assertIn("<6>serving", "\n".join(lines))
+        self.assertIn(f"<7>{self.users['a']}: request → request {rid} pending", lines)
+        self.assertTrue(all(re.match(r"<[3467]>", line) for line in lines), lines)
+        self.assertFalse(any("symtui daemon:" in line for line in lines), lines)
 
 
 class StoreProtectionTests(E2ECase):

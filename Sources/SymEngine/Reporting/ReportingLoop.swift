@@ -30,7 +30,7 @@ public final class ReportingLoop: @unchecked Sendable {
     private let wake = NSCondition()
     private var generation = 0
     private let stopping = Atomic<Bool>(false)
-    public var log: @Sendable (String) -> Void = { daemonLog("reporting: " + $0) }
+    public var log: @Sendable (LogLevel, String) -> Void = { DaemonLog.shared.log($0, "reporting: " + $1) }
 
     public convenience init(config: Config, storePath: String) {
         self.init(config: config, storePath: storePath, retry: DeliveryBackoff(), pollInterval: 0.2)
@@ -64,7 +64,7 @@ public final class ReportingLoop: @unchecked Sendable {
                 let (keep, retire) = workers.partitioned { w in wanted.contains(w.destination) }
                 for w in retire {
                     w.worker.retire()
-                    if !w.worker.waitUntilDone(timeout: 30) { log("\(w.worker.key): still delivering after 30 s; its replacement starts anyway") }
+                    if !w.worker.waitUntilDone(timeout: 30) { log(.warning, "\(w.worker.key): still delivering after 30 s; its replacement starts anyway") }
                 }
                 workers = keep
                 for d in wanted where !workers.contains(where: { $0.destination == d }) {
@@ -77,7 +77,7 @@ public final class ReportingLoop: @unchecked Sendable {
         poke()
         let deadline = Date().addingTimeInterval(5)
         if !workers.allSatisfy({ $0.worker.waitUntilDone(timeout: deadline.timeIntervalSinceNow) }) {
-            log("a delivery is still running at shutdown; it will be retried")
+            log(.warning, "a delivery is still running at shutdown; it will be retried")
         }
     }
 
@@ -166,7 +166,7 @@ final class DeliveryWorker: @unchecked Sendable {
         var store: Store?
         while store == nil && !mustStop {
             do { store = try loop.openStore() } catch {
-                loop.log("\(key): cannot open the store: \(error)")
+                loop.log(.error, "\(key): cannot open the store: \(error)")
                 if once { return }
                 loop.sleep(until: Date().addingTimeInterval(delay), seen: 0, pokeable: false, worker: self)
                 delay = loop.retry.next(after: delay)
@@ -178,7 +178,7 @@ final class DeliveryWorker: @unchecked Sendable {
         case let .success(d): destination = d
         case let .failure(e):
             // A misconfigured destination keeps its cursor: once fixed, it catches up from there.
-            loop.log("\(key): \(e.message); not delivering to it")
+            loop.log(.error, "\(key): \(e.message); not delivering to it")
             try? store.write { try $0.recordDeliveryFailure(key, error: e.message, at: Date()) }
             return
         }
@@ -194,7 +194,7 @@ final class DeliveryWorker: @unchecked Sendable {
             let seen = loop.currentGeneration
             let batch: [AuditEvent]
             do { batch = try store.events(afterSeq: cursor, limit: destination.batchSize) } catch {
-                loop.log("\(key): cannot read events: \(error)")
+                loop.log(.error, "\(key): cannot read events: \(error)")
                 if once { return }
                 loop.sleep(until: Date().addingTimeInterval(1), seen: seen, pokeable: false, worker: self)
                 continue
@@ -208,7 +208,7 @@ final class DeliveryWorker: @unchecked Sendable {
                 try destination.deliver(batch)
             } catch {
                 let message = (error as? DeliveryError)?.message ?? "\(error)"
-                if failing != message { loop.log("\(key): \(message) (seq \(batch[0].seq) and later wait; retrying)") }
+                if failing != message { loop.log(.warning, "\(key): \(message) (seq \(batch[0].seq) and later wait; retrying)") }
                 failing = message
                 try? store.write { try $0.recordDeliveryFailure(key, error: message, at: Date()) }
                 if once { return }
@@ -216,13 +216,13 @@ final class DeliveryWorker: @unchecked Sendable {
                 delay = loop.retry.next(after: delay)
                 continue
             }
-            if failing != nil { loop.log("\(key): delivering again") }
+            if failing != nil { loop.log(.info, "\(key): delivering again") }
             failing = nil
             delay = loop.retry.initial
             cursor = last.seq
             do { try store.write { try $0.recordDelivered(key, through: last.seq, at: Date()) } } catch {
                 // The batch arrived; if the cursor cannot be saved it is sent again after a restart (at least once).
-                loop.log("\(key): cannot record delivery through seq \(last.seq): \(error)")
+                loop.log(.error, "\(key): cannot record delivery through seq \(last.seq): \(error)")
             }
         }
     }
