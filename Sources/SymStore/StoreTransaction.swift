@@ -1,7 +1,7 @@
 import Foundation
 import SymModel
 
-/// The writes allowed inside one transaction, and the reads, which see them (same connection).
+/// The writes allowed inside one transaction, and the reads (`StoreReading`), which see them: same connection.
 /// Its write methods live with their concern: requests in Requests.swift, events in Events.swift, delivery cursors
 /// in Delivery.swift.
 public final class StoreTransaction {
@@ -22,7 +22,4 @@ public final class StoreTransaction {
         try db.execute("BEGIN IMMEDIATE")
         began = true
     }
-
-    /// The store's reads, on this transaction's connection: they see what it wrote so far.
-    public var reads: Store { store }
 }

@@ -104,11 +104,12 @@ public final class ReportingLoop: @unchecked Sendable {
         }
     }
 
-    func openStore() throws -> Store {
+    /// A worker's own write connection (delivery cursors only), serialised like the engine's.
+    func openStore() throws -> any RequestStore {
         let config = self.config
         var gid: gid_t?
         if let g = config.storeGroup { gid = Identity.groupID(g) }
-        return try Store.openForWriting(path: storePath, mode: config.storeMode ?? 0o644, group: gid)
+        return try StoreWriter.open(path: storePath, mode: config.storeMode ?? 0o644, group: gid)
     }
 }
 
@@ -163,7 +164,7 @@ final class DeliveryWorker: @unchecked Sendable {
 
     func run() {
         var delay = loop.retry.initial
-        var store: Store?
+        var store: (any RequestStore)?
         while store == nil && !mustStop {
             do { store = try loop.openStore() } catch {
                 loop.log(.error, "\(key): cannot open the store: \(error)")
@@ -186,14 +187,14 @@ final class DeliveryWorker: @unchecked Sendable {
         deliver(to: destination, store: store)
     }
 
-    private func deliver(to destination: any ReportingDestination, store: Store) {
-        var cursor = (try? store.delivery(key).seq) ?? 0
+    private func deliver(to destination: any ReportingDestination, store: any RequestStore) {
+        var cursor = (try? store.read { try $0.delivery(key).seq }) ?? 0
         var delay = loop.retry.initial
         var failing: String?
         while !mustStop {
             let seen = loop.currentGeneration
             let batch: [AuditEvent]
-            do { batch = try store.events(afterSeq: cursor, limit: destination.batchSize) } catch {
+            do { batch = try store.read { try $0.events(afterSeq: cursor, limit: destination.batchSize) } } catch {
                 loop.log(.error, "\(key): cannot read events: \(error)")
                 if once { return }
                 loop.sleep(until: Date().addingTimeInterval(1), seen: seen, pokeable: false, worker: self)
