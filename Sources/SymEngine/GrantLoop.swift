@@ -109,7 +109,8 @@ public final class GrantLoop: @unchecked Sendable {
     /// Jobs waiting for a worker; `parallelism` threads take them in order.
     private var queue: [GrantJob] = []
     private var workersStarted = 0
-    public var log: @Sendable (LogLevel, String) -> Void = { DaemonLog.shared.log($0, $1) }
+    /// Where the loop's messages go (tests silence it); a message below the log's level is not even built.
+    public var log: @Sendable (LogLevel, @autoclosure () -> String) -> Void = { DaemonLog.shared.log($0, $1()) }
 
     public init(engine: Engine, parallelism: Int = 8) {
         self.engine = engine
@@ -196,7 +197,6 @@ public final class GrantLoop: @unchecked Sendable {
         var changed: [(before: RequestState, after: AccessRequest)] = []
         defer { engine.committed(changed, wake: false) }
         let now = engine.now()
-        let engine = self.engine
         try engine.store.write { tx in
             // Read first: a wake-up with nothing due (most of them) makes no change, so it takes no write lock.
             let expiring = try tx.pendingPastTTL(now: now, limit: batch)
@@ -332,7 +332,6 @@ public final class GrantLoop: @unchecked Sendable {
         guard !done.isEmpty else { return }
         let now = engine.now()
         var changed: [(before: RequestState, after: AccessRequest)] = []
-        let engine = self.engine
         defer {
             cond.lock()
             for (job, _, _) in done { inFlight.remove(job.context.request.id); busyKeys.remove(job.key) }

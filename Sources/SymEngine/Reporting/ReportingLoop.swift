@@ -30,7 +30,8 @@ public final class ReportingLoop: @unchecked Sendable {
     private let wake = NSCondition()
     private var generation = 0
     private let stopping = Atomic<Bool>(false)
-    public var log: @Sendable (LogLevel, String) -> Void = { DaemonLog.shared.log($0, "reporting: " + $1) }
+    /// Where the loop's messages go (tests silence it); a message below the log's level is not even built.
+    public var log: @Sendable (LogLevel, @autoclosure () -> String) -> Void = { DaemonLog.shared.log($0, "reporting: " + $1()) }
 
     public convenience init(config: Config, storePath: String) {
         self.init(config: config, storePath: storePath, retry: DeliveryBackoff(), pollInterval: 0.2)
