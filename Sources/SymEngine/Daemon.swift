@@ -71,7 +71,9 @@ public final class Daemon: @unchecked Sendable {
         try acquireLock()
         if let problem = Strategies.preflight(config) { throw CommandError(ExitCode.dataErr, problem.message) }
         let store = try openStore()
-        let engine = Engine(config: config, store: store)
+        // From here on the connection is the writer's: every thread reaches it through `writer`, one at a time.
+        let writer = StoreWriter(store)
+        let engine = Engine(config: config, store: writer)
         engine.escalationRetry = escalationRetry
         engine.deescalationRetry = deescalationRetry
         if config.flows.contains(where: { $0.implementation != nil }) {
@@ -83,7 +85,7 @@ public final class Daemon: @unchecked Sendable {
         }
         let loop = GrantLoop(engine: engine)
         let reporting = ReportingLoop(config: config, storePath: storePath)
-        defer { checkpoint(store) }
+        defer { checkpoint(writer) }
         if once {
             try loop.runUntilIdle()
             // Due work includes the audit backlog; a destination that is down keeps it for the next run.
@@ -148,8 +150,8 @@ public final class Daemon: @unchecked Sendable {
     }
 
     /// A clean stop leaves every commit in the `.db` file itself (a copy of the stopped store is then whole).
-    private func checkpoint(_ store: Store) {
-        do { try store.checkpoint() } catch { log(.error, "could not checkpoint the store at stop: \(error)") }
+    private func checkpoint(_ writer: StoreWriter) {
+        do { try writer.checkpoint() } catch { log(.error, "could not checkpoint the store at stop: \(error)") }
     }
 
     private func log(_ level: LogLevel, _ s: String) { DaemonLog.shared.log(level, s) }

@@ -57,6 +57,9 @@ public final class StoreWriter: RequestStore, @unchecked Sendable {
         return value
     }
 
+    /// Copies the WAL's commits into the database file (a clean stop leaves a whole `.db`), between writes.
+    public func checkpoint() throws { try exclusively { try store.checkpoint() } }
+
     /// A read-only connection of its own (WAL: it never waits for this writer's transactions).
     public func openReader() throws -> any StoreReading { try Store.openReadOnly(path: store.path) }
 

@@ -110,7 +110,7 @@ public final class ReportingLoop: @unchecked Sendable {
         let config = self.config
         var gid: gid_t?
         if let g = config.storeGroup { gid = Identity.groupID(g) }
-        return try StoreWriter.open(path: storePath, mode: config.storeMode ?? 0o644, group: gid)
+        return try StoreWriter.open(path: storePath, mode: config.storeMode ?? 0o600, group: gid)
     }
 }
 
