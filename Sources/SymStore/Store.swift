@@ -68,7 +68,7 @@ public final class Store {
     public func restoreAppendOnlyTriggers() throws -> [String] {
         try db.transaction(.immediate) {
             var present = Set<String>()
-            try db.query("SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'events'") { present.insert($0.text(0)) }
+            try db.query("SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'events'") { s in present.insert(s.text(try s.columns("name"))) }
             let missing = Schema.appendOnlyTriggers.filter { !present.contains($0.name) }
             for t in missing { try db.execute(t.sql) }
             return missing.map(\.name)
