@@ -31,7 +31,7 @@ extension Engine {
                     _ = try store.write { tx in try tx.append(draft, at: now()) }
                     onChange?(.none)
                 } catch {
-                    daemonLog("request \(grantID): cannot record the extension's escalation: \(error)")
+                    DaemonLog.shared.error("request \(grantID): cannot record the extension's escalation: \(error)")
                 }
                 if final { return }
                 Thread.sleep(forTimeInterval: 2 * Double(attempt))
