@@ -568,23 +568,30 @@ class ApprovalTests(E2ECase):
         self.assertIn("debug, info, warning, error", r.stderr)
         self.assertIsNone(self.daemon.poll(), "the running daemon is untouched")
 
+    def restart_daemon(self, args=(), env=None):
+        """Stops the class's daemon once it serves (its SIGTERM handler is installed by then) and starts another with
+        ARGS; returns where the new daemon's log begins."""
+        deadline = time.time() + 10
+        while f"(pid {self.daemon.pid})" not in self.daemon_log_tail() and time.time() < deadline:
+            time.sleep(0.05)
+        self.assertEqual(self.stop_daemon(), 0)
+        start = os.path.getsize(self.daemon_log)
+        self.start_daemon(args=args, env=env)
+        return start
+
     def new_daemon_log(self, start):
         with open(self.daemon_log, errors="replace") as f:
             f.seek(start)
             return f.read()
 
     def test_daemon_log_level_error_leaves_out_the_info_lines(self):
-        self.assertEqual(self.stop_daemon(), 0)
-        start = os.path.getsize(self.daemon_log)
-        self.start_daemon(args=["--log-level", "error"])
+        start = self.restart_daemon(args=["--log-level", "error"])
         self.request("a", "note")
         self.assertEqual(self.new_daemon_log(start), "", "nothing at info level: not even 'serving'")
 
     def test_daemon_on_the_journal_prefixes_each_line_with_its_priority(self):
-        self.assertEqual(self.stop_daemon(), 0)
-        start = os.path.getsize(self.daemon_log)
         st = os.stat(self.daemon_log)   # the file its stderr goes to stands in for the journal's stream
-        self.start_daemon(args=["--log-level", "debug"], env={"JOURNAL_STREAM": f"{st.st_dev}:{st.st_ino}"})
+        start = self.restart_daemon(args=["--log-level", "debug"], env={"JOURNAL_STREAM": f"{st.st_dev}:{st.st_ino}"})
         rid = self.request("a", "note")
         deadline = time.time() + 5
         while f"request {rid} pending" not in self.new_daemon_log(start) and time.time() < deadline:
