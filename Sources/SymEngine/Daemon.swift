@@ -99,7 +99,6 @@ public final class Daemon: @unchecked Sendable {
         store.afterCommit = { [feed] in feed.committed() }
         let reads = ReadService(storePath: storePath, feed: feed, config: { [engine] in engine.config })
         engine.onChange = { [weak loop] work in loop?.poke(work); reporting.poke() }
-        listenFD = try listenUnixSocket(socketPath, mode: 0o666)
         var sources: [any DispatchSourceSignal] = []
         signal(SIGHUP, SIG_IGN)
         let hup = DispatchSource.makeSignalSource(signal: SIGHUP, queue: .global())
@@ -131,6 +130,8 @@ public final class Daemon: @unchecked Sendable {
             src.resume()
             sources.append(src)
         }
+        // Listen only once a stop can be heard: a SIGTERM that arrives as soon as the socket answers must not be lost.
+        listenFD = try listenUnixSocket(socketPath, mode: 0o666)
         let isStopping: @Sendable () -> Bool = { [self] in stopping.load(ordering: .sequentiallyConsistent) }
         let acceptThread = Thread { [self] in acceptLoop(engine: engine, reads: reads, feed: feed) }
         acceptThread.start()
