@@ -4,15 +4,23 @@ import Glibc
 #endif
 import SymModel
 
-/// The console loop: owns the backend and the state, feeds events to `Console.reduce`, carries out effects.
+/// The console loop: owns the state, feeds events to `Console.reduce`, hands effects to a background worker.
+///
+/// Backend calls (pages, flows, status, commands to the daemon) never run on the input loop: the worker runs
+/// them one at a time and their results come back as events through its inbox, which the loop polls together
+/// with the keyboard. A stopped daemon therefore leaves the console answering keys and redrawing countdowns.
 public final class ConsoleApp {
     public let backend: any ConsoleBackend
     public private(set) var state: ConsoleState
     /// How the bell is rung (the terminal's, while running).
     var ring: () -> Void = {}
+    private let worker: BackendWorker
     private var lastHealthCheck = Date.distantPast
+    private var lastChangePoll = Date.distantPast
+    /// Set by `start`: the first review count decides whether the console opens on Review.
+    private var opensReviewOnFirstCount = false
 
-    /// Key wait when the backend has no change descriptor (then the store is polled between key reads).
+    /// How often the store is polled for changes when the backend has no change descriptor.
     static let keyWaitMs = 250
     /// How long to wait for a commit to become visible once the store's descriptor woke the loop.
     static let changeWaitMs = 40
@@ -20,6 +28,7 @@ public final class ConsoleApp {
     public init(backend: any ConsoleBackend, now: Date = Date()) {
         self.backend = backend
         state = ConsoleState(identity: backend.identity, now: now)
+        worker = BackendWorker(backend: backend)
     }
 
     /// Runs the console on the controlling terminal until `q` or a signal. Returns the exit status
@@ -41,74 +50,130 @@ public final class ConsoleApp {
 
     private func loop(_ terminal: Terminal) -> Int32 {
         let size = terminal.size
-        handle(.resized(rows: size.rows, cols: size.cols))
-        start()
+        post(.resized(rows: size.rows, cols: size.cols))
+        opensReviewOnFirstCount = true
+        dispatch([.loadFlows, .refresh])
         var second = Int(Date().timeIntervalSince1970)
         while !state.quitting {
             if Terminal.stopSignal != 0 { return 128 + Terminal.stopSignal }
             terminal.draw(render(state: state, size: (state.rows, state.cols)))
             let (input, storeWoke) = nextInput(terminal)
             switch input {
-            case let .key(k)?: handle(.key(k))
-            case let .resized(rows, cols)?: handle(.resized(rows: rows, cols: cols))
+            case let .key(k)?: post(.key(k))
+            case let .resized(rows, cols)?: post(.resized(rows: rows, cols: cols))
             case nil: break
             }
             if state.quitting { break }
-            // While keys arrive (typing, pasting) only peek for changes, so input is never slowed down.
-            let changeWait = storeWoke ? ConsoleApp.changeWaitMs : (input == nil && backend.changeDescriptor == nil ? ConsoleApp.changeWaitMs : 0)
-            if backend.waitForChange(timeoutMs: changeWait) { perform([.refresh]) }
+            takeResults()
             let now = Date()
+            if storeWoke || (worker.changeDescriptor == nil && now.timeIntervalSince(lastChangePoll) * 1000 >= Double(ConsoleApp.keyWaitMs)) {
+                lastChangePoll = now
+                worker.enqueue(.changes) { b in b.waitForChange(timeoutMs: ConsoleApp.changeWaitMs) ? [.storeChanged] : [] }
+            }
             if Int(now.timeIntervalSince1970) != second {
                 second = Int(now.timeIntervalSince1970)
-                handle(.tick(now))
-                if now.timeIntervalSince(lastHealthCheck) >= 5 { refreshStatus() }
+                post(.tick(now))
+                if now.timeIntervalSince(lastHealthCheck) >= 5 { checkStatus() }
             }
         }
         return Terminal.stopSignal != 0 ? 128 + Terminal.stopSignal : 0
     }
 
-    /// The next key (or resize), waiting on the keyboard and the store's change descriptor together, so an
-    /// idle console sees another process's commit at once instead of after its key timeout.
+    /// The next key (or resize), waiting on the keyboard, the worker's inbox and the store's change descriptor
+    /// together: an idle console sees another process's commit, and a backend answer, at once.
     private func nextInput(_ terminal: Terminal) -> (TerminalInput?, storeWoke: Bool) {
         if let buffered = terminal.read(timeoutMs: 0) { return (buffered, false) }
-        guard let fd = backend.changeDescriptor else { return (terminal.read(timeoutMs: ConsoleApp.keyWaitMs), false) }
-        var fds = [pollfd(fd: 0, events: Int16(POLLIN), revents: 0), pollfd(fd: fd, events: Int16(POLLIN), revents: 0)]
-        // Keys and commits wake the poll themselves; otherwise wake only for the next countdown tick.
+        var fds = [pollfd(fd: 0, events: Int16(POLLIN), revents: 0), pollfd(fd: worker.inboxDescriptor, events: Int16(POLLIN), revents: 0)]
+        // The change descriptor stays readable until the worker has looked: leave it out while a look is queued.
+        if let fd = worker.changeDescriptor, !worker.isBusy(with: .changes) {
+            fds.append(pollfd(fd: fd, events: Int16(POLLIN), revents: 0))
+        }
+        // Keys, answers and commits wake the poll themselves; otherwise wake for the next countdown tick.
         let msToNextSecond = 1000 - Int((Date().timeIntervalSince1970 * 1000).truncatingRemainder(dividingBy: 1000))
-        let n = poll(&fds, 2, Int32(max(10, min(1000, msToNextSecond + 2))))
+        var wait = max(10, min(1000, msToNextSecond + 2))
+        if worker.changeDescriptor == nil { wait = min(wait, ConsoleApp.keyWaitMs) }
+        let n = poll(&fds, nfds_t(fds.count), Int32(wait))
         // EINTR (a resize or a stop signal) or a key: curses reads it now without waiting.
         let input = (n < 0 || fds[0].revents != 0) ? terminal.read(timeoutMs: 0) : nil
-        return (input, n > 0 && fds[1].revents != 0)
+        return (input, n > 0 && fds.count > 2 && fds[2].revents != 0)
     }
 
-    /// First load: flows, status, the review queue; opens on Review when something waits.
-    /// Public so that the console can be driven without a terminal (tests, the bench).
+    /// First load: flows, status, the review queue; opens on Review when something waits. Waits for the
+    /// answers: public so that the console can be driven without a terminal (tests, the bench).
     public func start() {
+        opensReviewOnFirstCount = true
         perform([.loadFlows, .refresh])
-        if (state.reviewCount ?? 0) > 0, state.view == .request { handle(.key(.char("2"))) }
     }
 
-    /// Applies one event and carries out its effects.
+    /// Applies one event, carries out its effects and waits until the backend has answered them all
+    /// (the headless way to drive the console; the terminal loop never waits).
     public func handle(_ event: ConsoleEvent) {
+        post(event)
+        settle()
+    }
+
+    /// Carries out effects and waits for their answers.
+    func perform(_ effects: [Effect]) {
+        dispatch(effects)
+        settle()
+    }
+
+    /// Applies one event and hands its effects to the worker without waiting.
+    func post(_ event: ConsoleEvent) {
         let (next, effects) = Console.reduce(state, event)
         state = next
-        perform(effects)
+        dispatch(effects)
+        if opensReviewOnFirstCount, case let .status(count, _) = event {
+            opensReviewOnFirstCount = false
+            if (count ?? 0) > 0, state.view == .request, state.mode == .list { post(.key(.char("2"))) }
+        }
     }
 
-    func perform(_ effects: [Effect]) {
+    /// Applies the events the worker has delivered so far; returns how many.
+    @discardableResult
+    func takeResults() -> Int {
+        let events = worker.takeResults()
+        for e in events { post(e) }
+        return events.count
+    }
+
+    /// Waits until the worker is idle and every answer (and whatever it caused) has been applied.
+    func settle() {
+        while true {
+            worker.waitUntilIdle()
+            if takeResults() == 0 { return }
+        }
+    }
+
+    /// Waits at most `timeout` seconds for the next answer from the worker and applies what arrived.
+    @discardableResult
+    func awaitResults(timeout: TimeInterval) -> Int {
+        var fd = pollfd(fd: worker.inboxDescriptor, events: Int16(POLLIN), revents: 0)
+        _ = poll(&fd, 1, Int32(timeout * 1000))
+        return takeResults()
+    }
+
+    /// Whether a command to the daemon is still out.
+    var isSending: Bool { worker.isSending }
+
+    private func dispatch(_ effects: [Effect]) {
         for effect in effects {
             switch effect {
             case let .send(action):
-                handle(.actionFinished(action, backend.send(action)))
+                worker.send { b in [.actionFinished(action, b.send(action))] }
             case let .load(view):
                 load(view)
             case .loadFlows:
-                do { handle(.flowsLoaded(try backend.flows())) } catch { handle(.flowsFailed("\(error)")) }
+                worker.enqueue(.flows) { b in
+                    do { return [.flowsLoaded(try b.flows())] } catch { return [.flowsFailed("\(error)")] }
+                }
             case .refresh:
-                for text in backend.announcements() { handle(.announcement(text)) }
-                refreshStatus()
+                worker.enqueue(.announcements) { b in b.announcements().map(ConsoleEvent.announcement) }
+                checkStatus()
                 let limit = max(20, state.layout.listHeight())
-                if let head = try? backend.page(.review, filter: "", offset: 0, limit: limit) { handle(.reviewHead(head)) }
+                worker.enqueue(.reviewHead) { b in
+                    (try? b.page(.review, filter: "", offset: 0, limit: limit)).map { [.reviewHead($0)] } ?? []
+                }
                 if state.view.isPaged { load(state.view) }
             case .bell:
                 ring()
@@ -118,21 +183,23 @@ public final class ConsoleApp {
         }
     }
 
-    private func refreshStatus() {
+    private func checkStatus() {
         lastHealthCheck = Date()
-        handle(.status(reviewCount: try? backend.reviewCount(), daemonHealthy: backend.daemonHealthy()))
-        handle(.reporting(backend.reportingNote()))
+        worker.enqueue(.status) { b in
+            [.status(reviewCount: try? b.reviewCount(), daemonHealthy: b.daemonHealthy()), .reporting(b.reportingNote())]
+        }
     }
 
     /// Fetches only the visible window of a list.
     private func load(_ view: ConsoleView) {
         guard view.isPaged else { return }
         let l = state.list(view)
+        let (filter, top) = (l.filter, l.top)
         let limit = state.listHeight(view, layout: state.layout)
-        do {
-            handle(.pageLoaded(view, try backend.page(view, filter: l.filter, offset: l.top, limit: limit)))
-        } catch {
-            handle(.pageFailed(view, "\(error)"))
+        worker.enqueue(.page(view)) { b in
+            do { return [.pageLoaded(view, try b.page(view, filter: filter, offset: top, limit: limit))] } catch {
+                return [.pageFailed(view, "\(error)")]
+            }
         }
     }
 }

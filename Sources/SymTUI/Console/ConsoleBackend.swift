@@ -138,6 +138,43 @@ public enum ConsoleAction: Sendable, Equatable {
     case extend(id: Int64, duration: TimeSpan, reason: String?)
 }
 
+extension ConsoleAction {
+    /// The request the action is about (nil for a new request).
+    public var requestId: Int64? {
+        switch self {
+        case .submit: return nil
+        case let .approve(id, _), let .deny(id, _), let .revoke(id, _), let .extend(id, _, _): return id
+        case let .cancel(id), let .release(id): return id
+        }
+    }
+
+    /// What is being done, as the message line says it ("approving #12").
+    public var progressText: String {
+        switch self {
+        case .submit: return "submitting"
+        case let .approve(id, _): return "approving #\(id)"
+        case let .deny(id, _): return "denying #\(id)"
+        case let .revoke(id, _): return "revoking #\(id)"
+        case let .extend(id, duration, _): return "extending #\(id) by \(duration)"
+        case let .cancel(id): return "cancelling #\(id)"
+        case let .release(id): return "releasing #\(id)"
+        }
+    }
+
+    /// The verb alone, for the row being changed ("approve").
+    public var verb: String {
+        switch self {
+        case .submit: return "request"
+        case .approve: return "approve"
+        case .deny: return "deny"
+        case .revoke: return "revoke"
+        case .extend: return "extend"
+        case .cancel: return "cancel"
+        case .release: return "release"
+        }
+    }
+}
+
 /// The daemon's answer to a `ConsoleAction`.
 public enum ActionResult: Sendable, Equatable {
     case ok(String)

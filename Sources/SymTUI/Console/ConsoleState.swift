@@ -101,9 +101,20 @@ public struct PromptState: Sendable, Equatable {
 
 /// A line for the message row.
 public struct ConsoleMessage: Sendable, Equatable {
-    public enum Kind: Sendable { case info, ok, refused }
+    /// `warning`: something went wrong that is not a refusal (the daemon did not answer in time).
+    public enum Kind: Sendable { case info, ok, refused, warning }
     public var kind: Kind
     public var text: String
+}
+
+/// A command sent to the daemon whose answer has not come back yet.
+public struct PendingAction: Sendable, Equatable {
+    public var action: ConsoleAction
+    /// The console clock when it was sent.
+    public var since: Date
+    /// No answer within `Console.answerTimeout`; the user has been told so.
+    public var overdue = false
+    public init(action: ConsoleAction, since: Date) { self.action = action; self.since = since }
 }
 
 /// Everything the console shows; changed only by `Console.reduce`.
@@ -134,6 +145,8 @@ public struct ConsoleState: Sendable {
     public var reviewSeenThrough: Int64?
     /// New review requests, highlighted until the selection moves onto them.
     public var newRequestIds: Set<Int64> = []
+    /// Commands out to the daemon, oldest first; their rows show "sending…" until the answer comes.
+    public var pending: [PendingAction] = []
     public var quitting = false
 
     public init(identity: ConsoleIdentity, rows: Int = 24, cols: Int = 80, now: Date = Date()) {
@@ -159,6 +172,9 @@ public struct ConsoleState: Sendable {
     public func list(_ view: ConsoleView) -> ListState { view == .request ? requestList : lists[view] ?? ListState() }
 
     public func flow(named name: String) -> FlowSummary? { flows.first { $0.name == name } }
+
+    /// The command out to the daemon for request `id`, if any.
+    public func pendingAction(for id: Int64) -> PendingAction? { pending.first { $0.action.requestId == id } }
 
     /// The request under the selection of a request list, when loaded.
     public func selectedRequest(_ view: ConsoleView) -> AccessRequest? {

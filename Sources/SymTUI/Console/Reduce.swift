@@ -28,12 +28,23 @@ public enum ConsoleEvent: Sendable {
     /// The first rows of the unfiltered review queue (newest first), to find new requests.
     case reviewHead(ConsolePage)
     case actionFinished(ConsoleAction, ActionResult)
+    /// Another process committed a change to the store (or the daemon said so).
+    case storeChanged
     /// Something other approvers must be told at once (a break-glass self-approval): a banner and the bell.
     case announcement(String)
 }
 
 /// The console's pure state transitions.
 public enum Console {
+    /// Seconds the console waits for the daemon's answer to a command before saying it did not come.
+    public static let answerTimeout: TimeInterval = 10
+
+    /// What the message line says when the daemon has not answered `action` within `answerTimeout`.
+    public static func noAnswerMessage(_ action: ConsoleAction) -> String {
+        action.progressText + ": the daemon did not answer within \(Int(answerTimeout)) s; the request may still be decided"
+            + " — check the Mine/Review view (the answer is shown when it comes)"
+    }
+
     /// Applies a key.
     public static func reduce(_ state: ConsoleState, _ key: Key) -> (ConsoleState, [Effect]) {
         reduce(state, .key(key))
@@ -48,6 +59,13 @@ public enum Console {
             handleKey(&s, key, &fx)
         case let .tick(now):
             s.now = now
+            for i in s.pending.indices where !s.pending[i].overdue && now.timeIntervalSince(s.pending[i].since) >= answerTimeout {
+                s.pending[i].overdue = true
+                s.message = ConsoleMessage(kind: .warning, text: noAnswerMessage(s.pending[i].action))
+                s.daemonHealthy = false
+            }
+        case .storeChanged:
+            fx.append(.refresh)
         case let .resized(rows, cols):
             s.rows = rows; s.cols = cols
             for v in ConsoleView.allCases where v.isPaged { ensureVisible(&s, v, &fx) }
@@ -83,6 +101,9 @@ public enum Console {
                 s.reviewSeenThrough = ids.max() ?? 0
             }
         case let .actionFinished(action, result):
+            if let i = s.pending.firstIndex(where: { $0.action == action }) { s.pending.remove(at: i) }
+            // An answer means the daemon is back; the next status check confirms it.
+            s.daemonHealthy = true
             switch result {
             case let .ok(m): s.message = ConsoleMessage(kind: .ok, text: m)
             case let .refused(m): s.message = ConsoleMessage(kind: .refused, text: m)
@@ -216,6 +237,7 @@ public enum Console {
         guard let r = s.selectedRequest(s.view) else {
             s.message = ConsoleMessage(kind: .refused, text: "nothing selected to \(verb)"); return nil
         }
+        if let out = s.pendingAction(for: r.id) { stillOut(&s, out, r.id); return nil }
         guard r.state == .pending else {
             s.message = ConsoleMessage(kind: .refused, text: "cannot \(verb) #\(r.id): it is \(r.state.rawValue), not pending"); return nil
         }
@@ -226,10 +248,16 @@ public enum Console {
         guard let r = s.selectedRequest(s.view) else {
             s.message = ConsoleMessage(kind: .refused, text: "nothing selected to \(verb)"); return nil
         }
+        if let out = s.pendingAction(for: r.id) { stillOut(&s, out, r.id); return nil }
         guard r.state == .active else {
             s.message = ConsoleMessage(kind: .refused, text: "cannot \(verb) #\(r.id): it is \(r.state.rawValue), not active"); return nil
         }
         return r
+    }
+
+    /// A second command for a request whose first has not been answered would race it: say so instead.
+    private static func stillOut(_ s: inout ConsoleState, _ out: PendingAction, _ id: Int64) {
+        s.message = ConsoleMessage(kind: .info, text: "#\(id): \(out.action.verb) was sent and awaits the daemon's answer")
     }
 
     private static func confirmPrompt(_ s: inout ConsoleState, _ fx: inout [Effect]) {
@@ -239,6 +267,7 @@ public enum Console {
         func send(_ a: ConsoleAction, _ what: String) {
             s.prompt = nil
             s.message = ConsoleMessage(kind: .info, text: what + "…")
+            s.pending.append(PendingAction(action: a, since: s.now))
             fx.append(.send(a))
         }
         switch p.kind {
@@ -421,7 +450,9 @@ public enum Console {
         f.submitting = true
         s.form = f
         s.message = ConsoleMessage(kind: .info, text: "submitting…")
-        fx.append(.send(.submit(flow: f.flow, target: f.target, fields: values)))
+        let action = ConsoleAction.submit(flow: f.flow, target: f.target, fields: values)
+        s.pending.append(PendingAction(action: action, since: s.now))
+        fx.append(.send(action))
     }
 
     /// Why a field's input is not acceptable.

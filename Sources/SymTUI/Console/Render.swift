@@ -103,6 +103,10 @@ struct Painter {
         case let n?: waiting = "\(n) requests wait for you"
         }
         var daemon = state.daemonHealthy ? "daemon ok" : "⚠ daemon not answering"
+        if !state.pending.isEmpty {
+            let waiting = state.pending.contains(where: \.overdue) ? "no answer yet" : "sending…"
+            daemon += " │ " + (state.pending.count == 1 ? waiting : "\(state.pending.count) commands " + waiting)
+        }
         if let note = state.reportingNote { daemon += " │ " + safe(note) }
         var text = " " + safe(id.user) + groups + " │ " + waiting + " │ " + daemon + " │ store " + safe(id.storePath)
         if DisplayWidth.of(text) > cols {
@@ -125,6 +129,7 @@ struct Painter {
         case .info: buffer.put(safe(m.text), row: row, col: 1)
         case .ok: buffer.put("✓ " + safe(m.text), row: row, col: 1, style: .message)
         case .refused: buffer.put("✗ refused: " + safe(m.text), row: row, col: 1, style: .refusal)
+        case .warning: buffer.put("⚠ " + safe(m.text), row: row, col: 1, style: .refusal)
         }
     }
 
@@ -374,6 +379,15 @@ struct Painter {
     func timeText(_ r: AccessRequest) -> String { state.timeText(r) }
 
     func requestCells(_ v: ConsoleView, _ r: AccessRequest) -> [String] {
+        var cells = plainRequestCells(v, r)
+        // The reason gives way to the command out for this row until its answer comes.
+        if let out = state.pendingAction(for: r.id), !cells.isEmpty {
+            cells[cells.count - 1] = out.overdue ? "\(out.action.verb): no answer yet" : "sending \(out.action.verb)…"
+        }
+        return cells
+    }
+
+    func plainRequestCells(_ v: ConsoleView, _ r: AccessRequest) -> [String] {
         switch v {
         case .review:
             return ["#\(r.id)", safe(r.requester), safe(r.flow), target(r), duration(r), ago(r.createdAt), until(r.requestExpiresAt), Painter.reason(r)]
