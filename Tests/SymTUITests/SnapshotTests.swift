@@ -42,6 +42,30 @@ final class SnapshotTests: XCTestCase {
         }
     }
 
+    /// A scene whose last step is a state the loop has not carried out yet (a command still out).
+    func sceneState(_ name: String, _ setup: (ConsoleApp, FakeBackend) -> ConsoleState) {
+        for (rows, cols) in SnapshotTests.sizes {
+            let backend = standardBackend()
+            let s = setup(startedApp(backend, rows: rows, cols: cols), backend)
+            assertSnapshot(render(state: s, size: (rows, cols)), "\(name)-\(cols)x\(rows)")
+        }
+    }
+
+    func testReviewRowShowsAnApprovalBeingSent() {
+        sceneState("review-sending") { app, _ in
+            app.press(.char("j"), .char("a")); app.type("fine")
+            return Console.reduce(app.state, .key(.enter)).0
+        }
+    }
+
+    func testReviewSaysWhenTheDaemonDidNotAnswerInTime() {
+        sceneState("review-no-answer") { app, _ in
+            app.press(.char("j"), .char("a")); app.type("fine")
+            let sent = Console.reduce(app.state, .key(.enter)).0
+            return Console.reduce(sent, .tick(sent.now.addingTimeInterval(Console.answerTimeout))).0
+        }
+    }
+
     func testRequestViewListsFlowsTargetsAndApprovers() {
         scene("request") { app, _ in app.press(.char("1")) }
     }

@@ -380,9 +380,9 @@ struct Painter {
 
     func requestCells(_ v: ConsoleView, _ r: AccessRequest) -> [String] {
         var cells = plainRequestCells(v, r)
-        // The reason gives way to the command out for this row until its answer comes.
+        // The reason gives way to the command out for this row until its answer comes (8 columns at 80×24).
         if let out = state.pendingAction(for: r.id), !cells.isEmpty {
-            cells[cells.count - 1] = out.overdue ? "\(out.action.verb): no answer yet" : "sending \(out.action.verb)…"
+            cells[cells.count - 1] = out.overdue ? "no reply" : "sending…"
         }
         return cells
     }
