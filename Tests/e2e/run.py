@@ -1575,6 +1575,47 @@ class ConsoleTests(E2ECase):
         self.assertIsNotNone(t, f"#{rid} did not appear once the daemon was back:\n{text}")
         self.assertEqual(self.show(rid)["state"], "pending")
 
+    def test_console_keeps_answering_keys_while_the_daemon_is_stopped(self):
+        rid = self.request("a", "note", reason="approve while stopped")
+        self.open_console("b", view="2")
+        text, t = self.tm.wait_for("b", lambda s: self.row_of(s, rid) is not None, timeout=2)
+        self.assertIsNotNone(t, f"#{rid} not in b's Review:\n{text}")
+        self.tm.keys("b", "a")
+        text, t = self.tm.wait_for("b", lambda s: "reason (optional)" in s, timeout=2)
+        self.assertIsNotNone(t, f"`a` did not prompt for a reason:\n{text}")
+        self.tm.type("b", "while stopped")
+        os.kill(self.daemon.pid, signal.SIGSTOP)     # the daemon hangs: it accepts nothing, answers nothing
+        try:
+            self.tm.keys("b", "Enter")
+            text, t = self.tm.wait_for("b", lambda s: "sending…" in (self.row_of(s, rid) or "")
+                                       and "sending…" in self.status_line(s), timeout=2)
+            self.assertIsNotNone(t, f"neither the row nor the status line says the approval is being sent:\n{text}")
+            # Keys are answered at once while the command is out: every view opens.
+            for key, label in (("1", "[1 Request"), ("3", "[3 Mine"), ("4", "[4 Grants"), ("5", "[5 Audit"), ("2", "[2 Review")):
+                self.tm.keys("b", key)
+                text, t = self.tm.wait_for("b", lambda s: label in s, timeout=1)
+                self.assertIsNotNone(t, f"view {key} did not open within 1 s while the daemon was stopped:\n{text}")
+            # Countdowns keep being redrawn (the row's age and expiry tick every second).
+            before = self.row_of(self.tm.screen("b"), rid)
+            text, t = self.tm.wait_for("b", lambda s: (self.row_of(s, rid) or before) != before, timeout=2.5)
+            self.assertIsNotNone(t, f"#{rid}'s countdowns were not redrawn in 2.5 s: {before!r}")
+            # The console says what happened once the answer is overdue.
+            text, t = self.tm.wait_for("b", lambda s: "did not answer within 10 s" in s, timeout=12, interval=0.2)
+            self.assertIsNotNone(t, f"no message about the missing answer after 10 s:\n{text}")
+            self.assertIn("daemon not answering", self.status_line(text))
+            self.tm.keys("b", "3")
+            text, t = self.tm.wait_for("b", lambda s: "[3 Mine" in s, timeout=1)
+            self.assertIsNotNone(t, f"keys are no longer answered after the timeout:\n{text}")
+            self.tm.keys("b", "2")
+        finally:
+            os.kill(self.daemon.pid, signal.SIGCONT)
+        # The daemon carries on: the late answer is reported and the row shows the decision.
+        text, t = self.tm.wait_for("b", lambda s: f"request {rid}: approved" in s, timeout=10, interval=0.1)
+        self.assertIsNotNone(t, f"the late answer was not reported after SIGCONT:\n{text}")
+        self.assertEqual(self.show(rid)["state"], "approved")
+        text, t = self.tm.wait_for("b", lambda s: "daemon ok" in self.status_line(s) and "sending" not in s, timeout=8)
+        self.assertIsNotNone(t, f"the console did not recover (status line: {self.status_line(text)!r})")
+
     def test_hostile_reason_is_inert_in_review(self):
         self.open_console("b", view="2")
         self.tm.tmux("set-option", "-g", "set-clipboard", "on")   # tmux would now store an OSC 52 as a buffer
