@@ -37,10 +37,12 @@ let package = Package(
         .executableTarget(name: "FuzzFields", dependencies: ["SymModel", "FuzzReplay"], path: "Tests/fuzz/FuzzFields"),
         .executableTarget(name: "FuzzEvents", dependencies: ["SymModel", "SymProtocol", "FuzzReplay"], path: "Tests/fuzz/FuzzEvents"),
         .executableTarget(name: "FuzzHCL", dependencies: ["SymModel", "FuzzReplay"], path: "Tests/fuzz/FuzzHCL"),
-        .testTarget(name: "SymModelTests", dependencies: ["SymModel"]),
-        .testTarget(name: "SymStoreTests", dependencies: ["SymStore", "SymModel"]),
-        .testTarget(name: "SymEngineTests", dependencies: ["SymEngine", "SymProtocol", "SymStore", "SymModel"]),
-        .testTarget(name: "SymTUITests", dependencies: ["SymTUI", "SymProtocol", "SymModel"]),
+        // Fixture helpers every test target shares (config builders, temporary directories, Tests/Fixtures).
+        .target(name: "SymTestSupport", dependencies: ["SymModel"], path: "Tests/SymTestSupport"),
+        .testTarget(name: "SymModelTests", dependencies: ["SymModel", "SymTestSupport"]),
+        .testTarget(name: "SymStoreTests", dependencies: ["SymStore", "SymModel", "SymTestSupport"]),
+        .testTarget(name: "SymEngineTests", dependencies: ["SymEngine", "SymProtocol", "SymStore", "SymModel", "SymTestSupport"]),
+        .testTarget(name: "SymTUITests", dependencies: ["SymTUI", "SymProtocol", "SymModel", "SymTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -69,17 +69,11 @@ public enum FieldValues {
             problems.append(FieldProblem(field: clip(name), message: "flow '\(flow.name)' has no field '\(clip(name))'\(hint); \(known)"))
         }
         for field in flow.promptFields {
-            guard let input = inputs[field.name], !isEmpty(input) else {
-                if let d = field.defaultValue { values[field.name] = d }
-                else if field.required && field.visible { problems.append(FieldProblem(field: field.name, message: "is required")) }
-                continue
-            }
-            switch parse(input, as: field) {
-            case let .failure(p): problems.append(p)
-            case let .success(value):
-                let before = problems.count
-                check(value, field: field, flow: flow, userExists: userExists, options: prefetched[field.name], into: &problems)
-                if problems.count == before { values[field.name] = value }
+            switch resolve(inputs[field.name], as: field, maxDuration: flow.maxDuration, userExists: userExists,
+                           options: prefetched[field.name]) {
+            case let .success(value?): values[field.name] = value
+            case .success(nil): break
+            case let .failure(p): problems += p
             }
         }
         return problems.isEmpty ? .success(values) : .failure(problems)
@@ -109,9 +103,29 @@ public enum FieldValues {
         return problems
     }
 
+    /// One field's input, checked exactly as `resolve(flow:…)` checks each field (the console's request form
+    /// uses it, so the form and the CLI accept and refuse the same values with the same messages): empty →
+    /// the default, "is required", or nil; then parsed as the field's type and checked against allowed values,
+    /// offered options, `maxDuration` and `userExists`.
+    public static func resolve(_ input: FieldInput?, as field: PromptField, maxDuration: TimeSpan?,
+                               userExists: (String) -> Bool, options: [FieldValue]? = nil) -> Result<FieldValue?, [FieldProblem]> {
+        guard let input, !isEmpty(input) else {
+            if let d = field.defaultValue { return .success(d) }
+            if field.required && field.visible { return .failure([FieldProblem(field: field.name, message: "is required")]) }
+            return .success(nil)
+        }
+        switch parse(input, as: field) {
+        case let .failure(p): return .failure([p])
+        case let .success(value):
+            var problems: [FieldProblem] = []
+            check(value, field: field, maxDuration: maxDuration, userExists: userExists, options: options, into: &problems)
+            return problems.isEmpty ? .success(value) : .failure(problems)
+        }
+    }
+
     // MARK: - Checks against the flow
 
-    private static func check(_ value: FieldValue, field: PromptField, flow: Flow, userExists: (String) -> Bool,
+    private static func check(_ value: FieldValue, field: PromptField, maxDuration: TimeSpan?, userExists: (String) -> Bool,
                               options: [FieldValue]?, into problems: inout [FieldProblem]) {
         func fail(_ m: String) { problems.append(FieldProblem(field: field.name, message: m)) }
         let elements = elementValues(of: value)
@@ -125,7 +139,7 @@ public enum FieldValues {
                 fail("'\(e)' is not one of the offered options: " + options.map(\.description).joined(separator: ", "))
             }
         }
-        if case let .duration(d) = value, let max = flow.maxDuration, d > max {
+        if case let .duration(d) = value, let max = maxDuration, d > max {
             fail("\(d) is longer than the flow's max_duration of \(max)")
         }
         switch value {

@@ -3,6 +3,7 @@ import Synchronization
 import XCTest
 import SymModel
 import SymProtocol
+import SymTestSupport
 @testable import SymEngine
 
 // MARK: - fixtures
@@ -10,15 +11,9 @@ import SymProtocol
 enum Fixture {
     static let python = "/usr/bin/python3"
 
-    static func randomName(_ prefix: String = "symt_") -> String {
-        prefix + String(UInt32.random(in: 0...UInt32.max), radix: 16)
-    }
+    static func randomName(_ prefix: String = "symt_") -> String { uniqueName(prefix) }
 
-    static func tempDirectory() throws -> String {
-        let path = NSTemporaryDirectory() + "/" + randomName("symtui-test-")
-        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-        return path
-    }
+    static func tempDirectory() throws -> String { try makeTemporaryDirectory(prefix: "symtui-test-") }
 
     /// Writes an executable script (the script may be a shell script: what matters is that we never run a shell).
     static func script(in dir: String, _ text: String, name: String = randomName("script-")) throws -> String {

@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 @testable import SymModel
+import SymTestSupport
 
 final class ConfigLocateAndLoadTests: XCTestCase {
     func testLocatePrefersExplicitPath() {

@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 @testable import SymModel
+import SymTestSupport
 
 private func field(_ type: FieldType, _ name: String = "f") -> PromptField { PromptField(name: name, type: type) }
 
@@ -179,48 +180,29 @@ final class FieldResolveTests: XCTestCase {
     }
 }
 
-/// Runs Tests/Fixtures/bad-fields.jsonl: each line names a flow (inline JSON5 or the shared one), inputs and an expected fragment.
+/// Runs Tests/Fixtures/bad-fields.jsonl and good-fields.jsonl (see `FieldCorpus`) through the model.
 final class BadFieldCorpusTests: XCTestCase {
-    static let sharedFlow = #"""
-    { name: "shared", strategy: "s", approvers: { users: ["alice"] }, max_duration: "4h",
-      prompt_fields: [
-        { name: "reason", type: "string" },
-        { name: "env", type: "string", required: false, allowed_values: ["dev", "prod"] },
-        { name: "count", type: "int", required: false },
-        { name: "urgent", type: "bool", required: false },
-        { name: "dbs", type: "str_list", required: false, allowed_values: ["orders", "users"] },
-        { name: "ports", type: "int_list", required: false },
-        { name: "buddy", type: "user", required: false },
-        { name: "team", type: "user_list", required: false },
-        { name: "duration", type: "duration", default: "1h" },
-      ] }
-    """#
-
-    private func flow(_ spec: JSONValue) throws -> Flow {
-        let flowText: String
-        if case .string("shared") = spec { flowText = Self.sharedFlow } else { flowText = spec.compact }
-        let config = try parseConfig(ConfigText.with(flows: [flowText])).get()
-        return try XCTUnwrap(config.flows.first)
-    }
-
     func testEveryBadFieldLineIsRejectedWithItsMessage() throws {
-        let text = try String(contentsOf: fixturesDirectory.appendingPathComponent("bad-fields.jsonl"), encoding: .utf8)
-        let lines = text.split(separator: "\n").filter { !$0.trimmingCharacters(in: .whitespaces).isEmpty }
-        XCTAssertGreaterThanOrEqual(lines.count, 15)
-        for (n, line) in lines.enumerated() {
-            let entry = try JSONValue.parse(String(line))
-            let f = try flow(entry["flow_config"] ?? .string("shared"))
-            var inputs: [String: FieldInput] = [:]
-            for (name, v) in entry["inputs"]?.objectValue ?? [] {
-                inputs[name] = entry["as"]?.stringValue == "json" ? .json(v) : .text(v.stringValue ?? v.compact)
-            }
-            let expect = entry["expect"]?.stringValue ?? "?"
-            let result = FieldValues.resolve(flow: f, inputs: inputs, userExists: users.contains)
+        let entries = try FieldCorpus.load("bad-fields.jsonl")
+        XCTAssertGreaterThanOrEqual(entries.count, 15)
+        for e in entries {
+            let expect = e.expect ?? "?"
+            let result = FieldValues.resolve(flow: e.flow, inputs: e.fieldInputs, userExists: FieldCorpus.users.contains)
             guard case let .failure(problems) = result else {
-                XCTFail("line \(n + 1): expected a problem containing '\(expect)', got success"); continue
+                XCTFail("line \(e.line): expected a problem containing '\(expect)', got success"); continue
             }
             XCTAssertTrue(problems.contains { $0.description.contains(expect) },
-                          "line \(n + 1): no problem contains '\(expect)': \(problems.map(\.description))")
+                          "line \(e.line): no problem contains '\(expect)': \(problems.map(\.description))")
+        }
+    }
+
+    func testEveryGoodFieldLineIsAccepted() throws {
+        let entries = try FieldCorpus.load("good-fields.jsonl")
+        XCTAssertGreaterThanOrEqual(entries.count, 10)
+        for e in entries {
+            if case let .failure(problems) = FieldValues.resolve(flow: e.flow, inputs: e.fieldInputs, userExists: FieldCorpus.users.contains) {
+                XCTFail("good line \(e.line) refused: \(problems.map(\.description))")
+            }
         }
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 import SymModel
+import SymTestSupport
 @testable import SymStore
 
 /// Small helpers that build stores with audit events and tamper with them as an attacker would.
@@ -8,11 +9,7 @@ enum AuditFixture {
     static let sqlite3 = "/usr/bin/sqlite3"
     static let python = "/usr/bin/python3"
 
-    static func tempDirectory() throws -> String {
-        let path = NSTemporaryDirectory() + "/symtui-audit-" + String(UInt32.random(in: 0...UInt32.max), radix: 16)
-        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-        return path
-    }
+    static func tempDirectory() throws -> String { try makeTemporaryDirectory(prefix: "symtui-audit-") }
 
     /// A varied event: unicode, nested objects, numbers, nulls, lists.
     static func draft(_ i: Int) -> EventDraft {

@@ -109,7 +109,7 @@ final class ReduceTests: XCTestCase {
         app.press(.char("1"), .char("j"), .enter)  // prod-access → 東京データベース
         XCTAssertEqual(app.state.form?.target, "tokyo-db")
         app.type("qjk 1")                          // letters that are keys elsewhere just type here
-        app.press(.backspace)
+        app.press(.backspace, .backspace)          // a string is sent as typed, spaces included (as by the CLI)
         app.press(.down, .right)                   // duration 1h → 4h
         app.press(.tab); app.type("4411")
         app.press(.tab, .char(" "))                // urgent on
@@ -129,12 +129,13 @@ final class ReduceTests: XCTestCase {
         app.type("seven")
         app.press(.tab, .tab, .enter)
         XCTAssertEqual(backend.sent, [])
-        XCTAssertEqual(app.state.form?.fields[0].error, "required")
-        XCTAssertEqual(app.state.form?.fields[2].error, "must be a whole number")
+        // The model's messages, word for word as the CLI gives them.
+        XCTAssertEqual(app.state.form?.fields[0].error, "is required")
+        XCTAssertEqual(app.state.form?.fields[2].error, "expected a whole number, got 'seven'")
         XCTAssertEqual(app.state.form?.focus, 0, "focus goes to the first bad field")
         let text = app.screen.text
-        XCTAssertTrue(text.contains("✗ required"))
-        XCTAssertTrue(text.contains("✗ must be a whole number"))
+        XCTAssertTrue(text.contains("✗ is required"))
+        XCTAssertTrue(text.contains("✗ expected a whole number"))
         XCTAssertTrue(text.contains("2 fields need attention"))
         app.type("x")
         XCTAssertNil(app.state.form?.fields[0].error, "editing a field clears its error")

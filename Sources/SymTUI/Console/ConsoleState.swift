@@ -41,8 +41,9 @@ public struct ListState: Sendable {
     public var total: Int { page?.total ?? 0 }
 }
 
-/// An input of the request form.
-public enum FieldInput: Sendable, Equatable {
+/// The widget a prompt field is edited with in the request form (not to be confused with SymModel's
+/// `FieldInput`, a value as it arrives to be parsed: the form turns its widgets into those).
+public enum FormInput: Sendable, Equatable {
     case text(String)
     case toggle(Bool)
     /// Index into `allowed`.
@@ -52,7 +53,7 @@ public enum FieldInput: Sendable, Equatable {
 /// One prompt field being filled in.
 public struct FormField: Sendable {
     public var field: PromptField
-    public var input: FieldInput
+    public var input: FormInput
     public var error: String?
     /// Where typing goes in a text input: a character offset, 0...text.count.
     public var cursor = 0

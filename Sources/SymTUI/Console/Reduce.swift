@@ -436,8 +436,8 @@ public enum Console {
             switch validate(f.fields[i], maxDuration: maxDuration) {
             case let .success(v?): values[f.fields[i].field.name] = v; f.fields[i].error = nil
             case .success(nil): f.fields[i].error = nil
-            case let .failure(e):
-                f.fields[i].error = e.message
+            case let .failure(problems):
+                f.fields[i].error = problems.map(\.message).joined(separator: "; ")
                 if bad == 0 { f.focus = i }
                 bad += 1
             }
@@ -455,37 +455,16 @@ public enum Console {
         fx.append(.send(action))
     }
 
-    /// Why a field's input is not acceptable.
-    public struct FieldProblem: Error, Equatable { public var message: String }
-
-    /// The typed value of a form field, nil when it is empty and optional.
-    public static func validate(_ ff: FormField, maxDuration: TimeSpan?) -> Result<FieldValue?, FieldProblem> {
-        let f = ff.field
+    /// The typed value of a form field (nil when it is empty and optional), parsed and checked by the model's
+    /// `FieldValues.resolve`, as the CLI's `--field` is: the same values are refused with the same messages.
+    /// Whether a user exists is left to the daemon (it answers with the same message); reduce does no I/O.
+    public static func validate(_ ff: FormField, maxDuration: TimeSpan?) -> Result<FieldValue?, [FieldProblem]> {
+        let text: String
         switch ff.input {
-        case let .toggle(b): return .success(.bool(b))
-        case let .choice(i, allowed): return .success(allowed[i])
-        case let .text(raw):
-            let t = raw.trimmingCharacters(in: .whitespaces)
-            if t.isEmpty { return f.required ? .failure(FieldProblem(message: "required")) : .success(nil) }
-            let items = t.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-            switch f.type {
-            case .string: return .success(.string(t))
-            case .user: return .success(.user(t))
-            case .bool: return .success(.bool(["true", "yes", "y", "1"].contains(t.lowercased())))
-            case .int:
-                guard let n = Int64(t) else { return .failure(FieldProblem(message: "must be a whole number")) }
-                return .success(.int(n))
-            case .duration:
-                guard let d = TimeSpan(parsing: t) else { return .failure(FieldProblem(message: "not a duration (e.g. 30m, 1h)")) }
-                if let m = maxDuration, d > m { return .failure(FieldProblem(message: "longer than the maximum \(m)")) }
-                return .success(.duration(d))
-            case .strList: return .success(.strList(items))
-            case .userList: return .success(.userList(items))
-            case .intList:
-                let ns = items.compactMap { Int64($0) }
-                guard ns.count == items.count else { return .failure(FieldProblem(message: "whole numbers, comma-separated")) }
-                return .success(.intList(ns))
-            }
+        case let .text(t): text = t
+        case let .toggle(b): text = b ? "true" : "false"
+        case let .choice(i, allowed): text = allowed[i].description
         }
+        return FieldValues.resolve(.text(text), as: ff.field, maxDuration: maxDuration, userExists: { _ in true })
     }
 }
