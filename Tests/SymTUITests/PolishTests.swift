@@ -202,8 +202,8 @@ final class PolishTests: XCTestCase {
     }
 
     func testCtrlLettersArriveAsKeys() {
-        XCTAssertEqual(Keymap.binding(for: .ctrl("a"), mode: .form, view: .request)?.command, .formHome)
-        XCTAssertEqual(Keymap.binding(for: .ctrl("e"), mode: .form, view: .request)?.command, .formEnd)
+        XCTAssertEqual(Keymap.binding(for: .ctrl("a"), mode: .form, view: .request)?.action, .formHome)
+        XCTAssertEqual(Keymap.binding(for: .ctrl("e"), mode: .form, view: .request)?.action, .formEnd)
         XCTAssertNil(Keymap.binding(for: .ctrl("a"), mode: .list, view: .review))
     }
 }

@@ -123,7 +123,7 @@ final class ScreenTests: XCTestCase {
             guard case let .keys(keys) = b.pattern else { continue }
             let view = b.views.map { v in ConsoleView.allCases.first { v.contains($0) }! } ?? .review
             for k in keys {
-                XCTAssertEqual(Keymap.binding(for: k, mode: b.mode, view: view)?.command, b.command, "\(k) in \(b.mode) on \(view)")
+                XCTAssertEqual(Keymap.binding(for: k, mode: b.mode, view: view)?.action, b.action, "\(k) in \(b.mode) on \(view)")
             }
         }
     }

@@ -16,8 +16,8 @@ public enum KeyMode: String, CaseIterable, Sendable {
     case help = "Help"
 }
 
-/// What a key asks for; `reduce` gives each its meaning.
-public enum Command: Equatable, Sendable {
+/// What a key asks the console to do; `reduce` gives each its meaning.
+public enum KeyAction: Equatable, Sendable {
     case moveUp, moveDown, pageUp, pageDown, first, last, open, back
     case nextView, previousView, showView(ConsoleView), startFilter, showHelp, quit
     case approve, deny, revoke, cancel, release, extend
@@ -56,15 +56,15 @@ public struct KeyBinding: Sendable {
     public var mode: KeyMode
     /// nil: every view.
     public var views: Set<ConsoleView>?
-    public var command: Command
+    public var action: KeyAction
     public var help: String
     /// A word or two for the hint line of its mode/view; nil keeps it out of the hint line.
     public var hint: String?
 
     public init(_ pattern: KeyPattern, _ label: String, _ mode: KeyMode, _ views: Set<ConsoleView>? = nil,
-                _ command: Command, _ help: String, hint: String? = nil) {
+                _ action: KeyAction, _ help: String, hint: String? = nil) {
         self.pattern = pattern; self.label = label; self.mode = mode; self.views = views
-        self.command = command; self.help = help; self.hint = hint
+        self.action = action; self.help = help; self.hint = hint
     }
 }
 

@@ -125,16 +125,16 @@ public enum Console {
         }
         guard let b = Keymap.binding(for: key, mode: s.mode, view: s.view) else { return }
         if s.mode != .prompt { s.message = nil }
-        apply(&s, b.command, key, &fx)
+        apply(&s, b.action, key, &fx)
     }
 
-    private static func apply(_ s: inout ConsoleState, _ command: Command, _ key: Key, _ fx: inout [Effect]) {
+    private static func apply(_ s: inout ConsoleState, _ action: KeyAction, _ key: Key, _ fx: inout [Effect]) {
         let v = s.view
         if let top = s.helpScroll {
             let room = max(1, s.layout.bodyHeight - 2)
             let lines = Keymap.helpLines()
             let step: Int
-            switch command {
+            switch action {
             case .moveUp: step = -1
             case .moveDown: step = 1
             case .pageUp: step = -room
@@ -147,7 +147,7 @@ public enum Console {
                 return
             }
         }
-        switch command {
+        switch action {
         case .moveUp: move(&s, by: -1, &fx)
         case .moveDown: move(&s, by: 1, &fx)
         case .pageUp: move(&s, by: -pageSize(s, v), &fx)
