@@ -318,14 +318,14 @@ public final class Engine: @unchecked Sendable {
         var result = transition.request
         // An approved extension moves its grant's expiry in the same transaction.
         if result.state == .approved, let grantID = result.extends, request.state == .pending {
-            if let grant = try tx.request(id: grantID), grant.state == .active, let exp = grant.accessExpiresAt {
+            let grant = try tx.request(id: grantID)
+            if let grant, grant.state == .active, let exp = grant.accessExpiresAt {
                 try checkExtensionLength(grant: grant, by: result.durationSeconds ?? 0, flow: config.flow(named: grant.flow))
                 let newExpiry = exp.addingTimeInterval(TimeInterval(result.durationSeconds ?? 0))
                 try apply(.extendGrant(byRequest: result.id, newExpiry: newExpiry, approvers: result.approvals.map(\.user)),
                           to: grant, actor: actor, tx: tx)
             } else {
-                result.error = "the grant ended before this extension was approved"
-                try tx.update(result)
+                result = try apply(.extensionLapsed(grantState: grant?.state ?? .ended), to: result, actor: .system, tx: tx)
             }
         }
         return result

@@ -21,6 +21,8 @@ public enum LifecycleAction: Sendable, Equatable {
     case deescalationFailed(error: String, data: JSONValue, retryAt: Date)
     /// An approved extension moves this grant's expiry.
     case extendGrant(byRequest: Int64, newExpiry: Date, approvers: [String])
+    /// An extension was approved after its grant had ended (`grantState`): it stays approved, moves nothing, and says why.
+    case extensionLapsed(grantState: RequestState)
 
     public var name: String {
         switch self {
@@ -37,6 +39,7 @@ public enum LifecycleAction: Sendable, Equatable {
         case .deescalated: return "deescalated"
         case .deescalationFailed: return "deescalation failed"
         case .extendGrant: return "extend"
+        case .extensionLapsed: return "lapse extension"
         }
     }
 }
@@ -254,9 +257,19 @@ public enum Lifecycle {
                                        ("previous_expires_at", .string(Timestamp.format(old))),
                                        ("access_expires_at", .string(Timestamp.format(newExpiry))),
                                        ("approvers", .array(approvers.map(JSONValue.string)))]))
+
+        case let .extensionLapsed(grantState):
+            guard r.state == .approved, let grant = r.extends, grantState != .active else { return wrongState() }
+            r.error = Lifecycle.extensionLapsedError
+            // An `extend` event on the extension itself, marked not applied: the audit log shows why nothing moved.
+            event(.extend, data: .obj([("extends", .int(grant)), ("applied", .bool(false)),
+                                       ("grant_state", .string(grantState.rawValue)), ("error", .string(Lifecycle.extensionLapsedError))]))
         }
         return .success(Transition(request: r, events: events))
     }
+
+    /// The error an extension approved after its grant ended carries.
+    public static let extensionLapsedError = "the grant ended before this extension was approved"
 
     /// Revoke and release: the grant goes to deescalation (final); an escalation in progress finishes first.
     private static func endGrant(_ request: AccessRequest, flow: Flow, reason: EndReason, type: EventType, eventReason: String?,

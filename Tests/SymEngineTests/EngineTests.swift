@@ -351,6 +351,23 @@ final class EngineGrantTests: XCTestCase {
         XCTAssertEqual(h.runs("escalate").count, 1)
     }
 
+    func testALapsedExtensionIsALifecycleTransitionWithItsEvent() throws {
+        let h = try EngineHarness(self)
+        let grant = try h.activeGrant()
+        let ext = try h.execute(.extend(id: grant.id, duration: "30m", reason: "more"), by: h.rita)
+        try h.execute(.release(id: grant.id), by: h.rita)
+        try h.run()
+        XCTAssertEqual(try h.current(grant).state, .ended)
+        XCTAssertEqual(try h.execute(.approve(id: ext.id, reason: nil), by: h.alice).error, Lifecycle.extensionLapsedError)
+        let events = try h.store.events(requestId: ext.id)
+        XCTAssertEqual(events.map(\.type), [.request, .approve, .extend])
+        XCTAssertEqual(events.last?.data["applied"], .bool(false))
+        XCTAssertEqual(events.last?.data["grant_state"], .string("ended"))
+        XCTAssertEqual(events.last?.actor, "system")
+        XCTAssertEqual(events.last?.requester, "rita", "the requester is on every event")
+        XCTAssertEqual(try h.store.events(requestId: grant.id).filter { $0.type == .extend }, [], "the ended grant was not moved")
+    }
+
     func testOnlyTheRequesterCanExtend() throws {
         let h = try EngineHarness(self)
         let grant = try h.activeGrant()

@@ -471,6 +471,29 @@ final class LifecycleExtensionTests: XCTestCase {
                                LF.request(flow, state: .active), flow: flow)?.kind, .invalid)
     }
 
+    func testAnExtensionApprovedAfterItsGrantEndedLapsesWithAnExtendEvent() throws {
+        let flow = LF.accessFlow()
+        let ext = LF.request(flow, state: .approved, extends: 3)
+        let t = try applied(.extensionLapsed(grantState: .ended), ext, flow: flow, by: .system)
+        XCTAssertEqual(t.request.state, .approved, "a lapsed extension is not revived or escalated")
+        XCTAssertEqual(t.request.error, "the grant ended before this extension was approved")
+        XCTAssertEqual(t.events.map(\.type), [.extend])
+        XCTAssertEqual(t.events.first?.data["applied"], .bool(false))
+        XCTAssertEqual(t.events.first?.data["extends"], .int(3))
+        XCTAssertEqual(t.events.first?.data["grant_state"], .string("ended"))
+        XCTAssertEqual(t.events.first?.actor, "system")
+    }
+
+    func testOnlyAnApprovedExtensionOfAGrantThatIsNoLongerActiveLapses() {
+        let flow = LF.accessFlow()
+        XCTAssertEqual(refused(.extensionLapsed(grantState: .active), LF.request(flow, state: .approved, extends: 3), flow: flow)?.kind,
+                       .wrongState, "the grant is still active: the extension applies")
+        XCTAssertEqual(refused(.extensionLapsed(grantState: .ended), LF.request(flow, state: .pending, extends: 3), flow: flow)?.kind,
+                       .wrongState, "not approved yet")
+        XCTAssertEqual(refused(.extensionLapsed(grantState: .ended), LF.request(flow, state: .approved), flow: flow)?.kind,
+                       .wrongState, "not an extension")
+    }
+
     func testOnlyAnActiveGrantCanBeExtended() {
         let flow = LF.accessFlow()
         XCTAssertEqual(refused(.extendGrant(byRequest: 9, newExpiry: LF.t0.addingTimeInterval(9000), approvers: []),
