@@ -1,4 +1,5 @@
 import Foundation
+import SymModel
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -27,7 +28,7 @@ guard FileManager.default.isExecutableFile(atPath: symtuiExecutable) else {
     log("symtui-bench: \(symtuiExecutable) is missing; build it first (swift build -c release)")
     exit(69)
 }
-signal(SIGPIPE, SIG_IGN)
+BrokenPipes.ignore()
 let report = Report()
 let started = monoNanos()
 for name in only {

@@ -49,15 +49,14 @@ public enum ProcessRunner {
     public static let defaultMaxOutput = 1 << 20
     public static let tailBytes = 2048
 
-    /// A program that exits without reading all of its stdin must give EPIPE, not a SIGPIPE that kills the caller
-    /// (the daemon under `--once`, a test process). Children get the default disposition back (see `run`).
-    private static let ignorePipeSignal: Void = { signal(SIGPIPE, SIG_IGN); return () }()
+    // A program that exits without reading all of its stdin gives EPIPE, not a SIGPIPE that kills the caller: the
+    // writes run with SIGPIPE blocked on this thread (see `run`), whatever the process's disposition; children get
+    // the default disposition and an empty mask.
 
     public static func run(path: String, arguments: [String] = [], environment: [String: String] = [:],
                            stdin: Data = Data(), timeout: TimeInterval, workingDirectory: String? = nil,
                            maxOutput: Int = defaultMaxOutput) throws -> ProcessResult {
         guard path.hasPrefix("/") else { throw ProcessLaunchError(path: path, message: "not an absolute path") }
-        ProcessRunner.ignorePipeSignal
         guard access(path, X_OK) == 0 else { throw ProcessLaunchError(path: path, message: String(cString: strerror(errno))) }
 
         var inPipe: [Int32] = [-1, -1], outPipe: [Int32] = [-1, -1], errPipe: [Int32] = [-1, -1]
@@ -96,6 +95,21 @@ public enum ProcessRunner {
         guard rc == 0 else {
             close(inPipe[1]); close(outPipe[0]); close(errPipe[0])
             throw ProcessLaunchError(path: path, message: String(cString: strerror(rc)))
+        }
+
+        var pipeSignal = sigset_t(), savedMask = sigset_t()
+        sigemptyset(&pipeSignal)
+        sigaddset(&pipeSignal, SIGPIPE)
+        pthread_sigmask(SIG_BLOCK, &pipeSignal, &savedMask)
+        defer {
+            // Drop the SIGPIPE a write to a program that had gone left pending, then restore this thread's mask.
+            var pending = sigset_t()
+            sigpending(&pending)
+            if sigismember(&pending, SIGPIPE) == 1, sigismember(&savedMask, SIGPIPE) == 0 {
+                var now = timespec()
+                _ = sigtimedwait(&pipeSignal, nil, &now)
+            }
+            pthread_sigmask(SIG_SETMASK, &savedMask, nil)
         }
 
         var out = Data(), err = Data()

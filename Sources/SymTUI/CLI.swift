@@ -9,13 +9,13 @@ public let symtuiVersion = "0.1.0"
 public enum SymTUICommandLine {
     /// Runs the command line with the engine the executable links (`daemon`, `check`, `handlers test`).
     public static func main(_ argv: [String], engine: any EngineLink) -> Never {
+        // A daemon that goes away mid-write must give a clear error (69), not kill the CLI with SIGPIPE.
+        BrokenPipes.ignore()
         Link.engine = engine
         exit(run(Array(argv.dropFirst())))
     }
 
     public static func run(_ args: [String]) -> Int32 {
-        // A daemon that goes away mid-write must give a clear error (69), not kill the CLI with SIGPIPE.
-        signal(SIGPIPE, SIG_IGN)
         // Global options may come before the command words.
         var globals = ParsedArguments()
         var rest = args[...]

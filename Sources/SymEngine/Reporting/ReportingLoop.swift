@@ -54,7 +54,6 @@ public final class ReportingLoop: @unchecked Sendable {
     /// Delivers until `stop` returns true (checked at least every 200 ms), then lets in-flight batches
     /// finish for a few seconds.
     public func run(until stop: @escaping () -> Bool) {
-        signal(SIGPIPE, SIG_IGN)
         var workers: [(destination: Destination, worker: DeliveryWorker)] = []
         var applied = -1
         while !stop() {
