@@ -41,7 +41,7 @@ def record(name, problems):
 
 
 def config_text(cls):
-    base = R.e2e.E2ECase.config_text.__func__(cls)
+    base = R.harness.SymtuiCase.config_text.__func__(cls)
     cfg = json.loads(base[base.index("{"):])
     cfg["strategies"].append({"name": "typedcmd", "type": "command",
                               "settings": {"escalate": "/bin/true", "deescalate": "/bin/true"},

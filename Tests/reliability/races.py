@@ -132,7 +132,7 @@ def two_daemons(rig, trials):
         for t in ts:
             t.join()
         for p in procs:
-            R.e2e.STARTED_PIDS.append(p.pid)
+            R.harness.STARTED_PIDS.append(p.pid)
         time.sleep(1.5)
         codes = [p.poll() for p in procs]
         serving = [p for p in procs if p.poll() is None]
@@ -147,7 +147,7 @@ def two_daemons(rig, trials):
                 p.kill()
                 p.wait()
         for p in procs:
-            R.e2e.STARTED_PIDS.remove(p.pid)
+            R.harness.STARTED_PIDS.remove(p.pid)
         outcomes.append(tuple(sorted(str(c) for c in codes)))
         ok = (len(serving) == 1 and len(exited) == 1 and exited[0].returncode == 69 and answer.returncode == 0
               and all(l.startswith("symtui: ") for e in errs for l in e.splitlines()))

@@ -1,7 +1,8 @@
 """Shared rig for the reliability harnesses: throwaway users/groups, a root daemon, the CLI as those users.
 
-It reuses the end-to-end suite's base class (Tests/e2e/run.py: E2ECase) as a plain object, so the users,
-groups, config, daemon start/stop and the at-exit cleanup are exactly the e2e suite's. Standard library only.
+It uses the test harness the end-to-end suite is built on (Tests/harness/symtui_harness.py: SymtuiCase) as a
+plain object, so the users, groups, config, daemon start/stop and the at-exit cleanup are exactly the e2e
+suite's. Standard library only.
 """
 
 import json
@@ -14,9 +15,9 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
-sys.path.insert(0, os.path.join(REPO, "Tests", "e2e"))
+sys.path.insert(0, os.path.join(REPO, "Tests", "harness"))
 
-import run as e2e  # noqa: E402  (installs the e2e cleanup: users, groups, daemons, dirs at exit)
+import symtui_harness as harness  # noqa: E402  (removes the users, groups, daemons and dirs it made at exit)
 
 
 class RigFailure(Exception):
@@ -33,7 +34,7 @@ def make_rig(name, requesters=("a", "b"), approvers=("c",), extra_groups=(), con
              "START_DAEMON": False, "LIMITS": limits, "runTest": lambda self: None}
     if config_text is not None:
         attrs["config_text"] = classmethod(lambda cls: config_text(cls))
-    cls = type(name, (e2e.E2ECase,), attrs)
+    cls = type(name, (harness.SymtuiCase,), attrs)
     cls.setUpClass()
     rig = cls()
     rig.setUp()
@@ -60,8 +61,8 @@ def kill9(rig):
     except ProcessLookupError:
         pass
     p.wait()
-    if p.pid in e2e.STARTED_PIDS:
-        e2e.STARTED_PIDS.remove(p.pid)
+    if p.pid in harness.STARTED_PIDS:
+        harness.STARTED_PIDS.remove(p.pid)
     return p.pid
 
 

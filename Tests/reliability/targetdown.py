@@ -39,7 +39,7 @@ def config_text(cls):
     for action in ("escalate", "deescalate"):
         path = os.path.join(cls.dir, f"td-{action}")
         with open(path, "w") as f:
-            f.write(f"""#!{R.e2e.PYTHON}
+            f.write(f"""#!{R.harness.PYTHON}
 import json, os, sys, time
 down = os.path.exists({flag!r})
 with open({log!r}, "a") as f:
