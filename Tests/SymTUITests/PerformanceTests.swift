@@ -4,9 +4,13 @@ import SymModel
 import SymProtocol
 @testable import SymTUI
 
-/// Rendering cost with a 10,000-row queue: only the visible window is laid out.
+/// Rendering cost with a 10,000-row queue: only the visible window is fetched and laid out. The release
+/// budget is 2 ms a frame (`make bench` measures it); a debug build on a shared machine is allowed 40 times that,
+/// which still fails a render that lays out the whole queue.
 final class PerformanceTests: XCTestCase {
-    func testRenderingAFrameOfATenThousandRowQueue() {
+    static let debugBudgetMs = 80.0
+
+    func testRenderingAFrameOfATenThousandRowQueueStaysWithinBudget() {
         let backend = standardBackend()
         backend.rows[.review] = (1...10_000).map { request(Int64($0), "user\($0 % 97)", reason: "reason number \($0) 東京", createdMinutesAgo: Double($0 % 60)) }
         for (rows, cols) in [(24, 80), (40, 120)] {
@@ -18,7 +22,9 @@ final class PerformanceTests: XCTestCase {
             let start = DispatchTime.now().uptimeNanoseconds
             for _ in 0..<n { _ = render(state: state, size: (rows, cols)) }
             let ms = Double(DispatchTime.now().uptimeNanoseconds - start) / Double(n) / 1_000_000
-            print("render \(cols)x\(rows), 10,000-row review queue: \(String(format: "%.3f", ms)) ms per frame (budget 2 ms)")
+            print("render \(cols)x\(rows), 10,000-row review queue: \(String(format: "%.3f", ms)) ms per frame (release budget 2 ms)")
+            XCTAssertLessThan(ms, PerformanceTests.debugBudgetMs, "a frame at \(cols)x\(rows) took \(ms) ms")
+            XCTAssertLessThanOrEqual(backend.largestLimit, 2 * rows, "a page asked for \(backend.largestLimit) rows, not a window")
         }
     }
 }
