@@ -74,6 +74,10 @@ public final class ConsoleApp {
                 second = Int(now.timeIntervalSince1970)
                 post(.tick(now))
                 if now.timeIntervalSince(lastHealthCheck) >= 5 { checkStatus() }
+                // A change the descriptor cannot show (the backend found the daemon back): peek once a second.
+                if !worker.isBusy(with: .changes) {
+                    worker.enqueue(.changes) { b in b.waitForChange(timeoutMs: 0) ? [.storeChanged] : [] }
+                }
             }
         }
         return Terminal.stopSignal != 0 ? 128 + Terminal.stopSignal : 0
