@@ -3,6 +3,7 @@ import XCTest
 import SymModel
 import SymProtocol
 import SymStore
+import SymTestSupport
 @testable import SymEngine
 
 /// A clock the test moves by hand.
@@ -33,10 +34,7 @@ final class EngineHarness {
     let mallory = Identity(uid: 2006, name: "mallory", groups: [])
 
     init(_ test: XCTestCase) throws {
-        dir = NSTemporaryDirectory() + "symtui-engine-test-" + String(UInt32.random(in: 0...UInt32.max), radix: 16)
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        let dir = self.dir
-        test.addTeardownBlock { try? FileManager.default.removeItem(atPath: dir) }
+        dir = try temporaryDirectory(test, prefix: "symtui-engine-test-")
         let escalate = try EngineHarness.script(dir: dir, action: "escalate")
         let deescalate = try EngineHarness.script(dir: dir, action: "deescalate")
         let strategy = Strategy(name: "cmd", type: .command, settings: ["escalate": .string(escalate), "deescalate": .string(deescalate),

@@ -3,6 +3,7 @@ import XCTest
 import SymModel
 import SymProtocol
 import SymStore
+import SymTestSupport
 @testable import SymEngine
 
 /// Rules and handlers at each step, through the engine, with real python3 handler files.
@@ -11,8 +12,7 @@ final class EngineHandlerTests: XCTestCase {
     var store: Store!
 
     override func setUpWithError() throws {
-        dir = NSTemporaryDirectory() + "symtui-eh-\(UUID().uuidString.prefix(8))"
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        dir = try makeTemporaryDirectory(prefix: "symtui-eh-")
         store = try Store.openForWriting(path: dir + "/s.db")
     }
 

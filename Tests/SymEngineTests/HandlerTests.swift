@@ -2,6 +2,7 @@ import XCTest
 import Foundation
 import SymModel
 import SymProtocol
+import SymTestSupport
 @testable import SymEngine
 
 /// SPEC §8: handlers are real programs speaking JSON on stdin/stdout; these tests run real python3 files.
@@ -14,8 +15,7 @@ final class HandlerTests: XCTestCase {
 
     override func setUpWithError() throws {
         try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: Self.python), "needs \(Self.python)")
-        dir = NSTemporaryDirectory() + "symtui-handlers-" + UUID().uuidString
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        dir = try makeTemporaryDirectory(prefix: "symtui-handlers-")
         runner = HandlerRunner(sdkDirectory: try EmbeddedSDK.install(into: dir + "/sdk"), python: Self.python)
     }
 

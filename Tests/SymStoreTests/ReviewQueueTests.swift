@@ -2,13 +2,12 @@ import Foundation
 import XCTest
 import SymModel
 import SymStore
+import SymTestSupport
 
 /// The review queue computed in SQL (plus the step check) is exactly what the policy decides row by row.
 final class ReviewQueueTests: XCTestCase {
     func testReviewQueueMatchesThePolicyForEveryRequest() throws {
-        let dir = NSTemporaryDirectory() + "symtui-rq-\(UUID().uuidString.prefix(8))"
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let dir = try temporaryDirectory(self, prefix: "symtui-rq-")
         let store = try Store.openForWriting(path: dir + "/s.db")
         let steps = [ApprovalStep(name: "peer", approvers: Approvers(groups: ["oncall"])),
                      ApprovalStep(name: "manager", approvers: Approvers(users: ["carol"]))]

@@ -57,9 +57,9 @@ final class SendingTests: XCTestCase {
     func testALateAnswerIsReportedWhenItComes() {
         let (s, _) = approvingState()
         let (late, _) = Console.reduce(s, .tick(s.now.addingTimeInterval(20)))
-        let (answered, _) = Console.reduce(late, .actionFinished(.approve(id: 103, reason: "fine"), .ok("request 103: active")))
+        let (answered, fx) = Console.reduce(late, .actionFinished(.approve(id: 103, reason: "fine"), .ok("request 103: active")))
         XCTAssertTrue(answered.pending.isEmpty)
-        XCTAssertTrue(answered.daemonHealthy)
+        XCTAssertEqual(fx, [.refresh], "the status (and the daemon's health) is read again")
         XCTAssertEqual(answered.message, ConsoleMessage(kind: .ok, text: "request 103: active"))
     }
 

@@ -101,9 +101,8 @@ public enum Console {
                 s.reviewSeenThrough = ids.max() ?? 0
             }
         case let .actionFinished(action, result):
+            // The refresh below checks the daemon again, so the status line follows the answer at once.
             if let i = s.pending.firstIndex(where: { $0.action == action }) { s.pending.remove(at: i) }
-            // An answer means the daemon is back; the next status check confirms it.
-            s.daemonHealthy = true
             switch result {
             case let .ok(m): s.message = ConsoleMessage(kind: .ok, text: m)
             case let .refused(m): s.message = ConsoleMessage(kind: .refused, text: m)
