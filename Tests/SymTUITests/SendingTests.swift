@@ -157,3 +157,32 @@ final class ConsoleNeverWaitsTests: XCTestCase {
         XCTAssertEqual(app.state.message?.kind, .ok)
     }
 }
+
+final class BackendWorkerTests: XCTestCase {
+    func testAWaitingCallIsReplacedByANewerOneOfItsKindButCommandsNeverAre() {
+        let backend = HeldBackend(standardBackend())
+        let worker = BackendWorker(backend: backend)
+        defer { worker.stop() }
+        func cancel(_ id: Int64) { worker.send { b in [.actionFinished(.cancel(id: id), b.send(.cancel(id: id)))] } }
+        func mine(offset: Int) {
+            worker.enqueue(.page(.mine)) { b in [.pageLoaded(.mine, try! b.page(.mine, filter: "", offset: offset, limit: 1))] }
+        }
+        cancel(1)
+        XCTAssertEqual(backend.sendStarted.wait(timeout: .now() + 10), .success)
+        mine(offset: 0)
+        mine(offset: 2)          // replaces the waiting page call, in its place
+        cancel(2)
+        cancel(3)
+        for _ in 0..<3 { backend.gate.signal() }
+        worker.waitUntilIdle()
+        let order: [String] = worker.takeResults().map { e in
+            switch e {
+            case let .actionFinished(.cancel(id), _): return "cancel \(id)"
+            case let .pageLoaded(_, p): return "page \(p.offset)"
+            default: return "\(e)"
+            }
+        }
+        XCTAssertEqual(order, ["cancel 1", "page 2", "cancel 2", "cancel 3"])
+        XCTAssertEqual(backend.inner.sent, [.cancel(id: 1), .cancel(id: 2), .cancel(id: 3)])
+    }
+}

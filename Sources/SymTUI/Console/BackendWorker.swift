@@ -26,6 +26,7 @@ final class BackendWorker: @unchecked Sendable {
     private var published: Int32?
     private var sends = 0
     private var started = false
+    private var stopping = false
     private let inboxRead: Int32
     private let inboxWrite: Int32
 
@@ -55,6 +56,7 @@ final class BackendWorker: @unchecked Sendable {
     func enqueue(_ kind: Kind, _ job: @escaping Job) {
         lock.lock()
         defer { lock.unlock() }
+        guard !stopping else { return }
         if !started {
             started = true
             let t = Thread { [self] in work() }
@@ -94,6 +96,15 @@ final class BackendWorker: @unchecked Sendable {
         return out
     }
 
+    /// Lets the thread end once the call it runs (if any) returns; queued calls are dropped.
+    func stop() {
+        lock.lock()
+        stopping = true
+        queue = []
+        lock.broadcast()
+        lock.unlock()
+    }
+
     /// Blocks until no job waits or runs (results may still sit in the inbox).
     func waitUntilIdle() {
         lock.lock()
@@ -104,7 +115,8 @@ final class BackendWorker: @unchecked Sendable {
     private func work() {
         while true {
             lock.lock()
-            while queue.isEmpty { lock.wait() }
+            while queue.isEmpty && !stopping { lock.wait() }
+            if stopping { lock.unlock(); return }
             let (kind, job) = queue.removeFirst()
             running = kind
             lock.unlock()

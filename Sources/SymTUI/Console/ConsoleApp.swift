@@ -31,6 +31,8 @@ public final class ConsoleApp {
         worker = BackendWorker(backend: backend)
     }
 
+    deinit { worker.stop() }
+
     /// Runs the console on the controlling terminal until `q` or a signal. Returns the exit status
     /// (0, 64 without a terminal, 69 when curses cannot start, 128+signal when stopped by one).
     public func run() -> Int32 {
