@@ -1,7 +1,8 @@
 import Foundation
 import XCTest
 @testable import SymModel
-import SymTestSupport
+// Re-exported: every file of this target sees the shared config builders (`ConfigText`, `parseConfig`) as before.
+@_exported import SymTestSupport
 
 func problems(_ text: String, base: String? = nil) -> [ConfigProblem] {
     if case let .failure(e) = parseConfig(text, base: base) { return e.problems }

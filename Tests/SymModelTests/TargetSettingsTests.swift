@@ -1,5 +1,6 @@
 import XCTest
 @testable import SymModel
+import SymTestSupport
 
 /// Config check of the `ssh_cert` and `postgres_role` strategy settings.
 final class TargetSettingsTests: XCTestCase {
