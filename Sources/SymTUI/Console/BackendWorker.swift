@@ -10,7 +10,10 @@ final class BackendWorker: @unchecked Sendable {
     /// What a job does, for coalescing: a job still waiting in the queue is replaced by a newer one of the same
     /// kind (a newer page window, a newer status check). Commands to the daemon never coalesce.
     enum Kind: Hashable, Sendable {
-        case flows, page(ConsoleView), reviewHead, announcements, status, changes
+        case flows, page(ConsoleView), reviewHead, announcements, status
+        /// A look for changes after the change descriptor woke the loop (which leaves the descriptor out of its
+        /// poll until the look is done, and is woken when it is).
+        case changes
         case send(Int)
     }
 
@@ -105,11 +108,15 @@ final class BackendWorker: @unchecked Sendable {
         lock.unlock()
     }
 
-    /// Blocks until no job waits or runs (results may still sit in the inbox).
-    func waitUntilIdle() {
+    /// Blocks until no job waits or runs (results may still sit in the inbox), or until `deadline`; true when idle.
+    @discardableResult
+    func waitUntilIdle(before deadline: Date = .distantFuture) -> Bool {
         lock.lock()
-        while running != nil || !queue.isEmpty { lock.wait() }
-        lock.unlock()
+        defer { lock.unlock() }
+        while running != nil || !queue.isEmpty {
+            if !lock.wait(until: deadline) { return running == nil && queue.isEmpty }
+        }
+        return true
     }
 
     private func work() {
@@ -128,8 +135,9 @@ final class BackendWorker: @unchecked Sendable {
             published = descriptor
             lock.broadcast()
             lock.unlock()
+            // An empty answer wakes the loop only when it must put the change descriptor back in its poll.
             var byte: UInt8 = 1
-            if inboxWrite >= 0 { _ = Glibc.write(inboxWrite, &byte, 1) }
+            if inboxWrite >= 0, !events.isEmpty || kind == .changes { _ = Glibc.write(inboxWrite, &byte, 1) }
         }
     }
 }

@@ -19,11 +19,18 @@ public final class ConsoleApp {
     private var lastChangePoll = Date.distantPast
     /// Set by `start`: the first review count decides whether the console opens on Review.
     private var opensReviewOnFirstCount = false
+    /// An event was applied since the last frame (a wake-up that brought nothing draws nothing).
+    private var needsDraw = true
 
     /// How often the store is polled for changes when the backend has no change descriptor.
     static let keyWaitMs = 250
     /// How long to wait for a commit to become visible once the store's descriptor woke the loop.
     static let changeWaitMs = 40
+    /// How long the first frame waits for the first answers (flows, status, the queue), so that it shows them
+    /// rather than "loading…"; a daemon that does not answer delays it no longer than this.
+    static let firstFrameWait: TimeInterval = 0.5
+    /// At most this many waiting keys are applied before the next frame.
+    static let keyBatch = 256
 
     public init(backend: any ConsoleBackend, now: Date = Date()) {
         self.backend = backend
@@ -55,15 +62,25 @@ public final class ConsoleApp {
         post(.resized(rows: size.rows, cols: size.cols))
         opensReviewOnFirstCount = true
         dispatch([.loadFlows, .refresh])
+        settle(before: Date().addingTimeInterval(ConsoleApp.firstFrameWait))
         var second = Int(Date().timeIntervalSince1970)
         while !state.quitting {
             if Terminal.stopSignal != 0 { return 128 + Terminal.stopSignal }
-            terminal.draw(render(state: state, size: (state.rows, state.cols)))
-            let (input, storeWoke) = nextInput(terminal)
-            switch input {
-            case let .key(k)?: post(.key(k))
-            case let .resized(rows, cols)?: post(.resized(rows: rows, cols: cols))
-            case nil: break
+            if needsDraw {
+                terminal.draw(render(state: state, size: (state.rows, state.cols)))
+                needsDraw = false
+            }
+            let (first, storeWoke) = nextInput(terminal)
+            // Typed or pasted keys that are already waiting are applied together, then drawn once.
+            var batch = 0
+            var input = first
+            while let next = input, !state.quitting {
+                switch next {
+                case let .key(k): post(.key(k))
+                case let .resized(rows, cols): post(.resized(rows: rows, cols: cols))
+                }
+                batch += 1
+                input = batch < ConsoleApp.keyBatch ? terminal.read(timeoutMs: 0) : nil
             }
             if state.quitting { break }
             takeResults()
@@ -76,10 +93,6 @@ public final class ConsoleApp {
                 second = Int(now.timeIntervalSince1970)
                 post(.tick(now))
                 if now.timeIntervalSince(lastHealthCheck) >= 5 { checkStatus() }
-                // A change the descriptor cannot show (the backend found the daemon back): peek once a second.
-                if !worker.isBusy(with: .changes) {
-                    worker.enqueue(.changes) { b in b.waitForChange(timeoutMs: 0) ? [.storeChanged] : [] }
-                }
             }
         }
         return Terminal.stopSignal != 0 ? 128 + Terminal.stopSignal : 0
@@ -128,6 +141,7 @@ public final class ConsoleApp {
     func post(_ event: ConsoleEvent) {
         let (next, effects) = Console.reduce(state, event)
         state = next
+        needsDraw = true
         dispatch(effects)
         if opensReviewOnFirstCount, case let .status(count, _) = event {
             opensReviewOnFirstCount = false
@@ -143,11 +157,12 @@ public final class ConsoleApp {
         return events.count
     }
 
-    /// Waits until the worker is idle and every answer (and whatever it caused) has been applied.
-    func settle() {
+    /// Waits until the worker is idle and every answer (and whatever it caused) has been applied, or until
+    /// `deadline` (then applies what has arrived).
+    func settle(before deadline: Date = .distantFuture) {
         while true {
-            worker.waitUntilIdle()
-            if takeResults() == 0 { return }
+            let idle = worker.waitUntilIdle(before: deadline)
+            if takeResults() == 0 || !idle { return }
         }
     }
 
@@ -192,7 +207,10 @@ public final class ConsoleApp {
     private func checkStatus() {
         lastHealthCheck = Date()
         worker.enqueue(.status) { b in
-            [.status(reviewCount: try? b.reviewCount(), daemonHealthy: b.daemonHealthy()), .reporting(b.reportingNote())]
+            let status: [ConsoleEvent] = [.status(reviewCount: try? b.reviewCount(), daemonHealthy: b.daemonHealthy()),
+                                          .reporting(b.reportingNote())]
+            // A change the descriptor cannot show (the health check found the daemon back): look after each check.
+            return status + (b.waitForChange(timeoutMs: 0) ? [.storeChanged] : [])
         }
     }
 
