@@ -110,10 +110,12 @@ final class BackendWorker: @unchecked Sendable {
 
     /// Blocks until no job waits or runs (results may still sit in the inbox), or until `deadline`; true when idle.
     @discardableResult
-    func waitUntilIdle(before deadline: Date = .distantFuture) -> Bool {
+    func waitUntilIdle(before deadline: Date? = nil) -> Bool {
         lock.lock()
         defer { lock.unlock() }
         while running != nil || !queue.isEmpty {
+            // `wait(until: .distantFuture)` traps in Foundation on Linux: no deadline is a plain wait.
+            guard let deadline else { lock.wait(); continue }
             if !lock.wait(until: deadline) { return running == nil && queue.isEmpty }
         }
         return true

@@ -159,7 +159,7 @@ public final class ConsoleApp {
 
     /// Waits until the worker is idle and every answer (and whatever it caused) has been applied, or until
     /// `deadline` (then applies what has arrived).
-    func settle(before deadline: Date = .distantFuture) {
+    func settle(before deadline: Date? = nil) {
         while true {
             let idle = worker.waitUntilIdle(before: deadline)
             if takeResults() == 0 || !idle { return }
