@@ -15,13 +15,35 @@ final class TestClock: @unchecked Sendable {
     func advance(_ seconds: TimeInterval) { lock.lock(); current.addTimeInterval(seconds); lock.unlock() }
 }
 
+/// What the tests read and write of the engine's store, each call through the engine's `StoreWriter`: one SQLite
+/// connection must never be used by a test thread while the loop's workers use it (the connection is not
+/// thread-safe; the tests crashed inside SQLite now and then when they read it directly).
+final class HarnessStore: @unchecked Sendable {
+    let writer: StoreWriter
+    let path: String
+    init(writer: StoreWriter, path: String) { self.writer = writer; self.path = path }
+
+    func request(id: Int64) throws -> AccessRequest? { try writer.read { try $0.request(id: id) } }
+    func requests(_ q: RequestQuery) throws -> [AccessRequest] { try writer.read { try $0.requests(q) } }
+    func requests(ids: [Int64]) throws -> [AccessRequest] { try writer.read { try $0.requests(ids: ids) } }
+    func count(_ q: RequestQuery) throws -> Int { try writer.read { try $0.count(q) } }
+    func events(requestId: Int64) throws -> [AuditEvent] { try writer.read { try $0.events(requestId: requestId) } }
+    func lastSeq() throws -> Int64 { try writer.read { try $0.lastSeq() } }
+    func holdsOtherGrant(requester: String, flows: [String], target: String, excluding id: Int64) throws -> Bool {
+        try writer.read { try $0.holdsOtherGrant(requester: requester, flows: flows, target: target, excluding: id) }
+    }
+    @discardableResult
+    func write<T>(_ body: (any StoreWriting) throws -> T) throws -> T { try writer.write(body) }
+}
+
 /// An engine on a fresh store, with a `command` strategy whose scripts log each run, and an injectable clock.
 /// Create the file `fail-escalate` or `fail-deescalate` in `dir` to make the matching script exit 1.
 final class EngineHarness {
     static let t0 = Date(timeIntervalSince1970: 1_800_000_000)
 
     let dir: String
-    let store: Store
+    /// The engine's store as the test sees it: through the engine's own writer, never the connection directly.
+    let store: HarnessStore
     let engine: Engine
     let loop: GrantLoop
     let clock = TestClock(EngineHarness.t0)
@@ -53,9 +75,10 @@ final class EngineHarness {
                  promptFields: [duration]),
             Flow(name: "job", approvers: people, promptFields: [reason]),
         ])
-        store = try Store.openForWriting(path: dir + "/symtui.db")
+        let writer = StoreWriter(try Store.openForWriting(path: dir + "/symtui.db"))
+        store = HarnessStore(writer: writer, path: dir + "/symtui.db")
         let clock = self.clock
-        engine = Engine(config: config, store: store, now: { clock.now })
+        engine = Engine(config: config, store: writer, now: { clock.now })
         engine.escalationRetry = RetryPolicy(name: "test escalation", base: 0.001, cap: 0.001, budget: 2)
         engine.deescalationRetry = RetryPolicy(name: "test deescalation", base: 0.001, cap: 0.001, budget: nil)
         loop = GrantLoop(engine: engine, parallelism: 2)
