@@ -79,6 +79,3 @@ public enum ChangeCall: Sendable, Equatable {
         }
     }
 }
-
-@available(*, deprecated, renamed: "ChangeCall")
-public typealias ClientCommand = ChangeCall
