@@ -307,9 +307,15 @@ public final class GrantLoop: @unchecked Sendable {
         // Asked now, not when the job was made: no other job of this user and target runs meanwhile (busyKeys).
         let covered: Bool
         do {
-            covered = try readerLock.withLock {
+            (covered, context.userHoldsOtherGrantOfStrategy) = try readerLock.withLock {
                 if reader == nil { reader = try engine.store.openReader() }
-                return try reader!.holdsOtherGrant(requester: user, flows: job.flows, target: context.target.name, excluding: context.request.id)
+                let r = reader!
+                let id = context.request.id
+                let same = try r.holdsOtherGrant(requester: user, flows: job.flows, target: context.target.name, excluding: id)
+                let any = try same || context.strategy.targets.contains {
+                    try r.holdsOtherGrant(requester: user, flows: job.flows, target: $0.name, excluding: id)
+                }
+                return (same, any)
             }
         } catch {
             return .failure("cannot tell whether another grant covers this access: \(error)")

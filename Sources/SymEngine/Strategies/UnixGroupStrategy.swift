@@ -16,7 +16,21 @@ public struct UnixGroupStrategy: AccessStrategy {
     public init(strategy: Strategy) { self.strategy = strategy }
 
     public func escalate(_ ctx: GrantContext) -> StrategyOutcome { change(ctx, toMember: true) }
-    public func deescalate(_ ctx: GrantContext) -> StrategyOutcome { change(ctx, toMember: false) }
+    /// Removes the membership, then ends (or lists) the user's processes that still hold the group: supplementary
+    /// groups are fixed when a process starts, so removal alone leaves running shells with the group. Re-running it
+    /// after a crash finds the user already absent and goes on to the processes.
+    public func deescalate(_ ctx: GrantContext) -> StrategyOutcome {
+        let mode: EndSessions
+        switch EndSessions.mode(ctx.settings, strategy: "unix_group") {
+        case let .failure(f): return .failure(f.message)
+        case let .success(m): mode = m
+        }
+        let removed = change(ctx, toMember: false)
+        let kept = removed.data["kept"]?.boolValue == true
+        guard removed.succeeded, !kept, let group = ctx.settings["group"]?.stringValue else { return removed }
+        let holders = SessionHolders.holdingGroup(group, user: ctx.user)
+        return .withSessions(removed, SessionEnder.end(holders, mode: mode), who: ctx.user)
+    }
 
     /// One lock per group for every change this process makes. `gpasswd` reads the group before it takes the
     /// /etc/group lock and writes the whole entry back (shadow-maint/shadow#347), so two runs on one group at once
@@ -52,7 +66,23 @@ public struct UnixGroupStrategy: AccessStrategy {
         guard let group = strategy.settings(for: target)["group"]?.stringValue, StrategyText.isPlainName(group) else {
             return .failure(StrategyFailure("unix_group target \(target.name): setting `group` is missing or not a plain group name"))
         }
-        return Self.members(of: group).map { AccessCheck(users: Set($0)) }
+        return Self.members(of: group).map { members in
+            // Processes keep a group they started with; those of users who are no longer members still hold it.
+            let holders = Self.processesHolding(group).filter { !members.contains($0.user) }
+            return AccessCheck(users: Set(members), holders: holders)
+        }
+    }
+
+    /// Every non-root process holding the group (supplementary or as its group id), with its user.
+    static func processesHolding(_ group: String) -> [AccessHolder] {
+        guard let gr = getgrnam(group) else { return [] }
+        let gid = gr.pointee.gr_gid
+        return ProcessTable.snapshot().filter { !$0.isZombie && $0.holds(gid: gid) && $0.uids[0] != 0 }.compactMap { e in
+            guard let pw = getpwuid(e.uids[0]) else { return nil }
+            let user = String(cString: pw.pointee.pw_name)
+            if pw.pointee.pw_gid == gid { return nil }   // the group is the user's own primary group
+            return AccessHolder(user: user, pid: e.pid, command: e.command)
+        }
     }
 
     private func validated(user: String, settings: [String: JSONValue]) -> Result<String, StrategyFailure> {
