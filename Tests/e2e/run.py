@@ -967,6 +967,63 @@ class EndSessionsTests(E2ECase):
         self.assertFalse(os.path.exists(data["file"]))
 
 
+class ScheduledWindowTests(E2ECase):
+    """`request --start`: a fixed access window [start, start + duration]."""
+
+    EXTRA_GROUPS = ["target"]
+
+    def scheduled(self, role, start, duration):
+        out = self.ok(role, "request", "grp", "tgt", "--duration", duration, "--start", start, "--reason", "window").stdout
+        return int(out.strip())
+
+    def test_approved_before_the_start_waits_then_grants_inside_the_window_and_ends_at_its_end(self):
+        g, user = self.groups["target"], self.users["a"]
+        rid = self.scheduled("a", "+3s", "3s")
+        req = self.show(rid)
+        start, end = parse_time(req["access_starts_at"]), parse_time(req["access_expires_at"])
+        self.assertAlmostEqual(end - start, 3, delta=0.01)
+        self.ok("c", "approve", rid)
+        time.sleep(0.5)
+        self.assertEqual(self.show(rid)["state"], "approved", "waits for its window")
+        self.assertNotIn(user, self.group_members(g), "no access before the start")
+        self.assertIn("starts in", self.ok("a", "list", "--mine").stdout)
+        self.wait_state(rid, "active", timeout=start - time.time() + 2)
+        self.assertGreaterEqual(time.time(), start - 0.05)
+        self.assertIn(user, self.group_members(g), "access inside the window")
+        req = self.wait_state(rid, "ended", timeout=end - time.time() + 3)
+        self.assertLess(parse_time(req["ended_at"]) - end, 1.5, "ends at the window's end")
+        self.assertEqual(req["end_reason"], "expired")
+        self.assertNotIn(user, self.group_members(g))
+
+    def test_approved_inside_the_window_runs_until_the_windows_end(self):
+        g, user = self.groups["target"], self.users["b"]
+        rid = self.scheduled("b", "+1s", "4s")
+        end = parse_time(self.show(rid)["access_expires_at"])
+        time.sleep(2)
+        self.assertEqual(self.show(rid)["state"], "pending")
+        self.ok("c", "approve", rid)
+        req = self.wait_state(rid, "active", timeout=3)
+        self.assertEqual(parse_time(req["access_expires_at"]), end, "the window does not move with a late approval")
+        self.assertIn(user, self.group_members(g))
+        req = self.wait_state(rid, "ended", timeout=end - time.time() + 3)
+        self.assertLess(parse_time(req["ended_at"]) - end, 1.5)
+        self.assertNotIn(user, self.group_members(g))
+
+    def test_not_approved_by_the_windows_end_expires(self):
+        rid = self.scheduled("a", "+1s", "1s")
+        req = self.wait_state(rid, "expired", timeout=5)
+        self.assertIsNone(req["decided_at"])
+        self.assertNotIn(self.users["a"], self.group_members(self.groups["target"]))
+
+    def test_a_start_that_is_not_a_time_or_in_the_past_is_refused_and_nothing_is_recorded(self):
+        before = self.event_count()
+        for bad in ["tomorrow", "+2x", "2020-01-01T00:00:00Z"]:
+            r = self.run_as("a", "request", "grp", "tgt", "--duration", "1h", "--start", bad, "--reason", "x")
+            self.assert_refused(r, 65, "--start")
+        self.assert_refused(self.run_as("a", "request", "note", "--start", "+1h", "--reason", "x"), 65, "approval-only")
+        self.assertEqual(self.event_count(), before)
+
+
 class EventsApiTests(E2ECase):
     """`symtui events`: JSON Lines in, one JSON line out per input line."""
 
