@@ -166,7 +166,7 @@ enum CLI {
         CommandSpec(words: ["events"], summary: "the Events API: JSON Lines in, one JSON result line out per input",
                     arguments: [ArgumentSpec(name: "FILE", optional: true, help: "input file, or - for stdin (default)")],
                     details: """
-                    Each line is one object: {"event":"request","flow":F,"target":T,"fields":{…},"duration":D,"reason":R},
+                    Each line is one object: {"event":"request","flow":F,"target":T,"fields":{…},"duration":D,"reason":R,"start":TIME},
                     {"event":"approve","request":ID,"reason":R}, deny, cancel, revoke, release, {"event":"extend","request":ID,"duration":D}.
                     Each answer is {"ok":true,"request":{…}} or {"ok":false,"exit":N,"error":"…","line":L}.
                     """,
