@@ -28,8 +28,19 @@ public struct UnixGroupStrategy: AccessStrategy {
         let removed = change(ctx, toMember: false)
         let kept = removed.data["kept"]?.boolValue == true
         guard removed.succeeded, !kept, let group = ctx.settings["group"]?.stringValue else { return removed }
-        let holders = SessionHolders.holdingGroup(group, user: ctx.user)
-        return .withSessions(removed, SessionEnder.end(holders, mode: mode), who: ctx.user)
+        var sessions = SessionEnder.end(SessionHolders.holdingGroup(group, user: ctx.user), mode: mode)
+        if mode == .terminate {
+            // `sg`/`newgrp` check the membership, then take the group: one that checked just before the removal may
+            // take it after the first scan. Scan again until a pass finds nothing new (bounded).
+            for _ in 0..<3 {
+                usleep(50_000)
+                let seen = Set(sessions.map { "\($0.pid)/\($0.startTicks)" })
+                let late = SessionHolders.holdingGroup(group, user: ctx.user).filter { !seen.contains("\($0.pid)/\($0.startTicks)") }
+                if late.isEmpty { break }
+                sessions += SessionEnder.end(late, mode: mode)
+            }
+        }
+        return .withSessions(removed, sessions, who: ctx.user)
     }
 
     /// One lock per group for every change this process makes. `gpasswd` reads the group before it takes the
