@@ -989,6 +989,9 @@ class ScheduledWindowTests(E2ECase):
         self.assertIn("starts in", self.ok("a", "list", "--mine").stdout)
         self.wait_state(rid, "active", timeout=start - time.time() + 2)
         self.assertGreaterEqual(time.time(), start - 0.05)
+        with sqlite_ro(self.store) as db:
+            escalated_ms = db.execute("SELECT time FROM events WHERE request_id = ? AND type = 'escalate'", (rid,)).fetchone()[0]
+        self.assertLess(escalated_ms / 1000 - start, 0.5, "the loop wakes for the start as precisely as for an end")
         self.assertIn(user, self.group_members(g), "access inside the window")
         req = self.wait_state(rid, "ended", timeout=end - time.time() + 3)
         self.assertLess(parse_time(req["ended_at"]) - end, 1.5, "ends at the window's end")
