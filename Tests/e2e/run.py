@@ -938,6 +938,26 @@ class EndSessionsTests(E2ECase):
 
     # -- sudoers ----------------------------------------------------------------------------------
 
+    def test_sudo_sessions_started_before_the_grant_are_not_its_own_and_survive(self):
+        dropin = f"/etc/sudoers.d/zz-{self.prefix}-b"
+        with open(dropin, "w") as f:
+            f.write(f"{self.users['b']} ALL=(root) NOPASSWD: /usr/bin/sleep\n")
+        os.chmod(dropin, 0o440)
+        try:
+            earlier = self.spawn("b", "/usr/bin/sudo", "-n", "/usr/bin/sleep", "600")   # a standing rule, before the grant
+            deadline = time.time() + 5
+            while len(self.session_pids(earlier)) < 2:
+                self.assertLess(time.time(), deadline, "sudo started its sleep")
+                time.sleep(0.05)
+            time.sleep(1.1)   # start times have clock-tick resolution; the grant starts clearly later
+            rid = self.grant("b", "root", "shell", "1h")
+            self.ok("c", "revoke", rid)
+            self.wait_state(rid, "ended", timeout=8)
+            self.assertEqual(len(self.session_pids(earlier)), 2, "a sudo session older than the grant survives")
+            self.assertEqual(self.deescalate_data(rid)["sessions"], [])
+        finally:
+            os.unlink(dropin)
+
     def test_root_shell_started_through_sudo_does_not_survive_and_the_sudo_timestamp_is_cleared(self):
         user = self.users["a"]
         rid = self.grant("a", "root", "shell", "1h")

@@ -99,15 +99,17 @@ public struct SudoersStrategy: AccessStrategy {
         var pairs = removed.data.objectValue ?? []
         pairs.append(("sudo_timestamp", .string(Self.clearTimestamp(user: ctx.user))))
         removed.data = .object(pairs)
+        // No drop-in exists before the approval (nor before a scheduled window's start): nothing older came from it.
+        let since = ctx.request.accessStartsAt ?? ctx.request.decidedAt ?? ctx.request.createdAt
         if ctx.userHoldsOtherGrantOfStrategy {
             // sudo does not record which rule let a command run: while another grant of this user is active, its
             // sessions may be that grant's, and they are left to its own deescalation.
-            let listed = SessionHolders.startedThroughSudo(user: ctx.user, since: nil).map {
+            let listed = SessionHolders.startedThroughSudo(user: ctx.user, since: since).map {
                 HeldSession(pid: $0.pid, command: $0.command, outcome: "kept", signal: nil, startTicks: $0.startTicks)
             }
             return .withSessions(removed, listed, who: ctx.user)
         }
-        let holders = SessionHolders.startedThroughSudo(user: ctx.user, since: ctx.request.accessStartsAt)
+        let holders = SessionHolders.startedThroughSudo(user: ctx.user, since: since)
         return .withSessions(removed, SessionEnder.end(holders, mode: mode), who: ctx.user)
     }
 
