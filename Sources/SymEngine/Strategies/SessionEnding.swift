@@ -191,14 +191,29 @@ public enum SessionEnder {
 
 /// Finding the processes that hold access a strategy removed.
 public enum SessionHolders {
+    // The reentrant look-ups: several strategy workers run at once, and getpwnam's static buffer is shared.
     static func uid(of user: String) -> (uid: UInt32, gid: UInt32)? {
-        guard let pw = getpwnam(user) else { return nil }
-        return (pw.pointee.pw_uid, pw.pointee.pw_gid)
+        var pw = passwd()
+        var found: UnsafeMutablePointer<passwd>?
+        var buffer = [CChar](repeating: 0, count: 16_384)
+        guard getpwnam_r(user, &pw, &buffer, buffer.count, &found) == 0, found != nil else { return nil }
+        return (pw.pw_uid, pw.pw_gid)
+    }
+
+    static func user(uid: UInt32) -> (name: String, gid: UInt32)? {
+        var pw = passwd()
+        var found: UnsafeMutablePointer<passwd>?
+        var buffer = [CChar](repeating: 0, count: 16_384)
+        guard getpwuid_r(uid, &pw, &buffer, buffer.count, &found) == 0, found != nil, let name = pw.pw_name else { return nil }
+        return (String(cString: name), pw.pw_gid)
     }
 
     static func gid(of group: String) -> UInt32? {
-        guard let gr = getgrnam(group) else { return nil }
-        return gr.pointee.gr_gid
+        var gr = group_t()
+        var found: UnsafeMutablePointer<group_t>?
+        var buffer = [CChar](repeating: 0, count: 65_536)
+        guard getgrnam_r(group, &gr, &buffer, buffer.count, &found) == 0, found != nil else { return nil }
+        return gr.gr_gid
     }
 
     /// The user's processes holding the group: in their supplementary groups, or as real/effective/saved group (sg, newgrp).

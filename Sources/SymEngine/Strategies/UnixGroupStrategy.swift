@@ -86,13 +86,11 @@ public struct UnixGroupStrategy: AccessStrategy {
 
     /// Every non-root process holding the group (supplementary or as its group id), with its user.
     static func processesHolding(_ group: String) -> [AccessHolder] {
-        guard let gr = getgrnam(group) else { return [] }
-        let gid = gr.pointee.gr_gid
+        guard let gid = SessionHolders.gid(of: group) else { return [] }
         return ProcessTable.snapshot().filter { !$0.isZombie && $0.holds(gid: gid) && $0.uids[0] != 0 }.compactMap { e in
-            guard let pw = getpwuid(e.uids[0]) else { return nil }
-            let user = String(cString: pw.pointee.pw_name)
-            if pw.pointee.pw_gid == gid { return nil }   // the group is the user's own primary group
-            return AccessHolder(user: user, pid: e.pid, command: e.command)
+            guard let owner = SessionHolders.user(uid: e.uids[0]) else { return nil }
+            if owner.gid == gid { return nil }   // the group is the user's own primary group
+            return AccessHolder(user: owner.name, pid: e.pid, command: e.command)
         }
     }
 
