@@ -1011,7 +1011,8 @@ class ScheduledWindowTests(E2ECase):
         self.assertGreaterEqual(time.time(), start - 0.05)
         with sqlite_ro(self.store) as db:
             escalated_ms = db.execute("SELECT time FROM events WHERE request_id = ? AND type = 'escalate'", (rid,)).fetchone()[0]
-        self.assertLess(escalated_ms / 1000 - start, 0.5, "the loop wakes for the start as precisely as for an end")
+        # The event is written once gpasswd has run: under a loaded machine that alone takes a few hundred ms.
+        self.assertLess(escalated_ms / 1000 - start, 1.5, "the loop wakes for the start as precisely as for an end")
         self.assertIn(user, self.group_members(g), "access inside the window")
         req = self.wait_state(rid, "ended", timeout=end - time.time() + 3)
         self.assertLess(parse_time(req["ended_at"]) - end, 1.5, "ends at the window's end")
