@@ -34,7 +34,7 @@ sys.path.insert(0, os.path.join(REPO, "Tests", "harness"))
 
 # The harness removes the users, groups, daemons, tmux servers and directories it made at exit.
 from symtui_harness import (CREATED_USERS, PYTHON, SOURCE_BIN, STARTED_PIDS, Tmux, cleanup_everything,  # noqa: E402
-                            parse_time, sqlite_ro, stop_pid)
+                            parse_time, quiet, sqlite_ro, stop_pid)
 from symtui_harness import SymtuiCase as E2ECase  # noqa: E402
 
 BAD_CLI_TSV = os.path.join(REPO, "Tests", "Fixtures", "cli-bad.tsv")
