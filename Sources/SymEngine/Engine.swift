@@ -76,9 +76,9 @@ public final class Engine: @unchecked Sendable {
         do {
             let result: AccessRequest
             switch command {
-            case let .request(flow, target, fields, duration, reason):
+            case let .request(flow, target, fields, duration, reason, start):
                 result = try createRequest(flow: flow, target: target, fields: fields, duration: duration, reason: reason,
-                                           requester: caller)
+                                           start: start, requester: caller)
             case let .approve(id, reason): result = try decide(id, .approve(reason: reason), actor: caller.actor)
             case let .deny(id, reason): result = try decide(id, .deny(reason: reason ?? ""), actor: caller.actor)
             case let .cancel(id): result = try decide(id, .cancel, actor: caller.actor)
@@ -123,7 +123,7 @@ public final class Engine: @unchecked Sendable {
     }
 
     func createRequest(flow flowName: String, target targetName: String?, fields rawFields: [String: JSONValue], duration: String?,
-                       reason: String?, requester: Identity) throws -> AccessRequest {
+                       reason: String?, start: String? = nil, requester: Identity) throws -> AccessRequest {
         let flow = try flow(named: flowName)
         let resolved = try resolveTarget(flow: flow, name: targetName)
         var inputs: [String: FieldInput] = rawFields.mapValues { v in
@@ -146,6 +146,21 @@ public final class Engine: @unchecked Sendable {
                                     requester: requester.name, fields: fields, durationSeconds: durationSeconds, createdAt: t,
                                     requestExpiresAt: t.addingTimeInterval(TimeInterval(flow.requestTTL.seconds)),
                                     requiredApprovals: flow.routing.threshold)
+        if let start {
+            guard !flow.isApprovalOnly else { throw CommandError.invalid("flow \(flow.name) is approval-only: --start schedules access, and it grants none") }
+            guard flow.scheduleDeescalation, let d = durationSeconds else {
+                throw CommandError.invalid("flow \(flow.name) has no scheduled deescalation: a window needs a duration")
+            }
+            let begins: Date
+            switch WindowStart.parse(start, now: t) {
+            case let .failure(problem): throw CommandError.invalid(problem.message)
+            case let .success(date): begins = max(date, t)
+            }
+            // The window is fixed: [start, start + duration]. Still pending at its end, the request expires.
+            request.accessStartsAt = begins
+            request.accessExpiresAt = begins.addingTimeInterval(TimeInterval(d))
+            request.requestExpiresAt = request.accessExpiresAt!
+        }
         if let (strategy, target) = resolved,
            let problem = (strategies[strategy.name] ?? Strategies.make(strategy)).validate(GrantContext(request: request, strategy: strategy, target: target)) {
             throw CommandError.invalid(problem.message)

@@ -16,7 +16,10 @@ public enum LoopWork: Sendable, Equatable {
         switch r.state {
         case .pending: return .at(r.requestExpiresAt)
         case .active: return r.accessExpiresAt.map(LoopWork.at) ?? .none
-        case .approved: return r.target != nil && r.extends == nil ? .now : .none
+        case .approved:
+            guard r.target != nil && r.extends == nil else { return .none }
+            if r.isScheduled, let start = r.accessStartsAt, start > Date() { return .at(start) }
+            return .now
         case .escalating, .deescalating: return .now
         case .denied, .cancelled, .expired, .ended, .failed: return .none
         }
@@ -168,7 +171,7 @@ public final class GrantLoop: @unchecked Sendable {
         let now = engine.now()
         return (try? engine.store.read { s in
             try !s.pendingPastTTL(now: now, limit: 1).isEmpty || !s.activePastExpiry(now: now, limit: 1).isEmpty
-                || !s.approvedAwaitingEscalation(limit: 1).isEmpty || !s.strategyWorkDue(now: now, limit: 1).isEmpty
+                || !s.approvedAwaitingEscalation(now: now, limit: 1).isEmpty || !s.strategyWorkDue(now: now, limit: 1).isEmpty
         }) ?? false
     }
 
@@ -201,7 +204,7 @@ public final class GrantLoop: @unchecked Sendable {
             // Read first: a wake-up with nothing due (most of them) makes no change, so it takes no write lock.
             let expiring = try tx.pendingPastTTL(now: now, limit: batch)
             let ending = try tx.activePastExpiry(now: now, limit: batch)
-            let toEscalate = try tx.approvedAwaitingEscalation(limit: batch)
+            let toEscalate = try tx.approvedAwaitingEscalation(now: now, limit: batch)
             for r in expiring {
                 if let after = try? engine.apply(.expirePending, to: r, actor: .system, tx: tx) { changed.append((r.state, after)) }
             }
@@ -307,9 +310,15 @@ public final class GrantLoop: @unchecked Sendable {
         // Asked now, not when the job was made: no other job of this user and target runs meanwhile (busyKeys).
         let covered: Bool
         do {
-            covered = try readerLock.withLock {
+            (covered, context.userHoldsOtherGrantOfStrategy) = try readerLock.withLock {
                 if reader == nil { reader = try engine.store.openReader() }
-                return try reader!.holdsOtherGrant(requester: user, flows: job.flows, target: context.target.name, excluding: context.request.id)
+                let r = reader!
+                let id = context.request.id
+                let same = try r.holdsOtherGrant(requester: user, flows: job.flows, target: context.target.name, excluding: id)
+                let any = try same || context.strategy.targets.contains {
+                    try r.holdsOtherGrant(requester: user, flows: job.flows, target: $0.name, excluding: id)
+                }
+                return (same, any)
             }
         } catch {
             return .failure("cannot tell whether another grant covers this access: \(error)")

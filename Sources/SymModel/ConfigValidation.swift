@@ -180,13 +180,13 @@ struct ConfigValidation {
         case .unixGroup:
             return [SettingRule(key: "group", required: true, meaning: "the Unix group to add the user to") { r, v, p in
                 if let s = r.string(v, at: p), !UnixName.isValid(s) { r.report(p, "'\(FieldValues.clip(s))' is not a valid Unix group name") }
-            }]
+            }, Self.endSessionsRule]
         case .sudoers:
             return [SettingRule(key: "rule", required: true, meaning: "the sudoers rule to install") { r, v, p in
                 guard let s = r.string(v, at: p) else { return }
                 if s.trimmingCharacters(in: .whitespaces).isEmpty { r.report(p, "the sudoers rule must not be empty") }
                 if s.contains("\n") || s.contains("\r") { r.report(p, "the sudoers rule must be one line (no line breaks)") }
-            }]
+            }, Self.endSessionsRule]
         case .command:
             return [
                 SettingRule(key: "escalate", required: true, meaning: "the absolute path of the program that grants access", check: Self.absoluteProgram),
@@ -249,12 +249,17 @@ struct ConfigValidation {
                 SettingRule(key: "role", required: true, meaning: "the database role to grant") { r, v, p in
                     if let s = r.string(v, at: p), !TargetNames.isDatabaseRole(s) { r.report(p, Self.roleProblem(s)) }
                 },
-                SettingRule(key: "end_sessions", required: false, meaning: "") { r, v, p in
-                    if let s = r.string(v, at: p), !["terminate", "report"].contains(s) {
-                        r.report(p, "end_sessions is '\(FieldValues.clip(s))'; expected terminate or report")
-                    }
-                },
+                Self.endSessionsRule,
             ]
+        }
+    }
+
+    /// `end_sessions` of the strategies whose access outlives its removal in running sessions.
+    private static var endSessionsRule: SettingRule {
+        SettingRule(key: "end_sessions", required: false, meaning: "") { r, v, p in
+            if let s = r.string(v, at: p), !["terminate", "report"].contains(s) {
+                r.report(p, "end_sessions is '\(FieldValues.clip(s))'; expected terminate or report")
+            }
         }
     }
 

@@ -179,9 +179,17 @@ public enum Lifecycle {
 
         case .beginEscalation:
             guard r.state == .approved, !flow.isApprovalOnly, r.extends == nil else { return wrongState() }
-            r.state = .escalating
+            if r.isScheduled, let start = r.accessStartsAt, start > now { return wrongState() }
             r.attempts = 0
             r.nextAttemptAt = nil
+            if r.isScheduled, let end = r.accessExpiresAt, end <= now {
+                // The window passed before the grant could start (the daemon was down): nothing is granted; the
+                // deescalation that follows is idempotent and makes sure of it.
+                r.state = .deescalating
+                r.endReason = .expired
+            } else {
+                r.state = .escalating
+            }
 
         case let .escalated(output, data):
             guard r.state == .escalating else { return wrongState() }
@@ -189,8 +197,11 @@ public enum Lifecycle {
             r.error = nil
             r.attempts = 0
             r.nextAttemptAt = nil
-            r.accessStartsAt = now
-            if flow.scheduleDeescalation, let d = r.durationSeconds { r.accessExpiresAt = now.addingTimeInterval(TimeInterval(d)) }
+            if r.accessStartsAt == nil {
+                r.accessStartsAt = now
+                if flow.scheduleDeescalation, let d = r.durationSeconds { r.accessExpiresAt = now.addingTimeInterval(TimeInterval(d)) }
+            }
+            // A scheduled window keeps its fixed start and end: approved late, it still ends at the window's end.
             event(.escalate, data: data)
             if r.endReason != nil {
                 // Revoked or released while the escalation ran: take it away at once.

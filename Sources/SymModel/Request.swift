@@ -61,6 +61,8 @@ public struct AccessRequest: Sendable, Equatable {
     public var requiredApprovals: Int
     public var stuck: Bool
     public var error: String?
+    /// A scheduled window (`request --start`): `accessStartsAt` and `accessExpiresAt` were fixed when it was made.
+    public var isScheduled: Bool { accessStartsAt != nil && (state == .pending || state == .approved || state == .escalating) }
     /// For an extension: the request whose grant it extends.
     public var extends: Int64?
     /// Engine bookkeeping: failed strategy attempts and when to try next.

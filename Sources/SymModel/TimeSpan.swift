@@ -51,6 +51,35 @@ public struct TimeSpan: Hashable, Comparable, Sendable, CustomStringConvertible 
     public static func < (a: TimeSpan, b: TimeSpan) -> Bool { a.seconds < b.seconds }
 }
 
+/// When a scheduled access window starts (`request --start`): an RFC 3339 time, or `+DURATION` from now.
+public enum WindowStart {
+    /// How far ahead a window may start.
+    public static let maxAhead: TimeInterval = 366 * 86_400
+
+    /// Why a start was refused, in words for the requester.
+    public struct Problem: Error, Equatable { public var message: String }
+
+    public static func parse(_ text: String, now: Date) -> Result<Date, Problem> {
+        let s = text.trimmingCharacters(in: .whitespaces)
+        let start: Date
+        if s.hasPrefix("+") {
+            guard let span = TimeSpan(parsing: String(s.dropFirst())) else {
+                return .failure(Problem(message: "--start '\(SafeText.display(s))' is not a time: use RFC 3339 (2026-12-01T09:00:00Z) or +DURATION (+2h)"))
+            }
+            start = now.addingTimeInterval(TimeInterval(span.seconds))
+        } else {
+            guard let d = Timestamp.parse(s) else {
+                return .failure(Problem(message: "--start '\(SafeText.display(s))' is not a time: use RFC 3339 (2026-12-01T09:00:00Z) or +DURATION (+2h)"))
+            }
+            start = d
+        }
+        // A second of slack for a time typed as "now".
+        if start < now.addingTimeInterval(-1) { return .failure(Problem(message: "--start \(Timestamp.format(start)) is in the past")) }
+        if start > now.addingTimeInterval(maxAhead) { return .failure(Problem(message: "--start \(Timestamp.format(start)) is more than 366 days ahead")) }
+        return .success(start)
+    }
+}
+
 /// RFC 3339 UTC timestamps (`2026-11-27T10:00:00Z`, with milliseconds when present).
 public enum Timestamp {
     public static func format(_ date: Date) -> String {

@@ -3,7 +3,8 @@ import SymModel
 
 /// A change a caller asks the daemon for: the Events API line, parsed and checked for shape.
 public enum ChangeCall: Sendable, Equatable {
-    case request(flow: String, target: String?, fields: [String: JSONValue], duration: String?, reason: String?)
+    /// `start`: a scheduled window's start (RFC 3339 or `+2h`), nil for access from approval on.
+    case request(flow: String, target: String?, fields: [String: JSONValue], duration: String?, reason: String?, start: String? = nil)
     case approve(id: Int64, reason: String?)
     case deny(id: Int64, reason: String?)
     case cancel(id: Int64)
@@ -12,7 +13,7 @@ public enum ChangeCall: Sendable, Equatable {
     case extend(id: Int64, duration: String, reason: String?)
 
     static let keys: [String: Set<String>] = [
-        "request": ["event", "flow", "target", "fields", "duration", "reason", "v"],
+        "request": ["event", "flow", "target", "fields", "duration", "reason", "start", "v"],
         "approve": ["event", "request", "reason", "v"], "deny": ["event", "request", "reason", "v"],
         "cancel": ["event", "request", "reason", "v"], "revoke": ["event", "request", "reason", "v"],
         "release": ["event", "request", "reason", "v"], "extend": ["event", "request", "duration", "reason", "v"],
@@ -52,7 +53,7 @@ public enum ChangeCall: Sendable, Equatable {
                 for (k, v) in obj { fields[k] = v }
             }
             return .request(flow: try string("flow", required: true)!, target: try string("target"), fields: fields,
-                            duration: try string("duration"), reason: try string("reason"))
+                            duration: try string("duration"), reason: try string("reason"), start: try string("start"))
         case "approve": return .approve(id: try id(), reason: try string("reason"))
         case "deny": return .deny(id: try id(), reason: try string("reason"))
         case "cancel": return .cancel(id: try id())
@@ -65,10 +66,12 @@ public enum ChangeCall: Sendable, Equatable {
     /// The Events API object for this command (what the CLI sends to the daemon).
     public var json: JSONValue {
         switch self {
-        case let .request(flow, target, fields, duration, reason):
-            return .obj([("event", .string("request")), ("flow", .string(flow)), ("target", .str(target)),
+        case let .request(flow, target, fields, duration, reason, start):
+            var pairs: [(String, JSONValue?)] = [("event", .string("request")), ("flow", .string(flow)), ("target", .str(target)),
                          ("fields", .object(fields.keys.sorted().map { ($0, fields[$0]!) })), ("duration", .str(duration)),
-                         ("reason", .str(reason))])
+                         ("reason", .str(reason))]
+            if let start { pairs.append(("start", .string(start))) }
+            return .obj(pairs)
         case let .approve(id, reason): return .obj([("event", .string("approve")), ("request", .int(id)), ("reason", .str(reason))])
         case let .deny(id, reason): return .obj([("event", .string("deny")), ("request", .int(id)), ("reason", .str(reason))])
         case let .cancel(id): return .obj([("event", .string("cancel")), ("request", .int(id))])

@@ -17,10 +17,13 @@ extension Store {
     }
 
     /// Approved access requests (not extensions) waiting to be escalated.
-    public func approvedAwaitingEscalation(limit: Int) throws -> [AccessRequest] {
+    public func approvedAwaitingEscalation(now: Date, limit: Int) throws -> [AccessRequest] {
         // The partial index holds only grants to escalate; approved approval-only requests (final) never pile up in this scan.
-        try select("INDEXED BY requests_to_escalate WHERE state = 'approved' AND target IS NOT NULL AND extends IS NULL ORDER BY id LIMIT ?",
-                   [.int(Int64(limit))])
+        // A scheduled window (access_starts_at set before the escalation) waits for its start.
+        try select("""
+            INDEXED BY requests_to_escalate WHERE state = 'approved' AND target IS NOT NULL AND extends IS NULL
+              AND (access_starts_at IS NULL OR access_starts_at <= ?) ORDER BY id LIMIT ?
+            """, [.int(Store.millis(now)), .int(Int64(limit))])
     }
 
     /// Escalations and deescalations due to run (new, resumed after a crash, or due for a retry).
@@ -37,6 +40,8 @@ extension Store {
             SELECT min(t) FROM (
               SELECT min(request_expires_at) AS t FROM requests INDEXED BY requests_ttl WHERE state = 'pending'
               UNION ALL SELECT min(access_expires_at) FROM requests INDEXED BY requests_expiry WHERE state = 'active'
+              UNION ALL SELECT min(access_starts_at) FROM requests INDEXED BY requests_to_escalate
+                WHERE state = 'approved' AND target IS NOT NULL AND extends IS NULL
               UNION ALL SELECT min(next_attempt_at) FROM requests INDEXED BY requests_retry WHERE state IN ('escalating', 'deescalating'))
             """)
         return ms.map(Store.date)

@@ -30,7 +30,7 @@ public protocol StoreReading {
     /// Active grants whose time ran out.
     func activePastExpiry(now: Date, limit: Int) throws -> [AccessRequest]
     /// Approved access requests (not extensions) waiting to be escalated.
-    func approvedAwaitingEscalation(limit: Int) throws -> [AccessRequest]
+    func approvedAwaitingEscalation(now: Date, limit: Int) throws -> [AccessRequest]
     /// Escalations and deescalations due to run (new, resumed after a crash, or due for a retry).
     func strategyWorkDue(now: Date, limit: Int) throws -> [AccessRequest]
     /// The earliest moment something becomes due, if any.
@@ -103,7 +103,7 @@ extension StoreTransaction: StoreWriting {
     public func eventTime(seq: Int64) throws -> Date? { try store.eventTime(seq: seq) }
     public func pendingPastTTL(now: Date, limit: Int) throws -> [AccessRequest] { try store.pendingPastTTL(now: now, limit: limit) }
     public func activePastExpiry(now: Date, limit: Int) throws -> [AccessRequest] { try store.activePastExpiry(now: now, limit: limit) }
-    public func approvedAwaitingEscalation(limit: Int) throws -> [AccessRequest] { try store.approvedAwaitingEscalation(limit: limit) }
+    public func approvedAwaitingEscalation(now: Date, limit: Int) throws -> [AccessRequest] { try store.approvedAwaitingEscalation(now: now, limit: limit) }
     public func strategyWorkDue(now: Date, limit: Int) throws -> [AccessRequest] { try store.strategyWorkDue(now: now, limit: limit) }
     public func nextDueTime() throws -> Date? { try store.nextDueTime() }
     public func holdsOtherGrant(requester: String, flows: [String], target: String, excluding id: Int64) throws -> Bool {

@@ -119,6 +119,7 @@ enum CLI {
                     arguments: [ArgumentSpec(name: "FLOW", help: "the flow to run"),
                                 ArgumentSpec(name: "TARGET", optional: true, help: "the target (may be omitted when the flow has one)")],
                     options: [.value("duration", "D", "how long, e.g. 1h (the flow's duration field)"),
+                              .value("start", "TIME", "a scheduled window: access from TIME (RFC 3339, or +2h) for the duration"),
                               .value("field", "NAME=VALUE", "a prompt field's value", repeatable: true),
                               .value("reason", "TEXT", "why (the flow's reason field)"),
                               .flag("wait", "block until decided and active (exit codes as 'wait')"),
@@ -165,7 +166,7 @@ enum CLI {
         CommandSpec(words: ["events"], summary: "the Events API: JSON Lines in, one JSON result line out per input",
                     arguments: [ArgumentSpec(name: "FILE", optional: true, help: "input file, or - for stdin (default)")],
                     details: """
-                    Each line is one object: {"event":"request","flow":F,"target":T,"fields":{…},"duration":D,"reason":R},
+                    Each line is one object: {"event":"request","flow":F,"target":T,"fields":{…},"duration":D,"reason":R,"start":TIME},
                     {"event":"approve","request":ID,"reason":R}, deny, cancel, revoke, release, {"event":"extend","request":ID,"duration":D}.
                     Each answer is {"ok":true,"request":{…}} or {"ok":false,"exit":N,"error":"…","line":L}.
                     """,

@@ -34,7 +34,7 @@ enum Commands {
         if wait != nil && !a.flag("wait") { throw UsageError(message: "--timeout goes with --wait") }
         _ = try c.config()
         let command = ChangeCall.request(flow: a.positional(0)!, target: a.positional(1), fields: fields,
-                                            duration: a.value("duration"), reason: a.value("reason"))
+                                            duration: a.value("duration"), reason: a.value("reason"), start: a.value("start"))
         guard let r = try c.send(command), let id = r["id"]?.intValue else { throw CommandError(ExitCode.software, "the daemon sent no request") }
         if a.flag("wait") {
             if !c.json { FileHandle.standardError.write(Data("symtui: request \(id) created; waiting for a decision…\n".utf8)) }
@@ -147,6 +147,9 @@ enum Commands {
 
     /// A short human account of the request's clock: age, countdown to request expiry or to access expiry.
     static func when(_ r: AccessRequest, now: Date) -> String {
+        if r.isScheduled, let start = r.accessStartsAt, start > now {
+            return "starts in " + TimeSpan.countdown(Int(start.timeIntervalSince(now).rounded(.up)))
+        }
         switch r.state {
         case .pending: return "expires in " + TimeSpan.countdown(Int(r.requestExpiresAt.timeIntervalSince(now)))
         case .active:

@@ -43,7 +43,8 @@ public struct HandlerTestResult: Sendable {
 
 /// A strategy check's answer: who has access, or why it could not tell.
 public enum AccessFinding: Sendable {
-    case found(users: Set<String>)
+    /// `holders`: processes that still hold the access for a user who is not in `users` (user, pid, command name).
+    case found(users: Set<String>, holders: [(user: String, pid: Int32, command: String)])
     case failed(String)
 }
 

@@ -18,7 +18,7 @@ enum Inspect {
                     run: handlersTest),
         CommandSpec(words: ["check"], summary: "drift: access that exists without a grant, and grants whose access is missing",
                     arguments: [ArgumentSpec(name: "FLOW", optional: true, help: "only this flow's strategy")],
-                    details: "Runs each strategy's check (who really has access now) and compares it with the active grants in the store. Exit 0 when they agree, 1 when there is drift.",
+                    details: "Runs each strategy's check (who really has access now) and compares it with the active grants in the store. Processes that still hold a removed group (end_sessions: report) count as drift, listed with their pids. Exit 0 when they agree, 1 when there is drift.",
                     run: check),
     ] }
 
@@ -82,24 +82,36 @@ enum Inspect {
                 case let .failed(message)?:
                     row.append(("check", .string("failed")))
                     row.append(("error", .string(message)))
-                case let .found(users)?:
+                case let .found(users, holders)?:
                     let inFlight = Set(grants.filter { $0.state != .active }.map(\.requester))
                     let standing = users.subtracting(granted).subtracting(inFlight)
                     let missing = granted.subtracting(users)
-                    if !standing.isEmpty || !missing.isEmpty { drift = true }
+                    // Processes still holding the access for a user without a grant (end_sessions: report, or a failed end).
+                    let surviving = holders.filter { !granted.contains($0.user) && !inFlight.contains($0.user) }
+                        .sorted { ($0.user, $0.pid) < ($1.user, $1.pid) }
+                    if !standing.isEmpty || !missing.isEmpty || !surviving.isEmpty { drift = true }
                     row += [("check", .string("ok")), ("has_access", .array(users.sorted().map(JSONValue.string))),
                             ("standing_access", .array(standing.sorted().map(JSONValue.string))),
-                            ("missing_access", .array(missing.sorted().map(JSONValue.string)))]
+                            ("missing_access", .array(missing.sorted().map(JSONValue.string))),
+                            ("surviving_sessions", .array(surviving.map { h in
+                                .obj([("user", .string(h.user)), ("pid", .int(Int64(h.pid))), ("command", .string(h.command))])
+                            }))]
                 }
                 rows.append(.obj(row))
             }
         }
         if c.json { Output.json(.obj([("drift", .bool(drift)), ("targets", .array(rows))])) } else {
             func list(_ v: JSONValue?) -> String { (v?.arrayValue ?? []).compactMap(\.stringValue).joined(separator: ",") }
-            Output.print(Output.table(["STRATEGY", "TARGET", "CHECK", "GRANTED", "STANDING (no grant)", "MISSING (grant, no access)"], rows.map { r in
+            func sessions(_ v: JSONValue?) -> String {
+                (v?.arrayValue ?? []).map { s in
+                    "\(s["user"]?.stringValue ?? "?"):\(s["pid"]?.intValue.map(String.init) ?? "?")(\(SafeText.display(s["command"]?.stringValue ?? "")))"
+                }.joined(separator: ",")
+            }
+            Output.print(Output.table(["STRATEGY", "TARGET", "CHECK", "GRANTED", "STANDING (no grant)", "MISSING (grant, no access)",
+                                       "SURVIVING (user:pid, no grant)"], rows.map { r in
                 [r["strategy"]?.stringValue ?? "", r["target"]?.stringValue ?? "",
                  r["check"]?.stringValue == "failed" ? "failed: " + (r["error"]?.stringValue ?? "") : (r["check"]?.stringValue ?? ""),
-                 list(r["granted"]), list(r["standing_access"]), list(r["missing_access"])]
+                 list(r["granted"]), list(r["standing_access"]), list(r["missing_access"]), sessions(r["surviving_sessions"])]
             }))
         }
         return drift ? ExitCode.negative : ExitCode.ok

@@ -66,7 +66,7 @@ struct LinkedEngine: EngineLink {
         switch Strategies.make(strategy).check(target: target) {
         case nil: return nil
         case let .failure(f)?: return .failed(f.message)
-        case let .success(found)?: return .found(users: found.users)
+        case let .success(found)?: return .found(users: found.users, holders: found.holders.map { ($0.user, $0.pid, $0.command) })
         }
     }
 }

@@ -94,6 +94,15 @@ final class TargetSettingsTests: XCTestCase {
         assertProblem(Self.pg(target: #"role: "r", end_sessions: "kill""#), "expected terminate or report")
     }
 
+    func testEndSessionsOnUnixGroupAndSudoersIsTerminateOrReport() {
+        let group = { (v: String) in ConfigText.strategy(#"{ name: "s", type: "unix_group", settings: { end_sessions: "\#(v)" }, targets: [ { name: "t", settings: { group: "ops" } } ] }"#) }
+        let sudo = { (v: String) in ConfigText.strategy(#"{ name: "s", type: "sudoers", targets: [ { name: "t", settings: { rule: "ALL=(root) /bin/ls", end_sessions: "\#(v)" } } ] }"#) }
+        XCTAssertNotNil(assertValid(group("report")))
+        XCTAssertNotNil(assertValid(sudo("terminate")))
+        assertProblem(group("kill"), "end_sessions is 'kill'; expected terminate or report", path: "strategies[0].settings.end_sessions")
+        assertProblem(sudo("hup"), "expected terminate or report")
+    }
+
     func testPlainNames() {
         XCTAssertTrue(TargetNames.isPrincipal("deploy"))
         XCTAssertTrue(TargetNames.isPrincipal("root@web-1.example"))

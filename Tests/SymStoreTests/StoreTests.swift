@@ -259,7 +259,7 @@ final class StoreDueWorkTests: XCTestCase {
         try SF.insert(store, SF.request(flow: "reindex", target: nil, state: .approved))
         try SF.insert(store, SF.request(state: .approved, extends: access.id))
         try SF.insert(store, SF.request(state: .pending))
-        XCTAssertEqual(try store.approvedAwaitingEscalation(limit: 10).map(\.id), [access.id])
+        XCTAssertEqual(try store.approvedAwaitingEscalation(now: Date(), limit: 10).map(\.id), [access.id])
     }
 
     func testStrategyWorkDueIsNewResumedOrRetryDueWork() throws {

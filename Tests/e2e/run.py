@@ -34,7 +34,7 @@ sys.path.insert(0, os.path.join(REPO, "Tests", "harness"))
 
 # The harness removes the users, groups, daemons, tmux servers and directories it made at exit.
 from symtui_harness import (CREATED_USERS, PYTHON, SOURCE_BIN, STARTED_PIDS, Tmux, cleanup_everything,  # noqa: E402
-                            parse_time, sqlite_ro, stop_pid)
+                            parse_time, quiet, sqlite_ro, stop_pid)
 from symtui_harness import SymtuiCase as E2ECase  # noqa: E402
 
 BAD_CLI_TSV = os.path.join(REPO, "Tests", "Fixtures", "cli-bad.tsv")
@@ -655,6 +655,397 @@ class UnixGroupTests(E2ECase):
         self.assert_daemon_alive()
         self.assertEqual(self.event_count(), before)
         self.assertEqual(self.show(rid)["end_reason"], "released")
+
+
+class EndSessionsTests(E2ECase):
+    """`end_sessions`: what a grant let the user start, and that still holds the access, ends with the grant."""
+
+    REQUESTERS = ["a", "b"]
+    EXTRA_GROUPS = ["target", "reported"]
+    SUDO_RULE = "ALL=(root) NOPASSWD: /bin/sh"
+
+    @classmethod
+    def config_text(cls):
+        cfg = json.loads(super().config_text().split("\n", 1)[1])
+        reason = {"name": "reason", "type": "string", "required": True}
+        duration = {"name": "duration", "type": "duration", "required": True}
+        cfg["strategies"] += [
+            {"name": "grpend", "type": "unix_group",
+             "targets": [{"name": "tgt", "settings": {"group": cls.groups["target"]}}]},
+            {"name": "grprep", "type": "unix_group", "settings": {"end_sessions": "report"},
+             "targets": [{"name": "rep", "settings": {"group": cls.groups["reported"]}}]},
+            {"name": "root", "type": "sudoers",
+             "targets": [{"name": "shell", "settings": {"rule": cls.SUDO_RULE}}]},
+        ]
+        for name, strategy in (("grpend", "grpend"), ("grprep", "grprep"), ("root", "root")):
+            cfg["flows"].append({"name": name, "strategy": strategy, "approvers": {"groups": [cls.oncall]},
+                                 "prompt_fields": [reason, duration]})
+        return "// end_sessions e2e config\n" + json.dumps(cfg, indent=2) + "\n"
+
+    def setUp(self):
+        super().setUp()
+        self.started = []   # Popen objects of the processes this test started (each in its own session)
+
+    def tearDown(self):
+        # Everything this test started: its sessions (sudo's root processes among them) and every process of the
+        # class's throwaway users, which a later class could otherwise inherit with a reused uid.
+        uids = {pwd.getpwnam(u).pw_uid for u in self.users.values()}
+        for _ in range(3):
+            victims = set()
+            for p in self.started:
+                victims.update(self.session_pids(p))
+            for name in os.listdir("/proc"):
+                try:
+                    with open(f"/proc/{name}/status") as f:
+                        line = [l for l in f if l.startswith("Uid:")][0]
+                except (OSError, IndexError):
+                    continue
+                if set(int(x) for x in line.split()[1:4]) & uids:
+                    victims.add(int(name))
+            for pid in victims:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            for p in self.started:
+                if p.poll() is None:
+                    try:
+                        p.wait(timeout=2)
+                    except subprocess.TimeoutExpired:
+                        pass
+            if not victims:
+                break
+            time.sleep(0.1)
+        # A failed test must not leave a grant that covers the next test's processes.
+        if self.daemon is not None:
+            with sqlite_ro(self.store) as db:
+                left = [r[0] for r in db.execute("SELECT id FROM requests WHERE state IN ('active', 'escalating', 'approved')")]
+            for rid in left:
+                self.run_as("c", "revoke", rid)
+            for rid in left:
+                self.wait_state(rid, ["ended", "failed"], timeout=10)
+        super().tearDown()
+
+    # -- helpers ----------------------------------------------------------------------------------
+
+    def grant(self, role, flow, target, duration):
+        rid = self.request(role, flow, target, duration=duration)
+        self.ok("c", "approve", rid)
+        self.wait_state(rid, "active", timeout=5)
+        return rid
+
+    def spawn(self, role, *cmd, init_groups=True):
+        """Starts CMD as ROLE in a new session (the user's current groups when init_groups); returns the Popen."""
+        prefix = ["setpriv", "--reuid", self.users[role], "--regid", "users"]
+        prefix += ["--init-groups"] if init_groups else ["--clear-groups"]
+        p = subprocess.Popen(prefix + list(cmd), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL, start_new_session=True)
+        self.started.append(p)
+        return p
+
+    def session_pids(self, p):
+        """Every live, non-zombie process of the session that p leads."""
+        pids = []
+        for name in os.listdir("/proc"):
+            if not name.isdigit():
+                continue
+            try:
+                with open(f"/proc/{name}/stat") as f:
+                    stat_line = f.read()
+            except OSError:
+                continue
+            rest = stat_line.rsplit(")", 1)[1].split()
+            if rest[0] != "Z" and int(rest[3]) == p.pid:
+                pids.append(int(name))
+        return pids
+
+    def holds_group(self, pid, group):
+        gid = grp.getgrnam(group).gr_gid
+        try:
+            with open(f"/proc/{pid}/status") as f:
+                for line in f:
+                    if line.startswith("Groups:"):
+                        return gid in [int(x) for x in line.split()[1:]]
+                    if line.startswith("Gid:") and gid in [int(x) for x in line.split()[1:4]]:
+                        return True
+        except OSError:
+            return False
+        return False
+
+    def command_of(self, pid):
+        try:
+            with open(f"/proc/{pid}/comm") as f:
+                return f.read().strip()
+        except OSError:
+            return None
+
+    def wait_holding(self, p, group, count=1, timeout=5.0):
+        """The session's processes that hold the group, once COUNT of them run `sleep` (sg and su have exec'd)."""
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            pids = [pid for pid in self.session_pids(p) if self.holds_group(pid, group) and self.command_of(pid) == "sleep"]
+            if len(pids) >= count:
+                return pids
+            time.sleep(0.05)
+        self.fail(f"no process of session {p.pid} holds {group} within {timeout} s")
+
+    def wait_session_gone(self, p, timeout=8.0):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if not self.session_pids(p):
+                return time.time()
+            time.sleep(0.05)
+        left = {q: open(f"/proc/{q}/status").read() for q in self.session_pids(p)}
+        with sqlite_ro(self.store) as db:
+            ev = db.execute("SELECT request_id, data FROM events WHERE type = 'deescalate' ORDER BY seq DESC LIMIT 2").fetchall()
+        self.fail(f"session {p.pid} still has {left} after {timeout} s; events {ev}; log: {self.daemon_log_tail()}")
+
+    def deescalate_data(self, rid):
+        with sqlite_ro(self.store) as db:
+            rows = db.execute("SELECT data FROM events WHERE request_id = ? AND type = 'deescalate'", (rid,)).fetchall()
+        self.assertEqual(len(rows), 1, f"one deescalate event for request {rid}")
+        return json.loads(rows[0][0])
+
+    def check_json(self):
+        r = self.run_as(None, "check", "--json")
+        return r.returncode, json.loads(r.stdout)
+
+    # -- unix_group -------------------------------------------------------------------------------
+
+    def test_sg_process_holding_the_group_ends_when_the_grant_expires_and_the_event_names_it(self):
+        g = self.groups["target"]
+        rid = self.grant("a", "grpend", "tgt", "3s")
+        p = self.spawn("a", "sg", g, "-c", "exec sleep 600", init_groups=False)
+        pids = self.wait_holding(p, g)
+        self.wait_state(rid, "ended", timeout=8)
+        gone = self.wait_session_gone(p, timeout=4)
+        ended_at = parse_time(self.show(rid)["ended_at"])
+        self.assertLess(gone - ended_at, 3.5, "gone within a few seconds of the end")
+        sessions = self.deescalate_data(rid)["sessions"]
+        self.assertEqual(sorted(s["pid"] for s in sessions), sorted(pids))
+        for s in sessions:
+            self.assertEqual(s["command"], "sleep")
+            self.assertEqual(s["outcome"], "terminated")
+            self.assertEqual(s["signal"], "SIGHUP")
+
+    def test_login_shell_that_picked_the_group_up_ends_on_revoke(self):
+        g = self.groups["target"]
+        rid = self.grant("a", "grpend", "tgt", "1h")
+        # su -l makes a login: initgroups() gives the shell every group the user is a member of now.
+        p = subprocess.Popen(["su", "-s", "/bin/sh", "-l", self.users["a"], "-c", "sleep 600 & sleep 600; wait"],
+                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                             start_new_session=True)
+        self.started.append(p)
+        uid = pwd.getpwnam(self.users["a"]).pw_uid
+
+        def holders():   # su -c runs the command in a session of its own: find the user's sleeps instead
+            return [q for q in map(int, filter(str.isdigit, os.listdir("/proc")))
+                    if self.command_of(q) == "sleep" and self.holds_group(q, g)
+                    and f"Uid:\t{uid}\t" in (open(f"/proc/{q}/status").read() if os.path.exists(f"/proc/{q}") else "")]
+        deadline = time.time() + 5
+        while len(holders()) < 2:
+            self.assertLess(time.time(), deadline, "the login's two sleeps hold the group")
+            time.sleep(0.05)
+        pids = holders()
+        self.ok("c", "revoke", rid, "--reason", "done")
+        self.wait_state(rid, "ended", timeout=8)
+        deadline = time.time() + 4
+        while holders():
+            self.assertLess(time.time(), deadline, f"{holders()} still hold the group")
+            time.sleep(0.05)
+        ended = {s["pid"] for s in self.deescalate_data(rid)["sessions"] if s["outcome"] in ("terminated", "gone")}
+        self.assertTrue(set(pids) <= ended, f"{pids} named in the event ({ended})")
+
+    def test_other_users_and_unrelated_processes_survive(self):
+        g = self.groups["target"]
+        subprocess.run(["gpasswd", "-a", self.users["b"], g], check=True, capture_output=True)
+        try:
+            other = self.spawn("b", "sg", g, "-c", "exec sleep 600", init_groups=False)
+            self.wait_holding(other, g)
+            unrelated = self.spawn("a", "sleep", "600", init_groups=False)   # started without the group
+            rid = self.grant("a", "grpend", "tgt", "1h")
+            holder = self.spawn("a", "sg", g, "-c", "exec sleep 600", init_groups=False)
+            self.wait_holding(holder, g)
+            self.ok("a", "release", rid)
+            self.wait_state(rid, "ended", timeout=8)
+            self.wait_session_gone(holder, timeout=4)
+            self.assertIsNone(other.poll(), "another user's process holding the group survives")
+            self.assertTrue(self.session_pids(other))
+            self.assertIsNone(unrelated.poll(), "the user's process without the group survives")
+        finally:
+            quiet(["gpasswd", "-d", self.users["b"], g])
+
+    def test_overlapping_grants_keep_processes_until_the_last_ends(self):
+        g = self.groups["target"]
+        first = self.grant("a", "grpend", "tgt", "1h")
+        second = self.grant("a", "grpend", "tgt", "1h")
+        p = self.spawn("a", "sg", g, "-c", "exec sleep 600", init_groups=False)
+        self.wait_holding(p, g)
+        self.ok("c", "revoke", first)
+        self.wait_state(first, "ended", timeout=8)
+        time.sleep(0.5)
+        self.assertTrue(self.session_pids(p), "still covered by the second grant")
+        self.assertTrue(self.deescalate_data(first).get("kept"))
+        self.ok("c", "revoke", second)
+        self.wait_state(second, "ended", timeout=8)
+        self.wait_session_gone(p, timeout=4)
+
+    def test_report_leaves_the_process_and_check_shows_it_as_drift(self):
+        g = self.groups["reported"]
+        rid = self.grant("a", "grprep", "rep", "1h")
+        p = self.spawn("a", "sg", g, "-c", "exec sleep 600", init_groups=False)
+        pids = self.wait_holding(p, g)
+        self.ok("c", "revoke", rid)
+        self.wait_state(rid, "ended", timeout=8)
+        time.sleep(0.5)
+        self.assertEqual(sorted(q for q in self.session_pids(p) if self.holds_group(q, g)), sorted(pids), "report leaves them running")
+        sessions = self.deescalate_data(rid)["sessions"]
+        self.assertEqual([s["outcome"] for s in sessions], ["reported"] * len(pids))
+        code, out = self.check_json()
+        self.assertEqual(code, 1, "surviving holders are drift")
+        self.assertTrue(out["drift"])
+        row = [t for t in out["targets"] if t["target"] == "rep"][0]
+        self.assertEqual(sorted(s["pid"] for s in row["surviving_sessions"]), sorted(pids))
+        self.assertEqual({s["user"] for s in row["surviving_sessions"]}, {self.users["a"]})
+        text = self.run_as(None, "check").stdout
+        self.assertIn(f"{self.users['a']}:{pids[0]}(sleep)", text)
+
+    def test_kill_9_between_removing_the_group_and_ending_the_sessions_is_finished_after_restart(self):
+        g = self.groups["target"]
+        rid = self.grant("a", "grpend", "tgt", "1h")
+        # An ignored signal stays ignored across exec: this sleep survives SIGHUP and SIGTERM.
+        p = self.spawn("a", "sg", g, "-c", "trap '' HUP TERM; exec sleep 600", init_groups=False)
+        pids = self.wait_holding(p, g)
+        self.ok("c", "revoke", rid)
+        # The member is removed, then SIGHUP and SIGTERM are ignored: the daemon waits out their grace periods.
+        deadline = time.time() + 5
+        while self.users["a"] in self.group_members(g):
+            self.assertLess(time.time(), deadline, "the membership is removed")
+            time.sleep(0.02)
+        time.sleep(0.3)
+        self.assertEqual(self.show(rid)["state"], "deescalating")
+        self.daemon.kill()
+        self.daemon.wait()
+        STARTED_PIDS.remove(self.daemon.pid)
+        self.daemon = None
+        self.assertEqual(sorted(q for q in self.session_pids(p) if self.holds_group(q, g)), sorted(pids),
+                         "the process outlived the killed daemon")
+        self.start_daemon()
+        self.wait_state(rid, "ended", timeout=10)
+        self.wait_session_gone(p, timeout=2)
+        sessions = self.deescalate_data(rid)["sessions"]
+        self.assertEqual([(s["pid"], s["signal"]) for s in sessions], [(pid, "SIGKILL") for pid in sorted(pids)])
+
+    # -- sudoers ----------------------------------------------------------------------------------
+
+    def test_sudo_sessions_started_before_the_grant_are_not_its_own_and_survive(self):
+        dropin = f"/etc/sudoers.d/zz-{self.prefix}-b"
+        with open(dropin, "w") as f:
+            f.write(f"{self.users['b']} ALL=(root) NOPASSWD: /usr/bin/sleep\n")
+        os.chmod(dropin, 0o440)
+        try:
+            earlier = self.spawn("b", "/usr/bin/sudo", "-n", "/usr/bin/sleep", "600")   # a standing rule, before the grant
+            deadline = time.time() + 5
+            while len(self.session_pids(earlier)) < 2:
+                self.assertLess(time.time(), deadline, "sudo started its sleep")
+                time.sleep(0.05)
+            time.sleep(1.1)   # start times have clock-tick resolution; the grant starts clearly later
+            rid = self.grant("b", "root", "shell", "1h")
+            self.ok("c", "revoke", rid)
+            self.wait_state(rid, "ended", timeout=8)
+            self.assertEqual(len(self.session_pids(earlier)), 2, "a sudo session older than the grant survives")
+            self.assertEqual(self.deescalate_data(rid)["sessions"], [])
+        finally:
+            os.unlink(dropin)
+
+    def test_root_shell_started_through_sudo_does_not_survive_and_the_sudo_timestamp_is_cleared(self):
+        user = self.users["a"]
+        rid = self.grant("a", "root", "shell", "1h")
+        p = self.spawn("a", "/usr/bin/sudo", "-n", "/bin/sh", "-c", "sleep 600; true")
+        deadline = time.time() + 5
+        while True:
+            root = [pid for pid in self.session_pids(p) if open(f"/proc/{pid}/status").read().find("Uid:\t0\t0") >= 0]
+            if len(root) >= 2:
+                break
+            self.assertLess(time.time(), deadline, f"sudo did not start a root shell: {self.session_pids(p)}")
+            time.sleep(0.05)
+        unrelated = self.spawn("a", "sleep", "600")
+        os.makedirs("/run/sudo/ts", mode=0o700, exist_ok=True)
+        ts = f"/run/sudo/ts/{user}"
+        with open(ts, "wb") as f:
+            f.write(b"\0" * 16)
+        self.ok("c", "revoke", rid)
+        self.wait_state(rid, "ended", timeout=8)
+        self.wait_session_gone(p, timeout=4)
+        self.assertIsNone(unrelated.poll(), "a process not started through sudo survives")
+        data = self.deescalate_data(rid)
+        self.assertEqual(data["sudo_timestamp"], "removed")
+        self.assertFalse(os.path.exists(ts))
+        commands = sorted(s["command"] for s in data["sessions"])
+        self.assertIn("sudo", commands)
+        self.assertIn("sleep", commands)
+        self.assertFalse(os.path.exists(data["file"]))
+
+
+class ScheduledWindowTests(E2ECase):
+    """`request --start`: a fixed access window [start, start + duration]."""
+
+    EXTRA_GROUPS = ["target"]
+
+    def scheduled(self, role, start, duration):
+        out = self.ok(role, "request", "grp", "tgt", "--duration", duration, "--start", start, "--reason", "window").stdout
+        return int(out.strip())
+
+    def test_approved_before_the_start_waits_then_grants_inside_the_window_and_ends_at_its_end(self):
+        g, user = self.groups["target"], self.users["a"]
+        rid = self.scheduled("a", "+3s", "3s")
+        req = self.show(rid)
+        start, end = parse_time(req["access_starts_at"]), parse_time(req["access_expires_at"])
+        self.assertAlmostEqual(end - start, 3, delta=0.01)
+        self.ok("c", "approve", rid)
+        time.sleep(0.5)
+        self.assertEqual(self.show(rid)["state"], "approved", "waits for its window")
+        self.assertNotIn(user, self.group_members(g), "no access before the start")
+        self.assertIn("starts in", self.ok("a", "list", "--mine").stdout)
+        self.wait_state(rid, "active", timeout=start - time.time() + 2)
+        self.assertGreaterEqual(time.time(), start - 0.05)
+        with sqlite_ro(self.store) as db:
+            escalated_ms = db.execute("SELECT time FROM events WHERE request_id = ? AND type = 'escalate'", (rid,)).fetchone()[0]
+        # The event is written once gpasswd has run: under a loaded machine that alone takes a few hundred ms.
+        self.assertLess(escalated_ms / 1000 - start, 1.5, "the loop wakes for the start as precisely as for an end")
+        self.assertIn(user, self.group_members(g), "access inside the window")
+        req = self.wait_state(rid, "ended", timeout=end - time.time() + 3)
+        self.assertLess(parse_time(req["ended_at"]) - end, 1.5, "ends at the window's end")
+        self.assertEqual(req["end_reason"], "expired")
+        self.assertNotIn(user, self.group_members(g))
+
+    def test_approved_inside_the_window_runs_until_the_windows_end(self):
+        g, user = self.groups["target"], self.users["b"]
+        rid = self.scheduled("b", "+1s", "4s")
+        end = parse_time(self.show(rid)["access_expires_at"])
+        time.sleep(2)
+        self.assertEqual(self.show(rid)["state"], "pending")
+        self.ok("c", "approve", rid)
+        req = self.wait_state(rid, "active", timeout=3)
+        self.assertEqual(parse_time(req["access_expires_at"]), end, "the window does not move with a late approval")
+        self.assertIn(user, self.group_members(g))
+        req = self.wait_state(rid, "ended", timeout=end - time.time() + 3)
+        self.assertLess(parse_time(req["ended_at"]) - end, 1.5)
+        self.assertNotIn(user, self.group_members(g))
+
+    def test_not_approved_by_the_windows_end_expires(self):
+        rid = self.scheduled("a", "+1s", "1s")
+        req = self.wait_state(rid, "expired", timeout=5)
+        self.assertIsNone(req["decided_at"])
+        self.assertNotIn(self.users["a"], self.group_members(self.groups["target"]))
+
+    def test_a_start_that_is_not_a_time_or_in_the_past_is_refused_and_nothing_is_recorded(self):
+        before = self.event_count()
+        for bad in ["tomorrow", "+2x", "2020-01-01T00:00:00Z"]:
+            r = self.run_as("a", "request", "grp", "tgt", "--duration", "1h", "--start", bad, "--reason", "x")
+            self.assert_refused(r, 65, "--start")
+        self.assert_refused(self.run_as("a", "request", "note", "--start", "+1h", "--reason", "x"), 65, "approval-only")
+        self.assertEqual(self.event_count(), before)
 
 
 class EventsApiTests(E2ECase):

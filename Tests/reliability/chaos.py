@@ -13,17 +13,23 @@ invariants are checked:
   approvals every `symtui approve` that exited 0 is in the request's `approvals`
   decided   at most one deciding approve/deny event per request (required_approvals is 1)
   audit     `symtui audit verify` exits 0
+  holders   no process of a requester holds the target group while they have no active grant (a holder thread keeps
+            `sg GROUP -c 'exec sleep 600'` running as members; deescalation must end them: end_sessions terminate)
   recovery  the daemon restarts within 10 s and the grants settle within 20 s; no CLI call hangs (30 s)
 Prints one line per violation and a closing `chaos: N passed, M failed` (cycles); exit 1 when any failed.
 """
 
 import argparse
 import collections
+import grp
 import json
 import os
+import pwd
 import random
 import shutil
+import signal
 import sqlite3
+import subprocess
 import sys
 import threading
 import time
@@ -52,6 +58,7 @@ class Traffic:
         self.bad_stderr = []
         self.calls = 0
         self.busy = 0                     # threads inside a CLI call
+        self.holders = []                 # Popen of `sg GROUP -c 'exec sleep 600'` started by holder()
 
     def call(self, role, *args):
         with self.lock:
@@ -127,6 +134,41 @@ class Traffic:
             else:
                 self.call(requester, "release", rid)
 
+    def holder(self):
+        """Keeps up to two processes holding the group per requester who is a member now (started like a user would)."""
+        group = self.rig.groups["target"]
+        while not self.stop.is_set():
+            if not self.on.wait(0.1):
+                continue
+            members = set(self.rig.group_members(group))
+            role = self.rng.choice(REQUESTERS)
+            user = self.rig.users[role]
+            with self.lock:
+                self.holders = [p for p in self.holders if p.poll() is None]
+                mine = sum(1 for p in self.holders if p.args[2] == user)
+            if user in members and mine < 2:
+                p = subprocess.Popen(["setpriv", "--reuid", user, "--regid", "users", "--clear-groups", "sg", group, "-c",
+                                      "exec sleep 600"], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL, start_new_session=True)
+                with self.lock:
+                    self.holders.append(p)
+            time.sleep(0.05)
+
+    def kill_holders(self):
+        """Every process of the requesters (the holders and what sg started)."""
+        uids = {pwd.getpwnam(self.rig.users[r]).pw_uid for r in REQUESTERS}
+        for pid in [q for q, uid, _ in processes_holding(None) if uid in uids]:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        with self.lock:
+            for p in self.holders:
+                try:
+                    p.wait(timeout=2)
+                except subprocess.TimeoutExpired:
+                    pass
+
     def quiesce(self, timeout=35):
         self.on.clear()
         deadline = time.time() + timeout
@@ -166,6 +208,40 @@ def check_group(rig):
         if not t0 and not t1 and a1 == a2:
             users = {u for _, u in a1}
             return sorted(members - users), sorted(users - members)
+        time.sleep(0.1)
+    return None
+
+
+def processes_holding(gid):
+    """(pid, real uid, command) of every live process; only those holding gid (supplementary or as gid) unless None."""
+    out = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/status") as f:
+                status = dict(line.rstrip("\n").split(":\t", 1) for line in f if ":\t" in line)
+        except (OSError, ValueError):
+            continue
+        if status.get("State", "").startswith("Z"):
+            continue
+        groups = [int(x) for x in status.get("Groups", "").split()] + [int(x) for x in status.get("Gid", "").split()[:3]]
+        if gid is None or gid in groups:
+            out.append((int(name), int(status.get("Uid", "0").split()[0]), status.get("Name", "")))
+    return out
+
+
+def check_holders(rig):
+    """Processes of requesters holding the target group without an active grant: [(user, pid, command)]."""
+    gid = grp.getgrnam(rig.groups["target"]).gr_gid
+    users = {pwd.getpwnam(rig.users[r]).pw_uid: rig.users[r] for r in REQUESTERS}
+    for _ in range(100):
+        t0 = transitional(rig)
+        granted = {r["requester"] for r in R.list_json(rig, "--state", "active")}
+        found = [(users[uid], pid, cmd) for pid, uid, cmd in processes_holding(gid) if uid in users]
+        t1 = transitional(rig)
+        if not t0 and not t1:
+            return [f for f in found if f[0] not in granted]
         time.sleep(0.1)
     return None
 
@@ -224,7 +300,7 @@ def main():
     rig = R.make_rig("Chaos", requesters=REQUESTERS, approvers=APPROVERS, extra_groups=["target"], limits=R.LOAD_LIMITS)
     traffic = Traffic(rig, random.Random(seed + 1))
     threads = [threading.Thread(target=f, daemon=True) for f in
-               (traffic.requester, traffic.requester, traffic.approver, traffic.approver, traffic.ender)]
+               (traffic.requester, traffic.requester, traffic.approver, traffic.approver, traffic.ender, traffic.holder)]
     for t in threads:
         t.start()
     violations = []
@@ -275,6 +351,12 @@ def main():
                                        + " | ".join(diagnose(rig, u) for u in not_member))
                 if without or not_member:
                     keep_evidence(rig, args.keep, cycle)
+            h = check_holders(rig)
+            if h is None:
+                violation("holders", "no stable snapshot of grants and processes within 10 s")
+            elif h:
+                violation("holders", f"processes holding the group without an active grant: {h[:5]} -- "
+                                     + " | ".join(diagnose(rig, u) for u in sorted({u for u, _, _ in h})))
             with traffic.lock:
                 new = traffic.ok_approvals[checked_approvals:]
                 checked_approvals = len(traffic.ok_approvals)
@@ -308,6 +390,7 @@ def main():
         traffic.on.set()
         for t in threads:
             t.join(timeout=40)
+        traffic.kill_holders()
         elapsed = time.time() - started
         with R.db(rig) as c:
             states = dict(c.execute("SELECT state || coalesce('/' || end_reason, ''), count(*) FROM requests GROUP BY 1"))

@@ -14,6 +14,9 @@ public struct GrantContext: Sendable {
     public var otherActiveHolders: Set<String>
     /// Set when the grant's window was just moved by this approved extension request (`AccessStrategy.extend`).
     public var extensionRequestID: Int64?
+    /// At deescalation: the user holds another active grant through the same strategy, to any of its targets (the
+    /// engine fills this; sudoers keeps processes it cannot attribute to one rule).
+    public var userHoldsOtherGrantOfStrategy = false
 
     public init(request: AccessRequest, strategy: Strategy, target: Target, stepOutput: String? = nil,
                 otherActiveHolders: Set<String> = [], extensionRequestID: Int64? = nil) {
@@ -55,7 +58,18 @@ public struct StrategyOutcome: Sendable {
 /// Who really has access to a target now (for drift reports).
 public struct AccessCheck: Sendable, Equatable {
     public var users: Set<String>
-    public init(users: Set<String>) { self.users = users }
+    /// Processes that still hold the access although their user is not among `users` (a group kept by a running
+    /// shell, a root shell opened through a removed sudo rule).
+    public var holders: [AccessHolder]
+    public init(users: Set<String>, holders: [AccessHolder] = []) { self.users = users; self.holders = holders }
+}
+
+/// One running process that holds access, and whose it is.
+public struct AccessHolder: Sendable, Equatable {
+    public var user: String
+    public var pid: Int32
+    public var command: String
+    public init(user: String, pid: Int32, command: String) { self.user = user; self.pid = pid; self.command = command }
 }
 
 /// A strategy could not tell who has access, or could not act.

@@ -27,7 +27,7 @@ public struct CommandStrategy: AccessStrategy {
         case let .failure(f): return .failure(f)
         case let .success(result):
             guard result.succeeded else { return .failure(StrategyFailure("check command \(result.summary)")) }
-            return Self.parseUsers(String(decoding: result.stdout, as: UTF8.self)).map(AccessCheck.init)
+            return Self.parseUsers(String(decoding: result.stdout, as: UTF8.self)).map { AccessCheck(users: $0) }
         }
     }
 

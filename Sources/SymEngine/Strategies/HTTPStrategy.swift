@@ -27,7 +27,7 @@ public struct HTTPStrategy: AccessStrategy {
             guard (200...299).contains(response.status) else {
                 return .failure(StrategyFailure("check: \(response.describe())"))
             }
-            return CommandStrategy.parseUsers(String(decoding: response.body, as: UTF8.self)).map(AccessCheck.init)
+            return CommandStrategy.parseUsers(String(decoding: response.body, as: UTF8.self)).map { AccessCheck(users: $0) }
         }
     }
 

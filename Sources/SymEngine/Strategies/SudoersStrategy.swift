@@ -86,7 +86,49 @@ public struct SudoersStrategy: AccessStrategy {
     /// Each grant has its own drop-in: removing one never touches another's.
     public var accessIsSharedAcrossGrants: Bool { false }
 
+    /// Deletes the drop-in, forgets the user's cached sudo authentication, then ends (or lists) what the user started
+    /// through sudo during the grant. Re-running it after a crash finds the file gone and goes on to the processes.
     public func deescalate(_ ctx: GrantContext) -> StrategyOutcome {
+        let mode: EndSessions
+        switch EndSessions.mode(ctx.settings, strategy: "sudoers") {
+        case let .failure(f): return .failure(f.message)
+        case let .success(m): mode = m
+        }
+        var removed = removeDropIn(ctx)
+        guard removed.succeeded else { return removed }
+        var pairs = removed.data.objectValue ?? []
+        pairs.append(("sudo_timestamp", .string(Self.clearTimestamp(user: ctx.user))))
+        removed.data = .object(pairs)
+        // No drop-in exists before the approval (nor before a scheduled window's start): nothing older came from it.
+        let since = ctx.request.accessStartsAt ?? ctx.request.decidedAt ?? ctx.request.createdAt
+        if ctx.userHoldsOtherGrantOfStrategy {
+            // sudo does not record which rule let a command run: while another grant of this user is active, its
+            // sessions may be that grant's, and they are left to its own deescalation.
+            let listed = SessionHolders.startedThroughSudo(user: ctx.user, since: since).map {
+                HeldSession(pid: $0.pid, command: $0.command, outcome: "kept", signal: nil, startTicks: $0.startTicks)
+            }
+            return .withSessions(removed, listed, who: ctx.user)
+        }
+        let holders = SessionHolders.startedThroughSudo(user: ctx.user, since: since)
+        return .withSessions(removed, SessionEnder.end(holders, mode: mode), who: ctx.user)
+    }
+
+    /// Where sudo keeps its per-user authentication records (Debian's sudo: `timestampdir` /run/sudo/ts).
+    public static let timestampDirectory = "/run/sudo/ts"
+
+    /// Removes the user's record, so that a later grant cannot reuse a password typed during this one.
+    /// Returns `removed`, `none` or the error.
+    static func clearTimestamp(user: String) -> String {
+        guard StrategyText.isPlainName(user) else { return "none" }
+        let path = timestampDirectory + "/" + user
+        var st = stat()
+        // lstat: a symlink here is not sudo's record; the directory is root's own (0700).
+        guard lstat(path, &st) == 0 else { return errno == ENOENT ? "none" : "error: " + errnoText() }
+        guard (st.st_mode & S_IFMT) == S_IFREG else { return "error: \(path) is not a regular file" }
+        return unlink(path) == 0 ? "removed" : "error: " + errnoText()
+    }
+
+    private func removeDropIn(_ ctx: GrantContext) -> StrategyOutcome {
         let user = ctx.user
         let dir = Self.directory(ctx.settings)
         guard StrategyText.isPlainName(user) else { return .failure("sudoers: \"\(user)\" is not a plain user name") }

@@ -16,7 +16,32 @@ public struct UnixGroupStrategy: AccessStrategy {
     public init(strategy: Strategy) { self.strategy = strategy }
 
     public func escalate(_ ctx: GrantContext) -> StrategyOutcome { change(ctx, toMember: true) }
-    public func deescalate(_ ctx: GrantContext) -> StrategyOutcome { change(ctx, toMember: false) }
+    /// Removes the membership, then ends (or lists) the user's processes that still hold the group: supplementary
+    /// groups are fixed when a process starts, so removal alone leaves running shells with the group. Re-running it
+    /// after a crash finds the user already absent and goes on to the processes.
+    public func deescalate(_ ctx: GrantContext) -> StrategyOutcome {
+        let mode: EndSessions
+        switch EndSessions.mode(ctx.settings, strategy: "unix_group") {
+        case let .failure(f): return .failure(f.message)
+        case let .success(m): mode = m
+        }
+        let removed = change(ctx, toMember: false)
+        let kept = removed.data["kept"]?.boolValue == true
+        guard removed.succeeded, !kept, let group = ctx.settings["group"]?.stringValue else { return removed }
+        var sessions = SessionEnder.end(SessionHolders.holdingGroup(group, user: ctx.user), mode: mode)
+        if mode == .terminate {
+            // `sg`/`newgrp` check the membership, then take the group: one that checked just before the removal may
+            // take it after the first scan. Scan again until a pass finds nothing new (bounded).
+            for _ in 0..<3 {
+                usleep(50_000)
+                let seen = Set(sessions.map { "\($0.pid)/\($0.startTicks)" })
+                let late = SessionHolders.holdingGroup(group, user: ctx.user).filter { !seen.contains("\($0.pid)/\($0.startTicks)") }
+                if late.isEmpty { break }
+                sessions += SessionEnder.end(late, mode: mode)
+            }
+        }
+        return .withSessions(removed, sessions, who: ctx.user)
+    }
 
     /// One lock per group for every change this process makes. `gpasswd` reads the group before it takes the
     /// /etc/group lock and writes the whole entry back (shadow-maint/shadow#347), so two runs on one group at once
@@ -52,7 +77,21 @@ public struct UnixGroupStrategy: AccessStrategy {
         guard let group = strategy.settings(for: target)["group"]?.stringValue, StrategyText.isPlainName(group) else {
             return .failure(StrategyFailure("unix_group target \(target.name): setting `group` is missing or not a plain group name"))
         }
-        return Self.members(of: group).map { AccessCheck(users: Set($0)) }
+        return Self.members(of: group).map { members in
+            // Processes keep a group they started with; those of users who are no longer members still hold it.
+            let holders = Self.processesHolding(group).filter { !members.contains($0.user) }
+            return AccessCheck(users: Set(members), holders: holders)
+        }
+    }
+
+    /// Every non-root process holding the group (supplementary or as its group id), with its user.
+    static func processesHolding(_ group: String) -> [AccessHolder] {
+        guard let gid = SessionHolders.gid(of: group) else { return [] }
+        return ProcessTable.snapshot().filter { !$0.isZombie && $0.holds(gid: gid) && $0.uids[0] != 0 }.compactMap { e in
+            guard let owner = SessionHolders.user(uid: e.uids[0]) else { return nil }
+            if owner.gid == gid { return nil }   // the group is the user's own primary group
+            return AccessHolder(user: owner.name, pid: e.pid, command: e.command)
+        }
     }
 
     private func validated(user: String, settings: [String: JSONValue]) -> Result<String, StrategyFailure> {

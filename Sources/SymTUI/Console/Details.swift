@@ -29,6 +29,8 @@ extension ConsoleState {
     }
 
     func timeText(_ r: AccessRequest) -> String {
+        // A scheduled window that has not begun (pending or approved): when the access starts.
+        if r.isScheduled, let start = r.accessStartsAt, start > now { return "starts in " + until(start) }
         switch r.state {
         case .pending: return "expires " + until(r.requestExpiresAt)
         case .active: return r.accessExpiresAt == nil ? "until revoked" : until(r.accessExpiresAt) + " left"
@@ -74,6 +76,9 @@ extension ConsoleState {
         case .pending: times += " · request expires in " + until(r.requestExpiresAt)
         case .active: times += r.accessExpiresAt.map { _ in " · access ends in " + until(r.accessExpiresAt) } ?? ""
         default: break
+        }
+        if r.isScheduled, let start = r.accessStartsAt, start > now {
+            times += " · window starts in " + until(start) + ", ends in " + until(r.accessExpiresAt)
         }
         times += " · approvals \(r.approvals.count)/\(r.routing?.threshold ?? r.requiredApprovals)"
         out.append((times, .normal))
