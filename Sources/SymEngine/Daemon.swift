@@ -209,6 +209,9 @@ public final class Daemon: @unchecked Sendable {
                     case let .success(options): answer = Wire.ok([("options", .array(options))])
                     case let .failure(e): answer = Wire.failure(e)
                     }
+                case let .backup(path):
+                    answer = Wire.ok(try StoreBackup.run(to: path, caller: identity, config: engine.config, reads: reads).pairs)
+                    daemonLog("backup of the store written to \(path) for \(identity.name)")
                 case .read(.subscribe):
                     try conn.writeLine(Wire.ok([("subscribed", .bool(true))]))
                     let fd = conn.release()

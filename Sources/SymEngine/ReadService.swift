@@ -80,6 +80,18 @@ final class ReadService: @unchecked Sendable {
             case .delivery:
                 return [("head_seq", .int(try store.lastSeq())),
                         ("destinations", .array(try deliveryStatus(store: store, config: config()).map(\.json)))]
+            case .metrics:
+                let m = try store.metrics()
+                let h = m.approvalLatency
+                let backlog = try deliveryStatus(store: store, config: config()).map { d in
+                    JSONValue.obj([("destination", .string(d.key)), ("backlog", .int(d.backlog))])
+                }
+                return [("requests", .object(RequestState.allCases.map { ($0.rawValue, .int(m.requestsByState[$0] ?? 0)) })),
+                        ("grants_active", .int(m.grantsActive)), ("grants_stuck", .int(m.grantsStuck)),
+                        ("handler_failures_total", .int(m.handlerFailures)), ("reporting_backlog", .array(backlog)),
+                        ("approval_latency", .obj([("bounds", .array(h.bounds.map(JSONValue.double))), ("counts", .array(h.counts.map(JSONValue.int))),
+                                                   ("count", .int(h.count)), ("sum_seconds", .double(h.sumSeconds))])),
+                        ("head_seq", .int(m.headSeq))]
             case .subscribe:
                 throw CommandError(ExitCode.software, "subscribe is answered by the connection, not as a read")
             }

@@ -21,6 +21,8 @@ public enum ReadCall: Sendable, Equatable {
     case status
     /// How far each reporting destination got.
     case delivery
+    /// The figures `symtui metrics` exposes (counts by state, stuck grants, backlogs, handler failures, approval times).
+    case metrics
     /// Turns the connection into a stream of `{"v":1,"changed":true}` lines, one after each commit.
     case subscribe
 
@@ -31,7 +33,7 @@ public enum ReadCall: Sendable, Equatable {
         "review": ["search", "offset", "limit"], "request": ["id"],
         "events": ["after_seq", "limit", "request", "since_ms", "until_ms"],
         "audit": ["search", "offset", "limit"], "last_events": ["count"],
-        "status": [], "delivery": [], "subscribe": [],
+        "status": [], "delivery": [], "metrics": [], "subscribe": [],
     ]
 
     /// Parses `{"read": NAME, …}`.
@@ -90,6 +92,7 @@ public enum ReadCall: Sendable, Equatable {
         case "last_events": return .lastEvents(count: Int(try int("count", default: 10, range: 0...Int64(maxRows))))
         case "status": return .status
         case "delivery": return .delivery
+        case "metrics": return .metrics
         default: return .subscribe
         }
     }
@@ -114,6 +117,7 @@ public enum ReadCall: Sendable, Equatable {
         case let .lastEvents(count): return .obj([("read", .string("last_events")), ("count", .num(count))])
         case .status: return .obj([("read", .string("status"))])
         case .delivery: return .obj([("read", .string("delivery"))])
+        case .metrics: return .obj([("read", .string("metrics"))])
         case .subscribe: return .obj([("read", .string("subscribe"))])
         }
     }
@@ -125,6 +129,9 @@ public enum DaemonCall: Sendable, Equatable {
     case read(ReadCall)
     /// The options a flow's `@prefetch` handler offers for a field (answered with `options`, changes nothing).
     case prefetch(flow: String, field: String)
+    /// A consistent copy of the store written by the daemon to `path` (absolute), verified, then renamed into place.
+    /// Only root and members of `store_group` may ask; the file is written with the caller's file permissions.
+    case backup(path: String)
     case ping
 
     /// Parses one line's object; the protocol version is checked here for every kind of call.
@@ -144,6 +151,14 @@ public enum DaemonCall: Sendable, Equatable {
                 throw CommandError.invalid("a prefetch needs \"flow\" and \"field\"")
             }
             return .prefetch(flow: flow, field: field)
+        case "backup":
+            for (k, _) in json.objectValue! where !["event", "v", "path"].contains(k) {
+                throw CommandError.invalid("unknown key \"\(SafeText.display(k))\" in a backup")
+            }
+            guard let path = json["path"]?.stringValue, path.hasPrefix("/"), path.utf8.count <= 4096, !path.contains("\0") else {
+                throw CommandError.invalid("a backup needs \"path\", an absolute file name")
+            }
+            return .backup(path: path)
         default: return .change(try ChangeCall.parse(json))
         }
     }
@@ -153,6 +168,7 @@ public enum DaemonCall: Sendable, Equatable {
         case let .change(c): return c.json
         case let .read(r): return r.json
         case let .prefetch(flow, field): return .obj([("event", .string("prefetch")), ("flow", .string(flow)), ("field", .string(field))])
+        case let .backup(path): return .obj([("event", .string("backup")), ("path", .string(path))])
         case .ping: return .obj([("event", .string("ping"))])
         }
     }

@@ -117,6 +117,12 @@ enum Schema {
         CREATE INDEX requests_retry ON requests(next_attempt_at) WHERE state IN ('escalating', 'deescalating');
         CREATE INDEX requests_holder ON requests(requester, target) WHERE state IN ('active', 'escalating');
         """,
+        // 7: `symtui metrics` counts handler failures and approval times on every scrape; these partial indexes hold
+        // only those rows, so a scrape does not read the whole log or every request ever made.
+        """
+        CREATE INDEX events_handler_failures ON events(seq) WHERE type = 'handler' AND reason IS NOT NULL;
+        CREATE INDEX requests_approved ON requests(decided_at, created_at) WHERE decided_at IS NOT NULL AND denial IS NULL;
+        """,
     ]
 
     static var version: Int { migrations.count }

@@ -180,7 +180,9 @@ enum CLI {
         }),
         CommandSpec(words: ["help"], summary: "help on a command",
                     arguments: [ArgumentSpec(name: "COMMAND", optional: true, help: "a command"),
-                                ArgumentSpec(name: "SUBCOMMAND", optional: true, help: "for two-word commands (config check)")], run: { a, _ in
+                                ArgumentSpec(name: "SUBCOMMAND", optional: true, help: "for two-word commands (config check)")],
+                    options: [.flag("man", "print the symtui(1) manual page (roff) generated from this table")], run: { a, _ in
+            if a.flag("man") { Output.print(ManPage.symtui()); return ExitCode.ok }
             let words = a.positionals
             if words.isEmpty { Output.print(CLI.overview); return ExitCode.ok }
             guard let spec = CLI.find(words) ?? CLI.commands.first(where: { $0.words.first == words[0] }) else {
@@ -190,7 +192,8 @@ enum CLI {
             return ExitCode.ok
         }),
         StatusLine.spec,
-    ] + AuditCommands.specs + Inspect.specs + SymImport.specs }
+        Completion.spec,
+    ] + AuditCommands.specs + Inspect.specs + SymImport.specs + Operations.specs }
 
     static func runConsole(_ globals: ParsedArguments) -> Int32 {
         guard isatty(0) == 1, isatty(1) == 1 else {
