@@ -42,18 +42,24 @@ enum StoreBackup {
         }
         let (dir, name) = try checkPlace(path, caller: caller)
         let temp = dir + "/." + name + ".tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        let switched = caller.uid != geteuid()
-        let gid = primaryGroup(of: caller.uid)
-        // Everything below that touches FILE's directory runs as the caller, on this thread only.
-        if switched { _ = c_setfsgid(gid); _ = c_setfsuid(caller.uid) }
-        defer { if switched { _ = c_setfsuid(geteuid()); _ = c_setfsgid(getegid()) } }
+        // A connection of the daemon's own (opened as the daemon), then everything that touches FILE's directory as
+        // the caller, on this thread only.
+        return try reads.reading { store in
+            let switched = caller.uid != geteuid()
+            if switched { _ = c_setfsgid(primaryGroup(of: caller.uid)); _ = c_setfsuid(caller.uid) }
+            defer { if switched { _ = c_setfsuid(geteuid()); _ = c_setfsgid(getegid()) } }
+            return try write(store, dir: dir, path: path, temp: temp)
+        }
+    }
+
+    private static func write(_ store: Store, dir: String, path: String, temp: String) throws -> Result {
         var done = false
         defer { if !done { unlink(temp); unlink(temp + "-journal") } }
         // Created here, empty, exclusively and without following a link: VACUUM INTO then writes into our own file.
         let fd = open(temp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw CommandError(ExitCode.ioErr, "cannot create \(temp): \(String(cString: strerror(errno)))") }
         close(fd)
-        do { try reads.reading { try $0.copy(into: temp) } } catch let e as CommandError { throw e } catch {
+        do { try store.copy(into: temp) } catch {
             throw CommandError(ExitCode.ioErr, "cannot copy the store to \(temp): \(error)")
         }
         let verification: AuditVerification

@@ -36,7 +36,7 @@ enum Operations {
     static func backup(_ a: ParsedArguments, _ c: CLIContext) throws -> Int32 {
         let path = c.absolute(a.positional(0)!)
         let client = try daemon(c)
-        let reply = try client.send(.backup(path: (path as NSString).standardizingPath))
+        let reply = try client.send(.backup(path: path))   // as given: the daemon refuses links and '..' rather than resolve them
         if let refusal = Wire.refusal(in: reply) { throw refusal }
         if c.json {
             Output.json(.obj([("path", reply["path"]), ("bytes", reply["bytes"]), ("events", reply["events"]),

@@ -478,6 +478,246 @@ class StatusLineTests(E2ECase):
         self.assert_refused(self.run_as("a", "status"), 69, "not running")
 
 
+class BackupTests(E2ECase):
+    """`symtui backup FILE`: the daemon's consistent, verified, atomic copy of the running store; the restore."""
+
+    def backup_dir(self, name, mode=0o700, owner=None):
+        d = os.path.join(self.dir, name)
+        os.makedirs(d, exist_ok=True)
+        os.chmod(d, mode)
+        if owner:
+            os.chown(d, pwd.getpwnam(self.users[owner]).pw_uid, -1)
+        return d
+
+    def test_backup_while_requests_commit_is_consistent_and_verifies(self):
+        out = self.backup_dir("bk")
+        stop = threading.Event()
+        made = []
+
+        def load():
+            while not stop.is_set():
+                r = self.run_as("a", "request", "note", "--reason", "load")
+                if r.returncode == 0:
+                    made.append(int(r.stdout))
+        workers = [threading.Thread(target=load) for _ in range(3)]
+        for w in workers:
+            w.start()
+        try:
+            time.sleep(0.5)
+            copies = []
+            for i in range(4):
+                path = os.path.join(out, f"store-{i}.db")
+                r = self.ok(None, "backup", path, "--json")
+                copies.append((path, json.loads(r.stdout)))
+                time.sleep(0.2)
+        finally:
+            stop.set()
+            for w in workers:
+                w.join()
+        self.assertGreater(len(made), 4, "requests kept committing during the backups")
+        heads = []
+        for path, info in copies:
+            self.assertEqual(info["path"], path)
+            self.assertEqual(stat.S_IMODE(os.stat(path).st_mode), 0o600)
+            v = json.loads(self.ok(None, "--db", path, "audit", "verify", "--json").stdout)
+            self.assertTrue(v["ok"], v)
+            self.assertEqual(v["head_seq"], info["head_seq"])
+            db = sqlite_ro(path)
+            try:
+                self.assertEqual(db.execute("PRAGMA integrity_check").fetchone()[0], "ok")
+                # One commit's view: every request in the copy has its request event, and no event names a request it lacks.
+                n_requests = db.execute("SELECT count(*) FROM requests").fetchone()[0]
+                n_events = db.execute("SELECT count(*) FROM events WHERE type = 'request'").fetchone()[0]
+                self.assertEqual(n_requests, n_events)
+                self.assertEqual(db.execute("PRAGMA journal_mode").fetchone()[0], "delete", "a copy stands alone (no -wal)")
+            finally:
+                db.close()
+            heads.append(info["head_seq"])
+        self.assertEqual(heads, sorted(heads))
+        self.assertLess(heads[0], heads[-1], "later copies hold later commits")
+        self.assertEqual([f for f in os.listdir(out) if f.startswith(".")], [], "no temporary file is left behind")
+
+    def test_a_user_who_is_not_root_nor_in_store_group_is_refused_with_77(self):
+        out = self.backup_dir("bk-a", owner="a")
+        self.assert_refused(self.run_as("a", "backup", os.path.join(out, "s.db")), 77, "only root")
+        self.assertEqual(os.listdir(out), [])
+
+    def test_a_directory_others_can_write_is_refused_and_nothing_is_written(self):
+        out = self.backup_dir("bk-open", mode=0o777)
+        self.assert_refused(self.run_as(None, "backup", os.path.join(out, "s.db")), 77, "writable by others")
+        self.assertEqual(os.listdir(out), [])
+
+    def test_a_path_through_a_symlink_is_refused(self):
+        real = self.backup_dir("bk-real")
+        link = os.path.join(self.dir, "bk-link")
+        os.symlink(real, link)
+        self.assert_refused(self.run_as(None, "backup", os.path.join(link, "s.db")), 74, "symbolic link")
+        self.assertEqual(os.listdir(real), [])
+
+    def test_an_existing_symlink_at_the_target_is_not_followed(self):
+        out = self.backup_dir("bk-sym")
+        victim = os.path.join(self.dir, "victim")
+        with open(victim, "w") as f:
+            f.write("keep me")
+        os.symlink(victim, os.path.join(out, "s.db"))
+        self.assert_refused(self.run_as(None, "backup", os.path.join(out, "s.db")), 74, "not a regular file")
+        with open(victim) as f:
+            self.assertEqual(f.read(), "keep me")
+
+    def test_restore_a_backup_into_a_stopped_daemon(self):
+        rid = self.request("a", "note", reason="before the backup")
+        out = self.backup_dir("bk-restore")
+        path = os.path.join(out, "s.db")
+        self.ok(None, "backup", path)
+        later = self.request("a", "note", reason="after the backup")
+        self.assertEqual(self.stop_daemon(), 0)
+        # The restore docs/deployment.md gives: the copy replaces the store; its -wal/-shm go.
+        for suffix in ("-wal", "-shm"):
+            if os.path.exists(self.store + suffix):
+                os.unlink(self.store + suffix)
+        subprocess.run(["install", "-m", "0600", path, self.store], check=True)
+        self.start_daemon()
+        self.assertEqual(self.show(rid)["id"], rid)
+        self.assert_refused(self.run_as(None, "show", later), 65, f"no request {later}")
+        self.ok(None, "audit", "verify")
+
+
+class BackupByStoreGroupTests(E2ECase):
+    """A store_group member may back up, into a directory of theirs; the copy is made with their file-system uid."""
+
+    @classmethod
+    def config_text(cls):
+        text = super().config_text()
+        cfg = json.loads(text.split("\n", 1)[1])
+        cfg["store_group"] = cls.oncall
+        cfg["store_mode"] = "0640"
+        return "// store_group config\n" + json.dumps(cfg, indent=2) + "\n"
+
+    def test_a_store_group_member_backs_up_into_their_own_directory_as_themselves(self):
+        self.request("a", "note")
+        out = os.path.join(self.dir, "bk-c")
+        os.makedirs(out)
+        os.chmod(out, 0o700)
+        uid = pwd.getpwnam(self.users["c"]).pw_uid
+        os.chown(out, uid, -1)
+        path = os.path.join(out, "s.db")
+        self.ok("c", "backup", path)
+        self.assertEqual(os.stat(path).st_uid, uid, "the copy belongs to the caller, not to root")
+        self.assertTrue(json.loads(self.ok("c", "--db", path, "audit", "verify", "--json").stdout)["ok"])
+
+    def test_a_store_group_member_cannot_write_where_they_could_not_themselves(self):
+        out = os.path.join(self.dir, "bk-root")
+        os.makedirs(out)
+        os.chmod(out, 0o755)   # root's: the daemon could write here, the caller cannot
+        self.assert_refused(self.run_as("c", "backup", os.path.join(out, "s.db")), 74, "cannot create")
+        self.assertEqual(os.listdir(out), [])
+
+
+class MetricsTests(E2ECase):
+    """`symtui metrics`: Prometheus text exposition through the daemon, checked by promtool."""
+
+    def metric(self, text, name):
+        m = re.search(r"^" + re.escape(name) + r" (\S+)$", text, re.M)
+        self.assertIsNotNone(m, f"{name} in\n{text}")
+        return float(m.group(1))
+
+    def test_metrics_pass_promtool_and_count_the_store(self):
+        if not shutil.which("promtool"):
+            self.skipTest("promtool (Debian prometheus) is not installed")
+        p1 = self.request("a", "note")
+        self.request("a", "note")
+        g = self.request("a", "db", "orders", duration="1h")
+        self.ok("c", "approve", g)
+        self.wait_state(g, "active")
+        self.ok("c", "approve", p1)
+        text = self.ok("b", "metrics").stdout
+        check = subprocess.run(["promtool", "check", "metrics"], input=text, capture_output=True, text=True)
+        self.assertEqual(check.returncode, 0, check.stdout + check.stderr)
+        self.assertEqual((check.stdout + check.stderr).strip(), "", "promtool has no lint complaint")
+        self.assertEqual(self.metric(text, 'symtui_requests{state="pending"}'), 1)
+        self.assertEqual(self.metric(text, 'symtui_requests{state="active"}'), 1)
+        self.assertEqual(self.metric(text, "symtui_grants_active"), 1)
+        self.assertEqual(self.metric(text, "symtui_grants_stuck"), 0)
+        self.assertEqual(self.metric(text, "symtui_approval_latency_seconds_count"), 2)
+        self.assertEqual(self.metric(text, 'symtui_approval_latency_seconds_bucket{le="+Inf"}'), 2)
+        self.assertEqual(self.metric(text, "symtui_audit_head_seq"), self.event_count())
+
+    def test_metrics_output_file_is_replaced_atomically(self):
+        out = os.path.join(self.dir, "symtui.prom")
+        self.ok(None, "metrics", "--output", out)
+        with open(out) as f:
+            self.assertIn("# TYPE symtui_requests gauge", f.read())
+        self.assertEqual([f for f in os.listdir(self.dir) if f.startswith("symtui.prom.")], [])
+
+    def test_metrics_are_69_when_the_daemon_is_down(self):
+        self.assertEqual(self.stop_daemon(), 0)
+        self.assert_refused(self.run_as("a", "metrics"), 69, "not running")
+
+
+class CompletionAndManTests(E2ECase):
+    """`symtui completion bash` loaded in a real bash; the man pages pass mandoc's and man's checks."""
+
+    def complete(self, role, *words):
+        """What bash offers after `words` (the last one being completed), as ROLE, with the daemon up."""
+        script = self.ok(role, "completion", "bash").stdout
+        path = os.path.join(self.dir, f"completion-{role}.bash")
+        with open(path, "w") as f:
+            f.write(script)
+        os.chmod(path, 0o644)
+        bindir = os.path.join(self.dir, "bin")
+        os.makedirs(bindir, exist_ok=True)
+        if not os.path.exists(os.path.join(bindir, "symtui")):
+            os.symlink(self.bin, os.path.join(bindir, "symtui"))
+        words = ["symtui", "--config", self.config] + list(words)
+        prog = (f"source {shlex.quote(path)}\ncomplete -p symtui\n"
+                f"COMP_WORDS=({' '.join(shlex.quote(w) for w in words)}); COMP_CWORD={len(words) - 1}\n"
+                "_symtui; printf '%s\\n' \"${COMPREPLY[@]}\"\n")
+        cmd = ["bash", "--norc", "--noprofile", "-c", prog]
+        if role is not None:
+            cmd = ["setpriv", "--reuid", self.users[role], "--regid", "users", "--init-groups"] + cmd
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=30, cwd=self.dir,
+                           env={"PATH": f"{bindir}:/usr/bin:/bin", "HOME": "/nonexistent", "LANG": "C.UTF-8"})
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stderr, "")
+        lines = r.stdout.splitlines()
+        self.assertEqual(lines[0], "complete -F _symtui symtui")
+        return lines[1:]
+
+    def test_bash_completes_commands_and_subcommands_from_the_table(self):
+        self.assertEqual(self.complete("a", "appr"), ["approve"])
+        self.assertEqual(sorted(self.complete("a", "audit", "")), ["export", "status", "tail", "verify"])
+        self.assertIn("--reason", self.complete("a", "deny", "--"))
+
+    def test_bash_completes_flows_and_targets_from_the_config(self):
+        self.assertEqual(sorted(self.complete("a", "request", "")), ["db", "note", "selfnote", "ttl"])
+        self.assertEqual(sorted(self.complete("a", "request", "db", "")), ["billing", "orders"])
+        self.assertEqual(self.complete("a", "list", "--state", "pe"), ["pending"])
+
+    def test_bash_completes_request_ids_from_the_daemon(self):
+        rid = self.request("a", "note")
+        done = self.request("a", "note")
+        self.ok("a", "cancel", done)
+        self.assertEqual(self.complete("c", "approve", ""), [str(rid)], "open requests only")
+
+    def test_generated_man_pages_pass_mandoc_lint_and_man_warnings(self):
+        if not shutil.which("mandoc"):
+            self.skipTest("mandoc is not installed")
+        pages = {os.path.join(self.dir, "symtui.1"): self.ok(None, "help", "--man").stdout,
+                 os.path.join(self.dir, "symtui-config.5"): subprocess.run(
+                     [PYTHON, os.path.join(REPO, "scripts", "man-config.py"), os.path.join(REPO, "docs", "configuration.md")],
+                     capture_output=True, text=True, check=True).stdout}
+        for path, text in pages.items():
+            with open(path, "w") as f:
+                f.write(text)
+            lint = subprocess.run(["mandoc", "-T", "lint", "-W", "warning", path], capture_output=True, text=True)
+            self.assertEqual((lint.returncode, lint.stdout + lint.stderr), (0, ""), path)
+            man = subprocess.run(["man", "--warnings", "-l", path], capture_output=True, text=True,
+                                 env={"PATH": "/usr/bin:/bin", "MANWIDTH": "80", "LANG": "C.UTF-8", "MANPAGER": "cat"})
+            self.assertEqual((man.returncode, man.stderr), (0, ""), path)
+        self.assertIn("symtui backup", pages[os.path.join(self.dir, "symtui.1")])
+        self.assertIn("store_group", pages[os.path.join(self.dir, "symtui-config.5")])
+
+
 class CommandStrategyTests(E2ECase):
     """The `command` strategy: argv, environment, expiry, hostile field values; `wait`."""
 
