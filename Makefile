@@ -4,13 +4,14 @@ SWIFT ?= swift
 # What the build and the tests need: C libraries, tmux (console tests), python3 (handlers), sudo (visudo),
 # passwd (useradd, gpasswd), util-linux (setpriv), sqlite3 (tamper tests), libcurl (a static release build),
 # libpq-dev (the postgres_role strategy), openssh-client (ssh-keygen for ssh_cert), and for the end-to-end tests of
-# those two a real sshd (openssh-server) and PostgreSQL 15 (postgresql).
+# those two a real sshd (openssh-server) and PostgreSQL 15 (postgresql); for the operations tests promtool
+# (prometheus), mandoc and man-db (man pages), and for `make deb` dpkg-dev, binutils (strip) and lintian.
 DEB_PACKAGES = libncurses-dev libsqlite3-dev sqlite3 tmux python3 sudo passwd util-linux libcurl4-openssl-dev \
-	libpq-dev openssh-client openssh-server postgresql
+	libpq-dev openssh-client openssh-server postgresql prometheus mandoc man-db dpkg-dev binutils lintian
 BIN_DEBUG = .build/debug/symtui
 BIN_RELEASE = .build/release/symtui
 
-.PHONY: all deps build release test unit sdk-test e2e reliability chaos fuzz demo screenshots bench docs clean
+.PHONY: all deps build release deb test unit sdk-test e2e reliability package-test chaos fuzz demo screenshots bench docs clean
 
 all: build
 
@@ -30,11 +31,17 @@ build: deps
 release: deps
 	$(SWIFT) build -c release --static-swift-stdlib
 
+# The Debian package (.build/deb/symtui_VERSION_ARCH.deb): the static release binary, the systemd unit, man pages,
+# completions and a starter config in /etc/symtui (scripts/deb.sh; maintainer scripts in contrib/debian/).
+deb: release
+	scripts/deb.sh $(BIN_RELEASE) .build/deb
+
 # Everything: unit tests (model, store, engine, console snapshots), the Python SDK's tests, the
-# end-to-end suite with real users, groups, daemons and tmux, and a short reliability run; then one
-# closing line with the totals of every stage (each stage's full output is in .build/test-logs/).
+# end-to-end suite with real users, groups, daemons and tmux, a short reliability run, and the Debian
+# package installed, smoke-tested and purged; then one closing line with the totals of every stage
+# (each stage's full output is in .build/test-logs/).
 LOGS = .build/test-logs
-test: unit sdk-test e2e reliability
+test: unit sdk-test e2e reliability package-test
 	@scripts/test-summary.sh $(LOGS)
 
 unit: deps
@@ -62,6 +69,11 @@ reliability: build
 	  for t in FuzzSafeText FuzzConfig FuzzFields FuzzEvents FuzzHCL; do .build/debug/$$t Tests/Fixtures/fuzz/$$t || exit 1; done; \
 	} 2>&1 | tee $(LOGS)/reliability.log
 
+# Builds the package, installs it on this machine, runs a smoke through the installed binary and unit, purges it.
+package-test: release
+	@mkdir -p $(LOGS)
+	@set -o pipefail; deb=$$(scripts/deb.sh $(BIN_RELEASE) .build/deb) && Tests/package/deb.sh "$$deb" 2>&1 | tee $(LOGS)/package.log
+
 # The full runs behind the figures in docs/RELIABILITY.md.
 chaos: build
 	SYMTUI_BIN=$(CURDIR)/$(BIN_DEBUG) python3 Tests/reliability/chaos.py --cycles 1000 --json .build/chaos.json --keep .build/chaos-evidence
@@ -78,9 +90,12 @@ screenshots: build
 bench: deps
 	scripts/bench.sh
 
-# Regenerates the CLI reference from the program's own help.
+# Regenerates the CLI reference from the program's own help, and the man pages into .build/man/.
 docs: build
 	scripts/cli-doc.sh $(BIN_DEBUG) > docs/cli.md
+	@mkdir -p .build/man
+	$(BIN_DEBUG) help --man > .build/man/symtui.1
+	python3 scripts/man-config.py docs/configuration.md > .build/man/symtui-config.5
 
 clean:
 	rm -rf .build

@@ -43,7 +43,7 @@ Upstream-Name: symtui
 Source: https://github.com/symtui/symtui
 
 Files: *
-Copyright: the SymTUI authors
+Copyright: 2026 the SymTUI authors
 License: MIT
  Permission is hereby granted, free of charge, to any person obtaining a copy of this software and associated
  documentation files (the "Software"), to deal in the Software without restriction, including without limitation
@@ -56,7 +56,7 @@ License: MIT
  THE SOFTWARE IS PROVIDED "AS IS", WITHOUT WARRANTY OF ANY KIND, EXPRESS OR IMPLIED.
 COPYRIGHT
 printf 'symtui (%s) unstable; urgency=medium\n\n  * Package built by scripts/deb.sh.\n\n -- SymTUI maintainers <maintainers@symtui.invalid>  %s\n' \
-  "$version" "$(date -R -u -d @"${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct 2>/dev/null || date +%s)}")" | gzip -9n > "$doc/changelog.Debian.gz"
+  "$version" "$(date -R -u -d @"${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct 2>/dev/null || date +%s)}")" | gzip -9n > "$doc/changelog.gz"
 
 # Shared-library dependencies of the binary (the Swift runtime is linked in statically).
 shlib=$(mktemp -d)

@@ -21,8 +21,8 @@ if [ -f "$dir/sdk.log" ]; then
   f=$(grep -oE '(failures|errors)=[0-9]+' "$dir/sdk.log" | grep -oE '[0-9]+' | awk '{s+=$1} END {print s+0}')
   add $((n - ${f:-0})) "${f:-0}"
 fi
-# The project's own runners close with "N passed, M failed[, K skipped]" (e2e, chaos, races, …).
-for log in "$dir"/e2e.log "$dir"/reliability.log; do
+# The project's own runners close with "N passed, M failed[, K skipped]" (e2e, chaos, races, the package, …).
+for log in "$dir"/e2e.log "$dir"/reliability.log "$dir"/package.log; do
   [ -f "$log" ] || continue
   while read -r p f s; do add "$p" "$f" "${s:-0}"; done < <(
     grep -E '^([a-z]+: )?[0-9]+ passed, [0-9]+ failed' "$log" \

@@ -642,6 +642,13 @@ class MetricsTests(E2ECase):
         self.assertEqual(self.metric(text, 'symtui_approval_latency_seconds_bucket{le="+Inf"}'), 2)
         self.assertEqual(self.metric(text, "symtui_audit_head_seq"), self.event_count())
 
+    def test_the_sample_alert_rules_pass_promtool(self):
+        if not shutil.which("promtool"):
+            self.skipTest("promtool (Debian prometheus) is not installed")
+        r = subprocess.run(["promtool", "check", "rules", os.path.join(REPO, "contrib", "symtui-alerts.yml")], capture_output=True, text=True)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("SUCCESS: 6 rules found", r.stdout)
+
     def test_metrics_output_file_is_replaced_atomically(self):
         out = os.path.join(self.dir, "symtui.prom")
         self.ok(None, "metrics", "--output", out)
