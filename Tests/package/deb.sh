@@ -33,6 +33,9 @@ finish() { echo; echo "package: $passed passed, $failed failed"; [ "$failed" -eq
 
 if [ "$(id -u)" -ne 0 ]; then echo "Tests/package/deb.sh: needs root (dpkg -i)"; failed=1; finish; fi
 if dpkg -s symtui >/dev/null 2>&1; then echo "Tests/package/deb.sh: symtui is installed already; this test would purge it"; failed=1; finish; fi
+for d in /etc/symtui /var/lib/symtui /run/symtui; do
+  if [ -e "$d" ]; then echo "Tests/package/deb.sh: $d exists (not from the package); this test would replace and purge it"; failed=1; finish; fi
+done
 
 as() { local who=$1; shift; setpriv --reuid "${p}_$who" --regid users --init-groups env -i PATH=/usr/bin:/bin LANG=C.UTF-8 HOME=/nonexistent "$@"; }
 
