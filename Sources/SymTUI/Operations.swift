@@ -23,9 +23,9 @@ enum Operations {
                     run: metrics),
     ] }
 
-    static func daemon(_ c: CLIContext) throws -> DaemonClient {
+    static func daemon(_ c: CLIContext, timeout: Int = DaemonClient.answerTimeout) throws -> DaemonClient {
         let socket = try c.socketPath()
-        guard let client = DaemonClient.connectIfRunning(socketPath: socket) else {
+        guard let client = DaemonClient.connectIfRunning(socketPath: socket, timeout: timeout) else {
             throw CommandError(ExitCode.unavailable, "the daemon is not running (no answer on \(socket)); start it (systemctl start symtui)")
         }
         return client
@@ -35,7 +35,8 @@ enum Operations {
 
     static func backup(_ a: ParsedArguments, _ c: CLIContext) throws -> Int32 {
         let path = c.absolute(a.positional(0)!)
-        let client = try daemon(c)
+        // A big store takes a while to copy and check: the answer may come long after a command's usual minute.
+        let client = try daemon(c, timeout: 3_600)
         let reply = try client.send(.backup(path: path))   // as given: the daemon refuses links and '..' rather than resolve them
         if let refusal = Wire.refusal(in: reply) { throw refusal }
         if c.json {
