@@ -481,6 +481,8 @@ class StatusLineTests(E2ECase):
 class BackupTests(E2ECase):
     """`symtui backup FILE`: the daemon's consistent, verified, atomic copy of the running store; the restore."""
 
+    LIMITS = {"pending_per_user": 1000}     # the load test keeps its requests pending
+
     def backup_dir(self, name, mode=0o700, owner=None):
         d = os.path.join(self.dir, name)
         os.makedirs(d, exist_ok=True)
