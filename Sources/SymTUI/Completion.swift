@@ -228,8 +228,8 @@ enum Completion {
                 var line = "complete -c symtui -n \(q(cond)) -l \(o.name)"
                 let kind = valueKind(o)
                 if o.value != nil {
-                    line += " -r"
-                    if kind.hasPrefix("words:") { line += " -a \(q(String(kind.dropFirst(6))))" } else if kind == "files" || kind == "dirs" { line += " -F" }
+                    // -x: a value, but no file names unless the value is a file.
+                    if kind.hasPrefix("words:") { line += " -x -a \(q(String(kind.dropFirst(6))))" } else if kind == "files" || kind == "dirs" { line += " -r -F" } else { line += " -x" }
                 }
                 out += line + " -d \(q(o.help))\n"
             }
