@@ -211,7 +211,7 @@ public final class Daemon: @unchecked Sendable {
                     }
                 case let .backup(path):
                     answer = Wire.ok(try StoreBackup.run(to: path, caller: identity, config: engine.config, reads: reads).pairs)
-                    daemonLog("backup of the store written to \(path) for \(identity.name)")
+                    log(.info, "backup of the store written to \(path) for \(identity.name)")
                 case .read(.subscribe):
                     try conn.writeLine(Wire.ok([("subscribed", .bool(true))]))
                     let fd = conn.release()
