@@ -29,7 +29,7 @@ build: deps
 
 # Static Swift runtime and Foundation: one self-contained binary, and a console maps only the pages it uses.
 release: deps
-	$(SWIFT) build -c release --static-swift-stdlib
+	$(SWIFT) build -c release --static-swift-stdlib --product symtui
 
 # The Debian package (.build/deb/symtui_VERSION_ARCH.deb): the static release binary, the systemd unit, man pages,
 # completions and a starter config in /etc/symtui (scripts/deb.sh; maintainer scripts in contrib/debian/).
