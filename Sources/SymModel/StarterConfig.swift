@@ -4,11 +4,11 @@ public enum StarterConfig {
 // SymTUI configuration (JSON5: comments and trailing commas are allowed).
 // Check it with `symtui config check`; every key is described in the SymTUI documentation.
 {
-  // Shared SQLite store; the daemon is its only writer. Default: ~/.local/state/symtui/symtui.db
+  // The SQLite store; only the daemon opens it (0600). Default: ~/.local/state/symtui/symtui.db
   // store: "/var/lib/symtui/symtui.db",
   // Daemon socket. Default: next to the store.
   // socket: "/run/symtui/symtui.sock",
-  // Who may read the store (default: everyone, "0644"). Group and others may never write it.
+  // Trusted direct readers (default: none, "0600"): these users can stall the daemon; keep the group to admins.
   // store_group: "symtui", store_mode: "0640",
 
   // Strategies grant and remove access: unix_group, sudoers, command, http, ssh_cert or postgres_role.

@@ -1,16 +1,33 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import SymModel
+import SymProtocol
 
 /// Writing results: JSON for scripts, aligned tables for people. User text is neutralised first.
 enum Output {
-    static func print(_ text: String) {
-        FileHandle.standardOutput.write(Data((text + "\n").utf8))
+    /// A reader that went away (`| head`) ends the command quietly: FileHandle.write would trap on EPIPE.
+    static func print(_ text: String) { write(1, text + "\n") }
+
+    private static func write(_ fd: Int32, _ text: String) {
+        var bytes = Array(text.utf8)
+        var off = 0
+        while off < bytes.count {
+            let n = bytes.withUnsafeMutableBufferPointer { Glibc.write(fd, $0.baseAddress! + off, $0.count - off) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                if errno == EPIPE && fd == 1 { exit(ExitCode.ok) }
+                return
+            }
+            off += n
+        }
     }
 
     /// Errors, one `symtui: ` line each; messages may quote user input, so every line is neutralised.
     static func error(_ text: String) {
         for line in text.split(separator: "\n", omittingEmptySubsequences: false) where !line.isEmpty {
-            FileHandle.standardError.write(Data(("symtui: " + SafeText.display(String(line)) + "\n").utf8))
+            write(2, "symtui: " + SafeText.display(String(line)) + "\n")
         }
     }
 
