@@ -1,6 +1,6 @@
 import Foundation
 
-/// Audit event types (SPEC §7), exact strings.
+/// Audit event types (contract §7), exact strings.
 public enum EventType: String, Sendable, CaseIterable {
     case request, approve, deny, cancel
     case requestExpire = "request_expire"
@@ -70,7 +70,7 @@ public struct AuditEvent: Sendable, Equatable {
         ])
     }
 
-    /// The event as the JSON of SPEC §7.
+    /// The event as the JSON of contract §7.
     public var json: JSONValue {
         guard case var .object(pairs) = unhashedJSON else { return .null }
         pairs.append(("hash", .string(hash)))

@@ -1,6 +1,6 @@
 import Foundation
 
-/// A loaded, validated configuration (SPEC §3).
+/// A loaded, validated configuration (contract §3).
 public struct Config: Sendable {
     /// The file it was read from (for messages).
     public var sourcePath: String

@@ -42,13 +42,13 @@ public struct ConfigError: Error, Sendable, CustomStringConvertible {
     public var description: String { problems.map(\.description).joined(separator: "\n") }
 }
 
-/// Finds, reads and validates the configuration file (SPEC §3).
+/// Finds, reads and validates the configuration file (contract §3).
 public enum ConfigLoader {
     public static let systemPath = "/etc/symtui/config.json5"
     /// Larger files are refused rather than read into memory.
     public static let maxFileSize = 4 << 20
 
-    /// SPEC order: explicit --config, else $SYMTUI_CONFIG, else /etc/symtui/config.json5, else
+    /// contract order: explicit --config, else $SYMTUI_CONFIG, else /etc/symtui/config.json5, else
     /// $XDG_CONFIG_HOME/symtui/config.json5 (default ~/.config). Returns the first that exists
     /// (explicit/env returned even if missing so the caller can report notFound).
     public static func locate(explicit: String?, environment: [String: String], home: String) -> String? {

@@ -1,6 +1,6 @@
 import Foundation
 
-/// Turns a parsed config document into a `Config`, checking every rule of SPEC §3 and reporting each problem
+/// Turns a parsed config document into a `Config`, checking every rule of contract §3 and reporting each problem
 /// through the reader. Returns nil only when the document is not even an object.
 struct ConfigValidation {
     let reader: ConfigReader

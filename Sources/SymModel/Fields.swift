@@ -1,6 +1,6 @@
 import Foundation
 
-/// The type of a prompt field (SPEC §3).
+/// The type of a prompt field (contract §3).
 public enum FieldType: String, Sendable, CaseIterable {
     case string, int, bool, duration
     case strList = "str_list"

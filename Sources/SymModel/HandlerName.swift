@@ -1,4 +1,4 @@
-/// The handlers a flow's implementation may define (SPEC §8), by their Sym names.
+/// The handlers a flow's implementation may define (contract §8), by their Sym names.
 public enum HandlerName {
     public static let onRequest = "on_request"
     public static let afterRequest = "after_request"

@@ -64,7 +64,7 @@ public struct Transition: Sendable, Equatable {
     public var events: [EventDraft]
 }
 
-/// The request lifecycle of SPEC §4: every state change of every request is made here and nowhere else.
+/// The request lifecycle of contract §4: every state change of every request is made here and nowhere else.
 public enum Lifecycle {
     /// Failed deescalations after which a grant is flagged stuck.
     public static let stuckAfter = 3

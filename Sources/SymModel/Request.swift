@@ -1,6 +1,6 @@
 import Foundation
 
-/// The states of a request (SPEC §4), exact strings.
+/// The states of a request (contract §4), exact strings.
 public enum RequestState: String, Sendable, CaseIterable {
     case pending, approved, denied, cancelled, expired, escalating, active, deescalating, ended, failed
 
@@ -84,7 +84,7 @@ public struct AccessRequest: Sendable, Equatable {
         self.extends = extends; self.attempts = 0; self.nextAttemptAt = nil; self.stepOutput = nil; self.routing = nil
     }
 
-    /// The request as the stable JSON object of SPEC §6.
+    /// The request as the stable JSON object of contract §6.
     public var json: JSONValue {
         func t(_ d: Date?) -> JSONValue { d.map { .string(Timestamp.format($0)) } ?? .null }
         return .obj([

@@ -16,7 +16,7 @@ public struct CommandError: Error, Sendable, Equatable, CustomStringConvertible 
     }
 }
 
-/// The exit codes of SPEC §6 (sysexits.h).
+/// The exit codes of contract §6 (sysexits.h).
 public enum ExitCode {
     public static let ok: Int32 = 0
     public static let negative: Int32 = 1

@@ -250,7 +250,7 @@ public struct AuditFilter: Sendable, Equatable {
 public enum AuditExport {
     public enum Format: String, Sendable, CaseIterable { case jsonl, csv }
 
-    /// One event as one line of JSON (SPEC §7 keys in their stable order), without the newline.
+    /// One event as one line of JSON (contract §7 keys in their stable order), without the newline.
     /// Control characters are escaped by the JSON writer, so a line never contains a raw line break.
     public static func jsonlLine(_ e: AuditEvent) -> String { e.json.compact }
 

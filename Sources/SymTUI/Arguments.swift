@@ -23,7 +23,7 @@ struct ArgumentSpec {
 }
 
 /// A subcommand: its words, what it takes, and what it does. Help is generated from these declarations.
-struct CommandSpec {
+struct SubcommandSpec {
     var words: [String]                 // ["audit", "verify"]
     var summary: String
     var arguments: [ArgumentSpec] = []
@@ -78,7 +78,7 @@ struct ParsedArguments {
     func positional(_ i: Int) -> String? { i < positionals.count ? positionals[i] : nil }
 
     /// Parses `args` (after the command words) against `spec` plus the global options.
-    static func parse(_ args: [String], spec: CommandSpec, into initial: ParsedArguments = ParsedArguments()) throws -> ParsedArguments {
+    static func parse(_ args: [String], spec: SubcommandSpec, into initial: ParsedArguments = ParsedArguments()) throws -> ParsedArguments {
         var out = initial
         let options = spec.options + CLI.globalOptions
         var i = 0

@@ -8,8 +8,8 @@ import SymStore
 
 /// `symtui audit …`: verify the chain, export it, follow it, and see how far each destination got.
 enum AuditCommands {
-    static var specs: [CommandSpec] { [
-        CommandSpec(words: ["audit", "verify"], summary: "check the audit chain (seq, hashes, links); exit 65 at the first bad event",
+    static var specs: [SubcommandSpec] { [
+        SubcommandSpec(words: ["audit", "verify"], summary: "check the audit chain (seq, hashes, links); exit 65 at the first bad event",
                     options: [.value("against", "FILE", "also compare with an earlier JSONL export or a jsonl destination's file"),
                               .value("key", "FILE", "also check each event's hmac with the daemon's key (reporting.hmac_key_file)")],
                     details: """
@@ -22,18 +22,18 @@ enum AuditCommands {
                     error (exit 66), never "ok".
                     """,
                     run: verify),
-        CommandSpec(words: ["audit", "export"], summary: "write audit events to stdout as JSON Lines or CSV",
+        SubcommandSpec(words: ["audit", "export"], summary: "write audit events to stdout as JSON Lines or CSV",
                     options: [.value("format", "jsonl|csv", "output format (default jsonl)"),
                               .value("since", "T", "only events at or after T (RFC 3339, e.g. 2026-11-27T10:00:00Z)"),
                               .value("until", "T", "only events before T (RFC 3339)"),
                               .value("request", "ID", "only the events of one request")],
                     run: export),
-        CommandSpec(words: ["audit", "tail"], summary: "the last events; -f keeps following new ones",
+        SubcommandSpec(words: ["audit", "tail"], summary: "the last events; -f keeps following new ones",
                     arguments: [ArgumentSpec(name: "-f", optional: true, help: "same as --follow")],
                     options: [.flag("follow", "keep printing new events until Ctrl-C"),
                               .value("lines", "N", "how many of the last events to show first (default 10)")],
                     run: tail),
-        CommandSpec(words: ["audit", "status"], summary: "reporting destinations: cursor, backlog, lag, last error",
+        SubcommandSpec(words: ["audit", "status"], summary: "reporting destinations: cursor, backlog, lag, last error",
                     run: status),
     ] }
 

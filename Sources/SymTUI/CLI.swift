@@ -78,7 +78,7 @@ enum CLI {
         .flag("help", "show this help"),
     ]
 
-    static func find(_ words: [String]) -> CommandSpec? {
+    static func find(_ words: [String]) -> SubcommandSpec? {
         commands.filter { $0.words.count <= words.count && Array(words.prefix($0.words.count)) == $0.words }
             .max { $0.words.count < $1.words.count }
     }
@@ -103,19 +103,19 @@ enum CLI {
         return out
     }
 
-    static var commands: [CommandSpec] { [
-        CommandSpec(words: ["demo"], summary: "write a self-contained demo and open the console",
+    static var commands: [SubcommandSpec] { [
+        SubcommandSpec(words: ["demo"], summary: "write a self-contained demo and open the console",
                     options: [.value("dir", "DIR", "where to write the demo (default: ~/.local/state/symtui/demo)"),
                               .flag("no-console", "write the demo and start its daemon, but do not open the console")],
                     run: Demo.run),
-        CommandSpec(words: ["init"], summary: "write a commented starter config",
+        SubcommandSpec(words: ["init"], summary: "write a commented starter config",
                     arguments: [ArgumentSpec(name: "PATH", optional: true, help: "where to write it (default: ~/.config/symtui/config.json5)")],
                     options: [.flag("force", "overwrite an existing file")], run: Commands.initConfig),
-        CommandSpec(words: ["config", "check"], summary: "validate a config; print every problem",
+        SubcommandSpec(words: ["config", "check"], summary: "validate a config; print every problem",
                     arguments: [ArgumentSpec(name: "PATH", optional: true, help: "the config to check (default: the one symtui would use)")],
                     run: Commands.configCheck),
-        CommandSpec(words: ["flows"], summary: "flows, targets, fields and eligible approvers (the Prompt step)", run: Commands.flows),
-        CommandSpec(words: ["request"], summary: "ask for access (or run an approval-only flow); prints the request id",
+        SubcommandSpec(words: ["flows"], summary: "flows, targets, fields and eligible approvers (the Prompt step)", run: Commands.flows),
+        SubcommandSpec(words: ["request"], summary: "ask for access (or run an approval-only flow); prints the request id",
                     arguments: [ArgumentSpec(name: "FLOW", help: "the flow to run"),
                                 ArgumentSpec(name: "TARGET", optional: true, help: "the target (may be omitted when the flow has one)")],
                     options: [.value("duration", "D", "how long, e.g. 1h (the flow's duration field)"),
@@ -125,18 +125,18 @@ enum CLI {
                               .flag("wait", "block until decided and active (exit codes as 'wait')"),
                               .value("timeout", "D", "with --wait: give up after D (exit 75)")],
                     run: Commands.request),
-        CommandSpec(words: ["list"], summary: "requests (default: open ones)",
+        SubcommandSpec(words: ["list"], summary: "requests (default: open ones)",
                     options: [.value("state", "S", "only this state (pending, active, …)", repeatable: true),
                               .flag("mine", "only my requests"), .flag("review", "only those I may decide now"),
                               .flag("all", "include finished requests"), .value("limit", "N", "at most N rows (default 100)")],
                     run: Commands.list),
-        CommandSpec(words: ["show"], summary: "one request with its events",
+        SubcommandSpec(words: ["show"], summary: "one request with its events",
                     arguments: [ArgumentSpec(name: "ID", help: "request id")], run: Commands.show),
-        CommandSpec(words: ["approve"], summary: "approve a request",
+        SubcommandSpec(words: ["approve"], summary: "approve a request",
                     arguments: [ArgumentSpec(name: "ID", help: "request id")],
                     options: [.value("reason", "TEXT", "why (required for self-approval)")],
                     run: { a, c in try Commands.decide(a, c) { .approve(id: $0, reason: a.value("reason")) } }),
-        CommandSpec(words: ["deny"], summary: "deny a request (a reason is required)",
+        SubcommandSpec(words: ["deny"], summary: "deny a request (a reason is required)",
                     arguments: [ArgumentSpec(name: "ID", help: "request id")], options: [.value("reason", "TEXT", "why")],
                     run: { a, c in
                         guard let r = a.value("reason"), !r.trimmingCharacters(in: .whitespaces).isEmpty else {
@@ -144,26 +144,26 @@ enum CLI {
                         }
                         return try Commands.decide(a, c) { .deny(id: $0, reason: r) }
                     }),
-        CommandSpec(words: ["cancel"], summary: "cancel your pending request",
+        SubcommandSpec(words: ["cancel"], summary: "cancel your pending request",
                     arguments: [ArgumentSpec(name: "ID", help: "request id")], run: { a, c in try Commands.decide(a, c) { .cancel(id: $0) } }),
-        CommandSpec(words: ["release"], summary: "give up your access now",
+        SubcommandSpec(words: ["release"], summary: "give up your access now",
                     arguments: [ArgumentSpec(name: "ID", help: "request id")], run: { a, c in try Commands.decide(a, c) { .release(id: $0) } }),
-        CommandSpec(words: ["revoke"], summary: "end someone's access now (approvers)",
+        SubcommandSpec(words: ["revoke"], summary: "end someone's access now (approvers)",
                     arguments: [ArgumentSpec(name: "ID", help: "request id")], options: [.value("reason", "TEXT", "why")],
                     run: { a, c in try Commands.decide(a, c) { .revoke(id: $0, reason: a.value("reason")) } }),
-        CommandSpec(words: ["extend"], summary: "ask to extend an active grant; prints the extension's request id",
+        SubcommandSpec(words: ["extend"], summary: "ask to extend an active grant; prints the extension's request id",
                     arguments: [ArgumentSpec(name: "ID", help: "request id of the active grant")],
                     options: [.value("duration", "D", "how much longer, e.g. 30m"), .value("reason", "TEXT", "why")],
                     run: { a, c in
                         guard let d = a.value("duration") else { throw UsageError(message: "extend needs --duration D") }
                         return try Commands.extend(a, c, duration: d)
                     }),
-        CommandSpec(words: ["wait"], summary: "block until a request is decided and active",
+        SubcommandSpec(words: ["wait"], summary: "block until a request is decided and active",
                     arguments: [ArgumentSpec(name: "ID", help: "request id")],
                     options: [.value("timeout", "D", "give up after D (exit 75)")],
                     details: "Exit 0 when active (or approved, for approval-only flows), 1 when denied, expired, cancelled, failed or ended, 75 on timeout.",
                     run: Commands.wait),
-        CommandSpec(words: ["events"], summary: "the Events API: JSON Lines in, one JSON result line out per input",
+        SubcommandSpec(words: ["events"], summary: "the Events API: JSON Lines in, one JSON result line out per input",
                     arguments: [ArgumentSpec(name: "FILE", optional: true, help: "input file, or - for stdin (default)")],
                     details: """
                     Each line is one object: {"event":"request","flow":F,"target":T,"fields":{…},"duration":D,"reason":R,"start":TIME},
@@ -171,14 +171,14 @@ enum CLI {
                     Each answer is {"ok":true,"request":{…}} or {"ok":false,"exit":N,"error":"…","line":L}.
                     """,
                     run: Commands.events),
-        CommandSpec(words: ["daemon"], summary: "run the engine and socket (the only process that opens the store)",
+        SubcommandSpec(words: ["daemon"], summary: "run the engine and socket (the only process that opens the store)",
                     options: [.flag("once", "do all due work and exit"),
                               .value("log-level", "LEVEL", "what to log: debug, info (default), warning or error")], run: Commands.daemon),
-        CommandSpec(words: ["version"], summary: "print the version", run: { a, c in
+        SubcommandSpec(words: ["version"], summary: "print the version", run: { a, c in
             if c.json { Output.json(.obj([("version", .string(symtuiVersion))])) } else { Output.print("symtui \(symtuiVersion)") }
             return ExitCode.ok
         }),
-        CommandSpec(words: ["help"], summary: "help on a command",
+        SubcommandSpec(words: ["help"], summary: "help on a command",
                     arguments: [ArgumentSpec(name: "COMMAND", optional: true, help: "a command"),
                                 ArgumentSpec(name: "SUBCOMMAND", optional: true, help: "for two-word commands (config check)")],
                     options: [.flag("man", "print the symtui(1) manual page (roff) generated from this table")], run: { a, _ in

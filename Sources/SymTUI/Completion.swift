@@ -6,8 +6,8 @@ import SymProtocol
 /// the commands. Flow and target names come from the config and request ids from the daemon, at completion time
 /// (`symtui completion --words KIND`), so the script stays right when either changes.
 enum Completion {
-    static var spec: CommandSpec {
-        CommandSpec(words: ["completion"], summary: "print a shell completion script (bash, zsh or fish)",
+    static var spec: SubcommandSpec {
+        SubcommandSpec(words: ["completion"], summary: "print a shell completion script (bash, zsh or fish)",
                     arguments: [ArgumentSpec(name: "SHELL", optional: true, help: "bash, zsh or fish")],
                     options: [.value("words", "KIND", "(used by the scripts) print flows, targets:FLOW or requests, one a line")],
                     details: """

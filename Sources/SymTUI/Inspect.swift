@@ -5,8 +5,8 @@ import SymStore
 
 /// Commands for implementers and operators: trying a handler, and finding drift between grants and real access.
 enum Inspect {
-    static var specs: [CommandSpec] { [
-        CommandSpec(words: ["handlers", "test"], summary: "run one handler on a sample event and show its result",
+    static var specs: [SubcommandSpec] { [
+        SubcommandSpec(words: ["handlers", "test"], summary: "run one handler on a sample event and show its result",
                     arguments: [ArgumentSpec(name: "FLOW", help: "the flow whose implementation to run"),
                                 ArgumentSpec(name: "HANDLER", help: "on_request, after_approve, get_approvers, prefetch:FIELD, …")],
                     options: [.value("event", "FILE", "a JSON object: its keys (user, fields, target, …) replace the sample event's")],
@@ -16,7 +16,7 @@ enum Inspect {
                     run. The SDK goes into a fresh private directory for this run. Exit 0 when it answered, 65 when it failed.
                     """,
                     run: handlersTest),
-        CommandSpec(words: ["check"], summary: "drift: access that exists without a grant, and grants whose access is missing",
+        SubcommandSpec(words: ["check"], summary: "drift: access that exists without a grant, and grants whose access is missing",
                     arguments: [ArgumentSpec(name: "FLOW", optional: true, help: "only this flow's strategy")],
                     details: "Runs each strategy's check (who really has access now) and compares it with the active grants in the store. Processes that still hold a removed group (end_sessions: report) count as drift, listed with their pids. Exit 0 when they agree, 1 when there is drift.",
                     run: check),

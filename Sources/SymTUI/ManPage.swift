@@ -18,7 +18,7 @@ enum ManPage {
         "\\fB\\-\\-\(escape(o.name))\\fR" + (o.value.map { " \\fI\(escape($0))\\fR" } ?? "")
     }
 
-    static func synopsis(_ c: CommandSpec) -> String {
+    static func synopsis(_ c: SubcommandSpec) -> String {
         var parts = ["\\fBsymtui \(escape(c.name))\\fR"]
         for a in c.arguments { parts.append(a.optional ? "[\\fI\(escape(a.name))\\fR]" : "\\fI\(escape(a.name))\\fR") }
         for o in c.options where o.name != "help" { parts.append("[" + option(o) + "]" + (o.repeatable ? "..." : "")) }

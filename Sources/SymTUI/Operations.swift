@@ -5,8 +5,8 @@ import SymProtocol
 /// `symtui backup` and `symtui metrics`: what an operator runs from cron, a timer or node_exporter. Both go through
 /// the daemon, the only process that opens the store.
 enum Operations {
-    static var specs: [CommandSpec] { [
-        CommandSpec(words: ["backup"], summary: "a consistent copy of the running store, verified, written atomically (root, store_group)",
+    static var specs: [SubcommandSpec] { [
+        SubcommandSpec(words: ["backup"], summary: "a consistent copy of the running store, verified, written atomically (root, store_group)",
                     arguments: [ArgumentSpec(name: "FILE", help: "where to write the copy (its directory must be yours or root's, writable by no one else)")],
                     details: """
                     The daemon copies the store with SQLite's VACUUM INTO while it keeps serving (one read transaction: the copy
@@ -14,7 +14,7 @@ enum Operations {
                     store is not a backup. Restore: stop the daemon, install -m 0600 FILE as the store, start it (docs/deployment.md).
                     """,
                     run: backup),
-        CommandSpec(words: ["metrics"], summary: "Prometheus text exposition of the daemon's figures (for node_exporter's textfile collector)",
+        SubcommandSpec(words: ["metrics"], summary: "Prometheus text exposition of the daemon's figures (for node_exporter's textfile collector)",
                     options: [.value("output", "FILE", "write to FILE atomically (a temporary file renamed over it) instead of stdout")],
                     details: """
                     Requests by state, active and stuck grants, each reporting destination's backlog, handler failures and an

@@ -5,8 +5,8 @@ import SymProtocol
 /// `symtui status`: one short line for a tmux `status-right` or a shell prompt — requests waiting for me, my grants
 /// with the time left — from the daemon's status read (one round trip; it never opens the store).
 enum StatusLine {
-    static var spec: CommandSpec {
-        CommandSpec(words: ["status"], summary: "one line for tmux or a prompt: requests waiting for you, your grants and their time left",
+    static var spec: SubcommandSpec {
+        SubcommandSpec(words: ["status"], summary: "one line for tmux or a prompt: requests waiting for you, your grants and their time left",
                     options: [.value("format", "text|tmux|json", "text (default), tmux (with #[fg=…] colours) or json")],
                     details: """
                     In tmux: set -g status-right '#(symtui status --format tmux)' and set -g status-interval 5.

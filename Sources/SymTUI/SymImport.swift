@@ -4,8 +4,8 @@ import SymModel
 
 /// `symtui import sym-terraform PATH`: a SymTUI config from Sym's Terraform files.
 enum SymImport {
-    static var specs: [CommandSpec] { [
-        CommandSpec(words: ["import", "sym-terraform"], summary: "translate Sym Terraform files into a SymTUI config",
+    static var specs: [SubcommandSpec] { [
+        SubcommandSpec(words: ["import", "sym-terraform"], summary: "translate Sym Terraform files into a SymTUI config",
                     arguments: [ArgumentSpec(name: "PATH", help: "a .tf file, or a directory of them (its subdirectories are not read)")],
                     options: [.value("out", "FILE", "write the config to FILE instead of stdout"),
                               .flag("force", "with --out: replace FILE if it exists")],

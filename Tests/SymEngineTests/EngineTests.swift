@@ -43,7 +43,7 @@ final class EngineLifecycleTests: XCTestCase {
         XCTAssertEqual(env["SYMTUI_FIELD_DURATION"], "1h")
     }
 
-    /// SPEC §9 lists SYMTUI_EXPIRES_AT for `command` programs; the escalation is where a target system needs it
+    /// contract §9 lists SYMTUI_EXPIRES_AT for `command` programs; the escalation is where a target system needs it
     /// (e.g. a database role's VALID UNTIL).
     func testTheEscalateProgramIsToldWhenAccessExpires() throws {
         let h = try EngineHarness(self)
@@ -108,7 +108,7 @@ final class EngineLifecycleTests: XCTestCase {
         XCTAssertTrue(h.runs("deescalate").isEmpty)
     }
 
-    /// SPEC §4: approval-only `approved` is final. Revoking it must be refused, not sent to a deescalation that cannot run.
+    /// contract §4: approval-only `approved` is final. Revoking it must be refused, not sent to a deescalation that cannot run.
     func testAnApprovedApprovalOnlyRequestCannotBeRevoked() throws {
         let h = try EngineHarness(self)
         let r = try h.request("job")
@@ -271,7 +271,7 @@ final class EngineGrantTests: XCTestCase {
         XCTAssertTrue(try h.store.holdsOtherGrant(requester: "rita", flows: ["access", "two", "steps"], target: "db", excluding: long.id))
     }
 
-    /// SPEC §4: "Deescalating a grant never removes access that another active grant of the same user to the same
+    /// contract §4: "Deescalating a grant never removes access that another active grant of the same user to the same
     /// target still covers." With the `command` strategy the deescalate program must not run while rita's second grant is active.
     func testDeescalatingAGrantKeepsAccessThatAnotherActiveGrantOfTheSameUserCovers() throws {
         let h = try EngineHarness(self)

@@ -5,7 +5,7 @@ import SymProtocol
 import SymTestSupport
 @testable import SymEngine
 
-/// SPEC §8: handlers are real programs speaking JSON on stdin/stdout; these tests run real python3 files.
+/// contract §8: handlers are real programs speaking JSON on stdin/stdout; these tests run real python3 files.
 final class HandlerTests: XCTestCase {
     static let python = "/usr/bin/python3"
     /// Generous: two shared cores can make a cold python3 start slow.

@@ -290,7 +290,7 @@ final class LifecycleRevokeAndReleaseTests: XCTestCase {
         }
     }
 
-    /// SPEC §4: "approval-only: approved is final". Nothing was granted, so there is nothing to revoke or release.
+    /// contract §4: "approval-only: approved is final". Nothing was granted, so there is nothing to revoke or release.
     func testAnApprovedApprovalOnlyRequestCannotBeRevokedOrReleased() {
         let flow = LF.approvalOnlyFlow()
         let approved = LF.request(flow, state: .approved)

@@ -404,7 +404,7 @@ final class StoreReadOnlyTests: XCTestCase {
         XCTAssertEqual(try writer.request(id: 1)?.state, .pending)
     }
 
-    /// SPEC §5: the daemon's store is readable by the console's users but writable by the daemon alone.
+    /// contract §5: the daemon's store is readable by the console's users but writable by the daemon alone.
     func testAnotherUserCanReadButNotWriteTheStore() throws {
         try XCTSkipUnless(getuid() == 0, "needs root to act as another user")
         try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: "/usr/bin/setpriv")

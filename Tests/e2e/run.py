@@ -1534,7 +1534,7 @@ class SingleUserModeTests(E2ECase):
 # ---------------------------------------------------------------------------------------------------
 
 class ConsoleTests(E2ECase):
-    """The console (SPEC §9b) in tmux: a requester (a) and an approver (b, in the approvers group)."""
+    """The console (contract §9b) in tmux: a requester (a) and an approver (b, in the approvers group)."""
 
     REQUESTERS = ["a"]
     APPROVERS = ["b"]
@@ -1858,7 +1858,7 @@ class ConsoleTests(E2ECase):
 
 
 class CrashSafetyTests(E2ECase):
-    """kill -9 of the daemon while a strategy runs (SPEC §4, NOTES "expiry loop lessons"): after a
+    """kill -9 of the daemon while a strategy runs (contract §4, Vault's expiration manager): after a
     restart the step runs again to completion; no request is lost."""
 
     @classmethod

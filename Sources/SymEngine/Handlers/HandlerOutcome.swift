@@ -1,7 +1,7 @@
 import SymModel
 import SymProtocol
 
-/// What a handler answered (SPEC §8).
+/// What a handler answered (contract §8).
 public enum HandlerVerdict: Sendable, Equatable {
     case approve(reason: String?)
     case deny(reason: String)

@@ -5,7 +5,7 @@ import SymProtocol
 import Glibc
 #endif
 
-/// Runs a flow's handlers (SPEC §8): the event as JSON on stdin, one JSON answer on stdout, a timeout,
+/// Runs a flow's handlers (contract §8): the event as JSON on stdin, one JSON answer on stdout, a timeout,
 /// and no verdict at all (fail closed) when anything about the run is wrong.
 public struct HandlerRunner: Sendable {
     /// The protocol version sent as `protocol` on stdin.

@@ -79,7 +79,7 @@ public struct StrategyFailure: Error, Sendable, Equatable, CustomStringConvertib
     public var description: String { message }
 }
 
-/// How access is granted in, and taken away from, a target system (SPEC §9). Every operation is idempotent.
+/// How access is granted in, and taken away from, a target system (contract §9). Every operation is idempotent.
 public protocol AccessStrategy: Sendable {
     func escalate(_ ctx: GrantContext) -> StrategyOutcome
     func deescalate(_ ctx: GrantContext) -> StrategyOutcome

@@ -44,7 +44,7 @@ public struct ConsoleIdentity: Sendable, Equatable {
     }
 }
 
-/// The five console views of SPEC §9b, numbered as their keys.
+/// The five console views of contract §9b, numbered as their keys.
 public enum ConsoleView: Int, CaseIterable, Sendable, Hashable {
     case request = 1, review, mine, grants, audit
 

@@ -68,7 +68,7 @@ public struct KeyBinding: Sendable {
     }
 }
 
-/// The console's keys (SPEC §9b), as data.
+/// The console's keys (contract §9b), as data.
 public enum Keymap {
     private static func ch(_ s: String) -> [Key] { s.map { Key.char($0) } }
 
