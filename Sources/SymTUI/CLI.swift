@@ -189,7 +189,7 @@ enum CLI {
             return ExitCode.ok
         }),
         StatusLine.spec,
-    ] + AuditCommands.specs + Inspect.specs + SymImport.specs }
+    ] + AuditCommands.specs + Inspect.specs + SymImport.specs + NotifyCommands.specs + OnCallCommands.specs }
 
     static func runConsole(_ globals: ParsedArguments) -> Int32 {
         guard isatty(0) == 1, isatty(1) == 1 else {
