@@ -12,7 +12,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import shlex
 
-from run import E2ECase, PYTHON, Tmux, parse_time
+from symtui_harness import PYTHON, Tmux, parse_time
+from symtui_harness import SymtuiCase as E2ECase
 
 
 class Receiver:
