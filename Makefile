@@ -5,9 +5,11 @@ SWIFT ?= swift
 # passwd (useradd, gpasswd), util-linux (setpriv), sqlite3 (tamper tests), libcurl (a static release build),
 # libpq-dev (the postgres_role strategy), openssh-client (ssh-keygen for ssh_cert), and for the end-to-end tests of
 # those two a real sshd (openssh-server) and PostgreSQL 15 (postgresql); for the operations tests promtool
-# (prometheus), mandoc and man-db (man pages), and for `make deb` dpkg-dev, binutils (strip) and lintian.
+# (prometheus), mandoc and man-db (man pages), and for `make deb` dpkg-dev, binutils (strip) and lintian; msmtp-mta is
+# the /usr/sbin/sendmail that the email notification tests relay through to an SMTP server they run (aiosmtpd, from
+# PyPI, installed by `make e2e`).
 DEB_PACKAGES = libncurses-dev libsqlite3-dev sqlite3 tmux python3 sudo passwd util-linux libcurl4-openssl-dev \
-	libpq-dev openssh-client openssh-server postgresql prometheus mandoc man-db dpkg-dev binutils lintian
+	libpq-dev openssh-client openssh-server postgresql prometheus mandoc man-db dpkg-dev binutils lintian msmtp-mta
 BIN_DEBUG = .build/debug/symtui
 BIN_RELEASE = .build/release/symtui
 
@@ -55,6 +57,7 @@ sdk-test: deps
 
 e2e: build
 	@mkdir -p $(LOGS)
+	@python3 -c 'import aiosmtpd' 2>/dev/null || python3 -m pip install -q --disable-pip-version-check aiosmtpd
 	@set -o pipefail; SYMTUI_BIN=$(CURDIR)/$(BIN_DEBUG) python3 Tests/e2e/run.py $(ARGS) 2>&1 | tee $(LOGS)/e2e.log
 
 # Short reliability run (~5 min): 60 s of kill -9 chaos, races, a target down, the hostile-input corpus,

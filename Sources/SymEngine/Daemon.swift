@@ -85,9 +85,16 @@ public final class Daemon: @unchecked Sendable {
         }
         let loop = GrantLoop(engine: engine)
         let reporting = ReportingLoop(config: config, storePath: storePath)
+        let notifications = NotificationLoop(config: config, storePath: storePath)
+        notifications.sweep = { [engine] in try engine.queueDueNotices() }
         defer { checkpoint(writer) }
         if once {
             try loop.runUntilIdle()
+            _ = try engine.queueDueNotices()
+            // Notifications that fail stay queued for the next run, like the audit backlog below.
+            if !notifications.deliverBacklog(timeout: 60) {
+                log(.warning, "not every notification was delivered (see `symtui audit status`); the rest are retried on the next run")
+            }
             // Due work includes the audit backlog; a destination that is down keeps it for the next run.
             guard reporting.deliverBacklog(timeout: 60) else {
                 throw CommandError(ExitCode.unavailable, "due work done, but not every audit destination took its backlog "
@@ -98,11 +105,11 @@ public final class Daemon: @unchecked Sendable {
         let feed = ChangeFeed()
         store.afterCommit = { [feed] in feed.committed() }
         let reads = ReadService(storePath: storePath, feed: feed, config: { [engine] in engine.config })
-        engine.onChange = { [weak loop] work in loop?.poke(work); reporting.poke() }
+        engine.onChange = { [weak loop] work in loop?.poke(work); reporting.poke(); notifications.poke() }
         var sources: [any DispatchSourceSignal] = []
         signal(SIGHUP, SIG_IGN)
         let hup = DispatchSource.makeSignalSource(signal: SIGHUP, queue: .global())
-        hup.setEventHandler { [self, engine, reporting, feed] in
+        hup.setEventHandler { [self, engine, reporting, notifications, feed] in
             guard let reloadConfig else { return }
             do {
                 let config = try reloadConfig()
@@ -111,6 +118,7 @@ public final class Daemon: @unchecked Sendable {
                 }
                 engine.reload(config)
                 reporting.reload(config)
+                notifications.reload(config)
                 feed.committed()   // flows and routing may have changed: consoles re-read
                 log(.info, "configuration reloaded")
             } catch {
@@ -140,6 +148,9 @@ public final class Daemon: @unchecked Sendable {
         // Audit events leave the machine from their own thread, each destination at its own pace.
         let reportingThread = Thread { reporting.run(until: isStopping) }
         reportingThread.start()
+        // Notifications likewise: one worker per channel, never in the way of a decision.
+        let notificationThread = Thread { notifications.run(until: isStopping) }
+        notificationThread.start()
         log(.info, "serving \(storePath) on \(socketPath) (pid \(getpid()))")
         loop.run(until: isStopping)
         close(listenFD)
@@ -212,6 +223,16 @@ public final class Daemon: @unchecked Sendable {
                 case let .backup(path):
                     answer = Wire.ok(try StoreBackup.run(to: path, caller: identity, config: engine.config, reads: reads).pairs)
                     log(.info, "backup of the store written to \(path) for \(identity.name)")
+                case let .onCall(schedule, at):
+                    switch engine.onCallAnswer(schedule: schedule, at: at) {
+                    case let .success(pairs): answer = Wire.ok(pairs)
+                    case let .failure(e): answer = Wire.failure(e)
+                    }
+                case let .notifyTest(channel, to):
+                    switch engine.notifyTest(channel: channel, to: to, by: identity) {
+                    case let .success(outcome): answer = Wire.ok(outcome)
+                    case let .failure(e): answer = Wire.failure(e)
+                    }
                 case .read(.subscribe):
                     try conn.writeLine(Wire.ok([("subscribed", .bool(true))]))
                     let fd = conn.release()

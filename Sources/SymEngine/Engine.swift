@@ -218,6 +218,11 @@ public final class Engine: @unchecked Sendable {
             if let extends = request.extends { data.append(("extends", .int(extends))) }
             try tx.append(EventDraft(.request, for: request, actor: requester.name, reason: reason, data: .obj(data)), at: request.createdAt)
             if let hook { try tx.append(Engine.handlerEvent(hook, request: request), at: request.createdAt) }
+            // Approvers hear of a request a rule does not decide at once.
+            switch verdict {
+            case .approve, .deny: break
+            default: try queueNotices(before: nil, after: request, events: [], tx: tx, at: request.createdAt)
+            }
             // An on_request rule decides at once, in the same transaction.
             switch verdict {
             case let .approve(why): request = try apply(.approve(reason: why), to: request, actor: .handler(HandlerName.onRequest), tx: tx)
@@ -257,7 +262,7 @@ public final class Engine: @unchecked Sendable {
                                 fields: fields, durationSeconds: span.seconds, createdAt: t,
                                 requestExpiresAt: t.addingTimeInterval(TimeInterval(flow.requestTTL.seconds)),
                                 requiredApprovals: grant.requiredApprovals, extends: grant.id)
-        ext.routing = grant.routing ?? flow.routing
+        ext.routing = grant.routing ?? flow.routing.resolvingOnCall(onCallNow)
         return try record(ext, flow: flow, reason: reason, requester: requester)
     }
 
@@ -330,6 +335,7 @@ public final class Engine: @unchecked Sendable {
             throw CommandError.invalid("request \(request.id) changed meanwhile; try again")
         }
         for e in transition.events { try tx.append(e, at: t) }
+        try queueNotices(before: request, after: transition.request, events: transition.events, tx: tx, at: t)
         var result = transition.request
         // An approved extension moves its grant's expiry in the same transaction.
         if result.state == .approved, let grantID = result.extends, request.state == .pending {

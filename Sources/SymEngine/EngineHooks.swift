@@ -16,6 +16,13 @@ extension Engine {
     func runHandler(_ name: String, flow: Flow, request: AccessRequest, actor: String, extra: JSONValue = .object([]),
                     record: Bool = true) -> HandlerOutcome? {
         guard let runner = handlers, flow.implementation != nil else { return nil }
+        var extra = extra
+        let schedules = config.oncall
+        if !schedules.isEmpty, case var .object(pairs) = extra {
+            // Who is on call, for the SDK's is_on_call (a failing command schedule: nobody).
+            pairs.append(("oncall", .object(schedules.map { ($0.name, .array(onCallCached($0.name).map(JSONValue.string))) })))
+            extra = .object(pairs)
+        }
         let outcome = runner.run(name, flow: flow, target: target(of: request, flow: flow), request: request, actor: actor, event: extra)
         if outcome.verdict == .missing { return nil }
         if record { recordHandler(outcome, request: request) }
@@ -51,7 +58,8 @@ extension Engine {
            case let .approvers(users, groups)? = outcome.verdict, routing.steps.isEmpty {
             routing.approvers = Approvers(users: users, groups: groups)
         }
-        return routing
+        // Whoever is on call now is named in the request's routing: the request keeps them when the shift changes.
+        return routing.resolvingOnCall(onCallNow)
     }
 
     /// What an `on_*` hook said about a person's action.

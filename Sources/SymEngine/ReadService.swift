@@ -79,7 +79,8 @@ final class ReadService: @unchecked Sendable {
                         ("grants", .array(grants.map(Wire.encode))), ("last_seq", .int(try store.lastSeq()))]
             case .delivery:
                 return [("head_seq", .int(try store.lastSeq())),
-                        ("destinations", .array(try deliveryStatus(store: store, config: config()).map(\.json)))]
+                        ("destinations", .array(try deliveryStatus(store: store, config: config()).map(\.json))),
+                        ("channels", .array(try store.channelBacklogs(channels: config().notifications.channels.map(\.name), now: Date()).map(\.json)))]
             case .metrics:
                 let m = try store.metrics()
                 let h = m.approvalLatency

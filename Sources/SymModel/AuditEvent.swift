@@ -9,6 +9,10 @@ public enum EventType: String, Sendable, CaseIterable {
     case deescalate
     case deescalateFailed = "deescalate_failed"
     case revoke, release, extend, handler
+    /// One per notification queued: its kind, recipients and channels.
+    case notify
+    /// A pending request reached an escalation tier: that tier's approvers may decide it too (actor `system`).
+    case requestForward = "request_forward"
 }
 
 /// An event before the store gives it its place in the chain.

@@ -13,6 +13,8 @@ public struct Config: Sendable {
     public var flows: [Flow]
     public var reporting: Reporting
     public var limits: Limits
+    public var notifications: Notifications
+    public var oncall: [OnCallSchedule] = []
 
     public init(sourcePath: String, store: String? = nil, socket: String? = nil, storeGroup: String? = nil,
                 storeMode: Int? = nil, strategies: [Strategy] = [], flows: [Flow] = [], reporting: Reporting = Reporting(),
@@ -20,10 +22,12 @@ public struct Config: Sendable {
         self.sourcePath = sourcePath; self.store = store; self.socket = socket; self.storeGroup = storeGroup
         self.storeMode = storeMode; self.strategies = strategies; self.flows = flows; self.reporting = reporting
         self.limits = limits
+        self.notifications = Notifications()
     }
 
     public func flow(named name: String) -> Flow? { flows.first { $0.name == name } }
     public func strategy(named name: String) -> Strategy? { strategies.first { $0.name == name } }
+    public func schedule(named name: String) -> OnCallSchedule? { oncall.first { $0.name == name } }
 }
 
 /// How access is granted and taken away, with its targets.
@@ -54,12 +58,16 @@ public struct Target: Sendable {
     }
 }
 
-/// Who may decide: named users and members of Unix groups.
+/// Who may decide: named users, members of Unix groups, and whoever an on-call schedule has on call.
 public struct Approvers: Sendable, Equatable {
     public var users: [String]
     public var groups: [String]
-    public init(users: [String] = [], groups: [String] = []) { self.users = users; self.groups = groups }
-    public var isEmpty: Bool { users.isEmpty && groups.isEmpty }
+    /// On-call schedule names; resolved to users when a request is made (or forwarded), never matched as such.
+    public var oncall: [String]
+    public init(users: [String] = [], groups: [String] = [], oncall: [String] = []) {
+        self.users = users; self.groups = groups; self.oncall = oncall
+    }
+    public var isEmpty: Bool { users.isEmpty && groups.isEmpty && oncall.isEmpty }
 }
 
 /// One step of an AND-approval: `required` distinct approvers from its users/groups.
@@ -109,6 +117,14 @@ public struct Flow: Sendable {
     public var handlerTimeout: TimeSpan
     public var vars: [String: JSONValue]
     public var additionalHeaderText: String?
+    /// Channel names for this flow's notifications; nil = `notifications.default`.
+    public var notify: [String]?
+    /// Approvers are told again every `reminder` while a request is still pending.
+    public var reminder: TimeSpan?
+    /// The requester is told this long before their grant ends.
+    public var expiryWarning = TimeSpan(seconds: 300)
+    /// Who else may decide a request still pending after each tier's `after`, in order.
+    public var escalation: [EscalationTier] = []
 
     public init(name: String, label: String? = nil, strategy: String? = nil, approvers: Approvers = Approvers(),
                 approvalSteps: [ApprovalStep] = [], requiredApprovals: Int = 1, allowSelfApproval: Bool = false,

@@ -5,7 +5,8 @@ import Foundation
 struct ConfigValidation {
     let reader: ConfigReader
 
-    static let topKeys = ["store", "socket", "store_group", "store_mode", "strategies", "flows", "reporting", "limits"]
+    static let topKeys = ["store", "socket", "store_group", "store_mode", "strategies", "flows", "reporting", "limits",
+                          "notifications", "oncall"]
     static let limitKeys = ["pending_per_user", "field_bytes", "request_bytes"]
     /// Every timeout a config may give (strategy programs and requests, handlers, destinations).
     static let timeoutRange = 1...3_600
@@ -13,9 +14,10 @@ struct ConfigValidation {
     static let targetKeys = ["name", "label", "settings"]
     static let flowKeys = ["name", "label", "strategy", "approvers", "approval_steps", "required_approvals",
                            "allow_self_approval", "allow_revoke", "schedule_deescalation", "request_ttl", "max_duration",
-                           "prompt_fields", "implementation", "handler_timeout", "vars", "additional_header_text"]
-    static let approverKeys = ["users", "groups"]
-    static let stepKeys = ["name", "users", "groups", "required"]
+                           "prompt_fields", "implementation", "handler_timeout", "vars", "additional_header_text", "notify",
+                           "reminder", "expiry_warning", "escalation"]
+    static let approverKeys = ["users", "groups", "oncall"]
+    static let stepKeys = ["name", "users", "groups", "oncall", "required"]
     static let fieldKeys = ["name", "type", "label", "required", "default", "allowed_values", "visible", "prefetch"]
     static let destinationKeys: [String: [String]] = [
         "jsonl": ["type", "path"],
@@ -67,6 +69,10 @@ struct ConfigValidation {
 
         if let v = top["reporting"] { config.reporting = reporting(v, at: "reporting") }
         if let v = top["limits"] { config.limits = limits(v, at: "limits") }
+        if let v = top["notifications"] { config.notifications = notifications(v, at: "notifications") }
+        if let items = reader.array(top, "oncall") { config.oncall = schedules(items) }
+        checkOnCallNames(config, flowItems: reader.array(top, "flows") ?? [])
+        checkFlowChannels(config, flowItems: reader.array(top, "flows") ?? [])
         return config
     }
 
@@ -352,6 +358,21 @@ struct ConfigValidation {
             }
         }
         if let vars = reader.freeObject(o, "vars") { flow.vars = vars }
+        if let list = reader.stringList(o, "notify") { flow.notify = list }
+        if let d = reader.duration(o, "reminder") {
+            if d.seconds < 60 { reader.report(o.path("reminder"), "reminder \(d) is too short: at least 1m") }
+            else if d >= flow.requestTTL {
+                reader.report(o.path("reminder"), "reminder \(d) is not shorter than request_ttl \(flow.requestTTL): it would never be sent")
+            } else { flow.reminder = d }
+        }
+        if let items = reader.array(o, "escalation") { flow.escalation = tiers(items, at: o.path("escalation"), flow: flow, object: o) }
+        if o.has("expiry_warning") {
+            if approvalOnly {
+                reader.report(o.path("expiry_warning"), "an approval-only flow (no strategy) grants no access that could end: remove expiry_warning")
+            } else if let d = reader.duration(o, "expiry_warning") {
+                if d.seconds < 1 { reader.report(o.path("expiry_warning"), "expiry_warning must be at least 1s") } else { flow.expiryWarning = d }
+            }
+        }
         if let text = reader.string(o, "additional_header_text") {
             if text.split(separator: "\n", omittingEmptySubsequences: false).allSatisfy({ SafeText.isClean(String($0)) }) {
                 flow.additionalHeaderText = text
@@ -396,6 +417,8 @@ struct ConfigValidation {
         return re.firstMatch(in: source, range: NSRange(source.startIndex..., in: source)) != nil
     }
 
+    func approverNames(_ o: ConfigObject) -> Approvers { userAndGroupNames(o) }
+
     private func userAndGroupNames(_ o: ConfigObject) -> Approvers {
         var result = Approvers()
         for (key, isUser) in [("users", true), ("groups", false)] {
@@ -409,6 +432,7 @@ struct ConfigValidation {
                 if isUser { result.users.append(s) } else { result.groups.append(s) }
             }
         }
+        if let names = reader.stringList(o, "oncall") { result.oncall = names }
         return result
     }
 

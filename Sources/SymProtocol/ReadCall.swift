@@ -132,6 +132,10 @@ public enum DaemonCall: Sendable, Equatable {
     /// A consistent copy of the store written by the daemon to `path` (absolute), verified, then renamed into place.
     /// Only root and members of `store_group` may ask; the file is written with the caller's file permissions.
     case backup(path: String)
+    /// Sends a test notification on one channel now and answers how it went (`symtui notify test`).
+    case notifyTest(channel: String, to: String?)
+    /// Who is on call on one schedule (or all) at a time (`symtui oncall`).
+    case onCall(schedule: String?, at: String?)
     case ping
 
     /// Parses one line's object; the protocol version is checked here for every kind of call.
@@ -159,6 +163,24 @@ public enum DaemonCall: Sendable, Equatable {
                 throw CommandError.invalid("a backup needs \"path\", an absolute file name")
             }
             return .backup(path: path)
+        case "oncall":
+            for (k, _) in json.objectValue! where !["event", "v", "schedule", "at"].contains(k) {
+                throw CommandError.invalid("unknown key \"\(SafeText.display(k))\" in an oncall call")
+            }
+            let schedule = json["schedule"]?.stringValue, at = json["at"]?.stringValue
+            if let schedule, schedule.utf8.count > 256 { throw CommandError.invalid("schedule name too long") }
+            if let at, Timestamp.parse(at) == nil { throw CommandError.invalid("--at: \"\(SafeText.display(at))\" is not an RFC 3339 time like 2026-12-07T09:00:00Z") }
+            return .onCall(schedule: schedule, at: at)
+        case "notify_test":
+            for (k, _) in json.objectValue! where !["event", "v", "channel", "to"].contains(k) {
+                throw CommandError.invalid("unknown key \"\(SafeText.display(k))\" in a notify_test")
+            }
+            guard let channel = json["channel"]?.stringValue, channel.utf8.count <= 256 else {
+                throw CommandError.invalid("a notify_test needs \"channel\"")
+            }
+            let to = json["to"]?.stringValue
+            if let to, !UnixName.isValid(to) { throw CommandError.invalid("--to: \"\(SafeText.display(to))\" is not a user name") }
+            return .notifyTest(channel: channel, to: to)
         default: return .change(try ChangeCall.parse(json))
         }
     }
@@ -169,6 +191,8 @@ public enum DaemonCall: Sendable, Equatable {
         case let .read(r): return r.json
         case let .prefetch(flow, field): return .obj([("event", .string("prefetch")), ("flow", .string(flow)), ("field", .string(field))])
         case let .backup(path): return .obj([("event", .string("backup")), ("path", .string(path))])
+        case let .onCall(schedule, at): return .obj([("event", .string("oncall")), ("schedule", .str(schedule)), ("at", .str(at))])
+        case let .notifyTest(channel, to): return .obj([("event", .string("notify_test")), ("channel", .string(channel)), ("to", .str(to))])
         case .ping: return .obj([("event", .string("ping"))])
         }
     }

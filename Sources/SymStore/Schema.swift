@@ -123,6 +123,28 @@ enum Schema {
         CREATE INDEX events_handler_failures ON events(seq) WHERE type = 'handler' AND reason IS NOT NULL;
         CREATE INDEX requests_approval_time ON requests(decided_at - created_at) WHERE decided_at IS NOT NULL AND denial IS NULL;
         """,
+        // 8: the notification outbox, written in the transaction of the change that causes each notification. One row
+        // per channel and recipient ('' for a channel that gets one copy); the unique key is the de-duplication (`dedup`
+        // tells apart the repeats of one kind: the n-th reminder, the warning before one expiry time).
+        """
+        CREATE TABLE notifications(
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            request_id INTEGER,
+            kind TEXT NOT NULL,
+            dedup TEXT NOT NULL DEFAULT '',
+            channel TEXT NOT NULL,
+            recipient TEXT NOT NULL,
+            payload TEXT NOT NULL,
+            created_at INTEGER NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at INTEGER NOT NULL,
+            last_attempt_at INTEGER,
+            last_error TEXT,
+            delivered_at INTEGER,
+            UNIQUE(request_id, kind, dedup, channel, recipient)
+        );
+        CREATE INDEX notifications_due ON notifications(channel, next_attempt_at) WHERE delivered_at IS NULL;
+        """,
     ]
 
     static var version: Int { migrations.count }

@@ -46,6 +46,20 @@ public protocol StoreReading {
     // reporting
     /// Where one reporting destination stands.
     func delivery(_ destination: String) throws -> DeliveryRecord
+
+    // notifications (the outbox)
+    /// Undelivered notifications of `channel` due at `now`, oldest first.
+    func dueNotifications(channel: String, now: Date, limit: Int) throws -> [OutboxItem]
+    /// When `channel` next has something due (nil when nothing waits).
+    func nextNotificationDue(channel: String) throws -> Date?
+    /// Every notification of a request (all when nil), in the order queued.
+    func notifications(requestId: Int64?) throws -> [OutboxItem]
+    /// Backlog and last error per channel.
+    func channelBacklogs(channels: [String], now: Date) throws -> [ChannelBacklog]
+    /// Deliveries made to `recipient` on `channel` since `since` (the per-recipient rate limit).
+    func deliveredCount(channel: String, recipient: String, since: Date) throws -> Int
+    /// Whether a notification of this kind (and repeat) was ever queued for the request.
+    func hasNotification(requestId: Int64, kind: String, dedup: String) throws -> Bool
 }
 
 extension StoreReading {
@@ -67,6 +81,14 @@ public protocol StoreWriting: StoreReading {
     func recordDelivered(_ destination: String, through seq: Int64, at time: Date) throws
     /// Records a reporting destination's failed attempt; its cursor does not move.
     func recordDeliveryFailure(_ destination: String, error: String, at time: Date) throws
+    /// Queues a notification; false when the same one was queued before (de-duplicated).
+    @discardableResult func enqueue(_ n: OutboxItem) throws -> Bool
+    func markDelivered(_ id: Int64, at time: Date) throws
+    func recordNotificationFailure(_ id: Int64, error: String, at time: Date, retryAt: Date) throws
+    /// Puts a notification off without counting an attempt.
+    func postpone(_ id: Int64, until time: Date) throws
+    /// Replaces a pending request's routing (an escalation tier joined it).
+    func updateRouting(_ id: Int64, _ routing: Routing) throws
 }
 
 extension StoreWriting {
@@ -115,4 +137,18 @@ extension StoreTransaction: StoreWriting {
                                    eligibleFlows: eligibleFlows, stepFlows: stepFlows)
     }
     public func delivery(_ destination: String) throws -> DeliveryRecord { try store.delivery(destination) }
+    public func dueNotifications(channel: String, now: Date, limit: Int) throws -> [OutboxItem] {
+        try store.dueNotifications(channel: channel, now: now, limit: limit)
+    }
+    public func nextNotificationDue(channel: String) throws -> Date? { try store.nextNotificationDue(channel: channel) }
+    public func notifications(requestId: Int64?) throws -> [OutboxItem] { try store.notifications(requestId: requestId) }
+    public func channelBacklogs(channels: [String], now: Date) throws -> [ChannelBacklog] {
+        try store.channelBacklogs(channels: channels, now: now)
+    }
+    public func deliveredCount(channel: String, recipient: String, since: Date) throws -> Int {
+        try store.deliveredCount(channel: channel, recipient: recipient, since: since)
+    }
+    public func hasNotification(requestId: Int64, kind: String, dedup: String) throws -> Bool {
+        try store.hasNotification(requestId: requestId, kind: kind, dedup: dedup)
+    }
 }

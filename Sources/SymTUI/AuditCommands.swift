@@ -163,11 +163,22 @@ enum AuditCommands {
     // MARK: status
 
     static func status(_ a: ParsedArguments, _ c: CLIContext) throws -> Int32 {
-        _ = try c.config()
-        let (head, rows) = try c.reader().delivery()
+        let config = try c.config()
+        let reader = try c.reader()
+        let (head, rows) = try reader.delivery()
+        let channelNames = config.notifications.channels.map(\.name)
+        let channels = channelNames.isEmpty ? [] : try reader.channels(channelNames)
         if c.json {
-            Output.json(.obj([("head_seq", .int(head)), ("destinations", .array(rows.map(\.json)))]))
+            Output.json(.obj([("head_seq", .int(head)), ("destinations", .array(rows.map(\.json))),
+                              ("channels", .array(channels.map(\.json)))]))
             return ExitCode.ok
+        }
+        if !channels.isEmpty {
+            let table = channels.map { s -> [String] in
+                let oldest = s.oldestSeconds.map { TimeSpan.countdown(Int($0.rounded(.up))) } ?? "-"
+                return [s.channel, String(s.backlog), oldest, String(s.delivered), s.lastError.map { SafeText.display($0) } ?? ""]
+            }
+            Output.print(Output.table(["CHANNEL", "BACKLOG", "OLDEST", "DELIVERED", "LAST ERROR"], table))
         }
         if rows.isEmpty {
             Output.print("no reporting destinations configured (reporting.destinations); head seq \(head)")

@@ -22,10 +22,19 @@ protocol StoreReader: AnyObject {
     func lastEvents(_ count: Int) throws -> [AuditEvent]
     /// How far each reporting destination got (needs the daemon).
     func delivery() throws -> (headSeq: Int64, destinations: [DestinationStatus])
+    /// Backlog and last error of each notification channel named (and of any other that has rows).
+    func channels(_ names: [String]) throws -> [ChannelBacklog]
     /// Waits up to `timeoutMs` for a commit; true when one happened (or may have).
     func waitForChange(timeoutMs: Int) -> Bool
     /// A descriptor that becomes readable after a commit, for polling with the keyboard.
     var changeDescriptor: Int32? { get }
+}
+
+extension StoreReader {
+    /// Backlog and last error of each notification channel (needs the daemon, or a reader of the file).
+    func channels(_ names: [String]) throws -> [ChannelBacklog] {
+        throw CommandError(ExitCode.unavailable, "the daemon is not running: notification status comes from it")
+    }
 }
 
 /// Reads through the daemon's read API, with its change subscription.
@@ -102,6 +111,10 @@ final class DaemonReader: StoreReader {
         return (reply["head_seq"]?.intValue ?? 0, (reply["destinations"]?.arrayValue ?? []).compactMap(DestinationStatus.init(json:)))
     }
 
+    func channels(_ names: [String]) throws -> [ChannelBacklog] {
+        (try client.read(.delivery)["channels"]?.arrayValue ?? []).compactMap(ChannelBacklog.init(json:))
+    }
+
     /// The caller's status line as the daemon computes it.
     func status() throws -> JSONValue { try client.read(.status) }
 
@@ -170,6 +183,8 @@ final class DirectReader: StoreReader {
     func delivery() throws -> (headSeq: Int64, destinations: [DestinationStatus]) {
         throw CommandError(ExitCode.unavailable, "the daemon is not running: reporting status comes from it")
     }
+
+    func channels(_ names: [String]) throws -> [ChannelBacklog] { try store.channelBacklogs(channels: names, now: Date()) }
 
     func waitForChange(timeoutMs: Int) -> Bool { timeoutMs == 0 ? watcher.changed() : watcher.wait(timeoutMs: timeoutMs) }
     var changeDescriptor: Int32? { watcher.pollDescriptor }

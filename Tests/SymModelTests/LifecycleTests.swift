@@ -507,7 +507,7 @@ final class LifecycleEventTests: XCTestCase {
     func testEventTypesAreTheSpecNames() {
         XCTAssertEqual(EventType.allCases.map(\.rawValue),
                        ["request", "approve", "deny", "cancel", "request_expire", "escalate", "escalate_failed", "deescalate",
-                        "deescalate_failed", "revoke", "release", "extend", "handler"])
+                        "deescalate_failed", "revoke", "release", "extend", "handler", "notify", "request_forward"])
     }
 
     func testEveryEventCarriesTheRequesterTheTargetAndTheActor() throws {

@@ -3447,6 +3447,9 @@ def main():
     ap.add_argument("-k", action="append", default=[], help="only tests whose Class.name contains this")
     opts = ap.parse_args()
     suite = unittest.defaultTestLoader.loadTestsFromModule(sys.modules[__name__])
+    # Suites kept in their own files (they import the shared harness, as this file does).
+    import notifications_e2e
+    suite.addTests(unittest.defaultTestLoader.loadTestsFromModule(notifications_e2e))
     if opts.k:
         def keep(s):
             out = unittest.TestSuite()

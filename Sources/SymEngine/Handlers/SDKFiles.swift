@@ -662,7 +662,7 @@ JSON object from stdout; see docs/handlers.md. Standard library only.
 """
 
 __all__ = [
-    "hook", "reducer", "prefetch", "approve", "deny", "ignore",
+    "hook", "reducer", "prefetch", "approve", "deny", "ignore", "is_on_call",
     "Event", "User", "FlowInfo", "TargetInfo", "RequestInfo", "Result", "Payload", "EventInfo",
     "HOOK_NAMES", "REDUCER_NAMES", "PROTOCOL", "current_event",
 ]
@@ -690,6 +690,21 @@ _current = []
 def current_event():
     """The event of the handler that is running now, or None outside a handler run."""
     return _current[-1] if _current else None
+
+# schedule name -> users on call, as the daemon resolved them for the event being handled
+_oncall = {}
+
+
+def is_on_call(user, schedule=None):
+    """Whether `user` is on call on `schedule` (a name from the config's `oncall`), or on any schedule when None.
+
+    The daemon resolves every schedule when it runs the handler; an unknown schedule, or one whose command failed,
+    has nobody on call (False), never everyone.
+    """
+    name = str(user) if user is not None else ""
+    if schedule is None:
+        return any(name in (users or []) for users in _oncall.values())
+    return name in (_oncall.get(schedule) or [])
 
 
 def _register(name, fn):
@@ -913,6 +928,7 @@ class Event(object):
     flow      FlowInfo: .name, .label, .vars
     target    TargetInfo: .name, .label, .settings; None for an approval-only flow
     request   RequestInfo: .id, .state, .requester, .approvals (list of dicts), ...
+    oncall    {schedule: [users]} on call when the handler runs (see is_on_call)
     raw       the whole event object as received
 
     Sym's names for the same things: payload.fields, event.type, user.username, user.email.
@@ -930,6 +946,7 @@ class Event(object):
         self.flow = FlowInfo(raw.get("flow"))
         self.target = TargetInfo(raw["target"]) if isinstance(raw.get("target"), dict) else None
         self.request = RequestInfo(raw.get("request"))
+        self.oncall = dict(raw.get("oncall") or {})
         if not self.fields and self.request.fields:
             self.fields = dict(self.request.fields)
         self.payload = Payload(self.fields, self.name, raw.get("time"))
@@ -1073,6 +1090,7 @@ def run(implementation, request):
         return {"result": "missing"}
     event = Event(request.get("event"))
     symtui_sdk._current.append(event)
+    symtui_sdk._oncall = event.oncall
     try:
         return answer(handler, fn(event))
     finally:

@@ -127,6 +127,21 @@ final class StoreBackend: ConsoleBackend {
 
     /// "⚠ audit: 120 undelivered, oldest 42s" when a destination is more than a few seconds behind.
     func reportingNote() -> String? {
+        let notes = [auditNote(), notificationNote()].compactMap { $0 }
+        return notes.isEmpty ? nil : notes.joined(separator: " · ")
+    }
+
+    /// "⚠ notify: chat failing (3 waiting)" when a channel's deliveries keep failing.
+    private func notificationNote() -> String? {
+        let names = config.notifications.channels.map(\.name)
+        guard !names.isEmpty, let channels = try? reader.channels(names) else { return nil }
+        let failing = channels.filter(\.isFailing)
+        guard !failing.isEmpty else { return nil }
+        let waiting = failing.reduce(0) { $0 + $1.backlog }
+        return "⚠ notify: " + failing.map(\.channel).joined(separator: ", ") + " failing (\(waiting) waiting)"
+    }
+
+    private func auditNote() -> String? {
         guard !config.reporting.destinations.isEmpty, let status = try? reader.delivery().destinations else { return nil }
         let behind = status.filter { $0.backlog > 0 && ($0.lagSeconds ?? 0) >= 5 }
         guard !behind.isEmpty else { return nil }

@@ -102,6 +102,7 @@ def run(implementation, request):
         return {"result": "missing"}
     event = Event(request.get("event"))
     symtui_sdk._current.append(event)
+    symtui_sdk._oncall = event.oncall
     try:
         return answer(handler, fn(event))
     finally:

@@ -190,3 +190,37 @@ class ExampleTests(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class OnCallTests(unittest.TestCase):
+    def write(self, text):
+        d = tempfile.mkdtemp()
+        self.addCleanup(lambda: __import__("shutil").rmtree(d))
+        path = os.path.join(d, "impl.py")
+        with open(path, "w") as f:
+            f.write(textwrap.dedent(text))
+        return path
+
+    def test_a_handler_auto_approves_the_on_call_engineers_own_request(self):
+        impl = self.write("""
+            from symtui_sdk import hook, approve, is_on_call
+
+            @hook
+            def on_request(event):
+                if is_on_call(event.user, "primary"):
+                    return approve("on call: " + event.user)
+            """)
+        event = dict(EVENT, name="request", handler="on_request", user="bob", oncall={"primary": ["bob"], "pd": []})
+        code, out, err = run_handler(impl, "on_request", event)
+        self.assertEqual(code, 0, err)
+        self.assertEqual(json.loads(out), {"result": "approve", "reason": "on call: bob"})
+
+    def test_someone_not_on_call_is_not(self):
+        symtui_sdk._oncall = {"primary": ["bob"], "pd": ["carol"]}
+        self.addCleanup(lambda: setattr(symtui_sdk, "_oncall", {}))
+        self.assertFalse(symtui_sdk.is_on_call("dave", "primary"))
+        self.assertTrue(symtui_sdk.is_on_call("carol"), "any schedule when none is named")
+        self.assertFalse(symtui_sdk.is_on_call("bob", "nope"), "an unknown schedule has nobody on call")
+
+    def test_without_schedules_nobody_is_on_call(self):
+        self.assertFalse(symtui_sdk.is_on_call("bob"))

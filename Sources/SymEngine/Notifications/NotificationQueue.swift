@@ -1,0 +1,254 @@
+import Foundation
+import SymModel
+import SymProtocol
+import SymStore
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Queuing notifications: in the transaction of the change that causes them, with one `notify` event each.
+extension Engine {
+    /// Queues what the change `before` → `after` (with its `events`) tells people. Caller holds the lock and `tx`.
+    func queueNotices(before: AccessRequest?, after: AccessRequest, events: [EventDraft], tx: any StoreWriting, at t: Date) throws {
+        let config = self.config
+        let settings = config.notifications
+        guard !settings.channels.isEmpty, let flow = config.flow(named: after.flow) else { return }
+        let channels = settings.channels(for: flow)
+        guard !channels.isEmpty else { return }
+        var usage: String?
+        if let s = flow.strategy.flatMap(config.strategy(named:)), let tn = after.target, let target = s.target(named: tn) {
+            usage = Notices.usage(type: s.type, settings: s.settings.merging(target.settings) { $1 })
+        }
+        for notice in Notices.caused(before: before, after: after, events: events, usage: usage) {
+            try queue(notice, dedup: "", request: after, flow: flow, channels: channels, tx: tx, at: t)
+        }
+    }
+
+    /// Queues one notice on every channel (and recipient) with its `notify` event; nothing when it was queued before.
+    @discardableResult
+    func queue(_ notice: NoticeDraft, dedup: String, request r: AccessRequest, flow: Flow, channels: [Channel],
+               tx: any StoreWriting, at t: Date) throws -> Bool {
+        let recipients = self.recipients(notice.audience, of: r, flow: flow)
+        var queued = false
+        for channel in channels {
+            for who in channel.isPerRecipient ? recipients : [""] {
+                let payload = NotificationPayload.json(notice, request: r, recipients: recipients, channel: channel.name,
+                                                       recipient: who.isEmpty ? nil : who, at: t)
+                if try tx.enqueue(OutboxItem(requestId: r.id, kind: notice.kind.rawValue, dedup: dedup, channel: channel.name,
+                                             recipient: who, payload: payload.compact, createdAt: t,
+                                             nextAttemptAt: Date(timeIntervalSince1970: 0))) {  // due at once, whatever the clock
+                    queued = true
+                }
+            }
+        }
+        guard queued else { return false }
+        try tx.append(EventDraft(.notify, for: r, actor: "system", data: .obj([
+            ("kind", .string(notice.kind.rawValue)),
+            ("recipients", .array(recipients.map(JSONValue.string))),
+            ("channels", .array(channels.map { .string($0.name) })),
+        ])), at: t)
+        return true
+    }
+
+    /// Forwards pending requests that reached an escalation tier: the tier's approvers join the request's routing (so
+    /// decisions and the review queue follow at once), a `request_forward` event records it, and they are told
+    /// (`forward`). Runs whether or not any channel is configured. Returns how many tiers were reached.
+    func forwardDue(config: Config, at t: Date, onCall: [String: [String]]) throws -> Int {
+        var reached = 0
+        for flow in config.flows where !flow.escalation.isEmpty {
+            var q = RequestQuery(states: [.pending], limit: 1000)
+            q.flow = flow.name
+            q.newestFirst = false
+            let pending = try store.read { try $0.requests(q) }.filter { !Notices.tiersDue($0, flow: flow, forwarded: 0, now: t).isEmpty }
+            for r in pending {
+                reached += try store.write { tx -> Int in
+                    // Read again in the transaction: decided meanwhile, or forwarded by an earlier pass, it is left alone.
+                    guard var current = try tx.request(id: r.id), current.state == .pending else { return 0 }
+                    let forwarded = try tx.events(requestId: r.id).filter { $0.type == EventType.requestForward }.count
+                    let due = Notices.tiersDue(current, flow: flow, forwarded: forwarded, now: t)
+                    for (index, configured) in due {
+                        var tier = configured
+                        tier.approvers = configured.approvers.resolvingOnCall { onCall[$0] ?? [] }
+                        let routing = Notices.forwarded(current.routing ?? flow.routing, to: tier)
+                        try tx.updateRouting(current.id, routing)
+                        current.routing = routing
+                        try tx.append(EventDraft(.requestForward, for: current, actor: "system", data: .obj([
+                            ("tier", .int(Int64(index + 1))), ("after", .string(tier.after.description)),
+                            ("approvers", Routing(approvers: tier.approvers).json), ("routing", routing.json),
+                        ])), at: t)
+                        let channels = (tier.notify ?? flow.notify ?? config.notifications.defaultChannels)
+                            .compactMap(config.notifications.channel(named:))
+                        if !channels.isEmpty {
+                            try queue(Notices.forward(current, tier: tier, index: index), dedup: "\(index + 1)", request: current,
+                                      flow: flow, channels: channels, tx: tx, at: t)
+                        }
+                    }
+                    return due.count
+                }
+            }
+        }
+        if reached > 0 { onChange?(.now) }
+        return reached
+    }
+
+    /// Queues what has come due with time: escalation tiers reached, reminders of pending requests (flow key
+    /// `reminder`) and the warning before a grant ends (`expiry_warning`). Reads first; writes only when something is
+    /// new. Returns how many notices were queued.
+    @discardableResult
+    public func queueDueNotices() throws -> Int {
+        let config = self.config
+        let t = now()
+        // Schedules the tiers name are asked before any store work (a command schedule may take seconds).
+        let named = Set(config.flows.flatMap { $0.escalation.flatMap(\.approvers.oncall) })
+        let onCall = Dictionary(uniqueKeysWithValues: named.map { ($0, onCallCached($0)) })
+        _ = try forwardDue(config: config, at: t, onCall: onCall)
+        guard !config.notifications.channels.isEmpty else { return 0 }
+        let due: [(NoticeDraft, String, Int64, Flow)] = try store.read { store in
+            var due: [(NoticeDraft, String, Int64, Flow)] = []
+            for flow in config.flows where flow.reminder != nil && !config.notifications.channels(for: flow).isEmpty {
+                var q = RequestQuery(states: [.pending], limit: 1000)
+                q.flow = flow.name
+                q.newestFirst = false
+                for r in try store.requests(q) {
+                    for (n, key) in Notices.due(r, flow: flow, now: t) where !(try store.hasNotification(requestId: r.id, kind: n.kind.rawValue, dedup: key)) {
+                        due.append((n, key, r.id, flow))
+                    }
+                }
+            }
+            let longest = config.flows.map(\.expiryWarning.seconds).max() ?? 0
+            for r in try store.activePastExpiry(now: t.addingTimeInterval(TimeInterval(longest)), limit: 1000) {
+                guard let flow = config.flow(named: r.flow), !config.notifications.channels(for: flow).isEmpty else { continue }
+                for (n, key) in Notices.due(r, flow: flow, now: t) where !(try store.hasNotification(requestId: r.id, kind: n.kind.rawValue, dedup: key)) {
+                    due.append((n, key, r.id, flow))
+                }
+            }
+            return due
+        }
+        guard !due.isEmpty else { return 0 }
+        return try store.write { tx in
+            var count = 0
+            for (n, key, id, flow) in due {
+                // Still as it was when found (not decided or ended meanwhile)?
+                guard let r = try tx.request(id: id), Notices.due(r, flow: flow, now: t).contains(where: { $0.0.kind == n.kind && $0.1 == key })
+                else { continue }
+                if try queue(n, dedup: key, request: r, flow: flow, channels: config.notifications.channels(for: flow), tx: tx, at: t) { count += 1 }
+            }
+            return count
+        }
+    }
+
+    /// The people a notice is for: the requester, or the approvers it names (group members looked up now), never
+    /// the requester among the approvers.
+    func recipients(_ audience: Audience, of r: AccessRequest, flow: Flow) -> [String] {
+        switch audience {
+        case .requester: return [r.requester]
+        case let .people(who):
+            var people = Set(who.users)
+            for g in who.groups { people.formUnion(GroupMembers.of(g)) }
+            people.remove(r.requester)
+            return people.sorted()
+        case let .approvers(excluding):
+            let routing = r.routing ?? flow.routing
+            let lists = routing.steps.isEmpty ? [routing.approvers] : routing.steps.map(\.approvers)
+            var people = Set<String>()
+            for a in lists {
+                people.formUnion(a.users)
+                for g in a.groups { people.formUnion(GroupMembers.of(g)) }
+            }
+            people.remove(r.requester)
+            people.subtract(excluding)
+            return people.sorted()
+        }
+    }
+}
+
+/// Members of a Unix group: its member list and the users whose primary group it is.
+enum GroupMembers {
+    static func of(_ name: String) -> [String] {
+        var result: [String] = []
+        var gr = group()
+        var buf = [CChar](repeating: 0, count: 1 << 16)
+        var out: UnsafeMutablePointer<group>?
+        guard getgrnam_r(name, &gr, &buf, buf.count, &out) == 0, out != nil else { return [] }
+        let gid = gr.gr_gid
+        if var p = gr.gr_mem {
+            while let m = p.pointee { result.append(String(cString: m)); p += 1 }
+        }
+        // Users whose primary group it is are not listed in gr_mem.
+        if let f = fopen("/etc/passwd", "re") {
+            defer { fclose(f) }
+            var pw = passwd()
+            var pbuf = [CChar](repeating: 0, count: 1 << 14)
+            var pout: UnsafeMutablePointer<passwd>?
+            while fgetpwent_r(f, &pw, &pbuf, pbuf.count, &pout) == 0, pout != nil {
+                if pw.pw_gid == gid { result.append(String(cString: pw.pw_name)) }
+            }
+        }
+        return Array(Set(result)).sorted()
+    }
+}
+
+/// The notification JSON a `command` or `json` channel receives.
+public enum NotificationPayload {
+    public static func json(_ n: NoticeDraft, request r: AccessRequest, recipients: [String], channel: String,
+                            recipient: String?, at t: Date) -> JSONValue {
+        .obj([
+            ("kind", .string(n.kind.rawValue)),
+            ("text", .string(n.text)),
+            ("action", .str(n.action)),
+            ("outcome", .str(n.outcome)),
+            ("time", .string(Timestamp.format(t))),
+            ("channel", .string(channel)),
+            ("recipient", .str(recipient)),
+            ("recipients", .array(recipients.map(JSONValue.string))),
+            ("request", .obj([
+                ("id", .int(r.id)), ("flow", .string(r.flow)), ("target", .str(r.target)), ("target_label", .str(r.targetLabel)),
+                ("requester", .string(r.requester)), ("state", .string(r.state.rawValue)), ("end_reason", .str(r.endReason?.rawValue)),
+                ("reason", { if case let .string(s)? = r.fields["reason"] { return .string(s) }; return .null }()),
+                ("access_expires_at", r.accessExpiresAt.map { .string(Timestamp.format($0)) } ?? .null),
+            ])),
+        ])
+    }
+}
+
+extension Engine {
+    /// `symtui notify test`: one test notification on `channel`, delivered now on the caller's connection (never
+    /// through the outbox, so it neither waits behind nor delays real ones). Anyone may test a channel on themselves;
+    /// only root may name another recipient.
+    public func notifyTest(channel name: String, to: String?, by caller: Identity) -> Result<[(String, JSONValue)], CommandError> {
+        let settings = config.notifications
+        guard let channel = settings.channel(named: name) else {
+            let known = settings.channels.map(\.name)
+            return .failure(.invalid("no notification channel \"\(SafeText.display(name))\""
+                                     + (known.isEmpty ? ": notifications.channels defines none" : " (channels: \(known.joined(separator: ", ")))")))
+        }
+        let recipient = to ?? caller.name
+        if recipient != caller.name && caller.uid != 0 {
+            return .failure(.notAllowed("only root may send a test notification to someone else (--to \(SafeText.display(recipient)))"))
+        }
+        guard Identity.userExists(recipient) else { return .failure(.invalid("--to: no user \"\(SafeText.display(recipient))\"")) }
+        let t = now()
+        let notice = NoticeDraft(kind: .request, audience: .requester,
+                                 text: "test notification from symtui on channel \(channel.name), asked by \(caller.name)",
+                                 action: "symtui notify test \(channel.name)")
+        let request = AccessRequest(flow: "notify-test", target: nil, targetLabel: nil, requester: caller.name, createdAt: t, requestExpiresAt: t)
+        var payload = NotificationPayload.json(notice, request: request, recipients: [recipient], channel: channel.name,
+                                               recipient: channel.isPerRecipient ? recipient : nil, at: t)
+        if case var .object(pairs) = payload, let i = pairs.firstIndex(where: { $0.0 == "kind" }) {
+            pairs[i].1 = .string("test"); payload = .object(pairs)
+        }
+        let item = OutboxItem(requestId: nil, kind: "test", channel: channel.name, recipient: channel.isPerRecipient ? recipient : "",
+                              payload: payload.compact, createdAt: t)
+        do {
+            switch try NotificationSenders.make(channel, settings: settings).deliver(item, notification: payload) {
+            case .delivered:
+                return .success([("channel", .string(channel.name)), ("to", .string(recipient)), ("delivered", .bool(true)), ("note", .null)])
+            case let .skipped(why):
+                return .success([("channel", .string(channel.name)), ("to", .string(recipient)), ("delivered", .bool(false)),
+                                 ("note", .string(why))])
+            }
+        } catch {
+            return .failure(CommandError(ExitCode.unavailable, "channel \(channel.name): \(error)"))
+        }
+    }
+}
