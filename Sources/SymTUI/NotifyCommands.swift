@@ -4,8 +4,8 @@ import SymProtocol
 
 /// `symtui notify test`: check a notification channel from the command line.
 enum NotifyCommands {
-    static var specs: [CommandSpec] { [
-        CommandSpec(words: ["notify", "test"], summary: "send a test notification on one channel now and say how it went",
+    static var specs: [SubcommandSpec] { [
+        SubcommandSpec(words: ["notify", "test"], summary: "send a test notification on one channel now and say how it went",
                     arguments: [ArgumentSpec(name: "CHANNEL", help: "a channel of notifications.channels")],
                     options: [.value("to", "USER", "the recipient (default: you; only root may name someone else)")],
                     details: """
@@ -34,8 +34,8 @@ enum NotifyCommands {
 
 /// `symtui oncall`: who is on call, now or at a time.
 enum OnCallCommands {
-    static var specs: [CommandSpec] { [
-        CommandSpec(words: ["oncall"], summary: "who is on call on each schedule (or one), now or at a time",
+    static var specs: [SubcommandSpec] { [
+        SubcommandSpec(words: ["oncall"], summary: "who is on call on each schedule (or one), now or at a time",
                     arguments: [ArgumentSpec(name: "NAME", optional: true, help: "one schedule of the config's oncall")],
                     options: [.value("at", "TIME", "an RFC 3339 time (UTC), e.g. 2026-12-24T12:00:00Z (default: now)")],
                     details: """

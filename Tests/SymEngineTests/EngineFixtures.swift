@@ -32,6 +32,12 @@ final class HarnessStore: @unchecked Sendable {
     func holdsOtherGrant(requester: String, flows: [String], target: String, excluding id: Int64) throws -> Bool {
         try writer.read { try $0.holdsOtherGrant(requester: requester, flows: flows, target: target, excluding: id) }
     }
+    /// A read-only connection of the test's own (WAL reader), for code that takes a `Store`.
+    func readOnly() throws -> Store { try Store.openReadOnly(path: path) }
+    func notifications(requestId: Int64?) throws -> [OutboxItem] { try writer.read { try $0.notifications(requestId: requestId) } }
+    func channelBacklogs(channels: [String], now: Date) throws -> [ChannelBacklog] {
+        try writer.read { try $0.channelBacklogs(channels: channels, now: now) }
+    }
     @discardableResult
     func write<T>(_ body: (any StoreWriting) throws -> T) throws -> T { try writer.write(body) }
 }
