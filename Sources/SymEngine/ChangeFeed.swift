@@ -36,6 +36,13 @@ final class ChangeFeed: @unchecked Sendable {
         _ = write(wake.write, &b, 1)
     }
 
+    /// Whether `uid` may subscribe once more (asked before the subscription is confirmed to the client).
+    func hasRoom(for uid: uid_t) -> Bool {
+        lock.withLock {
+            subscribers.count < ChangeFeed.maxTotal && (uid == 0 || subscribers.values.filter { $0 == uid }.count < ChangeFeed.maxPerUser)
+        }
+    }
+
     /// Takes over a connection's descriptor (the caller must not close it); false when `uid` has too many.
     func subscribe(fd: Int32, uid: uid_t) -> Bool {
         lock.withLock {

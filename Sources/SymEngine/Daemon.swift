@@ -234,12 +234,13 @@ public final class Daemon: @unchecked Sendable {
                     case let .failure(e): answer = Wire.failure(e)
                     }
                 case .read(.subscribe):
+                    // Refused before it is confirmed: a client must never take a refusal for a change.
+                    guard feed.hasRoom(for: uid) else {
+                        throw CommandError(ExitCode.unavailable, "too many change subscriptions from your user (\(ChangeFeed.maxPerUser))")
+                    }
                     try conn.writeLine(Wire.ok([("subscribed", .bool(true))]))
                     let fd = conn.release()
-                    if !feed.subscribe(fd: fd, uid: uid) {
-                        _ = Wire.failure(CommandError(ExitCode.unavailable, "too many subscriptions")).withCString { send(fd, $0, strlen($0), Int32(MSG_NOSIGNAL)) }
-                        close(fd)
-                    }
+                    if !feed.subscribe(fd: fd, uid: uid) { close(fd) }   // lost a race for the last place: the client sees EOF
                     return
                 case let .read(call):
                     answer = Wire.ok(try reads.answer(call, caller: identity))
