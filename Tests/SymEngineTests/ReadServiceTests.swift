@@ -147,6 +147,9 @@ final class ReadServiceTests: XCTestCase {
             if feed.subscribe(fd: fds[0], uid: 1000) { accepted += 1 } else { close(fds[0]) }
         }
         XCTAssertEqual(accepted, ChangeFeed.maxPerUser)
+        XCTAssertFalse(feed.hasRoom(for: 1000), "the daemon refuses before it confirms a subscription")
+        XCTAssertTrue(feed.hasRoom(for: 1001))
+        XCTAssertTrue(feed.hasRoom(for: 0), "root has no share of its own")
     }
 
     func testOneUserCannotTakeEveryConnectionAndApproversKeepTheirReserve() {
