@@ -90,6 +90,8 @@ final class ReadService: @unchecked Sendable {
                 return [("requests", .object(RequestState.allCases.map { ($0.rawValue, .int(m.requestsByState[$0] ?? 0)) })),
                         ("grants_active", .int(m.grantsActive)), ("grants_stuck", .int(m.grantsStuck)),
                         ("handler_failures_total", .int(m.handlerFailures)), ("reporting_backlog", .array(backlog)),
+                        ("notification_backlog", .array(try store.channelBacklogs(channels: config().notifications.channels.map(\.name), now: Date())
+                            .map { .obj([("channel", .string($0.channel)), ("backlog", .int($0.backlog))]) })),
                         ("approval_latency", .obj([("bounds", .array(h.bounds.map(JSONValue.double))), ("counts", .array(h.counts.map(JSONValue.int))),
                                                    ("count", .int(h.count)), ("sum_seconds", .double(h.sumSeconds))])),
                         ("head_seq", .int(m.headSeq))]

@@ -88,7 +88,10 @@ enum Exposition {
         for d in m["reporting_backlog"]?.arrayValue ?? [] {
             sample("symtui_reporting_backlog", [("destination", d["destination"]?.stringValue ?? "")], int(d["backlog"]))
         }
-        // TODO: symtui_notification_backlog{channel=…} once notification channels exist.
+        family("symtui_notification_backlog", "gauge", "Notifications not yet delivered, by channel.")
+        for c in m["notification_backlog"]?.arrayValue ?? [] {
+            sample("symtui_notification_backlog", [("channel", c["channel"]?.stringValue ?? "")], int(c["backlog"]))
+        }
         family("symtui_handler_failures_total", "counter", "Handler runs that failed (each recorded as a handler event with an error).")
         sample("symtui_handler_failures_total", [], int(m["handler_failures_total"]))
         let h = m["approval_latency"]

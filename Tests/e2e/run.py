@@ -615,6 +615,31 @@ class BackupByStoreGroupTests(E2ECase):
         self.assertEqual(os.listdir(out), [])
 
 
+class NotificationMetricsTests(E2ECase):
+    """`symtui_notification_backlog{channel}`: what a failing channel has not delivered yet."""
+
+    @classmethod
+    def config_text(cls):
+        cfg = json.loads(super().config_text().split("\n", 1)[1])
+        cfg["notifications"] = {"channels": [{"name": "script", "type": "command", "command": "/bin/false"}], "default": ["script"]}
+        return json.dumps(cfg, indent=2)
+
+    def test_a_channel_that_fails_shows_its_backlog(self):
+        self.request("a", "note")
+        deadline = time.time() + 10
+        while True:
+            text = self.ok("b", "metrics").stdout
+            m = re.search(r'^symtui_notification_backlog\{channel="script"\} (\S+)$', text, re.M)
+            if m and float(m.group(1)) >= 1 or time.time() > deadline:
+                break
+            time.sleep(0.2)
+        self.assertIsNotNone(m, text)
+        self.assertGreaterEqual(float(m.group(1)), 1, "the request's notification waits on the failing channel")
+        if shutil.which("promtool"):
+            check = subprocess.run(["promtool", "check", "metrics"], input=text, capture_output=True, text=True)
+            self.assertEqual(check.returncode, 0, check.stdout + check.stderr)
+
+
 class MetricsTests(E2ECase):
     """`symtui metrics`: Prometheus text exposition through the daemon, checked by promtool."""
 
