@@ -42,7 +42,7 @@ final class NotificationOutboxTests: XCTestCase {
 
     func loop(_ h: EngineHarness, _ config: Config, senders: [String: RecordingSender], perMinute: Int = 20) -> NotificationLoop {
         var policy = NotificationPolicy()
-        policy.initialRetry = 0.2; policy.maxRetry = 0.4; policy.pollInterval = 0.05; policy.perRecipientPerMinute = perMinute
+        policy.retry.base = 0.2; policy.retry.cap = 0.4; policy.pollInterval = 0.05; policy.perRecipientPerMinute = perMinute
         let loop = NotificationLoop(config: config, storePath: h.store.path, policy: policy)
         loop.log = { _ in }
         loop.senderFor = { c, _ in senders[c.name]! }

@@ -9,18 +9,12 @@ import Glibc
 
 /// How a channel's failed deliveries are retried, and how many notifications one person gets per minute on it.
 struct NotificationPolicy: Sendable {
-    var initialRetry: TimeInterval = 2
-    var maxRetry: TimeInterval = 120
+    /// Failed deliveries back off like strategy runs (a named `RetryPolicy`), and never give up.
+    var retry = RetryPolicy(name: "notification", base: 2, cap: 120, budget: nil)
     /// Per recipient and channel; beyond it notifications wait (they are never dropped).
     var perRecipientPerMinute = 20
     /// How often an idle worker looks for work when nobody pokes it.
     var pollInterval: TimeInterval = 1
-
-    /// When to try again after `attempts` failed tries, with ±25 % jitter.
-    func retryAt(afterAttempts attempts: Int, now: Date) -> Date {
-        let delay = min(maxRetry, initialRetry * pow(2, Double(max(0, attempts - 1))))
-        return now.addingTimeInterval(delay * Double.random(in: 0.75...1.25))
-    }
 }
 
 /// Delivers the outbox: one worker thread per channel, each with its own store connection, so that a slow or dead
@@ -202,7 +196,8 @@ final class ChannelWorker: @unchecked Sendable {
         } catch {
             let message = SafeText.display("\(error)")
             deliveredAll = false
-            let retry = policy.retryAt(afterAttempts: item.attempts + 1, now: Date())
+            // No budget: nextAttempt never answers nil here.
+            let retry = policy.retry.nextAttempt(after: item.attempts + 1, now: Date()) ?? Date().addingTimeInterval(policy.retry.cap)
             try? store.write { try $0.recordNotificationFailure(item.id, error: message, at: Date(), retryAt: retry) }
             if item.attempts == 0 || (item.attempts + 1) % 10 == 0 {
                 loop.log("\(channel.name): notification \(item.id) failed (attempt \(item.attempts + 1)): \(message)")
