@@ -48,6 +48,16 @@ final class ReduceTests: XCTestCase {
         XCTAssertEqual(backend.sent, [.deny(id: 103, reason: "outside the change window")])
     }
 
+    func testAnUnfilteredReviewPageSetsTheStatusCountFromTheSameRead() {
+        var s = startedApp(standardBackend()).state
+        s = Console.reduce(s, .status(reviewCount: 0, daemonHealthy: true)).0
+        let page = ConsolePage(offset: 0, total: 7, rows: .requests([]))
+        XCTAssertEqual(Console.reduce(s, .pageLoaded(.review, page)).0.reviewCount, 7)
+        XCTAssertEqual(Console.reduce(s, .reviewHead(page)).0.reviewCount, 7)
+        s.lists[.review]?.filter = "bob"
+        XCTAssertEqual(Console.reduce(s, .pageLoaded(.review, page)).0.reviewCount, 0, "a filtered page is not the queue")
+    }
+
     func testEscapeOnThePromptSendsNothing() {
         let backend = standardBackend()
         let app = startedApp(backend)

@@ -89,6 +89,8 @@ public enum Console {
             s.message = ConsoleMessage(kind: .refused, text: text)
             return (s, [.bell])
         case let .reviewHead(page):
+            // The head is the whole queue unfiltered: its total is the count, from the same read as the rows.
+            s.reviewCount = page.total
             let ids = page.requests.map(\.id)
             if let seen = s.reviewSeenThrough {
                 let fresh = ids.filter { $0 > seen }
@@ -361,6 +363,8 @@ public enum Console {
     private static func pageLoaded(_ s: inout ConsoleState, _ v: ConsoleView, _ page: ConsolePage, _ fx: inout [Effect]) {
         guard v.isPaged, var l = s.lists[v] else { return }
         l.page = page
+        // An unfiltered Review page counts the queue: the status line never disagrees with the rows drawn.
+        if v == .review && l.filter.isEmpty { s.reviewCount = page.total }
         l.error = nil
         if let id = l.selectedId {
             let ids: [Int64] = v == .audit ? page.events.map(\.seq) : page.requests.map(\.id)
