@@ -59,23 +59,25 @@ public enum WindowStart {
     /// Why a start was refused, in words for the requester.
     public struct Problem: Error, Equatable { public var message: String }
 
-    public static func parse(_ text: String, now: Date) -> Result<Date, Problem> {
+    /// `now`, `+DURATION` or `in DURATION` from now, or an RFC 3339 time. `subject` starts each message
+    /// (the CLI's flag; the console's field shows the message without it).
+    public static func parse(_ text: String, now: Date, subject: String = "--start ") -> Result<Date, Problem> {
         let s = text.trimmingCharacters(in: .whitespaces)
+        let notATime = Problem(message: "\(subject)'\(SafeText.display(s))' is not a time: use now, +DURATION (+2h), in DURATION (in 2h) or RFC 3339 (2026-12-01T09:00:00Z)")
         let start: Date
-        if s.hasPrefix("+") {
-            guard let span = TimeSpan(parsing: String(s.dropFirst())) else {
-                return .failure(Problem(message: "--start '\(SafeText.display(s))' is not a time: use RFC 3339 (2026-12-01T09:00:00Z) or +DURATION (+2h)"))
-            }
+        let relative = s.hasPrefix("+") ? String(s.dropFirst()) : s.lowercased().hasPrefix("in ") ? String(s.dropFirst(3)) : nil
+        if s.lowercased() == "now" {
+            start = now
+        } else if let relative {
+            guard let span = TimeSpan(parsing: relative.trimmingCharacters(in: .whitespaces)) else { return .failure(notATime) }
             start = now.addingTimeInterval(TimeInterval(span.seconds))
         } else {
-            guard let d = Timestamp.parse(s) else {
-                return .failure(Problem(message: "--start '\(SafeText.display(s))' is not a time: use RFC 3339 (2026-12-01T09:00:00Z) or +DURATION (+2h)"))
-            }
+            guard let d = Timestamp.parse(s) else { return .failure(notATime) }
             start = d
         }
         // A second of slack for a time typed as "now".
-        if start < now.addingTimeInterval(-1) { return .failure(Problem(message: "--start \(Timestamp.format(start)) is in the past")) }
-        if start > now.addingTimeInterval(maxAhead) { return .failure(Problem(message: "--start \(Timestamp.format(start)) is more than 366 days ahead")) }
+        if start < now.addingTimeInterval(-1) { return .failure(Problem(message: "\(subject)\(Timestamp.format(start)) is in the past")) }
+        if start > now.addingTimeInterval(maxAhead) { return .failure(Problem(message: "\(subject)\(Timestamp.format(start)) is more than 366 days ahead")) }
         return .success(start)
     }
 }

@@ -119,7 +119,7 @@ enum CLI {
                     arguments: [ArgumentSpec(name: "FLOW", help: "the flow to run"),
                                 ArgumentSpec(name: "TARGET", optional: true, help: "the target (may be omitted when the flow has one)")],
                     options: [.value("duration", "D", "how long, e.g. 1h (the flow's duration field)"),
-                              .value("start", "TIME", "a scheduled window: access from TIME (RFC 3339, or +2h) for the duration"),
+                              .value("start", "TIME", "a scheduled window: access from TIME (RFC 3339, +2h or \"in 2h\") for the duration"),
                               .value("field", "NAME=VALUE", "a prompt field's value", repeatable: true),
                               .value("reason", "TEXT", "why (the flow's reason field)"),
                               .flag("wait", "block until decided and active (exit codes as 'wait')"),

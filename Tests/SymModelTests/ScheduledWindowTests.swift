@@ -60,9 +60,23 @@ final class ScheduledWindowTests: XCTestCase {
         XCTAssertEqual(try WindowStart.parse("2027-01-15T08:00:00Z", now: now).get(), Timestamp.parse("2027-01-15T08:00:00Z"))
     }
 
+    func testStartAcceptsNowAndInDurationAsTheConsoleFormOffersThem() throws {
+        let now = LF.t0
+        XCTAssertEqual(try WindowStart.parse("now", now: now).get(), now)
+        XCTAssertEqual(try WindowStart.parse("in 1h", now: now).get(), now.addingTimeInterval(3600))
+        XCTAssertEqual(try WindowStart.parse("In 1h30m", now: now).get(), now.addingTimeInterval(5400))
+    }
+
+    func testStartMessagesBeginWithTheSubjectTheCallerNames() {
+        guard case let .failure(p) = WindowStart.parse("soon", now: LF.t0, subject: "") else { return XCTFail("soon accepted") }
+        XCTAssertTrue(p.message.hasPrefix("'soon' is not a time"), p.message)
+        guard case let .failure(q) = WindowStart.parse("soon", now: LF.t0) else { return XCTFail("soon accepted") }
+        XCTAssertTrue(q.message.hasPrefix("--start 'soon'"), q.message)
+    }
+
     func testStartRefusesWordsPastTimesAndTimesMoreThanAYearAhead() {
         let now = LF.t0
-        for bad in ["tomorrow", "+", "+2x", "2027-02-30T00:00:00Z"] {
+        for bad in ["tomorrow", "+", "+2x", "in", "in 2x", "2027-02-30T00:00:00Z"] {
             guard case let .failure(p) = WindowStart.parse(bad, now: now) else { return XCTFail("\(bad) accepted") }
             XCTAssertTrue(p.message.contains("is not a time"), p.message)
         }

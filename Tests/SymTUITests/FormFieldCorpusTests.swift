@@ -45,7 +45,7 @@ final class FormFieldCorpusTests: XCTestCase {
         }
         while s.form?.onSubmit == false { press(.tab) }
         let (after, fx) = Console.reduce(s, .key(.enter))
-        if case let .send(.submit(_, _, fields))? = fx.first { return .sent(fields) }
+        if case let .send(.submit(_, _, fields, _))? = fx.first { return .sent(fields) }
         var errors: [String: String] = [:]
         for f in after.form?.fields ?? [] { if let e = f.error { errors[f.field.name] = e } }
         return .refused(errors)

@@ -129,7 +129,8 @@ public struct ConsolePage: Sendable {
 
 /// A change the console asks the daemon to make.
 public enum ConsoleAction: Sendable, Equatable {
-    case submit(flow: String, target: String?, fields: [String: FieldValue])
+    /// `start`: a scheduled window's start as typed (`in 1h`, RFC 3339), nil for now.
+    case submit(flow: String, target: String?, fields: [String: FieldValue], start: String? = nil)
     case approve(id: Int64, reason: String?)
     case deny(id: Int64, reason: String)
     case cancel(id: Int64)

@@ -64,7 +64,9 @@ public struct FormState: Sendable {
     public var flow: String
     public var target: String?
     public var fields: [FormField]
-    /// Index of the focused field; `fields.count` is the Submit button.
+    /// When a scheduled window starts (FormStart.swift); nil for flows without a duration.
+    public var start: FormField?
+    /// Index of the focused field; `fields.count` is the Submit button, `fields.count + 1` the Start input.
     public var focus = 0
     /// A submit has been sent and awaits the daemon's answer.
     public var submitting = false

@@ -203,14 +203,14 @@ public enum Console {
                 s.lists[v]?.filter.removeLast(); resetWindow(&s, v); fx.append(.load(v))
             }
         case .closeHelp: s.helpScroll = nil
-        case .formNext: s.form.map { f in s.form?.focus = (f.focus + 1) % (f.fields.count + 1) }
-        case .formPrevious: s.form.map { f in s.form?.focus = (f.focus + f.fields.count) % (f.fields.count + 1) }
+        case .formNext: s.form.map { f in s.form?.focus = (f.focus + 1) % f.focusCount }
+        case .formPrevious: s.form.map { f in s.form?.focus = (f.focus + f.focusCount - 1) % f.focusCount }
         case .formSpace:
-            guard let f = s.form, !f.onSubmit else { return }
-            if case .text = f.fields[f.focus].input { insert(&s, " ", &fx) } else { cycle(&s, 1) }
+            guard let ff = s.form?.focused else { return }
+            if case .text = ff.input { insert(&s, " ", &fx) } else { cycle(&s, 1) }
         case let .formArrow(d):
-            guard let f = s.form, !f.onSubmit else { return }
-            if case .text = f.fields[f.focus].input { moveCursor(&s) { $0 + d } } else { cycle(&s, d) }
+            guard let ff = s.form?.focused else { return }
+            if case .text = ff.input { moveCursor(&s) { $0 + d } } else { cycle(&s, d) }
         case .formHome: moveCursor(&s) { _ in 0 }
         case .formEnd: moveCursor(&s) { _ in Int.max }
         case .formBackspace: editText(&s) { t, c in
@@ -223,7 +223,7 @@ public enum Console {
         }
         case .formEnter:
             guard let f = s.form else { return }
-            if f.onSubmit { submit(&s, &fx) } else { s.form?.focus += 1 }
+            if f.onSubmit || f.onStart { submit(&s, &fx) } else { s.form?.focus += 1 }
         case .formBack: s.form = nil
         }
     }
@@ -398,18 +398,19 @@ public enum Console {
             return FormField(field: f, input: .text(text), cursor: text.count)
         }
         s.form = FormState(flow: flow.name, target: target?.name, fields: fields)
+        if FormState.takesStart(flow) { s.form?.start = FormState.startInput() }
     }
 
     /// Edits the focused text input at its cursor; `edit` gets the text and the cursor (clamped to the text).
     private static func editText(_ s: inout ConsoleState, _ edit: (inout String, inout Int) -> Void) {
-        guard let f = s.form, !f.onSubmit, case var .text(t) = f.fields[f.focus].input else { return }
-        var cursor = max(0, min(f.fields[f.focus].cursor, t.count))
+        guard let ff = s.form?.focused, case var .text(t) = ff.input else { return }
+        var cursor = max(0, min(ff.cursor, t.count))
         let before = t
         edit(&t, &cursor)
-        s.form?.fields[f.focus].cursor = cursor
+        s.form?.focused?.cursor = cursor
         guard t != before else { return }
-        s.form?.fields[f.focus].input = .text(t)
-        s.form?.fields[f.focus].error = nil
+        s.form?.focused?.input = .text(t)
+        s.form?.focused?.error = nil
     }
 
     private static func moveCursor(_ s: inout ConsoleState, _ to: (Int) -> Int) {
@@ -420,14 +421,14 @@ public enum Console {
     }
 
     private static func cycle(_ s: inout ConsoleState, _ d: Int) {
-        guard let f = s.form, !f.onSubmit else { return }
-        switch f.fields[f.focus].input {
-        case let .toggle(b): s.form?.fields[f.focus].input = .toggle(!b)
+        guard let ff = s.form?.focused else { return }
+        switch ff.input {
+        case let .toggle(b): s.form?.focused?.input = .toggle(!b)
         case let .choice(i, allowed):
-            s.form?.fields[f.focus].input = .choice(((i + d) % allowed.count + allowed.count) % allowed.count, allowed: allowed)
+            s.form?.focused?.input = .choice(((i + d) % allowed.count + allowed.count) % allowed.count, allowed: allowed)
         case .text: return
         }
-        s.form?.fields[f.focus].error = nil
+        s.form?.focused?.error = nil
     }
 
     private static func submit(_ s: inout ConsoleState, _ fx: inout [Effect]) {
@@ -445,6 +446,16 @@ public enum Console {
                 bad += 1
             }
         }
+        var start: String?
+        if let input = f.start {
+            switch validateStart(input, now: s.now) {
+            case let .success(text): start = text; f.start?.error = nil
+            case let .failure(problem):
+                f.start?.error = problem.message
+                if bad == 0 { f.focus = f.startFocus }
+                bad += 1
+            }
+        }
         if bad > 0 {
             s.form = f
             s.message = ConsoleMessage(kind: .refused, text: bad == 1 ? "1 field needs attention" : "\(bad) fields need attention")
@@ -453,7 +464,7 @@ public enum Console {
         f.submitting = true
         s.form = f
         s.message = ConsoleMessage(kind: .info, text: "submitting…")
-        let action = ConsoleAction.submit(flow: f.flow, target: f.target, fields: values)
+        let action = ConsoleAction.submit(flow: f.flow, target: f.target, fields: values, start: start)
         s.pending.append(PendingAction(action: action, since: s.now))
         fx.append(.send(action))
     }

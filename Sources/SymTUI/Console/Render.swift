@@ -272,7 +272,31 @@ struct Painter {
         let buttonRow = r + min(room, form.fields.count - first) + 1
         let onSubmit = form.onSubmit
         buffer.put(onSubmit ? "▸" : " ", row: buttonRow, col: 0, style: onSubmit ? .buttonFocus : .normal)
-        buffer.put(form.submitting ? "[ Submitting… ]" : "[ Submit ]", row: buttonRow, col: 2 + labelW + 1, style: onSubmit ? .buttonFocus : .button)
+        let button = buffer.put(form.submitting ? "[ Submitting… ]" : "[ Submit ]", row: buttonRow, col: 2 + labelW + 1, style: onSubmit ? .buttonFocus : .button)
+        if let start = form.start {
+            drawStart(start, focused: form.onStart, row: buttonRow, col: 2 + labelW + 1 + button + 2, errorCol: 2 + labelW + 1)
+        }
+    }
+
+    /// The Start input beside Submit: "starting [now]" (empty means now); its error on the line below.
+    mutating func drawStart(_ ff: FormField, focused: Bool, row: Int, col: Int, errorCol: Int) {
+        if focused { buffer.put("▸", row: row, col: 0, style: .fieldFocus) }
+        let label = buffer.put("starting ", row: row, col: col, style: .fieldLabel)
+        guard case let .text(t) = ff.input else { return }
+        let inputW = max(10, min(24, cols - col - label - 2 - 20))
+        let x = col + label
+        let (shown, at) = t.isEmpty ? ("now", focused ? 0 : nil) : Painter.textWindow(t, cursor: focused ? ff.cursor : nil, width: inputW)
+        let used = buffer.put("[" + DisplayWidth.pad(shown, to: inputW) + "]", row: row, col: x, style: focused ? .fieldFocus : .normal)
+        if t.isEmpty { buffer.restyle(row: row, col: x + 1, width: 3, style: .dim) }
+        if let e = ff.error {
+            buffer.put("✗ " + e, row: row + 1, col: errorCol, style: .fieldError)
+        } else if focused {
+            buffer.put("now, in 1h, +30m, 2026-12-01T09:00:00Z", row: row, col: x + used + 1, style: .dim)
+        }
+        if let a = at {
+            buffer.restyle(row: row, col: x + 1 + a, width: max(1, Int(buffer[row, min(x + 1 + a, cols - 1)].width)), style: .cursor)
+            buffer.cursor = CursorPosition(row: row, col: x + 1 + a)
+        }
     }
 
     /// The part of a text input shown in `width` columns, and the cursor's column in it: the cursor stays in

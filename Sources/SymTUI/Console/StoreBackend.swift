@@ -159,8 +159,8 @@ final class StoreBackend: ConsoleBackend {
     func send(_ action: ConsoleAction) -> ActionResult {
         let command: ChangeCall
         switch action {
-        case let .submit(flow, target, fields):
-            command = .request(flow: flow, target: target, fields: fields.mapValues { $0.consoleJSON }, duration: nil, reason: nil)
+        case let .submit(flow, target, fields, start):
+            command = .request(flow: flow, target: target, fields: fields.mapValues { $0.consoleJSON }, duration: nil, reason: nil, start: start)
         case let .approve(id, reason): command = .approve(id: id, reason: reason)
         case let .deny(id, reason): command = .deny(id: id, reason: reason)
         case let .cancel(id): command = .cancel(id: id)
