@@ -12,7 +12,17 @@ public protocol EngineLink: Sendable {
     /// Runs one handler of a flow on a sample event (`symtui handlers test`).
     func testHandler(_ handler: String, flow: Flow, target: Target?, user: String, overrides: JSONValue) throws -> HandlerTestResult
     /// Who really has access to a target now (a strategy's `check`), or nil when the strategy has none.
-    func checkAccess(strategy: Strategy, target: Target) -> AccessFinding?
+    /// `endedGrants`: the target's ended grants whose users have no grant of the strategy now; a strategy whose
+    /// access leaves running processes behind (sudoers) looks for what they started.
+    func checkAccess(strategy: Strategy, target: Target, endedGrants: [EndedGrant]) -> AccessFinding?
+}
+
+/// An ended grant's user and window, from its access start to its end.
+public struct EndedGrant: Sendable, Equatable {
+    public var user: String
+    public var from: Date
+    public var until: Date
+    public init(user: String, from: Date, until: Date) { self.user = user; self.from = from; self.until = until }
 }
 
 /// How `symtui daemon` was asked to run.

@@ -69,6 +69,7 @@ enum Inspect {
         for sname in Set(flows.compactMap(\.strategy)).sorted() {
             guard let strategy = config.strategy(named: sname) else { continue }
             let flowNames = config.flows.filter { $0.strategy == sname }.map(\.name)
+            let current = try strategy.type == .sudoers ? currentGrantees(of: flowNames, reader) : []
             for target in strategy.targets {
                 var q = RequestQuery(states: [.active, .escalating, .deescalating], limit: 10_000)
                 q.target = target.name
@@ -76,7 +77,8 @@ enum Inspect {
                 let granted = Set(grants.filter { $0.state == .active }.map(\.requester))
                 var row: [(String, JSONValue?)] = [("strategy", .string(sname)), ("target", .string(target.name)),
                                                    ("granted", .array(granted.sorted().map(JSONValue.string)))]
-                switch try Link.require().checkAccess(strategy: strategy, target: target) {
+                let ended = try strategy.type == .sudoers ? endedGrants(of: flowNames, target: target.name, except: current, reader) : []
+                switch try Link.require().checkAccess(strategy: strategy, target: target, endedGrants: ended) {
                 case nil:
                     row.append(("check", .string("none")))
                 case let .failed(message)?:
@@ -115,5 +117,23 @@ enum Inspect {
             }))
         }
         return drift ? ExitCode.negative : ExitCode.ok
+    }
+
+    /// Users with a grant of any of these flows that is active or on its way (sudo cannot tell which rule a
+    /// process came through, so theirs are not counted as survivors of another grant).
+    static func currentGrantees(of flows: [String], _ reader: any StoreReader) throws -> Set<String> {
+        let q = RequestQuery(states: [.active, .escalating, .deescalating], limit: 10_000)
+        return Set(try reader.requests(q).filter { flows.contains($0.flow) }.map(\.requester))
+    }
+
+    /// The target's ended grants, newest first, as windows from their start to their end.
+    static func endedGrants(of flows: [String], target: String, except current: Set<String>, _ reader: any StoreReader) throws -> [EndedGrant] {
+        var q = RequestQuery(states: [.ended], limit: 10_000)
+        q.target = target
+        return try reader.requests(q).compactMap { r in
+            guard flows.contains(r.flow), !current.contains(r.requester), let until = r.endedAt,
+                  let from = r.accessStartsAt ?? r.decidedAt else { return nil }
+            return EndedGrant(user: r.requester, from: from, until: until)
+        }
     }
 }

@@ -62,11 +62,17 @@ struct LinkedEngine: EngineLink {
         }
     }
 
-    func checkAccess(strategy: Strategy, target: Target) -> AccessFinding? {
+    func checkAccess(strategy: Strategy, target: Target, endedGrants: [EndedGrant]) -> AccessFinding? {
         switch Strategies.make(strategy).check(target: target) {
         case nil: return nil
         case let .failure(f)?: return .failed(f.message)
-        case let .success(found)?: return .found(users: found.users, holders: found.holders.map { ($0.user, $0.pid, $0.command) })
+        case let .success(found)?:
+            var holders = found.holders
+            // A removed drop-in leaves no trace to check: what the ended grants started through sudo is what holds it.
+            if strategy.type == .sudoers {
+                holders += SudoersStrategy.survivors(of: endedGrants.map { ($0.user, $0.from, $0.until) })
+            }
+            return .found(users: found.users, holders: holders.map { ($0.user, $0.pid, $0.command) })
         }
     }
 }

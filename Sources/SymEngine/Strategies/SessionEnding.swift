@@ -225,13 +225,18 @@ public enum SessionHolders {
     /// Processes running through sudo started by the user since `since`: every `sudo` process whose real uid is the
     /// user's, with all its descendants, and root processes whose login uid is the user's (pam_loginuid), which
     /// catches those that left the sudo tree (double fork, setsid) when the login set a login uid.
-    public static func startedThroughSudo(user: String, since: Date?, table: [ProcessEntry] = ProcessTable.snapshot()) -> [ProcessEntry] {
+    /// `until`: only what started before then (the end of an ended grant, for `symtui check`).
+    public static func startedThroughSudo(user: String, since: Date?, until: Date? = nil,
+                                          table: [ProcessEntry] = ProcessTable.snapshot()) -> [ProcessEntry] {
         guard let (uid, _) = uid(of: user), uid != 0 else { return [] }
         let boot = ProcessTable.bootTime()
         // Start times have clock-tick resolution and the grant's start is recorded after the drop-in is in place.
         func inWindow(_ e: ProcessEntry) -> Bool {
-            guard let since, let boot else { return true }
-            return ProcessTable.startDate(e, boot: boot) >= since.addingTimeInterval(-2)
+            guard let boot else { return since == nil && until == nil }
+            let started = ProcessTable.startDate(e, boot: boot)
+            if let since, started < since.addingTimeInterval(-2) { return false }
+            if let until, started > until { return false }
+            return true
         }
         let me = getpid()
         let roots = Set(table.filter { $0.command == "sudo" && $0.uids.first == uid && inWindow($0) }.map(\.pid))

@@ -164,6 +164,23 @@ public struct SudoersStrategy: AccessStrategy {
         return .success(AccessCheck(users: users.filter { Self.ruleIsEffective(user: $0, rule: rule) != false }))
     }
 
+    /// Processes still running that were started through sudo during grants that have ended (each: the user and
+    /// the window from its start to its end), found as deescalation finds them; `symtui check` reports them.
+    /// A window whose user has another grant of the strategy now is the caller's to leave out: sudo does not
+    /// record which rule let a command run.
+    public static func survivors(of windows: [(user: String, from: Date, until: Date)]) -> [AccessHolder] {
+        let table = ProcessTable.snapshot()
+        var seen = Set<Int32>()
+        var found: [AccessHolder] = []
+        for w in windows {
+            for e in SessionHolders.startedThroughSudo(user: w.user, since: w.from, until: w.until, table: table)
+            where seen.insert(e.pid).inserted {
+                found.append(AccessHolder(user: w.user, pid: e.pid, command: e.command))
+            }
+        }
+        return found
+    }
+
     /// Whether `sudo -l -U user` lists `rule` for the user: true, false, or nil when sudo cannot tell (no such
     /// user, sudo missing). Compared without the host part, the run-as part and whitespace, which sudo reformats.
     public static func ruleIsEffective(user: String, rule: String) -> Bool? {
