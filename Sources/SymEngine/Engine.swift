@@ -217,7 +217,7 @@ public final class Engine: @unchecked Sendable {
             ]
             if let extends = request.extends { data.append(("extends", .int(extends))) }
             try tx.append(EventDraft(.request, for: request, actor: requester.name, reason: reason, data: .obj(data)), at: request.createdAt)
-            if let hook { try tx.append(Engine.handlerEvent(hook, request: request), at: request.createdAt) }
+            if let hook { try appendHandlerEvent(hook, request: request, tx: tx, at: request.createdAt) }
             // Approvers hear of a request a rule does not decide at once.
             switch verdict {
             case .approve, .deny: break

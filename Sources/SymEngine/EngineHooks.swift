@@ -23,8 +23,9 @@ extension Engine {
             pairs.append(("oncall", .object(schedules.map { ($0.name, .array(onCallCached($0.name).map(JSONValue.string))) })))
             extra = .object(pairs)
         }
-        let outcome = runner.run(name, flow: flow, target: target(of: request, flow: flow), request: request, actor: actor, event: extra)
-        if outcome.verdict == .missing { return nil }
+        let run = runner.run(name, flow: flow, target: target(of: request, flow: flow), request: request, actor: actor, event: extra)
+        if run.verdict == .missing { return nil }
+        let outcome = checkingMessages(run, flow: flow)
         if record { recordHandler(outcome, request: request) }
         return outcome
     }
@@ -42,9 +43,9 @@ extension Engine {
     }
 
     func recordHandler(_ outcome: HandlerOutcome, request: AccessRequest) {
-        let draft = Engine.handlerEvent(outcome, request: request)
         do {
-            _ = try store.write { tx in try tx.append(draft, at: now()) }
+            let t = now()
+            _ = try store.write { tx in try appendHandlerEvent(outcome, request: request, tx: tx, at: t) }
             onChange?(.none)
         } catch {
             DaemonLog.shared.error("cannot record handler \(outcome.handler): \(error)")

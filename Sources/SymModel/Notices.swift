@@ -5,6 +5,8 @@ public enum NoticeKind: String, Sendable, CaseIterable {
     case request, reminder, forward
     case breakGlass = "break_glass"
     case decision, active, ending, ended, stuck, failed
+    /// A handler's own message (`send_message`), to a channel or a person.
+    case message
 }
 
 /// Who a notification is for, before group membership is looked up.

@@ -97,6 +97,8 @@ public struct HandlerOutcome: Sendable {
     public var exitCode: Int32?
     /// The tail of what the handler wrote on stdout, kept when it failed.
     public var stdoutTail: String?
+    /// What the handler sends (HandlerMessages.swift); queued only when the run succeeded.
+    public var messages: [HandlerMessage] = []
 
     public init(handler: String, verdict: HandlerVerdict?, failure: String? = nil, durationMs: Int = 0,
                 stderrTail: String = "", exitCode: Int32? = nil, stdoutTail: String? = nil) {
@@ -131,6 +133,7 @@ public struct HandlerOutcome: Sendable {
         pairs.append(("exit_code", exitCode.map { .int(Int64($0)) } ?? .null))
         pairs.append(("stderr_tail", .string(stderrTail)))
         if let stdoutTail { pairs.append(("stdout_tail", .string(stdoutTail))) }
+        if !messages.isEmpty { pairs.append(("messages", .array(messages.map(\.json)))) }
         return .object(pairs)
     }
 }

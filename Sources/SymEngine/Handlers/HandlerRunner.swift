@@ -108,16 +108,22 @@ public struct HandlerRunner: Sendable {
             return failed(stdout.isEmpty ? "no answer on stdout" : "malformed answer on stdout (\(error))")
         }
         let verdict: HandlerVerdict
+        let messages: [HandlerMessage]
         do {
             verdict = try HandlerVerdict.parse(answer: answer)
+            messages = try HandlerMessage.parse(answer: answer)
         } catch {
             return failed("malformed answer: \(error)")
         }
         guard verdict.isAllowed(for: kind) else {
             return failed("answered \"\(verdict.outcome)\", which \(handler) may not")
         }
-        return HandlerOutcome(handler: handler, verdict: verdict, durationMs: result.durationMs,
-                              stderrTail: result.stderrTail, exitCode: result.exitCode)
+        // A prefetch runs whenever a form opens: a message from it would be sent again and again.
+        if case .prefetch = kind, !messages.isEmpty { return failed("a prefetch handler sends no messages") }
+        var outcome = HandlerOutcome(handler: handler, verdict: verdict, durationMs: result.durationMs,
+                                     stderrTail: result.stderrTail, exitCode: result.exitCode)
+        outcome.messages = messages
+        return outcome
     }
 
     /// The event object handlers receive; see docs/handlers.md.

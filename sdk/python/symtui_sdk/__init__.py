@@ -12,7 +12,7 @@ JSON object from stdout; see docs/handlers.md. Standard library only.
 """
 
 __all__ = [
-    "hook", "reducer", "prefetch", "approve", "deny", "ignore", "is_on_call",
+    "hook", "reducer", "prefetch", "approve", "deny", "ignore", "is_on_call", "send_message",
     "Event", "User", "FlowInfo", "TargetInfo", "RequestInfo", "Result", "Payload", "EventInfo",
     "HOOK_NAMES", "REDUCER_NAMES", "PROTOCOL", "current_event",
 ]
@@ -43,6 +43,27 @@ def current_event():
 
 # schedule name -> users on call, as the daemon resolved them for the event being handled
 _oncall = {}
+
+# Messages the running handler sends (Sym's slack.send_message): [{"channel"|"user": NAME, "text": TEXT}]; the runner
+# puts them in the answer and the daemon queues them on notification channels (docs/handlers.md).
+_messages = []
+# What one answer may carry; the daemon holds answers to the same bounds.
+MAX_MESSAGES = 10
+MAX_MESSAGE_BYTES = 4096
+
+
+def send_message(to, text, channel=False):
+    """Queues `text` for user `to` (on the flow's notification channels), or for the notification channel named
+    `to` when `channel` is true. Delivered once the handler's answer is recorded; a failing handler sends nothing."""
+    if not isinstance(to, str) or not to:
+        raise ValueError("send_message needs a user or channel name")
+    if not isinstance(text, str):
+        raise ValueError("send_message: the message must be a string, not %s" % type(text).__name__)
+    if len(text.encode("utf-8")) > MAX_MESSAGE_BYTES:
+        raise ValueError("send_message: the message has %d bytes; at most %d" % (len(text.encode("utf-8")), MAX_MESSAGE_BYTES))
+    if len(_messages) >= MAX_MESSAGES:
+        raise ValueError("send_message: at most %d messages per handler run" % MAX_MESSAGES)
+    _messages.append({"channel" if channel else "user": to, "text": text})
 
 
 def is_on_call(user, schedule=None):

@@ -103,10 +103,15 @@ def run(implementation, request):
     event = Event(request.get("event"))
     symtui_sdk._current.append(event)
     symtui_sdk._oncall = event.oncall
+    del symtui_sdk._messages[:]
     try:
-        return answer(handler, fn(event))
+        result = answer(handler, fn(event))
+        if symtui_sdk._messages:
+            result["messages"] = list(symtui_sdk._messages)
+        return result
     finally:
         symtui_sdk._current.pop()
+        del symtui_sdk._messages[:]
 
 
 def main(argv=None):

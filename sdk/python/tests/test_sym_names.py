@@ -198,7 +198,7 @@ class SymHandlerFileTests(unittest.TestCase):
         self.assertEqual(code, 1)
         self.assertIn("SymTUI names on-call schedules by schedule_name", err)
 
-    def test_slack_send_message_fails_closed_until_channels_exist(self):
+    def test_slack_send_message_to_a_channel_puts_the_message_in_the_answer(self):
         event = dict(EVENT, name="approve", handler="after_approve")
         code, out, err = run_sym("""
             from sym.sdk.annotations import hook
@@ -206,10 +206,66 @@ class SymHandlerFileTests(unittest.TestCase):
 
             @hook
             def after_approve(event):
-                slack.send_message(slack.channel("#ops"), "approved")
+                slack.send_message(slack.channel("#ops"), "approved: " + event.payload.fields["reason"])
             """, "after_approve", event)
-        self.assertEqual(code, 1)
-        self.assertIn("slack.send_message: notification channels are not configured in this SymTUI yet", err)
+        self.assertEqual(code, 0, err)
+        self.assertEqual(out, {"result": "none", "messages": [{"channel": "ops", "text": "approved: INC-7 database is down"}]})
+
+    def test_slack_send_message_to_a_user_and_a_group_names_each_user(self):
+        event = dict(EVENT, name="approve", handler="after_approve")
+        code, out, err = run_sym("""
+            from sym.sdk.annotations import hook
+            from sym.sdk.integrations import slack
+
+            @hook
+            def after_approve(event):
+                slack.send_message(slack.user(event.user), "you are in")
+                slack.send_message(slack.group(["carol", "@dave"]), "bob is in")
+                slack.send_message("#audit", "noted")
+            """, "after_approve", event)
+        self.assertEqual(code, 0, err)
+        self.assertEqual(out["messages"], [{"user": "bob", "text": "you are in"}, {"user": "carol", "text": "bob is in"},
+                                           {"user": "dave", "text": "bob is in"}, {"channel": "audit", "text": "noted"}])
+
+    def test_slack_send_message_beside_a_decision_keeps_the_decision(self):
+        code, out, err = run_sym("""
+            from sym.sdk.annotations import hook
+            from sym.sdk.integrations import slack
+            from sym.sdk.templates import ApprovalTemplate
+
+            @hook
+            def on_request(event):
+                slack.send_message(slack.channel("ops"), "auto-approving an emergency")
+                return ApprovalTemplate.approve(reason="emergency")
+            """, "on_request")
+        self.assertEqual(code, 0, err)
+        self.assertEqual((out["result"], out["messages"]), ("approve", [{"channel": "ops", "text": "auto-approving an emergency"}]))
+
+    def test_a_handler_that_fails_after_send_message_sends_nothing(self):
+        code, out, err = run_sym("""
+            from sym.sdk.annotations import hook
+            from sym.sdk.integrations import slack
+
+            @hook
+            def on_request(event):
+                slack.send_message(slack.channel("ops"), "about to fail")
+                raise RuntimeError("boom")
+            """, "on_request")
+        self.assertEqual((code, out), (1, None))
+
+    def test_slack_send_message_refuses_blocks_and_more_than_ten_messages(self):
+        for body, words in [("slack.send_message(slack.channel('ops'), [{'type': 'section'}])", "must be a string"),
+                            ("[slack.send_message(slack.channel('ops'), 'x') for _ in range(11)]", "at most 10 messages")]:
+            code, out, err = run_sym("""
+                from sym.sdk.annotations import hook
+                from sym.sdk.integrations import slack
+
+                @hook
+                def on_request(event):
+                    %s
+                """ % body, "on_request")
+            self.assertEqual(code, 1)
+            self.assertIn(words, err)
 
     def test_a_sym_reducer_without_local_meaning_fails_at_load(self):
         code, out, err = run_sym("""
@@ -273,8 +329,8 @@ class SymEventShapeTests(unittest.TestCase):
 
 
 class SymAnswerTests(unittest.TestCase):
-    def test_slack_channel_as_approvers_fails_closed_until_channels_exist(self):
-        with self.assertRaises(SymException):
+    def test_slack_channel_names_no_approvers(self):
+        with self.assertRaisesRegex(SymException, "names no approvers"):
             answer("get_approvers", slack.channel("#sym-requests"))
 
     def test_fallback_uses_the_first_destination_with_a_local_meaning(self):
