@@ -950,8 +950,10 @@ class EndSessionsTests(E2ECase):
              "targets": [{"name": "rep", "settings": {"group": cls.groups["reported"]}}]},
             {"name": "root", "type": "sudoers",
              "targets": [{"name": "shell", "settings": {"rule": cls.SUDO_RULE}}]},
+            {"name": "rootrep", "type": "sudoers", "settings": {"end_sessions": "report"},
+             "targets": [{"name": "rshell", "settings": {"rule": cls.SUDO_RULE}}]},
         ]
-        for name, strategy in (("grpend", "grpend"), ("grprep", "grprep"), ("root", "root")):
+        for name, strategy in (("grpend", "grpend"), ("grprep", "grprep"), ("root", "root"), ("rootrep", "rootrep")):
             cfg["flows"].append({"name": name, "strategy": strategy, "approvers": {"groups": [cls.oncall]},
                                  "prompt_fields": [reason, duration]})
         return "// end_sessions e2e config\n" + json.dumps(cfg, indent=2) + "\n"
@@ -1232,6 +1234,51 @@ class EndSessionsTests(E2ECase):
         finally:
             os.unlink(dropin)
 
+    def wait_sudo_command(self, p, timeout=5.0):
+        """Every process of the sudo session p leads, once sudo's command runs its `sleep`."""
+        deadline = time.time() + timeout
+        while True:
+            pids = sorted(self.session_pids(p))
+            if any(self.command_of(q) == "sleep" for q in pids):
+                return pids
+            self.assertLess(time.time(), deadline, f"sudo did not start its command: {pids}")
+            time.sleep(0.05)
+
+    def test_sudo_session_left_by_report_is_drift_in_check_with_its_pids(self):
+        user = self.users["a"]
+        rid = self.grant("a", "rootrep", "rshell", "1h")
+        p = self.spawn("a", "/usr/bin/sudo", "-n", "/bin/sh", "-c", "sleep 600; true")
+        pids = self.wait_sudo_command(p)   # sudo, sh and sleep
+        code, out = self.check_json()
+        row = [t for t in out["targets"] if t["target"] == "rshell"][0]
+        self.assertEqual(row["surviving_sessions"], [], "an active grant covers its own sudo session")
+        self.ok("c", "revoke", rid)
+        self.wait_state(rid, "ended", timeout=8)
+        time.sleep(0.3)
+        self.assertEqual(self.wait_sudo_command(p), pids, "report leaves the sudo session running")
+        self.assertEqual(sorted(s["pid"] for s in self.deescalate_data(rid)["sessions"]), pids)
+        code, out = self.check_json()
+        self.assertEqual(code, 1, "a surviving sudo session is drift")
+        self.assertTrue(out["drift"])
+        row = [t for t in out["targets"] if t["target"] == "rshell"][0]
+        self.assertEqual(sorted(s["pid"] for s in row["surviving_sessions"]), pids)
+        self.assertEqual({s["user"] for s in row["surviving_sessions"]}, {user})
+        self.assertTrue({"sudo", "sleep"} <= {s["command"] for s in row["surviving_sessions"]}, row)
+        shell = [t for t in out["targets"] if t["target"] == "shell"][0]
+        self.assertEqual(shell["surviving_sessions"], [], "a session of one sudoers target is not another target's")
+        text = self.run_as(None, "check").stdout
+        self.assertIn(f"{user}:{pids[0]}(", text)
+        # Once the processes are gone, nothing is left to report.
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        self.wait_session_gone(p, timeout=4)
+        code, out = self.check_json()
+        row = [t for t in out["targets"] if t["target"] == "rshell"][0]
+        self.assertEqual(row["surviving_sessions"], [])
+
     def test_root_shell_started_through_sudo_does_not_survive_and_the_sudo_timestamp_is_cleared(self):
         user = self.users["a"]
         rid = self.grant("a", "root", "shell", "1h")
@@ -1259,6 +1306,9 @@ class EndSessionsTests(E2ECase):
         self.assertIn("sudo", commands)
         self.assertIn("sleep", commands)
         self.assertFalse(os.path.exists(data["file"]))
+        code, out = self.check_json()
+        row = [t for t in out["targets"] if t["target"] == "shell"][0]
+        self.assertEqual(row["surviving_sessions"], [], "with terminate, check finds no survivor")
 
 
 class ScheduledWindowTests(E2ECase):
@@ -1639,6 +1689,36 @@ class ConsoleTests(E2ECase):
         self.assertEqual(req["fields"].get("reason"), "console reason")
         self.assertEqual(req["fields"].get("note"), "from tmux")
         self.assertEqual(req["duration_seconds"], 3600)
+
+    def test_request_form_start_in_1h_schedules_the_window(self):
+        self.open_console("a")
+        self.select_flow("a", r"Database access\s+Orders DB")
+        self.tm.keys("a", "Enter")
+        text, t = self.tm.wait_for("a", lambda s: "starting [now" in s)
+        self.assertIsNotNone(t, f"the form has no Start field beside Submit:\n{text}")
+        self.tm.type("a", "later, please")
+        for value in ("1h", "scheduled"):
+            self.tm.keys("a", "Tab")
+            self.tm.type("a", value)
+        self.tm.keys("a", "Tab")   # Submit
+        self.tm.keys("a", "Tab")   # Start
+        self.tm.type("a", "in 1h")
+        t0 = time.time()
+        self.tm.keys("a", "Enter")
+        text, t = self.tm.wait_for("a", lambda s: re.search(r"request \d+ sent", s), timeout=3)
+        self.assertIsNotNone(t, f"no confirmation after Enter on Start:\n{text}")
+        mine = json.loads(self.ok("a", "list", "--mine", "--json").stdout)
+        self.assertEqual(len(mine), 1, mine)
+        req = mine[0]
+        starts = parse_time(req["access_starts_at"])
+        self.assertLess(abs(starts - (t0 + 3600)), 30, f"the window starts in an hour: {req['access_starts_at']}")
+        self.assertEqual(parse_time(req["access_expires_at"]) - starts, 3600)
+        self.ok("b", "approve", req["id"])
+        time.sleep(0.5)
+        self.assertEqual(self.show(req["id"])["state"], "approved", "approved before its start, the request waits")
+        self.tm.keys("a", "3")
+        text, t = self.tm.wait_for("a", lambda s: "starts in" in (self.row_of(s, req["id"]) or ""), timeout=3)
+        self.assertIsNotNone(t, f"Mine does not say when it starts:\n{text}")
 
     def test_review_shows_new_request_without_key_press(self):
         self.open_console("b", view="2")
@@ -3475,6 +3555,8 @@ def main():
     # Suites kept in their own files (they import the shared harness, as this file does).
     import notifications_e2e
     suite.addTests(unittest.defaultTestLoader.loadTestsFromModule(notifications_e2e))
+    import handler_messages_e2e
+    suite.addTests(unittest.defaultTestLoader.loadTestsFromModule(handler_messages_e2e))
     if opts.k:
         def keep(s):
             out = unittest.TestSuite()
