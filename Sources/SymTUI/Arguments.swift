@@ -48,15 +48,23 @@ struct SubcommandSpec {
         if let details { out += "\n\(details)\n" }
         if !arguments.isEmpty {
             out += "\narguments:\n"
-            for a in arguments { out += "  " + a.name.padding(toLength: 22, withPad: " ", startingAt: 0) + a.help + "\n" }
+            for a in arguments { out += Self.helpLine(a.name, a.help) }
         }
         let all = options + CLI.globalOptions
         out += "\noptions:\n"
         for o in all {
-            let text = "--\(o.name)" + (o.value.map { " \($0)" } ?? "")
-            out += "  " + text.padding(toLength: 22, withPad: " ", startingAt: 0) + o.help + "\n"
+            out += Self.helpLine("--\(o.name)" + (o.value.map { " \($0)" } ?? ""), o.help)
         }
         return out
+    }
+
+    /// Width of the name column in help; a longer name gets its description on the next line, never cut.
+    static let helpColumn = 22
+
+    /// `  NAME                  description`, or the name alone on its line when it fills the column.
+    static func helpLine(_ name: String, _ help: String) -> String {
+        guard name.count < helpColumn else { return "  " + name + "\n" + String(repeating: " ", count: helpColumn + 2) + help + "\n" }
+        return "  " + name.padding(toLength: helpColumn, withPad: " ", startingAt: 0) + help + "\n"
     }
 }
 
