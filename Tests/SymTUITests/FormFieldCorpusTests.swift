@@ -40,7 +40,7 @@ final class FormFieldCorpusTests: XCTestCase {
                 if on != (text == "true") { press(.char(" ")) }
             case let .choice(_, allowed):
                 guard allowed.contains(where: { $0.description == text }) else { return .notExpressible("\(name) is a choice") }
-                while case let .choice(k, _)? = s.form?.fields[i].input, allowed[k].description != text { press(.right) }
+                while case let .choice(k, _)? = s.form?.fields[i].input, k < 0 || allowed[k].description != text { press(.right) }
             }
         }
         while s.form?.onSubmit == false { press(.tab) }

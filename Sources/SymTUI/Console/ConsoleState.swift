@@ -46,7 +46,7 @@ public struct ListState: Sendable {
 public enum FormInput: Sendable, Equatable {
     case text(String)
     case toggle(Bool)
-    /// Index into `allowed`.
+    /// Index into `allowed`; -1 is "none" (an optional field sent without a value).
     case choice(Int, allowed: [FieldValue])
 }
 

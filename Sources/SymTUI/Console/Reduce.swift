@@ -387,7 +387,8 @@ public enum Console {
         let (flow, target) = choices[s.requestList.selected]
         let fields = flow.promptFields.filter(\.visible).map { f -> FormField in
             if let allowed = f.allowedValues, !allowed.isEmpty {
-                let i = f.defaultValue.flatMap { allowed.firstIndex(of: $0) } ?? 0
+                // An optional field without a default starts at "none" (-1): it may be sent without a value.
+                let i = f.defaultValue.flatMap { allowed.firstIndex(of: $0) } ?? (f.required ? 0 : -1)
                 return FormField(field: f, input: .choice(i, allowed: allowed))
             }
             if f.type == .bool {
@@ -425,7 +426,9 @@ public enum Console {
         switch ff.input {
         case let .toggle(b): s.form?.focused?.input = .toggle(!b)
         case let .choice(i, allowed):
-            s.form?.focused?.input = .choice(((i + d) % allowed.count + allowed.count) % allowed.count, allowed: allowed)
+            // An optional field cycles through "none" (-1) too.
+            let none = ff.field.required ? 0 : 1, n = allowed.count + none
+            s.form?.focused?.input = .choice(((i + none + d) % n + n) % n - none, allowed: allowed)
         case .text: return
         }
         s.form?.focused?.error = nil
@@ -477,7 +480,7 @@ public enum Console {
         switch ff.input {
         case let .text(t): text = t
         case let .toggle(b): text = b ? "true" : "false"
-        case let .choice(i, allowed): text = allowed[i].description
+        case let .choice(i, allowed): text = i < 0 ? "" : allowed[i].description
         }
         return FieldValues.resolve(.text(text), as: ff.field, maxDuration: maxDuration, userExists: { _ in true })
     }

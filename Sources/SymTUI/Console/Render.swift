@@ -260,6 +260,7 @@ struct Painter {
                 input = "[" + DisplayWidth.pad(shown, to: inputW) + "]"
                 cursorAt = at.map { 2 + labelW + 1 + 1 + $0 }
             case let .toggle(v): input = v ? "[x] yes" : "[ ] no"
+            case let .choice(k, allowed) where k < 0: input = "‹ — ›  (none; one of " + allowed.map { safe($0.description) }.joined(separator: " ") + ")"
             case let .choice(k, allowed): input = "‹ " + safe(allowed[k].description) + " ›  (\(k + 1) of \(allowed.count): " + allowed.map { safe($0.description) }.joined(separator: " ") + ")"
             }
             let used = buffer.put(input, row: row, col: 2 + labelW + 1, width: ff.error == nil ? nil : inputW + 2, style: focused ? .fieldFocus : .normal)
