@@ -47,4 +47,34 @@ final class FormChoiceTests: XCTestCase {
             XCTAssertGreaterThanOrEqual(k, 0)
         }
     }
+
+    /// An approval-only flow `tags` with a required `str_list` field of allowed values.
+    private func openTagsForm() -> (FakeBackend, ConsoleApp) {
+        let backend = standardBackend()
+        backend.flowList.append(FlowSummary(name: "tags", label: "Tags", approvers: ["alice"], promptFields: [
+            PromptField(name: "regions", type: .strList, label: "Regions", required: true,
+                        allowedValues: [.string("eu"), .string("us"), .string("ap")]),
+        ]))
+        let app = startedApp(backend)
+        app.press(.char("1"), .char("j"), .char("j"), .char("j"), .enter)
+        XCTAssertEqual(app.state.form?.flow, "tags")
+        return (backend, app)
+    }
+
+    func testAListFieldWithAllowedValuesSendsEveryTickedValueInTheirOrder() {
+        let (backend, app) = openTagsForm()
+        app.press(.right, .right, .char(" "))   // ap
+        app.press(.left, .left, .char(" "))     // eu
+        XCTAssertTrue(app.screen.text.contains("[x] eu  [ ] us  [x] ap"), app.screen.text)
+        app.press(.tab, .enter)
+        XCTAssertEqual(backend.sent, [.submit(flow: "tags", target: nil, fields: ["regions": .strList(["eu", "ap"])])])
+    }
+
+    func testSpaceUnticksAndARequiredListWithNothingTickedIsRefused() {
+        let (backend, app) = openTagsForm()
+        app.press(.char(" "), .char(" "))
+        app.press(.tab, .enter)
+        XCTAssertEqual(backend.sent, [])
+        XCTAssertEqual(app.state.form?.fields[0].error, "is required")
+    }
 }

@@ -38,6 +38,8 @@ final class FormFieldCorpusTests: XCTestCase {
             case let .toggle(on):
                 guard text == "true" || text == "false" else { return .notExpressible("\(name) is a toggle") }
                 if on != (text == "true") { press(.char(" ")) }
+            case .multiple:
+                return .notExpressible("\(name) is a list of allowed values (FormChoiceTests)")
             case let .choice(_, allowed):
                 guard allowed.contains(where: { $0.description == text }) else { return .notExpressible("\(name) is a choice") }
                 while case let .choice(k, _)? = s.form?.fields[i].input, k < 0 || allowed[k].description != text { press(.right) }

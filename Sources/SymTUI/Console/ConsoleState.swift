@@ -48,6 +48,8 @@ public enum FormInput: Sendable, Equatable {
     case toggle(Bool)
     /// Index into `allowed`; -1 is "none" (an optional field sent without a value).
     case choice(Int, allowed: [FieldValue])
+    /// A list field's picked values (indices into `allowed`) and the value under the cursor (FormMultiple.swift).
+    case multiple(Set<Int>, cursor: Int, allowed: [FieldValue])
 }
 
 /// One prompt field being filled in.

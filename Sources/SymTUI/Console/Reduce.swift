@@ -207,10 +207,18 @@ public enum Console {
         case .formPrevious: s.form.map { f in s.form?.focus = (f.focus + f.focusCount - 1) % f.focusCount }
         case .formSpace:
             guard let ff = s.form?.focused else { return }
-            if case .text = ff.input { insert(&s, " ", &fx) } else { cycle(&s, 1) }
+            switch ff.input {
+            case .text: insert(&s, " ", &fx)
+            case .multiple: toggleMultiple(&s)
+            default: cycle(&s, 1)
+            }
         case let .formArrow(d):
             guard let ff = s.form?.focused else { return }
-            if case .text = ff.input { moveCursor(&s) { $0 + d } } else { cycle(&s, d) }
+            switch ff.input {
+            case .text: moveCursor(&s) { $0 + d }
+            case .multiple: moveMultiple(&s, d)
+            default: cycle(&s, d)
+            }
         case .formHome: moveCursor(&s) { _ in 0 }
         case .formEnd: moveCursor(&s) { _ in Int.max }
         case .formBackspace: editText(&s) { t, c in
@@ -386,6 +394,9 @@ public enum Console {
         guard s.requestList.selected < choices.count else { return }
         let (flow, target) = choices[s.requestList.selected]
         let fields = flow.promptFields.filter(\.visible).map { f -> FormField in
+            if let allowed = f.allowedValues, !allowed.isEmpty, f.type.isList {
+                return FormField(field: f, input: .multiple([], cursor: 0, allowed: allowed))
+            }
             if let allowed = f.allowedValues, !allowed.isEmpty {
                 // An optional field without a default starts at "none" (-1): it may be sent without a value.
                 let i = f.defaultValue.flatMap { allowed.firstIndex(of: $0) } ?? (f.required ? 0 : -1)
@@ -429,7 +440,7 @@ public enum Console {
             // An optional field cycles through "none" (-1) too.
             let none = ff.field.required ? 0 : 1, n = allowed.count + none
             s.form?.focused?.input = .choice(((i + none + d) % n + n) % n - none, allowed: allowed)
-        case .text: return
+        case .text, .multiple: return
         }
         s.form?.focused?.error = nil
     }
@@ -476,12 +487,13 @@ public enum Console {
     /// `FieldValues.resolve`, as the CLI's `--field` is: the same values are refused with the same messages.
     /// Whether a user exists is left to the daemon (it answers with the same message); reduce does no I/O.
     public static func validate(_ ff: FormField, maxDuration: TimeSpan?) -> Result<FieldValue?, [FieldProblem]> {
-        let text: String
+        let input: FieldInput
         switch ff.input {
-        case let .text(t): text = t
-        case let .toggle(b): text = b ? "true" : "false"
-        case let .choice(i, allowed): text = i < 0 ? "" : allowed[i].description
+        case let .text(t): input = .text(t)
+        case let .toggle(b): input = .text(b ? "true" : "false")
+        case let .choice(i, allowed): input = .text(i < 0 ? "" : allowed[i].description)
+        case let .multiple(picked, _, allowed): input = multipleInput(picked, allowed)
         }
-        return FieldValues.resolve(.text(text), as: ff.field, maxDuration: maxDuration, userExists: { _ in true })
+        return FieldValues.resolve(input, as: ff.field, maxDuration: maxDuration, userExists: { _ in true })
     }
 }

@@ -260,6 +260,14 @@ struct Painter {
                 input = "[" + DisplayWidth.pad(shown, to: inputW) + "]"
                 cursorAt = at.map { 2 + labelW + 1 + 1 + $0 }
             case let .toggle(v): input = v ? "[x] yes" : "[ ] no"
+            case let .multiple(picked, cursor, allowed):
+                var line = "", at = 0
+                for (n, v) in allowed.enumerated() {
+                    if n == cursor { at = DisplayWidth.of(line) }
+                    line += (n > 0 ? "  " : "") + (picked.contains(n) ? "[x] " : "[ ] ") + safe(v.description)
+                }
+                input = line
+                if focused { cursorAt = 2 + labelW + 1 + at + (cursor > 0 ? 2 : 0) + 1 }
             case let .choice(k, allowed) where k < 0: input = "‹ — ›  (none; one of " + allowed.map { safe($0.description) }.joined(separator: " ") + ")"
             case let .choice(k, allowed): input = "‹ " + safe(allowed[k].description) + " ›  (\(k + 1) of \(allowed.count): " + allowed.map { safe($0.description) }.joined(separator: " ") + ")"
             }
