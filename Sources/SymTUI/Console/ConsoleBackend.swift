@@ -84,6 +84,8 @@ public struct FlowSummary: Sendable {
     public var maxDuration: TimeSpan?
     /// `additional_header_text`, shown above the form.
     public var headerText: String?
+    /// The config's `limits`, which the form checks before it sends (FormLimits.swift).
+    public var limits = Limits()
 
     public init(name: String, label: String? = nil, targets: [TargetSummary] = [], approvers: [String] = [],
                 promptFields: [PromptField] = [], requiredApprovals: Int = 1, allowSelfApproval: Bool = false,

@@ -448,6 +448,13 @@ public enum Console {
     private static func submit(_ s: inout ConsoleState, _ fx: inout [Effect]) {
         guard var f = s.form, !f.submitting else { return }
         let maxDuration = s.flow(named: f.flow)?.maxDuration
+        // Too large to send: refused before anything parses it, as the daemon does.
+        let sizes = checkSizes(&f, limits: s.flow(named: f.flow)?.limits ?? Limits())
+        if sizes.count > 0 {
+            s.form = f
+            s.message = ConsoleMessage(kind: .refused, text: sizes.whole ?? (sizes.count == 1 ? "1 field is too large" : "\(sizes.count) fields are too large"))
+            return
+        }
         var values: [String: FieldValue] = [:]
         var bad = 0
         for i in f.fields.indices {
@@ -487,13 +494,16 @@ public enum Console {
     /// `FieldValues.resolve`, as the CLI's `--field` is: the same values are refused with the same messages.
     /// Whether a user exists is left to the daemon (it answers with the same message); reduce does no I/O.
     public static func validate(_ ff: FormField, maxDuration: TimeSpan?) -> Result<FieldValue?, [FieldProblem]> {
-        let input: FieldInput
+        FieldValues.resolve(input(of: ff), as: ff.field, maxDuration: maxDuration, userExists: { _ in true })
+    }
+
+    /// A form field's value as the input the daemon gets for it.
+    static func input(of ff: FormField) -> FieldInput {
         switch ff.input {
-        case let .text(t): input = .text(t)
-        case let .toggle(b): input = .text(b ? "true" : "false")
-        case let .choice(i, allowed): input = .text(i < 0 ? "" : allowed[i].description)
-        case let .multiple(picked, _, allowed): input = multipleInput(picked, allowed)
+        case let .text(t): return .text(t)
+        case let .toggle(b): return .text(b ? "true" : "false")
+        case let .choice(i, allowed): return .text(i < 0 ? "" : allowed[i].description)
+        case let .multiple(picked, _, allowed): return multipleInput(picked, allowed)
         }
-        return FieldValues.resolve(input, as: ff.field, maxDuration: maxDuration, userExists: { _ in true })
     }
 }

@@ -68,12 +68,14 @@ final class StoreBackend: ConsoleBackend {
         FlowCatalog.entries(config: config).map { e in
             var fields = e.flow.promptFields.filter(\.visible)
             for i in fields.indices where fields[i].prefetch { fields[i].allowedValues = prefetched(flow: e.flow.name, field: fields[i]) }
-            return FlowSummary(name: e.flow.name, label: e.flow.label, targets: e.targets.map { TargetSummary(name: $0.name, label: $0.label) },
+            var summary = FlowSummary(name: e.flow.name, label: e.flow.label, targets: e.targets.map { TargetSummary(name: $0.name, label: $0.label) },
                         approvers: e.flow.approvers.users + e.flow.approvers.groups.map { "group:" + $0 }
                             + e.flow.approvalSteps.flatMap { s in s.approvers.users + s.approvers.groups.map { "group:" + $0 } },
                         promptFields: fields, requiredApprovals: e.flow.routing.threshold,
                         allowSelfApproval: e.flow.allowSelfApproval, maxDuration: e.flow.maxDuration,
                         headerText: e.flow.additionalHeaderText)
+            summary.limits = config.limits
+            return summary
         }
     }
 
