@@ -95,6 +95,17 @@ final class HandlerMessageTests: XCTestCase {
         XCTAssertEqual(try store.notifications(requestId: r.id).filter { $0.kind == "message" }.map(\.channel), ["ops"])
     }
 
+    func testAHookRunTwiceSendsItsMessageEachTime() throws {
+        let e = try engine("from sym.sdk.templates import ApprovalTemplate\n@hook\ndef on_approve(event):\n"
+                           + "    slack.send_message('#ops', 'not yet')\n    return ApprovalTemplate.ignore(message='wait for the window')\n")
+        let r = try request(e).get()
+        let bob = Identity(uid: 5002, name: "bob", groups: ["oncall"])
+        for _ in 0..<2 {
+            guard case .failure = e.execute(.approve(id: r.id, reason: nil), by: bob) else { return XCTFail("on_approve's ignore let it through") }
+        }
+        XCTAssertEqual(try store.notifications(requestId: r.id).filter { $0.kind == "message" }.count, 2)
+    }
+
     // MARK: reading the answer
 
     func testMessagesAreReadNeutralisedFromTheAnswer() throws {

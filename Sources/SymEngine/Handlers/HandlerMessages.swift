@@ -110,6 +110,8 @@ extension Engine {
         try tx.append(Engine.handlerEvent(outcome, request: r), at: t)
         guard !outcome.didFail, !outcome.messages.isEmpty, let flow = config.flow(named: r.flow),
               case let .success(all) = deliveries(of: outcome.messages, flow: flow) else { return }
+        // Each run sends its own messages (a hook run twice sends twice); a copy is queued once.
+        let dedup = "\(outcome.handler):\(Int64((t.timeIntervalSince1970 * 1000).rounded(.down))):"
         for (index, copies) in all.enumerated() {
             var queued = false
             for d in copies {
@@ -117,7 +119,7 @@ extension Engine {
                 let payload = NotificationPayload.json(notice, request: r, recipients: d.recipients, channel: d.channel.name,
                                                        recipient: d.recipient.isEmpty ? nil : d.recipient, at: t)
                 if try tx.enqueue(OutboxItem(requestId: r.id == 0 ? nil : r.id, kind: NoticeKind.message.rawValue,
-                                             dedup: "\(outcome.handler):\(index + 1)", channel: d.channel.name, recipient: d.recipient,
+                                             dedup: dedup + String(index + 1), channel: d.channel.name, recipient: d.recipient,
                                              payload: payload.compact, createdAt: t, nextAttemptAt: Date(timeIntervalSince1970: 0))) {
                     queued = true
                 }
