@@ -159,6 +159,32 @@ class RunnerTests(unittest.TestCase):
         self.assertEqual((code, out), (1, ""))
         self.assertIn("ValueError: boom", err)
 
+    def test_send_message_adds_messages_to_the_answer(self):
+        path = self.write("""
+            from symtui_sdk import send_message
+
+            @hook
+            def on_approve(event):
+                send_message("ops", "approving", channel=True)
+                send_message(event.get_actor("request"), "soon")
+                return approve("fine")
+            """)
+        code, out, err = run_handler(path, "on_approve")
+        self.assertEqual((code, json.loads(out)), (0, {"result": "approve", "reason": "fine", "messages": [
+            {"channel": "ops", "text": "approving"}, {"user": "bob", "text": "soon"}]}))
+
+    def test_send_message_refuses_a_message_over_4096_bytes(self):
+        path = self.write("""
+            from symtui_sdk import send_message
+
+            @hook
+            def on_approve(event):
+                send_message("ops", "é" * 2049, channel=True)
+            """)
+        code, out, err = run_handler(path, "on_approve")
+        self.assertEqual(code, 1)
+        self.assertIn("the message has 4098 bytes; at most 4096", err)
+
     def test_an_undefined_handler_is_missing(self):
         path = self.write("")
         self.assertEqual(json.loads(run_handler(path, "on_deny")[1]), {"result": "missing"})
