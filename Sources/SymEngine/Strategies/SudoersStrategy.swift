@@ -170,9 +170,11 @@ public struct SudoersStrategy: AccessStrategy {
     /// record which rule let a command run.
     public static func survivors(of windows: [(user: String, from: Date, until: Date)]) -> [AccessHolder] {
         let table = ProcessTable.snapshot()
+        // No process outlives a reboot: grants that ended before the boot left nothing running.
+        let boot = ProcessTable.bootTime().map { Date(timeIntervalSince1970: $0) } ?? .distantPast
         var seen = Set<Int32>()
         var found: [AccessHolder] = []
-        for w in windows {
+        for w in windows where w.until >= boot {
             for e in SessionHolders.startedThroughSudo(user: w.user, since: w.from, until: w.until, table: table)
             where seen.insert(e.pid).inserted {
                 found.append(AccessHolder(user: w.user, pid: e.pid, command: e.command))
