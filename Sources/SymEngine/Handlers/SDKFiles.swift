@@ -84,7 +84,7 @@ __all__ = ["Event"]
 """Sym's exceptions. `SymException` is also what every Sym call without a local meaning raises."""
 
 __all__ = ["SymException", "SymIntegrationError", "SlackError", "PagerDutyError", "OktaError", "AWSError",
-           "AWSLambdaError", "GitHubError", "GoogleError", "no_local_meaning", "not_configured_yet"]
+           "AWSLambdaError", "GitHubError", "GoogleError", "no_local_meaning", "not_configured"]
 
 
 class SymException(Exception):
@@ -136,9 +136,9 @@ def no_local_meaning(name, error=SymIntegrationError):
     return error("%s has no local meaning in SymTUI: use a command strategy or a handler" % name)
 
 
-def not_configured_yet(name, what, error=SymIntegrationError):
-    """The exception for a Sym name whose local meaning (`what`) this SymTUI does not have yet."""
-    return error("%s: %s are not configured in this SymTUI yet, so this call has no answer here" % (name, what))
+def not_configured(name, what, error=SymIntegrationError):
+    """The exception for a Sym name whose local meaning (`what`) is not configured on this SymTUI."""
+    return error("%s: no %s are configured in this SymTUI (the config's oncall key), so this call has no answer here" % (name, what))
 
 """#,
         "sym/sdk/field_option.py": #"""
@@ -343,7 +343,7 @@ closed instead of guessing. Every other call has no local meaning.
 
 import symtui_sdk
 
-from sym.sdk.exceptions import PagerDutyError, SymException, not_configured_yet
+from sym.sdk.exceptions import PagerDutyError, SymException, not_configured
 from sym.sdk.integrations._unsupported import install
 from sym.sdk.user import User, username_of
 
@@ -357,7 +357,7 @@ def _schedules(call, schedule_id, escalation_policy_name, escalation_policy_id):
     event = symtui_sdk.current_event()
     oncall = event.raw.get("oncall") if event is not None else None
     if not isinstance(oncall, dict):
-        raise not_configured_yet(call, WHAT, PagerDutyError)
+        raise not_configured(call, WHAT, PagerDutyError)
     return oncall
 
 

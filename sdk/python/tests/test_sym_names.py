@@ -168,7 +168,7 @@ class SymHandlerFileTests(unittest.TestCase):
                     return ApprovalTemplate.approve(reason="on call")
             """, "on_request")
         self.assertEqual(code, 1)
-        self.assertIn("pagerduty.is_on_call: on-call schedules are not configured in this SymTUI yet", err)
+        self.assertIn("pagerduty.is_on_call: no on-call schedules are configured in this SymTUI", err)
 
     def test_pagerduty_answers_from_the_events_oncall_schedules(self):
         event = dict(EVENT, oncall={"primary": ["bob"], "secondary": ["carol"]})

@@ -1,7 +1,7 @@
 """Sym's exceptions. `SymException` is also what every Sym call without a local meaning raises."""
 
 __all__ = ["SymException", "SymIntegrationError", "SlackError", "PagerDutyError", "OktaError", "AWSError",
-           "AWSLambdaError", "GitHubError", "GoogleError", "no_local_meaning", "not_configured_yet"]
+           "AWSLambdaError", "GitHubError", "GoogleError", "no_local_meaning", "not_configured"]
 
 
 class SymException(Exception):
@@ -53,6 +53,6 @@ def no_local_meaning(name, error=SymIntegrationError):
     return error("%s has no local meaning in SymTUI: use a command strategy or a handler" % name)
 
 
-def not_configured_yet(name, what, error=SymIntegrationError):
-    """The exception for a Sym name whose local meaning (`what`) this SymTUI does not have yet."""
-    return error("%s: %s are not configured in this SymTUI yet, so this call has no answer here" % (name, what))
+def not_configured(name, what, error=SymIntegrationError):
+    """The exception for a Sym name whose local meaning (`what`) is not configured on this SymTUI."""
+    return error("%s: no %s are configured in this SymTUI (the config's oncall key), so this call has no answer here" % (name, what))

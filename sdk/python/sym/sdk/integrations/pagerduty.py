@@ -8,7 +8,7 @@ closed instead of guessing. Every other call has no local meaning.
 
 import symtui_sdk
 
-from sym.sdk.exceptions import PagerDutyError, SymException, not_configured_yet
+from sym.sdk.exceptions import PagerDutyError, SymException, not_configured
 from sym.sdk.integrations._unsupported import install
 from sym.sdk.user import User, username_of
 
@@ -22,7 +22,7 @@ def _schedules(call, schedule_id, escalation_policy_name, escalation_policy_id):
     event = symtui_sdk.current_event()
     oncall = event.raw.get("oncall") if event is not None else None
     if not isinstance(oncall, dict):
-        raise not_configured_yet(call, WHAT, PagerDutyError)
+        raise not_configured(call, WHAT, PagerDutyError)
     return oncall
 
 
