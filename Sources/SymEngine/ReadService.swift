@@ -95,6 +95,12 @@ final class ReadService: @unchecked Sendable {
                         ("approval_latency", .obj([("bounds", .array(h.bounds.map(JSONValue.double))), ("counts", .array(h.counts.map(JSONValue.int))),
                                                    ("count", .int(h.count)), ("sum_seconds", .double(h.sumSeconds))])),
                         ("head_seq", .int(m.headSeq))]
+            case let .report(since):
+                let now = Date()
+                guard since <= now, now.timeIntervalSince(since) <= Double(ActivityReport.maxDays - 1) * 86_400 else {
+                    throw CommandError.invalid("a report starts at most \(ActivityReport.maxDays - 1) days back and not in the future")
+                }
+                return try store.activityReport(since: since, until: now).json.objectValue ?? []
             case .subscribe:
                 throw CommandError(ExitCode.software, "subscribe is answered by the connection, not as a read")
             }

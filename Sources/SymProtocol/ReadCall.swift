@@ -23,6 +23,8 @@ public enum ReadCall: Sendable, Equatable {
     case delivery
     /// The figures `symtui metrics` exposes (counts by state, stuck grants, backlogs, handler failures, approval times).
     case metrics
+    /// The figures of `symtui report` and the console's Stats view for requests created from `since` to now.
+    case report(since: Date)
     /// Turns the connection into a stream of `{"v":1,"changed":true}` lines, one after each commit.
     case subscribe
 
@@ -33,7 +35,7 @@ public enum ReadCall: Sendable, Equatable {
         "review": ["search", "offset", "limit"], "request": ["id"],
         "events": ["after_seq", "limit", "request", "since_ms", "until_ms"],
         "audit": ["search", "offset", "limit"], "last_events": ["count"],
-        "status": [], "delivery": [], "metrics": [], "subscribe": [],
+        "status": [], "delivery": [], "metrics": [], "subscribe": [], "report": ["since_ms"],
     ]
 
     /// Parses `{"read": NAME, …}`.
@@ -93,6 +95,9 @@ public enum ReadCall: Sendable, Equatable {
         case "status": return .status
         case "delivery": return .delivery
         case "metrics": return .metrics
+        case "report":
+            guard let v = json["since_ms"], let ms = v.intValue else { throw CommandError.invalid("a report read needs \"since_ms\", a time in milliseconds") }
+            return .report(since: Wire.date(millis: ms))
         default: return .subscribe
         }
     }
@@ -118,6 +123,7 @@ public enum ReadCall: Sendable, Equatable {
         case .status: return .obj([("read", .string("status"))])
         case .delivery: return .obj([("read", .string("delivery"))])
         case .metrics: return .obj([("read", .string("metrics"))])
+        case let .report(since): return .obj([("read", .string("report")), ("since_ms", .int(Wire.millis(since)))])
         case .subscribe: return .obj([("read", .string("subscribe"))])
         }
     }

@@ -145,6 +145,12 @@ enum Schema {
         );
         CREATE INDEX notifications_due ON notifications(channel, next_attempt_at) WHERE delivered_at IS NULL;
         """,
+        // 9: `symtui report` counts the grants active on each day of a window, those that began before it included;
+        // without this the question reads every request ever made. Only rows that became grants are in it (a row
+        // enters when its access starts and moves once when it ends), by end time and start, so it covers the query.
+        """
+        CREATE INDEX requests_grant_span ON requests(ended_at, access_starts_at) WHERE access_starts_at IS NOT NULL;
+        """,
     ]
 
     static var version: Int { migrations.count }

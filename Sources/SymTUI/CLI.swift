@@ -193,7 +193,7 @@ enum CLI {
         }),
         StatusLine.spec,
         Completion.spec,
-    ] + AuditCommands.specs + Inspect.specs + SymImport.specs + Operations.specs + NotifyCommands.specs + OnCallCommands.specs }
+    ] + AuditCommands.specs + Inspect.specs + SymImport.specs + Operations.specs + ReportCommand.specs + NotifyCommands.specs + OnCallCommands.specs }
 
     static func runConsole(_ globals: ParsedArguments) -> Int32 {
         guard isatty(0) == 1, isatty(1) == 1 else {

@@ -24,6 +24,8 @@ protocol StoreReader: AnyObject {
     func delivery() throws -> (headSeq: Int64, destinations: [DestinationStatus])
     /// Backlog and last error of each notification channel named (and of any other that has rows).
     func channels(_ names: [String]) throws -> [ChannelBacklog]
+    /// The report of requests created from `since` to now (`symtui report`, the Stats view).
+    func report(since: Date) throws -> ActivityReport
     /// Waits up to `timeoutMs` for a commit; true when one happened (or may have).
     func waitForChange(timeoutMs: Int) -> Bool
     /// A descriptor that becomes readable after a commit, for polling with the keyboard.
@@ -115,6 +117,12 @@ final class DaemonReader: StoreReader {
         (try client.read(.delivery)["channels"]?.arrayValue ?? []).compactMap(ChannelBacklog.init(json:))
     }
 
+    func report(since: Date) throws -> ActivityReport {
+        let reply = try client.read(.report(since: since))
+        guard let r = ActivityReport(json: reply) else { throw CommandError(ExitCode.software, "the daemon's report answer is not one this symtui reads") }
+        return r
+    }
+
     /// The caller's status line as the daemon computes it.
     func status() throws -> JSONValue { try client.read(.status) }
 
@@ -185,6 +193,8 @@ final class DirectReader: StoreReader {
     }
 
     func channels(_ names: [String]) throws -> [ChannelBacklog] { try store.channelBacklogs(channels: names, now: Date()) }
+
+    func report(since: Date) throws -> ActivityReport { try store.activityReport(since: since, until: Date()) }
 
     func waitForChange(timeoutMs: Int) -> Bool { timeoutMs == 0 ? watcher.changed() : watcher.wait(timeoutMs: timeoutMs) }
     var changeDescriptor: Int32? { watcher.pollDescriptor }

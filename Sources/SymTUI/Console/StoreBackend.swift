@@ -199,6 +199,7 @@ final class UnavailableReader: StoreReader {
     func audit(search: String?, offset: Int, limit: Int) throws -> (rows: [AuditEvent], total: Int) { try fail() }
     func lastEvents(_ count: Int) throws -> [AuditEvent] { try fail() }
     func delivery() throws -> (headSeq: Int64, destinations: [DestinationStatus]) { try fail() }
+    func report(since: Date) throws -> ActivityReport { try fail() }
     func waitForChange(timeoutMs: Int) -> Bool {
         if timeoutMs > 0 { usleep(useconds_t(min(timeoutMs, 250)) * 1000) }
         return false

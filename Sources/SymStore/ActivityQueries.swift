@@ -1,0 +1,138 @@
+import Foundation
+import SymModel
+
+extension Store {
+    /// The figures of `symtui report` and the console's Stats view for requests created in `since ... until`.
+    ///
+    /// Bounded by the window, not by the store: requests are numbered in creation order (one writer stamps
+    /// `created_at` as it inserts), so the window is an id range found by a binary search over the primary key,
+    /// and every query below reads that range only (a clock stepped back can move its first row by the step).
+    /// Grants active in the window come from the `requests_grant_span` index (migration 9), which holds only rows
+    /// that became grants, by end time: a grant that began before the window still counts on the days it was active.
+    public func activityReport(since: Date, until: Date) throws -> ActivityReport {
+        let s = Int64((since.timeIntervalSince1970 * 1000).rounded(.down))
+        let u = Int64((until.timeIntervalSince1970 * 1000).rounded(.down))
+        let day: Int64 = 86_400_000
+        let day0 = ActivityReport.dayStartMillis(s)
+        let dayCount = Int(max(0, (ActivityReport.dayStartMillis(u) - day0) / day) + 1)
+        guard u >= s, dayCount <= ActivityReport.maxDays else {
+            throw StoreError("a report covers 0 to \(ActivityReport.maxDays) days, not \(since) to \(until)")
+        }
+        let first = try firstRequestId(createdAtOrAfter: s)
+        let window: [SQLValue] = [.int(first), .int(s), .int(u)]
+        let inWindow = "id >= ? AND created_at >= ? AND created_at <= ?"
+
+        var byFlow: [String: ActivityReport.Figures] = [:]
+        var total = ActivityReport.Figures(flow: nil)
+        var requestsPerDay = [Int64](repeating: 0, count: dayCount)
+        func add(_ f: inout ActivityReport.Figures, state: RequestState?, approved: Bool, n: Int64) {
+            f.requests += n
+            if approved { f.approved += n }
+            switch state {
+            case .denied?: f.denied += n
+            case .expired?: f.expired += n
+            case .cancelled?: f.cancelled += n
+            case .failed?: f.failed += n
+            case .pending?: f.pending += n
+            default: break
+            }
+        }
+        try db.query("""
+            SELECT flow, state, decided_at IS NOT NULL AND denial IS NULL, (created_at - ?) / 86400000, count(*)
+            FROM requests WHERE \(inWindow) GROUP BY 1, 2, 3, 4
+            """, [.int(day0)] + window) { row in
+            let flow = row.text(0), state = RequestState(rawValue: row.text(1)), approved = row.int(2) != 0, n = row.int(4)
+            add(&byFlow[flow, default: ActivityReport.Figures(flow: flow)], state: state, approved: approved, n: n)
+            add(&total, state: state, approved: approved, n: n)
+            let d = Int(row.int(3))
+            if d >= 0 && d < dayCount { requestsPerDay[d] += n }
+        }
+        // Break-glass: requests approved by their own requester; the approvals of the window, by request id.
+        try db.query("""
+            SELECT r.flow, count(DISTINCT a.request_id) FROM approvals a JOIN requests r ON r.id = a.request_id
+            WHERE a.request_id >= ? AND a.self != 0 AND r.created_at >= ? AND r.created_at <= ? GROUP BY r.flow
+            """, window) { row in
+            byFlow[row.text(0)]?.breakGlass = row.int(1)
+            total.breakGlass += row.int(1)
+        }
+        // Nearest-rank median and p90 in one sort per partition: rank ceil(n/2) and ceil(9n/10), in integers.
+        func percentiles(partition: String, _ each: (String, Int64, Int64) -> Void) throws {
+            try db.query("""
+                SELECT f, rn, lat FROM (
+                  SELECT \(partition) AS f, decided_at - created_at AS lat,
+                         row_number() OVER (PARTITION BY \(partition) ORDER BY decided_at - created_at) AS rn,
+                         count(*) OVER (PARTITION BY \(partition)) AS n
+                  FROM requests WHERE \(inWindow) AND decided_at IS NOT NULL AND denial IS NULL)
+                WHERE rn = (n + 1) / 2 OR rn = (9 * n + 9) / 10 ORDER BY f, rn
+                """, window) { row in each(row.text(0), row.int(1), row.int(2)) }
+        }
+        func place(_ f: inout ActivityReport.Figures, rank: Int64, millis: Int64) {
+            let n = f.approved
+            let v = Double(millis) / 1000
+            if rank == ActivityReport.rank(0.5, count: n) { f.approvalMedian = v }
+            if rank == ActivityReport.rank(0.9, count: n) { f.approvalP90 = v }
+        }
+        try percentiles(partition: "flow") { flow, rank, ms in
+            if byFlow[flow] != nil { place(&byFlow[flow]!, rank: rank, millis: ms) }
+        }
+        try percentiles(partition: "''") { _, rank, ms in place(&total, rank: rank, millis: ms) }
+
+        let days = (0..<dayCount).map { d in
+            ActivityReport.Day(date: ActivityReport.dayName(Date(timeIntervalSince1970: TimeInterval(day0 + Int64(d) * day) / 1000)),
+                               requests: requestsPerDay[d], grantsMax: 0)
+        }
+        var report = ActivityReport(since: since, until: until, flows: byFlow.keys.sorted().map { byFlow[$0]! }, total: total, days: days)
+        let peaks = try grantPeaks(from: s, to: u, day0: day0, dayCount: dayCount)
+        for d in 0..<dayCount { report.days[d].grantsMax = peaks[d] }
+        return report
+    }
+
+    /// The most grants active at once during each day of the window (a sweep over their start and end times).
+    private func grantPeaks(from s: Int64, to u: Int64, day0: Int64, dayCount: Int) throws -> [Int64] {
+        var changes: [(at: Int64, delta: Int64)] = []
+        func collect(_ row: Statement) {
+            let start = max(row.int(0), s)
+            let end = row.isNull(1) ? u : min(row.int(1), u)
+            guard start <= u, end > start || row.isNull(1) else { return }
+            changes.append((start, 1))
+            if !row.isNull(1) && end < u { changes.append((end, -1)) }
+        }
+        // Two index ranges (live grants, grants that ended in or after the window) rather than one OR, which scans.
+        let index = "requests INDEXED BY requests_grant_span"
+        try db.query("SELECT access_starts_at, ended_at FROM \(index) WHERE access_starts_at IS NOT NULL AND ended_at IS NULL AND access_starts_at <= ?",
+                     [.int(u)], collect)
+        try db.query("SELECT access_starts_at, ended_at FROM \(index) WHERE access_starts_at IS NOT NULL AND ended_at >= ? AND access_starts_at <= ?",
+                     [.int(s), .int(u)], collect)
+        // An end and a start at the same moment do not overlap: ends first.
+        changes.sort { $0.at != $1.at ? $0.at < $1.at : $0.delta < $1.delta }
+        var peaks = [Int64](repeating: 0, count: dayCount)
+        var level: Int64 = 0
+        var d = 0
+        for c in changes {
+            let cd = min(dayCount - 1, max(0, Int((c.at - day0) / 86_400_000)))
+            while d < cd { d += 1; peaks[d] = max(peaks[d], level) }
+            level += c.delta
+            peaks[d] = max(peaks[d], level)
+        }
+        while d < dayCount - 1 { d += 1; peaks[d] = max(peaks[d], level) }
+        return peaks
+    }
+
+    /// The smallest request id created at or after `millis` (one past the last id when none is), by binary search
+    /// over the primary key: ids grow with `created_at`.
+    func firstRequestId(createdAtOrAfter millis: Int64) throws -> Int64 {
+        guard let last = try db.scalarInt("SELECT max(id) FROM requests") else { return 1 }
+        var lo = try db.scalarInt("SELECT min(id) FROM requests") ?? 1, hi = last + 1
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2
+            var created: Int64?
+            var id: Int64 = hi
+            try db.query("SELECT id, created_at FROM requests WHERE id >= ? ORDER BY id LIMIT 1", [.int(mid)]) { row in
+                id = row.int(0); created = row.int(1)
+            }
+            guard let c = created else { hi = mid; continue }
+            if c >= millis { hi = mid } else { lo = id + 1 }
+        }
+        return lo
+    }
+}
