@@ -20,3 +20,9 @@ static inline WINDOW *cn_stdscr(void) { return stdscr; }
 static inline int cn_key_code_yes(void) { return KEY_CODE_YES; }
 static inline int cn_err(void) { return ERR; }
 static inline const char *cn_codeset(void) { return nl_langinfo(CODESET); }
+static inline int cn_key_mouse(void) { return KEY_MOUSE; }
+static inline int cn_ok(void) { return OK; }
+static inline mmask_t cn_button1_pressed(void) { return BUTTON1_PRESSED; }
+static inline mmask_t cn_button1_clicked(void) { return BUTTON1_CLICKED; }
+static inline mmask_t cn_button4_pressed(void) { return BUTTON4_PRESSED; }
+static inline mmask_t cn_button5_pressed(void) { return BUTTON5_PRESSED; }

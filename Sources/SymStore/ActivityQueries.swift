@@ -87,35 +87,33 @@ extension Store {
         return report
     }
 
-    /// The most grants active at once during each day of the window (a sweep over their start and end times).
+    /// The most grants active at once during each day of the window: a running sum over their starts (+1) and
+    /// ends (-1) in time order, in SQL; a day without a change keeps the level the day before ended with.
     private func grantPeaks(from s: Int64, to u: Int64, day0: Int64, dayCount: Int) throws -> [Int64] {
-        var changes: [(at: Int64, delta: Int64)] = []
-        func collect(_ row: Statement) {
-            let start = max(row.int(0), s)
-            let end = row.isNull(1) ? u : min(row.int(1), u)
-            guard start <= u, end > start || row.isNull(1) else { return }
-            changes.append((start, 1))
-            if !row.isNull(1) && end < u { changes.append((end, -1)) }
+        // Two index ranges (live grants; grants that ended in or after the window) rather than one OR, which scans.
+        let grants = "requests INDEXED BY requests_grant_span WHERE access_starts_at IS NOT NULL AND access_starts_at <= ?1"
+        let ended = "\(grants) AND ended_at >= ?2 AND ended_at > max(access_starts_at, ?2)"
+        var peak = [Int64?](repeating: nil, count: dayCount)
+        var net = [Int64](repeating: 0, count: dayCount)
+        try db.query("""
+            WITH changes(t, d) AS (
+              SELECT max(access_starts_at, ?2), 1 FROM \(grants) AND ended_at IS NULL
+              UNION ALL SELECT max(access_starts_at, ?2), 1 FROM \(ended)
+              UNION ALL SELECT ended_at, -1 FROM \(ended) AND ended_at < ?1)
+            SELECT (t - ?3) / 86400000, max(level), sum(d)
+            FROM (SELECT t, d, sum(d) OVER (ORDER BY t, d ROWS UNBOUNDED PRECEDING) AS level FROM changes)
+            GROUP BY 1
+            """, [.int(u), .int(s), .int(day0)]) { row in
+            // An end and a start at the same moment do not overlap: ORDER BY t, d puts the end first.
+            let d = Int(row.int(0))
+            guard d >= 0 && d < dayCount else { return }
+            peak[d] = row.int(1); net[d] = row.int(2)
         }
-        // Two index ranges (live grants, grants that ended in or after the window) rather than one OR, which scans.
-        let index = "requests INDEXED BY requests_grant_span"
-        try db.query("SELECT access_starts_at, ended_at FROM \(index) WHERE access_starts_at IS NOT NULL AND ended_at IS NULL AND access_starts_at <= ?",
-                     [.int(u)], collect)
-        try db.query("SELECT access_starts_at, ended_at FROM \(index) WHERE access_starts_at IS NOT NULL AND ended_at >= ? AND access_starts_at <= ?",
-                     [.int(s), .int(u)], collect)
-        // An end and a start at the same moment do not overlap: ends first.
-        changes.sort { $0.at != $1.at ? $0.at < $1.at : $0.delta < $1.delta }
-        var peaks = [Int64](repeating: 0, count: dayCount)
         var level: Int64 = 0
-        var d = 0
-        for c in changes {
-            let cd = min(dayCount - 1, max(0, Int((c.at - day0) / 86_400_000)))
-            while d < cd { d += 1; peaks[d] = max(peaks[d], level) }
-            level += c.delta
-            peaks[d] = max(peaks[d], level)
+        return (0..<dayCount).map { d in
+            defer { level += net[d] }
+            return max(level, peak[d] ?? level)
         }
-        while d < dayCount - 1 { d += 1; peaks[d] = max(peaks[d], level) }
-        return peaks
     }
 
     /// The smallest request id created at or after `millis` (one past the last id when none is), by binary search

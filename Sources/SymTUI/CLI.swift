@@ -76,6 +76,7 @@ enum CLI {
         .value("db", "PATH", "store file (default: the config's store, ~/.local/state/symtui/symtui.db)"),
         .flag("json", "machine-readable output"),
         .flag("help", "show this help"),
+        .flag("no-mouse", "console: leave the mouse to the terminal (no clicks or wheel; select text as usual)"),
     ]
 
     static func find(_ words: [String]) -> SubcommandSpec? {
@@ -202,7 +203,7 @@ enum CLI {
         }
         do {
             let backend = try StoreBackend(context: CLIContext(arguments: globals))
-            return ConsoleApp(backend: backend).run()
+            return ConsoleApp(backend: backend, mouse: !globals.flag("no-mouse")).run()
         } catch let e as CommandError {
             Output.error(e.message)
             return e.code

@@ -43,6 +43,14 @@ final class FakeBackend: ConsoleBackend {
     func daemonHealthy() -> Bool { healthy }
     func waitForChange(timeoutMs: Int) -> Bool { defer { changed = false }; return changed }
     func send(_ action: ConsoleAction) -> ActionResult { sent.append(action); return answer }
+    /// The Stats view's answer (see StatsTests), and the window each report call asked for.
+    var activity: ActivityReport?
+    var reportCalls: [Date] = []
+    func report(since: Date) throws -> ActivityReport {
+        reportCalls.append(since)
+        guard let a = activity else { throw StatsUnavailable() }
+        return a
+    }
 }
 
 func request(_ id: Int64, _ requester: String, flow: String = "prod-access", target: String? = "prod-ssh",

@@ -70,8 +70,8 @@ final class ReduceTests: XCTestCase {
         var s = startedApp(standardBackend()).state
         XCTAssertEqual(s.view, .review)
         var seen: [ConsoleView] = []
-        for _ in 0..<5 { s = Console.reduce(s, .tab).0; seen.append(s.view) }
-        XCTAssertEqual(seen, [.mine, .grants, .audit, .request, .review])
+        for _ in 0..<6 { s = Console.reduce(s, .tab).0; seen.append(s.view) }
+        XCTAssertEqual(seen, [.mine, .grants, .audit, .stats, .request, .review])
         s = Console.reduce(s, .backTab).0
         XCTAssertEqual(s.view, .request)
         let (s4, fx) = Console.reduce(s, .char("4"))

@@ -125,3 +125,21 @@ final class SnapshotTests: XCTestCase {
         assertSnapshot(b, "too-small-60x20")
     }
 }
+
+// MARK: the Stats view (Unicode block characters, and ASCII for monochrome terminals / LC_ALL=C)
+
+extension SnapshotTests {
+    func testStatsViewDrawsFiguresAndChartsInBlockCharacters() {
+        scene("stats") { app, backend in backend.activity = sampleActivity(); app.press(.char("6")) }
+    }
+
+    func testStatsViewDrawsChartsInASCII() {
+        sceneState("stats-ascii") { app, backend in
+            backend.activity = sampleActivity()
+            app.press(.char("6"))
+            var s = app.state
+            s.stats.ascii = true
+            return s
+        }
+    }
+}

@@ -10,7 +10,7 @@ final class BackendWorker: @unchecked Sendable {
     /// What a job does, for coalescing: a job still waiting in the queue is replaced by a newer one of the same
     /// kind (a newer page window, a newer status check). Commands to the daemon never coalesce.
     enum Kind: Hashable, Sendable {
-        case flows, page(ConsoleView), reviewHead, announcements, status
+        case flows, page(ConsoleView), reviewHead, announcements, status, stats
         /// A look for changes after the change descriptor woke the loop (which leaves the descriptor out of its
         /// poll until the look is done, and is woken when it is).
         case changes

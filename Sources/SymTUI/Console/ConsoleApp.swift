@@ -32,8 +32,12 @@ public final class ConsoleApp {
     /// At most this many waiting keys are applied before the next frame.
     static let keyBatch = 256
 
-    public init(backend: any ConsoleBackend, now: Date = Date()) {
+    /// Whether to ask the terminal for mouse clicks and the wheel (`--no-mouse`: no).
+    let mouse: Bool
+
+    public init(backend: any ConsoleBackend, now: Date = Date(), mouse: Bool = true) {
         self.backend = backend
+        self.mouse = mouse
         state = ConsoleState(identity: backend.identity, now: now)
         worker = BackendWorker(backend: backend)
     }
@@ -48,7 +52,7 @@ public final class ConsoleApp {
             return 64
         }
         let terminal: Terminal
-        do { terminal = try Terminal.open() } catch {
+        do { terminal = try Terminal.open(mouse: mouse) } catch {
             FileHandle.standardError.write(Data("symtui: \(error)\n".utf8))
             return 69
         }
@@ -59,6 +63,7 @@ public final class ConsoleApp {
 
     private func loop(_ terminal: Terminal) -> Int32 {
         let size = terminal.size
+        state.stats.ascii = terminal.monochrome || !terminal.utf8
         post(.resized(rows: size.rows, cols: size.cols))
         opensReviewOnFirstCount = true
         dispatch([.loadFlows, .refresh])
@@ -78,6 +83,8 @@ public final class ConsoleApp {
                 switch next {
                 case let .key(k): post(.key(k))
                 case let .resized(rows, cols): post(.resized(rows: rows, cols: cols))
+                case let .click(row, col): post(.click(row: row, col: col))
+                case let .wheel(direction): post(.wheel(direction))
                 }
                 batch += 1
                 input = batch < ConsoleApp.keyBatch ? terminal.read(timeoutMs: 0) : nil
@@ -184,6 +191,10 @@ public final class ConsoleApp {
                 worker.send { b in [.actionFinished(action, b.send(action))] }
             case let .load(view):
                 load(view)
+            case let .loadStats(since):
+                worker.enqueue(.stats) { b in
+                    do { return [.statsLoaded(try b.report(since: since))] } catch { return [.statsFailed("\(error)")] }
+                }
             case .loadFlows:
                 worker.enqueue(.flows) { b in
                     do { return [.flowsLoaded(try b.flows())] } catch { return [.flowsFailed("\(error)")] }

@@ -26,12 +26,21 @@ public protocol ConsoleBackend: AnyObject {
     var changeDescriptor: Int32? { get }
     /// A warning for the status line when audit events are not reaching their destinations, else nil.
     func reportingNote() -> String?
+    /// The figures of the Stats view for requests created from `since` to now (`symtui report`'s read).
+    func report(since: Date) throws -> ActivityReport
 }
 
 extension ConsoleBackend {
     public func announcements() -> [String] { [] }
     public var changeDescriptor: Int32? { nil }
     public func reportingNote() -> String? { nil }
+    public func report(since: Date) throws -> ActivityReport { throw StatsUnavailable() }
+}
+
+/// A backend without the report read (the Stats view says so).
+public struct StatsUnavailable: Error, CustomStringConvertible {
+    public init() {}
+    public var description: String { "this console's backend has no report" }
 }
 
 /// The console user: kernel identity and the store being read.
@@ -44,9 +53,9 @@ public struct ConsoleIdentity: Sendable, Equatable {
     }
 }
 
-/// The five console views of contract §9b, numbered as their keys.
+/// The console views of contract §9b, numbered as their keys.
 public enum ConsoleView: Int, CaseIterable, Sendable, Hashable {
-    case request = 1, review, mine, grants, audit
+    case request = 1, review, mine, grants, audit, stats
 
     /// The tab title.
     public var title: String {
@@ -56,11 +65,12 @@ public enum ConsoleView: Int, CaseIterable, Sendable, Hashable {
         case .mine: return "Mine"
         case .grants: return "Grants"
         case .audit: return "Audit"
+        case .stats: return "Stats"
         }
     }
 
     /// Views whose rows come from `ConsoleBackend.page`.
-    public var isPaged: Bool { self != .request }
+    public var isPaged: Bool { self != .request && self != .stats }
 }
 
 /// A target of an access flow as the Request view lists it.

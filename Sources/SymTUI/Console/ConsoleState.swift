@@ -153,6 +153,8 @@ public struct ConsoleState: Sendable {
     /// Commands out to the daemon, oldest first; their rows show "sending…" until the answer comes.
     public var pending: [PendingAction] = []
     public var quitting = false
+    /// The Stats view's report and when it was loaded.
+    public var stats = StatsState()
 
     public init(identity: ConsoleIdentity, rows: Int = 24, cols: Int = 80, now: Date = Date()) {
         self.identity = identity; self.rows = rows; self.cols = cols; self.now = now

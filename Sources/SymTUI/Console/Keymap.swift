@@ -97,6 +97,7 @@ public enum Keymap {
         KeyBinding(.keys(ch("3")), "3", .list, nil, .showView(.mine), "Mine view"),
         KeyBinding(.keys(ch("4")), "4", .list, nil, .showView(.grants), "Grants view"),
         KeyBinding(.keys(ch("5")), "5", .list, nil, .showView(.audit), "Audit view"),
+        KeyBinding(.keys(ch("6")), "6", .list, nil, .showView(.stats), "Stats view: approval times, outcomes, requests and grants per day"),
         KeyBinding(.keys([.char("?")]), "?", .list, nil, .showHelp, "this help", hint: "help"),
         KeyBinding(.keys([.char("q")]), "q", .list, nil, .quit, "quit", hint: "quit"),
         // The request form.

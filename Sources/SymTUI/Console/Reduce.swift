@@ -7,6 +7,8 @@ public enum Effect: Equatable, Sendable {
     /// Fetch the visible window of a list view.
     case load(ConsoleView)
     case loadFlows
+    /// Fetch the Stats view's report of requests created since then.
+    case loadStats(since: Date)
     /// Status, review queue head and the current view.
     case refresh
     case bell
@@ -32,6 +34,11 @@ public enum ConsoleEvent: Sendable {
     case storeChanged
     /// Something other approvers must be told at once (a break-glass self-approval): a banner and the bell.
     case announcement(String)
+    /// A mouse click at a screen cell (0-based row and column), mapped by `render`'s layout.
+    case click(row: Int, col: Int)
+    case wheel(WheelDirection)
+    case statsLoaded(ActivityReport)
+    case statsFailed(String)
 }
 
 /// The console's pure state transitions.
@@ -64,8 +71,14 @@ public enum Console {
                 s.message = ConsoleMessage(kind: .warning, text: noAnswerMessage(s.pending[i].action))
                 s.daemonHealthy = false
             }
+            statsTick(&s, &fx)
         case .storeChanged:
             fx.append(.refresh)
+            statsChanged(&s, &fx)
+        case let .click(row, col): click(&s, row: row, col: col, &fx)
+        case let .wheel(direction): wheel(&s, direction, &fx)
+        case let .statsLoaded(report): statsLoaded(&s, report)
+        case let .statsFailed(message): s.stats.error = message
         case let .resized(rows, cols):
             s.rows = rows; s.cols = cols
             for v in ConsoleView.allCases where v.isPaged { ensureVisible(&s, v, &fx) }
@@ -129,7 +142,7 @@ public enum Console {
         apply(&s, b.action, key, &fx)
     }
 
-    private static func apply(_ s: inout ConsoleState, _ action: KeyAction, _ key: Key, _ fx: inout [Effect]) {
+    static func apply(_ s: inout ConsoleState, _ action: KeyAction, _ key: Key, _ fx: inout [Effect]) {
         let v = s.view
         if let top = s.helpScroll {
             let room = max(1, s.layout.bodyHeight - 2)
@@ -161,8 +174,8 @@ public enum Console {
             if s.detailExpanded { s.detailExpanded = false; fx.append(.load(v)) } else if v.isPaged, !(s.lists[v]?.filter.isEmpty ?? true) {
                 s.lists[v]?.filter = ""; resetWindow(&s, v); fx.append(.load(v))
             }
-        case .nextView: switchView(&s, ConsoleView(rawValue: v.rawValue % 5 + 1)!, &fx)
-        case .previousView: switchView(&s, ConsoleView(rawValue: (v.rawValue + 3) % 5 + 1)!, &fx)
+        case .nextView: switchView(&s, ConsoleView(rawValue: v.rawValue % ConsoleView.allCases.count + 1)!, &fx)
+        case .previousView: switchView(&s, ConsoleView(rawValue: (v.rawValue + ConsoleView.allCases.count - 2) % ConsoleView.allCases.count + 1)!, &fx)
         case let .showView(target): switchView(&s, target, &fx)
         case .startFilter: s.filterEditing = true
         case .showHelp: s.helpScroll = 0
@@ -328,7 +341,7 @@ public enum Console {
         v == .request ? s.choices.count : s.list(v).total
     }
 
-    private static func move(_ s: inout ConsoleState, by delta: Int, _ fx: inout [Effect]) {
+    static func move(_ s: inout ConsoleState, by delta: Int, _ fx: inout [Effect]) {
         let v = s.view
         let n = total(s, v)
         guard n > 0 else { return }
@@ -362,10 +375,11 @@ public enum Console {
         s.lists[v]?.selected = 0; s.lists[v]?.top = 0; s.lists[v]?.selectedId = nil
     }
 
-    private static func switchView(_ s: inout ConsoleState, _ v: ConsoleView, _ fx: inout [Effect]) {
+    static func switchView(_ s: inout ConsoleState, _ v: ConsoleView, _ fx: inout [Effect]) {
         s.view = v
         s.detailExpanded = false
         if v.isPaged { fx.append(.load(v)) }
+        if v == .stats { statsShown(&s, &fx) }
     }
 
     private static func pageLoaded(_ s: inout ConsoleState, _ v: ConsoleView, _ page: ConsolePage, _ fx: inout [Effect]) {

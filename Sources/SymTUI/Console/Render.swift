@@ -21,6 +21,7 @@ public func render(state: ConsoleState, size: (rows: Int, cols: Int)) -> ScreenB
         switch state.view {
         case .request: if state.form != nil { p.drawForm() } else { p.drawRequestList() }
         case .review, .mine, .grants, .audit: p.drawList(state.view)
+        case .stats: p.drawStats()
         }
     }
     p.drawMessage()
@@ -82,14 +83,13 @@ struct Painter {
 
     mutating func drawTabs() {
         buffer.fill(row: 0, style: .tabInactive)
-        var x = buffer.put(" SymTUI ", row: 0, col: 0, style: .title) + 1
-        for v in ConsoleView.allCases {
-            var label = "\(v.rawValue) \(v.title)"
-            if v == .review, let n = state.reviewCount, n > 0 { label += " (\(n))" }
-            let active = v == state.view
-            x += buffer.put(active ? "[\(label)]" : " \(label) ", row: 0, col: x, style: active ? .tabActive : .tabInactive) + 1
+        buffer.put(TabBar.title, row: 0, col: 0, style: .title)
+        var end = 0
+        for tab in TabBar.tabs(state) {   // the layout a mouse click is matched against
+            buffer.put(tab.label, row: 0, col: tab.col, style: tab.view == state.view ? .tabActive : .tabInactive)
+            end = tab.col + tab.width
         }
-        buffer.put("? help", row: 0, col: cols - 7, style: .dim)
+        if end <= cols - 8 { buffer.put("? help", row: 0, col: cols - 7, style: .dim) }
     }
 
     mutating func drawStatus() {
@@ -398,7 +398,7 @@ struct Painter {
                     Column(title: "Type", width: 10, grow: 1, max: 17), Column(title: "Req", width: 5),
                     Column(title: "Actor", width: 8, grow: 1, max: 16), Column(title: "Requester", width: 9, grow: 1, max: 16),
                     Column(title: "Target", width: 8, grow: 1, max: 20), Column(title: "Reason", width: 6, grow: 6)]
-        case .request:
+        case .request, .stats:
             return []
         }
     }

@@ -103,6 +103,8 @@ final class StoreBackend: ConsoleBackend {
         case .audit:
             let (rows, total) = try read { try $0.audit(search: search, offset: offset, limit: limit) }
             return ConsolePage(offset: offset, total: total, rows: .events(rows))
+        case .stats:
+            return ConsolePage(offset: 0, total: 0, rows: .requests([]))   // not a list: its figures come from `report`
         }
     }
 
@@ -128,6 +130,8 @@ final class StoreBackend: ConsoleBackend {
     var changeDescriptor: Int32? { reader.changeDescriptor }
 
     /// "⚠ audit: 120 undelivered, oldest 42s" when a destination is more than a few seconds behind.
+    func report(since: Date) throws -> ActivityReport { try read { try $0.report(since: since) } }
+
     func reportingNote() -> String? {
         let notes = [auditNote(), notificationNote()].compactMap { $0 }
         return notes.isEmpty ? nil : notes.joined(separator: " · ")

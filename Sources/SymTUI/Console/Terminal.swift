@@ -9,6 +9,9 @@ let terminalStopSignal = Atomic<Int32>(0)
 public enum TerminalInput: Equatable, Sendable {
     case key(Key)
     case resized(rows: Int, cols: Int)
+    /// A left click at a screen cell (0-based), when the mouse is on.
+    case click(row: Int, col: Int)
+    case wheel(WheelDirection)
 }
 
 /// Why the terminal could not be opened.
@@ -25,17 +28,20 @@ public final class Terminal {
     public let monochrome: Bool
     /// False when the locale is not UTF-8: cells are transliterated to ASCII.
     public let utf8: Bool
+    /// Clicks and the wheel reach the console (asked for, and the terminal can report them).
+    public let mouse: Bool
     private var closed = false
 
     /// The signal that arrived, if any (the caller stops and closes the terminal).
     public static var stopSignal: Int32 { terminalStopSignal.load(ordering: .relaxed) }
 
     /// Opens the controlling terminal (stdin/stdout).
-    public static func open() throws -> Terminal {
+    /// `mouse`: ask the terminal for clicks and the wheel (`--no-mouse` leaves them to the terminal, for selecting text).
+    public static func open(mouse: Bool = true) throws -> Terminal {
         setlocale(LC_ALL, "")
         installSignalHandlers()
         guard let out = fdopen(dup(1), "w"), let inp = fdopen(dup(0), "r") else { throw TerminalError(description: "cannot open the terminal") }
-        return try Terminal(term: nil, output: out, input: inp)
+        return try Terminal(term: nil, output: out, input: inp, mouse: mouse)
     }
 
     /// A terminal of type `term` drawing to /dev/null: for tests that need real curses without a tty.
@@ -47,7 +53,8 @@ public final class Terminal {
         return try Terminal(term: term, output: out, input: inp, keepSizeFromEnvironment: true)
     }
 
-    private init(term: String?, output: UnsafeMutablePointer<FILE>, input: UnsafeMutablePointer<FILE>, keepSizeFromEnvironment: Bool = false) throws {
+    private init(term: String?, output: UnsafeMutablePointer<FILE>, input: UnsafeMutablePointer<FILE>, keepSizeFromEnvironment: Bool = false,
+                 mouse: Bool = false) throws {
         if !keepSizeFromEnvironment {
             // Exported LINES/COLUMNS would override the real size and break resizing.
             unsetenv("LINES"); unsetenv("COLUMNS")
@@ -65,6 +72,12 @@ public final class Terminal {
         keypad(window, true)
         set_escdelay(25)
         curs_set(0)
+        if mouse {
+            mouseinterval(0)   // a press is a click at once: no wait to tell it from a double click
+            self.mouse = mousemask(cn_button1_pressed() | cn_button1_clicked() | cn_button4_pressed() | cn_button5_pressed(), nil) != 0
+        } else {
+            self.mouse = false
+        }
         let mono = Theme.isMonochrome(terminalHasColours: has_colors())
         monochrome = mono
         if !mono {
@@ -99,6 +112,14 @@ public final class Terminal {
         if rc == cn_key_code_yes() {
             let code = Int32(ch)
             if code == cn_key_resize() { let s = size; return .resized(rows: s.rows, cols: s.cols) }
+            if code == cn_key_mouse() {
+                var e = MEVENT()
+                guard mouse, getmouse(&e) == cn_ok() else { return nil }
+                if e.bstate & cn_button4_pressed() != 0 { return .wheel(.up) }
+                if e.bstate & cn_button5_pressed() != 0 { return .wheel(.down) }
+                if e.bstate & (cn_button1_pressed() | cn_button1_clicked()) != 0 { return .click(row: Int(e.y), col: Int(e.x)) }
+                return nil
+            }
             let map: [Int32: Key] = [KEY_UP: .up, KEY_DOWN: .down, KEY_LEFT: .left, KEY_RIGHT: .right, KEY_PPAGE: .pageUp,
                                      KEY_NPAGE: .pageDown, KEY_HOME: .home, KEY_END: .end, KEY_ENTER: .enter, KEY_BTAB: .backTab,
                                      KEY_BACKSPACE: .backspace, KEY_DC: .delete]
