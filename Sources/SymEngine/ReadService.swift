@@ -9,6 +9,8 @@ final class ReadService: @unchecked Sendable {
     private let storePath: String
     private let config: @Sendable () -> Config
     private let feed: ChangeFeed
+    /// The clock a report's window ends at (the engine's, in tests).
+    private let now: @Sendable () -> Date
     private let lock = NSLock()
     private var idle: [Store] = []
     private var open = 0
@@ -16,8 +18,8 @@ final class ReadService: @unchecked Sendable {
     /// Review queues by caller, valid while no commit happened since (`ChangeFeed.version`).
     private var reviewCache: [String: (version: Int64, ids: [Int64])] = [:]
 
-    init(storePath: String, feed: ChangeFeed, config: @escaping @Sendable () -> Config) {
-        self.storePath = storePath; self.feed = feed; self.config = config
+    init(storePath: String, feed: ChangeFeed, config: @escaping @Sendable () -> Config, now: @escaping @Sendable () -> Date = { Date() }) {
+        self.storePath = storePath; self.feed = feed; self.config = config; self.now = now
     }
 
     /// Runs `body` on a read-only connection of the pool (one per concurrently reading thread).
@@ -96,7 +98,7 @@ final class ReadService: @unchecked Sendable {
                                                    ("count", .int(h.count)), ("sum_seconds", .double(h.sumSeconds))])),
                         ("head_seq", .int(m.headSeq))]
             case let .report(since):
-                let now = Date()
+                let now = self.now()
                 guard since <= now, now.timeIntervalSince(since) <= Double(ActivityReport.maxDays - 1) * 86_400 else {
                     throw CommandError.invalid("a report starts at most \(ActivityReport.maxDays - 1) days back and not in the future")
                 }

@@ -23,6 +23,7 @@ final class ReadServiceTests: XCTestCase {
             .events(afterSeq: 9, limit: 100, requestId: 3, since: Date(timeIntervalSince1970: 1_800_000_000), until: nil),
             .events(afterSeq: 0, limit: 10, requestId: nil, since: nil, until: nil),
             .audit(search: nil, offset: 0, limit: 40), .lastEvents(count: 3), .status, .delivery, .subscribe,
+            .report(since: Date(timeIntervalSince1970: 1_800_000_000.123)),
         ]
         for c in calls { XCTAssertEqual(try parse(DaemonCall.read(c).json.compact), .read(c), "\(c)") }
     }
@@ -37,6 +38,8 @@ final class ReadServiceTests: XCTestCase {
             (#"{"read":"request","id":0}"#, "\"id\""),
             (#"{"read":"review","bogus":1}"#, "unknown key"),
             (#"{"read":5}"#, "must name a read"),
+            (#"{"read":"report"}"#, "since_ms"),
+            (#"{"read":"report","since_ms":"yesterday"}"#, "since_ms"),
             (#"{"read":"status","v":2}"#, "protocol version"),
             (#"{"event":"ping","x":1}"#, "unknown key"),
         ] {
@@ -95,6 +98,26 @@ final class ReadServiceTests: XCTestCase {
         let status = JSONValue.obj(try service.answer(.status, caller: h.rita))
         XCTAssertEqual(status["pending"]?.intValue, 1)
         XCTAssertEqual(status["user"]?.stringValue, "rita")
+    }
+
+    func testTheReportCountsTheStoreForEveryCallerAlike() throws {
+        let h = try EngineHarness(self)
+        _ = try h.activeGrant()
+        h.clock.advance(30)
+        let pending = try h.request()
+        try h.execute(.deny(id: pending.id, reason: "no"), by: h.alice)
+        let service = ReadService(storePath: h.store.path, feed: ChangeFeed(), config: { [engine = h.engine] in engine.config },
+                                  now: { [clock = h.clock] in clock.now })
+        let since = h.clock.now.addingTimeInterval(-86_400)
+        let answers = try [h.rita, h.alice, h.mallory].map { try ActivityReport(json: JSONValue.obj(service.answer(.report(since: since), caller: $0))) }
+        XCTAssertEqual(answers[0], answers[2], "anyone who may read the log reads the same report")
+        let r = try XCTUnwrap(answers[1])
+        XCTAssertEqual([r.total.requests, r.total.approved, r.total.denied], [2, 1, 1])
+        XCTAssertEqual(r.days.last?.grantsMax, 1)
+        XCTAssertNotNil(r.total.approvalMedian)
+        XCTAssertThrowsError(try service.answer(.report(since: h.clock.now.addingTimeInterval(3600)), caller: h.rita)) { error in
+            XCTAssertEqual((error as? CommandError)?.code, ExitCode.dataErr, "a window that starts in the future")
+        }
     }
 
     func testAReadOfAMissingRequestIsRefusedWith65() throws {
