@@ -3557,6 +3557,8 @@ def main():
     suite.addTests(unittest.defaultTestLoader.loadTestsFromModule(notifications_e2e))
     import handler_messages_e2e
     suite.addTests(unittest.defaultTestLoader.loadTestsFromModule(handler_messages_e2e))
+    import stats_e2e
+    suite.addTests(unittest.defaultTestLoader.loadTestsFromModule(stats_e2e))
     if opts.k:
         def keep(s):
             out = unittest.TestSuite()
