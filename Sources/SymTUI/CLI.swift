@@ -21,7 +21,7 @@ public enum SymTUICommandLine {
         var rest = args[...]
         while let a = rest.first, a.hasPrefix("--") {
             let name = String(a.dropFirst(2).prefix { $0 != "=" })
-            guard let o = CLI.globalOptions.first(where: { $0.name == name }) else { break }
+            guard let o = (CLI.globalOptions + CLI.consoleOptions).first(where: { $0.name == name }) else { break }
             rest = rest.dropFirst()
             if o.value != nil {
                 if let eq = a.firstIndex(of: "=") { globals.values[name, default: []].append(String(a[a.index(after: eq)...])) }
@@ -33,6 +33,10 @@ public enum SymTUICommandLine {
         if words.isEmpty {
             if globals.flag("help") { Output.print(CLI.overview); return ExitCode.ok }
             return CLI.runConsole(globals)
+        }
+        if let o = CLI.consoleOptions.first(where: { globals.flag($0.name) }) {
+            Output.error("--\(o.name) is an option of the console (symtui without a command), not of '\(SafeText.display(words[0]))'")
+            return ExitCode.usage
         }
         guard let spec = CLI.find(words) else {
             let longer = CLI.commands.filter { $0.words.count > 1 && $0.words[0] == words[0] }.map(\.name)
@@ -76,7 +80,10 @@ enum CLI {
         .value("db", "PATH", "store file (default: the config's store, ~/.local/state/symtui/symtui.db)"),
         .flag("json", "machine-readable output"),
         .flag("help", "show this help"),
-        .flag("no-mouse", "console: leave the mouse to the terminal (no clicks or wheel; select text as usual)"),
+    ]
+    /// Options of the console alone (`symtui` without a command).
+    static let consoleOptions: [OptionSpec] = [
+        .flag("no-mouse", "leave the mouse to the terminal: no clicks or wheel in the console (select text as usual)"),
     ]
 
     static func find(_ words: [String]) -> SubcommandSpec? {
@@ -90,7 +97,9 @@ enum CLI {
 
         usage: symtui [--config PATH] [--db PATH] [COMMAND] [ARGS] [--json]
 
-        Without a command, symtui opens the console. Commands:
+        Without a command, symtui opens the console. Console options:
+        \(consoleOptions.map { "  " + ("--" + $0.name).padding(toLength: 22, withPad: " ", startingAt: 0) + $0.help }.joined(separator: "\n"))
+        Commands:
 
         """
         let width = max(18, (commands.map(\.name.count).max() ?? 0) + 2)

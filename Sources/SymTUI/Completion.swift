@@ -92,7 +92,7 @@ enum Completion {
 
     static func bash() -> String {
         func q(_ s: String) -> String { "'" + s.replacingOccurrences(of: "'", with: "'\\''") + "'" }
-        let globals = CLI.globalOptions.map { "--" + $0.name }.joined(separator: " ")
+        let globals = (CLI.globalOptions + CLI.consoleOptions).map { "--" + $0.name }.joined(separator: " ")
         let globalValues = CLI.globalOptions.filter { $0.value != nil }.map { "--" + $0.name }
         var commandCases = ""
         for c in CLI.commands {
@@ -207,7 +207,7 @@ enum Completion {
         complete -c symtui -f
 
         """
-        for o in CLI.globalOptions {
+        for o in CLI.globalOptions + CLI.consoleOptions {
             out += "complete -c symtui -l \(o.name)" + (o.value != nil ? " -r -F" : "") + " -d \(q(o.help))\n"
         }
         let groups = self.groups

@@ -48,6 +48,8 @@ enum ManPage {
 
         """
         for o in CLI.globalOptions { out += ".TP\n\(option(o))\n\(escape(o.help))\n" }
+        out += ".SH CONSOLE OPTIONS\n"
+        for o in CLI.consoleOptions { out += ".TP\n\(option(o))\n\(escape(o.help))\n" }
         out += ".SH COMMANDS\n"
         for c in CLI.commands {
             out += ".SS \"\(escape(c.name))\"\n\(synopsis(c))\n.PP\n\(escape(c.summary))\n"

@@ -13,7 +13,11 @@ enum ReportCommand {
                     cancelled, failed, still pending, break-glass (approved by their own requester), and the time from
                     request to approval (nearest-rank median and 90th percentile). Per UTC day: requests created and the
                     most grants active at the same moment (a grant that began before the window counts too). Anyone who
-                    may read the audit log may read this (every local user, as for audit export). At most 999 days back.
+                    may read the audit log may read this (every local user, as for audit export). At most 999 days back;
+                    the daemon's work grows with the requests in the window. The console's Stats view (key 6) shows the same.
+                    --json: {"since","until" (RFC 3339), "flows":[{"flow","requests","approved","denied","expired","cancelled",
+                    "failed","pending","break_glass","approval_seconds":{"median","p90"}}] (by name; seconds, null without
+                    approvals), "total":{the same without "flow"}, "days":[{"date":"YYYY-MM-DD","requests","grants_max"}]}.
                     """,
                     run: run),
     ] }
