@@ -277,6 +277,9 @@ shot mine
 keys 5;           wait_for "Seq"
 shot audit
 
+keys 6;           wait_for "Requests per day"
+shot stats
+
 keys 2;           wait_for "INC-4821"
 keys '?';         wait_for "more (j, PgDn)"
 shot help
