@@ -131,3 +131,26 @@ final class StatsTests: XCTestCase {
         XCTAssertTrue(Keymap.helpLines().contains { $0.contains("6") && $0.contains("Stats view") })
     }
 }
+
+/// `symtui report`'s text: a table per flow with a total, then one row per UTC day.
+final class ReportTextTests: XCTestCase {
+    func testTheTableRightAlignsFiguresAndNamesEachDay() {
+        let text = ReportCommand.text(sampleActivity())
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        XCTAssertTrue(lines[0].hasPrefix("report: requests created 2026-12-16T08:00:00Z – 2027-01-15T08:00:00Z"), lines[0])
+        XCTAssertEqual(lines[2].split(separator: " ").map(String.init),
+                       ["flow", "requests", "approved", "denied", "expired", "cancelled", "failed", "pending", "break-glass", "median", "p90"])
+        XCTAssertEqual(lines[3], "prod-access        42        35       3        2          1       1        0            0  4m 12s  23m 00s")
+        XCTAssertTrue(lines.contains { $0.hasPrefix("all flows") && $0.hasSuffix("3m 10s  20m 00s") })
+        XCTAssertEqual(lines.filter { $0.range(of: #"^\d{4}-\d{2}-\d{2} +\d+ +\d+$"#, options: .regularExpression) != nil }.count, 31)
+    }
+
+    func testDurationsReadAsWaits() {
+        XCTAssertEqual(ReportCommand.duration(nil), "—")
+        XCTAssertEqual(ReportCommand.duration(0.25), "0.2s")
+        XCTAssertEqual(ReportCommand.duration(42), "42s")
+        XCTAssertEqual(ReportCommand.duration(200), "3m 20s")
+        XCTAssertEqual(ReportCommand.duration(3900), "1h 05m")
+        XCTAssertEqual(ReportCommand.duration(2 * 86_400 + 3 * 3600), "2d 3h")
+    }
+}

@@ -18,6 +18,11 @@ class ReportTests(E2ECase):
     REQUESTERS = ["a"]
     APPROVERS = ["b"]
 
+    def setUp(self):
+        # A fresh store per test: each counts only its own requests.
+        shutil.rmtree(os.path.dirname(self.store), ignore_errors=True)
+        super().setUp()
+
     def test_report_json_counts_what_happened_to_real_requests(self):
         ids = [self.request("a", "note", reason=f"report {i}") for i in range(3)]
         self.ok("b", "approve", ids[0], "--reason", "ok")
@@ -41,6 +46,17 @@ class ReportTests(E2ECase):
         self.assertRegex(out, r"(?m)^note(\s+\d+){8}\s")
         self.assertRegex(out, r"(?m)^all flows(\s+\d+){8}\s")
         self.assertEqual(len(re.findall(r"(?m)^\d{4}-\d{2}-\d{2}\s+\d+\s+\d+$", out)), 3, out)
+
+    def test_root_reads_the_report_from_the_file_while_the_daemon_is_down_and_users_get_69(self):
+        self.request("a", "note", reason="while down")
+        through_daemon = json.loads(self.ok("a", "report", "--json").stdout)
+        self.assertEqual(self.stop_daemon(), 0)
+        r = self.run_as("a", "report")
+        self.assertEqual(r.returncode, 69, r.stderr)
+        self.assertIn("not running", r.stderr)
+        direct = json.loads(self.ok(None, "report", "--json").stdout)
+        self.assertEqual(direct["total"], through_daemon["total"], "the file read directly gives the daemon's figures")
+        self.assertEqual(direct["flows"], through_daemon["flows"])
 
     def test_a_bad_since_is_a_usage_error_that_says_what_it_takes(self):
         for bad in ["yesterday", "2026-02-30", "9999d"]:
