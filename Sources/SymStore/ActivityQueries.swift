@@ -55,27 +55,28 @@ extension Store {
             byFlow[row.text(0)]?.breakGlass = row.int(1)
             total.breakGlass += row.int(1)
         }
-        // Nearest-rank median and p90 in one sort per partition: rank ceil(n/2) and ceil(9n/10), in integers.
-        func percentiles(partition: String, _ each: (String, Int64, Int64) -> Void) throws {
-            try db.query("""
-                SELECT f, rn, lat FROM (
-                  SELECT \(partition) AS f, decided_at - created_at AS lat,
-                         row_number() OVER (PARTITION BY \(partition) ORDER BY decided_at - created_at) AS rn,
-                         count(*) OVER (PARTITION BY \(partition)) AS n
-                  FROM requests WHERE \(inWindow) AND decided_at IS NOT NULL AND denial IS NULL)
-                WHERE rn = (n + 1) / 2 OR rn = (9 * n + 9) / 10 ORDER BY f, rn
-                """, window) { row in each(row.text(0), row.int(1), row.int(2)) }
-        }
+        // Nearest-rank median and p90 of each flow and of all flows, from one scan of the window: ranks ceil(n/2) and
+        // ceil(9n/10), in integers, of a row_number() per flow and one over all.
         func place(_ f: inout ActivityReport.Figures, rank: Int64, millis: Int64) {
             let n = f.approved
             let v = Double(millis) / 1000
             if rank == ActivityReport.rank(0.5, count: n) { f.approvalMedian = v }
             if rank == ActivityReport.rank(0.9, count: n) { f.approvalP90 = v }
         }
-        try percentiles(partition: "flow") { flow, rank, ms in
-            if byFlow[flow] != nil { place(&byFlow[flow]!, rank: rank, millis: ms) }
+        try db.query("""
+            SELECT flow, lat, rn, all_rn FROM (
+              SELECT flow, decided_at - created_at AS lat,
+                     row_number() OVER (PARTITION BY flow ORDER BY decided_at - created_at) AS rn,
+                     count(*) OVER (PARTITION BY flow) AS n,
+                     row_number() OVER (ORDER BY decided_at - created_at) AS all_rn,
+                     count(*) OVER () AS all_n
+              FROM requests WHERE \(inWindow) AND decided_at IS NOT NULL AND denial IS NULL)
+            WHERE rn = (n + 1) / 2 OR rn = (9 * n + 9) / 10 OR all_rn = (all_n + 1) / 2 OR all_rn = (9 * all_n + 9) / 10
+            """, window) { row in
+            let flow = row.text(0), ms = row.int(1)
+            if byFlow[flow] != nil { place(&byFlow[flow]!, rank: row.int(2), millis: ms) }
+            place(&total, rank: row.int(3), millis: ms)
         }
-        try percentiles(partition: "''") { _, rank, ms in place(&total, rank: rank, millis: ms) }
 
         let days = (0..<dayCount).map { d in
             ActivityReport.Day(date: ActivityReport.dayName(Date(timeIntervalSince1970: TimeInterval(day0 + Int64(d) * day) / 1000)),
@@ -87,33 +88,35 @@ extension Store {
         return report
     }
 
-    /// The most grants active at once during each day of the window: a running sum over their starts (+1) and
-    /// ends (-1) in time order, in SQL; a day without a change keeps the level the day before ended with.
+    /// The most grants active at once during each day of the window: a sweep over their starts (+1) and ends (-1) in
+    /// time order; a day without a change keeps the level the day before ended with.
     private func grantPeaks(from s: Int64, to u: Int64, day0: Int64, dayCount: Int) throws -> [Int64] {
+        var starts: [Int64] = [], ends: [Int64] = []
         // Two index ranges (live grants; grants that ended in or after the window) rather than one OR, which scans.
-        let grants = "requests INDEXED BY requests_grant_span WHERE access_starts_at IS NOT NULL AND access_starts_at <= ?1"
-        let ended = "\(grants) AND ended_at >= ?2 AND ended_at > max(access_starts_at, ?2)"
-        var peak = [Int64?](repeating: nil, count: dayCount)
-        var net = [Int64](repeating: 0, count: dayCount)
-        try db.query("""
-            WITH changes(t, d) AS (
-              SELECT max(access_starts_at, ?2), 1 FROM \(grants) AND ended_at IS NULL
-              UNION ALL SELECT max(access_starts_at, ?2), 1 FROM \(ended)
-              UNION ALL SELECT ended_at, -1 FROM \(ended) AND ended_at < ?1)
-            SELECT (t - ?3) / 86400000, max(level), sum(d)
-            FROM (SELECT t, d, sum(d) OVER (ORDER BY t, d ROWS UNBOUNDED PRECEDING) AS level FROM changes)
-            GROUP BY 1
-            """, [.int(u), .int(s), .int(day0)]) { row in
-            // An end and a start at the same moment do not overlap: ORDER BY t, d puts the end first.
-            let d = Int(row.int(0))
-            guard d >= 0 && d < dayCount else { return }
-            peak[d] = row.int(1); net[d] = row.int(2)
+        let grants = "requests INDEXED BY requests_grant_span WHERE access_starts_at IS NOT NULL AND access_starts_at <= ?"
+        try db.query("SELECT access_starts_at FROM \(grants) AND ended_at IS NULL", [.int(u)]) { starts.append(max($0.int(0), s)) }
+        try db.query("SELECT access_starts_at, ended_at FROM \(grants) AND ended_at >= ? ORDER BY ended_at", [.int(u), .int(s)]) { row in
+            let start = max(row.int(0), s), end = row.int(1)
+            guard end > start else { return }   // ended before it began (a scheduled window cancelled), or as the window opened
+            starts.append(start)
+            if end < u { ends.append(end) }
         }
+        starts.sort()
+        var peaks = [Int64](repeating: 0, count: dayCount)
         var level: Int64 = 0
-        return (0..<dayCount).map { d in
-            defer { level += net[d] }
-            return max(level, peak[d] ?? level)
+        var d = 0, i = 0, j = 0
+        func day(_ t: Int64) -> Int { min(dayCount - 1, max(0, Int((t - day0) / 86_400_000))) }
+        // An end and a start at the same moment do not overlap: the end goes first.
+        while i < starts.count || j < ends.count {
+            let isEnd = j < ends.count && (i == starts.count || ends[j] <= starts[i])
+            let at = isEnd ? ends[j] : starts[i]
+            let cd = day(at)
+            while d < cd { d += 1; peaks[d] = level }
+            if isEnd { level -= 1; j += 1 } else { level += 1; i += 1 }
+            peaks[d] = max(peaks[d], level)
         }
+        while d < dayCount - 1 { d += 1; peaks[d] = level }
+        return peaks
     }
 
     /// The smallest request id created at or after `millis` (one past the last id when none is), by binary search
