@@ -18,25 +18,40 @@ func measureReport(root: String, report: Report, total: Int = 1_000_000, runs: I
     // The seeded store keeps its own clock: measure against the newest request, whenever it was made.
     var newest = now
     try store.db.query("SELECT max(created_at) FROM requests") { newest = Date(timeIntervalSince1970: Double($0.int(0)) / 1000 + 1) }
-    var figures: [(days: Int, median: Double, requests: Int64)] = []
+    // CPU time of this thread (wall time on a shared machine measures the neighbours), and as a ratio to the
+    // cheapest question that reads each row of the window once (the baseline, in the same run).
+    func cpuMs(_ body: () throws -> Void) rethrows -> Double {
+        var a = timespec(), b = timespec()
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &a)
+        try body()
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &b)
+        return Double(b.tv_sec - a.tv_sec) * 1000 + Double(b.tv_nsec - a.tv_nsec) / 1e6
+    }
+    var figures: [(days: Int, median: Double, ratio: Double, requests: Int64)] = []
     for days in [30, 365] {
-        var samples = Samples()
+        let since = newest.addingTimeInterval(-Double(days) * 86_400)
+        let ms = Int64(since.timeIntervalSince1970 * 1000)
+        var samples = Samples(), scans = Samples()
         var requests: Int64 = 0
         for _ in 0..<runs {
-            let t = monoNanos()
-            let r = try store.activityReport(since: newest.addingTimeInterval(-Double(days) * 86_400), until: newest)
-            samples.add(Double(monoNanos() - t) / 1e6)
-            requests = r.total.requests
+            samples.add(try cpuMs { requests = try store.activityReport(since: since, until: newest).total.requests })
+            scans.add(try cpuMs {
+                _ = try store.db.scalarInt("SELECT count(*) FROM requests WHERE id >= ? AND created_at >= ? AND length(fields) > 0",
+                                           [.int(try store.firstRequestId(createdAtOrAfter: ms)), .int(ms)])
+            })
         }
-        figures.append((days, samples.median, requests))
-        report.detail("report, \(days)-day window [\(total) requests in the store, \(requests) in the window]: p50 \(fmt(samples.median, 1)) ms, "
-                      + "max \(fmt(samples.max, 1)) ms over \(runs) runs")
+        let ratio = samples.median / max(0.001, scans.median)
+        figures.append((days, samples.median, ratio, requests))
+        report.detail("report, \(days)-day window [\(total) requests in the store, \(requests) in the window]: CPU p50 \(fmt(samples.median, 1)) ms, "
+                      + "max \(fmt(samples.max, 1)) ms over \(runs) runs; one scan of the window's rows \(fmt(scans.median, 1)) ms (× \(fmt(ratio, 1)))")
     }
     let month = figures[0], year = figures[1]
     report.add(Figure(name: "`symtui report` / Stats view, 1,000,000 requests over a year",
-                      measured: "30 days (\(month.requests) requests): \(fmt(month.median, 0)) ms; 365 days: \(fmt(year.median, 0)) ms",
-                      goal: "30 days ≤ 500 ms", verdict: month.median <= 500 ? .met : .missed,
-                      method: "Store.activityReport (what the daemon's `report` read runs) on its read-only connection, \(runs) runs each, over "
+                      measured: "30 days (\(month.requests) requests): \(fmt(month.median, 0)) ms CPU, × \(fmt(month.ratio, 1)) one scan; "
+                        + "365 days: \(fmt(year.median, 0)) ms, × \(fmt(year.ratio, 1))",
+                      goal: "30 days ≤ 500 ms CPU", verdict: month.median <= 500 ? .met : .missed,
+                      method: "Store.activityReport (what the daemon's `report` read runs) on a read-only connection, \(runs) runs each, "
+                        + "CPU time of the thread (CLOCK_THREAD_CPUTIME_ID), beside one scan of the same window's rows, over "
                         + "\(total) requests created evenly over 365 days (1 in 10 denied, 1 in 20 expired, 1 in 33 cancelled, the rest "
                         + "approved grants of an hour; 1 in 100 self-approved). Work grows with the requests in the window."))
 }
