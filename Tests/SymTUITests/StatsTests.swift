@@ -93,6 +93,19 @@ final class StatsTests: XCTestCase {
         XCTAssertTrue(app.screen.text.contains("✗ could not load: this console's backend has no report"), app.screen.text)
     }
 
+    func testAFailedLoadIsTriedAgainAfterTheRefreshInterval() {
+        let (app, backend) = statsApp()
+        backend.activity = nil
+        app.press(.char("6"))
+        backend.activity = sampleActivity()
+        app.handle(.tick(fixedNow.addingTimeInterval(1)))
+        XCTAssertNotNil(app.state.stats.error, "not before the interval")
+        app.handle(.tick(fixedNow.addingTimeInterval(Console.statsRefreshInterval)))
+        XCTAssertNil(app.state.stats.error)
+        XCTAssertEqual(app.state.stats.report, sampleActivity())
+        XCTAssertEqual(backend.reportCalls.count, 2)
+    }
+
     func testTheViewShowsEachFlowsFiguresAndTheTotal() {
         let (app, _) = statsApp()
         app.press(.char("6"))

@@ -36,8 +36,9 @@ extension Console {
         loadStats(&s, &fx)
     }
 
+    /// A change that waited for the interval, or a failed load (the daemon was away), is loaded once it has passed.
     static func statsTick(_ s: inout ConsoleState, _ fx: inout [Effect]) {
-        guard s.view == .stats, s.stats.stale, let at = s.stats.requestedAt, s.now.timeIntervalSince(at) >= statsRefreshInterval else { return }
+        guard s.view == .stats, s.stats.stale || s.stats.error != nil, let at = s.stats.requestedAt, s.now.timeIntervalSince(at) >= statsRefreshInterval else { return }
         loadStats(&s, &fx)
     }
 
