@@ -47,13 +47,22 @@ final class ReadService: @unchecked Sendable {
     func answer(_ call: ReadCall, caller: Identity) throws -> [(String, JSONValue?)] {
         try reading { store in
             switch call {
+            case let .requests(query, count) where !query.shape.isDefault:
+                let page = try ShapedLists.requests(query, store: store)
+                var pairs: [(String, JSONValue?)] = [("requests", .array(page.rows.map(Wire.encode)))]
+                if count { pairs.append(("total", .num(page.total))) }
+                return pairs
             case let .requests(query, count):
                 var pairs: [(String, JSONValue?)] = [("requests", .array(try store.requests(query).map(Wire.encode)))]
                 if count { pairs.append(("total", .num(try store.count(query)))) }
                 return pairs
-            case let .review(search, offset, limit):
+            case let .review(search, offset, limit, shape):
                 var ids = try reviewIDs(store: store, caller: caller)
                 if let search, !search.isEmpty { ids = try ReviewQueue.filter(ids, store: store, search: search) }
+                if !shape.isDefault {
+                    let page = try ShapedLists.review(ids, shape: shape, store: store, offset: offset, limit: limit)
+                    return [("requests", .array(page.rows.map(Wire.encode))), ("total", .num(page.total))]
+                }
                 let page = try ReviewQueue.page(ids, store: store, offset: offset, limit: limit)
                 return [("requests", .array(page.map(Wire.encode))), ("total", .num(ids.count))]
             case let .request(id):
@@ -65,8 +74,12 @@ final class ReadService: @unchecked Sendable {
                 var out: [JSONValue] = []
                 try store.forEachEvent(filter, afterSeq: after, limit: limit) { out.append(Wire.encode($0)) }
                 return [("events", .array(out))]
-            case let .audit(search, offset, limit):
+            case let .audit(search, offset, limit, shape):
                 let s = search.flatMap { $0.isEmpty ? nil : $0 }
+                if !shape.isDefault {
+                    let page = try ShapedLists.audit(search: s, shape: shape, store: store, offset: offset, limit: limit)
+                    return [("events", .array(page.rows.map(Wire.encode))), ("total", .num(page.total))]
+                }
                 return [("events", .array(try store.eventsNewestFirst(offset: offset, limit: limit, search: s).map(Wire.encode))),
                         ("total", .num(try store.countEvents(search: s)))]
             case let .lastEvents(count):

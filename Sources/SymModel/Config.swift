@@ -15,6 +15,8 @@ public struct Config: Sendable {
     public var limits: Limits
     public var notifications: Notifications
     public var oncall: [OnCallSchedule] = []
+    /// Console settings (`console.keys`).
+    public var console = ConsoleSettings()
 
     public init(sourcePath: String, store: String? = nil, socket: String? = nil, storeGroup: String? = nil,
                 storeMode: Int? = nil, strategies: [Strategy] = [], flows: [Flow] = [], reporting: Reporting = Reporting(),

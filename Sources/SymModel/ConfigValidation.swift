@@ -6,7 +6,7 @@ struct ConfigValidation {
     let reader: ConfigReader
 
     static let topKeys = ["store", "socket", "store_group", "store_mode", "strategies", "flows", "reporting", "limits",
-                          "notifications", "oncall"]
+                          "notifications", "oncall", "console"]
     static let limitKeys = ["pending_per_user", "field_bytes", "request_bytes"]
     /// Every timeout a config may give (strategy programs and requests, handlers, destinations).
     static let timeoutRange = 1...3_600
@@ -71,6 +71,7 @@ struct ConfigValidation {
         if let v = top["limits"] { config.limits = limits(v, at: "limits") }
         if let v = top["notifications"] { config.notifications = notifications(v, at: "notifications") }
         if let items = reader.array(top, "oncall") { config.oncall = schedules(items) }
+        if let v = top["console"] { config.console = console(v, at: "console") }
         checkOnCallNames(config, flowItems: reader.array(top, "flows") ?? [])
         checkFlowChannels(config, flowItems: reader.array(top, "flows") ?? [])
         return config

@@ -8,13 +8,14 @@ public enum ReadCall: Sendable, Equatable {
     /// Requests matching a query; `count` adds the total of the whole filtered list.
     case requests(RequestQuery, count: Bool)
     /// The requests the caller may decide now, newest first.
-    case review(search: String?, offset: Int, limit: Int)
+    /// `shape` sorts and narrows it before paging (absent on the wire when default).
+    case review(search: String?, offset: Int, limit: Int, shape: ListShape = ListShape())
     /// One request with its events.
     case request(id: Int64)
     /// Events with seq > `afterSeq`, oldest first, optionally of one request and/or a time window.
     case events(afterSeq: Int64, limit: Int, requestId: Int64?, since: Date?, until: Date?)
     /// A page of the audit log, newest first, with the total.
-    case audit(search: String?, offset: Int, limit: Int)
+    case audit(search: String?, offset: Int, limit: Int, shape: ListShape = ListShape())
     /// The last `count` events, oldest first.
     case lastEvents(count: Int)
     /// The caller's status line: requests waiting for them, their grants, the head of the log.
@@ -31,10 +32,11 @@ public enum ReadCall: Sendable, Equatable {
     public static let maxRows = 1_000
 
     static let keys: [String: Set<String>] = [
-        "requests": ["states", "requester", "flow", "target", "ids", "search", "oldest_first", "offset", "limit", "count"],
-        "review": ["search", "offset", "limit"], "request": ["id"],
+        "requests": ["states", "requester", "flow", "target", "ids", "search", "oldest_first", "offset", "limit", "count",
+                     "sort", "desc", "regex", "invert"],
+        "review": ["search", "offset", "limit", "sort", "desc", "regex", "invert"], "request": ["id"],
         "events": ["after_seq", "limit", "request", "since_ms", "until_ms"],
-        "audit": ["search", "offset", "limit"], "last_events": ["count"],
+        "audit": ["search", "offset", "limit", "regex", "invert", "desc"], "last_events": ["count"],
         "status": [], "delivery": [], "metrics": [], "subscribe": [], "report": ["since_ms"],
     ]
 
@@ -62,6 +64,22 @@ public enum ReadCall: Sendable, Equatable {
             guard let a = v.arrayValue, a.count <= maxRows else { throw CommandError.invalid("\"\(key)\" must be a list") }
             return try a.map { guard let s = $0.stringValue, s.utf8.count <= 4096 else { throw CommandError.invalid("\"\(key)\" must list strings") }; return s }
         }
+        func shape() throws -> ListShape {
+            var out = ListShape()
+            if let name = try string("sort") {
+                guard let c = ListShape.Column(rawValue: name) else {
+                    throw CommandError.invalid("unknown sort column \"\(SafeText.display(name))\" (one of \(ListShape.Column.allCases.map(\.rawValue).joined(separator: ", ")))")
+                }
+                out.sort = c
+            }
+            out.descending = json["desc"]?.boolValue == true
+            out.invert = json["invert"]?.boolValue == true
+            if let r = try string("regex"), !r.isEmpty {
+                if case let .failure(e) = ListShape.compile(r) { throw CommandError.invalid("\"regex\": " + e.message) }
+                out.regex = r
+            }
+            return out
+        }
         let offset = Int(try int("offset", default: 0, range: 0...Int64(Int32.max)))
         let limit = Int(try int("limit", default: 100, range: 0...Int64(maxRows)))
         switch name {
@@ -80,8 +98,9 @@ public enum ReadCall: Sendable, Equatable {
                 guard let a = ids.arrayValue, a.count <= maxRows else { throw CommandError.invalid("\"ids\" must be a list of request ids") }
                 q.ids = try a.map { guard let i = $0.intValue, i > 0 else { throw CommandError.invalid("\"ids\" must be request ids") }; return i }
             }
+            q.shape = try shape()
             return .requests(q, count: json["count"]?.boolValue == true)
-        case "review": return .review(search: try string("search"), offset: offset, limit: limit)
+        case "review": return .review(search: try string("search"), offset: offset, limit: limit, shape: try shape())
         case "request": return .request(id: try int("id", default: 0, range: 1...Int64.max))
         case "events":
             func given(_ key: String) -> Bool { json[key].map { !$0.isNull } ?? false }
@@ -90,7 +109,7 @@ public enum ReadCall: Sendable, Equatable {
             let until = given("until_ms") ? Wire.date(millis: try int("until_ms", default: 0, range: Int64.min...Int64.max)) : nil
             return .events(afterSeq: try int("after_seq", default: 0, range: 0...Int64.max), limit: limit, requestId: request,
                            since: since, until: until)
-        case "audit": return .audit(search: try string("search"), offset: offset, limit: limit)
+        case "audit": return .audit(search: try string("search"), offset: offset, limit: limit, shape: try shape())
         case "last_events": return .lastEvents(count: Int(try int("count", default: 10, range: 0...Int64(maxRows))))
         case "status": return .status
         case "delivery": return .delivery
@@ -110,15 +129,18 @@ public enum ReadCall: Sendable, Equatable {
             return .obj([("read", .string("requests")), ("states", .array(q.states.map { .string($0.rawValue) })),
                          ("requester", s(q.requester)), ("flow", s(q.flow)), ("target", s(q.target)),
                          ("ids", q.ids.map { .array($0.map(JSONValue.int)) } ?? .null), ("search", s(q.search)),
-                         ("oldest_first", .bool(!q.newestFirst)), ("offset", .num(q.offset)), ("limit", .num(q.limit)), ("count", .bool(count))])
-        case let .review(search, offset, limit):
-            return .obj([("read", .string("review")), ("search", s(search)), ("offset", .num(offset)), ("limit", .num(limit))])
+                         ("oldest_first", .bool(!q.newestFirst)), ("offset", .num(q.offset)), ("limit", .num(q.limit)), ("count", .bool(count))]
+                        + ReadCall.shapePairs(q.shape))
+        case let .review(search, offset, limit, shape):
+            return .obj([("read", .string("review")), ("search", s(search)), ("offset", .num(offset)), ("limit", .num(limit))]
+                        + ReadCall.shapePairs(shape))
         case let .request(id): return .obj([("read", .string("request")), ("id", .int(id))])
         case let .events(after, limit, request, since, until):
             return .obj([("read", .string("events")), ("after_seq", .int(after)), ("limit", .num(limit)), ("request", .num(request)),
                          ("since_ms", since.map { .int(Wire.millis($0)) } ?? .null), ("until_ms", until.map { .int(Wire.millis($0)) } ?? .null)])
-        case let .audit(search, offset, limit):
-            return .obj([("read", .string("audit")), ("search", s(search)), ("offset", .num(offset)), ("limit", .num(limit))])
+        case let .audit(search, offset, limit, shape):
+            return .obj([("read", .string("audit")), ("search", s(search)), ("offset", .num(offset)), ("limit", .num(limit))]
+                        + ReadCall.shapePairs(shape))
         case let .lastEvents(count): return .obj([("read", .string("last_events")), ("count", .num(count))])
         case .status: return .obj([("read", .string("status"))])
         case .delivery: return .obj([("read", .string("delivery"))])
@@ -126,6 +148,20 @@ public enum ReadCall: Sendable, Equatable {
         case let .report(since): return .obj([("read", .string("report")), ("since_ms", .int(Wire.millis(since)))])
         case .subscribe: return .obj([("read", .string("subscribe"))])
         }
+    }
+}
+
+extension ReadCall {
+    /// The wire keys of a shape: none when it is default, so a daemon that predates them reads the line as before.
+    static func shapePairs(_ shape: ListShape) -> [(String, JSONValue?)] {
+        var out: [(String, JSONValue?)] = []
+        if let c = shape.sort { out.append(("sort", .string(c.rawValue))) }
+        if shape.descending { out.append(("desc", .bool(true))) }
+        if let r = shape.regex, !r.isEmpty {
+            out.append(("regex", .string(r)))
+            if shape.invert { out.append(("invert", .bool(true))) }
+        }
+        return out
     }
 }
 

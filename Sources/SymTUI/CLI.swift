@@ -84,6 +84,7 @@ enum CLI {
     /// Options of the console alone (`symtui` without a command).
     static let consoleOptions: [OptionSpec] = [
         .flag("no-mouse", "leave the mouse to the terminal: no clicks or wheel in the console (select text as usual)"),
+        .flag("readonly", "a wallboard: no action keys; nothing but reads is sent to the daemon"),
     ]
 
     static func find(_ words: [String]) -> SubcommandSpec? {
@@ -212,7 +213,9 @@ enum CLI {
         }
         do {
             let backend = try StoreBackend(context: CLIContext(arguments: globals))
-            return ConsoleApp(backend: backend, mouse: !globals.flag("no-mouse")).run()
+            backend.readOnly = globals.flag("readonly")
+            return ConsoleApp(backend: backend, mouse: !globals.flag("no-mouse"), readOnly: backend.readOnly,
+                              keys: backend.config.console.keys).run()
         } catch let e as CommandError {
             Output.error(e.message)
             return e.code

@@ -14,11 +14,11 @@ protocol StoreReader: AnyObject {
     /// One request with its events; nil when there is none.
     func request(id: Int64) throws -> (AccessRequest, [AuditEvent])?
     /// The requests the caller may decide now (newest first), one page, with the total.
-    func review(search: String?, offset: Int, limit: Int) throws -> (rows: [AccessRequest], total: Int)
+    func review(search: String?, offset: Int, limit: Int, shape: ListShape) throws -> (rows: [AccessRequest], total: Int)
     /// Events after `afterSeq` (oldest first) that pass `filter`, at most `limit`.
     func events(afterSeq: Int64, limit: Int, filter: AuditFilter) throws -> [AuditEvent]
     /// A page of the audit log, newest first, with the total.
-    func audit(search: String?, offset: Int, limit: Int) throws -> (rows: [AuditEvent], total: Int)
+    func audit(search: String?, offset: Int, limit: Int, shape: ListShape) throws -> (rows: [AuditEvent], total: Int)
     func lastEvents(_ count: Int) throws -> [AuditEvent]
     /// How far each reporting destination got (needs the daemon).
     func delivery() throws -> (headSeq: Int64, destinations: [DestinationStatus])
@@ -33,6 +33,16 @@ protocol StoreReader: AnyObject {
 }
 
 extension StoreReader {
+    /// The review queue in its own order (newest first).
+    func review(search: String?, offset: Int, limit: Int) throws -> (rows: [AccessRequest], total: Int) {
+        try review(search: search, offset: offset, limit: limit, shape: ListShape())
+    }
+
+    /// The audit log in its own order (newest first).
+    func audit(search: String?, offset: Int, limit: Int) throws -> (rows: [AuditEvent], total: Int) {
+        try audit(search: search, offset: offset, limit: limit, shape: ListShape())
+    }
+
     /// Backlog and last error of each notification channel (needs the daemon, or a reader of the file).
     func channels(_ names: [String]) throws -> [ChannelBacklog] {
         throw CommandError(ExitCode.unavailable, "the daemon is not running: notification status comes from it")
@@ -81,12 +91,12 @@ final class DaemonReader: StoreReader {
         return (r, eventRows(reply))
     }
 
-    func review(search: String?, offset: Int, limit: Int) throws -> (rows: [AccessRequest], total: Int) {
+    func review(search: String?, offset: Int, limit: Int, shape: ListShape) throws -> (rows: [AccessRequest], total: Int) {
         var out: [AccessRequest] = []
         var total = 0
         var at = offset
         repeat {
-            let reply = try client.read(.review(search: search, offset: at, limit: min(limit - out.count, ReadCall.maxRows)))
+            let reply = try client.read(.review(search: search, offset: at, limit: min(limit - out.count, ReadCall.maxRows), shape: shape))
             let got = rows(reply)
             total = Int(reply["total"]?.intValue ?? 0)
             out += got
@@ -101,8 +111,8 @@ final class DaemonReader: StoreReader {
                                           since: filter.since, until: filter.until)))
     }
 
-    func audit(search: String?, offset: Int, limit: Int) throws -> (rows: [AuditEvent], total: Int) {
-        let reply = try client.read(.audit(search: search, offset: offset, limit: min(limit, ReadCall.maxRows)))
+    func audit(search: String?, offset: Int, limit: Int, shape: ListShape) throws -> (rows: [AuditEvent], total: Int) {
+        let reply = try client.read(.audit(search: search, offset: offset, limit: min(limit, ReadCall.maxRows), shape: shape))
         return (eventRows(reply), Int(reply["total"]?.intValue ?? 0))
     }
 
@@ -162,16 +172,20 @@ final class DirectReader: StoreReader {
     }
 
     func requests(_ q: RequestQuery) throws -> [AccessRequest] { try store.requests(q) }
-    func requestsWithTotal(_ q: RequestQuery) throws -> (rows: [AccessRequest], total: Int) { (try store.requests(q), try store.count(q)) }
+    func requestsWithTotal(_ q: RequestQuery) throws -> (rows: [AccessRequest], total: Int) {
+        if !q.shape.isDefault { return try ShapedLists.requests(q, store: store) }
+        return (try store.requests(q), try store.count(q))
+    }
 
     func request(id: Int64) throws -> (AccessRequest, [AuditEvent])? {
         guard let r = try store.request(id: id) else { return nil }
         return (r, try store.events(requestId: id))
     }
 
-    func review(search: String?, offset: Int, limit: Int) throws -> (rows: [AccessRequest], total: Int) {
+    func review(search: String?, offset: Int, limit: Int, shape: ListShape) throws -> (rows: [AccessRequest], total: Int) {
         var ids = try ReviewQueue.ids(store: store, config: config, actor: actor)
         if let search, !search.isEmpty { ids = try ReviewQueue.filter(ids, store: store, search: search) }
+        if !shape.isDefault { return try ShapedLists.review(ids, shape: shape, store: store, offset: offset, limit: limit) }
         return (try ReviewQueue.page(ids, store: store, offset: offset, limit: limit), ids.count)
     }
 
@@ -181,8 +195,9 @@ final class DirectReader: StoreReader {
         return out
     }
 
-    func audit(search: String?, offset: Int, limit: Int) throws -> (rows: [AuditEvent], total: Int) {
+    func audit(search: String?, offset: Int, limit: Int, shape: ListShape) throws -> (rows: [AuditEvent], total: Int) {
         let s = search.flatMap { $0.isEmpty ? nil : $0 }
+        if !shape.isDefault { return try ShapedLists.audit(search: s, shape: shape, store: store, offset: offset, limit: limit) }
         return (try store.eventsNewestFirst(offset: offset, limit: limit, search: s), try store.countEvents(search: s))
     }
 

@@ -35,10 +35,15 @@ public final class ConsoleApp {
     /// Whether to ask the terminal for mouse clicks and the wheel (`--no-mouse`: no).
     let mouse: Bool
 
-    public init(backend: any ConsoleBackend, now: Date = Date(), mouse: Bool = true) {
+    /// `readOnly`: a wallboard that never sends a change; `keys`: `console.keys` from the config (validated).
+    public init(backend: any ConsoleBackend, now: Date = Date(), mouse: Bool = true, readOnly: Bool = false,
+                keys: [String: Character] = [:]) {
         self.backend = backend
         self.mouse = mouse
         state = ConsoleState(identity: backend.identity, now: now)
+        state.readOnly = readOnly
+        state.keymap = Keymap.rebound(keys)
+        if readOnly { state.keymap = Keymap.readOnly(state.keymap) }
         worker = BackendWorker(backend: backend)
     }
 
@@ -188,6 +193,7 @@ public final class ConsoleApp {
         for effect in effects {
             switch effect {
             case let .send(action):
+                guard !state.readOnly else { continue }   // the reducer never asks; a wallboard never sends anyway
                 worker.send { b in [.actionFinished(action, b.send(action))] }
             case let .load(view):
                 load(view)
@@ -229,10 +235,10 @@ public final class ConsoleApp {
     private func load(_ view: ConsoleView) {
         guard view.isPaged else { return }
         let l = state.list(view)
-        let (filter, top) = (l.filter, l.top)
+        let ((filter, shape), top) = (l.query, l.top)
         let limit = state.listHeight(view, layout: state.layout)
         worker.enqueue(.page(view)) { b in
-            do { return [.pageLoaded(view, try b.page(view, filter: filter, offset: top, limit: limit))] } catch {
+            do { return [.pageLoaded(view, try b.page(view, filter: filter, shape: shape, offset: top, limit: limit))] } catch {
                 return [.pageFailed(view, "\(error)")]
             }
         }

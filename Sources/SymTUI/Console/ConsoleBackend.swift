@@ -12,6 +12,8 @@ public protocol ConsoleBackend: AnyObject {
     func flows() throws -> [FlowSummary]
     /// Rows `offset ..< offset+limit` of a list view after `filter`; never the whole table.
     func page(_ view: ConsoleView, filter: String, offset: Int, limit: Int) throws -> ConsolePage
+    /// The same, sorted and narrowed by `shape` (sort column, regular expression) before paging.
+    func page(_ view: ConsoleView, filter: String, shape: ListShape, offset: Int, limit: Int) throws -> ConsolePage
     /// How many requests wait for this user's decision.
     func reviewCount() throws -> Int
     /// Whether the daemon answers.
@@ -31,6 +33,19 @@ public protocol ConsoleBackend: AnyObject {
 }
 
 extension ConsoleBackend {
+    /// A backend without its own shaping reads the first `ListShape.scanLimit` rows and shapes them here.
+    public func page(_ view: ConsoleView, filter: String, shape: ListShape, offset: Int, limit: Int) throws -> ConsolePage {
+        guard !shape.isDefault else { return try page(view, filter: filter, offset: offset, limit: limit) }
+        let all = try page(view, filter: filter, offset: 0, limit: ListShape.scanLimit)
+        switch all.rows {
+        case let .requests(r):
+            let (rows, total) = try shape.page(r, offset: offset, limit: limit)
+            return ConsolePage(offset: offset, total: total, rows: .requests(rows))
+        case let .events(e):
+            let (rows, total) = try shape.page(e, offset: offset, limit: limit)
+            return ConsolePage(offset: offset, total: total, rows: .events(rows))
+        }
+    }
     public func announcements() -> [String] { [] }
     public var changeDescriptor: Int32? { nil }
     public func reportingNote() -> String? { nil }

@@ -36,6 +36,9 @@ public struct ListState: Sendable {
     /// The request/event the selection is on, so it follows its row when new rows arrive.
     public var selectedId: Int64?
     public var error: String?
+    /// The chosen sort column (nil: newest first) and whether it is reversed (`s`/`S`, `:sort`).
+    public var sort: ListShape.Column?
+    public var descending = false
     public init() {}
 
     public var total: Int { page?.total ?? 0 }
@@ -138,6 +141,18 @@ public struct ConsoleState: Sendable {
     public var form: FormState?
     public var prompt: PromptState?
     public var filterEditing = false
+    /// The text on the `/` line while it is edited; `filter` takes it while it is a valid expression.
+    public var filterLine = ""
+    /// What is wrong with `filterLine` (an invalid regular expression), shown while the old filter stays.
+    public var filterError: String?
+    /// The `:` command line, when open.
+    public var commandLine: CommandLineState?
+    /// Command lines run, oldest first (the last `CommandLineState.historyLimit`), for Up/Down.
+    public var commandHistory: [String] = []
+    /// A wallboard: no command that changes anything is ever sent (`symtui --readonly`).
+    public var readOnly = false
+    /// The keys in force: the default keymap with `console.keys` applied.
+    public var keymap: [KeyBinding] = Keymap.bindings
     /// nil when help is closed; else its first shown line.
     public var helpScroll: Int?
     public var detailExpanded = false
@@ -166,6 +181,7 @@ public struct ConsoleState: Sendable {
     public var mode: KeyMode {
         if helpScroll != nil { return .help }
         if prompt != nil { return .prompt }
+        if commandLine != nil { return .command }
         if filterEditing { return .filter }
         if form != nil { return .form }
         return .list

@@ -13,6 +13,7 @@ public enum KeyMode: String, CaseIterable, Sendable {
     case form = "Request form"
     case prompt = "Prompt line"
     case filter = "Filter"
+    case command = "Command line"
     case help = "Help"
 }
 
@@ -28,6 +29,10 @@ public enum KeyAction: Equatable, Sendable {
     case promptConfirm, promptCancel, promptBackspace
     case filterApply, filterClear, filterBackspace
     case closeHelp
+    case openCommandLine, cycleSort, reverseSort, requestAgain
+    case commandRun, commandClose, commandComplete, commandBackspace
+    /// Up (-1) / Down (+1) through the command history.
+    case commandHistory(Int)
     /// Printable text typed into the focused input.
     case insert
 }
@@ -89,7 +94,7 @@ public enum Keymap {
         KeyBinding(.keys([.char("c")]), "c", .list, [.mine], .cancel, "cancel a pending request", hint: "cancel"),
         KeyBinding(.keys([.char("x")]), "x", .list, [.mine], .release, "release an active grant", hint: "release"),
         KeyBinding(.keys([.char("e")]), "e", .list, [.mine], .extend, "extend an active grant", hint: "extend"),
-        KeyBinding(.keys([.char("/")]), "/", .list, [.review, .mine, .grants, .audit], .startFilter, "filter the list", hint: "filter"),
+        KeyBinding(.keys([.char("/")]), "/", .list, [.review, .mine, .grants, .audit], .startFilter, "filter: text or a regular expression, ! inverts", hint: "filter"),
         KeyBinding(.keys([.tab]), "Tab", .list, nil, .nextView, "next view"),
         KeyBinding(.keys([.backTab]), "S-Tab", .list, nil, .previousView, "previous view"),
         KeyBinding(.keys(ch("1")), "1", .list, nil, .showView(.request), "Request view"),
@@ -98,6 +103,10 @@ public enum Keymap {
         KeyBinding(.keys(ch("4")), "4", .list, nil, .showView(.grants), "Grants view"),
         KeyBinding(.keys(ch("5")), "5", .list, nil, .showView(.audit), "Audit view"),
         KeyBinding(.keys(ch("6")), "6", .list, nil, .showView(.stats), "Stats view: approval times, outcomes, requests and grants per day"),
+        KeyBinding(.keys([.char("s")]), "s", .list, [.review, .mine, .grants], .cycleSort, "sort by the next column"),
+        KeyBinding(.keys([.char("S")]), "S", .list, [.review, .mine, .grants, .audit], .reverseSort, "reverse the order"),
+        KeyBinding(.keys([.char("R")]), "R", .list, [.mine], .requestAgain, "request the same again (form pre-filled)"),
+        KeyBinding(.keys([.char(":")]), ":", .list, nil, .openCommandLine, "command line (:approve ID, :sort COL, :help …)"),
         KeyBinding(.keys([.char("?")]), "?", .list, nil, .showHelp, "this help", hint: "help"),
         KeyBinding(.keys([.char("q")]), "q", .list, nil, .quit, "quit", hint: "quit"),
         // The request form.
@@ -123,6 +132,14 @@ public enum Keymap {
         KeyBinding(.keys([.escape]), "Esc", .filter, nil, .filterClear, "clear the filter", hint: "clear"),
         KeyBinding(.keys([.backspace, .delete]), "Bksp", .filter, nil, .filterBackspace, "delete a character"),
         KeyBinding(.printable, "text", .filter, nil, .insert, "typing filters the list"),
+        // The command line.
+        KeyBinding(.keys([.enter]), "Enter", .command, nil, .commandRun, "run the command", hint: "run"),
+        KeyBinding(.keys([.escape]), "Esc", .command, nil, .commandClose, "close the line, nothing run", hint: "close"),
+        KeyBinding(.keys([.tab]), "Tab", .command, nil, .commandComplete, "complete a command, view, column or request id", hint: "complete"),
+        KeyBinding(.keys([.up]), "↑", .command, nil, .commandHistory(-1), "previous command"),
+        KeyBinding(.keys([.down]), "↓", .command, nil, .commandHistory(1), "next command"),
+        KeyBinding(.keys([.backspace, .delete]), "Bksp", .command, nil, .commandBackspace, "delete a character"),
+        KeyBinding(.printable, "text", .command, nil, .insert, "typing edits the command"),
         // Help.
         KeyBinding(.keys([.escape, .char("?"), .char("q"), .enter]), "Esc ? q", .help, nil, .closeHelp, "close help", hint: "close"),
         KeyBinding(.keys([.up, .char("k")]), "↑ k", .help, nil, .moveUp, "scroll up", hint: "up"),
@@ -132,18 +149,18 @@ public enum Keymap {
     ]
 
     /// The binding for `key` in `mode` on `view`, first match wins.
-    public static func binding(for key: Key, mode: KeyMode, view: ConsoleView) -> KeyBinding? {
+    public static func binding(for key: Key, mode: KeyMode, view: ConsoleView, in bindings: [KeyBinding] = Keymap.bindings) -> KeyBinding? {
         bindings.first { $0.mode == mode && ($0.views?.contains(view) ?? true) && $0.pattern.matches(key) }
     }
 
     /// The hint line for a mode and view, e.g. "a approve · d deny · ? help".
-    public static func hints(mode: KeyMode, view: ConsoleView) -> String {
+    public static func hints(mode: KeyMode, view: ConsoleView, in bindings: [KeyBinding] = Keymap.bindings) -> String {
         bindings.filter { $0.hint != nil && $0.mode == mode && ($0.views?.contains(view) ?? true) }
             .map { "\($0.label) \($0.hint!)" }.joined(separator: "  ")
     }
 
     /// The help screen, generated from `bindings`: one section per mode.
-    public static func helpLines() -> [String] {
+    public static func helpLines(_ bindings: [KeyBinding] = Keymap.bindings) -> [String] {
         var lines: [String] = []
         for mode in KeyMode.allCases {
             let rows = bindings.filter { $0.mode == mode }

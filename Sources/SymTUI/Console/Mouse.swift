@@ -8,9 +8,11 @@ struct TabBar {
     struct Tab { var view: ConsoleView; var label: String; var col: Int; var width: Int }
 
     static let title = " SymTUI "
+    /// The title of a wallboard (`--readonly`).
+    static let readOnlyTitle = " READ-ONLY "
 
     static func tabs(_ state: ConsoleState) -> [Tab] {
-        var x = DisplayWidth.of(title) + 1
+        var x = DisplayWidth.of(state.readOnly ? readOnlyTitle : title) + 1
         return ConsoleView.allCases.map { v in
             var label = "\(v.rawValue) \(v.title)"
             if v == .review, let n = state.reviewCount, n > 0 { label += " (\(n))" }

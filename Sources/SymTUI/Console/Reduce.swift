@@ -137,8 +137,9 @@ public enum Console {
         if s.layout.isTooSmall, key == .char("q") || key == .escape, s.mode != .prompt {
             s.quitting = true; fx.append(.quit); return
         }
-        guard let b = Keymap.binding(for: key, mode: s.mode, view: s.view) else { return }
+        guard let b = Keymap.binding(for: key, mode: s.mode, view: s.view, in: s.keymap) else { return }
         if s.mode != .prompt { s.message = nil }
+        if s.readOnly, let refusal = readOnlyRefusal(b.action, view: s.view) { s.message = refusal; return }
         apply(&s, b.action, key, &fx)
     }
 
@@ -146,7 +147,7 @@ public enum Console {
         let v = s.view
         if let top = s.helpScroll {
             let room = max(1, s.layout.bodyHeight - 2)
-            let lines = Keymap.helpLines()
+            let lines = Keymap.helpLines(s.keymap)
             let step: Int
             switch action {
             case .moveUp: step = -1
@@ -177,7 +178,7 @@ public enum Console {
         case .nextView: switchView(&s, ConsoleView(rawValue: v.rawValue % ConsoleView.allCases.count + 1)!, &fx)
         case .previousView: switchView(&s, ConsoleView(rawValue: (v.rawValue + ConsoleView.allCases.count - 2) % ConsoleView.allCases.count + 1)!, &fx)
         case let .showView(target): switchView(&s, target, &fx)
-        case .startFilter: s.filterEditing = true
+        case .startFilter: s.filterEditing = true; s.filterLine = s.list(v).filter; s.filterError = nil
         case .showHelp: s.helpScroll = 0
         case .quit: s.quitting = true; fx.append(.quit)
         case .approve:
@@ -207,15 +208,19 @@ public enum Console {
         case .insert:
             guard case let .char(c) = key else { return }
             insert(&s, c, &fx)
-        case .filterApply: s.filterEditing = false
-        case .filterClear:
+        case .filterApply:
             s.filterEditing = false
+            if let e = s.filterError { s.message = ConsoleMessage(kind: .refused, text: e + "; the filter stays " + quotedFilter(s, v)) }
+            s.filterError = nil
+        case .filterClear:
+            s.filterEditing = false; s.filterLine = ""; s.filterError = nil
             if v.isPaged { s.lists[v]?.filter = ""; resetWindow(&s, v); fx.append(.load(v)) }
         case .filterBackspace:
-            if v.isPaged, s.lists[v]?.filter.isEmpty == false {
-                s.lists[v]?.filter.removeLast(); resetWindow(&s, v); fx.append(.load(v))
-            }
+            if v.isPaged, !s.filterLine.isEmpty { s.filterLine.removeLast(); takeFilterLine(&s, &fx) }
         case .closeHelp: s.helpScroll = nil
+        case .openCommandLine, .cycleSort, .reverseSort, .requestAgain, .commandRun, .commandClose, .commandComplete,
+             .commandBackspace, .commandHistory:
+            applyCommandLine(&s, action, &fx)
         case .formNext: s.form.map { f in s.form?.focus = (f.focus + 1) % f.focusCount }
         case .formPrevious: s.form.map { f in s.form?.focus = (f.focus + f.focusCount - 1) % f.focusCount }
         case .formSpace:
@@ -249,13 +254,13 @@ public enum Console {
         }
     }
 
-    private static func subject(_ r: AccessRequest) -> String {
+    static func subject(_ r: AccessRequest) -> String {
         let target = r.targetLabel ?? r.target
         return "#\(r.id) " + SafeText.display(r.requester) + " " + SafeText.display(r.flow)
             + (target.map { " → " + SafeText.display($0) } ?? "")
     }
 
-    private static func pendingSelection(_ s: inout ConsoleState, verb: String) -> AccessRequest? {
+    static func pendingSelection(_ s: inout ConsoleState, verb: String) -> AccessRequest? {
         guard let r = s.selectedRequest(s.view) else {
             s.message = ConsoleMessage(kind: .refused, text: "nothing selected to \(verb)"); return nil
         }
@@ -266,7 +271,7 @@ public enum Console {
         return r
     }
 
-    private static func activeSelection(_ s: inout ConsoleState, verb: String) -> AccessRequest? {
+    static func activeSelection(_ s: inout ConsoleState, verb: String) -> AccessRequest? {
         guard let r = s.selectedRequest(s.view) else {
             s.message = ConsoleMessage(kind: .refused, text: "nothing selected to \(verb)"); return nil
         }
@@ -319,8 +324,12 @@ public enum Console {
             guard let p = s.prompt, p.kind.takesText, p.text.count < 500 else { return }
             s.prompt?.text.append(c); s.prompt?.error = nil
         case .filter:
-            guard s.view.isPaged, (s.lists[s.view]?.filter.count ?? 0) < 100 else { return }
-            s.lists[s.view]?.filter.append(c); resetWindow(&s, s.view); fx.append(.load(s.view))
+            guard s.view.isPaged, s.filterLine.count < 100 else { return }
+            s.filterLine.append(c); takeFilterLine(&s, &fx)
+        case .command:
+            guard var line = s.commandLine, line.text.count < 500 else { return }
+            line.text.append(c); line.error = nil; line.historyIndex = nil
+            s.commandLine = line
         case .form:
             editText(&s) { t, cursor in
                 guard t.count < 500 else { return }
@@ -358,7 +367,7 @@ public enum Console {
     }
 
     /// Scrolls so the selection is visible; asks for a load when the window leaves the loaded page.
-    private static func ensureVisible(_ s: inout ConsoleState, _ v: ConsoleView, _ fx: inout [Effect]) {
+    static func ensureVisible(_ s: inout ConsoleState, _ v: ConsoleView, _ fx: inout [Effect]) {
         var l = s.list(v)
         let h = pageSize(s, v)
         let n = total(s, v)
@@ -371,7 +380,7 @@ public enum Console {
         if let p = l.page, !p.covers(from: l.top, count: h), !fx.contains(.load(v)) { fx.append(.load(v)) }
     }
 
-    private static func resetWindow(_ s: inout ConsoleState, _ v: ConsoleView) {
+    static func resetWindow(_ s: inout ConsoleState, _ v: ConsoleView) {
         s.lists[v]?.selected = 0; s.lists[v]?.top = 0; s.lists[v]?.selectedId = nil
     }
 
@@ -403,7 +412,7 @@ public enum Console {
 
     // MARK: the request form
 
-    private static func openForm(_ s: inout ConsoleState) {
+    static func openForm(_ s: inout ConsoleState) {
         let choices = s.choices
         guard s.requestList.selected < choices.count else { return }
         let (flow, target) = choices[s.requestList.selected]

@@ -83,7 +83,7 @@ struct Painter {
 
     mutating func drawTabs() {
         buffer.fill(row: 0, style: .tabInactive)
-        buffer.put(TabBar.title, row: 0, col: 0, style: .title)
+        buffer.put(state.readOnly ? TabBar.readOnlyTitle : TabBar.title, row: 0, col: 0, style: state.readOnly ? .banner : .title)
         var end = 0
         for tab in TabBar.tabs(state) {   // the layout a mouse click is matched against
             buffer.put(tab.label, row: 0, col: tab.col, style: tab.view == state.view ? .tabActive : .tabInactive)
@@ -121,8 +121,8 @@ struct Painter {
 
     mutating func drawMessage() {
         let row = layout.messageRow
-        if let err = state.prompt?.error {
-            buffer.put("✗ " + err, row: row, col: 1, style: .refusal); return
+        if let err = state.prompt?.error ?? state.commandLine?.error ?? (state.filterEditing ? state.filterError : nil) {
+            buffer.put("✗ " + safe(err), row: row, col: 1, style: .refusal); return
         }
         guard let m = state.message else { return }
         switch m.kind {
@@ -154,12 +154,13 @@ struct Painter {
             buffer.put(shown, row: row, col: 0, style: .prompt)
             return
         }
+        if drawCommandLine(row: row) { return }
         if state.filterEditing {
-            buffer.put("/" + safe(state.list(state.view).filter) + "_", row: row, col: 0, style: .prompt)
+            buffer.put("/" + safe(state.filterLine) + "_", row: row, col: 0, style: .prompt)
             buffer.put("Enter keep  Esc clear", row: row, col: cols - 22, style: .dim)
             return
         }
-        buffer.put(Keymap.hints(mode: state.mode, view: state.view), row: row, col: 1, style: .dim)
+        buffer.put(Keymap.hints(mode: state.mode, view: state.view, in: state.keymap), row: row, col: 1, style: .dim)
     }
 
     // MARK: help
@@ -168,7 +169,7 @@ struct Painter {
         let top = layout.bodyTop
         let h = layout.bodyHeight
         buffer.put("Keys — generated from the keymap", row: top, col: 1, style: .header)
-        let lines = Keymap.helpLines()
+        let lines = Keymap.helpLines(state.keymap)
         let first = state.helpScroll ?? 0
         let page = Keymap.helpPage(first: first, room: h - 2, lines: lines)
         for (i, n) in page.enumerated() {
@@ -334,9 +335,10 @@ struct Painter {
         // The selection stays on screen even when the pane's height changed since the last key.
         if l.selected >= l.top + h { l.top = l.selected - h + 1 }
         if l.selected < l.top { l.top = l.selected }
-        let cs = columns(v)
+        let cs = sortMarked(columns(v), v)
         let w = Column.widths(cs, total: cols - 1)
         header(cs, w, row: top)
+        let marks = l.highlightRegex
         if !l.filter.isEmpty || state.filterEditing {
             let f = " filter: " + safe(l.filter) + " (\(l.total) match) "
             buffer.put(f, row: top, col: max(0, cols - DisplayWidth.of(f) - 1), style: .prompt)
@@ -359,12 +361,16 @@ struct Painter {
             let sel = idx == l.selected
             guard k >= 0, k < page.count else { buffer.put("  …", row: row, col: 0, style: .dim); continue }
             if v == .audit {
-                cellsRow([sel ? "▸" : " "] + auditCells(events[k]), w, row: row, style: sel ? .selected : .normal)
+                let cells = [sel ? "▸" : " "] + auditCells(events[k])
+                cellsRow(cells, w, row: row, style: sel ? .selected : .normal)
+                highlight(cells, w, row: row, regex: marks, selected: sel)
             } else {
                 let r = requests[k]
                 let new = v == .review && state.newRequestIds.contains(r.id)
                 let style: Style = sel ? (new ? .selectedNew : .selected) : (new ? .newRow : .normal)
-                cellsRow([(sel ? "▸" : " ") + (new ? "●" : " ")] + requestCells(v, r), w, row: row, style: style)
+                let cells = [(sel ? "▸" : " ") + (new ? "●" : " ")] + requestCells(v, r)
+                cellsRow(cells, w, row: row, style: style)
+                highlight(cells, w, row: row, regex: marks, selected: sel)
             }
         }
         let dTop = top + 1 + h

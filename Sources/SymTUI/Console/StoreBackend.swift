@@ -19,6 +19,8 @@ final class StoreBackend: ConsoleBackend {
     private var version = 0
     /// Set when the daemon came back: the next wait reports a change, so every view is read again.
     private var recovered = false
+    /// A wallboard (`--readonly`): no change and no prefetch is ever sent; only reads (and pings).
+    var readOnly = false
 
     init(context: CLIContext) throws {
         self.context = context
@@ -67,7 +69,7 @@ final class StoreBackend: ConsoleBackend {
     func flows() throws -> [FlowSummary] {
         FlowCatalog.entries(config: config).map { e in
             var fields = e.flow.promptFields.filter(\.visible)
-            for i in fields.indices where fields[i].prefetch { fields[i].allowedValues = prefetched(flow: e.flow.name, field: fields[i]) }
+            for i in fields.indices where fields[i].prefetch && !readOnly { fields[i].allowedValues = prefetched(flow: e.flow.name, field: fields[i]) }
             var summary = FlowSummary(name: e.flow.name, label: e.flow.label, targets: e.targets.map { TargetSummary(name: $0.name, label: $0.label) },
                         approvers: e.flow.approvers.users + e.flow.approvers.groups.map { "group:" + $0 }
                             + e.flow.approvalSteps.flatMap { s in s.approvers.users + s.approvers.groups.map { "group:" + $0 } },
@@ -88,20 +90,26 @@ final class StoreBackend: ConsoleBackend {
     }
 
     func page(_ view: ConsoleView, filter: String, offset: Int, limit: Int) throws -> ConsolePage {
+        try page(view, filter: filter, shape: ListShape(), offset: offset, limit: limit)
+    }
+
+    /// Sorting and regex matching are done by the daemon before paging (see docs/console.md).
+    func page(_ view: ConsoleView, filter: String, shape: ListShape, offset: Int, limit: Int) throws -> ConsolePage {
         let search = filter.isEmpty ? nil : filter
         switch view {
         case .review:
-            let (rows, total) = try read { try $0.review(search: search, offset: offset, limit: limit) }
-            if search == nil { reviewTotal = (version, total) }
+            let (rows, total) = try read { try $0.review(search: search, offset: offset, limit: limit, shape: shape) }
+            if search == nil, shape.regex == nil { reviewTotal = (version, total) }
             return ConsolePage(offset: offset, total: total, rows: .requests(rows))
         case .mine, .grants, .request:
             var q = RequestQuery(limit: limit, offset: offset)
             q.search = search
+            q.shape = shape
             if view == .mine { q.requester = me.name } else { q.states = [.active, .escalating, .deescalating] }
             let (rows, total) = try read { try $0.requestsWithTotal(q) }
             return ConsolePage(offset: offset, total: total, rows: .requests(rows))
         case .audit:
-            let (rows, total) = try read { try $0.audit(search: search, offset: offset, limit: limit) }
+            let (rows, total) = try read { try $0.audit(search: search, offset: offset, limit: limit, shape: shape) }
             return ConsolePage(offset: offset, total: total, rows: .events(rows))
         case .stats:
             return ConsolePage(offset: 0, total: 0, rows: .requests([]))   // not a list: its figures come from `report`
@@ -163,6 +171,7 @@ final class StoreBackend: ConsoleBackend {
     }
 
     func send(_ action: ConsoleAction) -> ActionResult {
+        if readOnly { return .refused(Console.readOnlyText) }
         let command: ChangeCall
         switch action {
         case let .submit(flow, target, fields, start):
@@ -198,9 +207,9 @@ final class UnavailableReader: StoreReader {
     func requests(_ q: RequestQuery) throws -> [AccessRequest] { try fail() }
     func requestsWithTotal(_ q: RequestQuery) throws -> (rows: [AccessRequest], total: Int) { try fail() }
     func request(id: Int64) throws -> (AccessRequest, [AuditEvent])? { try fail() }
-    func review(search: String?, offset: Int, limit: Int) throws -> (rows: [AccessRequest], total: Int) { try fail() }
+    func review(search: String?, offset: Int, limit: Int, shape: ListShape) throws -> (rows: [AccessRequest], total: Int) { try fail() }
     func events(afterSeq: Int64, limit: Int, filter: AuditFilter) throws -> [AuditEvent] { try fail() }
-    func audit(search: String?, offset: Int, limit: Int) throws -> (rows: [AuditEvent], total: Int) { try fail() }
+    func audit(search: String?, offset: Int, limit: Int, shape: ListShape) throws -> (rows: [AuditEvent], total: Int) { try fail() }
     func lastEvents(_ count: Int) throws -> [AuditEvent] { try fail() }
     func delivery() throws -> (headSeq: Int64, destinations: [DestinationStatus]) { try fail() }
     func report(since: Date) throws -> ActivityReport { try fail() }

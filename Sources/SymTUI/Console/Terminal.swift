@@ -198,7 +198,7 @@ public final class Terminal {
         if c.isASCII { return String(c) }
         let table: [Character: String] = ["…": "~", "▸": ">", "●": "*", "─": "-", "│": "|", "→": ">", "✓": "+", "✗": "x",
                                           "⚠": "!", "‹": "<", "›": ">", "↑": "^", "↓": "v", "←": "<", "·": ".", "×": "x",
-                                          "—": "-", "–": "-", "␛": "^", "∞": "-"]
+                                          "—": "-", "–": "-", "␛": "^", "∞": "-", "▲": "^", "▼": "v"]
         if let t = table[c] { return String(repeating: t, count: Int(cell.width)) }
         let folded = String(c).folding(options: [.diacriticInsensitive, .widthInsensitive], locale: nil)
         if folded.count == 1, folded.allSatisfy(\.isASCII), cell.width == 1 { return folded }

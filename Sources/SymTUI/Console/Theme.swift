@@ -7,6 +7,8 @@ public enum Style: Int, CaseIterable, Sendable {
     case fieldLabel, fieldFocus, fieldError, button, buttonFocus, helpKey
     /// The cell under the text cursor of the focused input.
     case cursor
+    /// Text a `/` expression matched, in a row and in the selected row.
+    case match, selectedMatch
 }
 
 /// Terminal text attributes (curses A_*).
@@ -62,6 +64,8 @@ public enum Theme {
         ThemeEntry(style: .helpKey, foreground: .cyan, background: .default, colourAttributes: [.bold], monochromeAttributes: [.bold]),
         // Inside a reversed focused field, an un-reversed underlined cell.
         ThemeEntry(style: .cursor, foreground: .black, background: .white, colourAttributes: [.underline], monochromeAttributes: [.underline]),
+        ThemeEntry(style: .match, foreground: .yellow, background: .default, colourAttributes: [.bold, .underline], monochromeAttributes: [.bold, .underline]),
+        ThemeEntry(style: .selectedMatch, foreground: .black, background: .white, colourAttributes: [.underline], monochromeAttributes: [.reverse, .underline]),
     ]
 
     private static let byStyle: [ThemeEntry] = Style.allCases.map { s in table.first { $0.style == s }! }
