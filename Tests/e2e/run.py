@@ -3559,6 +3559,8 @@ def main():
     suite.addTests(unittest.defaultTestLoader.loadTestsFromModule(handler_messages_e2e))
     import stats_e2e
     suite.addTests(unittest.defaultTestLoader.loadTestsFromModule(stats_e2e))
+    import console_cmdline_e2e
+    suite.addTests(unittest.defaultTestLoader.loadTestsFromModule(console_cmdline_e2e))
     if opts.k:
         def keep(s):
             out = unittest.TestSuite()
