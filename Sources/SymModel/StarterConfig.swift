@@ -71,6 +71,10 @@ public enum StarterConfig {
 
   // How much one user may ask of the daemon (these are the defaults).
   // limits: { pending_per_user: 20, field_bytes: 16384, request_bytes: 65536 },
+
+  // Console keys rebound: action → one character (approve, deny, revoke, cancel, release, extend,
+  // request_again, filter, sort, sort_reverse, move_up, move_down, first, last).
+  // console: { keys: { approve: "y", deny: "n" } },
 }
 
 """#

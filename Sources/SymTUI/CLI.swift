@@ -204,6 +204,7 @@ enum CLI {
         }),
         StatusLine.spec,
         Completion.spec,
+        ConsoleHelp.spec,
     ] + AuditCommands.specs + Inspect.specs + SymImport.specs + Operations.specs + ReportCommand.specs + NotifyCommands.specs + OnCallCommands.specs }
 
     static func runConsole(_ globals: ParsedArguments) -> Int32 {
