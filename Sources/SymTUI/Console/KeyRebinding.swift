@@ -49,7 +49,7 @@ extension Keymap {
             guard b.mode == .list, Console.readOnlyRefusal(b.action, view: b.views?.first ?? .review) != nil else { return b }
             var out = b
             out.hint = nil
-            out.help += " — off: read-only console"
+            out.help += " (off: read-only)"
             return out
         }
     }

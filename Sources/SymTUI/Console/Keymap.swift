@@ -94,7 +94,7 @@ public enum Keymap {
         KeyBinding(.keys([.char("c")]), "c", .list, [.mine], .cancel, "cancel a pending request", hint: "cancel"),
         KeyBinding(.keys([.char("x")]), "x", .list, [.mine], .release, "release an active grant", hint: "release"),
         KeyBinding(.keys([.char("e")]), "e", .list, [.mine], .extend, "extend an active grant", hint: "extend"),
-        KeyBinding(.keys([.char("/")]), "/", .list, [.review, .mine, .grants, .audit], .startFilter, "filter: text or a regular expression, ! inverts", hint: "filter"),
+        KeyBinding(.keys([.char("/")]), "/", .list, [.review, .mine, .grants, .audit], .startFilter, "filter (text or regex; ! inverts)", hint: "filter"),
         KeyBinding(.keys([.tab]), "Tab", .list, nil, .nextView, "next view"),
         KeyBinding(.keys([.backTab]), "S-Tab", .list, nil, .previousView, "previous view"),
         KeyBinding(.keys(ch("1")), "1", .list, nil, .showView(.request), "Request view"),

@@ -254,13 +254,13 @@ public enum Console {
         }
     }
 
-    static func subject(_ r: AccessRequest) -> String {
+    private static func subject(_ r: AccessRequest) -> String {
         let target = r.targetLabel ?? r.target
         return "#\(r.id) " + SafeText.display(r.requester) + " " + SafeText.display(r.flow)
             + (target.map { " → " + SafeText.display($0) } ?? "")
     }
 
-    static func pendingSelection(_ s: inout ConsoleState, verb: String) -> AccessRequest? {
+    private static func pendingSelection(_ s: inout ConsoleState, verb: String) -> AccessRequest? {
         guard let r = s.selectedRequest(s.view) else {
             s.message = ConsoleMessage(kind: .refused, text: "nothing selected to \(verb)"); return nil
         }
@@ -271,7 +271,7 @@ public enum Console {
         return r
     }
 
-    static func activeSelection(_ s: inout ConsoleState, verb: String) -> AccessRequest? {
+    private static func activeSelection(_ s: inout ConsoleState, verb: String) -> AccessRequest? {
         guard let r = s.selectedRequest(s.view) else {
             s.message = ConsoleMessage(kind: .refused, text: "nothing selected to \(verb)"); return nil
         }

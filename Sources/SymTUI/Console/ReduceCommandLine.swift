@@ -50,7 +50,7 @@ extension ConsoleView {
         case .review: return [(.id, "ID"), (.requester, "Requester"), (.flow, "Flow"), (.target, "Target"), (.age, "Age"), (.expires, "Expires")]
         case .mine: return [(.id, "ID"), (.flow, "Flow"), (.target, "Target"), (.state, "State"), (.expires, "Time")]
         case .grants: return [(.id, "ID"), (.requester, "User"), (.flow, "Flow"), (.target, "Target"), (.state, "State"), (.expires, "Left")]
-        case .request, .audit: return []
+        default: return []   // Request, Audit: not sorted by column
         }
     }
 }
