@@ -20,7 +20,7 @@ if arguments.first == "watch-probe" {
     }
 }
 
-let all = ["render", "audit", "throughput", "latency", "expiry-lag", "expiry-burst", "console", "status", "report"]
+let all = ["render", "audit", "throughput", "latency", "expiry-lag", "expiry-burst", "console", "status", "report", "shaped"]
 let only = value("--only").map { $0.split(separator: ",").map(String.init) } ?? all
 let root = value("--dir") ?? (FileManager.default.currentDirectoryPath + "/.build/bench-data")
 try? FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
@@ -43,6 +43,7 @@ for name in only {
         case "console": try measureConsole(root: root, report: report)
         case "status": try measureStatusLine(root: root, report: report)
         case "report": try measureReport(root: root, report: report)
+        case "shaped": try measureShapedReads(root: root, report: report)
         default: log("symtui-bench: unknown figure \(name) (one of \(all.joined(separator: ", ")))"); exit(64)
         }
     } catch {

@@ -91,6 +91,28 @@ final class CommandLineTests: XCTestCase {
         XCTAssertEqual(app.state.view, .audit)
     }
 
+    func testSortCommandTakesDescAfterTheColumn() {
+        XCTAssertEqual(try? ConsoleCommand.parse("sort flow desc").get(), .sort(.flow, descending: true))
+        XCTAssertEqual(try? ConsoleCommand.parse("sort FLOW").get(), .sort(.flow, descending: false))
+    }
+
+    func testUnknownSortColumnIsAnError() {
+        guard case let .failure(e) = ConsoleCommand.parse("sort colour") else { return XCTFail("parsed") }
+        XCTAssertTrue(e.message.hasPrefix("unknown column: colour (one of id, age"), e.message)
+    }
+
+    func testACommandForARequestAlreadyBeingSentIsHeldBack() {
+        let backend = standardBackend()
+        let app = startedApp(backend)
+        var s = app.state
+        for c in ":approve 103 ok" { s = Console.reduce(s, .char(c)).0 }
+        s = Console.reduce(s, .key(.enter)).0                  // sent; no answer yet
+        for c in ":deny 103 no" { s = Console.reduce(s, .char(c)).0 }
+        let (after, fx) = Console.reduce(s, .key(.enter))
+        XCTAssertEqual(fx, [])
+        XCTAssertEqual(after.commandLine?.error, "#103: approve was sent and awaits the daemon's answer")
+    }
+
     func testUnknownViewIsAnError() {
         let app = startedApp(standardBackend())
         app.press(.char(":")); app.type("view nowhere"); app.press(.enter)

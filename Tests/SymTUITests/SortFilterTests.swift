@@ -33,6 +33,19 @@ final class SortFilterTests: XCTestCase {
         XCTAssertEqual(app.state.list(.review).page?.requests.map(\.requester), ["田中", "carol", "bob", "alice"])
     }
 
+    func testCapitalSInAuditShowsTheOldestEventsFirst() {
+        let app = startedApp(standardBackend())
+        app.press(.char("5"), .char("S"))
+        XCTAssertEqual(app.state.list(.audit).page?.events.map(\.seq), [1, 2, 3, 4, 5, 6])
+        XCTAssertTrue(app.screen.line(1).contains("Seq ▲"))
+    }
+
+    func testSInAuditDoesNothing() {
+        let (s, fx) = Console.reduce(Console.reduce(startedApp(standardBackend()).state, .char("5")).0, .char("s"))
+        XCTAssertNil(s.list(.audit).sort)
+        XCTAssertEqual(fx, [])
+    }
+
     func testSortingResetsTheSelectionToTheTop() {
         let app = startedApp(standardBackend())
         app.press(.char("j"), .char("j"), .char("s"))

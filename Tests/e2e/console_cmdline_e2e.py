@@ -5,6 +5,7 @@ import os
 import re
 import shlex
 import shutil
+import subprocess
 import time
 
 from symtui_harness import Tmux
@@ -147,3 +148,14 @@ class ConsoleCommandLineTests(E2ECase):
         with open(self.daemon_log, errors="replace") as f:
             later = f.read()[logged:]
         self.assertNotIn(self.users["b"] + ":", later, f"the daemon logged a change by the wallboard:\n{later}")
+
+    def test_a_console_key_bound_twice_is_refused_when_the_config_loads(self):
+        with open(self.config) as f:
+            text = f.read()
+        bad = os.path.join(self.dir, "bad-keys.json5")
+        with open(bad, "w") as f:
+            f.write(text.rstrip().rstrip("}") + ', "console": {"keys": {"approve": "d"}}\n}\n')
+        r = subprocess.run([self.bin, "--config", bad, "config", "check"], capture_output=True, text=True, timeout=30)
+        self.assertEqual(r.returncode, 65, r.stdout + r.stderr)
+        self.assertIn("console.keys.approve", r.stdout + r.stderr)
+        self.assertIn("key 'd' is bound twice (approve and deny)", r.stdout + r.stderr)
