@@ -70,9 +70,11 @@ public struct ListShape: Sendable, Equatable {
 
     /// `rows` (newest first, as read) narrowed and ordered by this shape, then the page `offset..<offset+limit`,
     /// with the total of the narrowed list.
-    public func page(_ rows: [AccessRequest], offset: Int, limit: Int) throws -> (rows: [AccessRequest], total: Int) {
+    /// `texts` gives what a row's regex is matched against (a store passes its field values as read).
+    public func page(_ rows: [AccessRequest], offset: Int, limit: Int,
+                     texts: (AccessRequest) -> [String] = ListShape.searchedTexts) throws -> (rows: [AccessRequest], total: Int) {
         var kept = rows
-        if let re = try compiledRegex() { kept = kept.filter { ListShape.matches(re, ListShape.searchedTexts($0)) != invert } }
+        if let re = try compiledRegex() { kept = kept.filter { ListShape.matches(re, texts($0)) != invert } }
         if let sort { kept = ListShape.sorted(kept, by: sort, descending: descending) } else if descending { kept.reverse() }
         return (Array(kept.dropFirst(offset).prefix(limit)), kept.count)
     }

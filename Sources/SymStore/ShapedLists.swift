@@ -21,13 +21,13 @@ public enum ShapedLists {
     /// A page of the review queue `ids` (newest first), shaped.
     public static func review(_ ids: [Int64], shape: ListShape, store: Store, offset: Int, limit: Int) throws -> (rows: [AccessRequest], total: Int) {
         let window = Array(ids.prefix(ListShape.scanLimit))
-        var light: [AccessRequest] = []
+        var light: [(AccessRequest, String)] = []
         for start in stride(from: 0, to: window.count, by: 500) {
             let chunk = Array(window[start..<min(window.count, start + 500)])
             let inList = " WHERE id IN (" + chunk.map { _ in "?" }.joined(separator: ",") + ")"
             light += try lightRows(store, whereSQL: inList, values: chunk.map { .int($0) }, limit: chunk.count, withFields: shape.regex != nil)
         }
-        light.sort { $0.id > $1.id }
+        light.sort { $0.0.id > $1.0.id }
         return try whole(shape, light, store: store, offset: offset, limit: limit)
     }
 
@@ -37,25 +37,35 @@ public enum ShapedLists {
     }
 
     /// Shapes light rows, then reads the page's requests whole, in the shaped order.
-    private static func whole(_ shape: ListShape, _ light: [AccessRequest], store: Store, offset: Int, limit: Int) throws -> (rows: [AccessRequest], total: Int) {
-        let (page, total) = try shape.page(light, offset: offset, limit: limit)
+    private static func whole(_ shape: ListShape, _ light: [(AccessRequest, String)], store: Store, offset: Int, limit: Int) throws -> (rows: [AccessRequest], total: Int) {
+        let values = Dictionary(light.map { ($0.0.id, $0.1) }, uniquingKeysWith: { a, _ in a })
+        let (page, total) = try shape.page(light.map(\.0), offset: offset, limit: limit) { r in
+            ListShape.searchedTexts(r) + [values[r.id] ?? ""]
+        }
         let byID = Dictionary(try store.requests(ids: page.map(\.id)).map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
         return (page.compactMap { byID[$0.id] }, total)
     }
 
-    /// Requests with only what sorting and matching look at, newest first.
-    private static func lightRows(_ store: Store, whereSQL: String, values: [SQLValue], limit: Int, withFields: Bool) throws -> [AccessRequest] {
+    /// The field values of a request as `FieldValue.description` writes them (lists comma-separated, bools as
+    /// true/false), one per line in key order, computed by SQLite from the stored `{"k":{"type","value"}}` JSON.
+    static let fieldValuesSQL = """
+        (SELECT group_concat(CASE json_type(f.value, '$.value') WHEN 'array' THEN \
+        (SELECT group_concat(e.value, ',') FROM json_each(f.value, '$.value') e) WHEN 'true' THEN 'true' WHEN 'false' THEN 'false' \
+        ELSE json_extract(f.value, '$.value') END, char(10)) FROM json_each(requests.fields) f)
+        """
+
+    /// Requests with only what sorting and matching look at, newest first, with their field values (when asked).
+    private static func lightRows(_ store: Store, whereSQL: String, values: [SQLValue], limit: Int, withFields: Bool) throws -> [(AccessRequest, String)] {
         let sql = "SELECT id, flow, target, target_label, requester, state, created_at, request_expires_at, access_expires_at"
-            + (withFields ? ", fields" : "") + " FROM requests\(whereSQL) ORDER BY id DESC LIMIT ?"
-        var out: [AccessRequest] = []
+            + (withFields ? ", " + fieldValuesSQL : "") + " FROM requests\(whereSQL) ORDER BY id DESC LIMIT ?"
+        var out: [(AccessRequest, String)] = []
         out.reserveCapacity(min(limit, 1024))
         try store.db.query(sql, values + [.int(Int64(limit))]) { s in
             var r = AccessRequest(id: s.int(0), flow: s.text(1), target: s.optText(2), targetLabel: s.optText(3), requester: s.text(4),
-                                  state: RequestState(rawValue: s.text(5)) ?? .pending, fields: withFields ? Store.decodeFields(s.text(9)) : [:],
-                                  durationSeconds: nil, createdAt: Store.date(s.int(6)), requestExpiresAt: Store.date(s.int(7)),
-                                  requiredApprovals: 1, extends: nil)
+                                  state: RequestState(rawValue: s.text(5)) ?? .pending, durationSeconds: nil,
+                                  createdAt: Store.date(s.int(6)), requestExpiresAt: Store.date(s.int(7)), requiredApprovals: 1, extends: nil)
             r.accessExpiresAt = Store.date(s.optInt(8))
-            out.append(r)
+            out.append((r, withFields ? (s.optText(9) ?? "") : ""))
         }
         return out
     }

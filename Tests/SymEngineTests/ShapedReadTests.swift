@@ -61,6 +61,15 @@ final class ShapedReadTests: XCTestCase {
         XCTAssertEqual(JSONValue.obj(pairs)["total"]?.intValue, 2)
     }
 
+    func testARegexMatchesAFieldValueAsItIsWritten() throws {
+        let (h, service, made) = try world()
+        var q = RequestQuery(limit: 10)
+        q.shape = ListShape(regex: "^1h$")   // the duration field: access, access, two (job has none)
+        XCTAssertEqual(ids(try service.answer(.requests(q, count: true), caller: h.alice)), [made[3].id, made[2].id, made[0].id])
+        XCTAssertEqual(ids(try service.answer(.review(search: nil, offset: 0, limit: 10, shape: q.shape), caller: h.alice)),
+                       [made[3].id, made[2].id, made[0].id])
+    }
+
     func testTheDefaultOrderIsUnchangedWithoutAShape() throws {
         let (h, service, made) = try world()
         XCTAssertEqual(ids(try service.answer(.review(search: nil, offset: 0, limit: 10), caller: h.alice)), made.reversed().map(\.id))
