@@ -279,6 +279,9 @@ extension Console {
                 if case let .bool(b) = value { form.fields[i].input = .toggle(b) }
             case let .choice(_, allowed):
                 if let k = allowed.firstIndex(of: value) { form.fields[i].input = .choice(k, allowed: allowed) }
+            case let .multiple(_, cursor, allowed):
+                let parts = Set(value.description.split(separator: ",").map(String.init))
+                form.fields[i].input = .multiple(Set(allowed.indices.filter { parts.contains(allowed[$0].description) }), cursor: cursor, allowed: allowed)
             }
         }
         s.form = form
