@@ -217,7 +217,7 @@ start_console() {
   tm kill-server >/dev/null 2>&1 || true
   [ -n "$XTERM_PID" ] && { kill "$XTERM_PID" 2>/dev/null || true; wait "$XTERM_PID" 2>/dev/null || true; XTERM_PID=""; }
   tm -f /dev/null new-session -d -s shots -x "$COLS" -y "$ROWS" \
-    env "$@" TERM=tmux-256color "$S" --config "$C"
+    env "$@" TERM=tmux-256color "$S" --config "$C" "${CONSOLE_ARGS[@]}"
   tm set-option -g status off
   tm set-option -g default-terminal tmux-256color
   tm set-option -g window-size manual
@@ -245,6 +245,7 @@ shot() {
 }
 
 # --- the shots ---------------------------------------------------------------------------------------
+CONSOLE_ARGS=()
 start_console
 wait_for "daemon ok"
 keys 2;           wait_for "INC-4821"
@@ -284,6 +285,27 @@ keys 2;           wait_for "INC-4821"
 keys '?';         wait_for "more (j, PgDn)"
 shot help
 keys Escape
+
+# Review sorted by requester (s twice: id, then requester), filtered by a regular expression, the match underlined.
+keys s; keys s;   wait_for "▲"
+keys /; keys -l "bastion|orders"; keys Enter
+wait_for "bastion|orders"
+shot sort-regex
+keys :; keys -l "filter"; keys Enter; sleep 0.2
+
+# The : command line completing a request id for :approve (the candidates show on the message row).
+keys :; keys -l "approve "; keys Tab
+sleep 0.3
+shot command-line
+keys Escape
+
+# The wallboard: no action keys, a READ-ONLY banner.
+CONSOLE_ARGS=(--readonly)
+start_console
+wait_for "READ-ONLY"
+keys 4;           wait_for "Analytics warehouse"
+shot readonly
+CONSOLE_ARGS=()
 
 start_console NO_COLOR=1
 wait_for "daemon ok"
