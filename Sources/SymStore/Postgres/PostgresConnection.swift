@@ -34,6 +34,8 @@ public final class PostgresConnection {
             self.conn = nil
             throw PostgresError(sqlState: nil, message: "cannot connect to PostgreSQL: " + message)
         }
+        // The server's notices (NOTICE, WARNING) are not for the user's terminal: libpq would print them on stderr.
+        PQsetNoticeProcessor(conn, { _, _ in }, nil)
         _ = try execute("SELECT set_config('statement_timeout', '30s', false)")
     }
 
