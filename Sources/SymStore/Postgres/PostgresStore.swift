@@ -37,9 +37,19 @@ public final class PostgresStore: RequestStore, @unchecked Sendable {
     }
 
     public func write<T>(_ body: (any StoreWriting) throws -> T) throws -> T {
-        let (value, touched) = try lock.withLock { try session.transaction { try body(session) } }
-        if touched { afterCommit?() }
-        return value
+        var attempt = 0
+        while true {
+            do {
+                let (value, touched) = try lock.withLock { try session.transaction { try body(session) } }
+                if touched { afterCommit?() }
+                return value
+            } catch let e as PostgresError where (e.sqlState == "40P01" || e.sqlState == "40001") && attempt < 3 {
+                // Two daemons' transactions waited on each other (a request row and the chain head taken in opposite
+                // orders): PostgreSQL rolled this one back whole. Running it again sees the other's commit.
+                attempt += 1
+                usleep(useconds_t(UInt32.random(in: 1_000...20_000)))
+            }
+        }
     }
 
     /// A connection of its own for one thread (it reconnects by itself after the server comes back).
