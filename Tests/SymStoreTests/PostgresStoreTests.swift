@@ -150,6 +150,40 @@ final class PostgresStoreTests: XCTestCase {
         XCTAssertEqual(try b.read { try $0.strategyWorkDue(now: SF.at(10), limit: 10) }.count, 4, "a plain read skips nothing")
     }
 
+    /// Two daemons that take a request row and the chain head in opposite orders deadlock; PostgreSQL rolls one back
+    /// and its write runs again: both commit, and the chain holds both events.
+    func testADeadlockBetweenTwoDaemonsIsRetriedAndBothWritesCommit() throws {
+        let (_, _, conninfo) = try fresh()
+        let a = try PostgresStore(conninfo: conninfo), b = try PostgresStore(conninfo: conninfo)
+        let r = try a.write { try $0.insert(self.pendingRequest()) }
+        let aHoldsRow = DispatchSemaphore(value: 0), bHoldsHead = DispatchSemaphore(value: 0)
+        let aFirst = Box(true), bFirst = Box(true)
+        let aDone = DispatchSemaphore(value: 0)
+        let aError = Box<String?>(nil)
+        let t = Thread {
+            do {
+                try a.write { tx in
+                    _ = try tx.request(id: r.id)                       // the row, FOR UPDATE
+                    if aFirst.value { aFirst.value = false; aHoldsRow.signal(); bHoldsHead.wait(); usleep(200_000) }
+                    try tx.append(SF.draft(r, .approve, actor: "a"), at: SF.at(1))   // then the head
+                }
+            } catch { aError.value = "\(error)" }
+            aDone.signal()
+        }
+        t.start()
+        aHoldsRow.wait()
+        try b.write { tx in
+            if bFirst.value { bFirst.value = false; try tx.append(SF.draft(r, .deny, actor: "b"), at: SF.at(2)); bHoldsHead.signal() }
+            else { try tx.append(SF.draft(r, .deny, actor: "b"), at: SF.at(2)) }
+            _ = try tx.request(id: r.id)                               // the row, held by a
+        }
+        aDone.wait()
+        XCTAssertNil(aError.value)
+        XCTAssertEqual(Set(try a.read { try $0.events(requestId: r.id) }.map(\.actor)), ["a", "b"])
+        XCTAssertEqual(try a.read { try $0.lastSeq() }, 2)
+        XCTAssertTrue(try AuditVerifier(store: a).verify().ok)
+    }
+
     func testAChangeIsAnnouncedToEveryListeningConnection() throws {
         let (_, _, conninfo) = try fresh()
         let listener = try PostgresConnection(conninfo: conninfo)
