@@ -23,7 +23,7 @@ let package = Package(
         .systemLibrary(name: "CSQLite3", path: "Sources/CSQLite3"),
         .systemLibrary(name: "CLibPQ", path: "Sources/CLibPQ"),
         .target(name: "SymModel", swiftSettings: strict),
-        .target(name: "SymStore", dependencies: ["SymModel", "CSQLite3"], swiftSettings: strict),
+        .target(name: "SymStore", dependencies: ["SymModel", "CSQLite3", "CLibPQ"], swiftSettings: strict),
         // The wire protocol between the daemon and its clients: calls, replies, identity, exit codes.
         .target(name: "SymProtocol", dependencies: ["SymModel"], swiftSettings: strict),
         .target(name: "SymEngine", dependencies: ["SymProtocol", "SymStore", "SymModel", "CLibPQ"], swiftSettings: strict),

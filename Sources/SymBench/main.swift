@@ -20,7 +20,7 @@ if arguments.first == "watch-probe" {
     }
 }
 
-let all = ["render", "audit", "throughput", "latency", "expiry-lag", "expiry-burst", "console", "status", "report", "shaped"]
+let all = ["render", "audit", "throughput", "latency", "expiry-lag", "expiry-burst", "console", "status", "report", "shaped", "migrate"]
 let only = value("--only").map { $0.split(separator: ",").map(String.init) } ?? all
 let root = value("--dir") ?? (FileManager.default.currentDirectoryPath + "/.build/bench-data")
 try? FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
@@ -44,6 +44,7 @@ for name in only {
         case "status": try measureStatusLine(root: root, report: report)
         case "report": try measureReport(root: root, report: report)
         case "shaped": try measureShapedReads(root: root, report: report)
+        case "migrate": try measureMigrate(root: root, report: report, pg: value("--pg") ?? ProcessInfo.processInfo.environment["SYMTUI_BENCH_PG"])
         default: log("symtui-bench: unknown figure \(name) (one of \(all.joined(separator: ", ")))"); exit(64)
         }
     } catch {

@@ -68,6 +68,10 @@ public final class Daemon: @unchecked Sendable {
 
     /// Runs until SIGTERM/SIGINT (or, with `once`, until no work is due). Returns the exit code.
     public func run(once: Bool) throws -> Int32 {
+        if PostgresStore.isPostgresURI(storePath) {
+            throw CommandError(ExitCode.dataErr, "store \(PostgresStore.redacted(storePath)): the daemon cannot serve a PostgreSQL store yet "
+                               + "(only `symtui store migrate` writes one; docs/deployment.md, \"A fleet of bastions\"): keep `store` a file path")
+        }
         try acquireLock()
         if let problem = Strategies.preflight(config) { throw CommandError(ExitCode.dataErr, problem.message) }
         let store = try openStore()

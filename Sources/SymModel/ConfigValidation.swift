@@ -30,7 +30,7 @@ struct ConfigValidation {
     func config(from document: JSONValue) -> Config? {
         guard let top = reader.object(document, at: "", keys: Self.topKeys, what: "the config") else { return nil }
         var config = Config(sourcePath: reader.file)
-        config.store = path(top, "store")
+        config.store = store(top)
         config.socket = path(top, "socket")
         if let group = reader.string(top, "store_group") {
             if UnixName.isValid(group) { config.storeGroup = group }
@@ -78,6 +78,17 @@ struct ConfigValidation {
     }
 
     // MARK: - Top level
+
+    /// `store`: a SQLite file path, or a PostgreSQL connection URI (kept as written; never with a password in it).
+    private func store(_ o: ConfigObject) -> String? {
+        guard let s = o["store"]?.stringValue, s.hasPrefix("postgresql://") || s.hasPrefix("postgres://") else { return path(o, "store") }
+        if !SafeText.isClean(s) { reader.report(o.path("store"), "must be one line without control characters"); return nil }
+        if ConnInfo.containsPassword(s) {
+            reader.report(o.path("store"), "the store URI contains a password: put it in a libpq passfile (passfile=PATH or PGPASSFILE), not in the config")
+            return nil
+        }
+        return s
+    }
 
     private func path(_ o: ConfigObject, _ key: String) -> String? {
         guard let s = reader.string(o, key) else { return nil }

@@ -3561,6 +3561,8 @@ def main():
     suite.addTests(unittest.defaultTestLoader.loadTestsFromModule(stats_e2e))
     import console_cmdline_e2e
     suite.addTests(unittest.defaultTestLoader.loadTestsFromModule(console_cmdline_e2e))
+    import fleet_e2e
+    suite.addTests(unittest.defaultTestLoader.loadTestsFromModule(fleet_e2e))
     if opts.k:
         def keep(s):
             out = unittest.TestSuite()

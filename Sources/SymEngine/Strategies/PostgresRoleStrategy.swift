@@ -1,5 +1,6 @@
 import Foundation
 import SymModel
+import SymStore
 
 /// `postgres_role`: `GRANT role TO user` and `REVOKE role FROM user` on the server of setting `conninfo`, with
 /// the statements built by the server's `format('%I')`. The database user is the requester's Unix name, or

@@ -7,6 +7,12 @@ public struct PostgresError: Error, Sendable, CustomStringConvertible {
     public var sqlState: String?
     public var message: String
     public var description: String { message }
+    public init(sqlState: String?, message: String) { self.sqlState = sqlState; self.message = message }
+    /// The server or the network failed (class 08, a shutdown, a lost connection), not the statement.
+    public var isConnectionFailure: Bool {
+        guard let s = sqlState else { return true }
+        return s.hasPrefix("08") || s.hasPrefix("57P")
+    }
 }
 
 /// A small libpq connection: connect, run parameterised statements, read text rows, close. Values travel as
@@ -28,6 +34,8 @@ public final class PostgresConnection {
             self.conn = nil
             throw PostgresError(sqlState: nil, message: "cannot connect to PostgreSQL: " + message)
         }
+        // The server's notices (NOTICE, WARNING) are not for the user's terminal: libpq would print them on stderr.
+        PQsetNoticeProcessor(conn, { _, _ in }, nil)
         _ = try execute("SELECT set_config('statement_timeout', '30s', false)")
     }
 
@@ -43,17 +51,30 @@ public final class PostgresConnection {
 
     /// Runs one statement with text parameters `$1…`; returns its rows as text (NULL as nil).
     @discardableResult
-    public func execute(_ sql: String, _ parameters: [String] = []) throws -> [[String?]] {
+    public func execute(_ sql: String, _ parameters: [String?] = []) throws -> [[String?]] {
         guard let conn else { throw PostgresError(sqlState: nil, message: "the connection is closed") }
         let result: OpaquePointer? = withCStrings(parameters) { params in
             PQexecParams(conn, sql, Int32(parameters.count), nil, params, nil, nil, 0)
         }
         guard let result else { throw PostgresError(sqlState: nil, message: Self.text(PQerrorMessage(conn))) }
         defer { PQclear(result) }
+        return try Self.rows(result)
+    }
+
+    /// Runs a script of one or more statements without parameters (migrations); returns the last one's rows.
+    @discardableResult
+    public func executeScript(_ sql: String) throws -> [[String?]] {
+        guard let conn else { throw PostgresError(sqlState: nil, message: "the connection is closed") }
+        guard let result = PQexec(conn, sql) else { throw PostgresError(sqlState: nil, message: Self.text(PQerrorMessage(conn))) }
+        defer { PQclear(result) }
+        return try Self.rows(result)
+    }
+
+    private static func rows(_ result: OpaquePointer) throws -> [[String?]] {
         let status = PQresultStatus(result)
         guard status == PGRES_TUPLES_OK || status == PGRES_COMMAND_OK else {
             let state = PQresultErrorField(result, Int32(UInt8(ascii: "C"))).map { String(cString: $0) }
-            throw PostgresError(sqlState: state, message: Self.text(PQresultErrorMessage(result)))
+            throw PostgresError(sqlState: state, message: text(PQresultErrorMessage(result)))
         }
         var rows: [[String?]] = []
         for r in 0..<PQntuples(result) {
@@ -76,15 +97,34 @@ public final class PostgresConnection {
         try execute(statement)
     }
 
+    /// False once the server went away (a restart, a network failure): the connection must be opened again.
+    public var isHealthy: Bool { conn.map { PQstatus($0) == CONNECTION_OK } ?? false }
+
+    /// The connection's socket, to wait on for notifications (-1 when closed).
+    public var socket: Int32 { conn.map { PQsocket($0) } ?? -1 }
+
+    /// Reads what the server sent and returns the channels of the notifications (LISTEN) that arrived, without
+    /// waiting. Throws when the connection broke.
+    public func notifications() throws -> [String] {
+        guard let conn else { throw PostgresError(sqlState: nil, message: "the connection is closed") }
+        guard PQconsumeInput(conn) == 1 else { throw PostgresError(sqlState: nil, message: Self.text(PQerrorMessage(conn))) }
+        var channels: [String] = []
+        while let n = PQnotifies(conn) {
+            channels.append(String(cString: n.pointee.relname))
+            PQfreemem(n)
+        }
+        return channels
+    }
+
     private static func text(_ p: UnsafePointer<CChar>?) -> String {
         guard let p else { return "unknown error" }
         return String(cString: p).trimmingCharacters(in: .whitespacesAndNewlines)
     }
 }
 
-/// Calls `body` with a C array of C strings that live for the call.
-private func withCStrings<T>(_ strings: [String], _ body: (UnsafePointer<UnsafePointer<CChar>?>) -> T) -> T {
-    let copies = strings.map { strdup($0) }
+/// Calls `body` with a C array of C strings (NULL for nil) that live for the call.
+private func withCStrings<T>(_ strings: [String?], _ body: (UnsafePointer<UnsafePointer<CChar>?>) -> T) -> T {
+    let copies = strings.map { $0.map { strdup($0) } ?? nil }
     defer { copies.forEach { free($0) } }
     let pointers = copies.map { UnsafePointer<CChar>($0) } + [nil]
     return pointers.withUnsafeBufferPointer { body($0.baseAddress!) }

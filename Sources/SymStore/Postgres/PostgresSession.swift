@@ -1,0 +1,565 @@
+import Foundation
+import SymModel
+
+/// Positional parameters `$1…` for one statement, as text (nil is NULL).
+struct PGArgs {
+    var values: [String?] = []
+    mutating func add(_ v: String?) -> String { values.append(v); return "$\(values.count)" }
+    mutating func add(_ v: Int64) -> String { add(String(v)) }
+    mutating func add(_ d: Date?) -> String { add(d.map { String(Store.millis($0)) }) }
+    /// `$a,$b,…` for a list, or `NULL` for none ("x IN (NULL)" is never true).
+    mutating func list(_ vs: [String]) -> String { vs.isEmpty ? "NULL" : vs.map { add($0) }.joined(separator: ",") }
+}
+
+/// One connection to the PostgreSQL store and every query of the store contract on it (the SQLite store's, in
+/// PostgreSQL's dialect). Inside `transaction` it is the transaction: reads of requests by id lock them and due
+/// work is claimed with SKIP LOCKED. Outside a transaction, a broken connection is opened again before a query.
+final class PostgresSession: StoreWriting {
+    let conninfo: String
+    let hostName: String
+    var signer: HMACSHA256?
+    private var conn: PostgresConnection
+    private(set) var inTransaction = false
+    private var touched = false
+
+    init(conninfo: String, hostName: String) throws {
+        self.conninfo = conninfo; self.hostName = hostName
+        conn = try PostgresSession.connect(conninfo)
+    }
+
+    static func connect(_ conninfo: String) throws -> PostgresConnection {
+        do { return try PostgresConnection(conninfo: conninfo, applicationName: "symtui daemon") } catch {
+            throw StoreError("store unavailable: \(PostgresStore.redacted("\(error)"))")
+        }
+    }
+
+    // MARK: connection and transactions
+
+    /// Runs one statement (a script of several when it has no parameters).
+    @discardableResult
+    func rows(_ sql: String, _ parameters: [String?] = []) throws -> [[String?]] {
+        func run() throws -> [[String?]] { try parameters.isEmpty ? conn.executeScript(sql) : conn.execute(sql, parameters) }
+        do { return try run() } catch let e as PostgresError where e.isConnectionFailure || !conn.isHealthy {
+            // Outside a transaction nothing was half done: a connection the server dropped (a restart, a failover) is
+            // opened again and the statement tried once more. Inside one, the transaction is lost: the caller hears it.
+            if !inTransaction, (try? reconnect()) != nil, let rows = try? run() { return rows }
+            throw StoreError("store unavailable: \(e.message)")
+        }
+    }
+
+    func executeFormatted(_ template: String, identifiers: [String]) throws {
+        do { try conn.executeFormatted(template, identifiers: identifiers) } catch let e as PostgresError {
+            throw StoreError(e.message)
+        }
+    }
+
+    private func reconnectIfBroken() throws {
+        if !conn.isHealthy { try reconnect() }
+    }
+
+    private func reconnect() throws {
+        conn.close()
+        conn = try PostgresSession.connect(conninfo)
+    }
+
+    func autocommit<T>(_ body: () throws -> T) throws -> T {
+        precondition(!inTransaction, "a store read inside a write on the same thread: use the transaction's reads")
+        try reconnectIfBroken()
+        return try body()
+    }
+
+    /// Runs `body` in one transaction; returns its value and whether it changed requests or events. Changes notify
+    /// every daemon's change feed (`NOTIFY symtui_changes`, delivered at commit).
+    func transaction<T>(_ body: () throws -> T) throws -> (T, Bool) {
+        precondition(!inTransaction, "StoreWriter.read/write called inside read/write on the same thread")
+        try reconnectIfBroken()
+        try rows("BEGIN")
+        inTransaction = true
+        touched = false
+        defer { inTransaction = false }
+        do {
+            let value = try body()
+            if touched { try rows("SELECT pg_notify('symtui_changes', '')") }
+            try rows("COMMIT")
+            return (value, touched)
+        } catch {
+            _ = try? conn.execute("ROLLBACK")
+            throw error
+        }
+    }
+
+    private func requireTransaction() {
+        precondition(inTransaction, "a store change outside a write transaction")
+    }
+
+    // MARK: schema
+
+    func migrate() throws {
+        _ = try transaction { () -> Void in
+            // One daemon migrates at a time; the others wait, then find the schema current.
+            try rows("SELECT pg_advisory_xact_lock(73657475)")
+            try rows("CREATE TABLE IF NOT EXISTS schema_version(version INTEGER NOT NULL)")
+            let current = try schemaVersion()
+            if current > PostgresSchema.version {
+                throw StoreError("store \(PostgresStore.redacted(conninfo)) has schema \(current); this symtui knows up to "
+                                 + "\(PostgresSchema.version) (a newer symtui made it)")
+            }
+            guard current < PostgresSchema.version else { return }
+            for v in current..<PostgresSchema.version { try rows(PostgresSchema.migrations[v]) }
+            try rows("DELETE FROM schema_version")
+            try rows("INSERT INTO schema_version(version) VALUES ($1)", [String(PostgresSchema.version)])
+        }
+    }
+
+    func checkSchema() throws {
+        let version = try schemaVersion()
+        guard version == PostgresSchema.version else {
+            throw StoreError("store \(PostgresStore.redacted(conninfo)) has schema \(version); this symtui needs \(PostgresSchema.version) "
+                             + "(run the daemon once with a role that may migrate it)")
+        }
+    }
+
+    func schemaVersion() throws -> Int {
+        let exists = try rows("SELECT to_regclass('schema_version') IS NOT NULL").first?.first ?? nil
+        guard exists == "t" else { return 0 }
+        return Int(try rows("SELECT max(version) FROM schema_version").first?.first.flatMap { $0 } ?? "0") ?? 0
+    }
+
+    // MARK: decoding
+
+    static let requestColumns = """
+        id, flow, target, target_label, requester, state, end_reason, fields, duration_seconds, created_at,
+        request_expires_at, decided_at, access_starts_at, access_expires_at, ended_at, denial, required_approvals,
+        stuck, error, extends, attempts, next_attempt_at, step_output, routing
+        """
+    static let eventColumns = "seq, id, event_time, type, request_id, flow, target, requester, actor, reason, data, prev_hash, hash, hmac"
+    static let outboxColumns = "id, request_id, kind, channel, recipient, payload, created_at, attempts, next_attempt_at, last_error, delivered_at, dedup"
+
+    private static func int(_ v: String?) -> Int64? { v.flatMap { Int64($0) } }
+    private static func date(_ v: String?) -> Date? { int(v).map(Store.date) }
+
+    static func decodeRequest(_ c: [String?]) throws -> AccessRequest {
+        let id = int(c[0]) ?? 0
+        guard let state = RequestState(rawValue: c[5] ?? "") else { throw StoreError("request \(id) has unknown state \(c[5] ?? "")") }
+        var r = AccessRequest(id: id, flow: c[1] ?? "", target: c[2], targetLabel: c[3], requester: c[4] ?? "", state: state,
+                              fields: Store.decodeFields(c[7] ?? "{}"), durationSeconds: int(c[8]).map(Int.init),
+                              createdAt: date(c[9]) ?? Date(timeIntervalSince1970: 0), requestExpiresAt: date(c[10]) ?? Date(timeIntervalSince1970: 0),
+                              requiredApprovals: Int(int(c[16]) ?? 1), extends: int(c[19]))
+        r.endReason = c[6].flatMap(EndReason.init(rawValue:))
+        r.decidedAt = date(c[11]); r.accessStartsAt = date(c[12]); r.accessExpiresAt = date(c[13]); r.endedAt = date(c[14])
+        if let d = c[15], let j = try? JSONValue.parse(d) {
+            r.denial = Denial(user: j["user"]?.stringValue ?? "", at: Store.date(j["at"]?.intValue ?? 0), reason: j["reason"]?.stringValue ?? "")
+        }
+        r.stuck = (int(c[17]) ?? 0) != 0
+        r.error = c[18]
+        r.attempts = Int(int(c[20]) ?? 0)
+        r.nextAttemptAt = date(c[21])
+        r.stepOutput = c[22]
+        r.routing = c[23].flatMap { try? JSONValue.parse($0) }.flatMap(Routing.init(json:))
+        return r
+    }
+
+    static func decodeEvent(_ c: [String?]) -> AuditEvent {
+        let data = c[10] ?? ""
+        let draft = EventDraft(type: EventType(rawValue: c[3] ?? "") ?? .handler, requestId: int(c[4]), flow: c[5], target: c[6],
+                               requester: c[7], actor: c[8] ?? "", reason: c[9], data: (try? JSONValue.parse(data)) ?? .string(data))
+        var e = AuditEvent(seq: int(c[0]) ?? 0, id: c[1] ?? "", time: date(c[2]) ?? Date(timeIntervalSince1970: 0), draft: draft,
+                           prevHash: c[11] ?? "", hash: c[12] ?? "")
+        e.hmac = c[13]
+        return e
+    }
+
+    static func decodeOutbox(_ c: [String?]) -> OutboxItem {
+        OutboxItem(id: int(c[0]) ?? 0, requestId: int(c[1]), kind: c[2] ?? "", dedup: c[11] ?? "", channel: c[3] ?? "", recipient: c[4] ?? "",
+                   payload: c[5] ?? "", createdAt: date(c[6]) ?? Date(timeIntervalSince1970: 0), attempts: Int(int(c[7]) ?? 0),
+                   nextAttemptAt: date(c[8]), lastError: c[9], deliveredAt: date(c[10]))
+    }
+
+    /// `%text%` for LIKE (whose escape character is the backslash), with LIKE's own wildcards escaped.
+    static func like(_ text: String) -> String {
+        "%" + text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "%", with: "\\%")
+            .replacingOccurrences(of: "_", with: "\\_") + "%"
+    }
+
+    // MARK: requests
+
+    func request(id: Int64) throws -> AccessRequest? { try requests(ids: [id]).first }
+
+    func requests(ids: [Int64]) throws -> [AccessRequest] {
+        guard !ids.isEmpty else { return [] }
+        var q = RequestQuery(limit: ids.count)
+        q.ids = ids
+        return try requests(q)
+    }
+
+    func requests(_ q: RequestQuery) throws -> [AccessRequest] {
+        var a = PGArgs()
+        let whereSQL = filter(q, &a)
+        // Inside a write, requests read by id are locked until it commits: a decision on them waits for another's.
+        let lock = inTransaction && q.ids != nil ? " FOR UPDATE" : ""
+        let sql = "SELECT \(Self.requestColumns) FROM requests\(whereSQL) ORDER BY id \(q.newestFirst ? "DESC" : "ASC") "
+            + "LIMIT \(a.add(Int64(q.limit))) OFFSET \(a.add(Int64(q.offset)))\(lock)"
+        return try selectRequests(sql, a.values)
+    }
+
+    func count(_ q: RequestQuery) throws -> Int {
+        var a = PGArgs()
+        let whereSQL = filter(q, &a)
+        return Int(Self.int(try rows("SELECT count(*) FROM requests\(whereSQL)", a.values).first?[0]) ?? 0)
+    }
+
+    private func filter(_ q: RequestQuery, _ a: inout PGArgs) -> String {
+        var clauses: [String] = []
+        if !q.states.isEmpty { clauses.append("state IN (\(a.list(q.states.map(\.rawValue))))") }
+        if let r = q.requester { clauses.append("requester = \(a.add(r))") }
+        if let f = q.flow { clauses.append("flow = \(a.add(f))") }
+        if let t = q.target { clauses.append("target = \(a.add(t))") }
+        if let ids = q.ids { clauses.append("id IN (\(ids.isEmpty ? "NULL" : ids.map { a.add($0) }.joined(separator: ",")))") }
+        if let text = q.search, !text.isEmpty {
+            let p = a.add(Self.like(text))
+            clauses.append("(flow LIKE \(p) OR coalesce(target, '') LIKE \(p) OR requester LIKE \(p) OR state LIKE \(p) "
+                           + "OR fields LIKE \(p) OR CAST(id AS TEXT) = \(a.add(text)))")
+        }
+        return clauses.isEmpty ? "" : " WHERE " + clauses.joined(separator: " AND ")
+    }
+
+    private func selectRequests(_ sql: String, _ values: [String?]) throws -> [AccessRequest] {
+        var out = try rows(sql, values).map(Self.decodeRequest)
+        try attachApprovals(&out)
+        return out
+    }
+
+    private func attachApprovals(_ requests: inout [AccessRequest]) throws {
+        guard !requests.isEmpty else { return }
+        var index: [Int64: Int] = [:]
+        for (i, r) in requests.enumerated() { index[r.id] = i }
+        var a = PGArgs()
+        let ids = requests.map { a.add($0.id) }.joined(separator: ",")
+        for c in try rows("""
+            SELECT request_id, approver, at, reason, is_self, step FROM approvals WHERE request_id IN (\(ids))
+            ORDER BY at, approver COLLATE "C"
+            """, a.values) {
+            guard let id = Self.int(c[0]), let i = index[id] else { continue }
+            requests[i].approvals.append(Approval(user: c[1] ?? "", at: Self.date(c[2]) ?? Date(timeIntervalSince1970: 0), reason: c[3],
+                                                  isSelf: (Self.int(c[4]) ?? 0) != 0, step: c[5]))
+        }
+    }
+
+    func insert(_ request: AccessRequest) throws -> AccessRequest {
+        requireTransaction()
+        touched = true
+        var r = request
+        var a = PGArgs()
+        let values = columns(r, &a)
+        let routing = a.add(r.routing?.json.compact), keys = a.add(r.routing.map(Store.approverKeys)), host = a.add(hostName)
+        let row = try rows("""
+            INSERT INTO requests(flow, target, target_label, requester, state, end_reason, fields, duration_seconds, created_at,
+              request_expires_at, decided_at, access_starts_at, access_expires_at, ended_at, denial, required_approvals, stuck,
+              error, extends, attempts, next_attempt_at, step_output, routing, approver_keys, host)
+            VALUES(\(values.joined(separator: ",")), \(routing), \(keys), \(host)) RETURNING id
+            """, a.values)
+        r.id = Self.int(row.first?[0]) ?? 0
+        try writeApprovals(r)
+        return r
+    }
+
+    @discardableResult
+    func update(_ request: AccessRequest, expectedState: RequestState?) throws -> Bool {
+        requireTransaction()
+        touched = true
+        let r = request
+        var a = PGArgs()
+        let v = columns(r, &a)
+        let names = ["flow", "target", "target_label", "requester", "state", "end_reason", "fields", "duration_seconds", "created_at",
+                     "request_expires_at", "decided_at", "access_starts_at", "access_expires_at", "ended_at", "denial",
+                     "required_approvals", "stuck", "error", "extends", "attempts", "next_attempt_at", "step_output"]
+        var sql = "UPDATE requests SET " + zip(names, v).map { "\($0) = \($1)" }.joined(separator: ", ") + " WHERE id = \(a.add(r.id))"
+        if let expectedState { sql += " AND state = \(a.add(expectedState.rawValue))" }
+        // READ COMMITTED re-checks the WHERE on the row as the winner left it: of two deciders, one changes it.
+        guard try rows(sql + " RETURNING id", a.values).count == 1 else { return false }
+        try writeApprovals(r)
+        return true
+    }
+
+    private func writeApprovals(_ r: AccessRequest) throws {
+        for ap in r.approvals {
+            var a = PGArgs()
+            try rows("""
+                INSERT INTO approvals(request_id, approver, at, reason, is_self, step)
+                VALUES(\(a.add(r.id)), \(a.add(ap.user)), \(a.add(ap.at)), \(a.add(ap.reason)), \(a.add(ap.isSelf ? 1 : 0)), \(a.add(ap.step)))
+                ON CONFLICT DO NOTHING
+                """, a.values)
+        }
+    }
+
+    /// The placeholders of every column `update` writes, in `update`'s order.
+    private func columns(_ r: AccessRequest, _ a: inout PGArgs) -> [String] {
+        let denial = r.denial.map { d in
+            JSONValue.obj([("user", .string(d.user)), ("at", .int(Store.millis(d.at))), ("reason", .string(d.reason))]).compact
+        }
+        return [a.add(r.flow), a.add(r.target), a.add(r.targetLabel), a.add(r.requester), a.add(r.state.rawValue), a.add(r.endReason?.rawValue),
+                a.add(Store.encodeFields(r.fields)), a.add(r.durationSeconds.map { String($0) }), a.add(r.createdAt), a.add(r.requestExpiresAt),
+                a.add(r.decidedAt), a.add(r.accessStartsAt), a.add(r.accessExpiresAt), a.add(r.endedAt), a.add(denial),
+                a.add(Int64(r.requiredApprovals)), a.add(r.stuck ? 1 : 0), a.add(r.error), a.add(r.extends.map { String($0) }),
+                a.add(Int64(r.attempts)), a.add(r.nextAttemptAt), a.add(r.stepOutput)]
+    }
+
+    func updateRouting(_ id: Int64, _ routing: Routing) throws {
+        requireTransaction()
+        touched = true
+        var a = PGArgs()
+        try rows("UPDATE requests SET routing = \(a.add(routing.json.compact)), approver_keys = \(a.add(Store.approverKeys(routing))) "
+                 + "WHERE id = \(a.add(id)) AND state = 'pending'", a.values)
+    }
+
+    // MARK: the audit chain
+
+    private func selectEvents(_ sql: String, _ values: [String?]) throws -> [AuditEvent] {
+        try rows(sql, values).map(Self.decodeEvent)
+    }
+
+    func event(seq: Int64) throws -> AuditEvent? {
+        try selectEvents("SELECT \(Self.eventColumns) FROM events WHERE seq = $1", [String(seq)]).first
+    }
+
+    func events(requestId: Int64) throws -> [AuditEvent] {
+        try selectEvents("SELECT \(Self.eventColumns) FROM events WHERE request_id = $1 ORDER BY seq", [String(requestId)])
+    }
+
+    func events(afterSeq: Int64, limit: Int) throws -> [AuditEvent] {
+        try selectEvents("SELECT \(Self.eventColumns) FROM events WHERE seq > $1 ORDER BY seq LIMIT $2", [String(afterSeq), String(limit)])
+    }
+
+    func eventsNewestFirst(offset: Int, limit: Int, search: String?) throws -> [AuditEvent] {
+        var a = PGArgs()
+        let whereSQL = eventFilter(search, &a)
+        return try selectEvents("SELECT \(Self.eventColumns) FROM events\(whereSQL) ORDER BY seq DESC LIMIT \(a.add(Int64(limit))) "
+                                + "OFFSET \(a.add(Int64(offset)))", a.values)
+    }
+
+    func countEvents(search: String?) throws -> Int {
+        guard let search, !search.isEmpty else { return Int(try lastSeq()) }
+        var a = PGArgs()
+        let whereSQL = eventFilter(search, &a)
+        return Int(Self.int(try rows("SELECT count(*) FROM events\(whereSQL)", a.values).first?[0]) ?? 0)
+    }
+
+    private func eventFilter(_ search: String?, _ a: inout PGArgs) -> String {
+        guard let text = search, !text.isEmpty else { return "" }
+        let p = a.add(Self.like(text))
+        let columns = ["type", "actor", "coalesce(requester, '')", "coalesce(flow, '')", "coalesce(target, '')", "coalesce(reason, '')"]
+        return " WHERE " + columns.map { "\($0) LIKE \(p)" }.joined(separator: " OR ") + " OR CAST(request_id AS TEXT) = \(a.add(text))"
+    }
+
+    func lastSeq() throws -> Int64 { Self.int(try rows("SELECT max(seq) FROM events").first?[0]) ?? 0 }
+
+    func eventTime(seq: Int64) throws -> Date? {
+        Self.date(try rows("SELECT event_time FROM events WHERE seq = $1", [String(seq)]).first?[0])
+    }
+
+    func append(_ draft: EventDraft, at time: Date) throws -> AuditEvent {
+        requireTransaction()
+        touched = true
+        // Every daemon's appends take the head row in turn: the next seq and prev_hash are the committed head's.
+        let row = try rows("SELECT seq, hash FROM chain_head WHERE id = 1 FOR UPDATE")
+        guard let c = row.first, let seq = Self.int(c[0]), let prev = c[1] else { throw StoreError("the store has no chain head row") }
+        let t = Store.date(Store.millis(time))
+        var event = AuditEvent(seq: seq + 1, id: UUID().uuidString.lowercased(), time: t, draft: draft, prevHash: prev)
+        event.hash = event.computedHash
+        event.hmac = signer?.hex(event.hash)
+        try insertEvent(event)
+        try rows("UPDATE chain_head SET seq = $1, hash = $2 WHERE id = 1", [String(event.seq), event.hash])
+        return event
+    }
+
+    private func insertEvent(_ e: AuditEvent) throws {
+        var a = PGArgs()
+        let v = [a.add(e.seq), a.add(e.id), a.add(e.time), a.add(e.type.rawValue), a.add(e.requestId.map { String($0) }), a.add(e.flow),
+                 a.add(e.target), a.add(e.requester), a.add(e.actor), a.add(e.reason), a.add(e.data.canonical), a.add(e.prevHash),
+                 a.add(e.hash), a.add(e.hmac)]
+        try rows("INSERT INTO events(\(Self.eventColumns)) VALUES(\(v.joined(separator: ",")))", a.values)
+    }
+
+    // MARK: the grant loop's due work (claimed with SKIP LOCKED inside a write)
+
+    private var claim: String { inTransaction ? " FOR UPDATE SKIP LOCKED" : "" }
+
+    func pendingPastTTL(now: Date, limit: Int) throws -> [AccessRequest] {
+        try selectRequests("SELECT \(Self.requestColumns) FROM requests WHERE state = 'pending' AND request_expires_at <= $1 "
+                           + "ORDER BY request_expires_at LIMIT $2\(claim)", [String(Store.millis(now)), String(limit)])
+    }
+
+    func activePastExpiry(now: Date, limit: Int) throws -> [AccessRequest] {
+        try selectRequests("SELECT \(Self.requestColumns) FROM requests WHERE state = 'active' AND access_expires_at <= $1 "
+                           + "ORDER BY access_expires_at LIMIT $2\(claim)", [String(Store.millis(now)), String(limit)])
+    }
+
+    func approvedAwaitingEscalation(now: Date, limit: Int) throws -> [AccessRequest] {
+        try selectRequests("""
+            SELECT \(Self.requestColumns) FROM requests WHERE state = 'approved' AND target IS NOT NULL AND extends IS NULL
+              AND (access_starts_at IS NULL OR access_starts_at <= $1) ORDER BY id LIMIT $2\(claim)
+            """, [String(Store.millis(now)), String(limit)])
+    }
+
+    func strategyWorkDue(now: Date, limit: Int) throws -> [AccessRequest] {
+        try selectRequests("""
+            SELECT \(Self.requestColumns) FROM requests WHERE state IN ('escalating', 'deescalating')
+              AND (next_attempt_at IS NULL OR next_attempt_at <= $1) ORDER BY coalesce(next_attempt_at, 0), id LIMIT $2\(claim)
+            """, [String(Store.millis(now)), String(limit)])
+    }
+
+    func nextDueTime() throws -> Date? {
+        Self.date(try rows("""
+            SELECT min(t) FROM (
+              SELECT min(request_expires_at) AS t FROM requests WHERE state = 'pending'
+              UNION ALL SELECT min(access_expires_at) FROM requests WHERE state = 'active'
+              UNION ALL SELECT min(access_starts_at) FROM requests WHERE state = 'approved' AND target IS NOT NULL AND extends IS NULL
+              UNION ALL SELECT min(next_attempt_at) FROM requests WHERE state IN ('escalating', 'deescalating')) due
+            """).first?[0])
+    }
+
+    func holdsOtherGrant(requester: String, flows: [String], target: String, excluding id: Int64) throws -> Bool {
+        guard !flows.isEmpty else { return false }
+        var a = PGArgs()
+        let sql = "SELECT 1 FROM requests WHERE requester = \(a.add(requester)) AND target = \(a.add(target)) "
+            + "AND state IN ('active', 'escalating') AND id <> \(a.add(id)) AND flow IN (\(a.list(flows))) LIMIT 1"
+        return try !rows(sql, a.values).isEmpty
+    }
+
+    // MARK: review queues
+
+    func reviewCandidates(user: String, groups: [String], flows: [String], selfFlows: [String],
+                          eligibleFlows: [String], stepFlows: [String]) throws -> [ReviewCandidate] {
+        guard !flows.isEmpty else { return [] }
+        func key(_ k: String) -> String { Store.keySeparator + k + Store.keySeparator }
+        var a = PGArgs()
+        let steps = a.add(key("!steps"))
+        let mine = ([key("u:" + user)] + groups.map { key("g:" + $0) }).map { "strpos(approver_keys, \(a.add($0))) > 0" }
+        let sql = """
+            SELECT id, CASE WHEN routing IS NULL THEN flow IN (\(a.list(stepFlows)))
+                            ELSE approver_keys IS NULL OR strpos(approver_keys, \(steps)) > 0 END AS needs_policy_check
+            FROM requests r
+            WHERE state = 'pending' AND flow IN (\(a.list(flows)))
+              AND (requester <> \(a.add(user)) OR flow IN (\(a.list(selfFlows))))
+              AND NOT EXISTS (SELECT 1 FROM approvals p WHERE p.request_id = r.id AND p.approver = \(a.add(user)))
+              AND ((routing IS NULL AND (flow IN (\(a.list(eligibleFlows))) OR flow IN (\(a.list(stepFlows)))))
+                   OR (routing IS NOT NULL AND approver_keys IS NULL)
+                   OR \(mine.joined(separator: " OR ")))
+            ORDER BY id DESC
+            """
+        return try rows(sql, a.values).map { ReviewCandidate(id: Self.int($0[0]) ?? 0, exact: $0[1] != "t") }
+    }
+
+    // MARK: reporting cursors
+
+    func delivery(_ destination: String) throws -> DeliveryRecord {
+        guard let c = try rows("SELECT seq, attempts, last_error, last_attempt_at, delivered_at FROM delivery WHERE destination = $1",
+                               [destination]).first else { return DeliveryRecord(destination: destination) }
+        return DeliveryRecord(destination: destination, seq: Self.int(c[0]) ?? 0, attempts: Int(Self.int(c[1]) ?? 0), lastError: c[2],
+                              lastAttemptAt: Self.date(c[3]), deliveredAt: Self.date(c[4]))
+    }
+
+    func recordDelivered(_ destination: String, through seq: Int64, at time: Date) throws {
+        requireTransaction()
+        try rows("""
+            INSERT INTO delivery(destination, seq, attempts, last_error, last_attempt_at, delivered_at) VALUES($1, $2, 0, NULL, $3, $3)
+            ON CONFLICT(destination) DO UPDATE SET seq = greatest(delivery.seq, excluded.seq), attempts = 0, last_error = NULL,
+              last_attempt_at = excluded.last_attempt_at, delivered_at = excluded.delivered_at
+            """, [destination, String(seq), String(Store.millis(time))])
+    }
+
+    func recordDeliveryFailure(_ destination: String, error: String, at time: Date) throws {
+        requireTransaction()
+        try rows("""
+            INSERT INTO delivery(destination, seq, attempts, last_error, last_attempt_at) VALUES($1, 0, 1, $2, $3)
+            ON CONFLICT(destination) DO UPDATE SET attempts = delivery.attempts + 1, last_error = excluded.last_error,
+              last_attempt_at = excluded.last_attempt_at
+            """, [destination, error, String(Store.millis(time))])
+    }
+
+    // MARK: the notification outbox
+
+    func hasNotification(requestId: Int64, kind: String, dedup: String) throws -> Bool {
+        try !rows("SELECT 1 FROM notifications WHERE request_id = $1 AND kind = $2 AND dedup = $3 LIMIT 1",
+                  [String(requestId), kind, dedup]).isEmpty
+    }
+
+    func dueNotifications(channel: String, now: Date, limit: Int) throws -> [OutboxItem] {
+        try rows("""
+            SELECT \(Self.outboxColumns) FROM notifications WHERE channel = $1 AND delivered_at IS NULL AND next_attempt_at <= $2
+            ORDER BY next_attempt_at, id LIMIT $3\(claim)
+            """, [channel, String(Store.millis(now)), String(limit)]).map(Self.decodeOutbox)
+    }
+
+    func nextNotificationDue(channel: String) throws -> Date? {
+        Self.date(try rows("SELECT min(next_attempt_at) FROM notifications WHERE channel = $1 AND delivered_at IS NULL", [channel]).first?[0])
+    }
+
+    func notifications(requestId: Int64?) throws -> [OutboxItem] {
+        if let requestId {
+            return try rows("SELECT \(Self.outboxColumns) FROM notifications WHERE request_id = $1 ORDER BY id", [String(requestId)])
+                .map(Self.decodeOutbox)
+        }
+        return try rows("SELECT \(Self.outboxColumns) FROM notifications ORDER BY id").map(Self.decodeOutbox)
+    }
+
+    func channelBacklogs(channels: [String], now: Date) throws -> [ChannelBacklog] {
+        var byName: [String: ChannelBacklog] = [:]
+        for c in channels { byName[c] = ChannelBacklog(channel: c) }
+        for c in try rows("""
+            SELECT channel, sum(CASE WHEN delivered_at IS NULL THEN 1 ELSE 0 END), sum(CASE WHEN delivered_at IS NULL THEN 0 ELSE 1 END),
+              min(CASE WHEN delivered_at IS NULL THEN created_at END)
+            FROM notifications GROUP BY channel
+            """) {
+            let name = c[0] ?? ""
+            var b = byName[name] ?? ChannelBacklog(channel: name)
+            b.backlog = Self.int(c[1]) ?? 0; b.delivered = Self.int(c[2]) ?? 0
+            b.oldestSeconds = Self.date(c[3]).map { max(0, now.timeIntervalSince($0)) }
+            byName[name] = b
+        }
+        for c in try rows("""
+            SELECT n.channel, n.last_error, n.last_attempt_at FROM notifications n
+            WHERE n.delivered_at IS NULL AND n.last_error IS NOT NULL
+              AND n.id = (SELECT m.id FROM notifications m WHERE m.channel = n.channel AND m.delivered_at IS NULL
+                          AND m.last_error IS NOT NULL ORDER BY m.last_attempt_at DESC, m.id DESC LIMIT 1)
+            """) {
+            byName[c[0] ?? ""]?.lastError = c[1]
+            byName[c[0] ?? ""]?.lastErrorAt = Self.date(c[2])
+        }
+        let order = channels + byName.keys.filter { !channels.contains($0) }.sorted()
+        return order.compactMap { byName[$0] }
+    }
+
+    func deliveredCount(channel: String, recipient: String, since: Date) throws -> Int {
+        Int(Self.int(try rows("SELECT count(*) FROM notifications WHERE channel = $1 AND recipient = $2 AND delivered_at >= $3",
+                              [channel, recipient, String(Store.millis(since))]).first?[0]) ?? 0)
+    }
+
+    func enqueue(_ n: OutboxItem) throws -> Bool {
+        requireTransaction()
+        var a = PGArgs()
+        let v = [a.add(n.requestId.map { String($0) }), a.add(n.kind), a.add(n.dedup), a.add(n.channel), a.add(n.recipient), a.add(n.payload),
+                 a.add(n.createdAt), a.add(n.nextAttemptAt)]
+        return try rows("""
+            INSERT INTO notifications(request_id, kind, dedup, channel, recipient, payload, created_at, attempts, next_attempt_at)
+            VALUES(\(v[0]),\(v[1]),\(v[2]),\(v[3]),\(v[4]),\(v[5]),\(v[6]),0,\(v[7])) ON CONFLICT DO NOTHING RETURNING id
+            """, a.values).count == 1
+    }
+
+    func markDelivered(_ id: Int64, at time: Date) throws {
+        requireTransaction()
+        try rows("UPDATE notifications SET delivered_at = $1, last_attempt_at = $1, attempts = attempts + 1, last_error = NULL WHERE id = $2",
+                 [String(Store.millis(time)), String(id)])
+    }
+
+    func recordNotificationFailure(_ id: Int64, error: String, at time: Date, retryAt: Date) throws {
+        requireTransaction()
+        try rows("UPDATE notifications SET attempts = attempts + 1, last_error = $1, last_attempt_at = $2, next_attempt_at = $3 WHERE id = $4",
+                 [error, String(Store.millis(time)), String(Store.millis(retryAt)), String(id)])
+    }
+
+    func postpone(_ id: Int64, until time: Date) throws {
+        requireTransaction()
+        try rows("UPDATE notifications SET next_attempt_at = $1 WHERE id = $2", [String(Store.millis(time)), String(id)])
+    }
+}
