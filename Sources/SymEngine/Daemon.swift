@@ -107,8 +107,13 @@ public final class Daemon: @unchecked Sendable {
             return ExitCode.ok
         }
         let feed = ChangeFeed()
-        store.afterCommit = { [feed] in feed.committed() }
+        store.afterCommit = { [feed] changed in feed.committed(changed) }
         let reads = ReadService(storePath: storePath, feed: feed, config: { [engine] in engine.config })
+        // Resolved again for every line sent, like the identity of every line a client sends.
+        feed.reviewHead = { [reads] uid, count in
+            guard let caller = Identity.of(uid: uid) else { return nil }
+            return try? reads.reviewHead(caller: caller, count: count)
+        }
         engine.onChange = { [weak loop] work in loop?.poke(work); reporting.poke(); notifications.poke() }
         var sources: [any DispatchSourceSignal] = []
         signal(SIGHUP, SIG_IGN)
@@ -216,7 +221,8 @@ public final class Daemon: @unchecked Sendable {
                 guard let identity = Identity.of(uid: uid) else { throw CommandError(ExitCode.noPerm, "cannot identify the caller (uid \(uid))") }
                 let json: JSONValue
                 do { json = try JSONValue.parse(line) } catch { throw CommandError.invalid("not valid JSON: \(error)") }
-                switch try DaemonCall.parse(json) {
+                let call = try DaemonCall.parse(json)
+                switch call {
                 case .ping:
                     answer = Wire.ok([("user", .string(identity.name)), ("pid", .int(Int64(getpid())))])
                 case let .prefetch(flow, field):
@@ -237,14 +243,14 @@ public final class Daemon: @unchecked Sendable {
                     case let .success(outcome): answer = Wire.ok(outcome)
                     case let .failure(e): answer = Wire.failure(e)
                     }
-                case .read(.subscribe):
+                case .read(.subscribe), .read(.subscribeReview):
                     // Refused before it is confirmed: a client must never take a refusal for a change.
                     guard feed.hasRoom(for: uid) else {
                         throw CommandError(ExitCode.unavailable, "too many change subscriptions from your user (\(ChangeFeed.maxPerUser))")
                     }
                     try conn.writeLine(Wire.ok([("subscribed", .bool(true))]))
                     let fd = conn.release()
-                    if !feed.subscribe(fd: fd, uid: uid) { close(fd) }   // lost a race for the last place: the client sees EOF
+                    if !feed.subscribe(fd: fd, uid: uid, review: call == .read(.subscribeReview)) { close(fd) }   // lost a race for the last place: the client sees EOF
                     return
                 case let .read(call):
                     answer = Wire.ok(try reads.answer(call, caller: identity))

@@ -15,7 +15,8 @@ final class ReadService: @unchecked Sendable {
     private var idle: [Store] = []
     private var open = 0
     private var closed = false
-    /// Review queues by caller, valid while no commit happened since (`ChangeFeed.version`).
+    /// Review queues by caller (newest first) as of a feed version; brought up to date from the requests the commits
+    /// since then changed (`ChangeFeed.changes`), so a commit costs each queue the changed rows, not the queue.
     private var reviewCache: [String: (version: Int64, ids: [Int64])] = [:]
 
     init(storePath: String, feed: ChangeFeed, config: @escaping @Sendable () -> Config, now: @escaping @Sendable () -> Date = { Date() }) {
@@ -116,17 +117,30 @@ final class ReadService: @unchecked Sendable {
                     throw CommandError.invalid("a report starts at most \(ActivityReport.maxDays - 1) days back and not in the future")
                 }
                 return try store.activityReport(since: since, until: now).json.objectValue ?? []
-            case .subscribe:
+            case .subscribe, .subscribeReview:
                 throw CommandError(ExitCode.software, "subscribe is answered by the connection, not as a read")
             }
         }
     }
 
+    /// The caller's review total and the first `count` ids of their queue (what a review subscription's lines carry).
+    func reviewHead(caller: Identity, count: Int) throws -> (total: Int, head: [Int64]) {
+        let ids = try reading { try reviewIDs(store: $0, caller: caller) }
+        return (ids.count, Array(ids.prefix(count)))
+    }
+
     private func reviewIDs(store: Store, caller: Identity) throws -> [Int64] {
         let key = caller.name + "\u{0}" + caller.groups.sorted().joined(separator: ",")
+        // The version is read before the store: the queue read below is at least as new as it.
         let version = feed.version.load(ordering: .sequentiallyConsistent)
-        if let hit = lock.withLock({ reviewCache[key] }), hit.version == version { return hit.ids }
-        let ids = try ReviewQueue.ids(store: store, config: config(), actor: caller.actor)
+        let cached = lock.withLock { reviewCache[key] }
+        if let hit = cached, hit.version == version { return hit.ids }
+        let ids: [Int64]
+        if let hit = cached, let changed = feed.changes(since: hit.version, through: version, limit: ReviewQueue.maxDelta) {
+            ids = try ReviewQueue.update(hit.ids, changed: changed, store: store, config: config(), actor: caller.actor)
+        } else {
+            ids = try ReviewQueue.ids(store: store, config: config(), actor: caller.actor)
+        }
         lock.withLock {
             if reviewCache.count > 256 { reviewCache.removeAll() }
             reviewCache[key] = (version, ids)

@@ -26,8 +26,12 @@ public enum ReadCall: Sendable, Equatable {
     case metrics
     /// The figures of `symtui report` and the console's Stats view for requests created from `since` to now.
     case report(since: Date)
-    /// Turns the connection into a stream of `{"v":1,"changed":true}` lines, one after each commit.
+    /// Turns the connection into a stream of `{"v":1,"changed":true,"version":V,"ids":[…]}` lines, one after each
+    /// commit (or one for several, when the client reads slower than they come); `ids` names the requests changed.
     case subscribe
+    /// `{"read":"subscribe","review":true}`: the same, and each line also carries the caller's review total and the
+    /// ids at the head of their queue (`review`, `review_head`).
+    case subscribeReview
 
     public static let maxRows = 1_000
 
@@ -37,7 +41,7 @@ public enum ReadCall: Sendable, Equatable {
         "review": ["search", "offset", "limit", "sort", "desc", "regex", "invert"], "request": ["id"],
         "events": ["after_seq", "limit", "request", "since_ms", "until_ms"],
         "audit": ["search", "offset", "limit", "regex", "invert", "desc"], "last_events": ["count"],
-        "status": [], "delivery": [], "metrics": [], "subscribe": [], "report": ["since_ms"],
+        "status": [], "delivery": [], "metrics": [], "subscribe": ["review"], "report": ["since_ms"],
     ]
 
     /// Parses `{"read": NAME, …}`.
@@ -117,7 +121,10 @@ public enum ReadCall: Sendable, Equatable {
         case "report":
             guard let v = json["since_ms"], let ms = v.intValue else { throw CommandError.invalid("a report read needs \"since_ms\", a time in milliseconds") }
             return .report(since: Wire.date(millis: ms))
-        default: return .subscribe
+        default:
+            guard let review = json["review"], !review.isNull else { return .subscribe }
+            guard let on = review.boolValue else { throw CommandError.invalid("\"review\" must be true or false") }
+            return on ? .subscribeReview : .subscribe
         }
     }
 
@@ -147,6 +154,7 @@ public enum ReadCall: Sendable, Equatable {
         case .metrics: return .obj([("read", .string("metrics"))])
         case let .report(since): return .obj([("read", .string("report")), ("since_ms", .int(Wire.millis(since)))])
         case .subscribe: return .obj([("read", .string("subscribe"))])
+        case .subscribeReview: return .obj([("read", .string("subscribe")), ("review", .bool(true))])
         }
     }
 }

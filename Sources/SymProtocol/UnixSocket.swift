@@ -26,6 +26,12 @@ public final class LineConnection: @unchecked Sendable {
         return fd
     }
 
+    /// The bytes read past the last line returned (a client switching to reading the descriptor itself takes them).
+    public func takeBuffered() -> [UInt8] {
+        defer { buffer.removeAll() }
+        return buffer
+    }
+
     /// Makes reads give up after `seconds` (a client must not hang on a stopped daemon).
     public func setReceiveTimeout(seconds: Int) {
         var tv = timeval(tv_sec: seconds, tv_usec: 0)

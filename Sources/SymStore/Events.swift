@@ -96,6 +96,7 @@ extension StoreTransaction {
             event.hmac.map(SQLValue.text) ?? .null,
         ])
         head = (event.seq, event.hash)
+        if let id = event.requestId { changedRequests.insert(id) }
         return event
     }
 }

@@ -174,6 +174,7 @@ extension StoreTransaction {
     public func updateRouting(_ id: Int64, _ routing: Routing) throws {
         try begin()
         touched = true
+        changedRequests.insert(id)
         try db.run("UPDATE requests SET routing = ?, approver_keys = ? WHERE id = ? AND state = 'pending'",
                    [.text(routing.json.compact), .text(Store.approverKeys(routing)), .int(id)])
     }

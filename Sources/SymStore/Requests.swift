@@ -159,6 +159,7 @@ extension StoreTransaction {
             VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
             """, columns(r) + [t(r.routing?.json.compact), t(r.routing.map(Store.approverKeys))])
         r.id = db.lastInsertRowID
+        changedRequests.insert(r.id)
         try writeApprovals(r)
         return r
     }
@@ -179,6 +180,7 @@ extension StoreTransaction {
         if let expectedState { sql += " AND state=?"; values.append(.text(expectedState.rawValue)) }
         try db.run(sql, values)
         guard db.changes == 1 else { return false }
+        changedRequests.insert(r.id)
         try writeApprovals(r)
         return true
     }

@@ -41,7 +41,14 @@ extension Store {
     /// Requests with steps, and any routing without `approver_keys`, are candidates for the full check (`exact` false).
     public func reviewCandidates(user: String, groups: [String], flows: [String], selfFlows: [String],
                                  eligibleFlows: [String] = [], stepFlows: [String] = []) throws -> [ReviewCandidate] {
-        guard !flows.isEmpty else { return [] }
+        try reviewCandidates(user: user, groups: groups, flows: flows, selfFlows: selfFlows, eligibleFlows: eligibleFlows,
+                             stepFlows: stepFlows, only: nil)
+    }
+
+    /// The same, among the requests `only` alone when given (a review queue brought up to date after a commit).
+    public func reviewCandidates(user: String, groups: [String], flows: [String], selfFlows: [String],
+                                 eligibleFlows: [String], stepFlows: [String], only: [Int64]?) throws -> [ReviewCandidate] {
+        guard !flows.isEmpty, only.map({ !$0.isEmpty }) ?? true else { return [] }
         // "x IN (NULL)" is never true, so an empty list still reads as "none of these".
         func list(_ n: Int) -> String { n == 0 ? "NULL" : Array(repeating: "?", count: n).joined(separator: ",") }
         func key(_ k: String) -> SQLValue { .text(Store.keySeparator + k + Store.keySeparator) }
@@ -50,7 +57,7 @@ extension Store {
             SELECT id, CASE WHEN routing IS NULL THEN flow IN (\(list(stepFlows.count)))
                             ELSE approver_keys IS NULL OR instr(approver_keys, ?) > 0 END AS needs_policy_check
             FROM requests r
-            WHERE state = 'pending' AND flow IN (\(list(flows.count)))
+            WHERE state = 'pending'\(only.map { " AND id IN (\(list($0.count)))" } ?? "") AND flow IN (\(list(flows.count)))
               AND (requester != ? OR flow IN (\(list(selfFlows.count))))
               AND NOT EXISTS (SELECT 1 FROM approvals a WHERE a.request_id = r.id AND a.user = ?)
               AND ((routing IS NULL AND (flow IN (\(list(eligibleFlows.count))) OR flow IN (\(list(stepFlows.count)))))
@@ -59,7 +66,7 @@ extension Store {
             ORDER BY id DESC
             """
         let texts = { (names: [String]) in names.map { SQLValue.text($0) } }
-        let values: [SQLValue] = texts(stepFlows) + [key("!steps")] + texts(flows) + [.text(user)] + texts(selfFlows) + [.text(user)]
+        let values: [SQLValue] = texts(stepFlows) + [key("!steps")] + (only ?? []).map(SQLValue.int) + texts(flows) + [.text(user)] + texts(selfFlows) + [.text(user)]
             + texts(eligibleFlows) + texts(stepFlows) + mine
         var out: [ReviewCandidate] = []
         try db.query(sql, values, layout: CandidateColumns.self) { s, c in

@@ -3,14 +3,15 @@ import SymModel
 
 /// The requests a user may decide now, newest first, as ids: shared by `symtui list --review` and the console.
 public enum ReviewQueue {
-    /// Ids of the pending requests `actor` may decide now, newest first.
-    public static func ids(store: Store, config: Config, actor: Actor) throws -> [Int64] {
+    /// Ids of the pending requests `actor` may decide now, newest first; `only`: among these requests alone.
+    public static func ids(store: Store, config: Config, actor: Actor, only: [Int64]? = nil) throws -> [Int64] {
         guard actor.isPerson else { return [] }
         let eligible = config.flows.filter { $0.approvalSteps.isEmpty && Policy.isEligible(actor, routing: $0.routing) }.map(\.name)
         let candidates = try store.reviewCandidates(user: actor.name, groups: actor.groups.sorted(), flows: config.flows.map(\.name),
                                                     selfFlows: config.flows.filter(\.allowSelfApproval).map(\.name),
                                                     eligibleFlows: eligible,
-                                                    stepFlows: config.flows.filter { !$0.approvalSteps.isEmpty }.map(\.name))
+                                                    stepFlows: config.flows.filter { !$0.approvalSteps.isEmpty }.map(\.name),
+                                                    only: only)
         // Approval steps need the whole policy (is a step still open for me?): decode those, a page at a time.
         var rejected = Set<Int64>()
         let unsure = candidates.filter { !$0.exact }.map(\.id)
@@ -24,6 +25,29 @@ public enum ReviewQueue {
             }
         }
         return candidates.map(\.id).filter { !rejected.contains($0) }
+    }
+
+    /// Up to this many changed requests are applied to a cached queue (`update`); more, and it is computed again.
+    public static let maxDelta = 500
+
+    /// A queue computed earlier (`ids`, newest first) brought up to date after commits that changed the requests
+    /// `changed` (and nothing else that decides the queue: the configuration and the caller are the same): each
+    /// changed request is looked at again and put in or taken out. Costs the changed rows, not the queue.
+    public static func update(_ ids: [Int64], changed: Set<Int64>, store: Store, config: Config, actor: Actor) throws -> [Int64] {
+        guard !changed.isEmpty else { return ids }
+        let now = Set(try self.ids(store: store, config: config, actor: actor, only: changed.sorted()))
+        var out = ids
+        for id in changed {
+            // `out` is descending: the first place whose id is not greater than `id`.
+            var lo = 0, hi = out.count
+            while lo < hi {
+                let mid = (lo + hi) / 2
+                if out[mid] > id { lo = mid + 1 } else { hi = mid }
+            }
+            let present = lo < out.count && out[lo] == id
+            if present && !now.contains(id) { out.remove(at: lo) } else if !present && now.contains(id) { out.insert(id, at: lo) }
+        }
+        return out
     }
 
     /// The requests of `ids[offset..<offset+limit]`, in that order.

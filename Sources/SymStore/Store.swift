@@ -18,8 +18,9 @@ public final class Store {
     public let readOnly: Bool
     /// Signs each new event's hash (the daemon sets it from `reporting.hmac_key_file`).
     public var signer: HMACSHA256?
-    /// Called after every committed write that changed requests or events (the daemon pushes it to subscribers).
-    public var afterCommit: (@Sendable () -> Void)?
+    /// Called after every committed write that changed requests or events, with the ids of the requests it changed
+    /// or appended events for (the daemon pushes them to subscribers and updates its review queues from them).
+    public var afterCommit: (@Sendable (Set<Int64>) -> Void)?
 
     private init(path: String, db: Database, readOnly: Bool) {
         self.path = path; self.db = db; self.readOnly = readOnly
@@ -104,12 +105,13 @@ public final class Store {
     public func write<T>(_ body: (StoreTransaction) throws -> T) throws -> T {
         precondition(!readOnly, "the read-only store cannot write")
         var touched = false
+        var changed = Set<Int64>()
         let result = try db.transaction(.immediate) {
             let tx = StoreTransaction(store: self, began: true)
-            defer { touched = tx.touched }
+            defer { touched = tx.touched; changed = tx.changedRequests }
             return try body(tx)
         }
-        if touched { afterCommit?() }
+        if touched { afterCommit?(changed) }
         return result
     }
 

@@ -13,6 +13,8 @@ public final class StoreTransaction {
     private(set) var began: Bool
     /// Whether this transaction changed a request or appended an event (what readers are told about).
     var touched = false
+    /// The requests this transaction inserted or changed, or whose events it appended (what the change feed names).
+    var changedRequests = Set<Int64>()
 
     init(store: Store, began: Bool) { self.store = store; self.began = began }
 

@@ -41,19 +41,19 @@ public final class StoreWriter: RequestStore, @unchecked Sendable {
     /// Runs `body` alone on the connection in one transaction: its changes and audit events commit together when it
     /// returns and roll back when it throws. Reads through the transaction see its own changes.
     public func write<T>(_ body: (any StoreWriting) throws -> T) throws -> T {
-        let (value, touched) = try exclusively {
+        let (value, touched, changed) = try exclusively {
             let tx = StoreTransaction(store: store, began: false)
             do {
                 let value = try body(tx)
                 if tx.began { try store.db.execute("COMMIT") }
-                return (value, tx.touched)
+                return (value, tx.touched, tx.changedRequests)
             } catch {
                 if tx.began { try? store.db.execute("ROLLBACK") }
                 throw error
             }
         }
         // Told outside the writer: a subscriber may read at once.
-        if touched { store.afterCommit?() }
+        if touched { store.afterCommit?(changed) }
         return value
     }
 

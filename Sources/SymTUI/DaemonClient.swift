@@ -115,17 +115,46 @@ final class DaemonClient {
     }
 }
 
-/// A connection subscribed to the daemon's change feed: readable after every commit.
+/// What the change lines read since the last look said.
+struct ChangeNotice: Equatable {
+    /// The requests changed; nil when anything may have changed (a line without `ids`).
+    var ids: Set<Int64>?
+    /// The caller's review total and the ids at the head of their queue, from the newest line (review subscriptions).
+    var reviewTotal: Int?
+    var reviewHead: [Int64]?
+
+    /// Adds one line's news to what came before it.
+    mutating func merge(_ line: JSONValue) {
+        if let list = line["ids"]?.arrayValue {
+            ids?.formUnion(list.compactMap(\.intValue))
+        } else {
+            ids = nil
+        }
+        if let total = line["review"]?.intValue, let head = line["review_head"]?.arrayValue {
+            reviewTotal = Int(total)
+            reviewHead = head.compactMap(\.intValue)
+        } else {
+            reviewTotal = nil
+            reviewHead = nil
+        }
+    }
+}
+
+/// A connection subscribed to the daemon's change feed: readable after every commit. Each line names what changed
+/// (see docs/protocol.md); `notice` gathers the lines until it is taken.
 final class ChangeSubscription {
     let connection: LineConnection
+    private var partial: [UInt8]
+    private var news: ChangeNotice?
 
-    /// Subscribes on `socketPath`; nil when no daemon answers.
-    init?(socketPath: String) {
+    /// Subscribes on `socketPath` (`review`: lines also carry the review total and head); nil when no daemon answers.
+    init?(socketPath: String, review: Bool = false) {
         guard let c = try? connectUnixSocket(socketPath) else { return nil }
         c.setReceiveTimeout(seconds: 5)
-        guard (try? c.writeLine(DaemonCall.read(.subscribe).json.compact)) != nil,
+        guard (try? c.writeLine(DaemonCall.read(review ? .subscribeReview : .subscribe).json.compact)) != nil,
               let line = try? c.readLine(), let reply = try? JSONValue.parse(line), Wire.refusal(in: reply) == nil else { return nil }
         connection = c
+        partial = c.takeBuffered()
     }
 
     var descriptor: Int32 { connection.fd }
@@ -139,9 +168,29 @@ final class ChangeSubscription {
         var got = false
         while true {
             let r = recv(connection.fd, &buf, buf.count, Int32(MSG_DONTWAIT))
-            if r > 0 { got = true; continue }
+            if r > 0 { got = true; absorb(buf[0..<r]); continue }
             if r == 0 { return got ? true : nil }
             return got
         }
+    }
+
+    /// What the lines since the last call said; nil when none came.
+    func takeNotice() -> ChangeNotice? {
+        defer { news = nil }
+        return news
+    }
+
+    private func absorb(_ bytes: ArraySlice<UInt8>) {
+        partial += bytes
+        while let nl = partial.firstIndex(of: 0x0A) {
+            let line = partial[..<nl]
+            partial.removeSubrange(...nl)
+            var n = news ?? ChangeNotice(ids: [])
+            // A line that does not parse says nothing precise: anything may have changed.
+            if let json = try? JSONValue.parse(String(decoding: line, as: UTF8.self)) { n.merge(json) } else { n.ids = nil }
+            news = n
+        }
+        // A line longer than any the daemon sends: drop it, and assume anything changed.
+        if partial.count > 1 << 20 { partial.removeAll(); news = ChangeNotice(ids: nil) }
     }
 }

@@ -54,6 +54,8 @@ final class DaemonReader: StoreReader {
     let client: DaemonClient
     private var subscription: ChangeSubscription?
     private let socketPath: String
+    /// Subscribe with `"review": true` (the console: its lines carry the review total and head).
+    var reviewFeed = false
     var source: String { "daemon" }
 
     init(client: DaemonClient, socketPath: String) {
@@ -137,7 +139,7 @@ final class DaemonReader: StoreReader {
     func status() throws -> JSONValue { try client.read(.status) }
 
     private func subscribed() -> ChangeSubscription? {
-        if subscription == nil { subscription = ChangeSubscription(socketPath: socketPath) }
+        if subscription == nil { subscription = ChangeSubscription(socketPath: socketPath, review: reviewFeed) }
         return subscription
     }
 
@@ -156,6 +158,9 @@ final class DaemonReader: StoreReader {
     }
 
     var changeDescriptor: Int32? { subscribed()?.descriptor }
+
+    /// What the change lines since the last call said (nil: none read, or the subscription was lost).
+    func takeNotice() -> ChangeNotice? { subscription?.takeNotice() }
 }
 
 /// Reads the store file itself, read-only: for trusted readers (root, `store_group`) while the daemon is down.

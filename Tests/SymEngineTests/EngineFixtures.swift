@@ -50,6 +50,8 @@ final class EngineHarness {
     let dir: String
     /// The engine's store as the test sees it: through the engine's own writer, never the connection directly.
     let store: HarnessStore
+    /// The writer's connection, only for its `afterCommit` hook (the daemon's change feed).
+    let opened: Store
     let engine: Engine
     let loop: GrantLoop
     let clock = TestClock(EngineHarness.t0)
@@ -81,7 +83,8 @@ final class EngineHarness {
                  promptFields: [duration]),
             Flow(name: "job", approvers: people, promptFields: [reason]),
         ])
-        let writer = StoreWriter(try Store.openForWriting(path: dir + "/symtui.db"))
+        opened = try Store.openForWriting(path: dir + "/symtui.db")
+        let writer = StoreWriter(opened)
         store = HarnessStore(writer: writer, path: dir + "/symtui.db")
         let clock = self.clock
         engine = Engine(config: config, store: writer, now: { clock.now })

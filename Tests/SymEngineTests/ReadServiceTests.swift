@@ -22,7 +22,7 @@ final class ReadServiceTests: XCTestCase {
             .requests(q, count: true), .review(search: "x", offset: 5, limit: 20), .request(id: 7),
             .events(afterSeq: 9, limit: 100, requestId: 3, since: Date(timeIntervalSince1970: 1_800_000_000), until: nil),
             .events(afterSeq: 0, limit: 10, requestId: nil, since: nil, until: nil),
-            .audit(search: nil, offset: 0, limit: 40), .lastEvents(count: 3), .status, .delivery, .subscribe,
+            .audit(search: nil, offset: 0, limit: 40), .lastEvents(count: 3), .status, .delivery, .subscribe, .subscribeReview,
             .report(since: Date(timeIntervalSince1970: 1_800_000_000.123)),
         ]
         for c in calls { XCTAssertEqual(try parse(DaemonCall.read(c).json.compact), .read(c), "\(c)") }
@@ -149,7 +149,7 @@ final class ReadServiceTests: XCTestCase {
             let n = recv(p[1], &buf, buf.count, Int32(MSG_DONTWAIT))
             XCTAssertGreaterThan(n, 0, "a subscriber heard nothing")
             let lines = String(decoding: buf[0..<max(0, n)], as: UTF8.self).split(separator: "\n")
-            XCTAssertTrue(lines.allSatisfy { $0 == Wire.changedLine }, "\(lines)")
+            XCTAssertTrue(lines.allSatisfy { (try? JSONValue.parse(String($0)))?["changed"]?.boolValue == true }, "\(lines)")
             XCTAssertLessThan(lines.count, 50, "50 quick commits were not coalesced")
         }
         close(pairs[0][1])   // a subscriber hangs up: it is dropped

@@ -104,7 +104,12 @@ public final class ConsoleApp {
             if Int(now.timeIntervalSince1970) != second {
                 second = Int(now.timeIntervalSince1970)
                 post(.tick(now))
-                if now.timeIntervalSince(lastHealthCheck) >= 5 { checkStatus() }
+                if now.timeIntervalSince(lastHealthCheck) >= 5 {
+                    checkStatus()
+                    // Changes that touch nothing on screen are not read (StoreBackend): a break-glass approval of a
+                    // request that was not in this user's queue is announced by this look, within 5 s.
+                    worker.enqueue(.announcements) { b in b.announcements().map(ConsoleEvent.announcement) }
+                }
             }
         }
         return Terminal.stopSignal != 0 ? 128 + Terminal.stopSignal : 0

@@ -21,6 +21,8 @@ final class StoreBackend: ConsoleBackend {
     private var recovered = false
     /// A wallboard (`--readonly`): no change and no prefetch is ever sent; only reads (and pings).
     var readOnly = false
+    /// What the console was given since the last change it was told about (see ShownPages).
+    private var shown = ShownPages()
 
     init(context: CLIContext) throws {
         self.context = context
@@ -30,6 +32,7 @@ final class StoreBackend: ConsoleBackend {
         do { reader = try context.reader() } catch let e as CommandError where e.code == ExitCode.unavailable {
             reader = UnavailableReader(reason: e.message)
         }
+        (reader as? DaemonReader)?.reviewFeed = true
         identity = ConsoleIdentity(user: me.name, groups: me.groups.sorted(), storePath: try context.storePath())
         announcedThrough = (try? reader.lastEvents(1).last?.seq) ?? 0
     }
@@ -49,7 +52,11 @@ final class StoreBackend: ConsoleBackend {
 
     private func reconnect() -> (any StoreReader)? {
         let socket = (try? context.socketPath()) ?? ""
-        if let client = DaemonClient.connectIfRunning(socketPath: socket) { return DaemonReader(client: client, socketPath: socket) }
+        if let client = DaemonClient.connectIfRunning(socketPath: socket) {
+            let daemon = DaemonReader(client: client, socketPath: socket)
+            daemon.reviewFeed = true
+            return daemon
+        }
         guard let path = try? context.storePath(), access(path, R_OK) == 0, let store = try? Store.openReadOnly(path: path) else { return nil }
         return DirectReader(store: store, config: config, actor: me.actor)
     }
@@ -98,10 +105,21 @@ final class StoreBackend: ConsoleBackend {
         let search = filter.isEmpty ? nil : filter
         switch view {
         case .review:
-            let (rows, total) = try read { try $0.review(search: search, offset: offset, limit: limit, shape: shape) }
+            let rows: [AccessRequest], total: Int
+            do { (rows, total) = try read { try $0.review(search: search, offset: offset, limit: limit, shape: shape) } } catch {
+                shown.showedOther()   // what failed is read again after the next change
+                throw error
+            }
             if search == nil, shape.regex == nil { reviewTotal = (version, total) }
+            // A sorted or regex-filtered window is not the head of the queue: it is read again after every change.
+            if shape == ListShape() {
+                shown.showedReview(filter: filter, offset: offset, limit: limit, ids: rows.map(\.id), total: total)
+            } else {
+                shown.showedOther()
+            }
             return ConsolePage(offset: offset, total: total, rows: .requests(rows))
         case .mine, .grants, .request:
+            shown.showedOther()
             var q = RequestQuery(limit: limit, offset: offset)
             q.search = search
             q.shape = shape
@@ -109,6 +127,7 @@ final class StoreBackend: ConsoleBackend {
             let (rows, total) = try read { try $0.requestsWithTotal(q) }
             return ConsolePage(offset: offset, total: total, rows: .requests(rows))
         case .audit:
+            shown.showedOther()
             let (rows, total) = try read { try $0.audit(search: search, offset: offset, limit: limit, shape: shape) }
             return ConsolePage(offset: offset, total: total, rows: .events(rows))
         case .stats:
@@ -120,6 +139,7 @@ final class StoreBackend: ConsoleBackend {
         if let c = reviewTotal, c.version == version { return c.total }
         let total = try read { try $0.review(search: nil, offset: 0, limit: 0).total }
         reviewTotal = (version, total)
+        shown.showedReview(filter: "", offset: 0, limit: 0, ids: [], total: total)
         return total
     }
 
@@ -164,9 +184,13 @@ final class StoreBackend: ConsoleBackend {
     }
 
     func waitForChange(timeoutMs: Int) -> Bool {
-        let changed = recovered || reader.waitForChange(timeoutMs: timeoutMs)
+        var changed = recovered || reader.waitForChange(timeoutMs: timeoutMs)
+        if changed, !recovered, let notice = (reader as? DaemonReader)?.takeNotice(), !shown.touched(by: notice) { changed = false }
         recovered = false
-        if changed { version += 1 }
+        if changed {
+            version += 1
+            shown.reset()
+        }
         return changed
     }
 
