@@ -13,7 +13,7 @@ DEB_PACKAGES = libncurses-dev libsqlite3-dev sqlite3 tmux python3 sudo passwd ut
 BIN_DEBUG = .build/debug/symtui
 BIN_RELEASE = .build/release/symtui
 
-.PHONY: all deps build release deb test unit sdk-test e2e reliability package-test chaos fuzz demo screenshots bench docs clean
+.PHONY: all deps build release deb test unit sdk-test e2e reliability package-test chaos fuzz demo screenshots bench bench-scale docs clean
 
 all: build
 
@@ -92,6 +92,11 @@ screenshots: build
 
 bench: deps
 	scripts/bench.sh
+
+# The figures of a 1,000,000-request, 10,000,000-event store (built once under .build/bench-data/, a few minutes) and
+# 100,000 grants expiring together; longer than `make bench`, written to their own section of docs/PERFORMANCE.md.
+bench-scale: deps
+	SYMTUI_BENCH_SECTION=scale-results scripts/bench.sh --only scale,expiry-burst --burst 100000
 
 # Regenerates the CLI reference from the program's own help, and the man pages into .build/man/.
 docs: build

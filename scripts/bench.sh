@@ -1,8 +1,11 @@
 #!/bin/sh
 # Builds release and runs symtui-bench; writes the results into docs/PERFORMANCE.md between the
 # results markers (the analysis around them is kept). Usage: scripts/bench.sh [symtui-bench options]
-# e.g. scripts/bench.sh --only render,audit   (figures: render audit throughput latency expiry-lag expiry-burst console)
+# e.g. scripts/bench.sh --only render,audit   (figures: render audit throughput latency expiry-lag expiry-burst console
+# status fleet; `scale` only when named). SYMTUI_BENCH_SECTION names the doc's section to rewrite (default `results`;
+# `make bench-scale` writes `scale-results`), so the two runs keep each other's tables.
 set -eu
+section=${SYMTUI_BENCH_SECTION:-results}
 cd "$(dirname "$0")/.."
 # The release binary links the Swift runtime and Foundation statically, as `make release` does: a console then maps
 # only the library pages it touches (28 MB resident instead of 35 MB with shared libraries).
@@ -19,8 +22,8 @@ status=0
 
 sqlite_version=$(sqlite3 --version 2>/dev/null | cut -d' ' -f1 || echo "?")
 {
-  echo "<!-- results:begin (written by scripts/bench.sh; edit outside these markers) -->"
-  echo "## Results"
+  echo "<!-- $section:begin (written by scripts/bench.sh; edit outside these markers) -->"
+  if [ "$section" = results ]; then echo "## Results"; else echo "## Results at scale (\`make bench-scale\`)"; fi
   echo
   echo "- date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
   echo "- machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), $(awk '/MemTotal/ {printf "%.1f GB RAM", $2/1048576}' /proc/meminfo)"
@@ -30,14 +33,16 @@ sqlite_version=$(sqlite3 --version 2>/dev/null | cut -d' ' -f1 || echo "?")
   echo "- command: \`scripts/bench.sh$( [ $# -gt 0 ] && printf ' %s' "$@" )\` → \`$bin/symtui-bench --dir .build/bench-data --out FILE$( [ $# -gt 0 ] && printf ' %s' "$@" )\`"
   echo
   cat "$results"
-  echo "<!-- results:end -->"
+  echo "<!-- $section:end -->"
 } > "$results.md"
 
-if [ -f "$doc" ] && grep -q '<!-- results:begin' "$doc"; then
-  awk -v new="$results.md" '
-    /<!-- results:begin/ { while ((getline line < new) > 0) print line; skip = 1; next }
-    /<!-- results:end -->/ { skip = 0; next }
+if [ -f "$doc" ] && grep -q "<!-- $section:begin" "$doc"; then
+  awk -v new="$results.md" -v begin="<!-- $section:begin" -v end="<!-- $section:end -->" '
+    index($0, begin) == 1 { while ((getline line < new) > 0) print line; skip = 1; next }
+    index($0, end) == 1 { skip = 0; next }
     !skip { print }' "$doc" > "$doc.tmp" && mv "$doc.tmp" "$doc"
+elif [ -f "$doc" ]; then
+  { echo; cat "$results.md"; } >> "$doc"
 else
   { echo "# Performance"; echo; cat "$results.md"; } > "$doc"
 fi

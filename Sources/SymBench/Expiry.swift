@@ -78,12 +78,15 @@ func measureExpiryBurst(root: String, report: Report, count: Int = 10_000) throw
     let storeOnly = try expireTogether(site: noop, count: count, failFast: true)
     report.detail("burst store share: same loop, deescalate executable missing (fails at access(2), no process): "
                   + "\(fmt(storeOnly.seconds)) s, \(storeOnly.failed) deescalate_failed recorded")
-    report.add(Figure(name: "10,000 grants expiring together: all ended", measured: "\(fmt(total.seconds)) s (\(total.ended) ended)",
-                      goal: "≤ 15 s", verdict: total.ended == count && total.seconds <= 15 ? .met : .missed,
+    // The goals scale with the burst: 10,000 in 15 s / store 2 s (round 1), 100,000 in 60 s / store 10 s (round 2).
+    let (allGoal, storeGoal): (Double, Double) = count >= 100_000 ? (60, 10) : (15, 2)
+    let n = fmtInt(Double(count))
+    report.add(Figure(name: "\(n) grants expiring together: all ended", measured: "\(fmt(total.seconds)) s (\(total.ended) ended)",
+                      goal: "≤ \(Int(allGoal)) s", verdict: total.ended == count && total.seconds <= allGoal ? .met : .missed,
                       method: "\(count) active grants with `access_expires_at` = now written in one go; `GrantLoop(engine:)` (8 workers, as the daemon) "
                         + "`.runUntilIdle()` in-process, which is what `symtui daemon --once` runs; `command` strategy, deescalate = /bin/true."))
-    report.add(Figure(name: "10,000 grants expiring together: store's share", measured: "\(fmt(storeOnly.seconds)) s",
-                      goal: "≤ 2 s", verdict: storeOnly.failed == count && storeOnly.seconds <= 2 ? .met : .missed,
+    report.add(Figure(name: "\(n) grants expiring together: store's share", measured: "\(fmt(storeOnly.seconds)) s",
+                      goal: "≤ \(Int(storeGoal)) s", verdict: storeOnly.failed == count && storeOnly.seconds <= storeGoal ? .met : .missed,
                       method: "the same loop on a fresh copy whose deescalate executable does not exist: ProcessRunner refuses it at `access(2)` "
                         + "before any fork, so the run is the loop's store work alone — claims (`expireGrant`, 500 per transaction), "
                         + "`strategyWorkDue`, `holdsOtherGrant` per deescalation (asked by the workers), and outcomes recorded (`deescalate_failed`: one update + one event, like "

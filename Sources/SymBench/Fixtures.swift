@@ -15,10 +15,11 @@ struct BenchSite {
         return String(cString: n)
     }()
 
-    /// A fresh site under `root/name`; `deescalate` is the command strategy's deescalation executable.
-    init(root: String, name: String, deescalate: String = "/bin/true") throws {
+    /// A fresh site under `root/name` (`keepStore`: the store already there is kept); `deescalate` is the command
+    /// strategy's deescalation executable.
+    init(root: String, name: String, deescalate: String = "/bin/true", keepStore: Bool = false) throws {
         dir = root + "/" + name
-        try? FileManager.default.removeItem(atPath: dir)
+        if !keepStore { try? FileManager.default.removeItem(atPath: dir) }
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         let config = """
             // symtui-bench fixture
