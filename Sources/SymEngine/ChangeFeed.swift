@@ -38,7 +38,7 @@ final class ChangeFeed: @unchecked Sendable {
     /// A line names at most this many requests; more, and it names none (anything may have changed).
     static let maxIDsPerLine = 256
     /// How many ids of the head of a review subscriber's queue each line carries.
-    static let reviewHeadCount = 200
+    static let reviewHeadCount = 64
 
     /// For `"review": true` subscriptions: the caller's review total and the first `count` ids of their queue
     /// (nil when they cannot be computed; the line then carries neither).
@@ -140,7 +140,14 @@ final class ChangeFeed: @unchecked Sendable {
         let behind = lock.withLock { subscribers.filter { $0.value.sent < now } }
         guard !behind.isEmpty else { return }
         var heads: [uid_t: (total: Int, head: [Int64])?] = [:]
+        // Subscribers of one user told up to the same version get the same line: encoded once.
+        var encoded: [String: [UInt8]] = [:]
         for (fd, s) in behind {
+            let key = "\(s.review ? s.uid : uid_t.max) \(s.sent)"
+            if let line = encoded[key] {
+                deliver(line, to: fd, now: now)
+                continue
+            }
             var pairs: [(String, JSONValue?)] = [("v", .int(protocolVersion)), ("changed", .bool(true)), ("version", .int(now))]
             if let ids = changes(since: s.sent, through: now) { pairs.append(("ids", .array(ids.sorted().map(JSONValue.int)))) }
             if s.review, let compute = reviewHead {
@@ -150,14 +157,18 @@ final class ChangeFeed: @unchecked Sendable {
                 }
             }
             let line = Array((JSONValue.obj(pairs).compact + "\n").utf8)
-            let n = line.withUnsafeBufferPointer { send(fd, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT | MSG_NOSIGNAL)) }
-            if n == line.count {
-                lock.withLock { if subscribers[fd] != nil { subscribers[fd]?.sent = now } }
-            } else if n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
-                continue   // its buffer is full: sent when it drains (POLLOUT), as one line for everything missed
-            } else {
-                drop(fd)   // gone, or half a line written: it must resubscribe (and then reads everything again)
-            }
+            encoded[key] = line
+            deliver(line, to: fd, now: now)
+        }
+    }
+
+    /// Sends one line; a subscriber whose buffer is full is left behind (and sent one line when it drains).
+    private func deliver(_ line: [UInt8], to fd: Int32, now: Int64) {
+        let n = line.withUnsafeBufferPointer { send(fd, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT | MSG_NOSIGNAL)) }
+        if n == line.count {
+            lock.withLock { if subscribers[fd] != nil { subscribers[fd]?.sent = now } }
+        } else if !(n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+            drop(fd)   // gone, or half a line written: it must resubscribe (and then reads everything again)
         }
     }
 

@@ -19,6 +19,25 @@ final class TerminalTests: XCTestCase {
         XCTAssertTrue(rows.contains { $0.contains("田中") }, rows.joined(separator: "\n"))
         XCTAssertTrue(terminal.row(23).contains("alice"))
     }
+
+    func testAFrameThatChangesOneRowLeavesTheScreenEqualToIt() throws {
+        let terminal = try Terminal.headless(rows: 24, cols: 80)
+        defer { terminal.close() }
+        func frame(_ marks: [Int: String]) -> ScreenBuffer {
+            var b = ScreenBuffer(rows: 24, cols: 80)
+            for y in 0..<24 { b.put("row \(y) " + (marks[y] ?? "same"), row: y, col: 0) }
+            return b
+        }
+        func screen() -> [String] { (0..<24).map { terminal.row($0).trimmingCharacters(in: .whitespaces) } }
+        terminal.draw(frame([:]))
+        terminal.draw(frame([5: "12s left"]))
+        XCTAssertEqual(screen(), (0..<24).map { $0 == 5 ? "row 5 12s left" : "row \($0) same" })
+        terminal.draw(frame([5: "11s", 23: "last"]))
+        XCTAssertEqual(screen(), (0..<24).map { $0 == 5 ? "row 5 11s" : $0 == 23 ? "row 23 last" : "row \($0) same" },
+                       "a shorter text is not left with the end of the longer one")
+        terminal.draw(frame([:]))
+        XCTAssertEqual(screen(), (0..<24).map { "row \($0) same" })
+    }
 }
 
 /// The real loop on a real terminal: run by hand or in tmux with `SYMTUI_INTERACTIVE=1` (skipped otherwise).

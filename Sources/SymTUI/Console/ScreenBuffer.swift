@@ -30,6 +30,12 @@ public struct ScreenBuffer: Equatable, Sendable {
 
     public subscript(row: Int, col: Int) -> Cell { cells[row * cols + col] }
 
+    /// Whether row `y` holds the same cells in both frames (of the same size).
+    func rowEquals(_ other: ScreenBuffer, _ y: Int) -> Bool {
+        guard other.cols == cols, y < rows, y < other.rows else { return false }
+        return cells[(y * cols)..<((y + 1) * cols)] == other.cells[(y * cols)..<((y + 1) * cols)]
+    }
+
     /// Restyles `width` cells from (row, col), keeping their characters.
     public mutating func restyle(row: Int, col: Int, width: Int = 1, style: Style) {
         guard row >= 0, row < rows else { return }

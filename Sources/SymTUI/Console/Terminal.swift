@@ -31,6 +31,8 @@ public final class Terminal {
     /// Clicks and the wheel reach the console (asked for, and the terminal can report them).
     public let mouse: Bool
     private var closed = false
+    /// The last frame drawn and the terminal size it was drawn at (rows that did not change are not written again).
+    private var lastDrawn: (frame: ScreenBuffer, size: (rows: Int, cols: Int))?
 
     /// The signal that arrived, if any (the caller stops and closes the terminal).
     public static var stopSignal: Int32 { terminalStopSignal.load(ordering: .relaxed) }
@@ -111,7 +113,7 @@ public final class Terminal {
         if rc == cn_err() { return nil }
         if rc == cn_key_code_yes() {
             let code = Int32(ch)
-            if code == cn_key_resize() { let s = size; return .resized(rows: s.rows, cols: s.cols) }
+            if code == cn_key_resize() { lastDrawn = nil; let s = size; return .resized(rows: s.rows, cols: s.cols) }
             if code == cn_key_mouse() {
                 var e = MEVENT()
                 guard mouse, getmouse(&e) == cn_ok() else { return nil }
@@ -140,7 +142,12 @@ public final class Terminal {
     /// Draws a frame into curses' virtual screen and sends only what changed.
     public func draw(_ buffer: ScreenBuffer) {
         let (rows, cols) = size
+        // Rows equal to the last frame's are already in curses' screen: a countdown tick rewrites a few cells, not
+        // the frame (an idle console redraws once a second).
+        let previous = lastDrawn.flatMap { $0.frame.rows == buffer.rows && $0.frame.cols == buffer.cols && $0.size == (rows, cols) ? $0.frame : nil }
+        lastDrawn = (buffer, (rows, cols))
         for y in 0..<min(rows, buffer.rows) {
+            if let previous, previous.rowEquals(buffer, y) { continue }
             var x = 0
             while x < min(cols, buffer.cols) {
                 let style = buffer[y, x].style
