@@ -50,7 +50,8 @@ for name in only {
         case "scale":
             try measureScale(root: root, report: report, requests: Int(value("--requests") ?? "") ?? 1_000_000,
                              events: Int(value("--events") ?? "") ?? 10_000_000)
-        case "fleet": try measureConsoleFleet(root: root, report: report, consoles: Int(value("--consoles") ?? "") ?? 100)
+        case "fleet": try measureConsoleFleet(root: root, report: report, consoles: Int(value("--consoles") ?? "") ?? 100,
+                                              sites: Int(value("--fleet-sites") ?? "") ?? 2)
         default: log("symtui-bench: unknown figure \(name) (one of \((all + scaleFigures).joined(separator: ", ")))"); exit(64)
         }
     } catch {
