@@ -215,7 +215,10 @@ public final class GrantLoop: @unchecked Sendable {
         cond.lock()
         let busy = inFlight
         cond.unlock()
-        let due = try engine.store.read { try $0.strategyWorkDue(now: now, limit: batch + busy.count) }.filter { !busy.contains($0.id) }
+        // Asked again only when the queued runs fall below half a batch: a pass per finished run would read (and
+        // decode) the next batch every time, which made 100,000 grants expiring together quadratic.
+        let due = busy.count >= batch / 2 ? []
+            : try engine.store.read { try $0.strategyWorkDue(now: now, limit: batch + busy.count) }.filter { !busy.contains($0.id) }
         for r in due {
             guard let job = makeJob(r) else { failUnconfigured(r); continue }
             // Another job for the same user and target is queued or running: this one waits for the next pass.

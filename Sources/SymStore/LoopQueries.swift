@@ -26,11 +26,13 @@ extension Store {
             """, [.int(Store.millis(now)), .int(Int64(limit))])
     }
 
-    /// Escalations and deescalations due to run (new, resumed after a crash, or due for a retry).
+    /// Escalations and deescalations due to run (new, resumed after a crash, or due for a retry): new ones first (no
+    /// `next_attempt_at`: NULL sorts first), then by due time — the order of `requests_retry`, so SQLite reads only
+    /// the first `limit` rows of the index and sorts nothing.
     public func strategyWorkDue(now: Date, limit: Int) throws -> [AccessRequest] {
         try select("""
             INDEXED BY requests_retry WHERE state IN ('escalating', 'deescalating') AND (next_attempt_at IS NULL OR next_attempt_at <= ?)
-            ORDER BY coalesce(next_attempt_at, 0), id LIMIT ?
+            ORDER BY next_attempt_at, id LIMIT ?
             """, [.int(Store.millis(now)), .int(Int64(limit))])
     }
 
