@@ -2,7 +2,7 @@
 # Builds release and runs symtui-bench; writes the results into docs/PERFORMANCE.md between the
 # results markers (the analysis around them is kept). Usage: scripts/bench.sh [symtui-bench options]
 # e.g. scripts/bench.sh --only render,audit   (figures: render audit throughput latency expiry-lag expiry-burst console
-# status fleet; `scale` only when named). SYMTUI_BENCH_SECTION names the doc's section to rewrite (default `results`;
+# status report shaped fleet; `scale` only when named). SYMTUI_BENCH_SECTION names the doc's section to rewrite (default `results`;
 # `make bench-scale` writes `scale-results`), so the two runs keep each other's tables.
 set -eu
 section=${SYMTUI_BENCH_SECTION:-results}
