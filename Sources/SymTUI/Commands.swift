@@ -262,7 +262,7 @@ enum Commands {
         }
         do {
             try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-            try Data(StarterConfig.text.utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
+            try FileOutput.write(Data(StarterConfig.text.utf8), to: path)
         } catch { throw CommandError(ExitCode.ioErr, "cannot write \(path): \(error.localizedDescription)") }
         if c.json { Output.json(.obj([("path", .string(path))])) } else {
             Output.print("wrote \(path)\ncheck it with: symtui --config \(path) config check")

@@ -42,7 +42,7 @@ enum SymImport {
 
         if let out {
             do {
-                try Data(result.config.utf8).write(to: URL(fileURLWithPath: out), options: .atomic)
+                try FileOutput.write(Data(result.config.utf8), to: out)
             } catch {
                 throw CommandError(ExitCode.ioErr, "cannot write \(out): \(error.localizedDescription)")
             }
