@@ -23,6 +23,9 @@ public struct ListShape: Sendable, Equatable {
     public static let scanLimit = 10_000
     /// The longest regular expression accepted.
     public static let maxPatternLength = 200
+    /// The most time one read may spend matching its regex over all its rows: a pattern that backtracks
+    /// catastrophically (`(a+)+$` over a long field) is stopped here instead of holding a daemon thread.
+    public static let matchBudget: TimeInterval = 1.0
 
     public init(sort: Column? = nil, descending: Bool = false, regex: String? = nil, invert: Bool = false) {
         self.sort = sort; self.descending = descending; self.regex = regex; self.invert = invert
@@ -63,9 +66,23 @@ public struct ListShape: Sendable, Equatable {
     }
 
     /// Whether `regex` matches one of `texts` (one regex run over them joined by newlines: far cheaper than one each).
-    static func matches(_ regex: NSRegularExpression, _ texts: [String]) -> Bool {
+    /// Throws once `deadline` has passed, also in the middle of one long match (ICU reports its progress).
+    static func matches(_ regex: NSRegularExpression, _ texts: [String], deadline: Date) throws -> Bool {
         let joined = texts.joined(separator: "\n")
-        return regex.firstMatch(in: joined, range: NSRange(location: 0, length: joined.utf16.count)) != nil
+        var found = false, late = false
+        regex.enumerateMatches(in: joined, options: [.reportProgress], range: NSRange(location: 0, length: joined.utf16.count)) { m, _, stop in
+            if m != nil { found = true; stop.pointee = true } else if Date() > deadline { late = true; stop.pointee = true }
+        }
+        if late || (!found && Date() > deadline) {
+            throw ListShapeError("the regular expression took longer than \(Int(matchBudget)) s to match: make it simpler")
+        }
+        return found
+    }
+
+    /// `rows` narrowed to those `regex` matches (or does not, with `invert`) within the match budget.
+    static func narrowed<T>(_ rows: [T], _ regex: NSRegularExpression, invert: Bool, texts: (T) -> [String]) throws -> [T] {
+        let deadline = Date().addingTimeInterval(matchBudget)
+        return try rows.filter { try matches(regex, texts($0), deadline: deadline) != invert }
     }
 
     /// `rows` (newest first, as read) narrowed and ordered by this shape, then the page `offset..<offset+limit`,
@@ -74,7 +91,7 @@ public struct ListShape: Sendable, Equatable {
     public func page(_ rows: [AccessRequest], offset: Int, limit: Int,
                      texts: (AccessRequest) -> [String] = ListShape.searchedTexts) throws -> (rows: [AccessRequest], total: Int) {
         var kept = rows
-        if let re = try compiledRegex() { kept = kept.filter { ListShape.matches(re, texts($0)) != invert } }
+        if let re = try compiledRegex() { kept = try ListShape.narrowed(kept, re, invert: invert, texts: texts) }
         if let sort { kept = ListShape.sorted(kept, by: sort, descending: descending) } else if descending { kept.reverse() }
         return (Array(kept.dropFirst(offset).prefix(limit)), kept.count)
     }
@@ -82,7 +99,7 @@ public struct ListShape: Sendable, Equatable {
     /// Audit events (newest first, as read) narrowed by this shape's regex, then one page, with the total.
     public func page(_ events: [AuditEvent], offset: Int, limit: Int) throws -> (rows: [AuditEvent], total: Int) {
         var kept = events
-        if let re = try compiledRegex() { kept = kept.filter { ListShape.matches(re, ListShape.searchedTexts($0)) != invert } }
+        if let re = try compiledRegex() { kept = try ListShape.narrowed(kept, re, invert: invert, texts: ListShape.searchedTexts) }
         if descending { kept.reverse() }
         return (Array(kept.dropFirst(offset).prefix(limit)), kept.count)
     }

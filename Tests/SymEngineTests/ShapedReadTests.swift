@@ -70,6 +70,19 @@ final class ShapedReadTests: XCTestCase {
                        [made[3].id, made[2].id, made[0].id])
     }
 
+    func testARegexThatBacktracksCatastrophicallyIsStoppedByTheMatchBudget() throws {
+        let (h, service, _) = try world()
+        _ = try h.execute(.request(flow: "access", target: "db", fields: [:], duration: "1h",
+                                   reason: String(repeating: "a", count: 40) + "!"), by: h.sam)
+        var q = RequestQuery(limit: 10)
+        q.shape = ListShape(regex: "(a+)+$")
+        let started = Date()
+        XCTAssertThrowsError(try service.answer(.requests(q, count: true), caller: h.alice)) {
+            XCTAssertTrue("\($0)".contains("took longer than 1 s"), "\($0)")
+        }
+        XCTAssertLessThan(Date().timeIntervalSince(started), 10, "the read gave up at its budget, not after the match")
+    }
+
     func testTheDefaultOrderIsUnchangedWithoutAShape() throws {
         let (h, service, made) = try world()
         XCTAssertEqual(ids(try service.answer(.review(search: nil, offset: 0, limit: 10), caller: h.alice)), made.reversed().map(\.id))
