@@ -39,6 +39,9 @@ public final class Database {
         sqlite3_busy_timeout(db, 10_000)
     }
 
+    /// True while a transaction is open on this connection (SQLite may end one by itself after some errors).
+    public var inTransaction: Bool { sqlite3_get_autocommit(handle) == 0 }
+
     deinit {
         cache.removeAll()
         sqlite3_close_v2(handle)
