@@ -102,8 +102,15 @@ enum AuditCommands {
             guard let id = Int64(r), id > 0 else { throw UsageError(message: "--request: '\(SafeText.display(r))' is not a request id") }
             filter.requestId = id
         }
-        let reader = try c.reader()
         let out = StdoutWriter()
+        // A user who may read the store file (root, store_group, a copy) gets it streamed from the file; the others
+        // through the daemon. Same bytes either way.
+        if let store = try? c.store() {
+            try store.exportEvents(filter, format: format) { out.write(bytes: $0) }
+            out.flush()
+            return ExitCode.ok
+        }
+        let reader = try c.reader()
         if format == .csv { out.write(AuditExport.csvHeader) }
         var after: Int64 = 0
         while true {
@@ -251,10 +258,21 @@ private final class StdoutWriter {
         if buffer.count >= 64 * 1024 { flush() }
     }
 
+    /// Bytes already gathered into a big chunk: written at once, after what is buffered.
+    func write(bytes: UnsafeBufferPointer<UInt8>) {
+        flush()
+        writeAll(bytes)
+    }
+
     func flush() {
+        buffer.withUnsafeBufferPointer { writeAll($0) }
+        buffer.removeAll(keepingCapacity: true)
+    }
+
+    private func writeAll(_ bytes: UnsafeBufferPointer<UInt8>) {
         var off = 0
-        while off < buffer.count {
-            let n = buffer.withUnsafeBufferPointer { Glibc.write(1, $0.baseAddress! + off, $0.count - off) }
+        while off < bytes.count {
+            let n = Glibc.write(1, bytes.baseAddress! + off, bytes.count - off)
             if n < 0 {
                 if errno == EINTR { continue }
                 if errno == EPIPE { exit(ExitCode.ok) }
@@ -262,6 +280,5 @@ private final class StdoutWriter {
             }
             off += n
         }
-        buffer.removeAll(keepingCapacity: true)
     }
 }
