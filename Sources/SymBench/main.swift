@@ -39,7 +39,10 @@ for name in only {
         switch name {
         case "render": measureRender(report: report)
         case "audit": try measureAuditVerify(root: root, report: report)
-        case "audit-scale": try measureAuditVerifyScale(root: root, report: report, events: Int(value("--events") ?? "") ?? 10_000_000)
+        case "audit-scale":
+            let events = Int(value("--events") ?? "") ?? 10_000_000
+            try measureAuditVerifyScale(root: root, report: report, events: events)
+            try measureExportScale(root: root, report: report, events: events)
         case "throughput": try measureThroughput(root: root, report: report)
         case "group-commit": try measureGroupCommit(root: root, report: report)
         case "latency": try measureCommitLatency(root: root, report: report)
