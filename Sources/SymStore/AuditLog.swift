@@ -72,9 +72,22 @@ public struct AuditVerifier {
     }
 
     /// Verifies the whole chain; stops at the first problem.
-    public func verify() throws -> AuditVerification {
-        if let file = store as? Store, let result = try verifyInRanges(file) { return result }
-        return try verifySequentially(from: ChainState())
+    public func verify() throws -> AuditVerification { try verify(since: 1) }
+
+    /// Verifies the events from seq `since` on (`audit verify --since`): they must link to the stored hash of event
+    /// `since - 1`, which is taken as it is (the events before it were verified earlier). `checked` counts the events
+    /// from `since` on. `since` = head + 1 checks nothing (ok); a `since - 1` that is not in the store is `missing`.
+    public func verify(since: Int64) throws -> AuditVerification {
+        var start = ChainState()
+        if since > 1 {
+            guard let before = try store.event(seq: since - 1) else {
+                return AuditVerification(checked: 0, headSeq: 0, headHash: AuditEvent.genesisHash, problem: AuditProblem(
+                    seq: since - 1, kind: .missing, detail: "--since \(since): seq \(since - 1), which it links to, is not in the store"))
+            }
+            start = ChainState(expected: since, prevHash: before.hash, checked: 0)
+        }
+        if let file = store as? Store, let result = try verifyInRanges(file, from: start) { return result }
+        return try verifySequentially(from: start)
     }
 
     /// Verifies from `start` on, page by page. Hashing a page runs on all cores while the next page is read (each

@@ -34,13 +34,16 @@ private final class RangeResults: @unchecked Sendable {
 
 extension AuditVerifier {
     /// The parallel verification of a store file, or nil when the chain is too short for it to pay.
-    func verifyInRanges(_ file: Store) throws -> AuditVerification? {
+    func verifyInRanges(_ file: Store, from start: ChainState) throws -> AuditVerification? {
         let last = try file.lastSeq()
-        guard last >= parallelFrom else { return nil }
+        let first = start.expected
+        guard last - first + 1 >= parallelFrom else { return nil }
         // More ranges than threads, so that a thread slowed by the machine's other work holds no one up for long.
-        let count = Int(min(last, Int64(workers * 8)))
-        let span = (last + Int64(count) - 1) / Int64(count)
-        let ranges = (0..<count).map { i in (lo: Int64(i) * span + 1, hi: min(last, Int64(i + 1) * span)) }.filter { $0.lo <= $0.hi }
+        let total = last - first + 1
+        let count = Int(min(total, Int64(workers * 8)))
+        let span = (total + Int64(count) - 1) / Int64(count)
+        let ranges = (0..<count).map { i in (lo: first + Int64(i) * span, hi: min(last, first + Int64(i + 1) * span - 1)) }
+            .filter { $0.lo <= $0.hi }
         let results = RangeResults(ranges.count)
         let next = Atomic<Int>(0)
         let path = file.path
@@ -58,13 +61,14 @@ extension AuditVerifier {
             }
         }
         if let error = results.failure { throw error }
-        var state = ChainState()
+        var state = start
         for case let r? in results.slots {
             let crossUnsigned = key != nil && state.signedFrom != nil && r.firstUnsigned != nil
             if !r.clean || r.firstPrev != state.prevHash || crossUnsigned {
                 return try verifySequentially(from: state)
             }
-            state = ChainState(expected: r.hi + 1, prevHash: r.lastHash, checked: r.hi, signedFrom: state.signedFrom ?? r.firstSigned)
+            state = ChainState(expected: r.hi + 1, prevHash: r.lastHash, checked: state.checked + (r.hi - r.lo + 1),
+                               signedFrom: state.signedFrom ?? r.firstSigned)
         }
         // Events appended meanwhile, and the end-of-chain checks, as the page-by-page verifier does them.
         return try verifySequentially(from: state)

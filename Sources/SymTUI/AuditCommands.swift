@@ -10,7 +10,8 @@ import SymStore
 enum AuditCommands {
     static var specs: [SubcommandSpec] { [
         SubcommandSpec(words: ["audit", "verify"], summary: "check the audit chain (seq, hashes, links); exit 65 at the first bad event",
-                    options: [.value("against", "FILE", "also compare with an earlier JSONL export or a jsonl destination's file"),
+                    options: [.value("since", "SEQ", "check only the events from SEQ on, linked to the stored hash of SEQ-1 (a daily check of what is new)"),
+                              .value("against", "FILE", "also compare with an earlier JSONL export or a jsonl destination's file"),
                               .value("key", "FILE", "also check each event's hmac with the daemon's key (reporting.hmac_key_file)")],
                     details: """
                     Reports the first bad seq: 'edited' (content does not match its hash), 'missing' (a gap), 'reordered'
@@ -51,8 +52,13 @@ enum AuditCommands {
         do { key = try a.value("key").map { try AuditKey.load(path: c.absolute($0), private: false) } } catch let e as AuditKeyError {
             throw CommandError(e.exitCode, e.message)
         }
+        var since: Int64 = 1
+        if let text = a.value("since") {
+            guard let n = Int64(text), n >= 1 else { throw UsageError(message: "--since: '\(SafeText.display(text))' is not a seq (1 or more)") }
+            since = n
+        }
         let verifier = AuditVerifier(store: store, key: key)
-        var result = try verifier.verify()
+        var result = try verifier.verify(since: since)
         var against: (file: String, checked: Int64)?
         if result.ok, let file = a.value("against") {
             let path = c.absolute(file)

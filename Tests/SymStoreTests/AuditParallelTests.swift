@@ -77,4 +77,51 @@ final class AuditParallelTests: XCTestCase {
         XCTAssertTrue(paged.ok, "\(paged)")
         XCTAssertEqual(ranged, paged)
     }
+
+    // MARK: verify --since
+
+    private func since(_ seq: Int64) throws -> AuditVerification {
+        let store = try Store.openReadOnly(path: dbPath)
+        let paged = try AuditVerifier(store: store, parallelFrom: .max).verify(since: seq)
+        XCTAssertEqual(try AuditVerifier(store: store, parallelFrom: 1, workers: 2).verify(since: seq), paged)
+        return paged
+    }
+
+    func testVerifySinceChecksOnlyTheEventsFromThatSeqOn() throws {
+        let store = try AuditFixture.store(in: dir, count: 3_000)
+        let result = try since(2_001)
+        XCTAssertTrue(result.ok)
+        XCTAssertEqual(result.checked, 1_000)
+        XCTAssertEqual(result.headSeq, 3_000)
+        XCTAssertEqual(result.headHash, try store.event(seq: 3_000)?.hash)
+    }
+
+    func testVerifySinceDoesNotLookAtEarlierEventsButSeesLaterEdits() throws {
+        _ = try AuditFixture.store(in: dir, count: 3_000)
+        try AuditFixture.tamper(dbPath, "UPDATE events SET actor = 'mallory' WHERE seq IN (100, 2500);")
+        XCTAssertEqual(try since(1).problem?.seq, 100)
+        let later = try since(2_001)
+        XCTAssertEqual(later.problem?.seq, 2_500)
+        XCTAssertEqual(later.problem?.kind, .edited)
+        XCTAssertEqual(later.checked, 499)
+    }
+
+    func testVerifySinceSeesANewEventThatDoesNotLinkToTheVerifiedPrefix() throws {
+        let store = try AuditFixture.store(in: dir, count: 200)
+        var e = try XCTUnwrap(try store.event(seq: 150))
+        e.prevHash = String(repeating: "ab", count: 32)
+        e.hash = e.computedHash
+        try AuditFixture.tamper(dbPath, "UPDATE events SET prev_hash = '\(e.prevHash)', hash = '\(e.hash)' WHERE seq = 150;")
+        let result = try since(150)
+        XCTAssertEqual(result.problem?.seq, 150)
+        XCTAssertEqual(result.problem?.kind, .brokenLink)
+    }
+
+    func testVerifySinceTheNextSeqChecksNothingAndBeyondIsMissing() throws {
+        _ = try AuditFixture.store(in: dir, count: 50)
+        let next = try since(51)
+        XCTAssertTrue(next.ok)
+        XCTAssertEqual(next.checked, 0)
+        XCTAssertEqual(try since(60).problem?.kind, .missing)
+    }
 }
