@@ -143,22 +143,27 @@ enum Seed {
 func bigEventStore(root: String, name: String = "events-10m", events: Int) throws -> String {
     let dir = root + "/" + name
     let path = dir + "/symtui.db"
-    if FileManager.default.fileExists(atPath: path), let store = try? Store.openReadOnly(path: path),
-       (try? store.lastSeq()) == Int64(events) {
-        return path
+    var have: Int64 = 0
+    if FileManager.default.fileExists(atPath: path), let store = try? Store.openReadOnly(path: path), let n = try? store.lastSeq() {
+        if n == Int64(events) { return path }
+        have = n < Int64(events) ? n : -1
     }
-    try? FileManager.default.removeItem(atPath: dir)
+    if have <= 0 {
+        try? FileManager.default.removeItem(atPath: dir)
+        have = 0
+    }
     try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
     let store = try Store.openForWriting(path: path)
     try store.db.execute("PRAGMA synchronous=OFF")   // a fixture: nothing to lose if the machine stops
     let start = monoNanos()
     let now = Date()
-    var done = 0
+    // A build that was stopped goes on from where it got to (the chain continues from the stored head).
+    var done = Int(have)
     while done < events {
         let n = min(50_000, events - done)
         try Seed.events(into: store, count: n, now: now.addingTimeInterval(Double(done) / 1_000), batch: n, first: done)
         done += n
-        if done % 1_000_000 == 0 { log("  \(name): \(done) events (\(fmt(elapsedSeconds(since: start), 0)) s)") }
+        if done % 1_000_000 == 0 { log("  \(name): \(done) events (\(fmt(elapsedSeconds(since: start), 0)) s this run)") }
     }
     try store.checkpoint()
     return path

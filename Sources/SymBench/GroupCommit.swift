@@ -1,6 +1,7 @@
 import Foundation
 import SymModel
 import SymProtocol
+import SymEngine
 import SymStore
 
 /// One client's loop through the daemon's socket: request, then a self-approval (the bench has one uid), each answered
@@ -97,4 +98,59 @@ func measureGroupCommit(root: String, report: Report, clients: Int = 64, rounds:
     report.add(Figure(name: "one client through the real daemon ÷ raw SQLite FULL", measured: "\(fmt(single, 2)) (\(fmtInt(one.median)) commands/s)",
                       goal: "≥ 0.5", verdict: single >= 0.5 ? .met : .missed,
                       method: "as above with one connection, one command at a time, \(fmt(seconds / 2, 1)) s per round on the same daemon; same raw baseline."))
+}
+
+/// What group commit buys, in one process: 64 threads calling `Engine.execute` (request, then approve by another
+/// identity) on a writer that batches (the daemon's) and on one that commits every command alone (`maxBatch: 1`).
+func engineConcurrentRate(site: BenchSite, threads: Int, maxBatch: Int, seconds: Double) throws -> (commands: Double, perBatch: Double) {
+    for f in [site.storePath, site.storePath + "-wal", site.storePath + "-shm"] { try? FileManager.default.removeItem(atPath: f) }
+    let writer = StoreWriter(try Store.openForWriting(path: site.storePath), maxBatch: maxBatch)
+    let engine = Engine(config: try site.config(), store: writer)
+    let bob = Identity(uid: 60_001, name: "bob", groups: ["dev"])
+    let alice = Identity(uid: 60_002, name: "alice", groups: ["oncall"])
+    let results = ClientResults()
+    let end = monoNanos() + UInt64(seconds * 1e9)
+    let start = monoNanos()
+    let finished = DispatchGroup()
+    for i in 0..<threads {
+        finished.enter()
+        Thread {
+            var n = 0
+            do {
+                while monoNanos() < end {
+                    let ask: ChangeCall = .request(flow: "job", target: nil, fields: [:], duration: nil, reason: "t\(i)-\(n)")
+                    let r = try engine.execute(ask, by: bob).get()
+                    let approve: ChangeCall = .approve(id: r.id, reason: "ok")
+                    _ = try engine.execute(approve, by: alice).get()
+                    n += 2
+                }
+            } catch { results.fail("thread \(i): \(error)") }
+            results.add((commands: n, micros: [Double]()))
+            finished.leave()
+        }.start()
+    }
+    finished.wait()
+    let elapsed = elapsedSeconds(since: start)
+    if let first = results.errors.first { throw StoreError(first) }
+    let counts = writer.commitCounts
+    return (Double(results.commands) / elapsed, Double(counts.commands) / Double(max(1, counts.batches)))
+}
+
+func measureGroupCommitInProcess(root: String, report: Report, threads: Int = 64, rounds: Int = 3, seconds: Double = 2) throws {
+    log("group commit in process: \(threads) threads, batching writer vs one commit per command")
+    let site = try BenchSite(root: root, name: "group-commit-engine")
+    var on = Samples(), off = Samples(), perBatch = Samples()
+    for round in 0..<rounds {
+        let b = try engineConcurrentRate(site: site, threads: threads, maxBatch: 128, seconds: seconds)
+        let s = try engineConcurrentRate(site: site, threads: threads, maxBatch: 1, seconds: seconds)
+        on.add(b.commands); off.add(s.commands); perBatch.add(b.perBatch)
+        report.detail("group commit in process round \(round + 1): batching \(fmtInt(b.commands)) commands/s (\(fmt(b.perBatch, 1)) commands per commit), "
+                      + "one commit per command \(fmtInt(s.commands)) commands/s (ratio \(fmt(b.commands / s.commands, 2)))")
+    }
+    report.add(Figure(name: "group commit on ÷ off, \(threads) threads in process", measured: "\(fmt(on.median / off.median, 2)) "
+                        + "(\(fmtInt(on.median)) ÷ \(fmtInt(off.median)) commands/s; \(fmt(perBatch.median, 1)) commands per commit)",
+                      goal: "(what group commit buys)", verdict: .info,
+                      method: "\(threads) threads calling `Engine.execute` (request, then approve by another identity) for \(fmt(seconds, 0)) s on a "
+                        + "`StoreWriter` that batches (maxBatch 128, the daemon's) and on one with maxBatch 1 (every command its own commit, as before); "
+                        + "alternating, \(rounds) rounds, medians."))
 }

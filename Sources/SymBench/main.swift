@@ -44,7 +44,9 @@ for name in only {
             try measureAuditVerifyScale(root: root, report: report, events: events)
             try measureExportScale(root: root, report: report, events: events)
         case "throughput": try measureThroughput(root: root, report: report)
-        case "group-commit": try measureGroupCommit(root: root, report: report)
+        case "group-commit":
+            try measureGroupCommit(root: root, report: report)
+            try measureGroupCommitInProcess(root: root, report: report)
         case "latency": try measureCommitLatency(root: root, report: report)
         case "expiry-lag": try measureExpiryLag(root: root, report: report)
         case "expiry-burst": try measureExpiryBurst(root: root, report: report, count: Int(value("--burst") ?? "") ?? 10_000)
