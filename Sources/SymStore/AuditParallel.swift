@@ -77,7 +77,7 @@ extension AuditVerifier {
     /// Checks the events `range` in `reader`; stops at the first thing that is not clean.
     static func check(range: ClosedRange<Int64>, in reader: Store, key: HMACSHA256?) throws -> RangeCheck {
         var result = RangeCheck(lo: range.lowerBound, hi: range.upperBound)
-        var builder = ChainHashBuilder()
+        let builder = ChainHashBuilder()
         var expected = range.lowerBound
         var lastHash: [UInt8] = []
         lastHash.reserveCapacity(64)
@@ -90,7 +90,8 @@ extension AuditVerifier {
                 if seq == range.lowerBound {
                     result.firstPrev = s.text(c.prevHash)
                 } else {
-                    guard let prev, prev.elementsEqual(lastHash) else { throw StopRange() }
+                    guard let prev, prev.count == lastHash.count,
+                          lastHash.withUnsafeBufferPointer({ memcmp($0.baseAddress!, prev.baseAddress!, prev.count) == 0 }) else { throw StopRange() }
                 }
                 builder.build(seq: seq, id: s.bytes(c.id), timeMs: s.int(c.time), type: s.bytes(c.type), requestId: s.optInt(c.requestId),
                               flow: s.bytes(c.flow), target: s.bytes(c.target), requester: s.bytes(c.requester), actor: s.bytes(c.actor),
