@@ -22,8 +22,10 @@ private func timedToFile(_ path: String, _ args: [String], output: String) throw
 /// `symtui audit export` of the big fixture (JSONL and CSV, from the store file as root does it) against `cat` of the
 /// exported file to /dev/null in the same run.
 func measureExportScale(root: String, report: Report, events: Int) throws {
+    // The fixture the verify figure just built (or reused); its config is written beside it.
     let store = try bigEventStore(root: root, events: events)
     let site = try BenchSite(root: root, name: (store as NSString).deletingLastPathComponent.components(separatedBy: "/").last!, keepStore: true)
+    guard try Store.openReadOnly(path: site.storePath).lastSeq() == Int64(events) else { throw StoreError("the fixture changed under the bench") }
     for format in ["jsonl", "csv"] {
         let file = site.dir + "/export." + format
         defer { try? FileManager.default.removeItem(atPath: file) }

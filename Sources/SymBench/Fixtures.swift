@@ -144,13 +144,11 @@ func bigEventStore(root: String, name: String = "events-10m", events: Int) throw
     let dir = root + "/" + name
     let path = dir + "/symtui.db"
     var have: Int64 = 0
-    if FileManager.default.fileExists(atPath: path), let store = try? Store.openReadOnly(path: path), let n = try? store.lastSeq() {
-        if n == Int64(events) { return path }
-        have = n < Int64(events) ? n : -1
-    }
-    if have <= 0 {
-        try? FileManager.default.removeItem(atPath: dir)
-        have = 0
+    if FileManager.default.fileExists(atPath: path) {
+        // An error reading it is an error, not a reason to throw away a store that took minutes to build.
+        have = try Store.openReadOnly(path: path).lastSeq()
+        if have == Int64(events) { return path }
+        if have > Int64(events) { throw StoreError("\(path) holds \(have) events, more than \(events): remove it to build a smaller one") }
     }
     try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
     let store = try Store.openForWriting(path: path)
