@@ -93,10 +93,11 @@ screenshots: build
 bench: deps
 	scripts/bench.sh
 
-# The figures of a 1,000,000-request, 10,000,000-event store (built once under .build/bench-data/, a few minutes) and
-# 100,000 grants expiring together; longer than `make bench`, written to their own section of docs/PERFORMANCE.md.
+# The figures of a 1,000,000-request, 10,000,000-event store (built once under .build/bench-data/, a few minutes),
+# audit verify/export over a 10,000,000-event chain (its own fixture, kept likewise) and 100,000 grants expiring
+# together; longer than `make bench`, written to their own section of docs/PERFORMANCE.md.
 bench-scale: deps
-	SYMTUI_BENCH_SECTION=scale-results scripts/bench.sh --only scale,expiry-burst --burst 100000
+	SYMTUI_BENCH_SECTION=scale-results scripts/bench.sh --only scale,audit-scale,expiry-burst --burst 100000
 
 # Regenerates the CLI reference from the program's own help, and the man pages into .build/man/.
 docs: build

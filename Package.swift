@@ -22,7 +22,9 @@ let package = Package(
         .systemLibrary(name: "CNCursesW", path: "Sources/CNCursesW"),
         .systemLibrary(name: "CSQLite3", path: "Sources/CSQLite3"),
         .systemLibrary(name: "CLibPQ", path: "Sources/CLibPQ"),
-        .target(name: "SymModel", swiftSettings: strict),
+        // SHA-256 with the x86 SHA extensions, chosen at run time by SymModel's SHA256 (the portable Swift code otherwise).
+        .target(name: "CSHA", path: "Sources/CSHA"),
+        .target(name: "SymModel", dependencies: ["CSHA"], swiftSettings: strict),
         .target(name: "SymStore", dependencies: ["SymModel", "CSQLite3", "CLibPQ"], swiftSettings: strict),
         // The wire protocol between the daemon and its clients: calls, replies, identity, exit codes.
         .target(name: "SymProtocol", dependencies: ["SymModel"], swiftSettings: strict),

@@ -26,6 +26,8 @@ struct BenchSite {
             {
               store: "\(dir)/symtui.db",
               socket: "\(dir)/symtui.sock",
+              // The 64-client throughput figure has up to 64 requests of one user pending at once.
+              limits: { pending_per_user: 1000 },
               strategies: [
                 { name: "cmd", type: "command",
                   settings: { escalate: "/bin/true", deescalate: "\(deescalate)", timeout: "30s" },
@@ -116,10 +118,11 @@ enum Seed {
     }
 
     /// Appends `count` audit events (chained, hashed) in transactions of 5,000.
-    static func events(into store: Store, count: Int, now: Date) throws {
-        var i = 0
+    static func events(into store: Store, count: Int, now: Date, batch: Int = 5_000, first: Int = 0) throws {
+        var i = first
+        let count = first + count
         while i < count {
-            let end = min(count, i + 5_000)
+            let end = min(count, i + batch)
             try store.write { tx in
                 for j in i..<end {
                     let draft = EventDraft(type: j % 3 == 0 ? .request : (j % 3 == 1 ? .approve : .deescalate), requestId: Int64(j / 3 + 1),
@@ -132,4 +135,34 @@ enum Seed {
             i = end
         }
     }
+}
+
+/// A store of `events` chained audit events at `root/name/symtui.db`, kept between runs (under .build/bench-data/):
+/// built once by direct inserts in transactions of 50,000 with real hashes, reused while it still holds exactly that
+/// many events. For the 10,000,000-event figures (`make bench-scale`).
+func bigEventStore(root: String, name: String = "events-10m", events: Int) throws -> String {
+    let dir = root + "/" + name
+    let path = dir + "/symtui.db"
+    var have: Int64 = 0
+    if FileManager.default.fileExists(atPath: path) {
+        // An error reading it is an error, not a reason to throw away a store that took minutes to build.
+        have = try Store.openReadOnly(path: path).lastSeq()
+        if have == Int64(events) { return path }
+        if have > Int64(events) { throw StoreError("\(path) holds \(have) events, more than \(events): remove it to build a smaller one") }
+    }
+    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    let store = try Store.openForWriting(path: path)
+    try store.db.execute("PRAGMA synchronous=OFF")   // a fixture: nothing to lose if the machine stops
+    let start = monoNanos()
+    let now = Date()
+    // A build that was stopped goes on from where it got to (the chain continues from the stored head).
+    var done = Int(have)
+    while done < events {
+        let n = min(50_000, events - done)
+        try Seed.events(into: store, count: n, now: now.addingTimeInterval(Double(done) / 1_000), batch: n, first: done)
+        done += n
+        if done % 1_000_000 == 0 { log("  \(name): \(done) events (\(fmt(elapsedSeconds(since: start), 0)) s this run)") }
+    }
+    try store.checkpoint()
+    return path
 }

@@ -20,9 +20,10 @@ if arguments.first == "watch-probe" {
     }
 }
 
-let all = ["render", "audit", "throughput", "latency", "expiry-lag", "expiry-burst", "console", "status", "report", "shaped", "migrate", "fleet"]
+let all = ["render", "audit", "throughput", "group-commit", "latency", "expiry-lag", "expiry-burst", "console", "status", "report", "shaped",
+           "migrate", "fleet"]
 /// Figures that take longer or need a big store: only when named (`make bench-scale`).
-let scaleFigures = ["scale"]
+let scaleFigures = ["scale", "audit-scale"]
 let only = value("--only").map { $0.split(separator: ",").map(String.init) } ?? all
 let root = value("--dir") ?? (FileManager.default.currentDirectoryPath + "/.build/bench-data")
 try? FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
@@ -38,7 +39,14 @@ for name in only {
         switch name {
         case "render": measureRender(report: report)
         case "audit": try measureAuditVerify(root: root, report: report)
+        case "audit-scale":
+            let events = Int(value("--events") ?? "") ?? 10_000_000
+            try measureAuditVerifyScale(root: root, report: report, events: events)
+            try measureExportScale(root: root, report: report, events: events)
         case "throughput": try measureThroughput(root: root, report: report)
+        case "group-commit":
+            try measureGroupCommit(root: root, report: report)
+            try measureGroupCommitInProcess(root: root, report: report)
         case "latency": try measureCommitLatency(root: root, report: report)
         case "expiry-lag": try measureExpiryLag(root: root, report: report)
         case "expiry-burst": try measureExpiryBurst(root: root, report: report, count: Int(value("--burst") ?? "") ?? 10_000)

@@ -53,18 +53,51 @@ public struct AuditVerifier {
     /// The daemon's HMAC key: also check every event's `hmac` (from the first signed event on, all must be signed).
     public var key: HMACSHA256?
 
-    public init(store: any AuditChainSource, pageSize: Int = 2_000, key: HMACSHA256? = nil) {
-        self.store = store; self.pageSize = pageSize; self.key = key
+    /// A store file with at least this many events is checked in seq ranges on `workers` threads (see
+    /// AuditParallel.swift); smaller ones, and chains read through the daemon, page by page.
+    public var parallelFrom: Int64
+    public var workers: Int
+
+    public init(store: any AuditChainSource, pageSize: Int = 2_000, key: HMACSHA256? = nil, parallelFrom: Int64 = 20_000,
+                workers: Int = ProcessInfo.processInfo.activeProcessorCount) {
+        self.store = store; self.pageSize = pageSize; self.key = key; self.parallelFrom = parallelFrom; self.workers = max(1, workers)
     }
 
-    /// Verifies the whole chain; stops at the first problem. Hashing a page runs on all cores while the
-    /// next page is read (each event's hash depends only on its own row and the stored hash before it).
-    public func verify() throws -> AuditVerification {
+    /// Where a verification stands: the next seq expected, the hash it must link to, events checked, first signed seq.
+    struct ChainState {
         var expected: Int64 = 1
         var prevHash = AuditEvent.genesisHash
         var checked: Int64 = 0
         var signedFrom: Int64?
-        var page = try store.chainRows(afterSeq: 0, limit: pageSize)
+    }
+
+    /// Verifies the whole chain; stops at the first problem.
+    public func verify() throws -> AuditVerification { try verify(since: 1) }
+
+    /// Verifies the events from seq `since` on (`audit verify --since`): they must link to the stored hash of event
+    /// `since - 1`, which is taken as it is (the events before it were verified earlier). `checked` counts the events
+    /// from `since` on. `since` = head + 1 checks nothing (ok); a `since - 1` that is not in the store is `missing`.
+    public func verify(since: Int64) throws -> AuditVerification {
+        var start = ChainState()
+        if since > 1 {
+            guard let before = try store.event(seq: since - 1) else {
+                return AuditVerification(checked: 0, headSeq: 0, headHash: AuditEvent.genesisHash, problem: AuditProblem(
+                    seq: since - 1, kind: .missing, detail: "--since \(since): seq \(since - 1), which it links to, is not in the store"))
+            }
+            start = ChainState(expected: since, prevHash: before.hash, checked: 0)
+        }
+        if let file = store as? Store, let result = try verifyInRanges(file, from: start) { return result }
+        return try verifySequentially(from: start)
+    }
+
+    /// Verifies from `start` on, page by page. Hashing a page runs on all cores while the next page is read (each
+    /// event's hash depends only on its own row and the stored hash before it).
+    func verifySequentially(from start: ChainState) throws -> AuditVerification {
+        var expected = start.expected
+        var prevHash = start.prevHash
+        var checked = start.checked
+        var signedFrom = start.signedFrom
+        var page = try store.chainRows(afterSeq: expected - 1, limit: pageSize)
         while !page.isEmpty {
             let hashing = DispatchGroup()
             let computed = HashPage()

@@ -39,6 +39,9 @@ public final class Database {
         sqlite3_busy_timeout(db, 10_000)
     }
 
+    /// True while a transaction is open on this connection (SQLite may end one by itself after some errors).
+    public var inTransaction: Bool { sqlite3_get_autocommit(handle) == 0 }
+
     deinit {
         cache.removeAll()
         sqlite3_close_v2(handle)
@@ -192,6 +195,11 @@ public final class Statement {
         return String(cString: p)
     }
     public func optText(_ i: Int32) -> String? { isNull(i) ? nil : text(i) }
+    /// The column's text bytes, valid until the next step (nil for NULL), without making a `String`.
+    public func bytes(_ i: Int32) -> UnsafeBufferPointer<UInt8>? {
+        guard let p = sqlite3_column_text(handle, i) else { return nil }
+        return UnsafeBufferPointer(start: p, count: Int(sqlite3_column_bytes(handle, i)))
+    }
 }
 
 /// A statement's result columns by name, so rows are decoded by name and a reordered SELECT still decodes.

@@ -16,12 +16,27 @@ public final class StoreTransaction {
     /// The requests this transaction inserted or changed, or whose events it appended (what the change feed names).
     var changedRequests = Set<Int64>()
 
-    init(store: Store, began: Bool) { self.store = store; self.began = began }
+    /// Set by `StoreWriter`: opens (or joins) the batch transaction several commands share; this transaction is then
+    /// a SAVEPOINT inside it, so that it still commits or rolls back alone.
+    let joinBatch: (() throws -> Void)?
 
-    /// Starts the BEGIN IMMEDIATE transaction before the first change; every write method calls it first.
+    init(store: Store, began: Bool, joinBatch: (() throws -> Void)? = nil) {
+        self.store = store; self.began = began; self.joinBatch = joinBatch
+    }
+
+    /// The name of a batched command's savepoint.
+    static let savepoint = "command"
+
+    /// Starts the transaction before the first change (BEGIN IMMEDIATE, or a savepoint in the writer's batch); every
+    /// write method calls it first.
     func begin() throws {
         guard !began else { return }
-        try db.execute("BEGIN IMMEDIATE")
+        if let joinBatch {
+            try joinBatch()
+            try db.execute("SAVEPOINT \(StoreTransaction.savepoint)")
+        } else {
+            try db.execute("BEGIN IMMEDIATE")
+        }
         began = true
     }
 }

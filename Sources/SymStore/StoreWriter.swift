@@ -8,20 +8,61 @@ import Glibc
 /// The daemon's SQLite writer: owns the write connection and offers only `read {}` and `write {}`, one at a time
 /// (like GRDB's DatabaseQueue), so serialisation holds by construction rather than by a lock callers must take.
 ///
-/// A `write` starts its BEGIN IMMEDIATE transaction at its first change: a body that finds nothing to do (most of the
-/// grant loop's wake-ups) takes no write lock and commits nothing. Its reads before that change are still consistent
-/// with it, because every change to requests and events goes through this one writer (the daemon's lock file keeps a
-/// second daemon out).
+/// A `write` starts its transaction at its first change: a body that finds nothing to do (most of the grant loop's
+/// wake-ups) takes no write lock and commits nothing. Its reads before that change are still consistent with it,
+/// because every change to requests and events goes through this one writer (the daemon's lock file keeps a second
+/// daemon out).
+///
+/// Group commit: bodies still run one at a time, each on its caller's thread, but commands that arrive together share
+/// one BEGIN IMMEDIATE … COMMIT, and so one fsync. Each command's changes are a SAVEPOINT inside that batch: a body
+/// that throws rolls back its own changes only and gets its own error, the others are unaffected. A body that ran
+/// while a batch was open returns only after that batch committed (what it read or wrote is then durable); when the
+/// COMMIT itself fails, every command of the batch gets that error and none of their changes stay. The batch commits
+/// when no other caller is waiting for the connection (or after `maxBatch` commands), so a lone caller pays what it
+/// paid before: one transaction per command. See docs/store.md, "Group commit".
 public final class StoreWriter: RequestStore, @unchecked Sendable {
     private let store: Store
-    private let lock = NSLock()
+    /// The most commands one batch holds before it commits even though callers are waiting.
+    public let maxBatch: Int
+
+    /// Guards `busy`, `waiting` and every batch's outcome; `turn` wakes the next caller, `committed` the members.
+    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+    private let turn = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+    private let committed = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+    /// A caller holds the connection (runs its body, or commits).
+    private var busy = false
+    /// Callers waiting for the connection.
+    private var waiting = 0
+    /// The open batch transaction; only the caller holding the connection touches it.
+    private var batch: Batch?
     /// The thread inside `read`/`write` (0: none), to refuse re-entry, which would deadlock.
     private let owner = Atomic<UInt>(0)
+    /// Batches and commands committed (for the bench and tests: commands ÷ batches is the grouping achieved).
+    private let batchesCommitted = Atomic<Int>(0)
+    private let commandsCommitted = Atomic<Int>(0)
+
+    /// One shared transaction: how many commands joined it, and how it ended (set under `mutex`).
+    private final class Batch {
+        var commands = 0
+        var done = false
+        var error: (any Error)?
+    }
 
     /// Takes over `store`'s connection; nothing else should use it afterwards.
-    public init(_ store: Store) {
+    public init(_ store: Store, maxBatch: Int = 128) {
         precondition(!store.readOnly, "a StoreWriter needs a store opened for writing")
+        precondition(maxBatch >= 1)
         self.store = store
+        self.maxBatch = maxBatch
+        pthread_mutex_init(mutex, nil)
+        pthread_cond_init(turn, nil)
+        pthread_cond_init(committed, nil)
+    }
+
+    deinit {
+        pthread_cond_destroy(committed); committed.deallocate()
+        pthread_cond_destroy(turn); turn.deallocate()
+        pthread_mutex_destroy(mutex); mutex.deallocate()
     }
 
     /// Opens (creating it if needed) the store at `path` for writing; see `Store.openForWriting`.
@@ -33,43 +74,120 @@ public final class StoreWriter: RequestStore, @unchecked Sendable {
 
     public var location: String { store.path }
 
-    /// Runs `body` alone on the connection (reads outside a transaction, as a reader would).
-    public func read<T>(_ body: (any StoreReading) throws -> T) throws -> T {
-        try exclusively { try body(store) }
+    /// (batches, commands) committed so far.
+    public var commitCounts: (batches: Int, commands: Int) {
+        (batchesCommitted.load(ordering: .relaxed), commandsCommitted.load(ordering: .relaxed))
     }
 
-    /// Runs `body` alone on the connection in one transaction: its changes and audit events commit together when it
-    /// returns and roll back when it throws. Reads through the transaction see its own changes.
+    /// Runs `body` alone on the connection (reads outside a transaction, as a reader would; inside the open batch,
+    /// if there is one, and then it returns after that batch committed).
+    public func read<T>(_ body: (any StoreReading) throws -> T) throws -> T {
+        try exclusively { _ in (try body(store), false) }.0
+    }
+
+    /// Runs `body` alone on the connection as one all-or-nothing command: its changes and audit events commit together
+    /// (in a batch shared with the commands that arrived with it) when it returns, and roll back when it throws.
+    /// It returns after the commit. Reads through the transaction see its own changes.
     public func write<T>(_ body: (any StoreWriting) throws -> T) throws -> T {
-        let (value, touched, changed) = try exclusively {
-            let tx = StoreTransaction(store: store, began: false)
+        let ((value, changed), touched) = try exclusively { joinBatch in
+            let tx = StoreTransaction(store: store, began: false, joinBatch: joinBatch)
             do {
                 let value = try body(tx)
-                if tx.began { try store.db.execute("COMMIT") }
-                return (value, tx.touched, tx.changedRequests)
+                if tx.began { try store.db.execute("RELEASE \(StoreTransaction.savepoint)") }
+                return ((value, tx.changedRequests), tx.touched)
             } catch {
-                if tx.began { try? store.db.execute("ROLLBACK") }
+                if tx.began { rollBackCommand() }
                 throw error
             }
         }
-        // Told outside the writer: a subscriber may read at once.
+        // Told outside the writer and after the commit, once per command: a subscriber may read at once.
         if touched { store.afterCommit?(changed) }
         return value
     }
 
     /// Copies the WAL's commits into the database file (a clean stop leaves a whole `.db`), between writes.
-    public func checkpoint() throws { try exclusively { try store.checkpoint() } }
+    public func checkpoint() throws {
+        _ = try exclusively { _ in
+            if let open = batch { commit(open) }
+            return (try store.checkpoint(), false)
+        }
+    }
 
     /// A read-only connection of its own (WAL: it never waits for this writer's transactions).
     public func openReader() throws -> any StoreReading { try Store.openReadOnly(path: store.path) }
 
-    private func exclusively<T>(_ body: () throws -> T) rethrows -> T {
+    /// Undoes a failed command's savepoint. Some errors (a full disk, an I/O error) make SQLite roll back the whole
+    /// transaction itself: the batch is then lost, and its other commands are told so.
+    private func rollBackCommand() {
+        let name = StoreTransaction.savepoint
+        try? store.db.execute("ROLLBACK TO \(name)")
+        try? store.db.execute("RELEASE \(name)")
+        if let open = batch, !store.db.inTransaction {
+            batch = nil
+            finish(open, error: StoreError("the store rolled back a batch of \(open.commands + 1) commands after an error; nothing of it was saved"))
+        }
+    }
+
+    /// Opens the batch transaction if none is open (called by a command's first change, holding the connection).
+    private func joinBatch() throws {
+        guard batch == nil else { return }
+        try store.db.execute("BEGIN IMMEDIATE")
+        batch = Batch()
+    }
+
+    /// Commits the open batch (holding the connection).
+    private func commit(_ open: Batch) {
+        batch = nil
+        do {
+            try store.db.execute("COMMIT")
+            batchesCommitted.add(1, ordering: .relaxed)
+            commandsCommitted.add(open.commands, ordering: .relaxed)
+            finish(open, error: nil)
+        } catch {
+            if store.db.inTransaction { try? store.db.execute("ROLLBACK") }
+            finish(open, error: error)
+        }
+    }
+
+    private func finish(_ open: Batch, error: (any Error)?) {
+        pthread_mutex_lock(mutex)
+        open.error = error
+        open.done = true
+        pthread_cond_broadcast(committed)
+        pthread_mutex_unlock(mutex)
+    }
+
+    /// Waits for the connection, runs `body`, commits the batch when no one else waits for it (or it is full), then
+    /// waits until the batch `body` ran in has committed. `body` returns its value and whether it changed something.
+    private func exclusively<T>(_ body: (_ joinBatch: @escaping () throws -> Void) throws -> (T, Bool)) throws -> (T, Bool) {
         let me = UInt(bitPattern: Int(bitPattern: UInt(pthread_self())))
         precondition(owner.load(ordering: .relaxed) != me,
                      "StoreWriter.read/write called inside read/write on the same thread: use the transaction's reads")
-        lock.lock()
+        pthread_mutex_lock(mutex)
+        waiting += 1
+        while busy { pthread_cond_wait(turn, mutex) }
+        waiting -= 1
+        busy = true
+        pthread_mutex_unlock(mutex)
+
         owner.store(me, ordering: .relaxed)
-        defer { owner.store(0, ordering: .relaxed); lock.unlock() }
-        return try body()
+        let outcome = Result { try body { [unowned self] in try self.joinBatch() } }
+        let joined = batch
+        joined?.commands += 1
+        pthread_mutex_lock(mutex)
+        let commitNow = joined.map { waiting == 0 || $0.commands >= maxBatch } ?? false
+        pthread_mutex_unlock(mutex)
+        if commitNow, let joined { commit(joined) }
+        owner.store(0, ordering: .relaxed)
+
+        pthread_mutex_lock(mutex)
+        busy = false
+        pthread_cond_signal(turn)
+        if let joined { while !joined.done { pthread_cond_wait(committed, mutex) } }
+        let failure = joined?.error
+        pthread_mutex_unlock(mutex)
+        let value = try outcome.get()
+        if let failure { throw failure }
+        return value
     }
 }

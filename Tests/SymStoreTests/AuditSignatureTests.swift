@@ -25,8 +25,13 @@ final class AuditSignatureTests: XCTestCase {
         return store
     }
 
+    /// The page-by-page verifier's answer, checked to be the parallel one's too (ranges on 3 threads).
     private func verify(with key: HMACSHA256?) throws -> AuditVerification {
-        try AuditVerifier(store: try Store.openReadOnly(path: dbPath), pageSize: 64, key: key).verify()
+        let store = try Store.openReadOnly(path: dbPath)
+        let paged = try AuditVerifier(store: store, pageSize: 64, key: key, parallelFrom: .max).verify()
+        XCTAssertEqual(try AuditVerifier(store: store, pageSize: 64, key: key, parallelFrom: 1, workers: 3).verify(), paged,
+                       "the parallel verifier disagrees with the page-by-page one")
+        return paged
     }
 
     func testEachEventCarriesTheHMACOfItsHash() throws {

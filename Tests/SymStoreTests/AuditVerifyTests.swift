@@ -14,8 +14,13 @@ final class AuditVerifyTests: XCTestCase {
 
     override func tearDownWithError() throws { try? FileManager.default.removeItem(atPath: dir) }
 
+    /// The page-by-page verifier's answer, checked to be the parallel one's too (ranges on 3 threads).
     private func verify() throws -> AuditVerification {
-        try AuditVerifier(store: try Store.openReadOnly(path: dbPath), pageSize: 64).verify()
+        let store = try Store.openReadOnly(path: dbPath)
+        let paged = try AuditVerifier(store: store, pageSize: 64, parallelFrom: .max).verify()
+        XCTAssertEqual(try AuditVerifier(store: store, pageSize: 64, parallelFrom: 1, workers: 3).verify(), paged,
+                       "the parallel verifier disagrees with the page-by-page one")
+        return paged
     }
 
     func testAnIntactChainVerifiesToItsHead() throws {

@@ -2507,6 +2507,30 @@ class ReportingTests(E2ECase):
         self.assert_refused(r, 65, f"seq {seq}")
 
 
+    def test_audit_verify_since_checks_only_the_events_after_the_last_verified_head(self):
+        self.request_and_approve()
+        full = json.loads(self.run_as("a", "audit", "verify", "--json").stdout)
+        self.assertTrue(full["ok"], full)
+        self.request_and_approve()
+        with sqlite_ro(self.store) as db:
+            head = db.execute("SELECT max(seq) FROM events").fetchone()[0]
+        r = self.run_as("a", "audit", "verify", "--since", str(full["head_seq"] + 1), "--json")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        since = json.loads(r.stdout)
+        self.assertEqual((since["checked"], since["head_seq"]), (head - full["head_seq"], head))
+        r = self.run_as("a", "audit", "verify", "--since", "zero")
+        self.assert_refused(r, 64, "--since: 'zero' is not a seq")
+
+    def test_audit_export_from_the_file_is_byte_for_byte_the_daemons(self):
+        self.request_and_approve()
+        for fmt in ("jsonl", "csv"):
+            from_file = self.run_as(None, "audit", "export", "--format", fmt)   # root reads the store file
+            through_daemon = self.run_as("a", "audit", "export", "--format", fmt)
+            self.assertEqual(from_file.returncode, 0, from_file.stderr)
+            self.assertEqual(through_daemon.returncode, 0, through_daemon.stderr)
+            self.assertGreater(len(from_file.stdout), 0)
+            self.assertEqual(from_file.stdout, through_daemon.stdout, fmt)
+
     def with_second_destination(self):
         """Adds a second jsonl destination to the config file; returns its path and a function that restores it."""
         with open(self.config) as f:

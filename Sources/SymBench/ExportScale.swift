@@ -1,0 +1,44 @@
+import Foundation
+import SymModel
+import SymStore
+
+/// Runs `path args` with stdout into `output` (created), returning the wall time in seconds.
+private func timedToFile(_ path: String, _ args: [String], output: String) throws -> Double {
+    _ = FileManager.default.createFile(atPath: output, contents: nil)
+    guard let out = FileHandle(forWritingAtPath: output) else { throw StoreError("cannot write \(output)") }
+    defer { try? out.close() }
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: path)
+    p.arguments = args
+    p.standardOutput = out
+    p.standardError = FileHandle.standardError
+    let start = monoNanos()
+    try p.run()
+    p.waitUntilExit()
+    guard p.terminationStatus == 0 else { throw StoreError("\(path) \(args.joined(separator: " ")) exited \(p.terminationStatus)") }
+    return elapsedSeconds(since: start)
+}
+
+/// `symtui audit export` of the big fixture (JSONL and CSV, from the store file as root does it) against `cat` of the
+/// exported file to /dev/null in the same run.
+func measureExportScale(root: String, report: Report, events: Int) throws {
+    // The fixture the verify figure just built (or reused); its config is written beside it.
+    let store = try bigEventStore(root: root, events: events)
+    let site = try BenchSite(root: root, name: (store as NSString).deletingLastPathComponent.components(separatedBy: "/").last!, keepStore: true)
+    guard try Store.openReadOnly(path: site.storePath).lastSeq() == Int64(events) else { throw StoreError("the fixture changed under the bench") }
+    for format in ["jsonl", "csv"] {
+        let file = site.dir + "/export." + format
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        let seconds = try timedToFile(symtuiExecutable, ["--config", site.configPath, "audit", "export", "--format", format], output: file)
+        let bytes = Double((try FileManager.default.attributesOfItem(atPath: file)[.size] as? NSNumber)?.int64Value ?? 0)
+        let catSeconds = try timedToFile("/bin/cat", [file], output: "/dev/null")
+        let rate = bytes / seconds / 1e6, catRate = bytes / catSeconds / 1e6
+        report.detail("audit export \(format): \(fmt(bytes / 1e6, 0)) MB in \(fmt(seconds, 1)) s = \(fmt(rate, 0)) MB/s; "
+                      + "cat of the same file to /dev/null \(fmt(catRate, 0)) MB/s (ratio \(fmt(rate / catRate, 3)))")
+        report.add(Figure(name: "audit export \(format), \(fmtInt(Double(events))) events",
+                          measured: "\(fmt(rate, 0)) MB/s (\(fmt(seconds, 1)) s; \(fmt(rate / catRate, 3)) × cat's \(fmt(catRate, 0)) MB/s)",
+                          goal: "≥ 200 MB/s", verdict: rate >= 200 ? .met : .missed,
+                          method: "`symtui --config CFG audit export --format \(format)` run by root (the store file is read directly) on the "
+                            + "\(events)-event fixture, stdout to a file; then `cat` of that file to /dev/null; wall times, one run each."))
+    }
+}
