@@ -2,10 +2,12 @@ import Foundation
 import SymModel
 import SymStore
 
-/// Runs `path args` with stdout into `output` (created), returning the wall time in seconds.
+/// Runs `path args` with stdout into `output` (opened in place, created when missing: never `createFile`, whose
+/// atomic rename would replace a device such as /dev/null with a regular file), returning the wall time in seconds.
 private func timedToFile(_ path: String, _ args: [String], output: String) throws -> Double {
-    _ = FileManager.default.createFile(atPath: output, contents: nil)
-    guard let out = FileHandle(forWritingAtPath: output) else { throw StoreError("cannot write \(output)") }
+    let fd = open(output, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+    guard fd >= 0 else { throw StoreError("cannot write \(output)") }
+    let out = FileHandle(fileDescriptor: fd, closeOnDealloc: true)
     defer { try? out.close() }
     let p = Process()
     p.executableURL = URL(fileURLWithPath: path)
