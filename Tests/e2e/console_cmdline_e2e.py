@@ -3,38 +3,20 @@
 
 import os
 import re
-import shlex
-import shutil
 import subprocess
 import time
 
-from symtui_harness import Tmux
-from symtui_harness import SymtuiCase as E2ECase
+from symtui_harness import ConsoleCase
 
 
-class ConsoleCommandLineTests(E2ECase):
+class ConsoleCommandLineTests(ConsoleCase):
     """A requester (a) and an approver (b, in the approvers group)."""
 
     REQUESTERS = ["a"]
     APPROVERS = ["b"]
 
-    def setUp(self):
-        # A fresh store per test, so each screen shows only its test's requests.
-        shutil.rmtree(os.path.dirname(self.store), ignore_errors=True)
-        super().setUp()
-        self.tm = Tmux(f"{self.prefix}_{self._testMethodName[-20:]}")
-
-    def tearDown(self):
-        self.tm.kill()
-        super().tearDown()
-
     def open_console(self, role, *flags, view="2"):
-        env = "env -i PATH=/usr/bin:/bin LANG=C.UTF-8 TERM=tmux-256color HOME=/nonexistent"
-        cmd = (f"{env} setpriv --reuid {self.users[role]} --regid users --init-groups "
-               f"{shlex.quote(self.bin)} --config {shlex.quote(self.config)} {' '.join(flags)}")
-        self.tm.start(role, cmd, cols=120, rows=34)
-        text, t = self.tm.wait_for(role, lambda s: self.users[role] in s.rstrip().split("\n")[-1], timeout=5)
-        self.assertIsNotNone(t, f"{role}'s console did not draw its status line within 5 s:\n{text}")
+        self.start_console(role, *flags)
         self.tm.keys(role, view)
         text, t = self.tm.wait_for(role, lambda s: f"[{view} " in s)
         self.assertIsNotNone(t, f"view {view} did not open:\n{text}")

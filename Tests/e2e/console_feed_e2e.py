@@ -2,38 +2,19 @@
 the caller's review head), yet still shows every change that affects it. A real root daemon, consoles in tmux as
 throwaway users. Loaded by run.py."""
 
-import os
 import re
-import shlex
-import shutil
-import time
 
-from symtui_harness import Tmux
-from symtui_harness import SymtuiCase as E2ECase
+from symtui_harness import ConsoleCase
 
 
-class ConsoleChangeFeedTests(E2ECase):
+class ConsoleChangeFeedTests(ConsoleCase):
     """A requester (a) and two approvers (b watches the console, c decides from the CLI)."""
 
     REQUESTERS = ["a"]
     APPROVERS = ["b", "c"]
 
-    def setUp(self):
-        shutil.rmtree(os.path.dirname(self.store), ignore_errors=True)
-        super().setUp()
-        self.tm = Tmux(f"{self.prefix}_{self._testMethodName[-20:]}")
-
-    def tearDown(self):
-        self.tm.kill()
-        super().tearDown()
-
     def open_review(self, role, rows):
-        env = "env -i PATH=/usr/bin:/bin LANG=C.UTF-8 TERM=tmux-256color HOME=/nonexistent"
-        cmd = (f"{env} setpriv --reuid {self.users[role]} --regid users --init-groups "
-               f"{shlex.quote(self.bin)} --config {shlex.quote(self.config)}")
-        self.tm.start(role, cmd, cols=120, rows=rows)
-        text, t = self.tm.wait_for(role, lambda s: self.users[role] in self.status(s), timeout=5)
-        self.assertIsNotNone(t, f"{role}'s console did not draw its status line:\n{text}")
+        self.start_console(role, rows=rows)
         self.tm.keys(role, "2")
         text, t = self.tm.wait_for(role, lambda s: "[2 Review" in s, timeout=3)
         self.assertIsNotNone(t, f"{role}'s console did not open Review:\n{text}")

@@ -35,7 +35,7 @@ sys.path.insert(0, os.path.join(REPO, "Tests", "harness"))
 # The harness removes the users, groups, daemons, tmux servers and directories it made at exit.
 from symtui_harness import (CREATED_USERS, PYTHON, SOURCE_BIN, STARTED_PIDS, Tmux, cleanup_everything,  # noqa: E402
                             parse_time, quiet, sqlite_ro, stop_pid)
-from symtui_harness import SymtuiCase as E2ECase  # noqa: E402
+from symtui_harness import ConsoleCase, SymtuiCase as E2ECase  # noqa: E402
 
 BAD_CLI_TSV = os.path.join(REPO, "Tests", "Fixtures", "cli-bad.tsv")
 
@@ -1608,26 +1608,14 @@ class SingleUserModeTests(E2ECase):
 # The console in tmux, as real users.
 # ---------------------------------------------------------------------------------------------------
 
-class ConsoleTests(E2ECase):
+class ConsoleTests(ConsoleCase):
     """The console (contract §9b) in tmux: a requester (a) and an approver (b, in the approvers group)."""
 
     REQUESTERS = ["a"]
     APPROVERS = ["b"]
 
-    def setUp(self):
-        # A fresh store per test (the daemon is stopped between tests), so each screen shows only its test.
-        shutil.rmtree(os.path.dirname(self.store), ignore_errors=True)
-        super().setUp()
-        self.tm = Tmux(f"{self.prefix}_{self._testMethodName[-20:]}")
-
-    def tearDown(self):
-        self.tm.kill()
-        super().tearDown()
-
     def console_cmd(self, role, wrap=False):
-        env = "env -i PATH=/usr/bin:/bin LANG=C.UTF-8 TERM=tmux-256color HOME=/nonexistent"
-        cmd = (f"{env} setpriv --reuid {self.users[role]} --regid users --init-groups "
-               f"{shlex.quote(self.bin)} --config {shlex.quote(self.config)}")
+        cmd = self.console_command(role)
         if wrap:
             # After the console: its exit status and whether the terminal is back in canonical mode.
             after = '; echo EXIT=$?; stty -a | grep -o -- "-icanon\\|icanon"; sleep 60'
@@ -1635,11 +1623,7 @@ class ConsoleTests(E2ECase):
         return cmd
 
     def open_console(self, role, session=None, view=None, wrap=False, cols=120, rows=34):
-        session = session or role
-        self.tm.start(session, self.console_cmd(role, wrap), cols=cols, rows=rows)
-        user = self.users[role]
-        text, t = self.tm.wait_for(session, lambda s: user in s.rstrip().split("\n")[-1], timeout=5)
-        self.assertIsNotNone(t, f"{role}'s console did not draw its status line within 5 s:\n{text}")
+        session = self.start_console(role, session=session, cols=cols, rows=rows, command=self.console_cmd(role, wrap))
         if view:
             self.tm.keys(session, view)
             label = {"1": "[1 Request", "2": "[2 Review", "3": "[3 Mine", "4": "[4 Grants", "5": "[5 Audit"}[view]

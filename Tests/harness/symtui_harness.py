@@ -14,6 +14,7 @@ import os
 import re
 import secrets
 import shutil
+import shlex
 import signal
 import socket
 import sqlite3
@@ -461,3 +462,36 @@ class Tmux:
                 os.unlink(path)      # tmux leaves the socket file behind when its server is killed
             except OSError:
                 pass
+
+
+class ConsoleCase(SymtuiCase):
+    """A test case with consoles in tmux: a fresh store per test (the daemon is stopped between tests, so each screen
+    shows only its own test's requests) and one tmux server, killed in tearDown."""
+
+    def setUp(self):
+        shutil.rmtree(os.path.dirname(self.store), ignore_errors=True)
+        super().setUp()
+        self.tm = Tmux(f"{self.prefix}_{self._testMethodName[-20:]}")
+
+    def tearDown(self):
+        self.tm.kill()
+        super().tearDown()
+
+    def console_command(self, role, *flags):
+        """The shell command that runs the console as ROLE's user, in a clean environment, with FLAGS."""
+        env = "env -i PATH=/usr/bin:/bin LANG=C.UTF-8 TERM=tmux-256color HOME=/nonexistent"
+        return (f"{env} setpriv --reuid {self.users[role]} --regid users --init-groups "
+                f"{shlex.quote(self.bin)} --config {shlex.quote(self.config)}" + "".join(" " + f for f in flags))
+
+    @staticmethod
+    def status_line(text):
+        return text.rstrip("\n").split("\n")[-1]
+
+    def start_console(self, role, *flags, session=None, cols=120, rows=34, command=None):
+        """Starts ROLE's console in tmux session SESSION (default: the role) and waits for its status line."""
+        session = session or role
+        self.tm.start(session, command or self.console_command(role, *flags), cols=cols, rows=rows)
+        user = self.users[role]
+        text, t = self.tm.wait_for(session, lambda s: user in self.status_line(s), timeout=5)
+        self.assertIsNotNone(t, f"{role}'s console did not draw its status line within 5 s:\n{text}")
+        return session
