@@ -148,7 +148,8 @@ public final class Statement {
             case .null: rc = sqlite3_bind_null(handle, idx)
             case let .int(x): rc = sqlite3_bind_int64(handle, idx, x)
             case let .double(x): rc = sqlite3_bind_double(handle, idx, x)
-            case let .text(x): rc = sqlite3_bind_text(handle, idx, x, -1, csqlite_transient())
+            // The length in bytes, not -1: a NUL inside the text is stored, not the end of it.
+            case let .text(x): rc = sqlite3_bind_text(handle, idx, x, Int32(x.utf8.count), csqlite_transient())
             case let .blob(x): rc = sqlite3_bind_blob(handle, idx, x, Int32(x.count), csqlite_transient())
             }
             guard rc == SQLITE_OK else { throw db.error(rc, sql) }
@@ -192,7 +193,7 @@ public final class Statement {
     public func optInt(_ i: Int32) -> Int64? { isNull(i) ? nil : int(i) }
     public func text(_ i: Int32) -> String {
         guard let p = sqlite3_column_text(handle, i) else { return "" }
-        return String(cString: p)
+        return String(decoding: UnsafeBufferPointer(start: p, count: Int(sqlite3_column_bytes(handle, i))), as: UTF8.self)
     }
     public func optText(_ i: Int32) -> String? { isNull(i) ? nil : text(i) }
     /// The column's text bytes, valid until the next step (nil for NULL), without making a `String`.

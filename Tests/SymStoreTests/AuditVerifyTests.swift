@@ -58,6 +58,18 @@ final class AuditVerifyTests: XCTestCase {
         XCTAssertTrue(try verify().ok)
     }
 
+    func testANulInsideAnEventsTextIsStoredWholeAndTheChainVerifies() throws {
+        let store = try AuditFixture.store(in: dir, count: 0)
+        let written = try store.write { tx in
+            try tx.append(EventDraft(type: .handler, requestId: 7, flow: "flow", target: "t", requester: "zoë",
+                                     actor: "handler:on_request", reason: "before\u{0}after", data: .obj([])), at: Date())
+        }
+        let read = try XCTUnwrap(try Store.openReadOnly(path: dbPath).event(seq: 1))
+        XCTAssertEqual(read.reason, "before\u{0}after", "the text after the NUL was lost")
+        XCTAssertEqual(read.hash, written.hash)
+        XCTAssertTrue(try verify().ok)
+    }
+
     func testAChangedByteIsReportedAsEditedAtThatSeq() throws {
         _ = try AuditFixture.store(in: dir, count: 300)
         try AuditFixture.tamper(dbPath, "UPDATE events SET data = replace(data, 'urgent', 'urgfnt') WHERE seq = 157;")
