@@ -60,6 +60,9 @@ e2e: build
 	@python3 -c 'import aiosmtpd' 2>/dev/null || python3 -m pip install -q --disable-pip-version-check aiosmtpd
 	@set -o pipefail; SYMTUI_BIN=$(CURDIR)/$(BIN_DEBUG) python3 Tests/e2e/run.py $(ARGS) 2>&1 | tee $(LOGS)/e2e.log
 
+# The HCL fuzz target also replays the Sym Terraform fixtures the import tests use (not copied into its corpus).
+HCL_SEEDS = Tests/Fixtures/sym-terraform/*.tf Tests/Fixtures/sym-terraform/okta-access-v2/*.tf Tests/Fixtures/sym-terraform/malformed
+
 # Short reliability run (~5 min): 60 s of kill -9 chaos, races, a target down, the hostile-input corpus,
 # and the fuzz targets replaying their seed corpora.
 reliability: build
@@ -69,7 +72,8 @@ reliability: build
 	  SYMTUI_BIN=$(CURDIR)/$(BIN_DEBUG) python3 Tests/reliability/races.py && \
 	  SYMTUI_BIN=$(CURDIR)/$(BIN_DEBUG) python3 Tests/reliability/targetdown.py && \
 	  SYMTUI_BIN=$(CURDIR)/$(BIN_DEBUG) python3 Tests/reliability/hostile.py && \
-	  for t in FuzzSafeText FuzzConfig FuzzFields FuzzEvents FuzzHCL; do .build/debug/$$t Tests/Fixtures/fuzz/$$t || exit 1; done; \
+	  for t in FuzzSafeText FuzzConfig FuzzFields FuzzEvents; do .build/debug/$$t Tests/Fixtures/fuzz/$$t || exit 1; done; \
+	  .build/debug/FuzzHCL Tests/Fixtures/fuzz/FuzzHCL $(HCL_SEEDS) || exit 1; \
 	} 2>&1 | tee $(LOGS)/reliability.log
 
 # Builds the package, installs it on this machine, runs a smoke through the installed binary and unit, purges it.

@@ -7,44 +7,9 @@ import SymProtocol
 /// Golden-text snapshots of `render`, in Tests/Snapshots/console/ (outside the target, so SwiftPM has no
 /// unhandled resources to warn about). Regenerate with `SYMTUI_UPDATE_SNAPSHOTS=1 swift test --filter SymTUITests`.
 final class SnapshotTests: XCTestCase {
-    static let sizes = [(24, 80), (40, 120)]
-
-    func assertSnapshot(_ buffer: ScreenBuffer, _ name: String, file: StaticString = #filePath, line: UInt = #line) {
-        let dir = URL(fileURLWithPath: "\(file)").deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("Snapshots/console")
-        let url = dir.appendingPathComponent("\(name).txt")
-        let actual = buffer.text + "\n"
-        let update = !(ProcessInfo.processInfo.environment["SYMTUI_UPDATE_SNAPSHOTS"] ?? "").isEmpty
-        guard !update, let expected = try? String(contentsOf: url, encoding: .utf8) else {
-            try? FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-            try? actual.write(to: url, atomically: true, encoding: .utf8)
-            if !update { XCTFail("recorded a new snapshot \(name); check it and run again", file: file, line: line) }
-            return
-        }
-        if expected != actual {
-            let e = expected.split(separator: "\n", omittingEmptySubsequences: false)
-            let a = actual.split(separator: "\n", omittingEmptySubsequences: false)
-            let firstDiff = zip(e, a).enumerated().first { $0.element.0 != $0.element.1 }?.offset ?? min(e.count, a.count)
-            XCTFail("snapshot \(name) differs at line \(firstDiff + 1):\nexpected: \(firstDiff < e.count ? e[firstDiff] : "")\nactual:   \(firstDiff < a.count ? a[firstDiff] : "")\n--- actual ---\n\(actual)",
-                    file: file, line: line)
-        }
-    }
-
-    func scene(_ name: String, _ setup: (ConsoleApp, FakeBackend) -> Void) {
-        for (rows, cols) in SnapshotTests.sizes {
-            let backend = standardBackend()
-            let app = startedApp(backend, rows: rows, cols: cols)
-            setup(app, backend)
-            let b = app.screen
-            XCTAssertEqual(b.rows, rows); XCTAssertEqual(b.cols, cols)
-            for r in 0..<rows { XCTAssertEqual(DisplayWidth.of(b.line(r)), cols, "\(name) row \(r) is not \(cols) columns wide") }
-            assertSnapshot(b, "\(name)-\(cols)x\(rows)")
-        }
-    }
-
     /// A scene whose last step is a state the loop has not carried out yet (a command still out).
     func sceneState(_ name: String, _ setup: (ConsoleApp, FakeBackend) -> ConsoleState) {
-        for (rows, cols) in SnapshotTests.sizes {
+        for (rows, cols) in consoleSnapshotSizes {
             let backend = standardBackend()
             let s = setup(startedApp(backend, rows: rows, cols: cols), backend)
             assertSnapshot(render(state: s, size: (rows, cols)), "\(name)-\(cols)x\(rows)")
@@ -142,4 +107,45 @@ extension SnapshotTests {
             return s
         }
     }
+}
+
+/// The console's snapshot sizes.
+let consoleSnapshotSizes = [(24, 80), (40, 120)]
+
+/// Golden-text snapshots shared by every snapshot test case: one file per scene and size in Tests/Snapshots/console,
+/// recorded when missing or when `SYMTUI_UPDATE_SNAPSHOTS` is set.
+extension XCTestCase {
+    func assertSnapshot(_ buffer: ScreenBuffer, _ name: String, file: StaticString = #filePath, line: UInt = #line) {
+        let dir = URL(fileURLWithPath: "\(file)").deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Snapshots/console")
+        let url = dir.appendingPathComponent("\(name).txt")
+        let actual = buffer.text + "\n"
+        let update = !(ProcessInfo.processInfo.environment["SYMTUI_UPDATE_SNAPSHOTS"] ?? "").isEmpty
+        guard !update, let expected = try? String(contentsOf: url, encoding: .utf8) else {
+            try? FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+            try? actual.write(to: url, atomically: true, encoding: .utf8)
+            if !update { XCTFail("recorded a new snapshot \(name); check it and run again", file: file, line: line) }
+            return
+        }
+        if expected != actual {
+            let e = expected.split(separator: "\n", omittingEmptySubsequences: false)
+            let a = actual.split(separator: "\n", omittingEmptySubsequences: false)
+            let firstDiff = zip(e, a).enumerated().first { $0.element.0 != $0.element.1 }?.offset ?? min(e.count, a.count)
+            XCTFail("snapshot \(name) differs at line \(firstDiff + 1):\nexpected: \(firstDiff < e.count ? e[firstDiff] : "")\nactual:   \(firstDiff < a.count ? a[firstDiff] : "")\n--- actual ---\n\(actual)",
+                    file: file, line: line)
+        }
+    }
+
+    func scene(_ name: String, _ setup: (ConsoleApp, FakeBackend) -> Void) {
+        for (rows, cols) in consoleSnapshotSizes {
+            let backend = standardBackend()
+            let app = startedApp(backend, rows: rows, cols: cols)
+            setup(app, backend)
+            let b = app.screen
+            XCTAssertEqual(b.rows, rows); XCTAssertEqual(b.cols, cols)
+            for r in 0..<rows { XCTAssertEqual(DisplayWidth.of(b.line(r)), cols, "\(name) row \(r) is not \(cols) columns wide") }
+            assertSnapshot(b, "\(name)-\(cols)x\(rows)")
+        }
+    }
+
 }

@@ -27,6 +27,9 @@ for t in "${TARGETS[@]}"; do
   corpus="$SCRATCH/corpus/$t"; artifacts="$SCRATCH/artifacts/$t/"; log="$SCRATCH/$t.fuzz.log"
   mkdir -p "$corpus" "$artifacts"
   cp -n Tests/Fixtures/fuzz/"$t"/* "$corpus"/ 2>/dev/null
+  # The HCL target also starts from the Sym Terraform fixtures of the import tests.
+  [ "$t" = FuzzHCL ] && cp -n Tests/Fixtures/sym-terraform/*.tf Tests/Fixtures/sym-terraform/okta-access-v2/*.tf \
+    Tests/Fixtures/sym-terraform/malformed/*.tf "$corpus"/ 2>/dev/null
   before=$(ls "$artifacts" | wc -l)
   # -fork keeps going after a crash so that one run finds more than one; each crash lands in $artifacts.
   "$SCRATCH/debug/$t" -fork=1 -ignore_crashes=1 -max_total_time="$SECONDS_EACH" -timeout=10 -rss_limit_mb=2048 \
