@@ -38,6 +38,10 @@ final class TimeSpanTests: XCTestCase {
         XCTAssertEqual(TimeSpan.countdown(252), "4m12s")
         XCTAssertEqual(TimeSpan.countdown(9), "9s")
         XCTAssertEqual(TimeSpan.countdown(-3), "0s")
+        XCTAssertEqual(TimeSpan.countdown(86_400 + 3 * 3_600), "1d03h")
+        XCTAssertEqual(TimeSpan.countdown(2 * 86_400 + 11 * 3_600 + 59), "2d11h")
+        XCTAssertEqual(TimeSpan.countdown(3_600 + 60 * 12), "1h12m")
+        XCTAssertEqual(TimeSpan.countdown(60), "1m00s")
     }
 }
 
