@@ -19,7 +19,6 @@ final class QueueBackend: ConsoleBackend {
     func page(_ view: ConsoleView, filter: String, offset: Int, limit: Int) throws -> ConsolePage {
         ConsolePage(offset: offset, total: queue.count, rows: .requests(Array(queue.dropFirst(offset).prefix(limit))))
     }
-    func reviewCount() throws -> Int { queue.count }
     func daemonHealthy() -> Bool { true }
     func waitForChange(timeoutMs: Int) -> Bool { false }
     func send(_ action: ConsoleAction) -> ActionResult { .ok("done") }

@@ -39,7 +39,6 @@ final class FakeBackend: ConsoleBackend {
         return ConsolePage(offset: offset, total: all.count, rows: .requests(Array(all.dropFirst(offset).prefix(limit))))
     }
 
-    func reviewCount() throws -> Int { rows[.review]?.count ?? 0 }
     func daemonHealthy() -> Bool { healthy }
     func waitForChange(timeoutMs: Int) -> Bool { defer { changed = false }; return changed }
     func send(_ action: ConsoleAction) -> ActionResult { sent.append(action); return answer }

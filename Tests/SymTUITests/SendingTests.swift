@@ -97,7 +97,6 @@ final class HeldBackend: ConsoleBackend {
     func page(_ view: ConsoleView, filter: String, offset: Int, limit: Int) throws -> ConsolePage {
         try inner.page(view, filter: filter, offset: offset, limit: limit)
     }
-    func reviewCount() throws -> Int { try inner.reviewCount() }
     func daemonHealthy() -> Bool { inner.daemonHealthy() }
     func waitForChange(timeoutMs: Int) -> Bool { inner.waitForChange(timeoutMs: timeoutMs) }
     func send(_ action: ConsoleAction) -> ActionResult {

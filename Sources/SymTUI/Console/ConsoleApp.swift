@@ -160,9 +160,9 @@ public final class ConsoleApp {
         state = next
         needsDraw = true
         dispatch(effects)
-        if opensReviewOnFirstCount, case let .status(count, _) = event {
+        if opensReviewOnFirstCount, case let .reviewHead(head) = event {
             opensReviewOnFirstCount = false
-            if (count ?? 0) > 0, state.view == .request, state.mode == .list { post(.key(.char("2"))) }
+            if head.total > 0, state.view == .request, state.mode == .list { post(.key(.char("2"))) }
         }
     }
 
@@ -229,7 +229,7 @@ public final class ConsoleApp {
     private func checkStatus() {
         lastHealthCheck = Date()
         worker.enqueue(.status) { b in
-            let status: [ConsoleEvent] = [.status(reviewCount: try? b.reviewCount(), daemonHealthy: b.daemonHealthy()),
+            let status: [ConsoleEvent] = [.status(daemonHealthy: b.daemonHealthy()),
                                           .reporting(b.reportingNote())]
             // A change the descriptor cannot show (the health check found the daemon back): look after each check.
             return status + (b.waitForChange(timeoutMs: 0) ? [.storeChanged] : [])

@@ -14,8 +14,6 @@ public protocol ConsoleBackend: AnyObject {
     func page(_ view: ConsoleView, filter: String, offset: Int, limit: Int) throws -> ConsolePage
     /// The same, sorted and narrowed by `shape` (sort column, regular expression) before paging.
     func page(_ view: ConsoleView, filter: String, shape: ListShape, offset: Int, limit: Int) throws -> ConsolePage
-    /// How many requests wait for this user's decision.
-    func reviewCount() throws -> Int
     /// Whether the daemon answers.
     func daemonHealthy() -> Bool
     /// Blocks at most `timeoutMs`; returns true early when another process committed a change.

@@ -24,7 +24,8 @@ public enum ConsoleEvent: Sendable {
     case flowsFailed(String)
     case pageLoaded(ConsoleView, ConsolePage)
     case pageFailed(ConsoleView, String)
-    case status(reviewCount: Int?, daemonHealthy: Bool)
+    /// The health check's answer. (The review count comes with the review head and the Review pages.)
+    case status(daemonHealthy: Bool)
     /// Audit delivery falling behind (nil when every destination is up to date).
     case reporting(String?)
     /// The first rows of the unfiltered review queue (newest first), to find new requests.
@@ -94,8 +95,8 @@ public enum Console {
             pageLoaded(&s, view, page, &fx)
         case let .pageFailed(view, msg):
             s.lists[view]?.error = msg
-        case let .status(count, healthy):
-            s.reviewCount = count; s.daemonHealthy = healthy
+        case let .status(healthy):
+            s.daemonHealthy = healthy
         case let .reporting(note):
             s.reportingNote = note
         case let .announcement(text):

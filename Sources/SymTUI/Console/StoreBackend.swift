@@ -14,9 +14,6 @@ final class StoreBackend: ConsoleBackend {
     private var reader: any StoreReader
     private var health: (at: Date, ok: Bool)?
     private var announcedThrough: Int64
-    /// Answers of reads cached until the next change (the review head is asked for by several parts of a refresh).
-    private var reviewTotal: (version: Int, total: Int)?
-    private var version = 0
     /// Set when the daemon came back: the next wait reports a change, so every view is read again.
     private var recovered = false
     /// A wallboard (`--readonly`): no change and no prefetch is ever sent; only reads (and pings).
@@ -110,7 +107,6 @@ final class StoreBackend: ConsoleBackend {
                 shown.showedOther()   // what failed is read again after the next change
                 throw error
             }
-            if search == nil, shape.regex == nil { reviewTotal = (version, total) }
             // A sorted or regex-filtered window is not the head of the queue: it is read again after every change.
             if shape == ListShape() {
                 shown.showedReview(filter: filter, offset: offset, limit: limit, ids: rows.map(\.id), total: total)
@@ -133,14 +129,6 @@ final class StoreBackend: ConsoleBackend {
         case .stats:
             return ConsolePage(offset: 0, total: 0, rows: .requests([]))   // not a list: its figures come from `report`
         }
-    }
-
-    func reviewCount() throws -> Int {
-        if let c = reviewTotal, c.version == version { return c.total }
-        let total = try read { try $0.review(search: nil, offset: 0, limit: 0).total }
-        reviewTotal = (version, total)
-        shown.showedReview(filter: "", offset: 0, limit: 0, ids: [], total: total)
-        return total
     }
 
     func daemonHealthy() -> Bool {
@@ -187,10 +175,7 @@ final class StoreBackend: ConsoleBackend {
         var changed = recovered || reader.waitForChange(timeoutMs: timeoutMs)
         if changed, !recovered, let notice = (reader as? DaemonReader)?.takeNotice(), !shown.touched(by: notice) { changed = false }
         recovered = false
-        if changed {
-            version += 1
-            shown.reset()
-        }
+        if changed { shown.reset() }
         return changed
     }
 
