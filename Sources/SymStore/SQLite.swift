@@ -191,10 +191,8 @@ public final class Statement {
     public func isNull(_ i: Int32) -> Bool { sqlite3_column_type(handle, i) == SQLITE_NULL }
     public func int(_ i: Int32) -> Int64 { sqlite3_column_int64(handle, i) }
     public func optInt(_ i: Int32) -> Int64? { isNull(i) ? nil : int(i) }
-    public func text(_ i: Int32) -> String {
-        guard let p = sqlite3_column_text(handle, i) else { return "" }
-        return String(decoding: UnsafeBufferPointer(start: p, count: Int(sqlite3_column_bytes(handle, i))), as: UTF8.self)
-    }
+    /// The column's text, whole (by its length: a NUL inside it is part of the text); "" for NULL.
+    public func text(_ i: Int32) -> String { bytes(i).map { String(decoding: $0, as: UTF8.self) } ?? "" }
     public func optText(_ i: Int32) -> String? { isNull(i) ? nil : text(i) }
     /// The column's text bytes, valid until the next step (nil for NULL), without making a `String`.
     public func bytes(_ i: Int32) -> UnsafeBufferPointer<UInt8>? {
