@@ -7,7 +7,8 @@ enum ConsoleHelp {
         words: ["console"], summary: "open the console (what symtui does without a command)",
         options: CLI.consoleOptions,
         details: """
-        Views: 1 Request, 2 Review, 3 Mine, 4 Grants, 5 Audit (Tab cycles). ? shows every key, generated from the keymap.
+        Views: 1 Request, 2 Review, 3 Mine, 4 Grants, 5 Audit, 6 Stats (Tab cycles). ? shows every key, generated
+        from the keymap. The mouse selects rows, scrolls and switches tabs (--no-mouse leaves it to the terminal).
         Review: a approve, d deny (a reason is required). Grants: r revoke. Mine: c cancel, x release, e extend,
         R request the same again (the form pre-filled with its values and duration).
         s sorts the list by its next column (id, requester, flow, target, age, state, expires: those the view shows),
@@ -15,7 +16,8 @@ enum ConsoleHelp {
         / filters: plain text is searched in the whole list; a regular expression (case-insensitive) is matched
         against id, flow, target, requester, state and field values (audit: type, actor, requester, flow, target,
         reason) of the newest \(ListShape.scanLimit) rows; a leading ! keeps the rows that do not match. Matches are
-        underlined. An invalid expression is shown and the old filter stays.
+        underlined. An invalid expression is shown and the old filter stays; one that takes the daemon more than
+        \(Int(ListShape.matchBudget)) s to match is stopped, and the list says so.
         : opens a command line: :approve ID [REASON], :deny ID REASON, :revoke ID [REASON], :filter TEXT,
         :sort COLUMN [desc], :view NAME|N, :help, :q. Up/Down recall the last 100 lines, Tab completes command,
         view and column names and the visible request ids. Errors are shown on the line and nothing is sent.

@@ -78,6 +78,7 @@ final class ShapedReadTests: XCTestCase {
         q.shape = ListShape(regex: "(a+)+$")
         let started = Date()
         XCTAssertThrowsError(try service.answer(.requests(q, count: true), caller: h.alice)) {
+            XCTAssertEqual(($0 as? CommandError)?.code, ExitCode.dataErr, "the caller's input, not the store: \($0)")
             XCTAssertTrue("\($0)".contains("took longer than 1 s"), "\($0)")
         }
         XCTAssertLessThan(Date().timeIntervalSince(started), 10, "the read gave up at its budget, not after the match")
