@@ -195,6 +195,7 @@ public final class Engine: @unchecked Sendable {
     func record(_ new: AccessRequest, flow: Flow, reason: String?, requester: Identity) throws -> AccessRequest {
         var request = new
         let routing = request.routing ?? flow.routing
+        placeOnThisHost(&request, flow: flow)
         request.requiredApprovals = routing.threshold
         // Refuse early (before user code runs); checked again in the transaction below.
         try store.read { try checkPendingLimit(of: requester.name, in: $0) }

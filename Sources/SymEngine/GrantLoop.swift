@@ -171,7 +171,8 @@ public final class GrantLoop: @unchecked Sendable {
         let now = engine.now()
         return (try? engine.store.read { s in
             try !s.pendingPastTTL(now: now, limit: 1).isEmpty || !s.activePastExpiry(now: now, limit: 1).isEmpty
-                || !s.approvedAwaitingEscalation(now: now, limit: 1).isEmpty || !s.strategyWorkDue(now: now, limit: 1).isEmpty
+                || !s.approvedAwaitingEscalation(now: now, limit: 1).isEmpty
+                || !s.strategyWorkDue(now: now, limit: 1, host: engine.config.hostName).isEmpty
         }) ?? false
     }
 
@@ -216,9 +217,11 @@ public final class GrantLoop: @unchecked Sendable {
         let busy = inFlight
         cond.unlock()
         // Asked again only when the queued runs fall below half a batch: a pass per finished run would read (and
-        // decode) the next batch every time, which made 100,000 grants expiring together quadratic.
+        // decode) the next batch every time, which made 100,000 grants expiring together quadratic. Only this host's
+        // steps (and those any host may run) are asked for: another bastion's wait for their own daemon.
+        let host = engine.config.hostName
         let due = busy.count >= batch / 2 ? []
-            : try engine.store.read { try $0.strategyWorkDue(now: now, limit: batch + busy.count) }.filter { !busy.contains($0.id) }
+            : try engine.store.read { try $0.strategyWorkDue(now: now, limit: batch + busy.count, host: host) }.filter { !busy.contains($0.id) }
         for r in due {
             guard let job = makeJob(r) else { failUnconfigured(r); continue }
             // Another job for the same user and target is queued or running: this one waits for the next pass.
@@ -227,7 +230,7 @@ public final class GrantLoop: @unchecked Sendable {
             cond.unlock()
             if free { dispatch(job) }
         }
-        return try engine.store.read { try $0.nextDueTime() }
+        return try engine.store.read { try $0.nextDueTime(host: host) }
     }
 
     func makeJob(_ r: AccessRequest) -> GrantJob? {
@@ -343,6 +346,7 @@ public final class GrantLoop: @unchecked Sendable {
         cond.unlock()
         guard !done.isEmpty else { return }
         let now = engine.now()
+        let host = engine.config.hostName
         var changed: [(before: RequestState, after: AccessRequest)] = []
         defer {
             cond.lock()
@@ -353,8 +357,9 @@ public final class GrantLoop: @unchecked Sendable {
         try engine.store.write { tx in
             let current = try tx.requests(ids: done.map { $0.job.context.request.id })
             let byID = Dictionary(current.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
-            for (job, outcome, final) in done {
+            for (job, ran, final) in done {
                 guard let r = byID[job.context.request.id] else { continue }
+                let outcome = GrantLoop.recordingHost(host, in: ran)
                 let action: LifecycleAction
                 switch (job.kind, outcome.succeeded) {
                 case (.escalate, true): action = .escalated(output: outcome.output, data: outcome.data)
@@ -374,5 +379,18 @@ public final class GrantLoop: @unchecked Sendable {
         }
         // after_escalate, after_deescalate: in the background, once the outcome is durable.
         engine.committed(changed, wake: true)
+    }
+
+    /// The outcome with `data.host`: the audit event of a strategy step says which bastion's daemon ran it.
+    static func recordingHost(_ host: String, in outcome: StrategyOutcome) -> StrategyOutcome {
+        var o = outcome
+        if case var .object(pairs) = o.data {
+            pairs.removeAll { $0.0 == "host" }
+            pairs.append(("host", .string(host)))
+            o.data = .object(pairs)
+        } else {
+            o.data = .obj([("host", .string(host)), ("result", o.data)])
+        }
+        return o
     }
 }

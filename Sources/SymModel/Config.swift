@@ -5,6 +5,8 @@ public struct Config: Sendable {
     /// The file it was read from (for messages).
     public var sourcePath: String
     public var store: String?
+    /// This bastion's name in the fleet (`host_name`; default: the machine's host name).
+    public var hostName: String = HostName.machine
     public var socket: String?
     public var storeGroup: String?
     /// File mode for the store, e.g. 0o640; nil means 0o644.
@@ -54,9 +56,11 @@ public struct Target: Sendable {
     public var name: String
     public var label: String
     public var settings: [String: JSONValue]
+    /// Which daemon runs its strategy steps (`runs_on`); nil: the strategy type's default (`Strategy.runsOn`).
+    public var runsOn: RunsOn?
 
-    public init(name: String, label: String? = nil, settings: [String: JSONValue] = [:]) {
-        self.name = name; self.label = label ?? name; self.settings = settings
+    public init(name: String, label: String? = nil, settings: [String: JSONValue] = [:], runsOn: RunsOn? = nil) {
+        self.name = name; self.label = label ?? name; self.settings = settings; self.runsOn = runsOn
     }
 }
 

@@ -5,13 +5,13 @@ import Foundation
 struct ConfigValidation {
     let reader: ConfigReader
 
-    static let topKeys = ["store", "socket", "store_group", "store_mode", "strategies", "flows", "reporting", "limits",
+    static let topKeys = ["store", "host_name", "socket", "store_group", "store_mode", "strategies", "flows", "reporting", "limits",
                           "notifications", "oncall", "console"]
     static let limitKeys = ["pending_per_user", "field_bytes", "request_bytes"]
     /// Every timeout a config may give (strategy programs and requests, handlers, destinations).
     static let timeoutRange = 1...3_600
     static let strategyKeys = ["name", "type", "settings", "targets"]
-    static let targetKeys = ["name", "label", "settings"]
+    static let targetKeys = ["name", "label", "settings", "runs_on"]
     static let flowKeys = ["name", "label", "strategy", "approvers", "approval_steps", "required_approvals",
                            "allow_self_approval", "allow_revoke", "schedule_deescalation", "request_ttl", "max_duration",
                            "prompt_fields", "implementation", "handler_timeout", "vars", "additional_header_text", "notify",
@@ -32,6 +32,12 @@ struct ConfigValidation {
         var config = Config(sourcePath: reader.file)
         config.store = store(top)
         config.socket = path(top, "socket")
+        if let name = reader.string(top, "host_name") {
+            if HostName.isValid(name) { config.hostName = name }
+            else { reader.report(top.path("host_name"), "'\(FieldValues.clip(name))' is not a valid host name (letters, digits, inner hyphens, dot-separated labels of at most 63 characters)") }
+        } else if !top.has("host_name") && !HostName.isValid(config.hostName) {
+            reader.report("host_name", "this machine's host name '\(FieldValues.clip(config.hostName))' is not a valid host name: set host_name")
+        }
         if let group = reader.string(top, "store_group") {
             if UnixName.isValid(group) { config.storeGroup = group }
             else { reader.report(top.path("store_group"), "'\(FieldValues.clip(group))' is not a valid Unix group name") }
@@ -170,9 +176,16 @@ struct ConfigValidation {
                 let tname = reader.name(t, what: "target")
                 let label = reader.label(t)
                 let tsettings = reader.freeObject(t, "settings") ?? [:]
+                var runsOn: RunsOn?
+                if let s = reader.string(t, "runs_on") {
+                    runsOn = RunsOn(setting: s)
+                    if runsOn == nil {
+                        reader.report(t.path("runs_on"), "'\(FieldValues.clip(s))' is neither requester_host, any, nor a valid host name")
+                    }
+                }
                 if let tname {
                     named.append((tname, tp + ".name"))
-                    targets.append((Target(name: tname, label: label, settings: tsettings), tp))
+                    targets.append((Target(name: tname, label: label, settings: tsettings, runsOn: runsOn), tp))
                 }
             }
             reader.requireUnique(named, what: "target")

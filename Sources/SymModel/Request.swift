@@ -72,6 +72,10 @@ public struct AccessRequest: Sendable, Equatable {
     public var stepOutput: String?
     /// Who may decide, fixed when the request was made (the flow's approvers or `get_approvers`' answer).
     public var routing: Routing?
+    /// The bastion the request was made on (the admitting daemon's `host_name`; never the caller's word).
+    public var host: String?
+    /// The host whose daemon runs its strategy steps, fixed when it was made from its target's `runs_on`; nil: any.
+    public var runsOn: String?
 
     public init(id: Int64 = 0, flow: String, target: String?, targetLabel: String?, requester: String,
                 state: RequestState = .pending, fields: [String: FieldValue] = [:], durationSeconds: Int? = nil,
@@ -112,6 +116,7 @@ public struct AccessRequest: Sendable, Equatable {
             ("stuck", .bool(stuck)),
             ("error", .str(error)),
             ("extends", .num(extends)),
+            ("host", .str(host)),
         ])
     }
 }

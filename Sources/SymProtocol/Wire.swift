@@ -86,6 +86,7 @@ public enum Wire {
         r.stuck = j["stuck"]?.boolValue ?? false
         r.error = j["error"]?.stringValue
         r.routing = j["routing"].flatMap(Routing.init(json:))
+        r.host = j["host"]?.stringValue
         return r
     }
 

@@ -8,7 +8,7 @@ extension Store {
     static let requestColumns = """
         id, flow, target, target_label, requester, state, end_reason, fields, duration_seconds, created_at,
         request_expires_at, decided_at, access_starts_at, access_expires_at, ended_at, denial, required_approvals,
-        stuck, error, extends, attempts, next_attempt_at, step_output, routing
+        stuck, error, extends, attempts, next_attempt_at, step_output, routing, host, runs_on
         """
 
     public func request(id: Int64) throws -> AccessRequest? {
@@ -97,6 +97,8 @@ extension Store {
         r.nextAttemptAt = date(s.optInt(c.nextAttemptAt))
         r.stepOutput = s.optText(c.stepOutput)
         r.routing = s.optText(c.routing).flatMap { try? JSONValue.parse($0) }.flatMap(Routing.init(json:))
+        r.host = s.optText(c.host)
+        r.runsOn = s.optText(c.runsOn)
         return r
     }
 
@@ -124,7 +126,7 @@ extension Store {
 struct RequestColumns: RowLayout {
     let id, flow, target, targetLabel, requester, state, endReason, fields, durationSeconds, createdAt, requestExpiresAt: Int32
     let decidedAt, accessStartsAt, accessExpiresAt, endedAt, denial, requiredApprovals, stuck, error, extends, attempts: Int32
-    let nextAttemptAt, stepOutput, routing: Int32
+    let nextAttemptAt, stepOutput, routing, host, runsOn: Int32
 
     init(_ c: ColumnMap) throws {
         id = try c("id"); flow = try c("flow"); target = try c("target"); targetLabel = try c("target_label")
@@ -133,7 +135,7 @@ struct RequestColumns: RowLayout {
         decidedAt = try c("decided_at"); accessStartsAt = try c("access_starts_at"); accessExpiresAt = try c("access_expires_at")
         endedAt = try c("ended_at"); denial = try c("denial"); requiredApprovals = try c("required_approvals"); stuck = try c("stuck")
         error = try c("error"); extends = try c("extends"); attempts = try c("attempts"); nextAttemptAt = try c("next_attempt_at")
-        stepOutput = try c("step_output"); routing = try c("routing")
+        stepOutput = try c("step_output"); routing = try c("routing"); host = try c("host"); runsOn = try c("runs_on")
     }
 }
 
@@ -155,9 +157,9 @@ extension StoreTransaction {
         try db.run("""
             INSERT INTO requests(flow, target, target_label, requester, state, end_reason, fields, duration_seconds, created_at,
               request_expires_at, decided_at, access_starts_at, access_expires_at, ended_at, denial, required_approvals, stuck,
-              error, extends, attempts, next_attempt_at, step_output, routing, approver_keys)
-            VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
-            """, columns(r) + [t(r.routing?.json.compact), t(r.routing.map(Store.approverKeys))])
+              error, extends, attempts, next_attempt_at, step_output, routing, approver_keys, host, runs_on)
+            VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
+            """, columns(r) + [t(r.routing?.json.compact), t(r.routing.map(Store.approverKeys)), t(r.host), t(r.runsOn)])
         r.id = db.lastInsertRowID
         changedRequests.insert(r.id)
         try writeApprovals(r)
@@ -195,8 +197,8 @@ extension StoreTransaction {
 
     private func t(_ s: String?) -> SQLValue { s.map(SQLValue.text) ?? .null }
 
-    /// Every column `update` writes. A request's routing (and its `approver_keys`) is fixed when it is made, so only
-    /// `insert` writes those: a decision does not re-encode them.
+    /// Every column `update` writes. A request's routing (and its `approver_keys`), `host` and `runs_on` are fixed when
+    /// it is made, so only `insert` writes those: a decision does not re-encode them.
     private func columns(_ r: AccessRequest) -> [SQLValue] {
         let denial: SQLValue = r.denial.map { d in
             .text(JSONValue.obj([("user", .string(d.user)), ("at", .int(Store.millis(d.at))), ("reason", .string(d.reason))]).compact)

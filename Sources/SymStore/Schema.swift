@@ -151,7 +151,24 @@ enum Schema {
         """
         CREATE INDEX requests_grant_span ON requests(ended_at, access_starts_at) WHERE access_starts_at IS NOT NULL;
         """,
+        // 10: the fleet. `host` is the bastion a request was made on, `runs_on` the host whose daemon runs its strategy
+        // steps (NULL: any daemon); rows made before are given the migrating daemon's host_name for both (`Store.migrate`):
+        // a store of one bastion keeps running its work where it always did. `hosts` has each daemon's heartbeat.
+        """
+        ALTER TABLE requests ADD COLUMN host TEXT;
+        ALTER TABLE requests ADD COLUMN runs_on TEXT;
+        CREATE TABLE hosts(
+            host TEXT PRIMARY KEY,
+            version TEXT NOT NULL,
+            pid INTEGER NOT NULL,
+            started_at INTEGER NOT NULL,
+            seen_at INTEGER NOT NULL
+        );
+        """,
     ]
+
+    /// The migration that added `requests.host` and `requests.runs_on` (old rows are filled in after it runs).
+    static let fleetVersion = 10
 
     static var version: Int { migrations.count }
 

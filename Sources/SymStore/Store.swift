@@ -28,7 +28,9 @@ public final class Store {
 
     /// Opens (creating it if needed) the store for the single writer: WAL, synchronous=FULL, migrations,
     /// file mode and group applied to the db and its -wal/-shm, which are kept in place for readers.
-    public static func openForWriting(path: String, mode: Int = 0o600, group: gid_t? = nil) throws -> Store {
+    /// `hostName` (the daemon's `host_name`) is given to requests made before the store knew hosts (migration 10).
+    public static func openForWriting(path: String, mode: Int = 0o600, group: gid_t? = nil,
+                                      hostName: String = HostName.machine) throws -> Store {
         let dir = (path as NSString).deletingLastPathComponent
         if !dir.isEmpty && !FileManager.default.fileExists(atPath: dir) {
             try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true,
@@ -42,7 +44,7 @@ public final class Store {
         try db.execute("PRAGMA synchronous=FULL")
         try db.execute("PRAGMA foreign_keys=ON")
         let store = Store(path: path, db: db, readOnly: false)
-        try store.migrate()
+        try store.migrate(hostName: hostName)
         // Touch -wal/-shm into existence so their modes can be set now.
         _ = try db.scalarInt("SELECT count(*) FROM meta")
         for file in [path, path + "-wal", path + "-shm"] where FileManager.default.fileExists(atPath: file) {
@@ -76,7 +78,7 @@ public final class Store {
         }
     }
 
-    func migrate() throws {
+    func migrate(hostName: String = HostName.machine) throws {
         try db.transaction(.immediate) {
             let current = Int(try db.scalarInt("PRAGMA user_version") ?? 0)
             if current > Schema.version {
@@ -85,6 +87,9 @@ public final class Store {
             guard current < Schema.version else { return }
             for v in current..<Schema.version {
                 try db.execute(Schema.migrations[v])
+                if v + 1 == Schema.fleetVersion {
+                    try db.run("UPDATE requests SET host = ?, runs_on = ? WHERE host IS NULL", [.text(hostName), .text(hostName)])
+                }
             }
             try db.execute("PRAGMA user_version = \(Schema.version)")
         }

@@ -31,10 +31,11 @@ public protocol StoreReading {
     func activePastExpiry(now: Date, limit: Int) throws -> [AccessRequest]
     /// Approved access requests (not extensions) waiting to be escalated.
     func approvedAwaitingEscalation(now: Date, limit: Int) throws -> [AccessRequest]
-    /// Escalations and deescalations due to run (new, resumed after a crash, or due for a retry).
-    func strategyWorkDue(now: Date, limit: Int) throws -> [AccessRequest]
-    /// The earliest moment something becomes due, if any.
-    func nextDueTime() throws -> Date?
+    /// Escalations and deescalations due to run (new, resumed after a crash, or due for a retry); with `host`, only
+    /// those that host's daemon runs (`runs_on` NULL or `host`), nil: all of them.
+    func strategyWorkDue(now: Date, limit: Int, host: String?) throws -> [AccessRequest]
+    /// The earliest moment something becomes due, if any (with `host`: of the strategy steps, only that host's).
+    func nextDueTime(host: String?) throws -> Date?
     /// True when `requester` holds (or is being given) another grant of `target` through one of `flows`.
     func holdsOtherGrant(requester: String, flows: [String], target: String, excluding id: Int64) throws -> Bool
 
@@ -60,9 +61,18 @@ public protocol StoreReading {
     func deliveredCount(channel: String, recipient: String, since: Date) throws -> Int
     /// Whether a notification of this kind (and repeat) was ever queued for the request.
     func hasNotification(requestId: Int64, kind: String, dedup: String) throws -> Bool
+
+    // the fleet
+    /// Every daemon's last heartbeat, by host name.
+    func fleetHosts() throws -> [HostRecord]
+    /// Strategy steps due at `now` (escalations, deescalations, retries), counted by the host they wait for (nil: any).
+    func strategyWorkWaiting(now: Date) throws -> [HostWork]
 }
 
 extension StoreReading {
+    /// Every escalation and deescalation due, whichever host runs it.
+    public func strategyWorkDue(now: Date, limit: Int) throws -> [AccessRequest] { try strategyWorkDue(now: now, limit: limit, host: nil) }
+    public func nextDueTime() throws -> Date? { try nextDueTime(host: nil) }
     public func eventsNewestFirst(offset: Int, limit: Int) throws -> [AuditEvent] {
         try eventsNewestFirst(offset: offset, limit: limit, search: nil)
     }
@@ -89,6 +99,8 @@ public protocol StoreWriting: StoreReading {
     func postpone(_ id: Int64, until time: Date) throws
     /// Replaces a pending request's routing (an escalation tier joined it).
     func updateRouting(_ id: Int64, _ routing: Routing) throws
+    /// Writes this daemon's heartbeat row; it tells no reader of a change (it is not one).
+    func recordHeartbeat(_ host: HostRecord) throws
 }
 
 extension StoreWriting {
@@ -126,8 +138,12 @@ extension StoreTransaction: StoreWriting {
     public func pendingPastTTL(now: Date, limit: Int) throws -> [AccessRequest] { try store.pendingPastTTL(now: now, limit: limit) }
     public func activePastExpiry(now: Date, limit: Int) throws -> [AccessRequest] { try store.activePastExpiry(now: now, limit: limit) }
     public func approvedAwaitingEscalation(now: Date, limit: Int) throws -> [AccessRequest] { try store.approvedAwaitingEscalation(now: now, limit: limit) }
-    public func strategyWorkDue(now: Date, limit: Int) throws -> [AccessRequest] { try store.strategyWorkDue(now: now, limit: limit) }
-    public func nextDueTime() throws -> Date? { try store.nextDueTime() }
+    public func strategyWorkDue(now: Date, limit: Int, host: String?) throws -> [AccessRequest] {
+        try store.strategyWorkDue(now: now, limit: limit, host: host)
+    }
+    public func nextDueTime(host: String?) throws -> Date? { try store.nextDueTime(host: host) }
+    public func fleetHosts() throws -> [HostRecord] { try store.fleetHosts() }
+    public func strategyWorkWaiting(now: Date) throws -> [HostWork] { try store.strategyWorkWaiting(now: now) }
     public func holdsOtherGrant(requester: String, flows: [String], target: String, excluding id: Int64) throws -> Bool {
         try store.holdsOtherGrant(requester: requester, flows: flows, target: target, excluding: id)
     }

@@ -110,6 +110,12 @@ enum PostgresSchema {
             seen_at BIGINT NOT NULL
         );
         """,
+        // 2: the host whose daemon runs a request's strategy steps (NULL: any daemon), fixed when it is made; rows made
+        // before run where they were made. The loop's question (due steps of one host) reads the retry index first.
+        """
+        ALTER TABLE requests ADD COLUMN runs_on TEXT;
+        UPDATE requests SET runs_on = host;
+        """,
     ]
 
     static var version: Int { migrations.count }

@@ -130,7 +130,7 @@ final class PostgresSession: StoreWriting {
     static let requestColumns = """
         id, flow, target, target_label, requester, state, end_reason, fields, duration_seconds, created_at,
         request_expires_at, decided_at, access_starts_at, access_expires_at, ended_at, denial, required_approvals,
-        stuck, error, extends, attempts, next_attempt_at, step_output, routing
+        stuck, error, extends, attempts, next_attempt_at, step_output, routing, host, runs_on
         """
     static let eventColumns = "seq, id, event_time, type, request_id, flow, target, requester, actor, reason, data, prev_hash, hash, hmac"
     static let outboxColumns = "id, request_id, kind, channel, recipient, payload, created_at, attempts, next_attempt_at, last_error, delivered_at, dedup"
@@ -156,6 +156,8 @@ final class PostgresSession: StoreWriting {
         r.nextAttemptAt = date(c[21])
         r.stepOutput = c[22]
         r.routing = c[23].flatMap { try? JSONValue.parse($0) }.flatMap(Routing.init(json:))
+        r.host = c[24]
+        r.runsOn = c[25]
         return r
     }
 
@@ -251,14 +253,16 @@ final class PostgresSession: StoreWriting {
         var r = request
         var a = PGArgs()
         let values = columns(r, &a)
-        let routing = a.add(r.routing?.json.compact), keys = a.add(r.routing.map(Store.approverKeys)), host = a.add(hostName)
+        let routing = a.add(r.routing?.json.compact), keys = a.add(r.routing.map(Store.approverKeys)), host = a.add(r.host ?? hostName)
+        let runsOn = a.add(r.runsOn)
         let row = try rows("""
             INSERT INTO requests(flow, target, target_label, requester, state, end_reason, fields, duration_seconds, created_at,
               request_expires_at, decided_at, access_starts_at, access_expires_at, ended_at, denial, required_approvals, stuck,
-              error, extends, attempts, next_attempt_at, step_output, routing, approver_keys, host)
-            VALUES(\(values.joined(separator: ",")), \(routing), \(keys), \(host)) RETURNING id
+              error, extends, attempts, next_attempt_at, step_output, routing, approver_keys, host, runs_on)
+            VALUES(\(values.joined(separator: ",")), \(routing), \(keys), \(host), \(runsOn)) RETURNING id
             """, a.values)
         r.id = Self.int(row.first?[0]) ?? 0
+        r.host = r.host ?? hostName
         try writeApprovals(r)
         return r
     }
@@ -401,21 +405,55 @@ final class PostgresSession: StoreWriting {
             """, [String(Store.millis(now)), String(limit)])
     }
 
-    func strategyWorkDue(now: Date, limit: Int) throws -> [AccessRequest] {
-        try selectRequests("""
+    /// Claimed with SKIP LOCKED inside a write; with `host`, only that host's steps are even looked at, so a daemon
+    /// never locks (and so never keeps from its owner) a step it will not run.
+    func strategyWorkDue(now: Date, limit: Int, host: String?) throws -> [AccessRequest] {
+        var a = PGArgs()
+        let due = a.add(Date?.some(now)), mine = host.map { " AND (runs_on IS NULL OR runs_on = \(a.add($0)))" } ?? ""
+        return try selectRequests("""
             SELECT \(Self.requestColumns) FROM requests WHERE state IN ('escalating', 'deescalating')
-              AND (next_attempt_at IS NULL OR next_attempt_at <= $1) ORDER BY coalesce(next_attempt_at, 0), id LIMIT $2\(claim)
-            """, [String(Store.millis(now)), String(limit)])
+              AND (next_attempt_at IS NULL OR next_attempt_at <= \(due))\(mine) ORDER BY coalesce(next_attempt_at, 0), id LIMIT \(a.add(Int64(limit)))\(claim)
+            """, a.values)
     }
 
-    func nextDueTime() throws -> Date? {
-        Self.date(try rows("""
+    func nextDueTime(host: String?) throws -> Date? {
+        var a = PGArgs()
+        let mine = host.map { " AND (runs_on IS NULL OR runs_on = \(a.add($0)))" } ?? ""
+        return Self.date(try rows("""
             SELECT min(t) FROM (
               SELECT min(request_expires_at) AS t FROM requests WHERE state = 'pending'
               UNION ALL SELECT min(access_expires_at) FROM requests WHERE state = 'active'
               UNION ALL SELECT min(access_starts_at) FROM requests WHERE state = 'approved' AND target IS NOT NULL AND extends IS NULL
-              UNION ALL SELECT min(next_attempt_at) FROM requests WHERE state IN ('escalating', 'deescalating')) due
-            """).first?[0])
+              UNION ALL SELECT min(next_attempt_at) FROM requests WHERE state IN ('escalating', 'deescalating')\(mine)) due
+            """, a.values).first?[0])
+    }
+
+    // MARK: the fleet
+
+    func fleetHosts() throws -> [HostRecord] {
+        try rows("SELECT host, version, pid, started_at, seen_at FROM hosts ORDER BY host COLLATE \"C\"").map { c in
+            HostRecord(host: c[0] ?? "", version: c[1] ?? "", pid: Self.int(c[2]) ?? 0, startedAt: Self.date(c[3]) ?? Date(timeIntervalSince1970: 0),
+                       seenAt: Self.date(c[4]) ?? Date(timeIntervalSince1970: 0))
+        }
+    }
+
+    func strategyWorkWaiting(now: Date) throws -> [HostWork] {
+        try rows("""
+            SELECT runs_on, count(*) FROM requests WHERE state IN ('escalating', 'deescalating')
+              AND (next_attempt_at IS NULL OR next_attempt_at <= $1) GROUP BY runs_on ORDER BY runs_on COLLATE "C" NULLS FIRST
+            """, [String(Store.millis(now))]).map { HostWork(host: $0[0], count: Int(Self.int($0[1]) ?? 0)) }
+    }
+
+    func recordHeartbeat(_ h: HostRecord) throws {
+        requireTransaction()
+        // Not `touched`: a heartbeat changes no request and no event, so nobody is told of a change.
+        var a = PGArgs()
+        try rows("""
+            INSERT INTO hosts(host, version, pid, started_at, seen_at)
+            VALUES(\(a.add(h.host)), \(a.add(h.version)), \(a.add(h.pid)), \(a.add(Date?.some(h.startedAt))), \(a.add(Date?.some(h.seenAt))))
+            ON CONFLICT(host) DO UPDATE SET version = excluded.version, pid = excluded.pid, started_at = excluded.started_at,
+              seen_at = excluded.seen_at
+            """, a.values)
     }
 
     func holdsOtherGrant(requester: String, flows: [String], target: String, excluding id: Int64) throws -> Bool {

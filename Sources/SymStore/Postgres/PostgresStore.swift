@@ -105,8 +105,12 @@ final class PostgresReader: StoreReading, @unchecked Sendable {
     func approvedAwaitingEscalation(now: Date, limit: Int) throws -> [AccessRequest] {
         try r { try $0.approvedAwaitingEscalation(now: now, limit: limit) }
     }
-    func strategyWorkDue(now: Date, limit: Int) throws -> [AccessRequest] { try r { try $0.strategyWorkDue(now: now, limit: limit) } }
-    func nextDueTime() throws -> Date? { try r { try $0.nextDueTime() } }
+    func strategyWorkDue(now: Date, limit: Int, host: String?) throws -> [AccessRequest] {
+        try r { try $0.strategyWorkDue(now: now, limit: limit, host: host) }
+    }
+    func nextDueTime(host: String?) throws -> Date? { try r { try $0.nextDueTime(host: host) } }
+    func fleetHosts() throws -> [HostRecord] { try r { try $0.fleetHosts() } }
+    func strategyWorkWaiting(now: Date) throws -> [HostWork] { try r { try $0.strategyWorkWaiting(now: now) } }
     func holdsOtherGrant(requester: String, flows: [String], target: String, excluding id: Int64) throws -> Bool {
         try r { try $0.holdsOtherGrant(requester: requester, flows: flows, target: target, excluding: id) }
     }

@@ -34,7 +34,7 @@ public enum StoreMigration {
     static let requestColumns = ["id", "flow", "target", "target_label", "requester", "state", "end_reason", "fields", "duration_seconds",
                                  "created_at", "request_expires_at", "decided_at", "access_starts_at", "access_expires_at", "ended_at",
                                  "denial", "required_approvals", "stuck", "error", "extends", "attempts", "next_attempt_at",
-                                 "step_output", "routing", "approver_keys"]
+                                 "step_output", "routing", "approver_keys", "host", "runs_on"]
     static let notificationColumns = ["id", "request_id", "kind", "dedup", "channel", "recipient", "payload", "created_at", "attempts",
                                       "next_attempt_at", "last_attempt_at", "last_error", "delivered_at"]
 
