@@ -22,6 +22,8 @@ public final class Daemon: @unchecked Sendable {
     /// Retry policies for strategy runs (tests and operators may shorten or cap them).
     public var escalationRetry = RetryPolicy.escalation
     public var deescalationRetry = RetryPolicy.deescalation
+    /// The build this daemon runs, written in its heartbeat (`symtui hosts`).
+    public var version = "unknown"
     private let stopping = Atomic<Bool>(false)
     private let admission = Admission()
     /// A command connection that says nothing for this long is closed (clients reconnect).
@@ -53,7 +55,7 @@ public final class Daemon: @unchecked Sendable {
             throw CommandError(e.exitCode, e.message)
         }
         do {
-            let store = try Store.openForWriting(path: storePath, mode: mode, group: gid)
+            let store = try Store.openForWriting(path: storePath, mode: mode, group: gid, hostName: config.hostName)
             store.signer = signer
             let restored = try store.restoreAppendOnlyTriggers()
             if !restored.isEmpty {
@@ -92,6 +94,8 @@ public final class Daemon: @unchecked Sendable {
         let notifications = NotificationLoop(config: config, storePath: storePath)
         notifications.sweep = { [engine] in try engine.queueDueNotices() }
         defer { checkpoint(writer) }
+        let heartbeat = Heartbeat(store: writer, host: { [engine] in engine.config.hostName }, version: version)
+        do { try heartbeat.beat() } catch { log(.warning, "heartbeat: \(error)") }
         if once {
             try loop.runUntilIdle()
             _ = try engine.queueDueNotices()
@@ -160,8 +164,11 @@ public final class Daemon: @unchecked Sendable {
         // Notifications likewise: one worker per channel, never in the way of a decision.
         let notificationThread = Thread { notifications.run(until: isStopping) }
         notificationThread.start()
+        let heartbeatThread = Thread { heartbeat.run(until: isStopping) }
+        heartbeatThread.start()
         log(.info, "serving \(storePath) on \(socketPath) (pid \(getpid()))")
         loop.run(until: isStopping)
+        heartbeat.wake()
         close(listenFD)
         unlink(socketPath)
         reads.close()

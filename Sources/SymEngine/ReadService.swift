@@ -122,6 +122,8 @@ final class ReadService: @unchecked Sendable {
                     throw CommandError.invalid("a report starts at most \(ActivityReport.maxDays - 1) days back and not in the future")
                 }
                 return try store.activityReport(since: since, until: now).json.objectValue ?? []
+            case .hosts:
+                return try FleetStatus.answer(store, now: now())
             case .subscribe, .subscribeReview:
                 throw CommandError(ExitCode.software, "subscribe is answered by the connection, not as a read")
             }

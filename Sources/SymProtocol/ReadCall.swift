@@ -32,6 +32,8 @@ public enum ReadCall: Sendable, Equatable {
     /// `{"read":"subscribe","review":true}`: the same, and each line also carries the caller's review total and the
     /// ids at the head of their queue (`review`, `review_head`).
     case subscribeReview
+    /// The fleet's daemons (heartbeats) and the strategy steps waiting for each host (`symtui hosts`).
+    case hosts
 
     public static let maxRows = 1_000
 
@@ -41,7 +43,7 @@ public enum ReadCall: Sendable, Equatable {
         "review": ["search", "offset", "limit", "sort", "desc", "regex", "invert"], "request": ["id"],
         "events": ["after_seq", "limit", "request", "since_ms", "until_ms"],
         "audit": ["search", "offset", "limit", "regex", "invert", "desc"], "last_events": ["count"],
-        "status": [], "delivery": [], "metrics": [], "subscribe": ["review"], "report": ["since_ms"],
+        "status": [], "delivery": [], "metrics": [], "hosts": [], "subscribe": ["review"], "report": ["since_ms"],
     ]
 
     /// Parses `{"read": NAME, …}`.
@@ -118,6 +120,7 @@ public enum ReadCall: Sendable, Equatable {
         case "status": return .status
         case "delivery": return .delivery
         case "metrics": return .metrics
+        case "hosts": return .hosts
         case "report":
             guard let v = json["since_ms"], let ms = v.intValue else { throw CommandError.invalid("a report read needs \"since_ms\", a time in milliseconds") }
             return .report(since: Wire.date(millis: ms))
@@ -152,6 +155,7 @@ public enum ReadCall: Sendable, Equatable {
         case .status: return .obj([("read", .string("status"))])
         case .delivery: return .obj([("read", .string("delivery"))])
         case .metrics: return .obj([("read", .string("metrics"))])
+        case .hosts: return .obj([("read", .string("hosts"))])
         case let .report(since): return .obj([("read", .string("report")), ("since_ms", .int(Wire.millis(since)))])
         case .subscribe: return .obj([("read", .string("subscribe"))])
         case .subscribeReview: return .obj([("read", .string("subscribe")), ("review", .bool(true))])

@@ -205,7 +205,7 @@ enum CLI {
         StatusLine.spec,
         Completion.spec,
         ConsoleHelp.spec,
-    ] + AuditCommands.specs + Inspect.specs + SymImport.specs + Operations.specs + ReportCommand.specs + StoreCommands.specs + NotifyCommands.specs + OnCallCommands.specs }
+    ] + AuditCommands.specs + Inspect.specs + SymImport.specs + Operations.specs + HostsCommand.specs + ReportCommand.specs + StoreCommands.specs + NotifyCommands.specs + OnCallCommands.specs }
 
     static func runConsole(_ globals: ParsedArguments) -> Int32 {
         guard isatty(0) == 1, isatty(1) == 1 else {

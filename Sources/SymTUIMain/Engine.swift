@@ -15,6 +15,7 @@ struct LinkedEngine: EngineLink {
             DaemonLog.shared.minimum = level
         }
         let daemon = Daemon(config: launch.config, storePath: launch.storePath, socketPath: launch.socketPath)
+        daemon.version = symtuiVersion
         if let path = launch.configPath { daemon.reloadConfig = { try ConfigLoader.load(path: path) } }
         // Backoff of failed strategy runs: SYMTUI_RETRY_BASE (first delay) and SYMTUI_RETRY_CAP (longest delay).
         for (name, apply) in [("SYMTUI_RETRY_BASE", { (s: TimeInterval) in daemon.escalationRetry.base = s; daemon.deescalationRetry.base = s }),
