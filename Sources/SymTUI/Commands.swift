@@ -172,7 +172,7 @@ enum Commands {
         func t(_ d: Date?) -> String { d.map(Timestamp.format) ?? "-" }
         var lines: [(String, String)] = [
             ("request", String(r.id)), ("flow", r.flow), ("target", r.target.map { "\($0) (\(r.targetLabel ?? $0))" } ?? "- (approval-only)"),
-            ("requester", r.requester), ("state", r.state.rawValue + (r.endReason.map { " (\($0.rawValue))" } ?? "") + (r.stuck ? " — STUCK" : "")),
+            ("requester", r.requester), ("host", r.host ?? "-"), ("state", r.state.rawValue + (r.endReason.map { " (\($0.rawValue))" } ?? "") + (r.stuck ? " — STUCK" : "")),
         ]
         for k in r.fields.keys.sorted() { lines.append(("field " + k, r.fields[k]!.description)) }
         lines += [("approvals", "\(r.approvals.count) of \(r.requiredApprovals)")]

@@ -26,26 +26,19 @@ enum HostsCommand {
         return ExitCode.ok
     }
 
-    /// The text table (every value from the daemon neutralised: a host row in a shared database is anyone's text).
+    /// The text table (`Output.table` neutralises every cell: a row of a shared database is anyone's text).
     static func render(_ reply: JSONValue, now: Date) -> String {
         let rows = (reply["hosts"]?.arrayValue ?? []).map { h -> [String] in
             let seen: String
             if let ms = h["last_seen_ms"]?.intValue {
                 let age = max(0, Int(now.timeIntervalSince(Wire.date(millis: ms))))
-                seen = (h["alive"]?.boolValue == true ? "alive, " : "down, ") + "\(age == 0 ? "0s" : TimeSpan.countdown(age)) ago"
+                seen = (h["alive"]?.boolValue == true ? "alive, " : "down, ") + "\(TimeSpan.countdown(age)) ago"
             } else {
                 seen = "never (no heartbeat)"
             }
-            return [SafeText.display(h["host"]?.stringValue ?? "?"), SafeText.display(h["version"]?.stringValue ?? "-"), seen,
-                    String(h["waiting"]?.intValue ?? 0)]
+            return [h["host"]?.stringValue ?? "?", h["version"]?.stringValue ?? "-", seen, String(h["waiting"]?.intValue ?? 0)]
         }
-        let header = ["HOST", "VERSION", "LAST SEEN", "WAITING"]
-        let widths = header.indices.map { i in ([header[i]] + rows.map { $0[i] }).map(\.count).max() ?? 0 }
-        func line(_ cells: [String]) -> String {
-            cells.enumerated().map { i, s in i == cells.count - 1 ? s : s.padding(toLength: widths[i], withPad: " ", startingAt: 0) }
-                .joined(separator: "  ")
-        }
-        var out = ([header] + rows).map(line)
+        var out = [Output.table(["HOST", "VERSION", "LAST SEEN", "WAITING"], rows)]
         if rows.isEmpty { out.append("(no daemon has sent a heartbeat)") }
         out.append("steps any host may run: \(reply["any_host_waiting"]?.intValue ?? 0)")
         return out.joined(separator: "\n")
