@@ -10,6 +10,8 @@ public enum StarterConfig {
   // socket: "/run/symtui/symtui.sock",
   // Trusted direct readers (default: none, "0600"): these users can stall the daemon; keep the group to admins.
   // store_group: "symtui", store_mode: "0640",
+  // This bastion's name in a fleet (requests record it; `symtui hosts` lists it). Default: the machine's host name.
+  // host_name: "bastion-eu-1",
 
   // Strategies grant and remove access: unix_group, sudoers, command, http, ssh_cert or postgres_role.
   strategies: [
@@ -22,6 +24,7 @@ public enum StarterConfig {
       // what it puts under a "secret" object.
       settings: { escalate: "/bin/true", deescalate: "/bin/true", timeout: "30s" },
       targets: [
+        // runs_on: which daemon of a fleet runs a target's steps: "requester_host" (the default here), "any", or a host name.
         { name: "staging-db", label: "Staging database (read-write)", settings: { role: "staging_rw" } },
       ],
     },
