@@ -156,4 +156,30 @@ final class FleetPostgresStoreTests: XCTestCase {
         XCTAssertEqual(r.host, "bastion-old")
         XCTAssertEqual(r.runsOn, "bastion-old")
     }
+
+    func testStoreMigrateCarriesEachRequestsHostAndWhereItRuns() throws {
+        let (_, conninfo) = try PostgresCluster.shared().freshSchema()
+        let source = try SF.store(self)
+        var r = SF.request(state: .active)
+        r.host = "bastion-a"; r.runsOn = "bastion-c"
+        let id = try SF.insert(source, r).id
+        try StoreMigration.copy(from: source, to: try PostgresStore(conninfo: conninfo, hostName: "migrating-host"))
+        let copied = try XCTUnwrap(try PostgresStore(conninfo: conninfo).read { try $0.request(id: id) })
+        XCTAssertEqual(copied.host, "bastion-a")
+        XCTAssertEqual(copied.runsOn, "bastion-c")
+    }
+
+    /// A SQLite store not yet migrated to this version (its daemon not started since the upgrade) is refused with what
+    /// to do, before anything is written to the target.
+    func testStoreMigrateRefusesASQLiteStoreOfAnOlderSchema() throws {
+        let (_, conninfo) = try PostgresCluster.shared().freshSchema()
+        let path = try SF.directory(self) + "/old.db"
+        let db = try Database(path: path, readOnly: false, create: true)
+        for v in 0..<(Schema.fleetVersion - 1) { try db.execute(Schema.migrations[v]) }
+        try db.execute("PRAGMA user_version = \(Schema.fleetVersion - 1)")
+        let source = try Store.openReadOnly(path: path)
+        let target = try PostgresStore(conninfo: conninfo)
+        XCTAssertThrowsError(try StoreMigration.copy(from: source, to: target)) { XCTAssertTrue("\($0)".contains("start this version's daemon"), "\($0)") }
+        XCTAssertEqual(try target.execute("SELECT count(*) FROM requests"), [["0"]])
+    }
 }

@@ -48,6 +48,10 @@ public enum StoreMigration {
         guard held == "0" else {
             throw StoreError("the target store \(target.location) is not empty (\(held ?? "?") rows): migrate only into an empty database")
         }
+        guard source.schemaVersion == Schema.version else {
+            throw StoreError("the store \(source.path) has schema \(source.schemaVersion), this symtui copies schema \(Schema.version): "
+                             + "start this version's daemon on it once (it migrates the store), stop it, then migrate")
+        }
         var counts = Counts()
         try source.db.transaction(.deferred) {
             try target.withSession { pg in
