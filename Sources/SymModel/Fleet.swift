@@ -1,7 +1,7 @@
 import Foundation
 
 // The fleet: which bastion a daemon serves (`host_name`) and which daemon runs a target's strategy steps (`runs_on`).
-// See docs/contract.md ("The fleet") and docs/deployment.md.
+// See contract §11 and docs/deployment.md ("Which bastion runs what").
 
 /// A bastion's name in the fleet: an RFC 1123 host name (dot-separated labels of letters, digits and inner hyphens,
 /// each 1–63 characters, 253 in all). Nothing else can reach a terminal, a header or a SQL parameter as a host.
