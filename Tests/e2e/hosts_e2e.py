@@ -3,6 +3,7 @@
 fleet_e2e.py). Loaded by run.py."""
 
 import json
+import os
 import time
 
 from symtui_harness import SymtuiCase as E2ECase
@@ -71,3 +72,20 @@ class HostsTests(E2ECase):
         self.assertEqual(self.strategy_log(rid), [])
         text = self.ok("a", "hosts").stdout
         self.assertIn("never", next(l for l in text.splitlines() if l.startswith(self.other_host)))
+
+    def test_hosts_is_69_when_the_daemon_is_down(self):
+        self.stop_daemon()
+        self.assert_refused(self.run_as("a", "hosts"), 69)
+
+    def test_config_check_refuses_a_bad_host_name_or_runs_on_with_65_naming_each(self):
+        cfg = json.loads(self.config_text().split("\n", 1)[1])
+        cfg["host_name"] = "not a host"
+        cfg["strategies"][0]["targets"][0]["runs_on"] = "no_such_place!"
+        path = os.path.join(self.dir, "bad-hosts.json5")
+        with open(path, "w") as f:
+            json.dump(cfg, f)
+        os.chmod(path, 0o644)
+        r = self.run_as("a", "config", "check", path, config=False)
+        self.assertEqual(r.returncode, 65, r.stderr)
+        self.assertIn("host_name", r.stdout + r.stderr)
+        self.assertIn("strategies[0].targets[0].runs_on", r.stdout + r.stderr)
