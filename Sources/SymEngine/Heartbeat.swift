@@ -10,12 +10,13 @@ final class Heartbeat: @unchecked Sendable {
     private let version: String
     private let started: Date
     private let now: @Sendable () -> Date
+    private let interval: TimeInterval
     private let cond = NSCondition()
     private var failing = false
 
     init(store: any RequestStore, host: @escaping @Sendable () -> String, version: String,
-         now: @escaping @Sendable () -> Date = { Date() }) {
-        self.store = store; self.host = host; self.version = version; self.now = now
+         now: @escaping @Sendable () -> Date = { Date() }, interval: TimeInterval = FleetStatus.heartbeatSeconds) {
+        self.store = store; self.host = host; self.version = version; self.now = now; self.interval = interval
         started = now()
     }
 
@@ -37,7 +38,7 @@ final class Heartbeat: @unchecked Sendable {
                 failing = true
             }
             cond.lock()
-            _ = cond.wait(until: Date().addingTimeInterval(FleetStatus.heartbeatSeconds))
+            _ = cond.wait(until: Date().addingTimeInterval(interval))
             cond.unlock()
         }
     }

@@ -3,6 +3,7 @@ import XCTest
 import SymModel
 import SymProtocol
 import SymStore
+import Synchronization
 @testable import SymEngine
 
 /// `{"read":"hosts"}` (`symtui hosts`): heartbeats, who is alive, and the strategy steps waiting for each host.
@@ -59,5 +60,20 @@ final class FleetStatusTests: XCTestCase {
         let rows = try h.store.writer.read { try $0.fleetHosts() }
         XCTAssertEqual(rows, [HostRecord(host: "bastion-a", version: "9.9.9", pid: Int64(getpid()), startedAt: EngineHarness.t0,
                                          seenAt: EngineHarness.t0.addingTimeInterval(5))])
+    }
+
+    func testARunningHeartbeatKeepsMovingLastSeenUntilItStops() throws {
+        let h = try EngineHarness(self)
+        let heartbeat = Heartbeat(store: h.store.writer, host: { "bastion-a" }, version: "1", interval: 0.02)
+        let stopped = Atomic(false)
+        let done = DispatchSemaphore(value: 0)
+        Thread { heartbeat.run(until: { stopped.load(ordering: .sequentiallyConsistent) }); done.signal() }.start()
+        func seen() throws -> Date? { try h.store.writer.read { try $0.fleetHosts().first?.seenAt } }
+        XCTAssertTrue(eventually { (try? seen()) != nil })
+        let first = try XCTUnwrap(try seen())
+        XCTAssertTrue(eventually { ((try? seen()) ?? first) > first }, "a later beat moves last_seen")
+        stopped.store(true, ordering: .sequentiallyConsistent)
+        heartbeat.wake()
+        XCTAssertEqual(done.wait(timeout: .now() + 5), .success, "the heartbeat stops when told")
     }
 }
