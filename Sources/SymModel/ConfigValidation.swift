@@ -33,7 +33,8 @@ struct ConfigValidation {
         config.store = store(top)
         config.socket = path(top, "socket")
         if let name = reader.string(top, "host_name") {
-            if HostName.isValid(name) { config.hostName = name }
+            if name == "any" { reader.report(top.path("host_name"), "'any' cannot name a bastion: runs_on \"any\" means every host") }
+            else if HostName.isValid(name) { config.hostName = name }
             else { reader.report(top.path("host_name"), "'\(FieldValues.clip(name))' is not a valid host name (letters, digits, inner hyphens, dot-separated labels of at most 63 characters)") }
         } else if !top.has("host_name") && !HostName.isValid(config.hostName) {
             reader.report("host_name", "this machine's host name '\(FieldValues.clip(config.hostName))' is not a valid host name: set host_name")

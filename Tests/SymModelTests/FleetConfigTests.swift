@@ -39,6 +39,10 @@ final class FleetConfigTests: XCTestCase {
         assertProblem(ConfigText.with(extra: "host_name: 7"), "expected a string", path: "host_name")
     }
 
+    func testAnyCannotNameABastionSinceRunsOnAnyMeansEveryHost() {
+        assertProblem(ConfigText.with(extra: #"host_name: "any""#), "cannot name a bastion", path: "host_name")
+    }
+
     func testAnInvalidHostNameIsADataErrorExit65() {
         guard case let .failure(e) = parseConfig(ConfigText.with(extra: #"host_name: "no way""#)) else { return XCTFail("accepted") }
         XCTAssertEqual(e.exitCode, 65)
