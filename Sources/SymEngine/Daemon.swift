@@ -38,7 +38,11 @@ public final class Daemon: @unchecked Sendable {
 
     /// Takes the per-store lock; fails when another daemon holds it. See `StoreLock`.
     func acquireLock(orphanWait: TimeInterval = 120) throws {
-        lockFD = try StoreLock.acquire(path: storePath + ".lock", orphanWait: orphanWait, log: log)
+        try acquireLockFile(path: storePath + ".lock", orphanWait: orphanWait)
+    }
+
+    func acquireLockFile(path: String, orphanWait: TimeInterval) throws {
+        lockFD = try StoreLock.acquire(path: path, orphanWait: orphanWait, log: log)
     }
 
     func openStore() throws -> Store {
@@ -70,30 +74,29 @@ public final class Daemon: @unchecked Sendable {
 
     /// Runs until SIGTERM/SIGINT (or, with `once`, until no work is due). Returns the exit code.
     public func run(once: Bool) throws -> Int32 {
-        if PostgresStore.isPostgresURI(storePath) {
-            throw CommandError(ExitCode.dataErr, "store \(PostgresStore.redacted(storePath)): the daemon cannot serve a PostgreSQL store yet "
-                               + "(only `symtui store migrate` writes one; docs/deployment.md, \"A fleet of bastions\"): keep `store` a file path")
-        }
-        try acquireLock()
+        // On PostgreSQL the host lock's connection lives as long as the daemon: closing it releases the lock.
+        var hostLock: PostgresConnection?
+        if onPostgres { hostLock = try acquirePostgresLocks() } else { try acquireLock() }
+        defer { hostLock?.close() }
         if let problem = Strategies.preflight(config) { throw CommandError(ExitCode.dataErr, problem.message) }
-        let store = try openStore()
+        let backend = try onPostgres ? openPostgresBackend() : openSQLiteBackend()
         // From here on the connection is the writer's: every thread reaches it through `writer`, one at a time.
-        let writer = StoreWriter(store)
+        let writer = backend.writer
         let engine = Engine(config: config, store: writer)
         engine.escalationRetry = escalationRetry
         engine.deescalationRetry = deescalationRetry
         if config.flows.contains(where: { $0.implementation != nil }) {
-            // The handler SDK goes next to the store, in a directory only this daemon writes.
-            let dir = (storePath as NSString).deletingLastPathComponent + "/sdk"
+            // The handler SDK goes in the daemon's state directory (next to a SQLite store), in a directory only it writes.
+            let dir = backend.stateDirectory + "/sdk"
             do { engine.handlers = HandlerRunner(sdkDirectory: try EmbeddedSDK.install(into: dir)) } catch {
                 throw CommandError(ExitCode.ioErr, "\(error)")
             }
         }
         let loop = GrantLoop(engine: engine)
-        let reporting = ReportingLoop(config: config, storePath: storePath)
-        let notifications = NotificationLoop(config: config, storePath: storePath)
+        let reporting = ReportingLoop(config: config, openStore: backend.openLoopStore)
+        let notifications = NotificationLoop(config: config, openStore: backend.openLoopStore)
         notifications.sweep = { [engine] in try engine.queueDueNotices() }
-        defer { checkpoint(writer) }
+        defer { if let sqlite = backend.sqlite { checkpoint(sqlite) } }
         let heartbeat = Heartbeat(store: writer, host: { [engine] in engine.config.hostName }, version: version)
         do { try heartbeat.beat() } catch { log(.warning, "heartbeat: \(error)") }
         if once {
@@ -111,8 +114,9 @@ public final class Daemon: @unchecked Sendable {
             return ExitCode.ok
         }
         let feed = ChangeFeed()
-        store.afterCommit = { [feed] changed in feed.committed(changed) }
-        let reads = ReadService(storePath: storePath, feed: feed, config: { [engine] in engine.config })
+        backend.connectFeed(feed)
+        let reads = ReadService(openReader: backend.openReader, cacheReviews: backend.feedSeesEveryCommit, feed: feed,
+                                config: { [engine] in engine.config })
         // Resolved again for every line sent, like the identity of every line a client sends.
         feed.reviewHead = { [reads] uid, count in
             guard let caller = Identity.of(uid: uid) else { return nil }
@@ -166,7 +170,7 @@ public final class Daemon: @unchecked Sendable {
         notificationThread.start()
         let heartbeatThread = Thread { heartbeat.run(until: isStopping) }
         heartbeatThread.start()
-        log(.info, "serving \(storePath) on \(socketPath) (pid \(getpid()))")
+        log(.info, "serving \(writer.location)\(onPostgres ? " as host \(hostName)" : "") on \(socketPath) (pid \(getpid()))")
         loop.run(until: isStopping)
         heartbeat.wake()
         close(listenFD)
@@ -238,6 +242,7 @@ public final class Daemon: @unchecked Sendable {
                     case let .failure(e): answer = Wire.failure(e)
                     }
                 case let .backup(path):
+                    if onPostgres { throw StoreBackup.refusalOnPostgres }
                     answer = Wire.ok(try StoreBackup.run(to: path, caller: identity, config: engine.config, reads: reads).pairs)
                     log(.info, "backup of the store written to \(path) for \(identity.name)")
                 case let .onCall(schedule, at):

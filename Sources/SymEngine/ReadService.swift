@@ -3,33 +3,44 @@ import SymModel
 import SymProtocol
 import SymStore
 
-/// Answers the read API for consoles and the CLI from the daemon's own read-only connections (WAL readers: they
-/// never wait behind the writer, nor block it). What depends on who asks uses the caller's kernel identity.
+/// Answers the read API for consoles and the CLI from the daemon's own reading connections, which never wait behind
+/// the writer nor block it: read-only WAL connections to a SQLite store, connections of their own to a PostgreSQL
+/// one (`StoreQueries` is what both answer). What depends on who asks uses the caller's kernel identity.
 final class ReadService: @unchecked Sendable {
-    private let storePath: String
+    private let openReader: @Sendable () throws -> any StoreQueries
     private let config: @Sendable () -> Config
     private let feed: ChangeFeed
     /// The clock a report's window ends at (the engine's, in tests).
     private let now: @Sendable () -> Date
+    /// Whether every commit that can change a review queue passes through `feed` (one daemon writes the store).
+    /// When others write it too (PostgreSQL, a fleet) and their commits do not reach the feed, queues are computed
+    /// afresh for every read.
+    private let cacheReviews: Bool
     private let lock = NSLock()
-    private var idle: [Store] = []
+    private var idle: [any StoreQueries] = []
     private var open = 0
     private var closed = false
     /// Review queues by caller (newest first) as of a feed version; brought up to date from the requests the commits
     /// since then changed (`ChangeFeed.changes`), so a commit costs each queue the changed rows, not the queue.
     private var reviewCache: [String: (version: Int64, ids: [Int64])] = [:]
 
-    init(storePath: String, feed: ChangeFeed, config: @escaping @Sendable () -> Config, now: @escaping @Sendable () -> Date = { Date() }) {
-        self.storePath = storePath; self.feed = feed; self.config = config; self.now = now
+    /// Reads a SQLite store through read-only connections of its own.
+    convenience init(storePath: String, feed: ChangeFeed, config: @escaping @Sendable () -> Config, now: @escaping @Sendable () -> Date = { Date() }) {
+        self.init(openReader: { try Store.openReadOnly(path: storePath) }, cacheReviews: true, feed: feed, config: config, now: now)
     }
 
-    /// Runs `body` on a read-only connection of the pool (one per concurrently reading thread).
-    func reading<T>(_ body: (Store) throws -> T) throws -> T {
-        let store: Store = try lock.withLock {
+    init(openReader: @escaping @Sendable () throws -> any StoreQueries, cacheReviews: Bool, feed: ChangeFeed,
+         config: @escaping @Sendable () -> Config, now: @escaping @Sendable () -> Date = { Date() }) {
+        self.openReader = openReader; self.cacheReviews = cacheReviews; self.feed = feed; self.config = config; self.now = now
+    }
+
+    /// Runs `body` on a reading connection of the pool (one per concurrently reading thread).
+    func reading<T>(_ body: (any StoreQueries) throws -> T) throws -> T {
+        let store: any StoreQueries = try lock.withLock {
             if closed { throw CommandError(ExitCode.unavailable, "the daemon is stopping") }
             if let s = idle.popLast() { return s }
             open += 1
-            return try Store.openReadOnly(path: storePath)
+            do { return try openReader() } catch { open -= 1; throw error }
         }
         defer { lock.withLock { if closed { open -= 1 } else { idle.append(store) } } }
         return try body(store)
@@ -54,7 +65,7 @@ final class ReadService: @unchecked Sendable {
         try reading { store in
             switch call {
             case let .requests(query, count) where !query.shape.isDefault:
-                let page = try ShapedLists.requests(query, store: store)
+                let page = try store.shapedRequests(query)
                 var pairs: [(String, JSONValue?)] = [("requests", .array(page.rows.map(Wire.encode)))]
                 if count { pairs.append(("total", .num(page.total))) }
                 return pairs
@@ -66,7 +77,7 @@ final class ReadService: @unchecked Sendable {
                 var ids = try reviewIDs(store: store, caller: caller)
                 if let search, !search.isEmpty { ids = try ReviewQueue.filter(ids, store: store, search: search) }
                 if !shape.isDefault {
-                    let page = try ShapedLists.review(ids, shape: shape, store: store, offset: offset, limit: limit)
+                    let page = try store.shapedReview(ids, shape: shape, offset: offset, limit: limit)
                     return [("requests", .array(page.rows.map(Wire.encode))), ("total", .num(page.total))]
                 }
                 let page = try ReviewQueue.page(ids, store: store, offset: offset, limit: limit)
@@ -83,7 +94,7 @@ final class ReadService: @unchecked Sendable {
             case let .audit(search, offset, limit, shape):
                 let s = search.flatMap { $0.isEmpty ? nil : $0 }
                 if !shape.isDefault {
-                    let page = try ShapedLists.audit(search: s, shape: shape, store: store, offset: offset, limit: limit)
+                    let page = try store.shapedAudit(search: s, shape: shape, offset: offset, limit: limit)
                     return [("events", .array(page.rows.map(Wire.encode))), ("total", .num(page.total))]
                 }
                 return [("events", .array(try store.eventsNewestFirst(offset: offset, limit: limit, search: s).map(Wire.encode))),
@@ -136,7 +147,8 @@ final class ReadService: @unchecked Sendable {
         return (ids.count, Array(ids.prefix(count)))
     }
 
-    private func reviewIDs(store: Store, caller: Identity) throws -> [Int64] {
+    private func reviewIDs(store: any StoreQueries, caller: Identity) throws -> [Int64] {
+        guard cacheReviews else { return try ReviewQueue.ids(store: store, config: config(), actor: caller.actor) }
         let key = caller.name + "\u{0}" + caller.groups.sorted().joined(separator: ",")
         // The version is read before the store: the queue read below is at least as new as it.
         let version = feed.version.load(ordering: .sequentiallyConsistent)

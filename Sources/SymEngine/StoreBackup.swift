@@ -35,6 +35,11 @@ enum StoreBackup {
         caller.uid == 0 || caller.uid == geteuid() || config.storeGroup.map { caller.groups.contains($0) } == true
     }
 
+    /// A PostgreSQL store is backed up by the server's own tools (docs/store.md, "Backups on PostgreSQL").
+    static let refusalOnPostgres = CommandError(ExitCode.usage, "the store is a PostgreSQL database: `symtui backup` copies a SQLite "
+        + "store only; back it up with pg_dump or the server's own backups (base backups and WAL archiving, a managed service's "
+        + "snapshots); see docs/store.md")
+
     static func run(to path: String, caller: Identity, config: Config, reads: ReadService) throws -> Result {
         guard mayBackUp(caller, config: config) else {
             throw CommandError(ExitCode.noPerm, "only root" + (config.storeGroup.map { " and members of store_group \($0)" } ?? "")
@@ -44,7 +49,8 @@ enum StoreBackup {
         let temp = dir + "/." + name + ".tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         // A connection of the daemon's own (opened as the daemon), then everything that touches FILE's directory as
         // the caller, on this thread only.
-        return try reads.reading { store in
+        return try reads.reading { reader in
+            guard let store = reader as? Store else { throw refusalOnPostgres }
             let switched = caller.uid != geteuid()
             if switched { _ = c_setfsgid(primaryGroup(of: caller.uid)); _ = c_setfsuid(caller.uid) }
             defer { if switched { _ = c_setfsuid(geteuid()); _ = c_setfsgid(getegid()) } }

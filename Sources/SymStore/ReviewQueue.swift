@@ -4,7 +4,7 @@ import SymModel
 /// The requests a user may decide now, newest first, as ids: shared by `symtui list --review` and the console.
 public enum ReviewQueue {
     /// Ids of the pending requests `actor` may decide now, newest first; `only`: among these requests alone.
-    public static func ids(store: Store, config: Config, actor: Actor, only: [Int64]? = nil) throws -> [Int64] {
+    public static func ids(store: any StoreQueries, config: Config, actor: Actor, only: [Int64]? = nil) throws -> [Int64] {
         guard actor.isPerson else { return [] }
         let eligible = config.flows.filter { $0.approvalSteps.isEmpty && Policy.isEligible(actor, routing: $0.routing) }.map(\.name)
         let candidates = try store.reviewCandidates(user: actor.name, groups: actor.groups.sorted(), flows: config.flows.map(\.name),
@@ -33,7 +33,7 @@ public enum ReviewQueue {
     /// A queue computed earlier (`ids`, newest first) brought up to date after commits that changed the requests
     /// `changed` (and nothing else that decides the queue: the configuration and the caller are the same): each
     /// changed request is looked at again and put in or taken out. Costs the changed rows, not the queue.
-    public static func update(_ ids: [Int64], changed: Set<Int64>, store: Store, config: Config, actor: Actor) throws -> [Int64] {
+    public static func update(_ ids: [Int64], changed: Set<Int64>, store: any StoreQueries, config: Config, actor: Actor) throws -> [Int64] {
         guard !changed.isEmpty else { return ids }
         let now = Set(try self.ids(store: store, config: config, actor: actor, only: changed.sorted()))
         var out = ids
@@ -51,14 +51,14 @@ public enum ReviewQueue {
     }
 
     /// The requests of `ids[offset..<offset+limit]`, in that order.
-    public static func page(_ ids: [Int64], store: Store, offset: Int, limit: Int) throws -> [AccessRequest] {
+    public static func page(_ ids: [Int64], store: any StoreReading, offset: Int, limit: Int) throws -> [AccessRequest] {
         let window = Array(ids.dropFirst(offset).prefix(limit))
         let byID = Dictionary(try store.requests(ids: window).map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
         return window.compactMap { byID[$0] }
     }
 
     /// The ids among `ids` whose request mentions `search` (order kept), read a page at a time.
-    public static func filter(_ ids: [Int64], store: Store, search: String) throws -> [Int64] {
+    public static func filter(_ ids: [Int64], store: any StoreReading, search: String) throws -> [Int64] {
         var matching = Set<Int64>()
         for start in stride(from: 0, to: ids.count, by: 500) {
             var q = RequestQuery(limit: 500)

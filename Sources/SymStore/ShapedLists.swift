@@ -37,7 +37,7 @@ public enum ShapedLists {
     }
 
     /// Shapes light rows, then reads the page's requests whole, in the shaped order.
-    private static func whole(_ shape: ListShape, _ light: [(AccessRequest, String)], store: Store, offset: Int, limit: Int) throws -> (rows: [AccessRequest], total: Int) {
+    static func whole(_ shape: ListShape, _ light: [(AccessRequest, String)], store: any StoreReading, offset: Int, limit: Int) throws -> (rows: [AccessRequest], total: Int) {
         let values = Dictionary(light.map { ($0.0.id, $0.1) }, uniquingKeysWith: { a, _ in a })
         let (page, total) = try shape.page(light.map(\.0), offset: offset, limit: limit) { r in
             ListShape.searchedTexts(r) + [values[r.id] ?? ""]

@@ -44,7 +44,8 @@ enum AuditCommands {
         // The file itself when this user may read it (root, store_group, a backup copy); else the daemon's copy of
         // every event, checked here all the same (a user who may not open the store can still check its chain).
         let store: any AuditChainSource
-        do { store = try c.store() } catch let e as CommandError where e.code == ExitCode.noPerm {
+        // A PostgreSQL store is read through the daemon only: consoles and the CLI hold no database credentials.
+        do { store = try c.store() } catch let e as CommandError where e.code == ExitCode.noPerm || (try? c.storeIsPostgres()) == true {
             guard let reader = try c.reader() as? DaemonReader else { throw e }
             store = DaemonChainSource(reader: reader)
         }

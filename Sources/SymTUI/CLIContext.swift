@@ -52,11 +52,21 @@ final class CLIContext {
         return state + "/symtui/symtui.db"
     }
 
-    /// The config's `socket`, else `symtui.sock` next to the store.
+    /// The config's `socket`, else `symtui.sock` next to the store (in the state directory for a PostgreSQL store).
     func socketPath() throws -> String {
         if arguments.value("db") == nil, let s = try config().socket { return absolute(s) }
-        return ((try storePath()) as NSString).deletingLastPathComponent + "/symtui.sock"
+        let store = try storePath()
+        if PostgresStore.isPostgresURI(store) { return defaultStateDirectory + "/symtui.sock" }
+        return (store as NSString).deletingLastPathComponent + "/symtui.sock"
     }
+
+    /// $XDG_STATE_HOME/symtui (~/.local/state/symtui).
+    var defaultStateDirectory: String {
+        (environment["XDG_STATE_HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? home + "/.local/state") + "/symtui"
+    }
+
+    /// Whether the store is a PostgreSQL database (read only through the daemon).
+    func storeIsPostgres() throws -> Bool { PostgresStore.isPostgresURI(try storePath()) }
 
     func absolute(_ p: String) -> String {
         if p.hasPrefix("/") { return p }
@@ -69,6 +79,10 @@ final class CLIContext {
     func store() throws -> Store {
         if let s = cachedStore { return s }
         let path = try storePath()
+        if PostgresStore.isPostgresURI(path) {
+            throw CommandError(ExitCode.unavailable, "the store is a PostgreSQL database (\(PostgresStore.redacted(path))): "
+                               + "this reads a SQLite store file; ask the daemon instead (symtui daemon must be running)")
+        }
         var st = stat()
         guard stat(path, &st) == 0 else {
             // A store in a directory this user may not enter is the daemon's too: the same answer as an unreadable file.
@@ -119,6 +133,16 @@ final class CLIContext {
     /// A connection to the daemon, starting one in single-user mode when none answers.
     func client() throws -> DaemonClient {
         if let c = cachedClient { return c }
+        if try storeIsPostgres() {
+            // No single-user daemon for a shared database: it is the bastion's daemon or none.
+            let socket = try socketPath()
+            guard let c = DaemonClient.connectIfRunning(socketPath: socket) else {
+                throw CommandError(ExitCode.unavailable, "the daemon is not running (no answer on \(socket)); with a PostgreSQL store "
+                                   + "everything goes through it: ask an administrator to start it (systemctl start symtui)")
+            }
+            cachedClient = c
+            return c
+        }
         let c = try DaemonClient.connect(socketPath: try socketPath(), storePath: try storePath(), me: me,
                                          daemonArguments: daemonArguments())
         cachedClient = c

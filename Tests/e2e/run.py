@@ -3571,6 +3571,8 @@ def main():
     suite.addTests(unittest.defaultTestLoader.loadTestsFromModule(console_cmdline_e2e))
     import fleet_e2e
     suite.addTests(unittest.defaultTestLoader.loadTestsFromModule(fleet_e2e))
+    import fleet_daemon_e2e
+    suite.addTests(unittest.defaultTestLoader.loadTestsFromModule(fleet_daemon_e2e))
     import console_feed_e2e
     suite.addTests(unittest.defaultTestLoader.loadTestsFromModule(console_feed_e2e))
     import hosts_e2e

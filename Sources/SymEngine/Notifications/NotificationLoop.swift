@@ -25,7 +25,8 @@ public final class NotificationLoop: @unchecked Sendable {
     private var currentConfig: Config
     private var configGeneration = 0
     var config: Config { configLock.withLock { currentConfig } }
-    let storePath: String
+    /// Opens a channel worker's own write connection (the outbox only).
+    let storeFactory: @Sendable () throws -> any RequestStore
     let policy: NotificationPolicy
     private let wake = NSCondition()
     private var generation = 0
@@ -41,8 +42,20 @@ public final class NotificationLoop: @unchecked Sendable {
         self.init(config: config, storePath: storePath, policy: NotificationPolicy())
     }
 
-    init(config: Config, storePath: String, policy: NotificationPolicy) {
-        currentConfig = config; self.storePath = storePath; self.policy = policy
+    /// Workers get their connections from `openStore` (a PostgreSQL store's, in a fleet).
+    public convenience init(config: Config, openStore: @escaping @Sendable () throws -> any RequestStore) {
+        self.init(config: config, openStore: openStore, policy: NotificationPolicy())
+    }
+
+    /// Workers open SQLite writers of their own on the store at `storePath`, with the config's mode and group.
+    convenience init(config: Config, storePath: String, policy: NotificationPolicy) {
+        let mode = config.storeMode ?? 0o600
+        let gid = config.storeGroup.flatMap { Identity.groupID($0) }
+        self.init(config: config, openStore: { try StoreWriter.open(path: storePath, mode: mode, group: gid) }, policy: policy)
+    }
+
+    init(config: Config, openStore: @escaping @Sendable () throws -> any RequestStore, policy: NotificationPolicy) {
+        currentConfig = config; self.storeFactory = openStore; self.policy = policy
     }
 
     /// Wakes idle workers (something was committed).
@@ -104,12 +117,7 @@ public final class NotificationLoop: @unchecked Sendable {
         }
     }
 
-    func openStore() throws -> Store {
-        let config = self.config
-        var gid: gid_t?
-        if let g = config.storeGroup { gid = Identity.groupID(g) }
-        return try Store.openForWriting(path: storePath, mode: config.storeMode ?? 0o600, group: gid)
-    }
+    func openStore() throws -> any RequestStore { try storeFactory() }
 
     func sender(for c: Channel, settings: Notifications) -> any NotificationSender {
         senderFor?(c, settings) ?? NotificationSenders.make(c, settings: settings)
@@ -153,7 +161,7 @@ final class ChannelWorker: @unchecked Sendable {
     }
 
     private func work() {
-        let store: Store
+        let store: any RequestStore
         do { store = try loop.openStore() } catch {
             loop.log("\(channel.name): cannot open the store: \(error)"); deliveredAll = false; return
         }
@@ -162,7 +170,7 @@ final class ChannelWorker: @unchecked Sendable {
         while !mustStop {
             let seen = loop.currentGeneration
             var due: [OutboxItem] = []
-            do { due = try store.dueNotifications(channel: channel.name, now: Date(), limit: 50) } catch {
+            do { due = try store.read { try $0.dueNotifications(channel: channel.name, now: Date(), limit: 50) } } catch {
                 loop.log("\(channel.name): cannot read the outbox: \(error)")
             }
             for item in due {
@@ -171,15 +179,15 @@ final class ChannelWorker: @unchecked Sendable {
             }
             if once { return }
             if !due.isEmpty { continue }
-            let next = (try? store.nextNotificationDue(channel: channel.name)) ?? nil
+            let next = (try? store.read { try $0.nextNotificationDue(channel: channel.name) }) ?? nil
             loop.sleep(until: min(next ?? .distantFuture, Date().addingTimeInterval(policy.pollInterval)), seen: seen, worker: self)
         }
     }
 
-    private func deliver(_ item: OutboxItem, store: Store, sender: any NotificationSender, policy: NotificationPolicy) {
+    private func deliver(_ item: OutboxItem, store: any RequestStore, sender: any NotificationSender, policy: NotificationPolicy) {
         let now = Date()
         if channel.isPerRecipient, !item.recipient.isEmpty,
-           let count = try? store.deliveredCount(channel: channel.name, recipient: item.recipient, since: now.addingTimeInterval(-60)),
+           let count = try? store.read({ try $0.deliveredCount(channel: channel.name, recipient: item.recipient, since: now.addingTimeInterval(-60)) }),
            count >= policy.perRecipientPerMinute {
             try? store.write { try $0.postpone(item.id, until: now.addingTimeInterval(60.0 / Double(policy.perRecipientPerMinute))) }
             return

@@ -23,7 +23,8 @@ public final class ReportingLoop: @unchecked Sendable {
     private var currentConfig: Config
     private var configGeneration = 0
     var config: Config { configLock.withLock { currentConfig } }
-    let storePath: String
+    /// Opens a worker's own write connection (delivery cursors only).
+    let storeFactory: @Sendable () throws -> any RequestStore
     let retry: DeliveryBackoff
     /// How often an idle worker looks for new events when nobody pokes it.
     let pollInterval: TimeInterval
@@ -37,8 +38,20 @@ public final class ReportingLoop: @unchecked Sendable {
         self.init(config: config, storePath: storePath, retry: DeliveryBackoff(), pollInterval: 0.2)
     }
 
-    init(config: Config, storePath: String, retry: DeliveryBackoff, pollInterval: TimeInterval) {
-        currentConfig = config; self.storePath = storePath; self.retry = retry; self.pollInterval = pollInterval
+    /// Workers get their connections from `openStore` (a PostgreSQL store's, in a fleet).
+    public convenience init(config: Config, openStore: @escaping @Sendable () throws -> any RequestStore) {
+        self.init(config: config, openStore: openStore, retry: DeliveryBackoff(), pollInterval: 0.2)
+    }
+
+    /// Workers open SQLite writers of their own on the store at `storePath`, with the config's mode and group.
+    convenience init(config: Config, storePath: String, retry: DeliveryBackoff, pollInterval: TimeInterval) {
+        let mode = config.storeMode ?? 0o600
+        let gid = config.storeGroup.flatMap { Identity.groupID($0) }
+        self.init(config: config, openStore: { try StoreWriter.open(path: storePath, mode: mode, group: gid) }, retry: retry, pollInterval: pollInterval)
+    }
+
+    init(config: Config, openStore: @escaping @Sendable () throws -> any RequestStore, retry: DeliveryBackoff, pollInterval: TimeInterval) {
+        currentConfig = config; self.storeFactory = openStore; self.retry = retry; self.pollInterval = pollInterval
     }
 
     /// Wakes idle workers now (new events were committed). A worker backing off is not hurried.
@@ -105,12 +118,7 @@ public final class ReportingLoop: @unchecked Sendable {
     }
 
     /// A worker's own write connection (delivery cursors only), serialised like the engine's.
-    func openStore() throws -> any RequestStore {
-        let config = self.config
-        var gid: gid_t?
-        if let g = config.storeGroup { gid = Identity.groupID(g) }
-        return try StoreWriter.open(path: storePath, mode: config.storeMode ?? 0o600, group: gid)
-    }
+    func openStore() throws -> any RequestStore { try storeFactory() }
 }
 
 extension Array {
@@ -230,7 +238,7 @@ final class DeliveryWorker: @unchecked Sendable {
 }
 
 /// The delivery state of every configured destination.
-public func deliveryStatus(store: Store, config: Config, now: Date = Date()) throws -> [DestinationStatus] {
+public func deliveryStatus(store: any StoreReading, config: Config, now: Date = Date()) throws -> [DestinationStatus] {
     let head = try store.lastSeq()
     return try config.reporting.destinations.map { d in
         let key = ReportingDestinations.key(for: d)

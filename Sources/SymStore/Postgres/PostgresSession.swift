@@ -135,8 +135,8 @@ final class PostgresSession: StoreWriting {
     static let eventColumns = "seq, id, event_time, type, request_id, flow, target, requester, actor, reason, data, prev_hash, hash, hmac"
     static let outboxColumns = "id, request_id, kind, channel, recipient, payload, created_at, attempts, next_attempt_at, last_error, delivered_at, dedup"
 
-    private static func int(_ v: String?) -> Int64? { v.flatMap { Int64($0) } }
-    private static func date(_ v: String?) -> Date? { int(v).map(Store.date) }
+    static func int(_ v: String?) -> Int64? { v.flatMap { Int64($0) } }
+    static func date(_ v: String?) -> Date? { int(v).map(Store.date) }
 
     static func decodeRequest(_ c: [String?]) throws -> AccessRequest {
         let id = int(c[0]) ?? 0
@@ -210,7 +210,7 @@ final class PostgresSession: StoreWriting {
         return Int(Self.int(try rows("SELECT count(*) FROM requests\(whereSQL)", a.values).first?[0]) ?? 0)
     }
 
-    private func filter(_ q: RequestQuery, _ a: inout PGArgs) -> String {
+    func filter(_ q: RequestQuery, _ a: inout PGArgs) -> String {
         var clauses: [String] = []
         if !q.states.isEmpty { clauses.append("state IN (\(a.list(q.states.map(\.rawValue))))") }
         if let r = q.requester { clauses.append("requester = \(a.add(r))") }
@@ -225,7 +225,7 @@ final class PostgresSession: StoreWriting {
         return clauses.isEmpty ? "" : " WHERE " + clauses.joined(separator: " AND ")
     }
 
-    private func selectRequests(_ sql: String, _ values: [String?]) throws -> [AccessRequest] {
+    func selectRequests(_ sql: String, _ values: [String?]) throws -> [AccessRequest] {
         var out = try rows(sql, values).map(Self.decodeRequest)
         try attachApprovals(&out)
         return out
@@ -318,7 +318,7 @@ final class PostgresSession: StoreWriting {
 
     // MARK: the audit chain
 
-    private func selectEvents(_ sql: String, _ values: [String?]) throws -> [AuditEvent] {
+    func selectEvents(_ sql: String, _ values: [String?]) throws -> [AuditEvent] {
         try rows(sql, values).map(Self.decodeEvent)
     }
 
@@ -468,7 +468,14 @@ final class PostgresSession: StoreWriting {
 
     func reviewCandidates(user: String, groups: [String], flows: [String], selfFlows: [String],
                           eligibleFlows: [String], stepFlows: [String]) throws -> [ReviewCandidate] {
-        guard !flows.isEmpty else { return [] }
+        try reviewCandidates(user: user, groups: groups, flows: flows, selfFlows: selfFlows, eligibleFlows: eligibleFlows,
+                             stepFlows: stepFlows, only: nil)
+    }
+
+    /// The same, among the requests `only` alone when given (a review queue brought up to date after a commit).
+    func reviewCandidates(user: String, groups: [String], flows: [String], selfFlows: [String],
+                          eligibleFlows: [String], stepFlows: [String], only: [Int64]?) throws -> [ReviewCandidate] {
+        guard !flows.isEmpty, only.map({ !$0.isEmpty }) ?? true else { return [] }
         func key(_ k: String) -> String { Store.keySeparator + k + Store.keySeparator }
         var a = PGArgs()
         let steps = a.add(key("!steps"))
@@ -477,7 +484,7 @@ final class PostgresSession: StoreWriting {
             SELECT id, CASE WHEN routing IS NULL THEN flow IN (\(a.list(stepFlows)))
                             ELSE approver_keys IS NULL OR strpos(approver_keys, \(steps)) > 0 END AS needs_policy_check
             FROM requests r
-            WHERE state = 'pending' AND flow IN (\(a.list(flows)))
+            WHERE state = 'pending'\(only.map { " AND id IN (\($0.map { a.add($0) }.joined(separator: ",")))" } ?? "") AND flow IN (\(a.list(flows)))
               AND (requester <> \(a.add(user)) OR flow IN (\(a.list(selfFlows))))
               AND NOT EXISTS (SELECT 1 FROM approvals p WHERE p.request_id = r.id AND p.approver = \(a.add(user)))
               AND ((routing IS NULL AND (flow IN (\(a.list(eligibleFlows))) OR flow IN (\(a.list(stepFlows)))))

@@ -85,7 +85,7 @@ final class PostgresReader: StoreReading, @unchecked Sendable {
     let session: PostgresSession
     private let lock = NSLock()
     init(_ session: PostgresSession) { self.session = session }
-    private func r<T>(_ body: (PostgresSession) throws -> T) throws -> T { try lock.withLock { try session.autocommit { try body(session) } } }
+    func r<T>(_ body: (PostgresSession) throws -> T) throws -> T { try lock.withLock { try session.autocommit { try body(session) } } }
 
     func request(id: Int64) throws -> AccessRequest? { try r { try $0.request(id: id) } }
     func requests(ids: [Int64]) throws -> [AccessRequest] { try r { try $0.requests(ids: ids) } }
