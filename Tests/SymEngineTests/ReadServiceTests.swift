@@ -8,7 +8,7 @@ import Synchronization
 
 /// The daemon's read API: what a call may ask, how requests and events travel, who the answers are for, the change
 /// feed, and how many connections one user may hold.
-final class ReadServiceTests: XCTestCase {
+final class ReadServiceTests: EngineBackendCase {
     func parse(_ text: String) throws -> DaemonCall { try DaemonCall.parse(try JSONValue.parse(text)) }
 
     func refusal(_ text: String) -> CommandError? {
@@ -85,46 +85,48 @@ final class ReadServiceTests: XCTestCase {
     }
 
     func testTheReviewQueueIsComputedForTheCallerOnly() throws {
-        let h = try EngineHarness(self)
-        let rid = try h.request(by: h.rita).id
-        let service = ReadService(storePath: h.store.path, feed: ChangeFeed(), config: { [engine = h.engine] in engine.config })
-        func review(_ who: Identity) throws -> [Int64] {
-            let pairs = try service.answer(.review(search: nil, offset: 0, limit: 100), caller: who)
-            return JSONValue.obj(pairs)["requests"]?.arrayValue?.compactMap { $0["id"]?.intValue } ?? []
+        try eachBackend { h in
+            let rid = try h.request(by: h.rita).id
+            let service = h.readService()
+            func review(_ who: Identity) throws -> [Int64] {
+                let pairs = try service.answer(.review(search: nil, offset: 0, limit: 100), caller: who)
+                return JSONValue.obj(pairs)["requests"]?.arrayValue?.compactMap { $0["id"]?.intValue } ?? []
+            }
+            XCTAssertEqual(try review(h.alice), [rid])
+            XCTAssertEqual(try review(h.rita), [], "a requester does not review their own request")
+            XCTAssertEqual(try review(h.mallory), [])
+            let status = JSONValue.obj(try service.answer(.status, caller: h.rita))
+            XCTAssertEqual(status["pending"]?.intValue, 1)
+            XCTAssertEqual(status["user"]?.stringValue, "rita")
         }
-        XCTAssertEqual(try review(h.alice), [rid])
-        XCTAssertEqual(try review(h.rita), [], "a requester does not review their own request")
-        XCTAssertEqual(try review(h.mallory), [])
-        let status = JSONValue.obj(try service.answer(.status, caller: h.rita))
-        XCTAssertEqual(status["pending"]?.intValue, 1)
-        XCTAssertEqual(status["user"]?.stringValue, "rita")
     }
 
     func testTheReportCountsTheStoreForEveryCallerAlike() throws {
-        let h = try EngineHarness(self)
-        _ = try h.activeGrant()
-        h.clock.advance(30)
-        let pending = try h.request()
-        try h.execute(.deny(id: pending.id, reason: "no"), by: h.alice)
-        let service = ReadService(storePath: h.store.path, feed: ChangeFeed(), config: { [engine = h.engine] in engine.config },
-                                  now: { [clock = h.clock] in clock.now })
-        let since = h.clock.now.addingTimeInterval(-86_400)
-        let answers = try [h.rita, h.alice, h.mallory].map { try ActivityReport(json: JSONValue.obj(service.answer(.report(since: since), caller: $0))) }
-        XCTAssertEqual(answers[0], answers[2], "anyone who may read the log reads the same report")
-        let r = try XCTUnwrap(answers[1])
-        XCTAssertEqual([r.total.requests, r.total.approved, r.total.denied], [2, 1, 1])
-        XCTAssertEqual(r.days.last?.grantsMax, 1)
-        XCTAssertNotNil(r.total.approvalMedian)
-        XCTAssertThrowsError(try service.answer(.report(since: h.clock.now.addingTimeInterval(3600)), caller: h.rita)) { error in
-            XCTAssertEqual((error as? CommandError)?.code, ExitCode.dataErr, "a window that starts in the future")
+        try eachBackend { h in
+            _ = try h.activeGrant()
+            h.clock.advance(30)
+            let pending = try h.request()
+            try h.execute(.deny(id: pending.id, reason: "no"), by: h.alice)
+            let service = h.readService(now: { [clock = h.clock] in clock.now })
+            let since = h.clock.now.addingTimeInterval(-86_400)
+            let answers = try [h.rita, h.alice, h.mallory].map { try ActivityReport(json: JSONValue.obj(service.answer(.report(since: since), caller: $0))) }
+            XCTAssertEqual(answers[0], answers[2], "anyone who may read the log reads the same report")
+            let r = try XCTUnwrap(answers[1])
+            XCTAssertEqual([r.total.requests, r.total.approved, r.total.denied], [2, 1, 1])
+            XCTAssertEqual(r.days.last?.grantsMax, 1)
+            XCTAssertNotNil(r.total.approvalMedian)
+            XCTAssertThrowsError(try service.answer(.report(since: h.clock.now.addingTimeInterval(3600)), caller: h.rita)) { error in
+                XCTAssertEqual((error as? CommandError)?.code, ExitCode.dataErr, "a window that starts in the future")
+            }
         }
     }
 
     func testAReadOfAMissingRequestIsRefusedWith65() throws {
-        let h = try EngineHarness(self)
-        let service = ReadService(storePath: h.store.path, feed: ChangeFeed(), config: { [engine = h.engine] in engine.config })
-        XCTAssertThrowsError(try service.answer(.request(id: 999), caller: h.alice)) { error in
-            XCTAssertEqual((error as? CommandError)?.code, ExitCode.dataErr)
+        try eachBackend { h in
+            let service = h.readService()
+            XCTAssertThrowsError(try service.answer(.request(id: 999), caller: h.alice)) { error in
+                XCTAssertEqual((error as? CommandError)?.code, ExitCode.dataErr)
+            }
         }
     }
 
