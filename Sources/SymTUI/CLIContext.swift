@@ -46,7 +46,7 @@ final class CLIContext {
 
     /// --db, else the config's `store`, else ~/.local/state/symtui/symtui.db.
     func storePath() throws -> String {
-        if let db = arguments.value("db") { return absolute(db) }
+        if let db = arguments.value("db") { return PostgresStore.isPostgresURI(db) ? db : absolute(db) }
         if let s = try config().store { return PostgresStore.isPostgresURI(s) ? s : absolute(s) }
         let state = environment["XDG_STATE_HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? home + "/.local/state"
         return state + "/symtui/symtui.db"

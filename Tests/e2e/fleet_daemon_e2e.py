@@ -4,6 +4,7 @@ fleet_e2e.PostgresClusterMixin), real throwaway users, a real unix_group target.
 
 import json
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -34,6 +35,11 @@ class PostgresDaemonTests(PostgresClusterMixin, E2ECase):
             cls.tearDownClass()
             raise
         cls.databases = 0
+        # Bastion B's daemon logs in with a role of its own that holds only what a daemon needs (docs/deployment.md).
+        password = secrets.token_hex(16)
+        cls.sql(f"CREATE ROLE symtui_bastion_b LOGIN PASSWORD '{password}'", db="postgres")
+        with open(cls.passfile, "a") as f:
+            f.write(f"127.0.0.1:{cls.pg_port}:*:symtui_bastion_b:{password}\n")
 
     @classmethod
     def tearDownClass(cls):
@@ -54,20 +60,20 @@ class PostgresDaemonTests(PostgresClusterMixin, E2ECase):
 
     # -- bastions -----------------------------------------------------------------------------------
 
-    def bastion_config(self, name, host_name):
+    def bastion_config(self, name, host_name, uri=None):
         """A config for bastion NAME: the class's flows, the shared store URI, its own socket and host_name."""
         text = self.config_text()
         cfg = json.loads(text.split("\n", 1)[1])
         state = os.path.join(self.dir, f"state-{name}-{self.databases}")
-        cfg.update({"store": self.db_uri, "socket": os.path.join(state, "symtui.sock"), "host_name": host_name})
+        cfg.update({"store": uri or self.db_uri, "socket": os.path.join(state, "symtui.sock"), "host_name": host_name})
         path = os.path.join(self.dir, f"config-{name}-{self.databases}.json5")
         with open(path, "w") as f:
             json.dump(cfg, f, indent=2)
         os.chmod(path, 0o644)
         return path, cfg["socket"]
 
-    def start_bastion(self, name, host_name=None, expect_start=True):
-        config, sock = self.bastion_config(name, host_name or f"bastion-{name}")
+    def start_bastion(self, name, host_name=None, expect_start=True, uri=None):
+        config, sock = self.bastion_config(name, host_name or f"bastion-{name}", uri)
         log = os.path.join(self.dir, f"daemon-{name}-{self.databases}.log")
         with open(log, "ab") as logf:
             p = subprocess.Popen([self.bin, "--config", config, "daemon"], stdin=subprocess.DEVNULL, stdout=logf, stderr=logf,
@@ -199,9 +205,18 @@ class PostgresDaemonTests(PostgresClusterMixin, E2ECase):
 
     # -- two bastions -------------------------------------------------------------------------------
 
+    def daemon_role_uri(self, role):
+        """The database's URI for ROLE, after granting it only what a daemon needs (the schema exists by then)."""
+        db = f"fleet{self.databases}"
+        for grant in [f"GRANT USAGE ON SCHEMA public TO {role}", f"GRANT SELECT, INSERT ON events TO {role}",
+                      f"GRANT SELECT, INSERT, UPDATE ON requests, approvals, chain_head, delivery, notifications, hosts TO {role}",
+                      f"GRANT SELECT ON schema_version TO {role}", f"GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO {role}"]:
+            self.sql(grant, db=db)
+        return self.db_uri.replace("symtui_owner@", f"{role}@")
+
     def test_a_request_made_on_bastion_a_is_reviewed_approved_and_revoked_from_bastion_b(self):
-        self.start_bastion("a")
-        self.start_bastion("b")
+        self.start_bastion("a")   # the owner role: it makes the schema
+        self.start_bastion("b", uri=self.daemon_role_uri("symtui_bastion_b"))
         rid = self.request_on("a", "a")
         review = json.loads(self.on("b", "c", "list", "--review", "--json").stdout)
         self.assertIn(rid, [r["id"] for r in review], "B's review queue holds the request made on A")

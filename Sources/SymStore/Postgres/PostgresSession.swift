@@ -95,6 +95,8 @@ final class PostgresSession: StoreWriting {
     // MARK: schema
 
     func migrate() throws {
+        // A current schema needs nothing more; a daemon's own role may not even create tables (docs/deployment.md).
+        if try schemaVersion() == PostgresSchema.version { return }
         _ = try transaction { () -> Void in
             // One daemon migrates at a time; the others wait, then find the schema current.
             try rows("SELECT pg_advisory_xact_lock(73657475)")

@@ -30,7 +30,7 @@ final class StoreBackend: ConsoleBackend {
             reader = UnavailableReader(reason: e.message)
         }
         (reader as? DaemonReader)?.reviewFeed = true
-        identity = ConsoleIdentity(user: me.name, groups: me.groups.sorted(), storePath: try context.storePath())
+        identity = ConsoleIdentity(user: me.name, groups: me.groups.sorted(), storePath: PostgresStore.redacted(try context.storePath()))
         announcedThrough = (try? reader.lastEvents(1).last?.seq) ?? 0
     }
 
