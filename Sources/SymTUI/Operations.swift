@@ -12,6 +12,7 @@ enum Operations {
                     The daemon copies the store with SQLite's VACUUM INTO while it keeps serving (one read transaction: the copy
                     is the store as of one commit), checks the copy's audit chain, then renames it over FILE. A cp of a running
                     store is not a backup. Restore: stop the daemon, install -m 0600 FILE as the store, start it (docs/deployment.md).
+                    A PostgreSQL store is refused (64): back it up with pg_dump or the server's own backups (docs/store.md).
                     """,
                     run: backup),
         SubcommandSpec(words: ["metrics"], summary: "Prometheus text exposition of the daemon's figures (for node_exporter's textfile collector)",
