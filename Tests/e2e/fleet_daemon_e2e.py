@@ -161,6 +161,7 @@ class PostgresDaemonTests(PostgresClusterMixin, E2ECase):
         self.on("a", "c", "approve", rid)
         self.wait_on("a", rid, "active")
         self.wait_member(True)
+        self.on("a", None, "check")   # the grant and the group agree: no drift (exit 0)
         status = json.loads(self.on("a", "a", "status", "--format", "json").stdout)
         self.assertIn(rid, [g["id"] for g in status["grants"]], status)
         mine = json.loads(self.on("a", "a", "list", "--mine", "--json").stdout)
@@ -202,6 +203,17 @@ class PostgresDaemonTests(PostgresClusterMixin, E2ECase):
         self.assertEqual(r.returncode, 64, r.stderr)
         self.assertIn("pg_dump", r.stderr)
         self.assertEqual(os.listdir(out), [], "nothing was written")
+
+    def test_without_its_daemon_the_cli_answers_69_and_never_opens_the_database_itself(self):
+        self.start_bastion("a")
+        rid = self.request_on("a", "a")
+        p, config, sock, log = self.bastions["a"]
+        self.assertEqual(self.stop_bastion("a"), 0)
+        for role, args in [("a", ["status"]), ("c", ["list", "--review"]), (None, ["show", str(rid)]), (None, ["audit", "verify"])]:
+            r = self.run_as(role, "--config", config, *args, config=False)
+            self.assert_refused(r, 69, "daemon is not running")
+            if args != ["status"]:   # status has a short message of its own
+                self.assertIn("everything goes through it", r.stderr)
 
     # -- two bastions -------------------------------------------------------------------------------
 
