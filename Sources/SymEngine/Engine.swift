@@ -206,7 +206,10 @@ public final class Engine: @unchecked Sendable {
             if let hook { recordHandler(hook, request: request) }
             throw CommandError.notAllowed(message)
         }
+        // The body starts from the draft each time: on PostgreSQL a transaction another daemon's deadlocked runs again.
+        let draft = request
         request = try store.write { tx in
+            var request = draft
             try checkPendingLimit(of: requester.name, in: tx)
             if let grantID = request.extends { try checkNoPendingExtension(of: grantID, requester: requester.name, in: tx) }
             request = try tx.insert(request)

@@ -202,6 +202,7 @@ public final class GrantLoop: @unchecked Sendable {
         defer { engine.committed(changed, wake: false) }
         let now = engine.now()
         try engine.store.write { tx in
+            changed.removeAll()   // a body run again (a PostgreSQL deadlock retry) reports only what it committed
             // Read first: a wake-up with nothing due (most of them) makes no change, so it takes no write lock.
             let expiring = try tx.pendingPastTTL(now: now, limit: batch)
             let ending = try tx.activePastExpiry(now: now, limit: batch)
@@ -355,6 +356,7 @@ public final class GrantLoop: @unchecked Sendable {
             cond.unlock()
         }
         try engine.store.write { tx in
+            changed.removeAll()   // a body run again (a PostgreSQL deadlock retry) reports only what it committed
             let current = try tx.requests(ids: done.map { $0.job.context.request.id })
             let byID = Dictionary(current.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
             for (job, ran, final) in done {
