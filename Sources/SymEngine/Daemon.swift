@@ -96,6 +96,8 @@ public final class Daemon: @unchecked Sendable {
         let reporting = ReportingLoop(config: config, openStore: backend.openLoopStore)
         let notifications = NotificationLoop(config: config, openStore: backend.openLoopStore)
         notifications.sweep = { [engine] in try engine.queueDueNotices() }
+        // Every daemon of a fleet delivers the one outbox: each claims what it sends (docs/notifications.md).
+        if onPostgres { notifications.claimLease = 120 }
         defer { if let sqlite = backend.sqlite { checkpoint(sqlite) } }
         let heartbeat = Heartbeat(store: writer, host: { [engine] in engine.config.hostName }, version: version)
         do { try heartbeat.beat() } catch { log(.warning, "heartbeat: \(error)") }

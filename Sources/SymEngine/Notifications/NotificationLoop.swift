@@ -36,6 +36,10 @@ public final class NotificationLoop: @unchecked Sendable {
     var senderFor: (@Sendable (Channel, Notifications) -> any NotificationSender)?
     /// Queues what came due with time (reminders, expiry warnings); run every `sweepInterval` by `run`.
     public var sweep: (@Sendable () throws -> Int)?
+    /// When several daemons deliver one outbox (a PostgreSQL store): a worker claims what it will send by putting it
+    /// off this long in the transaction that reads it (`FOR UPDATE SKIP LOCKED`), so that another daemon's worker
+    /// passes over it; one that is not delivered by then (its daemon died) is sent by another. nil: one daemon.
+    public var claimLease: TimeInterval?
     var sweepInterval: TimeInterval = 2
 
     public convenience init(config: Config, storePath: String) {
@@ -170,7 +174,7 @@ final class ChannelWorker: @unchecked Sendable {
         while !mustStop {
             let seen = loop.currentGeneration
             var due: [OutboxItem] = []
-            do { due = try store.read { try $0.dueNotifications(channel: channel.name, now: Date(), limit: 50) } } catch {
+            do { due = try claimDue(store) } catch {
                 loop.log("\(channel.name): cannot read the outbox: \(error)")
             }
             for item in due {
@@ -181,6 +185,18 @@ final class ChannelWorker: @unchecked Sendable {
             if !due.isEmpty { continue }
             let next = (try? store.read { try $0.nextNotificationDue(channel: channel.name) }) ?? nil
             loop.sleep(until: min(next ?? .distantFuture, Date().addingTimeInterval(policy.pollInterval)), seen: seen, worker: self)
+        }
+    }
+
+    /// The next due notifications of this channel, claimed for a while when other daemons deliver the same outbox.
+    private func claimDue(_ store: any RequestStore) throws -> [OutboxItem] {
+        let channel = channel.name
+        guard let lease = loop.claimLease else { return try store.read { try $0.dueNotifications(channel: channel, now: Date(), limit: 50) } }
+        return try store.write { tx in
+            let now = Date()
+            let due = try tx.dueNotifications(channel: channel, now: now, limit: 50)
+            for item in due { try tx.postpone(item.id, until: now.addingTimeInterval(lease)) }
+            return due
         }
     }
 
