@@ -75,9 +75,9 @@ public final class Daemon: @unchecked Sendable {
     /// Runs until SIGTERM/SIGINT (or, with `once`, until no work is due). Returns the exit code.
     public func run(once: Bool) throws -> Int32 {
         // On PostgreSQL the host lock's connection lives as long as the daemon: closing it releases the lock.
-        var hostLock: PostgresConnection?
+        var hostLock: HostLock?
         if onPostgres { hostLock = try acquirePostgresLocks() } else { try acquireLock() }
-        defer { hostLock?.close() }
+        defer { hostLock?.release() }
         if let problem = Strategies.preflight(config) { throw CommandError(ExitCode.dataErr, problem.message) }
         let backend = try onPostgres ? openPostgresBackend() : openSQLiteBackend()
         // From here on the connection is the writer's: every thread reaches it through `writer`, one at a time.
@@ -160,6 +160,8 @@ public final class Daemon: @unchecked Sendable {
         // Listen only once a stop can be heard: a SIGTERM that arrives as soon as the socket answers must not be lost.
         listenFD = try listenUnixSocket(socketPath, mode: 0o666)
         let isStopping: @Sendable () -> Bool = { [self] in stopping.load(ordering: .sequentiallyConsistent) }
+        // Taken again after the server dropped its connection (a restart, a failover).
+        hostLock?.keepAlive(every: 5, until: isStopping, log: { level, message in DaemonLog.shared.log(level, message) })
         let acceptThread = Thread { [self] in acceptLoop(engine: engine, reads: reads, feed: feed) }
         acceptThread.start()
         let feedThread = Thread { feed.run(until: isStopping) }

@@ -48,28 +48,12 @@ extension Daemon {
     var postgresStateDirectory: String { (socketPath as NSString).deletingLastPathComponent }
 
     /// One daemon per bastion on a shared store: the lock file in the state directory (one daemon per directory and
-    /// socket), then a session-level advisory lock on `host_name`, held by a connection of its own for the daemon's
-    /// life (two daemons calling themselves the same bastion would run the same host's work twice).
-    func acquirePostgresLocks(orphanWait: TimeInterval = 120) throws -> PostgresConnection {
+    /// socket), then the host lock on `host_name` (`HostLock`: two daemons calling themselves the same bastion would
+    /// run the same host's work twice).
+    func acquirePostgresLocks(orphanWait: TimeInterval = 120) throws -> HostLock {
         try acquireLockFile(path: postgresStateDirectory + "/symtui-daemon.lock", orphanWait: orphanWait)
-        let connection: PostgresConnection
-        do { connection = try PostgresConnection(conninfo: storePath, applicationName: "symtui daemon lock") } catch {
-            throw CommandError(ExitCode.unavailable, "cannot connect to the store \(PostgresStore.redacted(storePath)): "
-                               + PostgresStore.redacted("\(error)"))
-        }
-        let rows: [[String?]]
-        do { rows = try connection.execute("SELECT pg_try_advisory_lock(\(Daemon.hostLockClass), hashtext($1))", [hostName]) } catch {
-            throw CommandError(ExitCode.unavailable, "cannot take the host lock on \(PostgresStore.redacted(storePath)): \(error)")
-        }
-        guard rows.first?.first == "t" else {
-            throw CommandError(ExitCode.unavailable, "another daemon with host_name \(hostName) already serves \(PostgresStore.redacted(storePath)): "
-                               + "stop it, or give each bastion its own host_name")
-        }
-        return connection
+        return try HostLock.acquire(conninfo: storePath, hostName: hostName)
     }
-
-    /// The first key of the host lock (`pg_try_advisory_lock(class, hashtext(host_name))`): "stlh".
-    static let hostLockClass: Int32 = 0x73746C68
 
     /// The PostgreSQL store, migrated to the current schema, with this daemon's connection as the writer.
     func openPostgresBackend() throws -> DaemonBackend {
