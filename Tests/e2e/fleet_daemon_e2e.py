@@ -215,6 +215,12 @@ class PostgresDaemonTests(PostgresClusterMixin, E2ECase):
             if args != ["status"]:   # status has a short message of its own
                 self.assertIn("everything goes through it", r.stderr)
 
+    def test_a_command_that_reads_the_store_file_says_a_postgresql_store_is_read_through_the_daemon(self):
+        config, _ = self.bastion_config("a", "bastion-a")
+        r = self.run_as(None, "--config", config, "store", "migrate", "--to", self.database_uri("symtui"), config=False)
+        self.assert_refused(r, 69, "the store is a PostgreSQL database")
+        self.assertIn("ask the daemon instead", r.stderr)
+
     # -- two bastions -------------------------------------------------------------------------------
 
     def daemon_role_uri(self, role):
