@@ -13,8 +13,8 @@ enum StoreCommands {
                     notifications, in one transaction, from one consistent read of the store file (the config's `store`, or --db).
                     A target that holds any row is refused (exit 73) and left as it was. Stop the daemon first, so that nothing is
                     decided after the copy. The target's schema is made (or brought up to date) first, so the role in URI must own
-                    it. Exit 69 when PostgreSQL cannot be reached. The daemon does not serve a PostgreSQL store yet: keep `store` a
-                    file path for now (docs/deployment.md, "A fleet of bastions on one PostgreSQL").
+                    it. Exit 69 when PostgreSQL cannot be reached. Then set `store` to the URI (a role of the daemon's own, with
+                    host_name per bastion) and start the daemon (docs/deployment.md, "A fleet of bastions on one PostgreSQL").
                     """,
                     run: migrate),
     ] }
