@@ -22,10 +22,11 @@ public final class PostgresConnection {
     private var conn: OpaquePointer?
 
     /// Connects with a libpq URI or `key=value` string (`service=NAME`, `passfile=PATH` work as in psql).
-    /// `connect_timeout` defaults to 10 s and the session's statement timeout to 30 s.
-    public init(conninfo: String, applicationName: String = "symtui") throws {
-        let keys = ["connect_timeout", "application_name", "dbname"]
-        let values = ["10", applicationName, conninfo]
+    /// `connect_timeout` defaults to 10 s and the session's statement timeout to 30 s; `defaults` are more libpq
+    /// keywords with values that `conninfo` may override (e.g. TCP keepalives).
+    public init(conninfo: String, applicationName: String = "symtui", defaults: [(String, String)] = []) throws {
+        let keys = ["connect_timeout", "application_name"] + defaults.map(\.0) + ["dbname"]
+        let values = ["10", applicationName] + defaults.map(\.1) + [conninfo]
         // expand_dbname: the dbname value is read as a whole connection string; its own keys override the defaults before it.
         conn = withCStrings(keys) { k in withCStrings(values) { v in PQconnectdbParams(k, v, 1) } }
         guard let conn, PQstatus(conn) == CONNECTION_OK else {
@@ -106,20 +107,42 @@ public final class PostgresConnection {
     /// Reads what the server sent and returns the channels of the notifications (LISTEN) that arrived, without
     /// waiting. Throws when the connection broke.
     public func notifications() throws -> [String] {
+        try receivedNotifications().map(\.channel)
+    }
+
+    /// Reads what the server sent and returns the notifications that arrived (channel, payload, the sending
+    /// server process), without waiting. Throws when the connection broke.
+    public func receivedNotifications() throws -> [PostgresNotification] {
         guard let conn else { throw PostgresError(sqlState: nil, message: "the connection is closed") }
         guard PQconsumeInput(conn) == 1 else { throw PostgresError(sqlState: nil, message: Self.text(PQerrorMessage(conn))) }
-        var channels: [String] = []
+        return queuedNotifications()
+    }
+
+    /// The notifications libpq already read (a statement's result can arrive with some), without reading more.
+    public func queuedNotifications() -> [PostgresNotification] {
+        guard let conn else { return [] }
+        var out: [PostgresNotification] = []
         while let n = PQnotifies(conn) {
-            channels.append(String(cString: n.pointee.relname))
+            out.append(PostgresNotification(channel: String(cString: n.pointee.relname),
+                                            payload: n.pointee.extra.map { String(cString: $0) } ?? "",
+                                            senderPID: n.pointee.be_pid))
             PQfreemem(n)
         }
-        return channels
+        return out
     }
 
     private static func text(_ p: UnsafePointer<CChar>?) -> String {
         guard let p else { return "unknown error" }
         return String(cString: p).trimmingCharacters(in: .whitespacesAndNewlines)
     }
+}
+
+/// One `NOTIFY` a listening connection received.
+public struct PostgresNotification: Sendable, Equatable {
+    public var channel: String
+    public var payload: String
+    /// The server process of the session that sent it.
+    public var senderPID: Int32
 }
 
 /// Calls `body` with a C array of C strings (NULL for nil) that live for the call.

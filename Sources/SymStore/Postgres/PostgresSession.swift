@@ -21,6 +21,12 @@ final class PostgresSession: StoreWriting {
     private var conn: PostgresConnection
     private(set) var inTransaction = false
     private var touched = false
+    /// The requests the open transaction inserted or changed, or whose events it appended (what its notice names).
+    private(set) var changedRequests = Set<Int64>()
+    /// Who this session's change notices come from (the store's `instance`), so its own listener can skip them.
+    var noticeSender = ""
+    /// The schema the store lives in (asked once): stores in other schemas of the same database skip its notices.
+    private var noticeSchema: String?
 
     init(conninfo: String, hostName: String) throws {
         self.conninfo = conninfo; self.hostName = hostName
@@ -69,17 +75,23 @@ final class PostgresSession: StoreWriting {
     }
 
     /// Runs `body` in one transaction; returns its value and whether it changed requests or events. Changes notify
-    /// every daemon's change feed (`NOTIFY symtui_changes`, delivered at commit).
+    /// every daemon's change feed (`NOTIFY symtui_changes` with a `PostgresChangeNotice` payload: the sender and the
+    /// changed requests; delivered at commit, and not at all on rollback).
     func transaction<T>(_ body: () throws -> T) throws -> (T, Bool) {
         precondition(!inTransaction, "StoreWriter.read/write called inside read/write on the same thread")
         try reconnectIfBroken()
         try rows("BEGIN")
         inTransaction = true
         touched = false
+        changedRequests = []
         defer { inTransaction = false }
         do {
             let value = try body()
-            if touched { try rows("SELECT pg_notify('symtui_changes', '')") }
+            if touched {
+                if noticeSchema == nil { noticeSchema = try rows("SELECT current_schema()").first?[0] ?? "" }
+                let notice = PostgresChangeNotice(sender: noticeSender, schema: noticeSchema ?? "", ids: changedRequests)
+                try rows("SELECT pg_notify($1, $2)", [PostgresChangeNotice.channel, notice.payload])
+            }
             try rows("COMMIT")
             return (value, touched)
         } catch {
@@ -265,6 +277,7 @@ final class PostgresSession: StoreWriting {
             """, a.values)
         r.id = Self.int(row.first?[0]) ?? 0
         r.host = r.host ?? hostName
+        changedRequests.insert(r.id)
         try writeApprovals(r)
         return r
     }
@@ -283,6 +296,7 @@ final class PostgresSession: StoreWriting {
         if let expectedState { sql += " AND state = \(a.add(expectedState.rawValue))" }
         // READ COMMITTED re-checks the WHERE on the row as the winner left it: of two deciders, one changes it.
         guard try rows(sql + " RETURNING id", a.values).count == 1 else { return false }
+        changedRequests.insert(r.id)
         try writeApprovals(r)
         return true
     }
@@ -313,6 +327,7 @@ final class PostgresSession: StoreWriting {
     func updateRouting(_ id: Int64, _ routing: Routing) throws {
         requireTransaction()
         touched = true
+        changedRequests.insert(id)
         var a = PGArgs()
         try rows("UPDATE requests SET routing = \(a.add(routing.json.compact)), approver_keys = \(a.add(Store.approverKeys(routing))) "
                  + "WHERE id = \(a.add(id)) AND state = 'pending'", a.values)
@@ -374,6 +389,7 @@ final class PostgresSession: StoreWriting {
         event.hash = event.computedHash
         event.hmac = signer?.hex(event.hash)
         try insertEvent(event)
+        if let id = event.requestId { changedRequests.insert(id) }
         try rows("UPDATE chain_head SET seq = $1, hash = $2 WHERE id = 1", [String(event.seq), event.hash])
         return event
     }

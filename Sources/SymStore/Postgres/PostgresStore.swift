@@ -16,8 +16,11 @@ public final class PostgresStore: RequestStore, @unchecked Sendable {
         get { lock.withLock { session.signer } }
         set { lock.withLock { session.signer = newValue } }
     }
-    /// Called after every committed write that changed requests or events (on this daemon).
-    public var afterCommit: (@Sendable () -> Void)?
+    /// Called after every committed write that changed requests or events (on this daemon), with the ids of the
+    /// requests it changed. Other daemons' commits reach a `PostgresListener` instead.
+    public var afterCommit: (@Sendable (Set<Int64>) -> Void)?
+    /// This store object's identity in the fleet's change notices (random per process): its listener skips them.
+    public let instance = UUID().uuidString.lowercased()
     let lock = NSLock()
     let session: PostgresSession
 
@@ -26,6 +29,7 @@ public final class PostgresStore: RequestStore, @unchecked Sendable {
         self.conninfo = conninfo
         self.hostName = hostName
         session = try PostgresSession(conninfo: conninfo, hostName: hostName)
+        session.noticeSender = instance
         if migrate { try session.migrate() } else { try session.checkSchema() }
     }
 
@@ -40,8 +44,11 @@ public final class PostgresStore: RequestStore, @unchecked Sendable {
         var attempt = 0
         while true {
             do {
-                let (value, touched) = try lock.withLock { try session.transaction { try body(session) } }
-                if touched { afterCommit?() }
+                let (value, touched, changed) = try lock.withLock { () throws -> (T, Bool, Set<Int64>) in
+                    let (value, touched) = try session.transaction { try body(session) }
+                    return (value, touched, session.changedRequests)
+                }
+                if touched { afterCommit?(changed) }
                 return value
             } catch let e as PostgresError where (e.sqlState == "40P01" || e.sqlState == "40001") && attempt < 3 {
                 // Two daemons' transactions waited on each other (a request row and the chain head taken in opposite
@@ -50,6 +57,12 @@ public final class PostgresStore: RequestStore, @unchecked Sendable {
                 usleep(useconds_t(UInt32.random(in: 1_000...20_000)))
             }
         }
+    }
+
+    /// A listener for the other daemons' commits to this store (this store's own are left out: `afterCommit` has
+    /// them). Call `start()` on it.
+    public func makeListener(onChange: @escaping @Sendable (Set<Int64>?) -> Void) -> PostgresListener {
+        PostgresListener(conninfo: conninfo, ignoring: instance, onChange: onChange)
     }
 
     /// A connection of its own for one thread (it reconnects by itself after the server comes back).
