@@ -32,7 +32,7 @@ let package = Package(
         // The console and the CLI: never linked against the engine; the executable wires the engine's commands in.
         .target(name: "SymTUI", dependencies: ["SymProtocol", "SymStore", "SymModel", "CNCursesW"], swiftSettings: strict),
         .executableTarget(name: "SymTUIMain", dependencies: ["SymTUI", "SymEngine", "SymProtocol", "SymStore", "SymModel"], swiftSettings: strict),
-        .executableTarget(name: "SymBench", dependencies: ["SymModel", "SymStore", "SymProtocol", "SymEngine", "SymTUI"], swiftSettings: strict),
+        .executableTarget(name: "SymBench", dependencies: ["SymModel", "SymStore", "SymProtocol", "SymEngine", "SymTUI", "ThrowawayPostgres"], swiftSettings: strict),
         .target(name: "FuzzReplay", path: "Tests/fuzz/FuzzReplay"),
         .executableTarget(name: "FuzzSafeText", dependencies: ["SymModel", "FuzzReplay"], path: "Tests/fuzz/FuzzSafeText"),
         .executableTarget(name: "FuzzConfig", dependencies: ["SymModel", "FuzzReplay"], path: "Tests/fuzz/FuzzConfig"),
@@ -40,7 +40,8 @@ let package = Package(
         .executableTarget(name: "FuzzEvents", dependencies: ["SymModel", "SymProtocol", "FuzzReplay"], path: "Tests/fuzz/FuzzEvents"),
         .executableTarget(name: "FuzzHCL", dependencies: ["SymModel", "FuzzReplay"], path: "Tests/fuzz/FuzzHCL"),
         // Fixture helpers every test target shares (config builders, temporary directories, Tests/Fixtures).
-        .target(name: "SymTestSupport", dependencies: ["SymModel"], path: "Tests/SymTestSupport"),
+        .target(name: "ThrowawayPostgres", path: "Tests/ThrowawayPostgres"),
+        .target(name: "SymTestSupport", dependencies: ["SymModel", "ThrowawayPostgres"], path: "Tests/SymTestSupport"),
         .testTarget(name: "SymModelTests", dependencies: ["SymModel", "SymTestSupport"]),
         .testTarget(name: "SymStoreTests", dependencies: ["SymStore", "SymModel", "SymTestSupport"]),
         .testTarget(name: "SymEngineTests", dependencies: ["SymEngine", "SymProtocol", "SymStore", "SymModel", "SymTestSupport"]),

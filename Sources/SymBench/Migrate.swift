@@ -3,11 +3,13 @@ import SymModel
 import SymStore
 
 /// `symtui store migrate` of a big store: 100,000 requests and 1,000,000 events copied from SQLite into the
-/// PostgreSQL store at `--pg URI` (its role must own an empty database or schema; the password in a passfile).
-func measureMigrate(root: String, report: Report, pg: String?, requests: Int = 100_000, events: Int = 1_000_000) throws {
-    guard let pg else {
-        report.add(Figure(name: "store migrate", measured: "not measured: no --pg URI", goal: "time, events/s", verdict: .info,
-                          method: "symtui-bench --only migrate --pg URI (an empty PostgreSQL database or schema the URI's role owns)"))
+/// PostgreSQL store at `--pg URI` (its role must own an empty database or schema; the password in a passfile), or
+/// into a fresh schema of the bench's own throwaway cluster.
+func measureMigrate(root: String, report: Report, pg given: String?, requests: Int = 100_000, events: Int = 1_000_000) throws {
+    let pg: String
+    do { pg = try given ?? BenchPostgres.freshStore() } catch {
+        report.add(Figure(name: "store migrate", measured: "not measured: \(error)", goal: "time, events/s", verdict: .info,
+                          method: "symtui-bench --only migrate [--pg URI] (the bench's own cluster, or an empty database or schema the URI's role owns)"))
         return
     }
     log("store migrate: \(requests) requests, \(events) events")

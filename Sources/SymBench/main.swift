@@ -21,9 +21,9 @@ if arguments.first == "watch-probe" {
 }
 
 let all = ["render", "audit", "throughput", "group-commit", "latency", "expiry-lag", "expiry-burst", "console", "status", "report", "shaped",
-           "migrate", "fleet"]
+           "pg", "fleet"]
 /// Figures that take longer or need a big store: only when named (`make bench-scale`).
-let scaleFigures = ["scale", "audit-scale"]
+let scaleFigures = ["scale", "audit-scale", "migrate"]
 let only = value("--only").map { $0.split(separator: ",").map(String.init) } ?? all
 let root = value("--dir") ?? (FileManager.default.currentDirectoryPath + "/.build/bench-data")
 try? FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
@@ -54,18 +54,23 @@ for name in only {
         case "status": try measureStatusLine(root: root, report: report)
         case "report": try measureReport(root: root, report: report)
         case "shaped": try measureShapedReads(root: root, report: report)
+        case "pg": try measurePostgres(root: root, report: report)
         case "migrate": try measureMigrate(root: root, report: report, pg: value("--pg") ?? ProcessInfo.processInfo.environment["SYMTUI_BENCH_PG"])
         case "scale":
             try measureScale(root: root, report: report, requests: Int(value("--requests") ?? "") ?? 1_000_000,
                              events: Int(value("--events") ?? "") ?? 10_000_000)
         case "fleet": try measureConsoleFleet(root: root, report: report, consoles: Int(value("--consoles") ?? "") ?? 100,
                                               sites: Int(value("--fleet-sites") ?? "") ?? 2)
-        default: log("symtui-bench: unknown figure \(name) (one of \((all + scaleFigures).joined(separator: ", ")))"); exit(64)
+        default:
+            log("symtui-bench: unknown figure \(name) (one of \((all + scaleFigures).joined(separator: ", ")))")
+            BenchPostgres.destroy()
+            exit(64)
         }
     } catch {
         report.add(Figure(name: name, measured: "error: \(error)", goal: "", verdict: .failed, method: ""))
     }
 }
+BenchPostgres.destroy()
 report.detail("bench wall time: \(fmt(elapsedSeconds(since: started), 1)) s")
 let markdown = report.markdown
 if let out = value("--out") {

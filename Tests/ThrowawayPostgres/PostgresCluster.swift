@@ -1,13 +1,13 @@
 import Foundation
-import XCTest
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// A throwaway PostgreSQL 15 cluster for the tests of one run: `initdb` as a throwaway Unix user (st_<hex>_pg) in a
-/// private temporary directory, `pg_ctl` on a free 127.0.0.1 port, stopped and removed, with the user, when the test
-/// bundle finishes. Each test takes a schema of its own (`freshSchema`) in the one database, so that tests neither
-/// share rows nor pay for a new cluster. Logins use scram-sha-256 with the password in a passfile, as in production.
+/// A throwaway PostgreSQL 15 cluster: `initdb` as a throwaway Unix user (st_<hex>_pg) in a private temporary
+/// directory, `pg_ctl` on a free 127.0.0.1 port, stopped and removed, with the user, by `destroy()` (the tests' run
+/// does it when the test bundle finishes, see SymTestSupport's `PostgresCluster.shared()`; the bench when it ends).
+/// Each user takes a schema of its own (`freshSchema`) in the one database, so that tests neither share rows nor
+/// pay for a new cluster. Logins use scram-sha-256 with the password in a passfile, as in production.
 public final class PostgresCluster: @unchecked Sendable {
     public static let bin = "/usr/lib/postgresql/15/bin"
     public let port: Int
@@ -20,36 +20,25 @@ public final class PostgresCluster: @unchecked Sendable {
     private var counter = 0
     private let lock = NSLock()
 
-    nonisolated(unsafe) private static var started: PostgresCluster?
-    nonisolated(unsafe) private static var failure: String?
-    private static let startLock = NSLock()
-
-    /// The run's cluster, started on first use; throws XCTSkip where no cluster can be made (not root, no PostgreSQL).
-    public static func shared() throws -> PostgresCluster {
-        startLock.lock()
-        defer { startLock.unlock() }
-        if let started { return started }
-        if let failure { throw XCTSkip(failure) }
-        guard getuid() == 0 else { failure = "PostgreSQL tests need root (a throwaway Unix user runs the cluster)"; throw XCTSkip(failure!) }
-        guard FileManager.default.isExecutableFile(atPath: bin + "/initdb") else {
-            failure = "PostgreSQL 15 is not installed (make deps)"; throw XCTSkip(failure!)
-        }
-        let cluster: PostgresCluster
-        do { cluster = try PostgresCluster() } catch {
-            failure = "the test cluster did not start: \(error)"
-            throw error
-        }
-        started = cluster
-        XCTestObservationCenter.shared.addTestObserver(Teardown(cluster))
-        return cluster
+    /// Where a cluster can be made here: nil, or why not (not root, no PostgreSQL 15).
+    public static var unavailableReason: String? {
+        if getuid() != 0 { return "PostgreSQL clusters need root (a throwaway Unix user runs the cluster)" }
+        if !FileManager.default.isExecutableFile(atPath: bin + "/initdb") { return "PostgreSQL 15 is not installed (make deps)" }
+        return nil
     }
 
-    private init() throws {
+    /// Whether the server flushes its WAL to disk (off for tests: nothing must survive a power loss there).
+    public let durable: Bool
+
+    /// Makes and starts a cluster (a new Unix user, a new directory); `destroy()` removes both. `durable`: fsync on,
+    /// as in production (the bench's figures); off by default.
+    public init(durable: Bool = false) throws {
+        self.durable = durable
         let hex = String(UInt32.random(in: 0...UInt32.max), radix: 16)
         let user = "st_\(hex)_pg", directory = "/tmp/symtui-pg-\(hex)", socketDir = directory + "/sock"
         self.user = user; self.directory = directory; self.socketDir = socketDir
         passfile = directory + "/pgpass"
-        try Self.retryingLocks { try Self.run("/usr/sbin/useradd", ["--system", "--user-group", "--no-create-home", "--shell", "/usr/sbin/nologin", user]) }
+        _ = try Self.retryingLocks { try Self.run("/usr/sbin/useradd", ["--system", "--user-group", "--no-create-home", "--shell", "/usr/sbin/nologin", user]) }
         guard let pw = getpwnam(user) else { throw PostgresClusterError("useradd \(user) made no user") }
         let uid = pw.pointee.pw_uid, gid = pw.pointee.pw_gid
         try FileManager.default.createDirectory(atPath: socketDir, withIntermediateDirectories: true)
@@ -65,7 +54,7 @@ public final class PostgresCluster: @unchecked Sendable {
             let p = Self.freePort()
             do {
                 try Self.asUser(user, Self.bin + "/pg_ctl", ["-D", directory + "/data", "-l", directory + "/log", "-w", "-t", "60", "-o",
-                                                  "-p \(p) -k \(socketDir) -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=300",
+                                                  "-p \(p) -k \(socketDir) -c listen_addresses=127.0.0.1 -c fsync=\(durable ? "on" : "off") -c max_connections=300",
                                                   "start"])
                 chosen = p
                 break
@@ -120,10 +109,11 @@ public final class PostgresCluster: @unchecked Sendable {
     public func stopImmediately() throws { try asUser(Self.bin + "/pg_ctl", ["-D", directory + "/data", "-m", "immediate", "-w", "stop"]) }
     public func start() throws {
         try asUser(Self.bin + "/pg_ctl", ["-D", directory + "/data", "-l", directory + "/log", "-w", "-t", "60", "-o",
-                                          "-p \(port) -k \(socketDir) -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=300", "start"])
+                                          "-p \(port) -k \(socketDir) -c listen_addresses=127.0.0.1 -c fsync=\(durable ? "on" : "off") -c max_connections=300", "start"])
     }
 
-    fileprivate func destroy() {
+    /// Stops the server and removes its directory and its Unix user.
+    public func destroy() {
         _ = try? asUser(Self.bin + "/pg_ctl", ["-D", directory + "/data", "-m", "immediate", "-w", "stop"])
         try? FileManager.default.removeItem(atPath: directory)
         _ = try? Self.retryingLocks { try Self.run("/usr/sbin/userdel", [user]) }
@@ -186,12 +176,6 @@ public final class PostgresCluster: @unchecked Sendable {
         _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) } }
         _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
         return Int(UInt16(bigEndian: addr.sin_port))
-    }
-
-    private final class Teardown: NSObject, XCTestObservation {
-        let cluster: PostgresCluster
-        init(_ c: PostgresCluster) { cluster = c }
-        func testBundleDidFinish(_ testBundle: Bundle) { cluster.destroy() }
     }
 }
 

@@ -1,0 +1,187 @@
+import Foundation
+import SymEngine
+import SymModel
+import SymProtocol
+import SymStore
+import ThrowawayPostgres
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The bench's own PostgreSQL 15 cluster (made on first use, removed at the end of the run), or why there is none.
+final class BenchPostgres: @unchecked Sendable {
+    nonisolated(unsafe) static var made: PostgresCluster?
+    nonisolated(unsafe) static var failure: String?
+
+    static func cluster() throws -> PostgresCluster {
+        if let made { return made }
+        if let failure { throw StoreError(failure) }
+        if let reason = PostgresCluster.unavailableReason { failure = reason; throw StoreError(reason) }
+        log("postgres: starting a throwaway cluster (initdb, pg_ctl)")
+        do { made = try PostgresCluster(durable: true) } catch { failure = "\(error)"; throw error }
+        return made!
+    }
+
+    /// A new empty schema on the bench's cluster: its connection string.
+    static func freshStore() throws -> String { try cluster().freshSchema().conninfo }
+
+    static func destroy() { made?.destroy(); made = nil }
+}
+
+/// Raw libpq: single-row INSERT transactions (one autocommitted parameterised INSERT of a 200-byte text each) on
+/// `connections` connections at once for `seconds`; the total transactions/s.
+func rawPostgresInsertRate(conninfo: String, connections: Int, seconds: Double) throws -> Double {
+    let setup = try PostgresConnection(conninfo: conninfo)
+    try setup.execute("CREATE TABLE IF NOT EXISTS bench_raw(id bigserial PRIMARY KEY, at bigint NOT NULL, body text NOT NULL)")
+    let conns = Box(try (0..<connections).map { _ in try PostgresConnection(conninfo: conninfo) })
+    let body = String(repeating: "x", count: 200)
+    let counts = Counts(connections)
+    let end = monoNanos() + UInt64(seconds * 1e9)
+    let start = monoNanos()
+    DispatchQueue.concurrentPerform(iterations: connections) { i in
+        var n = 0
+        let conn = conns.value[i]   // each thread its own connection
+        while monoNanos() < end {
+            if (try? conn.execute("INSERT INTO bench_raw(at, body) VALUES($1, $2)", [String(n), body])) == nil { counts.fail(); return }
+            n += 1
+        }
+        counts.set(i, n)
+    }
+    let elapsed = elapsedSeconds(since: start)
+    if counts.failed { throw StoreError("a raw INSERT failed") }
+    return Double(counts.total) / elapsed
+}
+
+/// `Engine.execute` on PostgresStores: `stores` engines at once (one daemon's store and engine each, on its own
+/// thread), each sending `request` then `approve` in turn; the total commands/s.
+func postgresEngineRate(site: BenchSite, conninfo: String, stores: Int, seconds: Double) throws -> Double {
+    let config = try site.config()
+    let engines = try (0..<stores).map { i in
+        Engine(config: config, store: try PostgresStore(conninfo: conninfo, hostName: "bench-\(i)"))
+    }
+    let bob = Identity(uid: 60_001, name: "bob", groups: ["dev"])
+    let alice = Identity(uid: 60_002, name: "alice", groups: ["oncall"])
+    let counts = Counts(stores)
+    let errors = Box<String?>(nil)
+    let end = monoNanos() + UInt64(seconds * 1e9)
+    let start = monoNanos()
+    DispatchQueue.concurrentPerform(iterations: stores) { i in
+        var commands = 0
+        do {
+            while monoNanos() < end {
+                let created = try engines[i].execute(.request(flow: "job", target: nil, fields: [:], duration: nil, reason: "reindex \(commands)"),
+                                                     by: bob).get()
+                _ = try engines[i].execute(.approve(id: created.id, reason: "ok"), by: alice).get()
+                commands += 2
+            }
+        } catch {
+            errors.value = "\(error)"
+            counts.fail()
+        }
+        counts.set(i, commands)
+    }
+    let elapsed = elapsedSeconds(since: start)
+    if let e = errors.value { throw StoreError("a command failed: \(e)") }
+    return Double(counts.total) / elapsed
+}
+
+/// Commit on store A → heard by store B's `PostgresListener`: `samples` single-request writes, one at a time, each
+/// timed from the moment A's `write` began to B's listener reporting its id.
+func postgresNoticeLatency(site: BenchSite, conninfo: String, samples: Int) throws -> (heard: Samples, commit: Samples, missed: Int) {
+    let a = try PostgresStore(conninfo: conninfo, hostName: "a"), b = try PostgresStore(conninfo: conninfo, hostName: "b")
+    let heardAt = HeardTimes()
+    let listener = b.makeListener { ids in heardAt.heard(ids ?? [], at: monoNanos()) }
+    listener.start()
+    defer { listener.stop() }
+    let deadline = monoNanos() + 30_000_000_000
+    while !listener.isConnected && monoNanos() < deadline { usleep(10_000) }
+    guard listener.isConnected else { throw StoreError("the listener did not connect") }
+    let engine = Engine(config: try site.config(), store: a)
+    let bob = Identity(uid: 60_001, name: "bob", groups: ["dev"])
+    var heard = Samples(), commit = Samples(), missed = 0
+    for n in 0..<samples {
+        let t0 = monoNanos()
+        let id = try engine.execute(.request(flow: "job", target: nil, fields: [:], duration: nil, reason: "n\(n)"), by: bob).get().id
+        commit.add(Double(monoNanos() - t0) / 1e6)
+        if let t = heardAt.wait(for: id, timeout: 2) { heard.add(Double(t &- t0) / 1e6) } else { missed += 1 }
+        usleep(2_000)   // an idle fleet between commits, as in a console's day
+    }
+    return (heard, commit, missed)
+}
+
+/// `pg`: decisions/s through PostgresStore against raw libpq INSERT transactions/s on the same server (1 and 3 at
+/// once), and commit → heard by another store's listener.
+func measurePostgres(root: String, report: Report, rounds: Int = 3, seconds: Double = 2) throws {
+    let cluster: PostgresCluster
+    do { cluster = try BenchPostgres.cluster() } catch {
+        report.add(Figure(name: "PostgreSQL decisions ÷ raw INSERT", measured: "not measured: \(error)", goal: "≥ 0.3", verdict: .info,
+                          method: "symtui-bench --only pg starts its own PostgreSQL 15 cluster (as root)"))
+        return
+    }
+    log("pg: raw libpq vs Engine.execute on PostgresStore (1 and 3 at once), \(rounds) rounds; notice latency")
+    let site = try BenchSite(root: root, name: "pg")
+    for width in [1, 3] {
+        var raw = Samples(), engine = Samples(), ratios = Samples()
+        for round in 0..<rounds {
+            let r = try rawPostgresInsertRate(conninfo: try cluster.freshSchema().conninfo, connections: width, seconds: seconds)
+            let e = try postgresEngineRate(site: site, conninfo: try cluster.freshSchema().conninfo, stores: width, seconds: seconds)
+            raw.add(r); engine.add(e); ratios.add(e / r)
+            report.detail("pg ×\(width) round \(round + 1): raw \(fmtInt(r)) tx/s, PostgresStore \(fmtInt(e)) commands/s, ratio \(fmt(e / r, 3))")
+        }
+        let ratio = engine.median / raw.median
+        let stores = width == 1 ? "1 store" : "\(width) stores at once"
+        report.add(Figure(name: "PostgreSQL decisions ÷ raw INSERT (\(stores))",
+                          measured: "\(fmt(ratio, 3)) (\(fmtInt(engine.median)) commands/s ÷ \(fmtInt(raw.median)) tx/s; per-round min \(fmt(ratios.min, 3)))",
+                          goal: "≥ 0.3", verdict: ratio >= 0.3 ? .met : .missed,
+                          method: "\(rounds) alternating rounds of \(fmt(seconds, 1)) s on the bench's own PostgreSQL 15 cluster (fsync on, 127.0.0.1 TCP, "
+                            + "scram login). Baseline: \(width) libpq connection(s) at once, each one autocommitted single-row INSERT (200-byte text) "
+                            + "per transaction. Measured: \(width) `PostgresStore` + `Engine` pair(s) at once (as \(width) daemon(s)), each `request` "
+                            + "(flow `job`) then `approve` by another identity, every command one transaction with its audit event; total commands/s."))
+    }
+    let latency = try postgresNoticeLatency(site: site, conninfo: try cluster.freshSchema().conninfo, samples: 400)
+    let h = latency.heard
+    let met = h.median <= 10 && h.p99 <= 50 && latency.missed == 0
+    report.add(Figure(name: "PostgreSQL commit on A → heard by B's listener",
+                      measured: "p50 \(fmt(h.median)) ms, p99 \(fmt(h.p99)) ms, max \(fmt(h.max)) ms, missed \(latency.missed) of \(h.count + latency.missed)",
+                      goal: "p50 ≤ 10 ms, p99 ≤ 50 ms", verdict: met ? .met : .missed,
+                      method: "two PostgresStores (two daemons) on one schema; A's engine makes a request (one transaction + NOTIFY), B's "
+                        + "`PostgresListener` (its own LISTEN connection, poll()) reports the id; timed from the start of A's command, so the "
+                        + "figure includes A's commit (p50 \(fmt(latency.commit.median)) ms); one commit at a time, 2 ms apart"))
+}
+
+/// Per-thread counts of a concurrent run.
+final class Counts: @unchecked Sendable {
+    private let lock = NSLock()
+    private var values: [Int]
+    private(set) var failed = false
+    init(_ n: Int) { values = Array(repeating: 0, count: n) }
+    func set(_ i: Int, _ v: Int) { lock.withLock { values[i] = v } }
+    func fail() { lock.withLock { failed = true } }
+    var total: Int { lock.withLock { values.reduce(0, +) } }
+}
+
+final class Box<T>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stored: T
+    init(_ v: T) { stored = v }
+    var value: T { get { lock.withLock { stored } } set { lock.withLock { stored = newValue } } }
+}
+
+/// When a listener reported each request id.
+final class HeardTimes: @unchecked Sendable {
+    private let condition = NSCondition()
+    private var times: [Int64: UInt64] = [:]
+    func heard(_ ids: Set<Int64>, at t: UInt64) {
+        condition.lock()
+        for id in ids where times[id] == nil { times[id] = t }
+        condition.broadcast()
+        condition.unlock()
+    }
+    func wait(for id: Int64, timeout: TimeInterval) -> UInt64? {
+        let deadline = Date().addingTimeInterval(timeout)
+        condition.lock()
+        defer { condition.unlock() }
+        while times[id] == nil { guard condition.wait(until: deadline) else { return times[id] } }
+        return times[id]
+    }
+}
