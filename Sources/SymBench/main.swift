@@ -6,11 +6,19 @@ import Glibc
 
 /// `symtui-bench [run] [--dir DIR] [--out FILE] [--only NAME,...]`: every figure of docs/PERFORMANCE.md in one run.
 /// `symtui-bench watch-probe …`: one reader process of the commit → visible figure.
+/// `symtui-bench pg-decider …`: one daemon's store and deciders, for the fleet fault tests (FleetDecider.swift).
 let arguments = Array(CommandLine.arguments.dropFirst())
 
 func value(_ flag: String) -> String? {
     guard let i = arguments.firstIndex(of: flag), i + 1 < arguments.count else { return nil }
     return arguments[i + 1]
+}
+
+if arguments.first == "pg-decider" {
+    do { exit(try fleetDecider(Array(arguments.dropFirst()))) } catch {
+        log("pg-decider: \(error)")
+        exit(69)
+    }
 }
 
 if arguments.first == "watch-probe" {

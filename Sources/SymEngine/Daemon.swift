@@ -125,6 +125,9 @@ public final class Daemon: @unchecked Sendable {
             return try? reads.reviewHead(caller: caller, count: count)
         }
         engine.onChange = { [weak loop] work in loop?.poke(work); reporting.poke(); notifications.poke() }
+        // On PostgreSQL, the other daemons' commits reach the same feed and wake the grant loop (their due work may be ours).
+        let fleet = FleetChanges.start(store: writer, feed: feed, wake: { [weak loop] in loop?.poke() })
+        defer { fleet?.stop() }
         var sources: [any DispatchSourceSignal] = []
         signal(SIGHUP, SIG_IGN)
         let hup = DispatchSource.makeSignalSource(signal: SIGHUP, queue: .global())
