@@ -159,6 +159,9 @@ public struct ConsoleState: Sendable {
     public var message: ConsoleMessage?
     public var reviewCount: Int?
     public var daemonHealthy = true
+    /// The daemon answers but its store does not (PostgreSQL down or unreachable): a read failed with "store
+    /// unavailable". Cleared by the next page that loads; while set, each status check reads the view again.
+    public var storeUnavailable = false
     /// Shown on the status line while audit delivery lags.
     public var reportingNote: String?
     /// Highest review request id already known; ids above it are new.

@@ -95,8 +95,11 @@ public enum Console {
             pageLoaded(&s, view, page, &fx)
         case let .pageFailed(view, msg):
             s.lists[view]?.error = msg
+            if msg.contains("store unavailable") { s.storeUnavailable = true }
         case let .status(healthy):
             s.daemonHealthy = healthy
+            // Recovers by itself: the store may be back although nothing announced a change.
+            if healthy && s.storeUnavailable && s.view.isPaged && !fx.contains(.load(s.view)) { fx.append(.load(s.view)) }
         case let .reporting(note):
             s.reportingNote = note
         case let .announcement(text):
@@ -395,6 +398,7 @@ public enum Console {
     private static func pageLoaded(_ s: inout ConsoleState, _ v: ConsoleView, _ page: ConsolePage, _ fx: inout [Effect]) {
         guard v.isPaged, var l = s.lists[v] else { return }
         l.page = page
+        s.storeUnavailable = false
         // An unfiltered Review page counts the queue: the status line never disagrees with the rows drawn.
         if v == .review && l.filter.isEmpty { s.reviewCount = page.total }
         l.error = nil

@@ -102,7 +102,7 @@ struct Painter {
         case 1?: waiting = "1 request waits for you"
         case let n?: waiting = "\(n) requests wait for you"
         }
-        var daemon = state.daemonHealthy ? "daemon ok" : "⚠ daemon not answering"
+        var daemon = !state.daemonHealthy ? "⚠ daemon not answering" : state.storeUnavailable ? "⚠ store unavailable" : "daemon ok"
         if !state.pending.isEmpty {
             let waiting = state.pending.contains(where: \.overdue) ? "no answer yet" : "sending…"
             daemon += " │ " + (state.pending.count == 1 ? waiting : "\(state.pending.count) commands " + waiting)
@@ -114,7 +114,7 @@ struct Painter {
             let short = state.reviewCount.map { "\($0) waiting" } ?? "queue ?"
             text = " " + safe(id.user) + groups + " │ " + short + " │ " + daemon + " │ " + safe(id.storePath)
         }
-        let style: Style = state.daemonHealthy && state.reportingNote == nil ? .status : .statusWarn
+        let style: Style = state.daemonHealthy && !state.storeUnavailable && state.reportingNote == nil ? .status : .statusWarn
         buffer.fill(row: layout.statusRow, style: style)
         buffer.put(text, row: layout.statusRow, col: 0, style: style)
     }

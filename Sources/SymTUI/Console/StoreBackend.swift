@@ -37,6 +37,8 @@ final class StoreBackend: ConsoleBackend {
     /// Runs a read; when the daemon went away, finds the next best reader (the daemon again, or the file) once.
     private func read<T>(_ body: (any StoreReader) throws -> T) throws -> T {
         do { return try body(reader) } catch let e as CommandError where e.code == ExitCode.unavailable {
+            // The daemon answered: its store is down (PostgreSQL restarting). Another reader would not help.
+            if e.message.contains("store unavailable") { throw e }
             guard let next = reconnect() else {
                 reader = UnavailableReader(reason: e.message)
                 throw CommandError(ExitCode.unavailable, "daemon unavailable: \(e.message.replacingOccurrences(of: "daemon unavailable: ", with: ""))")
