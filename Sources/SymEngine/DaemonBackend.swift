@@ -71,6 +71,7 @@ extension Daemon {
                              openReader: { try store.openQueries() },
                              openLoopStore: { try PostgresStore(conninfo: conninfo, hostName: host, migrate: false) },
                              feedSeesEveryCommit: false,
-                             connectFeed: { feed in store.afterCommit = { [feed] in feed.committed() } })
+                             // This daemon's commits with their ids; the others' come from its PostgresListener (FleetChanges).
+                             connectFeed: { feed in store.afterCommit = { [feed] changed in feed.committed(changed) } })
     }
 }

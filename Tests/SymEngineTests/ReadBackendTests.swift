@@ -86,7 +86,7 @@ final class ReadBackendTests: EngineBackendCase {
         try eachBackend { h in
             let feed = ChangeFeed()
             h.opened?.afterCommit = { feed.committed($0) }
-            h.postgres?.afterCommit = { feed.committed() }
+            h.postgres?.afterCommit = { feed.committed($0) }
             let service = h.readService(feed: feed)
             func queue() throws -> [Int64] { ids(try service.answer(.review(search: nil, offset: 0, limit: 10), caller: h.alice)) }
             let r = try h.request()
