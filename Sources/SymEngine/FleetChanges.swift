@@ -14,13 +14,16 @@ enum FleetChanges {
             wake()
         }
         let lost = LostSince()
-        listener.onConnection = { connected, reason in
+        listener.onConnection = { [feed] connected, reason in
             if connected {
                 if let since = lost.reset() {
                     DaemonLog.shared.log(.info, "listening to the fleet's changes again after \(Int(Date().timeIntervalSince(since))) s")
                 }
             } else if lost.mark() {
                 DaemonLog.shared.log(.warning, "not hearing the other daemons' changes (reconnecting with backoff): \(reason ?? "")")
+                // Most often the server itself went away: subscribers read again, and a console that finds the store
+                // down says so instead of showing its last rows as if nothing were wrong.
+                feed.committed(nil)
             }
         }
         listener.start()

@@ -8,6 +8,7 @@ run.py."""
 import json
 import os
 import random
+import shlex
 import socket
 import subprocess
 import threading
@@ -16,7 +17,7 @@ import unittest
 
 from fleet_daemon_e2e import PostgresDaemonTests
 from fleet_e2e import PGBIN, PostgresClusterMixin
-from symtui_harness import SOURCE_BIN, STARTED_PIDS
+from symtui_harness import SOURCE_BIN, STARTED_PIDS, Tmux
 from symtui_harness import SymtuiCase as E2ECase
 
 BENCH = os.path.join(os.path.dirname(SOURCE_BIN), "symtui-bench")
@@ -376,6 +377,32 @@ class FleetDaemonFaultTests(PostgresDaemonTests):
         self.assertEqual(json.loads(self.on("a", None, "show", rid2, "--json").stdout)["state"], "denied")
         self.assert_decided_once_and_chain_whole([rid])
 
+
+    def test_the_console_says_store_unavailable_while_postgresql_is_down_and_recovers_by_itself(self):
+        self.start_bastion("a")
+        rid = self.note_on("a")
+        tm = Tmux(f"{self.prefix}_pgdown")
+        env = "env -i PATH=/usr/bin:/bin LANG=C.UTF-8 TERM=tmux-256color HOME=/nonexistent"
+        tm.start("c", f"{env} setpriv --reuid {self.users['c']} --regid users --init-groups {shlex.quote(self.bin)} "
+                      f"--config {shlex.quote(self.bastions['a'][1])}", cols=160, rows=34)
+        status = lambda text: text.rstrip("\n").split("\n")[-1]
+        down = False
+        try:
+            text, t = tm.wait_for("c", lambda x: "daemon ok" in status(x) and f"#{rid}" in x, timeout=15)
+            self.assertIsNotNone(t, f"the console did not show #{rid} with the daemon ok:\n{text}")
+            self.as_pg(os.path.join(PGBIN, "pg_ctl"), "-D", self.pg_data, "-m", "immediate", "-w", "stop")
+            down = True
+            text, t = tm.wait_for("c", lambda x: "store unavailable" in status(x), timeout=30)
+            self.assertIsNotNone(t, f"no 'store unavailable' on the status line with PostgreSQL down:\n{text}")
+            restart(self)
+            down = False
+            # No key pressed: the console finds the store back by itself.
+            text, t = tm.wait_for("c", lambda x: "daemon ok" in status(x) and f"#{rid}" in x, timeout=30)
+            self.assertIsNotNone(t, f"the console did not recover after PostgreSQL came back:\n{text}")
+        finally:
+            tm.kill()
+            if down:
+                restart(self)
 
 def restart(case):
     with open(os.path.join(case.dir, "pg_ctl.out"), "a") as out:
