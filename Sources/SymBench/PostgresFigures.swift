@@ -238,14 +238,16 @@ func postgresDaemonFeedLatency(root: String, cluster: PostgresCluster, samples: 
         }
         reply.add(Double(monoNanos() - t0) / 1e6)
         var seen = false
+        var lines: [String] = []
         let deadline = monoNanos() + 2_000_000_000
         while !seen && monoNanos() < deadline {
-            guard let change = try? feed.readLine(), let v = try? JSONValue.parse(change) else { break }
+            guard let change = try? feed.readLine(), let v = try? JSONValue.parse(change) else { lines.append("(no line)"); break }
+            lines.append(change)
             // A line without ids means "anything changed": it covers this commit too.
             if let ids = v["ids"]?.arrayValue { seen = ids.contains { $0.intValue == id } } else { seen = true }
             if seen { heard.add(Double(monoNanos() - t0) / 1e6) }
         }
-        if !seen { missed += 1 }
+        if !seen { missed += 1; log("pg daemons: #\(id) not seen on B within 2 s; lines: \(lines)") }
         usleep(5_000)   // one commit at a time, an idle fleet in between
     }
     return (heard, reply, missed)
