@@ -196,6 +196,7 @@ class FleetDaemonFaultTests(PostgresDaemonTests):
 
     REQUESTERS = ["a"]
     APPROVERS = ["c"]
+    EXTRA_GROUPS = ["target"]
     LIMITS = {"pending_per_user": 1000}
 
     def events_as(self, name, role, lines, timeout=300):
@@ -358,10 +359,11 @@ class FleetDaemonFaultTests(PostgresDaemonTests):
     def note_on(self, name):
         return int(self.on(name, "a", "request", "note", "--reason", "fleet e2e").stdout.strip())
 
-    def test_a_daemon_killed_with_sigkill_leaves_the_other_serving(self):
+    def test_a_daemon_killed_with_sigkill_leaves_the_other_serving_and_catches_up_when_it_returns(self):
         self.start_bastion("a")
         self.start_bastion("b")
         rid = self.note_on("a")
+        grant = self.request_on("a", "a")   # a unix_group target: A's to run (runs_on requester_host)
         p = self.bastions.pop("a")[0]
         p.kill()
         p.wait()
@@ -373,8 +375,15 @@ class FleetDaemonFaultTests(PostgresDaemonTests):
         self.assertEqual(json.loads(self.on("b", None, "show", rid, "--json").stdout)["state"], "approved")
         rid2 = self.note_on("b")
         self.on("b", "c", "deny", rid2, "--reason", "no")
+        self.on("b", "c", "approve", grant)
+        time.sleep(1)
+        self.assertIn(json.loads(self.on("b", None, "show", grant, "--json").stdout)["state"], ("approved", "escalating"),
+                      "B does not run A's grant: it waits for A")
+        self.assertNotIn(self.users["a"], self.group_members(self.groups["target"]))
         self.start_bastion("a")   # it comes back (its host lock died with its connection) and sees what B did
         self.assertEqual(json.loads(self.on("a", None, "show", rid2, "--json").stdout)["state"], "denied")
+        self.wait_on("a", grant, "active", timeout=30)   # and catches up on its own due work
+        self.wait_member(True)
         self.assert_decided_once_and_chain_whole([rid])
 
 
