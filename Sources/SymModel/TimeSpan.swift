@@ -39,16 +39,24 @@ public struct TimeSpan: Hashable, Comparable, Sendable, CustomStringConvertible 
         return out.isEmpty ? "0s" : out
     }
 
-    /// A coarse, human countdown: `1h05m`, `4m12s`, `9s`.
+    /// A coarse, human countdown: `1d03h`, `1h05m`, `42m`, `4m12s`, `9s`. Seconds are shown only under 10 minutes,
+    /// so that a console showing longer countdowns has a visible change once a minute, not once a second.
     public static func countdown(_ seconds: Int) -> String {
         if seconds <= 0 { return "0s" }
-        // Drawn for every visible row once a second: plain interpolation, not String(format:) (a tenth of a console's
-        // idle CPU went there).
+        // Plain interpolation, not String(format:) (a tenth of a console's idle CPU went there).
         func two(_ n: Int) -> String { n < 10 ? "0\(n)" : "\(n)" }
         if seconds >= 86_400 { return "\(seconds / 86_400)d\(two((seconds % 86_400) / 3_600))h" }
         if seconds >= 3_600 { return "\(seconds / 3_600)h\(two((seconds % 3_600) / 60))m" }
+        if seconds >= 600 { return "\(seconds / 60)m" }
         if seconds >= 60 { return "\(seconds / 60)m\(two(seconds % 60))s" }
         return "\(seconds)s"
+    }
+
+    /// The width in seconds of the step `countdown(seconds)` is in: `countdown` gives the same text for every value
+    /// from `seconds / step * step` to that plus `step - 1`, and a different one just outside (1 under 10 minutes,
+    /// 60 under a day, 3,600 from a day). What the console uses to know when a shown countdown next changes.
+    public static func countdownStep(_ seconds: Int) -> Int {
+        seconds >= 86_400 ? 3_600 : seconds >= 600 ? 60 : 1
     }
 
     public static func < (a: TimeSpan, b: TimeSpan) -> Bool { a.seconds < b.seconds }

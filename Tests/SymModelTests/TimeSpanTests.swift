@@ -43,6 +43,24 @@ final class TimeSpanTests: XCTestCase {
         XCTAssertEqual(TimeSpan.countdown(3_600 + 60 * 12), "1h12m")
         XCTAssertEqual(TimeSpan.countdown(60), "1m00s")
     }
+
+    func testCountdownShowsSecondsOnlyUnderTenMinutes() {
+        XCTAssertEqual(TimeSpan.countdown(599), "9m59s")
+        XCTAssertEqual(TimeSpan.countdown(600), "10m")
+        XCTAssertEqual(TimeSpan.countdown(3_552), "59m")
+        XCTAssertEqual(TimeSpan.countdown(3_600), "1h00m")
+    }
+
+    func testCountdownStepSpansExactlyTheValuesWithTheSameText() {
+        for s in 1...(3 * 86_400) {
+            let step = TimeSpan.countdownStep(s)
+            let first = s / step * step, last = first + step - 1
+            XCTAssertEqual(TimeSpan.countdown(first), TimeSpan.countdown(s), "\(s): step \(step) starts at \(first)")
+            XCTAssertEqual(TimeSpan.countdown(last), TimeSpan.countdown(s), "\(s): step \(step) ends at \(last)")
+            if first > 0 { XCTAssertNotEqual(TimeSpan.countdown(first - 1), TimeSpan.countdown(s), "\(s): the step below") }
+            XCTAssertNotEqual(TimeSpan.countdown(last + 1), TimeSpan.countdown(s), "\(s): the step above")
+        }
+    }
 }
 
 final class TimeSpanTimestampTests: XCTestCase {

@@ -32,6 +32,11 @@ final class BackendWorker: @unchecked Sendable {
     private var stopping = false
     private let inboxRead: Int32
     private let inboxWrite: Int32
+    /// Wakes the worker out of its poll when a job is queued (while it watches the change descriptor).
+    private let jobRead: Int32
+    private let jobWrite: Int32
+    /// Set by `watchChanges`: the look the worker runs itself whenever the change descriptor becomes readable.
+    private var watch: Job?
 
     init(backend: any ConsoleBackend) {
         self.backend = backend
@@ -42,11 +47,50 @@ final class BackendWorker: @unchecked Sendable {
             for fd in fds { _ = fcntl(fd, F_SETFD, FD_CLOEXEC); _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) }
         } else { fds = [-1, -1] }
         inboxRead = fds[0]; inboxWrite = fds[1]
+        var jobs: [Int32] = [-1, -1]
+        if pipe(&jobs) == 0 {
+            for fd in jobs { _ = fcntl(fd, F_SETFD, FD_CLOEXEC); _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) }
+        } else { jobs = [-1, -1] }
+        jobRead = jobs[0]; jobWrite = jobs[1]
     }
 
     deinit {
         if inboxRead >= 0 { Glibc.close(inboxRead) }
         if inboxWrite >= 0 { Glibc.close(inboxWrite) }
+        if jobRead >= 0 { Glibc.close(jobRead) }
+        if jobWrite >= 0 { Glibc.close(jobWrite) }
+    }
+
+    /// From now on the worker itself waits on the backend's change descriptor whenever it has no job, runs `look`
+    /// when it becomes readable, and wakes the loop only when the look produced events: a commit that touches
+    /// nothing on screen wakes one thread, once. The loop then leaves the descriptor out of its own poll
+    /// (`watchesChanges`); without a descriptor (no feed) it keeps asking for `.changes` itself.
+    func watchChanges(_ look: @escaping Job) {
+        lock.lock()
+        defer { lock.unlock() }
+        guard jobRead >= 0, !stopping else { return }
+        watch = look
+        startThread()
+        wakeWorker()
+    }
+
+    /// Called with `lock` held: the thread starts with the first job or watch.
+    private func startThread() {
+        guard !started else { return }
+        started = true
+        let t = Thread { [self] in work() }
+        t.name = "symtui-console-backend"
+        t.start()
+    }
+
+    /// Whether the worker watches the change descriptor itself (`watchChanges`).
+    var watchesChanges: Bool { lock.lock(); defer { lock.unlock() }; return watch != nil }
+
+    /// Called with `lock` held.
+    private func wakeWorker() {
+        lock.broadcast()
+        var byte: UInt8 = 1
+        if jobWrite >= 0 { _ = Glibc.write(jobWrite, &byte, 1) }
     }
 
     /// Becomes readable when events wait in the inbox (polled with the keyboard).
@@ -60,14 +104,9 @@ final class BackendWorker: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         guard !stopping else { return }
-        if !started {
-            started = true
-            let t = Thread { [self] in work() }
-            t.name = "symtui-console-backend"
-            t.start()
-        }
+        startThread()
         if let i = queue.firstIndex(where: { $0.kind == kind }) { queue[i].job = job } else { queue.append((kind, job)) }
-        lock.broadcast()  // the worker, not only a `waitUntilIdle` caller, must wake
+        wakeWorker()  // the worker, not only a `waitUntilIdle` caller, must wake
     }
 
     /// Queues one command to the daemon.
@@ -104,7 +143,7 @@ final class BackendWorker: @unchecked Sendable {
         lock.lock()
         stopping = true
         queue = []
-        lock.broadcast()
+        wakeWorker()
         lock.unlock()
     }
 
@@ -124,7 +163,12 @@ final class BackendWorker: @unchecked Sendable {
     private func work() {
         while true {
             lock.lock()
-            while queue.isEmpty && !stopping { lock.wait() }
+            while queue.isEmpty && !stopping {
+                guard let look = watch else { lock.wait(); continue }
+                lock.unlock()
+                idleWatch(look)
+                lock.lock()
+            }
             if stopping { lock.unlock(); return }
             let (kind, job) = queue.removeFirst()
             running = kind
@@ -141,5 +185,33 @@ final class BackendWorker: @unchecked Sendable {
             var byte: UInt8 = 1
             if inboxWrite >= 0, !events.isEmpty || kind == .changes { _ = Glibc.write(inboxWrite, &byte, 1) }
         }
+    }
+
+    /// No job waits: sleep until one is queued or the change descriptor is readable; in the second case run the
+    /// look and hand the loop what it found (nothing, for a commit that touched nothing shown).
+    private func idleWatch(_ look: Job) {
+        let descriptor = backend.changeDescriptor
+        var fds = [pollfd(fd: jobRead, events: Int16(POLLIN), revents: 0)]
+        if let descriptor { fds.append(pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)) }
+        let n = poll(&fds, nfds_t(fds.count), -1)
+        if fds[0].revents != 0 {
+            var buf = [UInt8](repeating: 0, count: 64)
+            while Glibc.read(jobRead, &buf, buf.count) > 0 {}
+        }
+        guard n > 0, fds.count > 1, fds[1].revents != 0 else { return }
+        lock.lock()
+        if stopping { lock.unlock(); return }
+        running = .changes
+        lock.unlock()
+        let events = look(backend)
+        let next = backend.changeDescriptor
+        lock.lock()
+        results += events
+        running = nil
+        published = next
+        lock.broadcast()
+        lock.unlock()
+        var byte: UInt8 = 1
+        if inboxWrite >= 0, !events.isEmpty || next != descriptor { _ = Glibc.write(inboxWrite, &byte, 1) }
     }
 }

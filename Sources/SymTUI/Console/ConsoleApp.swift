@@ -31,6 +31,15 @@ public final class ConsoleApp {
     static let firstFrameWait: TimeInterval = 0.5
     /// At most this many waiting keys are applied before the next frame.
     static let keyBatch = 256
+    /// How often the daemon's health (and the audit and notification backlog) is checked.
+    static let healthInterval: TimeInterval = 5
+
+    /// The poll(2) timeout that wakes the loop just after `due`: 3 ms late (so that the text computed then has
+    /// changed), at least 10 ms (no spinning on a due time that has just passed), at most the health interval.
+    static func waitMs(until due: Date, now: Date) -> Int {
+        let ms = (due.timeIntervalSince(now) * 1000).rounded(.up) + 3
+        return Int(min(healthInterval * 1000, max(10, ms)))
+    }
 
     /// Whether to ask the terminal for mouse clicks and the wheel (`--no-mouse`: no).
     let mouse: Bool
@@ -73,14 +82,17 @@ public final class ConsoleApp {
         opensReviewOnFirstCount = true
         dispatch([.loadFlows, .refresh])
         settle(before: Date().addingTimeInterval(ConsoleApp.firstFrameWait))
-        var second = Int(Date().timeIntervalSince1970)
+        // From here the worker waits for change lines itself: an untouched commit does not wake this loop.
+        worker.watchChanges { b in b.waitForChange(timeoutMs: ConsoleApp.changeWaitMs) ? [.storeChanged] : [] }
         while !state.quitting {
             if Terminal.stopSignal != 0 { return 128 + Terminal.stopSignal }
             if needsDraw {
+                // Whatever is drawn is drawn at the present time (the clock is not ticked between visible changes).
+                post(.tick(Date()))
                 terminal.draw(render(state: state, size: (state.rows, state.cols)))
                 needsDraw = false
             }
-            let (first, storeWoke) = nextInput(terminal)
+            let (first, storeWoke) = nextInput(terminal, wakeAt: Console.nextTick(state))
             // Typed or pasted keys that are already waiting are applied together, then drawn once.
             var batch = 0
             var input = first
@@ -101,15 +113,14 @@ public final class ConsoleApp {
                 lastChangePoll = now
                 worker.enqueue(.changes) { b in b.waitForChange(timeoutMs: ConsoleApp.changeWaitMs) ? [.storeChanged] : [] }
             }
-            if Int(now.timeIntervalSince1970) != second {
-                second = Int(now.timeIntervalSince1970)
-                post(.tick(now))
-                if now.timeIntervalSince(lastHealthCheck) >= 5 {
-                    checkStatus()
-                    // Changes that touch nothing on screen are not read (StoreBackend): a break-glass approval of a
-                    // request that was not in this user's queue is announced by this look, within 5 s.
-                    worker.enqueue(.announcements) { b in b.announcements().map(ConsoleEvent.announcement) }
-                }
+            // A countdown on screen changed, an answer became overdue, a delayed reload is due: tick (and draw).
+            if let due = Console.nextTick(state), now >= due { post(.tick(now)) }
+            if now.timeIntervalSince(lastHealthCheck) >= ConsoleApp.healthInterval {
+                checkStatus()
+                // Changes that touch nothing on screen are not read (StoreBackend): a break-glass approval of a
+                // request that was not in this user's queue is announced by this look, within 5 s (the look reads
+                // only when a change line came since the last one).
+                worker.enqueue(.announcements) { b in b.announcements().map(ConsoleEvent.announcement) }
             }
         }
         return Terminal.stopSignal != 0 ? 128 + Terminal.stopSignal : 0
@@ -117,16 +128,19 @@ public final class ConsoleApp {
 
     /// The next key (or resize), waiting on the keyboard, the worker's inbox and the store's change descriptor
     /// together: an idle console sees another process's commit, and a backend answer, at once.
-    private func nextInput(_ terminal: Terminal) -> (TerminalInput?, storeWoke: Bool) {
+    private func nextInput(_ terminal: Terminal, wakeAt tick: Date?) -> (TerminalInput?, storeWoke: Bool) {
         if let buffered = terminal.read(timeoutMs: 0) { return (buffered, false) }
         var fds = [pollfd(fd: 0, events: Int16(POLLIN), revents: 0), pollfd(fd: worker.inboxDescriptor, events: Int16(POLLIN), revents: 0)]
         // The change descriptor stays readable until the worker has looked: leave it out while a look is queued.
-        if let fd = worker.changeDescriptor, !worker.isBusy(with: .changes) {
+        if !worker.watchesChanges, let fd = worker.changeDescriptor, !worker.isBusy(with: .changes) {
             fds.append(pollfd(fd: fd, events: Int16(POLLIN), revents: 0))
         }
-        // Keys, answers and commits wake the poll themselves; otherwise wake for the next countdown tick.
-        let msToNextSecond = 1000 - Int((Date().timeIntervalSince1970 * 1000).truncatingRemainder(dividingBy: 1000))
-        var wait = max(10, min(1000, msToNextSecond + 2))
+        // Keys, answers and commits wake the poll themselves; otherwise sleep until the next visible change of the
+        // clock's text (`Console.nextTick`, a few ms after it so that the text has changed) or the health check.
+        let now = Date()
+        var due = lastHealthCheck.addingTimeInterval(ConsoleApp.healthInterval)
+        if let tick, tick < due { due = tick }
+        var wait = ConsoleApp.waitMs(until: due, now: now)
         if worker.changeDescriptor == nil { wait = min(wait, ConsoleApp.keyWaitMs) }
         let n = poll(&fds, nfds_t(fds.count), Int32(wait))
         // EINTR (a resize or a stop signal) or a key: curses reads it now without waiting.
@@ -157,8 +171,14 @@ public final class ConsoleApp {
     /// Applies one event and hands its effects to the worker without waiting.
     func post(_ event: ConsoleEvent) {
         let (next, effects) = Console.reduce(state, event)
+        // A health check that found everything as it was changes nothing on screen: no frame for it.
+        let unchanged: Bool
+        switch event {
+        case .status, .reporting: unchanged = effects.isEmpty && next.daemonHealthy == state.daemonHealthy && next.reportingNote == state.reportingNote
+        default: unchanged = false
+        }
         state = next
-        needsDraw = true
+        if !unchanged { needsDraw = true }
         dispatch(effects)
         if opensReviewOnFirstCount, case let .reviewHead(head) = event {
             opensReviewOnFirstCount = false

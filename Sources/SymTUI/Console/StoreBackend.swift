@@ -16,6 +16,9 @@ final class StoreBackend: ConsoleBackend {
     private var announcedThrough: Int64
     /// Set when the daemon came back: the next wait reports a change, so every view is read again.
     private var recovered = false
+    /// A change line (or a reconnection) came since the last look for announcements: only then can there be new
+    /// events to announce, so an idle console sends no read for them.
+    private var unseenCommits = true
     /// A wallboard (`--readonly`): no change and no prefetch is ever sent; only reads (and pings).
     var readOnly = false
     /// What the console was given since the last change it was told about (see ShownPages).
@@ -62,8 +65,11 @@ final class StoreBackend: ConsoleBackend {
 
     /// Break-glass self-approvals by others on flows this user approves, since the last call.
     func announcements() -> [String] {
-        guard let events = try? read({ try $0.events(afterSeq: announcedThrough, limit: 1000, filter: AuditFilter()) }),
-              let last = events.last else { return [] }
+        guard unseenCommits, let events = try? read({ try $0.events(afterSeq: announcedThrough, limit: 1000, filter: AuditFilter()) })
+        else { return [] }
+        // A page of 1,000 may not be all: look again next time.
+        unseenCommits = events.count >= 1000
+        guard let last = events.last else { return [] }
         announcedThrough = last.seq
         return events.compactMap { e in
             guard e.type == .approve, e.data["self"]?.boolValue == true, e.actor != me.name, let flow = config.flow(named: e.flow ?? ""),
@@ -175,6 +181,7 @@ final class StoreBackend: ConsoleBackend {
 
     func waitForChange(timeoutMs: Int) -> Bool {
         var changed = recovered || reader.waitForChange(timeoutMs: timeoutMs)
+        if changed { unseenCommits = true }
         if changed, !recovered, let notice = (reader as? DaemonReader)?.takeNotice(), !shown.touched(by: notice) { changed = false }
         recovered = false
         if changed { shown.reset() }
