@@ -73,3 +73,13 @@ class ConsoleChangeFeedTests(ConsoleCase):
         self.ok("c", "approve", rid)
         text, t = self.tm.wait_for("b", lambda s: rid not in self.shown_ids(s), timeout=3)
         self.assertIsNotNone(t, f"#{rid}, approved by c after unrelated commits, is still in b's Review:\n{text}")
+
+    def test_a_break_glass_approval_by_another_approver_is_announced_on_an_idle_console(self):
+        # b's console sits idle (it reads the log for announcements only after a change line came); c's self-approval
+        # is that change, and b is told within the 5-second look.
+        self.open_review("b", rows=30)
+        rid = self.request("c", "selfnote", reason="prod is down")
+        self.ok("c", "approve", rid, "--reason", "incident 9")
+        text, t = self.tm.wait_for("b", lambda s: "break-glass" in s and f"#{rid}" in s, timeout=12, interval=0.2)
+        self.assertIsNotNone(t, f"b's console did not announce c's self-approval of #{rid}:\n{text}")
+        self.assertIn("incident 9", text)
