@@ -133,36 +133,50 @@ extension JSONValue {
     private static let hexDigits = Array("0123456789abcdef".utf8)
 
     /// A JSON string: `"` and `\` escaped, LF/CR/TAB as `\n` `\r` `\t`, other C0/C1 controls, DEL and
-    /// U+2028/U+2029 as `\u00xx`; everything else as is.
+    /// U+2028/U+2029 as `\u00xx`; everything else as is. Runs of bytes that need no escape are copied whole (every
+    /// answer of the daemon and every audit hash goes through here).
     static func writeString(_ s: String, into out: inout [UInt8]) {
+        var s = s
+        s.withUTF8 { writeString(utf8: $0, into: &out) }
+    }
+
+    private static func writeString(utf8 buf: UnsafeBufferPointer<UInt8>, into out: inout [UInt8]) {
         let hex = JSONValue.hexDigits
         func escape(_ value: UInt32) {
-            out.append(contentsOf: [0x5C, 0x75])  // \u
+            out.append(0x5C); out.append(0x75)  // \u
             for shift in stride(from: 12, through: 0, by: -4) { out.append(hex[Int((value >> UInt32(shift)) & 0xF)]) }
         }
         out.append(0x22)
-        var utf8 = s.utf8.makeIterator()
-        while let b = utf8.next() {
+        let n = buf.count
+        var run = 0, i = 0
+        func flush() { if i > run { out.append(contentsOf: UnsafeBufferPointer(rebasing: buf[run..<i])) } }
+        while i < n {
+            let b = buf[i]
+            // Plain: printable ASCII but `"` and `\`, and every byte of UTF-8 sequences but those that may start
+            // a C1 control (C2 80…C2 9F) or U+2028/U+2029 (E2 80 A8/A9). A Swift string is valid UTF-8.
+            if b >= 0x20 && b != 0x22 && b != 0x5C && b != 0x7F && b != 0xC2 && b != 0xE2 { i += 1; continue }
             switch b {
-            case 0x22: out.append(contentsOf: [0x5C, 0x22])
-            case 0x5C: out.append(contentsOf: [0x5C, 0x5C])
-            case 0x0A: out.append(contentsOf: [0x5C, 0x6E])
-            case 0x0D: out.append(contentsOf: [0x5C, 0x72])
-            case 0x09: out.append(contentsOf: [0x5C, 0x74])
-            case 0x00..<0x20, 0x7F: escape(UInt32(b))
             case 0xC2:
-                // U+0080…U+009F (C1 controls) are C2 80…C2 9F.
-                guard let b2 = utf8.next() else { out.append(b); break }
-                if (0x80...0x9F).contains(b2) { escape(UInt32(b2)) } else { out.append(b); out.append(b2) }
+                guard i + 1 < n, (0x80...0x9F).contains(buf[i + 1]) else { i += 1; continue }
+                flush(); escape(UInt32(buf[i + 1])); i += 2
             case 0xE2:
-                // U+2028 and U+2029 are E2 80 A8 and E2 80 A9.
-                guard let b2 = utf8.next() else { out.append(b); break }
-                // b2 is a continuation byte: it needs no escaping of its own.
-                guard b2 == 0x80, let b3 = utf8.next() else { out.append(b); out.append(b2); break }
-                if b3 == 0xA8 || b3 == 0xA9 { escape(b3 == 0xA8 ? 0x2028 : 0x2029) } else { out.append(contentsOf: [b, b2, b3]) }
-            default: out.append(b)
+                guard i + 2 < n, buf[i + 1] == 0x80, buf[i + 2] == 0xA8 || buf[i + 2] == 0xA9 else { i += 1; continue }
+                flush(); escape(buf[i + 2] == 0xA8 ? 0x2028 : 0x2029); i += 3
+            default:
+                flush()
+                switch b {
+                case 0x22: out.append(0x5C); out.append(0x22)
+                case 0x5C: out.append(0x5C); out.append(0x5C)
+                case 0x0A: out.append(0x5C); out.append(0x6E)
+                case 0x0D: out.append(0x5C); out.append(0x72)
+                case 0x09: out.append(0x5C); out.append(0x74)
+                default: escape(UInt32(b))   // other C0 controls and DEL
+                }
+                i += 1
             }
+            run = i
         }
+        flush()
         out.append(0x22)
     }
 }
