@@ -254,6 +254,12 @@ public struct JSON5Parser {
             pos = start
             throw fail("unexpected \(describe(bytes[start])): expected a value")
         }
+        // Plain integers (ids in change lines and answers) without building a String; 18 digits always fit.
+        if isInt, pos - digitsStart <= 18 {
+            var v: Int64 = 0
+            for i in digitsStart..<pos { v = v * 10 + Int64(bytes[i] &- 0x30) }
+            return .int(negative ? -v : v)
+        }
         var text = String(decoding: bytes[start..<pos], as: UTF8.self)
         if text.hasPrefix("+") { text.removeFirst() }
         if isInt, let v = Int64(text) { return .int(v) }

@@ -54,3 +54,25 @@ final class JSONStringTests: XCTestCase {
         XCTAssertThrowsError(try JSONValue.parse("\"never closed"))
     }
 }
+
+/// Integers are read without building a String when they have at most 18 digits; longer ones take the general path.
+final class JSONIntegerTests: XCTestCase {
+    func testIntegersOfEveryLengthReadAsTheirValue() throws {
+        var rng = SystemRandomNumberGenerator()
+        for digits in 1...19 {
+            for _ in 0..<200 {
+                var text = String(Int.random(in: 1...9, using: &rng))
+                for _ in 1..<digits { text += String(Int.random(in: 0...9, using: &rng)) }
+                for sign in ["", "-", "+"] {
+                    let expected: JSONValue = Int64(text).map { .int(sign == "-" ? -$0 : $0) } ?? .double(Double(sign + text)!)
+                    XCTAssertEqual(try JSONValue.parse("[" + sign + text + "]"), .array([expected]), sign + text)
+                }
+            }
+        }
+        XCTAssertEqual(try JSONValue.parse("-0"), .int(0))
+        XCTAssertEqual(try JSONValue.parse("9223372036854775807"), .int(Int64.max))
+        XCTAssertEqual(try JSONValue.parse("-9223372036854775808"), .int(Int64.min))
+        XCTAssertEqual(try JSONValue.parse("12.5"), .double(12.5))
+        XCTAssertEqual(try JSONValue.parse("1e3"), .double(1000))
+    }
+}
