@@ -252,6 +252,8 @@ public final class Daemon: @unchecked Sendable {
                     if onPostgres { throw StoreBackup.refusalOnPostgres }
                     answer = Wire.ok(try StoreBackup.run(to: path, caller: identity, config: engine.config, reads: reads).pairs)
                     log(.info, "backup of the store written to \(path) for \(identity.name)")
+                case let .auditCheckpoint(seq, hash, hmacsChecked):
+                    answer = Wire.ok(try AuditCheckpointCall.record(seq: seq, hash: hash, hmacsChecked: hmacsChecked, caller: identity, engine: engine))
                 case let .onCall(schedule, at):
                     switch engine.onCallAnswer(schedule: schedule, at: at) {
                     case let .success(pairs): answer = Wire.ok(pairs)

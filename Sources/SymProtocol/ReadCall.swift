@@ -186,6 +186,10 @@ public enum DaemonCall: Sendable, Equatable {
     /// A consistent copy of the store written by the daemon to `path` (absolute), verified, then renamed into place.
     /// Only root and members of `store_group` may ask; the file is written with the caller's file permissions.
     case backup(path: String)
+    /// Records the verified prefix of the audit chain (`symtui audit verify` after a clean check): the row at `seq`
+    /// must have `hash`; `hmacsChecked` says the events' signatures were checked too (a daemon that signs requires
+    /// it). Same callers as `backup`; the daemon signs it with its audit key (docs/audit.md, "Checkpoints").
+    case auditCheckpoint(seq: Int64, hash: String, hmacsChecked: Bool)
     /// Sends a test notification on one channel now and answers how it went (`symtui notify test`).
     case notifyTest(channel: String, to: String?)
     /// Who is on call on one schedule (or all) at a time (`symtui oncall`).
@@ -217,6 +221,18 @@ public enum DaemonCall: Sendable, Equatable {
                 throw CommandError.invalid("a backup needs \"path\", an absolute file name")
             }
             return .backup(path: path)
+        case "audit_checkpoint":
+            for (k, _) in json.objectValue! where !["event", "v", "seq", "hash", "hmacs_checked"].contains(k) {
+                throw CommandError.invalid("unknown key \"\(SafeText.display(k))\" in an audit_checkpoint")
+            }
+            guard let seq = json["seq"]?.intValue, seq >= 1 else { throw CommandError.invalid("an audit_checkpoint needs \"seq\", a seq (1 or more)") }
+            guard let hash = json["hash"]?.stringValue, hash.utf8.count == 64,
+                  hash.utf8.allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x61 && $0 <= 0x66) }) else {
+                throw CommandError.invalid("an audit_checkpoint needs \"hash\", 64 lowercase hex digits")
+            }
+            let checked = json["hmacs_checked"]
+            guard checked == nil || checked?.boolValue != nil else { throw CommandError.invalid("\"hmacs_checked\" must be true or false") }
+            return .auditCheckpoint(seq: seq, hash: hash, hmacsChecked: checked?.boolValue ?? false)
         case "oncall":
             for (k, _) in json.objectValue! where !["event", "v", "schedule", "at"].contains(k) {
                 throw CommandError.invalid("unknown key \"\(SafeText.display(k))\" in an oncall call")
@@ -245,6 +261,8 @@ public enum DaemonCall: Sendable, Equatable {
         case let .read(r): return r.json
         case let .prefetch(flow, field): return .obj([("event", .string("prefetch")), ("flow", .string(flow)), ("field", .string(field))])
         case let .backup(path): return .obj([("event", .string("backup")), ("path", .string(path))])
+        case let .auditCheckpoint(seq, hash, hmacsChecked):
+            return .obj([("event", .string("audit_checkpoint")), ("seq", .int(seq)), ("hash", .string(hash)), ("hmacs_checked", .bool(hmacsChecked))])
         case let .onCall(schedule, at): return .obj([("event", .string("oncall")), ("schedule", .str(schedule)), ("at", .str(at))])
         case let .notifyTest(channel, to): return .obj([("event", .string("notify_test")), ("channel", .string(channel)), ("to", .str(to))])
         case .ping: return .obj([("event", .string("ping"))])

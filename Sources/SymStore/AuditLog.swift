@@ -18,6 +18,9 @@ public struct AuditProblem: Sendable, Equatable, CustomStringConvertible {
         case unsigned
         /// `verify --key`: the hmac does not match the event's hash under the key: rewritten, or another key.
         case badSignature = "bad signature"
+        /// The stored checkpoint of the verified prefix is damaged, unsigned though a key was given, or not signed
+        /// with the key (docs/audit.md, "Checkpoints").
+        case badCheckpoint = "bad checkpoint"
     }
 
     public var seq: Int64

@@ -10,7 +10,8 @@ import SymStore
 enum AuditCommands {
     static var specs: [SubcommandSpec] { [
         SubcommandSpec(words: ["audit", "verify"], summary: "check the audit chain (seq, hashes, links); exit 65 at the first bad event",
-                    options: [.value("since", "SEQ", "check only the events from SEQ on, linked to the stored hash of SEQ-1 (a daily check of what is new)"),
+                    options: [.value("since", "SEQ", "check only the events from SEQ on, linked to the stored hash of SEQ-1; the checkpoint is neither used nor moved"),
+                              .flag("full", "check every event from seq 1, ignoring the stored checkpoint (then record a new one)"),
                               .value("against", "FILE", "also compare with an earlier JSONL export or a jsonl destination's file"),
                               .value("key", "FILE", "also check each event's hmac with the daemon's key (reporting.hmac_key_file)")],
                     details: """
@@ -21,6 +22,14 @@ enum AuditCommands {
                     without an hmac after signed ones, or none signed at all). --against and --key work together: an
                     event's hmac is a signature of its hash, not part of what is hashed. A store that does not exist is an
                     error (exit 66), never "ok".
+                    Checkpoints: when the store file can be read (root, store_group), a clean verify asks the running daemon
+                    to record the verified prefix (seq, its hash, the time; signed with reporting.hmac_key_file when the daemon
+                    has one), and the next verify starts after it: it checks the checkpoint's signature (with --key) and
+                    that the row at its seq still has that hash, then only the new events, and says which range it checked.
+                    'bad checkpoint' (exit 65): the stored checkpoint is damaged, unsigned though --key was given, or not
+                    signed with that key. A daemon that signs records a checkpoint only after a verify with --key; without
+                    --key a signed checkpoint cannot be checked and is not used. An edit before the checkpoint is only found
+                    by --full, which verifies from seq 1 and then records a new checkpoint.
                     """,
                     run: verify),
         SubcommandSpec(words: ["audit", "export"], summary: "write audit events to stdout as JSON Lines or CSV",
@@ -53,13 +62,27 @@ enum AuditCommands {
         do { key = try a.value("key").map { try AuditKey.load(path: c.absolute($0), private: false) } } catch let e as AuditKeyError {
             throw CommandError(e.exitCode, e.message)
         }
-        var since: Int64 = 1
+        var since: Int64?
         if let text = a.value("since") {
             guard let n = Int64(text), n >= 1 else { throw UsageError(message: "--since: '\(SafeText.display(text))' is not a seq (1 or more)") }
             since = n
         }
+        let full = a.flag("full")
+        if full && since != nil { throw UsageError(message: "--full and --since: give one or the other (--full is --since 1 without the checkpoint)") }
+        // Where to start: --since as given; else after the stored checkpoint of the verified prefix, once it checks out.
+        var from = since ?? 1
+        var used: AuditCheckpoint?
+        var notes: [String] = []
+        if since == nil, !full, let file = store as? Store {
+            switch try AuditVerifier.checkpointStart(store: file, key: key) {
+            case let .full(note): notes += note.map { [$0] } ?? []
+            case let .after(checkpoint): used = checkpoint; from = checkpoint.seq + 1
+            case let .problem(p):
+                return try report(p, checked: 0, headSeq: 0, headHash: AuditEvent.genesisHash, from: 1, c)
+            }
+        }
         let verifier = AuditVerifier(store: store, key: key)
-        var result = try verifier.verify(since: since)
+        var result = try verifier.verify(since: from)
         var against: (file: String, checked: Int64)?
         if result.ok, let file = a.value("against") {
             let path = c.absolute(file)
@@ -71,22 +94,65 @@ enum AuditCommands {
                 if compared.ok { against = (file, compared.checked) } else { result.problem = compared.problem }
             } catch let e as StoreError { throw CommandError(ExitCode.dataErr, e.message) }
         }
+        if let p = result.problem { return try report(p, checked: result.checked, headSeq: result.headSeq, headHash: result.headHash, from: from, c) }
+        // The whole prefix is now verified (from seq 1, or from a checkpoint that checked out): the daemon records it.
+        var recorded: AuditCheckpoint?
+        if store is Store, from == 1 || used != nil, result.headSeq > (used?.seq ?? 0) {
+            let outcome = recordCheckpoint(seq: result.headSeq, hash: result.headHash, hmacsChecked: key != nil, c)
+            recorded = outcome.checkpoint
+            if let why = outcome.note { notes.append(why) }
+        }
+        for note in notes where !c.json { FileHandle.standardError.write(Data("symtui: \(SafeText.display(note))\n".utf8)) }
         if c.json {
-            var pairs: [(String, JSONValue?)] = [("ok", .bool(result.ok)), ("checked", .int(result.checked)),
-                                                 ("head_seq", .int(result.headSeq)), ("head_hash", .string(result.headHash))]
+            var pairs: [(String, JSONValue?)] = [("ok", .bool(true)), ("checked", .int(result.checked)), ("from_seq", .int(from)),
+                                                 ("head_seq", .int(result.headSeq)), ("head_hash", .string(result.headHash)),
+                                                 ("checkpoint", used.map(checkpointJSON) ?? .null),
+                                                 ("checkpoint_recorded", recorded.map(checkpointJSON) ?? .null),
+                                                 ("notes", .array(notes.map(JSONValue.string)))]
             if let against { pairs += [("against", .string(against.file)), ("against_checked", .int(against.checked))] }
             if key != nil { pairs.append(("signed_from", result.signedFrom.map(JSONValue.int) ?? .null)) }
-            if let p = result.problem {
-                pairs += [("seq", .int(p.seq)), ("problem", .string(p.kind.rawValue)), ("detail", .string(p.detail))]
-            }
             Output.json(.obj(pairs))
-            return result.ok ? ExitCode.ok : ExitCode.dataErr
+            return ExitCode.ok
         }
-        if let p = result.problem { throw CommandError(ExitCode.dataErr, p.description) }
+        let range = result.checked == 0 ? "nothing after seq \(from - 1)" : "seq \(from)…\(result.headSeq)"
+        let before = used.map { "; seq 1…\($0.seq) verified before (checkpoint recorded \(Timestamp.format($0.time)))" } ?? ""
         let compared = against.map { "; the \($0.checked) events of \(SafeText.display($0.file)) match" } ?? ""
-        let signed = result.signedFrom.map { $0 == 1 ? "; every event signed" : "; signed from seq \($0) on" } ?? ""
-        Output.print("ok: \(result.checked) events, head seq \(result.headSeq) hash \(result.headHash)\(compared)\(signed)")
+        let signed = result.signedFrom.map { $0 == from ? "; every event signed" : "; signed from seq \($0) on" } ?? ""
+        let saved = recorded.map { "; checkpoint recorded at seq \($0.seq)" + ($0.hmac == nil ? " (unsigned: the daemon has no key)" : " (signed)") } ?? ""
+        Output.print("ok: \(result.checked) events (\(range))\(before), head seq \(result.headSeq) hash \(result.headHash)\(compared)\(signed)\(saved)")
         return ExitCode.ok
+    }
+
+    /// A verification that found a problem: `--json` prints it and exits 65, else the error is thrown (65).
+    private static func report(_ p: AuditProblem, checked: Int64, headSeq: Int64, headHash: String, from: Int64, _ c: CLIContext) throws -> Int32 {
+        if c.json {
+            Output.json(.obj([("ok", .bool(false)), ("checked", .int(checked)), ("from_seq", .int(from)),
+                              ("head_seq", .int(headSeq)), ("head_hash", .string(headHash)),
+                              ("seq", .int(p.seq)), ("problem", .string(p.kind.rawValue)), ("detail", .string(p.detail))]))
+            return ExitCode.dataErr
+        }
+        throw CommandError(ExitCode.dataErr, p.description)
+    }
+
+    private static func checkpointJSON(_ c: AuditCheckpoint) -> JSONValue {
+        .obj([("seq", .int(c.seq)), ("hash", .string(c.hash)), ("time", .string(Timestamp.format(c.time))), ("signed", .bool(c.hmac != nil))])
+    }
+
+    /// Asks the running daemon to record the verified prefix; why not, when it is not recorded (no daemon, a refusal).
+    private static func recordCheckpoint(seq: Int64, hash: String, hmacsChecked: Bool, _ c: CLIContext) -> (checkpoint: AuditCheckpoint?, note: String?) {
+        guard let socket = try? c.socketPath(), let client = DaemonClient.connectIfRunning(socketPath: socket) else {
+            return (nil, "no checkpoint recorded: the daemon is not running (the next verify checks from seq 1 again)")
+        }
+        do {
+            let reply = try client.send(.auditCheckpoint(seq: seq, hash: hash, hmacsChecked: hmacsChecked))
+            if let refusal = Wire.refusal(in: reply) { return (nil, refusal.message) }
+            guard let text = reply["checkpoint"]?.compact, let checkpoint = AuditCheckpoint.parse(text) else {
+                return (nil, "no checkpoint recorded: the daemon's answer has none")
+            }
+            return (checkpoint, nil)
+        } catch {
+            return (nil, "no checkpoint recorded: \(error)")
+        }
     }
 
     // MARK: export
