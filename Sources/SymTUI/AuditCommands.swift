@@ -22,6 +22,7 @@ enum AuditCommands {
                     without an hmac after signed ones, or none signed at all). --against and --key work together: an
                     event's hmac is a signature of its hash, not part of what is hashed. A store that does not exist is an
                     error (exit 66), never "ok".
+
                     Checkpoints: when the store file can be read (root, store_group), a clean verify asks the running daemon
                     to record the verified prefix (seq, its hash, the time; signed with reporting.hmac_key_file when the daemon
                     has one), and the next verify starts after it: it checks the checkpoint's signature (with --key) and
