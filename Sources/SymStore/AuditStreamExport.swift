@@ -10,9 +10,11 @@ import SymModel
 
 extension Store {
     /// Writes every event that passes `filter`, oldest first, in `format` (CSV with its header), handing the bytes to
-    /// `emit` in chunks of about 1 MiB.
+    /// `emit` in chunks of about 1 MiB. A span of `parallelFrom` seqs or more (without a request filter) is formatted
+    /// on `workers` threads in chunks of `chunkSeqs`, written in order (AuditParallelExport.swift): the same bytes.
     public func exportEvents(_ filter: AuditFilter, format: AuditExport.Format,
-                             emit: (UnsafeBufferPointer<UInt8>) throws -> Void) throws {
+                             workers: Int = ProcessInfo.processInfo.activeProcessorCount, parallelFrom: Int64 = 200_000,
+                             chunkSeqs: Int64 = 20_000, emit: (UnsafeBufferPointer<UInt8>) throws -> Void) throws {
         var writer = ExportWriter(format: format)
         if format == .csv { writer.out += AuditExport.csvHeader.utf8 }
         var clauses: [String] = []
@@ -24,6 +26,14 @@ extension Store {
         // Pages of 100,000 rows: no read snapshot is held for the whole export (the daemon's WAL can be checkpointed).
         let page: Int64 = 100_000
         var after: Int64 = 0
+        if filter.requestId == nil {
+            if !writer.out.isEmpty {
+                try writer.out.withUnsafeBufferPointer { try emit($0) }
+                writer.out.removeAll(keepingCapacity: true)
+            }
+            after = try exportInRanges(clauses: clauses, values: values, format: format, workers: workers, parallelFrom: parallelFrom,
+                                       chunkSeqs: chunkSeqs, emit: emit)
+        }
         while true {
             var rows: Int64 = 0
             try db.query(sql, [.int(after)] + values + [.int(page)], layout: EventColumns.self) { s, c in
