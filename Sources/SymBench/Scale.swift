@@ -33,23 +33,19 @@ func scaleSite(root: String, requests: Int, events: Int) throws -> BenchSite {
     }
     log("scale: \(requests) requests in \(fmt(elapsedSeconds(since: started), 1)) s")
     let perRequest = max(1, events / max(1, requests))
-    var e = 0
-    while e < events {
-        let end = min(events, e + batch)
-        try store.write { tx in
-            for j in e..<end {
-                let rid = Int64(j / perRequest + 1)
-                let type: EventType = j % perRequest == 0 ? .request : (j % perRequest == 1 ? .approve : .notify)
-                let draft = EventDraft(type: type, requestId: rid, flow: "access", target: "db", requester: "user\(Int(rid) % 997)",
-                                       actor: type == .approve ? "alice" : "system", reason: "ticket OPS-\(rid)",
-                                       data: .object([("duration_seconds", .int(3600)), ("step", .int(Int64(j % perRequest)))]))
-                // Spread over the last ~12 days, oldest first.
-                try tx.append(draft, at: now.addingTimeInterval(-Double(events - j) * 0.1))
-            }
-        }
-        e = end
-        if e % 1_000_000 == 0 { log("scale: \(e) events, \(fmt(elapsedSeconds(since: started), 1)) s") }
+    // Straight inserts with real hashes (FixtureChain: no journal while building, ids made from the seq).
+    let chain = try FixtureChain(store: store)
+    let nowMs = FixtureChain.millis(now)
+    for j in 0..<events {
+        let rid = Int64(j / perRequest + 1)
+        let type: EventType = j % perRequest == 0 ? .request : (j % perRequest == 1 ? .approve : .notify)
+        // Spread over the last ~12 days, oldest first.
+        try chain.append(type: type, requestId: rid, flow: "access", target: "db", requester: "user\(Int(rid) % 997)",
+                         actor: type == .approve ? "alice" : "system", reason: "ticket OPS-\(rid)",
+                         data: "{\"duration_seconds\":3600,\"step\":\(j % perRequest)}", timeMs: nowMs - Int64(events - j) * 100)
+        if (j + 1) % 1_000_000 == 0 { log("scale: \(j + 1) events, \(fmt(elapsedSeconds(since: started), 1)) s") }
     }
+    try chain.finish()
     try store.db.execute("PRAGMA synchronous=FULL")
     try store.db.execute("ANALYZE")
     try store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")

@@ -144,13 +144,19 @@ public final class ChainHashBuilder {
     public func matches(_ hex: Column) -> Bool {
         guard let hex, hex.count == 64 else { return false }
         let p = UnsafeBufferPointer(start: UnsafePointer(buffer), count: count)
-        let digest = SHA256.accelerated
-            ? [UInt8](unsafeUninitializedCapacity: 32) { out, n in csha256_digest(p.baseAddress!, p.count, out.baseAddress!); n = 32 }
-            : SHA256.digest(p)
-        let digits: StaticString = "0123456789abcdef"
-        return digits.withUTF8Buffer { hx in
-            for i in 0..<32 where hex[2 * i] != hx[Int(digest[i] >> 4)] || hex[2 * i + 1] != hx[Int(digest[i] & 15)] { return false }
-            return true
+        // The digest on the stack: no array per event on the accelerated path.
+        return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 32) { out in
+            if SHA256.accelerated {
+                csha256_digest(p.baseAddress!, p.count, out.baseAddress!)
+            } else {
+                let d = SHA256.digest(p)
+                for i in 0..<32 { out[i] = d[i] }
+            }
+            let digits: StaticString = "0123456789abcdef"
+            return digits.withUTF8Buffer { hx in
+                for i in 0..<32 where hex[2 * i] != hx[Int(out[i] >> 4)] || hex[2 * i + 1] != hx[Int(out[i] & 15)] { return false }
+                return true
+            }
         }
     }
 }

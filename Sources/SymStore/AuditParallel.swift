@@ -51,6 +51,7 @@ extension AuditVerifier {
         DispatchQueue.concurrentPerform(iterations: min(workers, ranges.count)) { _ in
             do {
                 let reader = try Store.openReadOnly(path: path)
+                reader.mapForScans()
                 while true {
                     let i = next.wrappingAdd(1, ordering: .relaxed).oldValue
                     guard i < ranges.count else { return }
