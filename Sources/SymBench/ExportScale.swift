@@ -27,7 +27,26 @@ func measureExportScale(root: String, report: Report, events: Int) throws {
     // The fixture the verify figure just built (or reused); its config is written beside it.
     let store = try bigEventStore(root: root, events: events)
     let site = try BenchSite(root: root, name: (store as NSString).deletingLastPathComponent.components(separatedBy: "/").last!, keepStore: true)
-    guard try Store.openReadOnly(path: site.storePath).lastSeq() == Int64(events) else { throw StoreError("the fixture changed under the bench") }
+    let reader = try Store.openReadOnly(path: site.storePath)
+    guard try reader.lastSeq() == Int64(events) else { throw StoreError("the fixture changed under the bench") }
+    // In process, to /dev/null, the same export on one thread and on every core (what the parallel chunks buy, same run).
+    let null = open("/dev/null", O_WRONLY | O_CLOEXEC)
+    defer { close(null) }
+    for format in [AuditExport.Format.jsonl, .csv] {
+        var rates: [Int: Double] = [:]
+        for workers in [1, ProcessInfo.processInfo.activeProcessorCount] {
+            var bytes = 0
+            let t = monoNanos()
+            try reader.exportEvents(AuditFilter(), format: format, workers: workers) { chunk in
+                bytes += chunk.count
+                _ = write(null, chunk.baseAddress, chunk.count)
+            }
+            rates[workers] = Double(bytes) / elapsedSeconds(since: t) / 1e6
+        }
+        let all = ProcessInfo.processInfo.activeProcessorCount
+        report.detail("audit export \(format.rawValue) in process to /dev/null: one thread \(fmt(rates[1]!, 0)) MB/s, \(all) threads "
+                      + "\(fmt(rates[all]!, 0)) MB/s (× \(fmt(rates[all]! / rates[1]!, 2)))")
+    }
     for format in ["jsonl", "csv"] {
         let file = site.dir + "/export." + format
         defer { try? FileManager.default.removeItem(atPath: file) }
