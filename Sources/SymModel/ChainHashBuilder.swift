@@ -53,7 +53,7 @@ public final class ChainHashBuilder {
 
     /// `p` needs nothing done: every byte 0x20…0x7E and, when `inString`, neither `"` nor `\`. Eight bytes at a time
     /// (exact tests for "some byte is below 0x20 / has the top bit / is 0x7F, 0x22 or 0x5C"), the tail byte by byte.
-    @inline(__always) private static func plain(_ p: UnsafeBufferPointer<UInt8>, inString: Bool) -> Bool {
+    @inline(__always) public static func plain(_ p: UnsafeBufferPointer<UInt8>, inString: Bool) -> Bool {
         guard let base = p.baseAddress else { return true }
         let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080
         @inline(__always) func hasZero(_ v: UInt64) -> Bool { (v &- ones) & ~v & highs != 0 }

@@ -64,14 +64,33 @@ struct ExportWriter {
         out.reserveCapacity((1 << 20) + 64 * 1024)
     }
 
-    /// Every byte is printable ASCII (and, for a JSON string, neither `"` nor `\`).
-    private static func plain(_ p: UnsafeBufferPointer<UInt8>?, json: Bool) -> Bool {
+    /// Every byte is printable ASCII (and, for a JSON string, neither `"` nor `\`); eight bytes at a time.
+    @inline(__always) private static func plain(_ p: UnsafeBufferPointer<UInt8>?, json: Bool) -> Bool {
         guard let p else { return true }
-        for b in p {
-            if b < 0x20 || b > 0x7E { return false }
-            if json && (b == 0x22 || b == 0x5C) { return false }
-        }
+        return ChainHashBuilder.plain(p, inString: json)
+    }
+
+    /// The type of the row before, when it was a known type: most rows repeat a handful of types.
+    private var lastType: [UInt8] = []
+
+    private mutating func knownType(_ p: UnsafeBufferPointer<UInt8>?) -> Bool {
+        guard let p else { return false }
+        if p.count == lastType.count && lastType.withUnsafeBufferPointer({ memcmp($0.baseAddress!, p.baseAddress!, p.count) == 0 }) { return true }
+        guard ExportWriter.knownTypes.contains(String(decoding: p, as: UTF8.self)) else { return false }
+        lastType = Array(p)
         return true
+    }
+
+    /// The decimal digits of `v`, written in place (no String).
+    private mutating func integer(_ v: Int64) {
+        if v >= 0 && v < 10 { out.append(UInt8(48 + v)); return }
+        if v < 0 { out.append(UInt8(ascii: "-")) }
+        var magnitude = v.magnitude
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { digits in
+            var n = 0
+            repeat { digits[n] = UInt8(48 + magnitude % 10); magnitude /= 10; n += 1 } while magnitude > 0
+            for i in stride(from: n - 1, through: 0, by: -1) { out.append(digits[i]) }
+        }
     }
 
     mutating func row(_ s: Statement, _ c: EventColumns) {
@@ -79,9 +98,11 @@ struct ExportWriter {
         let requester = s.bytes(c.requester), actor = s.bytes(c.actor), reason = s.bytes(c.reason), data = s.bytes(c.data)
         let prev = s.bytes(c.prevHash), hash = s.bytes(c.hash), hmac = s.bytes(c.hmac)
         let json = format == .jsonl
-        let fast = [id, type, flow, target, requester, actor, reason, prev, hash, hmac].allSatisfy { ExportWriter.plain($0, json: json) }
-            && ExportWriter.plain(data, json: false) && data.map(CanonicalJSONCheck.isCanonical) ?? false
-            && type.map { ExportWriter.knownTypes.contains(String(decoding: $0, as: UTF8.self)) } ?? false
+        let plain = ExportWriter.plain(id, json: json) && ExportWriter.plain(type, json: json) && ExportWriter.plain(flow, json: json)
+            && ExportWriter.plain(target, json: json) && ExportWriter.plain(requester, json: json) && ExportWriter.plain(actor, json: json)
+            && ExportWriter.plain(reason, json: json) && ExportWriter.plain(prev, json: json) && ExportWriter.plain(hash, json: json)
+            && ExportWriter.plain(hmac, json: json)
+        let fast = plain && ExportWriter.plain(data, json: false) && data.map(CanonicalJSONCheck.isCanonical) ?? false && knownType(type)
         guard fast else {
             let e = Store.decodeEvent(s, c)
             out += (json ? AuditExport.jsonlLine(e) + "\n" : AuditExport.csvRecord(e)).utf8
@@ -100,11 +121,11 @@ struct ExportWriter {
                 out.append(0x22); out.append(contentsOf: p); out.append(0x22)
             }
             out.append(UInt8(ascii: "{"))
-            key("seq", first: true); out += String(seq).utf8
+            key("seq", first: true); integer(seq)
             key("id"); string(id, nullable: false)
             key("time"); out.append(0x22); timeText(time); out.append(0x22)
             key("type"); string(type, nullable: false)
-            key("request_id"); if let requestId { out += String(requestId).utf8 } else { out += "null".utf8 }
+            key("request_id"); if let requestId { integer(requestId) } else { out += "null".utf8 }
             key("flow"); string(flow, nullable: true)
             key("target"); string(target, nullable: true)
             key("requester"); string(requester, nullable: true)
@@ -133,7 +154,7 @@ struct ExportWriter {
                 if !first { out.append(UInt8(ascii: ",")) }
                 guard let v else { return }
                 if v < 0 { out.append(UInt8(ascii: "'")) }   // "-…" is made inert like any cell starting with '-'
-                out += String(v).utf8
+                integer(v)
             }
             number(seq, first: true)
             cell(id)
