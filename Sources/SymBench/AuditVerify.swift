@@ -62,8 +62,10 @@ func measureAuditVerify(root: String, report: Report, events: Int = 50_000, roun
 func measureAuditVerifyScale(root: String, report: Report, events: Int) throws {
     log("audit verify at scale: \(events) events (built once under \(root)/events-10m)")
     let built = monoNanos()
+    let builtCPU = processCPUSeconds()
     let path = try bigEventStore(root: root, events: events)
-    report.detail("audit verify at scale: fixture of \(events) events ready in \(fmt(elapsedSeconds(since: built), 1)) s")
+    report.detail("audit verify at scale: fixture of \(events) events ready in \(fmt(elapsedSeconds(since: built), 1)) s "
+                  + "(\(fmt(processCPUSeconds() - builtCPU, 1)) s of CPU; 0 when it was kept from an earlier run)")
     let store = try Store.openReadOnly(path: path)
     func cpuSeconds() -> Double {
         var u = rusage()

@@ -21,6 +21,13 @@ private func timedToFile(_ path: String, _ args: [String], output: String) throw
     return elapsedSeconds(since: start)
 }
 
+/// CPU time of this process (every thread), user + system, in seconds.
+func processCPUSeconds() -> Double {
+    var u = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &u)
+    return Double(u.ru_utime.tv_sec + u.ru_stime.tv_sec) + Double(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6
+}
+
 /// `symtui audit export` of the big fixture (JSONL and CSV, from the store file as root does it) against `cat` of the
 /// exported file to /dev/null in the same run.
 func measureExportScale(root: String, report: Report, events: Int) throws {
@@ -33,19 +40,21 @@ func measureExportScale(root: String, report: Report, events: Int) throws {
     let null = open("/dev/null", O_WRONLY | O_CLOEXEC)
     defer { close(null) }
     for format in [AuditExport.Format.jsonl, .csv] {
-        var rates: [Int: Double] = [:]
+        var rates: [Int: (wall: Double, cpu: Double)] = [:]
         for workers in [1, ProcessInfo.processInfo.activeProcessorCount] {
             var bytes = 0
             let t = monoNanos()
+            let cpu0 = processCPUSeconds()
             try reader.exportEvents(AuditFilter(), format: format, workers: workers) { chunk in
                 bytes += chunk.count
                 _ = write(null, chunk.baseAddress, chunk.count)
             }
-            rates[workers] = Double(bytes) / elapsedSeconds(since: t) / 1e6
+            rates[workers] = (Double(bytes) / elapsedSeconds(since: t) / 1e6, Double(bytes) / (processCPUSeconds() - cpu0) / 1e6)
         }
         let all = ProcessInfo.processInfo.activeProcessorCount
-        report.detail("audit export \(format.rawValue) in process to /dev/null: one thread \(fmt(rates[1]!, 0)) MB/s, \(all) threads "
-                      + "\(fmt(rates[all]!, 0)) MB/s (× \(fmt(rates[all]! / rates[1]!, 2)))")
+        report.detail("audit export \(format.rawValue) in process to /dev/null: one thread \(fmt(rates[1]!.wall, 0)) MB/s wall "
+                      + "(\(fmt(rates[1]!.cpu, 0)) MB per CPU-second), \(all) threads \(fmt(rates[all]!.wall, 0)) MB/s wall "
+                      + "(\(fmt(rates[all]!.cpu, 0)) MB per CPU-second; × \(fmt(rates[all]!.wall / rates[1]!.wall, 2)) wall)")
     }
     for format in ["jsonl", "csv"] {
         let file = site.dir + "/export." + format
