@@ -43,6 +43,8 @@ public final class Engine: @unchecked Sendable {
     /// Runs flows' handlers; nil disables them (flows with an `implementation` then run none).
     public var handlers: HandlerRunner?
     let hookQueue = DispatchQueue(label: "symtui.handlers", attributes: .concurrent)
+    /// Where the reminder and escalation-tier sweeps got to (Notifications/NotificationQueue.swift).
+    let noticeMarks = NoticeSweepMarks()
 
     /// An engine writing through `store`'s connection (wrapped in a `StoreWriter`; nothing else should use it).
     public convenience init(config: Config, store: Store, now: @escaping @Sendable () -> Date = { Date() }) {

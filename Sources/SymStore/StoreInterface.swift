@@ -38,6 +38,8 @@ public protocol StoreReading {
     func nextDueTime(host: String?) throws -> Date?
     /// True when `requester` holds (or is being given) another grant of `target` through one of `flows`.
     func holdsOtherGrant(requester: String, flows: [String], target: String, excluding id: Int64) throws -> Bool
+    /// Pending requests that crossed an age threshold within a window of time (reminders, escalation tiers).
+    func pendingReachingAge(_ query: PendingAgeQuery) throws -> [AccessRequest]
 
     // review queues
     /// Pending requests that may be in `user`'s review queue, newest first (see `Store.reviewCandidates`).
@@ -147,6 +149,7 @@ extension StoreTransaction: StoreWriting {
     public func holdsOtherGrant(requester: String, flows: [String], target: String, excluding id: Int64) throws -> Bool {
         try store.holdsOtherGrant(requester: requester, flows: flows, target: target, excluding: id)
     }
+    public func pendingReachingAge(_ query: PendingAgeQuery) throws -> [AccessRequest] { try store.pendingReachingAge(query) }
     public func reviewCandidates(user: String, groups: [String], flows: [String], selfFlows: [String],
                                  eligibleFlows: [String], stepFlows: [String]) throws -> [ReviewCandidate] {
         try store.reviewCandidates(user: user, groups: groups, flows: flows, selfFlows: selfFlows,

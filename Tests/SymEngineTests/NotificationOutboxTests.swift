@@ -109,6 +109,62 @@ final class NotificationOutboxTests: XCTestCase {
         XCTAssertEqual(try h.events(r).filter { $0 == .notify }.count, 3)
     }
 
+    /// `count` pending requests of flow `access` by rita, made now, written in one transaction (faster than commands).
+    func pendingRequests(_ h: EngineHarness, count: Int) throws -> [AccessRequest] {
+        let now = h.clock.now
+        return try h.store.writer.write { tx in
+            try (0..<count).map { _ in
+                try tx.insert(AccessRequest(flow: "access", target: "db", targetLabel: nil, requester: "rita", durationSeconds: 3600,
+                                            createdAt: now, requestExpiresAt: now.addingTimeInterval(86_400)))
+            }
+        }
+    }
+
+    func testTheNewestOfMoreThanAThousandPendingRequestsGetsItsReminder() throws {
+        let (h, base) = try harness()
+        var config = base
+        config.flows[0].reminder = TimeSpan(seconds: 600)
+        h.engine.reload(config)
+        let pending = try pendingRequests(h, count: 1_001)
+        h.clock.advance(601)
+        XCTAssertEqual(try h.engine.queueDueNotices(), 1_001)
+        let newest = try XCTUnwrap(pending.last)
+        XCTAssertEqual(try h.store.notifications(requestId: newest.id).filter { $0.kind == "reminder" }.map(\.dedup), ["1", "1", "1"])
+        XCTAssertEqual(try h.engine.queueDueNotices(), 0, "nothing new: no reminder is queued twice")
+        h.clock.advance(600)
+        XCTAssertEqual(try h.engine.queueDueNotices(), 1_001, "the second period reaches every one of them again")
+    }
+
+    func testTheNewestOfMoreThanAThousandPendingRequestsIsForwardedByItsTier() throws {
+        let (h, base) = try harness()
+        var config = base
+        config.flows[0].escalation = [EscalationTier(after: TimeSpan(seconds: 900), approvers: Approvers(users: ["sam"]))]
+        h.engine.reload(config)
+        let pending = try pendingRequests(h, count: 1_001)
+        h.clock.advance(901)
+        _ = try h.engine.queueDueNotices()
+        let newest = try XCTUnwrap(pending.last)
+        XCTAssertEqual(try h.store.events(requestId: newest.id).filter { $0.type == .requestForward }.count, 1)
+        XCTAssertEqual(try h.store.request(id: newest.id)?.routing?.approvers.users.contains("sam"), true)
+    }
+
+    func testARequestMadeAfterASweepGetsItsReminderInALaterSweep() throws {
+        let (h, base) = try harness()
+        var config = base
+        config.flows[0].reminder = TimeSpan(seconds: 600)
+        h.engine.reload(config)
+        let first = try h.request(by: h.rita)
+        h.clock.advance(601)
+        XCTAssertEqual(try h.engine.queueDueNotices(), 1)
+        let second = try h.request(by: h.rita)
+        h.clock.advance(300)
+        XCTAssertEqual(try h.engine.queueDueNotices(), 0)
+        h.clock.advance(301)
+        XCTAssertEqual(try h.engine.queueDueNotices(), 2, "the second's first reminder and the first's second")
+        XCTAssertEqual(try h.store.notifications(requestId: second.id).filter { $0.kind == "reminder" }.map(\.dedup), ["1", "1", "1"])
+        XCTAssertEqual(Set(try h.store.notifications(requestId: first.id).filter { $0.kind == "reminder" }.map(\.dedup)), ["1", "2"])
+    }
+
     func testTheExpiryWarningIsQueuedOnceForTheRequester() throws {
         let (h, _) = try harness()
         let g = try h.activeGrant(duration: "1h")

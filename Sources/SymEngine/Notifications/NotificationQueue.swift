@@ -55,11 +55,19 @@ extension Engine {
     /// (`forward`). Runs whether or not any channel is configured. Returns how many tiers were reached.
     func forwardDue(config: Config, at t: Date, onCall: [String: [String]]) throws -> Int {
         var reached = 0
+        var marks: [String] = []
         for flow in config.flows where !flow.escalation.isEmpty {
-            var q = RequestQuery(states: [.pending], limit: 1000)
-            q.flow = flow.name
-            q.newestFirst = false
-            let pending = try store.read { try $0.requests(q) }.filter { !Notices.tiersDue($0, flow: flow, forwarded: 0, now: t).isEmpty }
+            // Only the requests that reached a tier's age since the last sweep (all, on the first): one window per tier.
+            var ids = Set<Int64>()
+            var pending: [AccessRequest] = []
+            for tier in flow.escalation {
+                let mark = NoticeSweepMarks.key("forward", flow: flow.name, age: tier.after.seconds, every: nil)
+                marks.append(mark)
+                let found = try pendingReachingAge(PendingAgeQuery(flow: flow.name, age: tier.after.seconds,
+                                                                   since: noticeMarks.since(mark, now: t), now: t))
+                for r in found where ids.insert(r.id).inserted { pending.append(r) }
+            }
+            pending.sort { $0.id < $1.id }
             for r in pending {
                 reached += try store.write { tx -> Int in
                     // Read again in the transaction: decided meanwhile, or forwarded by an earlier pass, it is left alone.
@@ -87,8 +95,21 @@ extension Engine {
                 }
             }
         }
+        noticeMarks.advance(marks, to: t)
         if reached > 0 { onChange?(.now) }
         return reached
+    }
+
+    /// Every pending request `q` matches, page by page (a keyset cursor: each page costs what it returns).
+    func pendingReachingAge(_ q: PendingAgeQuery) throws -> [AccessRequest] {
+        var q = q
+        var out: [AccessRequest] = []
+        while true {
+            let page = try store.read { try $0.pendingReachingAge(q) }
+            out += page
+            guard page.count == q.limit, let last = page.last else { return out }
+            q.afterID = last.id
+        }
     }
 
     /// Queues what has come due with time: escalation tiers reached, reminders of pending requests (flow key
@@ -103,13 +124,23 @@ extension Engine {
         let onCall = Dictionary(uniqueKeysWithValues: named.map { ($0, onCallCached($0)) })
         _ = try forwardDue(config: config, at: t, onCall: onCall)
         guard !config.notifications.channels.isEmpty else { return 0 }
+        var marks: [String] = []
         let due: [(NoticeDraft, String, Int64, Flow)] = try store.read { store in
             var due: [(NoticeDraft, String, Int64, Flow)] = []
-            for flow in config.flows where flow.reminder != nil && !config.notifications.channels(for: flow).isEmpty {
-                var q = RequestQuery(states: [.pending], limit: 1000)
-                q.flow = flow.name
-                q.newestFirst = false
-                for r in try store.requests(q) {
+            for flow in config.flows where !config.notifications.channels(for: flow).isEmpty {
+                guard let every = flow.reminder?.seconds, every > 0 else { continue }
+                let mark = NoticeSweepMarks.key("reminder", flow: flow.name, age: every, every: every)
+                marks.append(mark)
+                // Only the requests whose next reminder came due since the last sweep (all that have one, on the first).
+                var q = PendingAgeQuery(flow: flow.name, age: every, every: every, since: noticeMarks.since(mark, now: t), now: t)
+                var pending: [AccessRequest] = []
+                while true {
+                    let page = try store.pendingReachingAge(q)
+                    pending += page
+                    guard page.count == q.limit, let last = page.last else { break }
+                    q.afterID = last.id
+                }
+                for r in pending {
                     for (n, key) in Notices.due(r, flow: flow, now: t) where !(try store.hasNotification(requestId: r.id, kind: n.kind.rawValue, dedup: key)) {
                         due.append((n, key, r.id, flow))
                     }
@@ -124,7 +155,8 @@ extension Engine {
             }
             return due
         }
-        guard !due.isEmpty else { return 0 }
+        guard !due.isEmpty else { noticeMarks.advance(marks, to: t); return 0 }
+        defer { noticeMarks.advance(marks, to: t) }   // not reached when the write throws: the next sweep looks again
         return try store.write { tx in
             var count = 0
             for (n, key, id, flow) in due {
@@ -250,5 +282,27 @@ extension Engine {
         } catch {
             return .failure(CommandError(ExitCode.unavailable, "channel \(channel.name): \(error)"))
         }
+    }
+}
+
+/// Where each notice sweep got to: the time of the last sweep that finished, per kind, flow and threshold, so that the
+/// next one asks only for the requests that crossed a threshold since. Kept in memory: after a restart the first
+/// sweep looks at every pending request once, and what was queued before is not queued again (dedup keys).
+final class NoticeSweepMarks: @unchecked Sendable {
+    private let lock = NSLock()
+    private var marks: [String: Date] = [:]
+
+    static func key(_ kind: String, flow: String, age: Int, every: Int?) -> String {
+        [kind, flow, String(age), every.map(String.init) ?? "-"].joined(separator: "\u{0}")
+    }
+
+    /// The last sweep's time for `key`; nil when there was none, or when the clock went back past it.
+    func since(_ key: String, now: Date) -> Date? {
+        lock.withLock { marks[key].flatMap { $0 <= now ? $0 : nil } }
+    }
+
+    /// Records a finished sweep at `t` (marks of thresholds no longer configured are dropped).
+    func advance(_ keys: [String], to t: Date) {
+        lock.withLock { for k in keys { marks[k] = t } }
     }
 }

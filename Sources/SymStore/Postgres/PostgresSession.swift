@@ -482,6 +482,25 @@ final class PostgresSession: StoreWriting {
         return try !rows(sql, a.values).isEmpty
     }
 
+    /// As `Store.pendingReachingAge`: bigint division truncates as SQLite's does.
+    func pendingReachingAge(_ q: PendingAgeQuery) throws -> [AccessRequest] {
+        let m = q.millis
+        var a = PGArgs()
+        var sql = "SELECT \(Self.requestColumns) FROM requests WHERE state = 'pending' AND flow = \(a.add(q.flow)) "
+            + "AND id > \(a.add(q.afterID)) AND request_expires_at > \(a.add(m.now)) AND created_at <= \(a.add(m.now - m.age))"
+        if let since = m.since {
+            if let every = m.every {
+                let (n, s, age, e) = (a.add(m.now), a.add(since), a.add(m.age), a.add(every))
+                sql += " AND (created_at > \(a.add(since - m.age)) OR (\(n)::bigint - created_at - \(age)::bigint) / \(e)::bigint "
+                    + "> (\(s)::bigint - created_at - \(age)::bigint) / \(e)::bigint)"
+            } else {
+                sql += " AND created_at > \(a.add(since - m.age))"
+            }
+        }
+        sql += " ORDER BY id LIMIT \(a.add(Int64(q.limit)))"
+        return try selectRequests(sql, a.values)
+    }
+
     // MARK: review queues
 
     func reviewCandidates(user: String, groups: [String], flows: [String], selfFlows: [String],

@@ -127,6 +127,7 @@ final class PostgresReader: StoreReading, @unchecked Sendable {
     func holdsOtherGrant(requester: String, flows: [String], target: String, excluding id: Int64) throws -> Bool {
         try r { try $0.holdsOtherGrant(requester: requester, flows: flows, target: target, excluding: id) }
     }
+    func pendingReachingAge(_ query: PendingAgeQuery) throws -> [AccessRequest] { try r { try $0.pendingReachingAge(query) } }
     func reviewCandidates(user: String, groups: [String], flows: [String], selfFlows: [String],
                           eligibleFlows: [String], stepFlows: [String]) throws -> [ReviewCandidate] {
         try r { try $0.reviewCandidates(user: user, groups: groups, flows: flows, selfFlows: selfFlows,
