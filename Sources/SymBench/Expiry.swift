@@ -50,12 +50,13 @@ func measureExpiryLag(root: String, report: Report, grants: Int = 300, spread: D
 }
 
 /// 10,000 grants expiring together: `GrantLoop.runUntilIdle` (what `daemon --once` runs) in-process.
-/// Returns seconds, and how many ended.
-func expireTogether(site: BenchSite, count: Int, failFast: Bool) throws -> (seconds: Double, ended: Int, failed: Int) {
+/// Returns seconds, how many ended, how many failures were recorded, and the store's commits during the run.
+func expireTogether(site: BenchSite, count: Int, failFast: Bool) throws -> (seconds: Double, ended: Int, failed: Int, commits: Int) {
     let store = try Store.openForWriting(path: site.storePath)
     let now = Date()
     try Seed.insert(into: store, count: count) { i in Seed.grant(user: "user\(i)", expires: now, now: now) }
-    let engine = Engine(config: try site.config(), store: store)
+    let writer = StoreWriter(store)
+    let engine = Engine(config: try site.config(), store: writer)
     // With an executable that cannot start, every run fails at once; keep the retries out of this run.
     if failFast { engine.deescalationRetry = RetryPolicy(name: "bench", base: 3600, cap: 3600, budget: nil) }
     let loop = GrantLoop(engine: engine)
@@ -63,21 +64,23 @@ func expireTogether(site: BenchSite, count: Int, failFast: Bool) throws -> (seco
     let start = monoNanos()
     try loop.runUntilIdle()
     let s = elapsedSeconds(since: start)
-    let ended = try store.count(RequestQuery(states: [.ended]))
+    let commits = writer.commitCounts.batches
+    let ended = try writer.read { try $0.count(RequestQuery(states: [.ended])) }
     let failed = Int(try store.db.scalarInt("SELECT count(*) FROM events WHERE type = 'deescalate_failed'") ?? 0)
-    return (s, ended, failed)
+    return (s, ended, failed, commits)
 }
 
 func measureExpiryBurst(root: String, report: Report, count: Int = 10_000) throws {
     log("\(count) grants expiring together")
     let real = try BenchSite(root: root, name: "expiry-burst")
     let total = ProcessInfo.processInfo.environment["SYMTUI_BENCH_SKIP_REAL"] == nil
-        ? try expireTogether(site: real, count: count, failFast: false) : (seconds: .nan, ended: 0, failed: 0)
-    report.detail("burst: \(count) grants, command=/bin/true: \(fmt(total.seconds)) s, \(total.ended) ended, \(total.failed) deescalate_failed")
+        ? try expireTogether(site: real, count: count, failFast: false) : (seconds: .nan, ended: 0, failed: 0, commits: 0)
+    report.detail("burst: \(count) grants, command=/bin/true: \(fmt(total.seconds)) s, \(total.ended) ended, \(total.failed) deescalate_failed, "
+                  + "\(total.commits) commits")
     let noop = try BenchSite(root: root, name: "expiry-burst-store", deescalate: "/nonexistent/symtui-bench-noop")
     let storeOnly = try expireTogether(site: noop, count: count, failFast: true)
     report.detail("burst store share: same loop, deescalate executable missing (fails at access(2), no process): "
-                  + "\(fmt(storeOnly.seconds)) s, \(storeOnly.failed) deescalate_failed recorded")
+                  + "\(fmt(storeOnly.seconds)) s, \(storeOnly.failed) deescalate_failed recorded, \(storeOnly.commits) commits")
     // The goals scale with the burst: 10,000 in 15 s / store 2 s (round 1), 100,000 in 60 s / store 10 s (round 2).
     let (allGoal, storeGoal): (Double, Double) = count >= 100_000 ? (60, 10) : (15, 2)
     let n = fmtInt(Double(count))

@@ -186,7 +186,7 @@ public final class Engine: @unchecked Sendable {
     /// the write that records the request (`reads` is then its transaction), so that parallel requests cannot all pass.
     func checkPendingLimit(of requester: String, in reads: any StoreReading) throws {
         let limit = config.limits.pendingPerUser
-        let pending = try reads.count(RequestQuery(states: [.pending], requester: requester))
+        let pending = try reads.pendingCount(requester: requester)
         if pending >= limit {
             throw CommandError.invalid("\(requester) already has \(pending) pending requests (limits.pending_per_user is \(limit)): "
                                        + "cancel one (symtui cancel ID) or wait for a decision")
@@ -199,8 +199,9 @@ public final class Engine: @unchecked Sendable {
         let routing = request.routing ?? flow.routing
         placeOnThisHost(&request, flow: flow)
         request.requiredApprovals = routing.threshold
-        // Refuse early (before user code runs); checked again in the transaction below.
-        try store.read { try checkPendingLimit(of: requester.name, in: $0) }
+        // Refuse early, before user code runs; checked again in the transaction below, which is all a flow without a
+        // hook needs (a read here takes a turn on the writer and waits for the commit of the batch it lands in).
+        if handlers != nil && flow.implementation != nil { try store.read { try checkPendingLimit(of: requester.name, in: $0) } }
         // on_request runs before the request exists; its handler event is written with the request (or alone when it blocks).
         let hook = runHandler(HandlerName.onRequest, flow: flow, request: request, actor: requester.name, record: false)
         let verdict = hook.map { HookDecision($0, hook: HandlerName.onRequest) } ?? .proceed

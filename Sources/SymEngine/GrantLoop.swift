@@ -94,6 +94,11 @@ public final class GrantLoop: @unchecked Sendable {
     let parallelism: Int
     let batch = 500
     static let coalesceMicroseconds: UInt32 = 5_000
+    /// Finished runs are recorded together, in one transaction: once this many are done, once the oldest has waited
+    /// `recordDelay`, or as soon as nothing else is running. A burst of expiries then costs a commit per few hundred
+    /// deescalations instead of one per pass, and a lone deescalation is recorded at once.
+    let recordBatch = 256
+    static let recordDelay: TimeInterval = 0.005
     private let cond = NSCondition()
     private var inFlight = Set<Int64>()
     /// A read-only connection for the workers' questions, so they never wait for the writer's batches (WAL).
@@ -102,7 +107,11 @@ public final class GrantLoop: @unchecked Sendable {
     /// Keys (user, strategy, target) of jobs queued or running.
     private var busyKeys = Set<String>()
     /// Runs done but not yet recorded; `final` means no retry (an `on_escalate` hook refused).
-    private var finished: [(job: GrantJob, outcome: StrategyOutcome, final: Bool)] = []
+    private var finished: [(job: GrantJob, outcome: StrategyOutcome, final: Bool)] = [] {
+        didSet { if oldValue.isEmpty && !finished.isEmpty { firstFinishedAt = Date() } }
+    }
+    /// When the oldest run in `finished` ended.
+    private var firstFinishedAt = Date.distantFuture
     private var poked = false
     /// When the waiting loop wakes by itself; distantPast while it works (a poke then always means another pass).
     private var plannedWake = Date.distantPast
@@ -140,11 +149,15 @@ public final class GrantLoop: @unchecked Sendable {
                 next = Date().addingTimeInterval(1)
             }
             cond.lock()
-            if !poked && finished.isEmpty {
-                // Wake at the next due moment, and at least every 5 s as a safety net.
-                plannedWake = min(next ?? .distantFuture, Date().addingTimeInterval(5))
-                _ = cond.wait(until: plannedWake)
+            // Wake at the next due moment, when finished runs are to be recorded, and at least every 5 s as a safety net.
+            let safety = Date().addingTimeInterval(5)
+            while !poked && !stop() {
+                let record = recordingDue()
+                if record.now { break }
+                plannedWake = min(next ?? .distantFuture, safety, record.at)
+                let woken = cond.wait(until: plannedWake)
                 plannedWake = .distantPast
+                if !woken { break }
             }
             let wasPoked = poked && finished.isEmpty
             poked = false
@@ -160,11 +173,22 @@ public final class GrantLoop: @unchecked Sendable {
         while true {
             try step()
             cond.lock()
-            while !inFlight.isEmpty && finished.isEmpty { _ = cond.wait(until: Date().addingTimeInterval(1)) }
+            while !inFlight.isEmpty, case let record = recordingDue(), !record.now {
+                _ = cond.wait(until: min(record.at, Date().addingTimeInterval(1)))
+            }
             let idle = inFlight.isEmpty && finished.isEmpty
             cond.unlock()
             if idle && !hasDueWorkNow() { return }
         }
+    }
+
+    /// Whether the finished runs are to be recorded now, else when (called holding `cond`; see `recordBatch`).
+    private func recordingDue() -> (now: Bool, at: Date) {
+        guard !finished.isEmpty else { return (false, .distantFuture) }
+        // inFlight still holds the finished runs: equal counts mean that nothing else is queued or running.
+        if finished.count >= recordBatch || finished.count >= inFlight.count { return (true, .distantPast) }
+        let at = firstFinishedAt.addingTimeInterval(Self.recordDelay)
+        return (at <= Date(), at)
     }
 
     private func hasDueWorkNow() -> Bool {
@@ -344,6 +368,7 @@ public final class GrantLoop: @unchecked Sendable {
         cond.lock()
         let done = finished
         finished = []
+        firstFinishedAt = .distantFuture
         cond.unlock()
         guard !done.isEmpty else { return }
         let now = engine.now()

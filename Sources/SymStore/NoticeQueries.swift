@@ -51,4 +51,10 @@ extension Store {
         values.append(.int(Int64(q.limit)))
         return try select(sql, values)
     }
+
+    /// How many requests of `requester` are pending: the partial index holds only pending rows (migration 11).
+    public func pendingCount(requester: String) throws -> Int {
+        Int(try db.scalarInt("SELECT count(*) FROM requests INDEXED BY requests_pending_requester WHERE state = 'pending' AND requester = ?",
+                             [.text(requester)]) ?? 0)
+    }
 }

@@ -165,6 +165,11 @@ enum Schema {
             seen_at INTEGER NOT NULL
         );
         """,
+        // 11: every new request counts its requester's pending requests (`limits.pending_per_user`) inside its write;
+        // through requests_requester that read every request the user ever made, a row each, on the writer.
+        """
+        CREATE INDEX requests_pending_requester ON requests(requester) WHERE state = 'pending';
+        """,
     ]
 
     /// The migration that added `requests.host` and `requests.runs_on` (old rows are filled in after it runs).

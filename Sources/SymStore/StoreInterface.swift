@@ -40,6 +40,8 @@ public protocol StoreReading {
     func holdsOtherGrant(requester: String, flows: [String], target: String, excluding id: Int64) throws -> Bool
     /// Pending requests that crossed an age threshold within a window of time (reminders, escalation tiers).
     func pendingReachingAge(_ query: PendingAgeQuery) throws -> [AccessRequest]
+    /// How many requests of `requester` are pending (the `limits.pending_per_user` check, inside a request's write).
+    func pendingCount(requester: String) throws -> Int
 
     // review queues
     /// Pending requests that may be in `user`'s review queue, newest first (see `Store.reviewCandidates`).
@@ -150,6 +152,7 @@ extension StoreTransaction: StoreWriting {
         try store.holdsOtherGrant(requester: requester, flows: flows, target: target, excluding: id)
     }
     public func pendingReachingAge(_ query: PendingAgeQuery) throws -> [AccessRequest] { try store.pendingReachingAge(query) }
+    public func pendingCount(requester: String) throws -> Int { try store.pendingCount(requester: requester) }
     public func reviewCandidates(user: String, groups: [String], flows: [String], selfFlows: [String],
                                  eligibleFlows: [String], stepFlows: [String]) throws -> [ReviewCandidate] {
         try store.reviewCandidates(user: user, groups: groups, flows: flows, selfFlows: selfFlows,

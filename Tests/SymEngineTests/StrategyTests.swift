@@ -89,6 +89,16 @@ final class StrategySettingsTests: XCTestCase {
         XCTAssertEqual(StrategyText.seconds(["timeout": .string("45s")], "timeout", default: 30), 45)
     }
 
+    /// Plain one-line errors take a shortcut; it must give what the general path gives.
+    func testAnErrorBecomesOneTrimmedNeutralisedLine() {
+        XCTAssertEqual(StrategyText.oneLine("  cannot run /x: No such file or directory "), "cannot run /x: No such file or directory")
+        XCTAssertEqual(StrategyText.oneLine("   "), "")
+        XCTAssertEqual(StrategyText.oneLine("first\n\n  second  \r\nthird"), "first; second; third")
+        XCTAssertEqual(StrategyText.oneLine("bell\u{07} and \u{1B}[31mred"), "bell\u{2407} and \u{241B}red")
+        XCTAssertEqual(StrategyText.oneLine(String(repeating: "a", count: 600)), String(repeating: "a", count: 500) + "…")
+        XCTAssertEqual(StrategyText.oneLine(String(repeating: "a", count: 500)), String(repeating: "a", count: 500))
+    }
+
     func testEachTypeMakesItsStrategy() {
         XCTAssertTrue(Strategies.make(Strategy(name: "a", type: .unixGroup)) is UnixGroupStrategy)
         XCTAssertTrue(Strategies.make(Strategy(name: "b", type: .sudoers)) is SudoersStrategy)

@@ -226,6 +226,38 @@ final class StoreDueWorkContractTests: StoreContractCase {
         }
     }
 
+    func testPendingReachingAgeFindsTheRequestsThatCrossedAThresholdInTheWindow() throws {
+        try eachBackend { store, db in
+            let a = try insert(store, SF.request(created: 0))      // reminders due at 600, 1200, …; TTL ends at 3600
+            let b = try insert(store, SF.request(created: 500))    // at 1100, 1700, …
+            try insert(store, SF.request(state: .approved, created: 0))
+            func ids(_ since: Double?, _ now: Double, every: Int? = 600, after: Int64 = 0, limit: Int = 10) throws -> [Int64] {
+                try db.pendingReachingAge(PendingAgeQuery(flow: a.flow, age: 600, every: every, since: since.map(SF.at), now: SF.at(now),
+                                                          afterID: after, limit: limit)).map(\.id)
+            }
+            XCTAssertEqual(try ids(nil, 599), [])
+            XCTAssertEqual(try ids(nil, 1100), [a.id, b.id], "without a previous sweep: every request past the age")
+            XCTAssertEqual(try ids(700, 1100), [b.id], "only what crossed since the last sweep")
+            XCTAssertEqual(try ids(1100, 1199), [])
+            XCTAssertEqual(try ids(1100, 1200), [a.id], "the next period")
+            XCTAssertEqual(try ids(1100, 1800, every: nil), [], "a single threshold is crossed once")
+            XCTAssertEqual(try ids(nil, 3600), [b.id], "a request at the end of its TTL is left to expire")
+            XCTAssertEqual(try ids(nil, 1100, limit: 1), [a.id])
+            XCTAssertEqual(try ids(nil, 1100, after: a.id, limit: 1), [b.id], "pages in id order")
+        }
+    }
+
+    func testPendingCountCountsOnlyTheRequestersPendingRequests() throws {
+        try eachBackend { store, db in
+            try insert(store, SF.request(requester: "rita"))
+            try insert(store, SF.request(requester: "rita"))
+            try insert(store, SF.request(requester: "rita", state: .approved))
+            try insert(store, SF.request(requester: "sam"))
+            XCTAssertEqual(try db.pendingCount(requester: "rita"), 2)
+            XCTAssertEqual(try db.pendingCount(requester: "olga"), 0)
+        }
+    }
+
     func testHoldsOtherGrantCountsOnlyTheSameUsersOtherLiveGrantsOfTheTarget() throws {
         try eachBackend { store, db in
             let mine = try insert(store, SF.request(requester: "rita", state: .deescalating))

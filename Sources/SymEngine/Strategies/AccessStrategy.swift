@@ -141,6 +141,13 @@ enum StrategyText {
 
     /// Folds an error to one bounded line without terminal controls.
     static func oneLine(_ text: String) -> String {
+        // Printable ASCII on one line (most errors): nothing to split or neutralise, only spaces to trim.
+        if text.utf8.count <= maxErrorLength, text.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F }) {
+            var line = Substring(text)
+            while line.first == " " { line.removeFirst() }
+            while line.last == " " { line.removeLast() }
+            return String(line)
+        }
         let parts = text.split(whereSeparator: { $0.isNewline }).map { $0.trimmingCharacters(in: .whitespaces) }
         let line = SafeText.display(parts.filter { !$0.isEmpty }.joined(separator: "; "))
         return line.count > maxErrorLength ? String(line.prefix(maxErrorLength)) + "…" : line

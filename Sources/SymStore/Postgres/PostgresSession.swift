@@ -482,6 +482,12 @@ final class PostgresSession: StoreWriting {
         return try !rows(sql, a.values).isEmpty
     }
 
+    func pendingCount(requester: String) throws -> Int {
+        var a = PGArgs()
+        return Int(Self.int(try rows("SELECT count(*) FROM requests WHERE state = 'pending' AND requester = \(a.add(requester))", a.values)
+            .first?[0]) ?? 0)
+    }
+
     /// As `Store.pendingReachingAge`: bigint division truncates as SQLite's does.
     func pendingReachingAge(_ q: PendingAgeQuery) throws -> [AccessRequest] {
         let m = q.millis

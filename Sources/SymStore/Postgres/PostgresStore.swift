@@ -128,6 +128,7 @@ final class PostgresReader: StoreReading, @unchecked Sendable {
         try r { try $0.holdsOtherGrant(requester: requester, flows: flows, target: target, excluding: id) }
     }
     func pendingReachingAge(_ query: PendingAgeQuery) throws -> [AccessRequest] { try r { try $0.pendingReachingAge(query) } }
+    func pendingCount(requester: String) throws -> Int { try r { try $0.pendingCount(requester: requester) } }
     func reviewCandidates(user: String, groups: [String], flows: [String], selfFlows: [String],
                           eligibleFlows: [String], stepFlows: [String]) throws -> [ReviewCandidate] {
         try r { try $0.reviewCandidates(user: user, groups: groups, flows: flows, selfFlows: selfFlows,
