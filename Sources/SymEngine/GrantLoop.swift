@@ -107,10 +107,8 @@ public final class GrantLoop: @unchecked Sendable {
     /// Keys (user, strategy, target) of jobs queued or running.
     private var busyKeys = Set<String>()
     /// Runs done but not yet recorded; `final` means no retry (an `on_escalate` hook refused).
-    private var finished: [(job: GrantJob, outcome: StrategyOutcome, final: Bool)] = [] {
-        didSet { if oldValue.isEmpty && !finished.isEmpty { firstFinishedAt = Date() } }
-    }
-    /// When the oldest run in `finished` ended.
+    private var finished: [(job: GrantJob, outcome: StrategyOutcome, final: Bool)] = []
+    /// When the oldest run in `finished` ended (set by `finish`; a didSet would copy the array on every append).
     private var firstFinishedAt = Date.distantFuture
     private var poked = false
     /// When the waiting loop wakes by itself; distantPast while it works (a poke then always means another pass).
@@ -120,6 +118,8 @@ public final class GrantLoop: @unchecked Sendable {
     var isSleeping: Bool { cond.lock(); defer { cond.unlock() }; return plannedWake != .distantPast }
     /// Jobs waiting for a worker; `parallelism` threads take them in order.
     private var queue: [GrantJob] = []
+    /// The next job to take from `queue`: taken jobs are dropped in bulk, since removeFirst would move every queued job.
+    private var queueHead = 0
     private var workersStarted = 0
     /// Where the loop's messages go (tests silence it); a message below the log's level is not even built.
     public var log: @Sendable (LogLevel, @autoclosure () -> String) -> Void = { DaemonLog.shared.log($0, $1()) }
@@ -203,8 +203,9 @@ public final class GrantLoop: @unchecked Sendable {
     /// On shutdown: waits for running strategies and records their outcomes (jobs not started stay due).
     private func drainInFlight() {
         cond.lock()
-        let waiting = queue
+        let waiting = queue[queueHead...]
         queue.removeAll()
+        queueHead = 0
         for job in waiting { inFlight.remove(job.context.request.id); busyKeys.remove(job.key) }
         cond.unlock()
         while true {
@@ -285,7 +286,7 @@ public final class GrantLoop: @unchecked Sendable {
                                       output: nil, data: .object([]))
         cond.lock()
         inFlight.insert(r.id)
-        finished.append((job, outcome, false))
+        finish(job, outcome, final: false)
         cond.unlock()
     }
 
@@ -310,14 +311,23 @@ public final class GrantLoop: @unchecked Sendable {
     private func work() {
         cond.lock()
         while true {
-            while queue.isEmpty { cond.wait() }
-            let job = queue.removeFirst()
+            while queueHead == queue.count { cond.wait() }
+            let job = queue[queueHead]
+            queueHead += 1
+            if queueHead == queue.count { queue.removeAll(keepingCapacity: true); queueHead = 0 }
+            else if queueHead >= 1024 { queue.removeFirst(queueHead); queueHead = 0 }
             cond.unlock()
             let (outcome, final) = run(job)
             cond.lock()
-            finished.append((job, outcome, final))
+            finish(job, outcome, final: final)
             cond.broadcast()
         }
+    }
+
+    /// Adds a run's outcome to those waiting to be recorded (holding `cond`).
+    private func finish(_ job: GrantJob, _ outcome: StrategyOutcome, final: Bool) {
+        if finished.isEmpty { firstFinishedAt = Date() }
+        finished.append((job, outcome, final))
     }
 
     /// Runs one job: the flow's `on_escalate`/`on_deescalate` hook, then the strategy.
