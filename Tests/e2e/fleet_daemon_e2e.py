@@ -66,6 +66,8 @@ class PostgresDaemonTests(PostgresClusterMixin, E2ECase):
         cfg = json.loads(text.split("\n", 1)[1])
         state = os.path.join(self.dir, f"state-{name}-{self.databases}")
         cfg.update({"store": uri or self.db_uri, "socket": os.path.join(state, "symtui.sock"), "host_name": host_name})
+        for key, items in getattr(self, "extra_config", {}).items():
+            cfg[key] = cfg.get(key, []) + items
         path = os.path.join(self.dir, f"config-{name}-{self.databases}.json5")
         with open(path, "w") as f:
             json.dump(cfg, f, indent=2)
@@ -255,3 +257,39 @@ class PostgresDaemonTests(PostgresClusterMixin, E2ECase):
         self.assertEqual([int(s) for s in seqs], list(range(1, len(seqs) + 1)), "one gapless chain for the fleet")
         approvals = self.sql(f"SELECT count(*) FROM events WHERE request_id = {rid} AND type = 'approve'", db=f"fleet{self.databases}")
         self.assertEqual(approvals, "1")
+        # runs_on requester_host (unix_group's default): A's daemon ran both steps, though B approved and revoked.
+        self.assertEqual(self.step_hosts(rid), [("escalate", "bastion-a"), ("deescalate", "bastion-a")])
+
+    def step_hosts(self, rid):
+        """(type, data.host) of a request's escalate/deescalate events, in chain order."""
+        rows = self.sql(f"SELECT type || ' ' || (data::json->>'host') FROM events WHERE request_id = {rid} "
+                        f"AND type IN ('escalate', 'deescalate') ORDER BY seq", db=f"fleet{self.databases}")
+        return [tuple(line.split(" ", 1)) for line in rows.splitlines() if line]
+
+    def test_an_http_target_is_escalated_by_whichever_daemon_is_up_while_a_group_waits_for_its_own_bastion(self):
+        from notifications_e2e import Receiver
+        rx = Receiver()
+        self.addCleanup(rx.stop)
+        extra = {"strategies": [{"name": "web", "type": "http", "settings": {"url": rx.url("/grant"), "timeout": "5s"},
+                                 "targets": [{"name": "app", "label": "App admin", "settings": {"role": "admin"}}]}],
+                 "flows": [{"name": "web", "label": "Web access", "strategy": "web", "approvers": {"groups": [self.oncall]},
+                            "prompt_fields": [{"name": "reason", "type": "string", "label": "Why?", "required": True},
+                                              {"name": "duration", "type": "duration", "label": "How long", "required": True}]}]}
+        self.extra_config = extra
+        self.start_bastion("a")
+        self.start_bastion("b", uri=self.daemon_role_uri("symtui_bastion_b"))
+        web = int(self.on("a", "a", "request", "web", "app", "--duration", "1h", "--reason", "http").stdout.strip())
+        grp = self.request_on("a", "a")
+        self.assertEqual(self.stop_bastion("a"), 0)
+        self.on("b", "c", "approve", web)
+        self.on("b", "c", "approve", grp)
+        self.wait_on("b", web, "active")
+        self.assertEqual(self.step_hosts(web), [("escalate", "bastion-b")], "runs_on any: B ran it with A down")
+        self.assertEqual([b["action"] for b in rx.bodies("/grant")], ["escalate"])
+        time.sleep(1.0)   # B's grant loop has passed over the group grant several times by now
+        self.assertEqual(self.wait_on("b", grp, "escalating")["state"], "escalating", "the group grant waits for bastion A")
+        self.assertEqual(self.step_hosts(grp), [])
+        self.start_bastion("a")
+        self.wait_on("a", grp, "active")
+        self.wait_member(True)
+        self.assertEqual(self.step_hosts(grp), [("escalate", "bastion-a")])
