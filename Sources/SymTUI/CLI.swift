@@ -30,6 +30,8 @@ public enum SymTUICommandLine {
             } else { globals.flags.insert(name) }
         }
         let words = Array(rest)
+        // `symtui --version`, as most tools answer it (the same as `symtui version`).
+        if globals.flag("version") { return CLI.printVersion(json: globals.flag("json")) }
         if words.isEmpty {
             if globals.flag("help") { Output.print(CLI.overview); return ExitCode.ok }
             return CLI.runConsole(globals)
@@ -57,6 +59,7 @@ public enum SymTUICommandLine {
             return ExitCode.usage
         } catch { Output.error("\(error)"); return ExitCode.usage }
         if parsed.flag("help") { Output.print(spec.helpText); return ExitCode.ok }
+        if parsed.flag("version") { return CLI.printVersion(json: parsed.flag("json")) }
         let context = CLIContext(arguments: parsed)
         do {
             return try spec.run(parsed, context)
@@ -80,12 +83,18 @@ enum CLI {
         .value("db", "PATH", "store file (default: the config's store, ~/.local/state/symtui/symtui.db)"),
         .flag("json", "machine-readable output"),
         .flag("help", "show this help"),
+        .flag("version", "print the version and exit (as `symtui version`)"),
     ]
     /// Options of the console alone (`symtui` without a command).
     static let consoleOptions: [OptionSpec] = [
         .flag("no-mouse", "leave the mouse to the terminal: no clicks or wheel in the console (select text as usual)"),
         .flag("readonly", "a wallboard: no action keys; nothing but reads is sent to the daemon"),
     ]
+
+    static func printVersion(json: Bool) -> Int32 {
+        if json { Output.json(.obj([("version", .string(symtuiVersion))])) } else { Output.print("symtui \(symtuiVersion)") }
+        return ExitCode.ok
+    }
 
     static func find(_ words: [String]) -> SubcommandSpec? {
         commands.filter { $0.words.count <= words.count && Array(words.prefix($0.words.count)) == $0.words }
@@ -186,7 +195,7 @@ enum CLI {
                     options: [.flag("once", "do all due work and exit"),
                               .value("log-level", "LEVEL", "what to log: debug, info (default), warning or error")], run: Commands.daemon),
         SubcommandSpec(words: ["version"], summary: "print the version", run: { a, c in
-            if c.json { Output.json(.obj([("version", .string(symtuiVersion))])) } else { Output.print("symtui \(symtuiVersion)") }
+            _ = CLI.printVersion(json: c.json)
             return ExitCode.ok
         }),
         SubcommandSpec(words: ["help"], summary: "help on a command",

@@ -733,6 +733,12 @@ class CompletionAndManTests(E2ECase):
         self.ok("a", "cancel", done)
         self.assertEqual(self.complete("c", "approve", ""), [str(rid)], "open requests only")
 
+    def test_version_flag_prints_what_the_version_command_prints(self):
+        plain = self.ok("a", "version").stdout
+        self.assertRegex(plain, r"^symtui \d+\.\d+\.\d+\n$")
+        self.assertEqual(self.ok("a", "--version").stdout, plain)
+        self.assertEqual(json.loads(self.ok("a", "--json", "--version").stdout), json.loads(self.ok("a", "--json", "version").stdout))
+
     def test_generated_man_pages_pass_mandoc_lint_and_man_warnings(self):
         if not shutil.which("mandoc"):
             self.skipTest("mandoc is not installed")
