@@ -151,6 +151,8 @@ final class DeliveryWorker: @unchecked Sendable {
     private let retired = Atomic<Bool>(false)
     private let done = DispatchSemaphore(value: 0)
     private let caughtUp = Atomic<Bool>(false)
+    /// The last reason a claim could not even be asked for (said once, not every retry).
+    private var claimProblem: String?
 
     init(destination: Destination, loop: ReportingLoop, once: Bool = false) {
         spec = destination
@@ -215,6 +217,7 @@ final class DeliveryWorker: @unchecked Sendable {
         let wasHeld = claim.held
         do {
             if try claim.hold() {
+                claimProblem = nil
                 if waiting || !wasHeld { loop.log(.info, "\(key): this daemon holds the fleet's claim and delivers it") }
                 waiting = false
                 return true
@@ -223,7 +226,11 @@ final class DeliveryWorker: @unchecked Sendable {
             else if !waiting { loop.log(.debug, "\(key): another daemon of the fleet holds the claim and delivers it; waiting and retrying every \(Int(loop.claimRetry.rounded(.up))) s") }
             waiting = true
         } catch {
-            loop.log(.error, "\(key): cannot claim the destination: \(error)")
+            // Said once per outage: the store being down is also said by the reads that fail meanwhile.
+            let message = PostgresStore.redacted("\(error)")
+            if claimProblem != message { loop.log(.error, "\(key): cannot claim the destination: \(message)") }
+            claimProblem = message
+            waiting = false
         }
         if !once { loop.sleep(until: Date().addingTimeInterval(loop.claimRetry), seen: seen, pokeable: false, worker: self) }
         return false
