@@ -94,6 +94,8 @@ public final class Daemon: @unchecked Sendable {
         }
         let loop = GrantLoop(engine: engine)
         let reporting = ReportingLoop(config: config, openStore: backend.openLoopStore)
+        // A fleet: local destinations get a cursor per bastion, shared ones a claim (docs/audit.md).
+        if onPostgres { reporting.fleet = ReportingFleet(hostName: hostName, conninfo: storePath) }
         let notifications = NotificationLoop(config: config, openStore: backend.openLoopStore)
         notifications.sweep = { [engine] in try engine.queueDueNotices() }
         // Every daemon of a fleet delivers the one outbox: each claims what it sends (docs/notifications.md).
@@ -119,6 +121,7 @@ public final class Daemon: @unchecked Sendable {
         backend.connectFeed(feed)
         let reads = ReadService(openReader: backend.openReader, cacheReviews: backend.feedSeesEveryCommit, feed: feed,
                                 config: { [engine] in engine.config })
+        if onPostgres { reads.fleetHost = hostName }
         // Resolved again for every line sent, like the identity of every line a client sends.
         feed.reviewHead = { [reads] uid, count in
             guard let caller = Identity.of(uid: uid) else { return nil }

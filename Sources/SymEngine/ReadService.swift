@@ -12,6 +12,9 @@ final class ReadService: @unchecked Sendable {
     private let feed: ChangeFeed
     /// The clock a report's window ends at (the engine's, in tests).
     private let now: @Sendable () -> Date
+    /// This daemon's `host_name` on a store shared by a fleet (whose reporting cursors `delivery` shows); nil on SQLite.
+    /// Set before the first read.
+    var fleetHost: String?
     /// Whether every commit that can change a review queue passes through `feed` (one daemon writes the store).
     /// When others write it too (PostgreSQL, a fleet) and their commits do not reach the feed, queues are computed
     /// afresh for every read.
@@ -111,12 +114,12 @@ final class ReadService: @unchecked Sendable {
                         ("grants", .array(grants.map(Wire.encode))), ("last_seq", .int(try store.lastSeq()))]
             case .delivery:
                 return [("head_seq", .int(try store.lastSeq())),
-                        ("destinations", .array(try deliveryStatus(store: store, config: config()).map(\.json))),
+                        ("destinations", .array(try deliveryStatus(store: store, config: config(), fleetHost: fleetHost).map(\.json))),
                         ("channels", .array(try store.channelBacklogs(channels: config().notifications.channels.map(\.name), now: Date()).map(\.json)))]
             case .metrics:
                 let m = try store.metrics()
                 let h = m.approvalLatency
-                let backlog = try deliveryStatus(store: store, config: config()).map { d in
+                let backlog = try deliveryStatus(store: store, config: config(), fleetHost: fleetHost).map { d in
                     JSONValue.obj([("destination", .string(d.key)), ("backlog", .int(d.backlog))])
                 }
                 return [("requests", .object(RequestState.allCases.map { ($0.rawValue, .int(m.requestsByState[$0] ?? 0)) })),

@@ -17,6 +17,22 @@ public struct DestinationStatus: Sendable, Equatable {
     public var deliveredAt: Date?
     /// A settings problem that keeps the destination from being delivered to at all.
     public var configProblem: String?
+    /// Whose cursor this is on a store shared by a fleet; nil on SQLite (one daemon, one cursor per destination).
+    public var scope: CursorScope?
+
+    /// On a shared store: a local destination's cursor is one bastion's, a shared one's the fleet's.
+    public enum CursorScope: Sendable, Equatable {
+        case host(String)
+        case fleet
+
+        /// The `host` column: the bastion, or `(fleet)`.
+        public var label: String {
+            switch self {
+            case let .host(name): name
+            case .fleet: "(fleet)"
+            }
+        }
+    }
 
     public init(key: String, type: String, cursor: Int64, backlog: Int64, lagSeconds: Double?, attempts: Int, lastError: String?,
                 lastAttemptAt: Date?, deliveredAt: Date?, configProblem: String?) {
@@ -32,6 +48,20 @@ public struct DestinationStatus: Sendable, Equatable {
                   lagSeconds: { if case let .double(d)? = j["lag_seconds"] { return d }; return j["lag_seconds"]?.intValue.map(Double.init) }(), attempts: Int(j["attempts"]?.intValue ?? 0),
                   lastError: j["last_error"]?.stringValue, lastAttemptAt: j["last_attempt_at"]?.stringValue.flatMap(Timestamp.parse),
                   deliveredAt: j["delivered_at"]?.stringValue.flatMap(Timestamp.parse), configProblem: j["config_problem"]?.stringValue)
+        switch j["scope"]?.stringValue {
+        case "host": scope = j["host"]?.stringValue.map(CursorScope.host)
+        case "fleet": scope = .fleet
+        default: scope = nil
+        }
+    }
+
+    /// `scope` (`host` or `fleet`) and `host` (the bastion, or null), on a shared store only.
+    private var scopeFields: [(String, JSONValue?)] {
+        switch scope {
+        case nil: []
+        case let .host(name)?: [("scope", .string("host")), ("host", .string(name))]
+        case .fleet?: [("scope", .string("fleet")), ("host", .null)]
+        }
     }
 
     public var json: JSONValue {
@@ -39,6 +69,7 @@ public struct DestinationStatus: Sendable, Equatable {
         return .obj([("destination", .string(key)), ("type", .string(type)), ("cursor", .int(cursor)), ("backlog", .int(backlog)),
                      ("lag_seconds", lagSeconds.map { .double(($0 * 1000).rounded() / 1000) } ?? .null), ("attempts", .int(Int64(attempts))),
                      ("last_error", .str(lastError)), ("last_attempt_at", time(lastAttemptAt)), ("delivered_at", time(deliveredAt)),
-                     ("config_problem", .str(configProblem))])
+                     ("config_problem", .str(configProblem))]
+                    + scopeFields)
     }
 }

@@ -265,12 +265,15 @@ enum AuditCommands {
             Output.print("no reporting destinations configured (reporting.destinations); head seq \(head)")
             return ExitCode.ok
         }
+        // On a store shared by a fleet, HOST says whose cursor a row is: this bastion's, or the fleet's one.
+        let fleet = rows.contains { $0.scope != nil }
         let table = rows.map { s -> [String] in
             let lag = s.lagSeconds.map { TimeSpan.countdown(Int($0.rounded(.up))) } ?? "-"
             let error = s.configProblem ?? s.lastError.map { "\($0) (\(s.attempts) attempts)" } ?? ""
-            return [s.key, String(s.cursor), String(s.backlog), lag, error]
+            let host = fleet ? [s.scope?.label ?? "-"] : []
+            return [s.key] + host + [String(s.cursor), String(s.backlog), lag, error]
         }
-        Output.print(Output.table(["DESTINATION", "CURSOR", "BACKLOG", "LAG", "LAST ERROR"], table))
+        Output.print(Output.table(["DESTINATION"] + (fleet ? ["HOST"] : []) + ["CURSOR", "BACKLOG", "LAG", "LAST ERROR"], table))
         return ExitCode.ok
     }
 }

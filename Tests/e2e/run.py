@@ -3581,6 +3581,8 @@ def main():
     suite.addTests(unittest.defaultTestLoader.loadTestsFromModule(fleet_daemon_e2e))
     import checkpoint_e2e
     suite.addTests(unittest.defaultTestLoader.loadTestsFromModule(checkpoint_e2e))
+    import fleet_reporting_e2e
+    suite.addTests(unittest.defaultTestLoader.loadTestsFromModule(fleet_reporting_e2e))
     import console_feed_e2e
     suite.addTests(unittest.defaultTestLoader.loadTestsFromModule(console_feed_e2e))
     import hosts_e2e

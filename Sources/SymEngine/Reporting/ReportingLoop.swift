@@ -31,6 +31,13 @@ public final class ReportingLoop: @unchecked Sendable {
     private let wake = NSCondition()
     private var generation = 0
     private let stopping = Atomic<Bool>(false)
+    /// On a store shared by a fleet: this daemon's `host_name` (local destinations get a cursor per bastion) and the
+    /// store's address (a shared destination is delivered by one daemon at a time). Nil on SQLite. Set before `run`.
+    public var fleet: ReportingFleet?
+    /// How often a worker whose shared destination another daemon delivers asks for its claim again.
+    var claimRetry: TimeInterval = 2
+    /// Builds a destination from its settings (tests point a jsonl path into a directory of their own).
+    var makeDestination: @Sendable (Destination) -> Result<any ReportingDestination, DeliveryError> = { ReportingDestinations.make($0) }
     /// Where the loop's messages go (tests silence it); a message below the log's level is not even built.
     public var log: @Sendable (LogLevel, @autoclosure () -> String) -> Void = { DaemonLog.shared.log($0, "reporting: " + $1()) }
 
@@ -119,6 +126,9 @@ public final class ReportingLoop: @unchecked Sendable {
 
     /// A worker's own write connection (delivery cursors only), serialised like the engine's.
     func openStore() throws -> any RequestStore { try storeFactory() }
+
+    /// The destination's cursor in the `delivery` table (per bastion for a local destination in a fleet).
+    func cursorKey(for d: Destination) -> String { ReportingDestinations.cursorKey(for: d, host: fleet?.hostName) }
 }
 
 extension Array {
@@ -141,10 +151,12 @@ final class DeliveryWorker: @unchecked Sendable {
     private let retired = Atomic<Bool>(false)
     private let done = DispatchSemaphore(value: 0)
     private let caughtUp = Atomic<Bool>(false)
+    /// The last reason a claim could not even be asked for (said once, not every retry).
+    private var claimProblem: String?
 
     init(destination: Destination, loop: ReportingLoop, once: Bool = false) {
         spec = destination
-        key = ReportingDestinations.key(for: destination)
+        key = loop.cursorKey(for: destination)
         self.loop = loop
         self.once = once
     }
@@ -183,7 +195,7 @@ final class DeliveryWorker: @unchecked Sendable {
         }
         guard let store else { return }
         let destination: any ReportingDestination
-        switch ReportingDestinations.make(spec) {
+        switch loop.makeDestination(spec) {
         case let .success(d): destination = d
         case let .failure(e):
             // A misconfigured destination keeps its cursor: once fixed, it catches up from there.
@@ -192,17 +204,63 @@ final class DeliveryWorker: @unchecked Sendable {
             return
         }
         defer { destination.close() }
-        deliver(to: destination, store: store)
+        // A shared destination in a fleet is sent by the one daemon that holds its claim.
+        let claim = loop.fleet.flatMap { fleet in
+            ReportingDestinations.isLocal(spec) ? nil : DeliveryClaim(conninfo: fleet.conninfo, key: key, hostName: fleet.hostName)
+        }
+        defer { claim?.release() }
+        deliver(to: destination, store: store, claim: claim)
     }
 
-    private func deliver(to destination: any ReportingDestination, store: any RequestStore) {
-        var cursor = (try? store.read { try $0.delivery(key).seq }) ?? 0
+    /// Whether this worker may send now; when not, it has slept (or, `once`, given up) and the cursor must be read again.
+    private func mayDeliver(_ claim: DeliveryClaim, seen: Int, waiting: inout Bool) -> Bool {
+        let wasHeld = claim.held
+        do {
+            if try claim.hold() {
+                claimProblem = nil
+                if waiting || !wasHeld { loop.log(.info, "\(key): this daemon holds the fleet's claim and delivers it") }
+                waiting = false
+                return true
+            }
+            if wasHeld { loop.log(.warning, "\(key): lost the fleet's claim (the store dropped its connection); claiming again") }
+            else if !waiting { loop.log(.debug, "\(key): another daemon of the fleet holds the claim and delivers it; waiting and retrying every \(Int(loop.claimRetry.rounded(.up))) s") }
+            waiting = true
+        } catch {
+            // Said once per outage: the store being down is also said by the reads that fail meanwhile.
+            let message = PostgresStore.redacted("\(error)")
+            if claimProblem != message { loop.log(.error, "\(key): cannot claim the destination: \(message)") }
+            claimProblem = message
+            waiting = false
+        }
+        if !once { loop.sleep(until: Date().addingTimeInterval(loop.claimRetry), seen: seen, pokeable: false, worker: self) }
+        return false
+    }
+
+    private func deliver(to destination: any ReportingDestination, store: any RequestStore, claim: DeliveryClaim?) {
+        // Read once the claim is held (another daemon may have moved it until then) and after every loss of it.
+        var cursor: Int64?
         var delay = loop.retry.initial
         var failing: String?
+        var waiting = false
         while !mustStop {
             let seen = loop.currentGeneration
+            if let claim, !mayDeliver(claim, seen: seen, waiting: &waiting) {
+                cursor = nil
+                // `daemon --once`: the daemon that holds the claim delivers the backlog; a store that is down does not.
+                if once { if waiting { caughtUp.store(true, ordering: .sequentiallyConsistent) }; return }
+                continue
+            }
+            if cursor == nil {
+                do { cursor = try store.read { try $0.delivery(key).seq } } catch {
+                    loop.log(.error, "\(key): cannot read its cursor: \(error)")
+                    if once { return }
+                    loop.sleep(until: Date().addingTimeInterval(1), seen: seen, pokeable: false, worker: self)
+                    continue
+                }
+            }
+            guard let from = cursor else { continue }
             let batch: [AuditEvent]
-            do { batch = try store.read { try $0.events(afterSeq: cursor, limit: destination.batchSize) } } catch {
+            do { batch = try store.read { try $0.events(afterSeq: from, limit: destination.batchSize) } } catch {
                 loop.log(.error, "\(key): cannot read events: \(error)")
                 if once { return }
                 loop.sleep(until: Date().addingTimeInterval(1), seen: seen, pokeable: false, worker: self)
@@ -237,16 +295,19 @@ final class DeliveryWorker: @unchecked Sendable {
     }
 }
 
-/// The delivery state of every configured destination.
-public func deliveryStatus(store: any StoreReading, config: Config, now: Date = Date()) throws -> [DestinationStatus] {
+/// The delivery state of every configured destination. `fleetHost`: this daemon's `host_name` on a store shared by a
+/// fleet, where a local destination's row is this bastion's cursor (`host`) and a shared one's the fleet's.
+public func deliveryStatus(store: any StoreReading, config: Config, fleetHost: String? = nil, now: Date = Date()) throws -> [DestinationStatus] {
     let head = try store.lastSeq()
     return try config.reporting.destinations.map { d in
-        let key = ReportingDestinations.key(for: d)
-        let record = try store.delivery(key)
+        let record = try store.delivery(ReportingDestinations.cursorKey(for: d, host: fleetHost))
         let backlog = max(0, head - record.seq)
         let lag = backlog > 0 ? try store.eventTime(seq: record.seq + 1).map { max(0, now.timeIntervalSince($0)) } : nil
-        return DestinationStatus(key: key, type: d.type, cursor: record.seq, backlog: backlog, lagSeconds: lag,
-                                 attempts: record.attempts, lastError: record.lastError, lastAttemptAt: record.lastAttemptAt,
-                                 deliveredAt: record.deliveredAt, configProblem: ReportingDestinations.problem(with: d))
+        var status = DestinationStatus(key: ReportingDestinations.key(for: d), type: d.type, cursor: record.seq, backlog: backlog,
+                                       lagSeconds: lag, attempts: record.attempts, lastError: record.lastError,
+                                       lastAttemptAt: record.lastAttemptAt, deliveredAt: record.deliveredAt,
+                                       configProblem: ReportingDestinations.problem(with: d))
+        if let fleetHost { status.scope = ReportingDestinations.isLocal(d) ? .host(fleetHost) : .fleet }
+        return status
     }
 }
