@@ -30,7 +30,13 @@ struct LinkedEngine: EngineLink {
                 throw CommandError(ExitCode.usage, "\(name)=\(SafeText.display(text)) is not a duration (e.g. 1s, 30s, or 0.02 seconds)")
             }
         }
-        return try daemon.run(once: launch.once)
+        let code = try daemon.run(once: launch.once)
+        // Leave without the process's exit handlers: every commit is durable by now, but worker threads may still be
+        // inside libpq, and OpenSSL's exit handler (registered when libpq or libcurl first used it) frees the locks
+        // they take — a daemon stopped by SIGTERM then died of SIGSEGV in pthread_rwlock_rdlock, seen once in the
+        // fleet e2e. Nothing the daemon writes is buffered in stdio, but flush it anyway.
+        fflush(nil)
+        _exit(code)
     }
 
     func spawnDetached(path: String, arguments: [String], environment: [String: String], logPath: String) throws {

@@ -2196,12 +2196,15 @@ def on_request(event):
         rid = self.request("a", "hooked")
         self.assertFalse(os.path.exists(self.marker))
         self.ok("c", "approve", rid)
+        # The hook opens its file before it writes the id: wait for the content, not only the file.
         deadline = time.time() + 5
-        while not os.path.exists(self.marker) and time.time() < deadline:
+        written = ""
+        while written != str(rid) and time.time() < deadline:
+            if os.path.exists(self.marker):
+                with open(self.marker) as f:
+                    written = f.read()
             time.sleep(0.05)
-        self.assertTrue(os.path.exists(self.marker), f"after_approve did not write its file; log: {self.daemon_log_tail()}")
-        with open(self.marker) as f:
-            self.assertEqual(f.read(), str(rid))
+        self.assertEqual(written, str(rid), f"after_approve did not write the request id to its file; log: {self.daemon_log_tail()}")
         deadline = time.time() + 3
         while True:
             req = self.show(rid)
