@@ -18,20 +18,22 @@ final class FleetPendingLimitTests: XCTestCase {
         config.limits.pendingPerUser = 3
         let clock = h.clock
         let engines = [Engine(config: config, store: a, now: { clock.now }), Engine(config: config, store: b, now: { clock.now })]
-        let outcomes = Outcomes()
         let threadsPerEngine = 8
-        let rita = h.rita
-        DispatchQueue.concurrentPerform(iterations: threadsPerEngine * engines.count) { t in
-            let call = ChangeCall.request(flow: "access", target: "db", fields: [:], duration: "1h", reason: nil)
-            switch engines[t % engines.count].execute(call, by: rita) {
-            case .success: outcomes.add("admitted")
-            case let .failure(e) where e.message.contains("limits.pending_per_user"): outcomes.add("refused")
-            case let .failure(e): outcomes.add("\(e.code) \(e.message)")
+        // A round per user: without the lock, two daemons count the same pending requests in some round of six.
+        for user in [h.rita, h.alice, h.bob, h.sam, h.olga, h.mallory] {
+            let outcomes = Outcomes()
+            DispatchQueue.concurrentPerform(iterations: threadsPerEngine * engines.count) { t in
+                let call = ChangeCall.request(flow: "access", target: "db", fields: [:], duration: "1h", reason: nil)
+                switch engines[t % engines.count].execute(call, by: user) {
+                case .success: outcomes.add("admitted")
+                case let .failure(e) where e.message.contains("limits.pending_per_user"): outcomes.add("refused")
+                case let .failure(e): outcomes.add("\(e.code) \(e.message)")
+                }
             }
+            XCTAssertEqual(outcomes.counts, ["admitted": 3, "refused": threadsPerEngine * engines.count - 3], user.name)
+            XCTAssertEqual(try h.store.requests(RequestQuery(states: [.pending], requester: user.name)).count, 3, user.name)
         }
-        XCTAssertEqual(outcomes.counts, ["admitted": 3, "refused": threadsPerEngine * engines.count - 3])
-        XCTAssertEqual(try h.store.requests(RequestQuery(states: [.pending], requester: "rita")).count, 3)
-        XCTAssertEqual(try h.store.writer.read { try $0.lastSeq() }, 3, "one request event each, none for a refusal")
+        XCTAssertEqual(try h.store.writer.read { try $0.lastSeq() }, 6 * 3, "one request event each, none for a refusal")
     }
 }
 
