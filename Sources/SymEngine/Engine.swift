@@ -213,6 +213,7 @@ public final class Engine: @unchecked Sendable {
         let draft = request
         request = try store.write { tx in
             var request = draft
+            try tx.lockRequester(requester.name)
             try checkPendingLimit(of: requester.name, in: tx)
             if let grantID = request.extends { try checkNoPendingExtension(of: grantID, requester: requester.name, in: tx) }
             request = try tx.insert(request)

@@ -89,7 +89,9 @@ public protocol StoreWriting: StoreReading {
     func insert(_ request: AccessRequest) throws -> AccessRequest
     /// Writes a request's new state; `expectedState` makes it a compare-and-set (returns false when it lost).
     @discardableResult func update(_ request: AccessRequest, expectedState: RequestState?) throws -> Bool
-    /// Appends an audit event at the head of the chain.
+    /// Appends an audit event at the head of the chain. The event returned has its final id, time and fields; its
+    /// place in the chain (`seq`, `prevHash`, `hash`, `hmac`) is final on SQLite but given only at commit on
+    /// PostgreSQL (seq 0 until then: read the event back for it). Reads of events in the transaction see it.
     @discardableResult func append(_ draft: EventDraft, at time: Date) throws -> AuditEvent
     /// Moves a reporting destination's cursor after it acknowledged events through `seq`.
     func recordDelivered(_ destination: String, through seq: Int64, at time: Date) throws
@@ -105,9 +107,15 @@ public protocol StoreWriting: StoreReading {
     func updateRouting(_ id: Int64, _ routing: Routing) throws
     /// Writes this daemon's heartbeat row; it tells no reader of a change (it is not one).
     func recordHeartbeat(_ host: HostRecord) throws
+    /// Makes the other writers' transactions that lock the same requester wait until this one ends, so that a count
+    /// of their requests read after it stays true until commit (`limits.pending_per_user` across daemons). A store
+    /// with a single writer has nothing to wait for.
+    func lockRequester(_ name: String) throws
 }
 
 extension StoreWriting {
+    /// One writer at a time already (SQLite's StoreWriter): nothing to lock.
+    public func lockRequester(_ name: String) throws {}
     /// Writes a request's new state unconditionally.
     @discardableResult public func update(_ request: AccessRequest) throws -> Bool { try update(request, expectedState: nil) }
 }

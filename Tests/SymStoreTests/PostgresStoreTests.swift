@@ -70,32 +70,74 @@ final class PostgresStoreTests: XCTestCase {
         XCTAssertEqual(try daemon.read { try $0.event(seq: 1) }?.actor, "rita")
     }
 
-    func testSeveralDaemonsAppendingAtOnceKeepOneGaplessChain() throws {
+    /// Each transaction's events reach the chain when it commits (or when it first reads events): those of one
+    /// transaction are consecutive and in the order it appended them, whichever daemon's come in between.
+    func testSeveralDaemonsAppendingAtOnceKeepOneGaplessChainWithEachTransactionsEventsTogetherInOrder() throws {
         let (_, _, conninfo) = try fresh()
         let daemons = try (0..<3).map { _ in try PostgresStore(conninfo: conninfo) }
         let perThread = 40
+        let types: [EventType] = [.request, .approve, .escalate, .deescalate]
         DispatchQueue.concurrentPerform(iterations: 6) { t in
             let store = daemons[t % 3]
             for i in 0..<perThread {
                 do {
                     try store.write { tx in
                         let r = try tx.insert(SF.request(created: Double(i)))
-                        try tx.append(SF.draft(r, n: t * 1000 + i), at: Date())
-                        try tx.append(SF.draft(r, .approve, n: t * 1000 + i), at: Date())
+                        for (k, type) in types.enumerated() {
+                            try tx.append(SF.draft(r, type, n: t * 1000 + i), at: Date())
+                            // Every third transaction reads its events half way: the first two are placed then.
+                            if i % 3 == 0 && k == 1 { XCTAssertEqual(try tx.events(requestId: r.id).map(\.type), [.request, .approve]) }
+                        }
                     }
                 } catch { XCTFail("\(error)") }
             }
         }
+        let total = 6 * perThread * types.count
         let v = try AuditVerifier(store: daemons[0]).verify()
         XCTAssertTrue(v.ok, "\(v.problem.map { "\($0)" } ?? "")")
-        XCTAssertEqual(v.checked, Int64(6 * perThread * 2))
+        XCTAssertEqual(v.checked, Int64(total))
         let events = try daemons[1].read { try $0.events(afterSeq: 0, limit: 10_000) }
-        XCTAssertEqual(events.map(\.seq), Array(1...Int64(6 * perThread * 2)))
+        XCTAssertEqual(events.map(\.seq), Array(1...Int64(total)))
         for r in Set(events.compactMap(\.requestId)) {
             let mine = events.filter { $0.requestId == r }
-            XCTAssertEqual(mine.count, 2)
-            XCTAssertEqual(mine[1].seq, mine[0].seq + 1, "a transaction's events are consecutive")
+            XCTAssertEqual(mine.map(\.type), types, "request \(r): in the order appended")
+            XCTAssertEqual(mine.map(\.seq), Array(mine[0].seq..<(mine[0].seq + Int64(types.count))), "request \(r): consecutive")
         }
+    }
+
+    /// The chain head is taken at commit, not at a transaction's first event: a daemon whose transaction appended
+    /// and is still open does not hold up another daemon's commit of its own events.
+    func testAnOpenTransactionThatAppendedDoesNotHoldUpAnotherDaemonsEvents() throws {
+        let (_, _, conninfo) = try fresh()
+        let a = try PostgresStore(conninfo: conninfo), b = try PostgresStore(conninfo: conninfo)
+        let appended = DispatchSemaphore(value: 0), release = DispatchSemaphore(value: 0), aDone = DispatchSemaphore(value: 0)
+        let t = Thread {
+            _ = try? a.write { tx in
+                try tx.append(SF.draft(try tx.insert(SF.request()), actor: "a"), at: SF.at(1))
+                appended.signal()
+                release.wait()
+            }
+            aDone.signal()
+        }
+        t.start()
+        appended.wait()
+        let bDone = DispatchSemaphore(value: 0)
+        let bSeq = Box<Int64?>(nil)
+        Thread {
+            bSeq.value = try? b.write { tx in
+                try tx.append(SF.draft(try tx.insert(SF.request()), actor: "b"), at: SF.at(2))
+                return try tx.lastSeq()
+            }
+            bDone.signal()
+        }.start()
+        let committed = bDone.wait(timeout: .now() + 60) == .success
+        release.signal()
+        aDone.wait()
+        if !committed { bDone.wait() }
+        XCTAssertTrue(committed, "b's commit waited for a's open transaction")
+        XCTAssertEqual(bSeq.value, 1, "b's event came first")
+        XCTAssertEqual(try a.read { try $0.events(afterSeq: 0, limit: 10) }.map(\.actor), ["b", "a"])
+        XCTAssertTrue(try AuditVerifier(store: a).verify().ok)
     }
 
     /// The compare-and-set that decides a request: of every daemon trying at once, exactly one wins each request.
@@ -150,8 +192,9 @@ final class PostgresStoreTests: XCTestCase {
         XCTAssertEqual(try b.read { try $0.strategyWorkDue(now: SF.at(10), limit: 10) }.count, 4, "a plain read skips nothing")
     }
 
-    /// Two daemons that take a request row and the chain head in opposite orders deadlock; PostgreSQL rolls one back
-    /// and its write runs again: both commit, and the chain holds both events.
+    /// Two daemons that take a request row and the chain head in opposite orders deadlock (b takes the head early by
+    /// reading the events it appended); PostgreSQL rolls one back and its write runs again: both commit, and the chain
+    /// holds both events once each (the retry starts without the events of the attempt rolled back).
     func testADeadlockBetweenTwoDaemonsIsRetriedAndBothWritesCommit() throws {
         let (_, _, conninfo) = try fresh()
         let a = try PostgresStore(conninfo: conninfo), b = try PostgresStore(conninfo: conninfo)
@@ -173,13 +216,14 @@ final class PostgresStoreTests: XCTestCase {
         t.start()
         aHoldsRow.wait()
         try b.write { tx in
-            if bFirst.value { bFirst.value = false; try tx.append(SF.draft(r, .deny, actor: "b"), at: SF.at(2)); bHoldsHead.signal() }
-            else { try tx.append(SF.draft(r, .deny, actor: "b"), at: SF.at(2)) }
+            try tx.append(SF.draft(r, .deny, actor: "b"), at: SF.at(2))
+            let placed = try tx.lastSeq()                              // b's event is placed: b holds the head
+            if bFirst.value { bFirst.value = false; XCTAssertEqual(placed, 1); bHoldsHead.signal() }
             _ = try tx.request(id: r.id)                               // the row, held by a
         }
         aDone.wait()
         XCTAssertNil(aError.value)
-        XCTAssertEqual(Set(try a.read { try $0.events(requestId: r.id) }.map(\.actor)), ["a", "b"])
+        XCTAssertEqual(try a.read { try $0.events(requestId: r.id) }.map(\.actor).sorted(), ["a", "b"])
         XCTAssertEqual(try a.read { try $0.lastSeq() }, 2)
         XCTAssertTrue(try AuditVerifier(store: a).verify().ok)
     }

@@ -306,10 +306,72 @@ final class StoreAuditChainContractTests: StoreContractCase {
         }
     }
 
-    func testAppendReturnsTheEventAsStored() throws {
+    /// The event `append` returns has the id, time (to the millisecond) and fields stored. SQLite places it in the
+    /// chain at once; PostgreSQL at commit, so the event returned there has seq 0 and no hashes yet.
+    func testAppendReturnsTheEventsIdTimeAndFieldsAsStored() throws {
         try eachBackend { store, db in
             let appended = try store.write { tx in try tx.append(SF.draft(try tx.insert(SF.request())), at: SF.at(1.2345)) }
-            XCTAssertEqual(try allEvents(store), [appended])
+            let stored = try allEvents(store)
+            XCTAssertEqual(stored.count, 1)
+            var placed = appended
+            placed.seq = stored.first?.seq ?? -1
+            placed.prevHash = stored.first?.prevHash ?? ""
+            placed.hash = stored.first?.hash ?? ""
+            placed.hmac = stored.first?.hmac
+            XCTAssertEqual(stored, [placed])
+            if store is PostgresStore {
+                XCTAssertEqual([appended.seq, Int64(appended.hash.count)], [0, 0], "placed at commit")
+            } else {
+                XCTAssertEqual(stored, [appended], "placed at once")
+            }
+        }
+    }
+
+    /// Reads of events inside the transaction that appended them see them, in the chain, with the ones appended
+    /// after the read following on.
+    func testReadsOfEventsInTheTransactionThatAppendedThemSeeThem() throws {
+        try eachBackend { store, db in
+            try store.write { tx in try tx.append(SF.draft(try tx.insert(SF.request()), n: 0), at: SF.at(0)) }
+            let (r, seen) = try store.write { tx -> (AccessRequest, [String]) in
+                let r = try tx.insert(SF.request())
+                try tx.append(SF.draft(r, .request, n: 1), at: SF.at(1))
+                try tx.append(SF.draft(r, .approve, n: 2), at: SF.at(2))
+                var seen = try tx.events(requestId: r.id).map { "\($0.seq) \($0.type.rawValue) \($0.hash == $0.computedHash)" }
+                seen.append("last \(try tx.lastSeq()) count \(try tx.countEvents())")
+                seen += try tx.events(afterSeq: 1, limit: 10).map { "after \($0.seq) \($0.reason ?? "")" }
+                seen += try tx.eventsNewestFirst(offset: 0, limit: 1).map { "newest \($0.seq)" }
+                seen.append("seq 3 \(try tx.event(seq: 3)?.reason ?? "none")")
+                try tx.append(SF.draft(r, .escalate, n: 3), at: SF.at(3))
+                return (r, seen)
+            }
+            XCTAssertEqual(seen, ["2 request true", "3 approve true", "last 3 count 3", "after 2 n1", "after 3 n2", "newest 3", "seq 3 n2"])
+            XCTAssertEqual(try db.events(requestId: r.id).map(\.seq), [2, 3, 4])
+            let events = try allEvents(store)
+            XCTAssertEqual(events.map(\.seq), [1, 2, 3, 4])
+            for i in 1..<events.count { XCTAssertEqual(events[i].prevHash, events[i - 1].hash, "seq \(events[i].seq)") }
+            XCTAssertEqual(events.map { $0.hash == $0.computedHash }, [true, true, true, true])
+        }
+    }
+
+    /// A transaction that read its own events (so they had their places in the chain) and then failed leaves
+    /// neither them nor a gap: the next commit takes the seq after the last committed one.
+    func testARolledBackWriteThatReadItsOwnEventsLeavesNoGap() throws {
+        try eachBackend { store, db in
+            struct Abort: Error {}
+            try store.write { tx in try tx.append(SF.draft(try tx.insert(SF.request()), n: 1), at: SF.at(1)) }
+            XCTAssertThrowsError(try store.write { tx in
+                let r = try tx.insert(SF.request())
+                try tx.append(SF.draft(r, n: 2), at: SF.at(2))
+                XCTAssertEqual(try tx.events(requestId: r.id).map(\.seq), [2])
+                try tx.append(SF.draft(r, n: 3), at: SF.at(3))
+                throw Abort()
+            })
+            try store.write { tx in try tx.append(SF.draft(try tx.insert(SF.request()), n: 4), at: SF.at(4)) }
+            let events = try allEvents(store)
+            XCTAssertEqual(events.map(\.seq), [1, 2])
+            XCTAssertEqual(events.map(\.reason), ["n1", "n4"])
+            XCTAssertEqual(events.last?.prevHash, events.first?.hash)
+            XCTAssertEqual(try db.lastSeq(), 2)
         }
     }
 

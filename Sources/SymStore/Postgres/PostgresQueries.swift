@@ -52,6 +52,7 @@ extension PostgresSession {
     // MARK: the audit log
 
     func forEachEvent(_ filter: AuditFilter, afterSeq: Int64, limit: Int, _ body: (AuditEvent) throws -> Void) throws {
+        try flushEvents()
         var a = PGArgs()
         var clauses = ["seq > \(a.add(afterSeq))"]
         if let since = filter.since { clauses.append("event_time >= \(a.add(since))") }
@@ -68,6 +69,7 @@ extension PostgresSession {
     // MARK: figures
 
     func metrics() throws -> StoreMetrics {
+        try flushEvents()
         let bounds = StoreMetrics.latencyBounds
         var m = StoreMetrics(approvalLatency: .init(bounds: bounds, counts: Array(repeating: 0, count: bounds.count), count: 0, sumSeconds: 0))
         for s in RequestState.allCases { m.requestsByState[s] = 0 }

@@ -27,6 +27,11 @@ final class PostgresSession: StoreWriting {
     var noticeSender = ""
     /// The schema the store lives in (asked once): stores in other schemas of the same database skip its notices.
     private var noticeSchema: String?
+    /// The events the open transaction appended and has not written yet, in order, with their ids and times but no
+    /// place in the chain: `flushEvents` takes the chain head and writes them at commit, or before a read of events.
+    private var unchained: [AuditEvent] = []
+    /// At most this many events in one INSERT (14 parameters each; a statement takes up to 65535).
+    static let eventsPerInsert = 1000
 
     init(conninfo: String, hostName: String) throws {
         self.conninfo = conninfo; self.hostName = hostName
@@ -84,12 +89,19 @@ final class PostgresSession: StoreWriting {
         inTransaction = true
         touched = false
         changedRequests = []
-        defer { inTransaction = false }
+        // A transaction run again (a deadlock retry) or after a failed one starts with no events of its own.
+        unchained = []
+        defer { inTransaction = false; unchained = [] }
         do {
             let value = try body()
+            var notice: PostgresChangeNotice?
             if touched {
                 if noticeSchema == nil { noticeSchema = try rows("SELECT current_schema()").first?[0] ?? "" }
-                let notice = PostgresChangeNotice(sender: noticeSender, schema: noticeSchema ?? "", ids: changedRequests)
+                notice = PostgresChangeNotice(sender: noticeSender, schema: noticeSchema ?? "", ids: changedRequests)
+            }
+            // The chain head last: the fleet's transactions wait on it only for the head's read, one statement (the
+            // events, the head and the notice) and COMMIT.
+            if try !flushEvents(notice: notice), let notice {
                 try rows("SELECT pg_notify($1, $2)", [PostgresChangeNotice.channel, notice.payload])
             }
             try rows("COMMIT")
@@ -340,18 +352,22 @@ final class PostgresSession: StoreWriting {
     }
 
     func event(seq: Int64) throws -> AuditEvent? {
-        try selectEvents("SELECT \(Self.eventColumns) FROM events WHERE seq = $1", [String(seq)]).first
+        try flushEvents()
+        return try selectEvents("SELECT \(Self.eventColumns) FROM events WHERE seq = $1", [String(seq)]).first
     }
 
     func events(requestId: Int64) throws -> [AuditEvent] {
-        try selectEvents("SELECT \(Self.eventColumns) FROM events WHERE request_id = $1 ORDER BY seq", [String(requestId)])
+        try flushEvents()
+        return try selectEvents("SELECT \(Self.eventColumns) FROM events WHERE request_id = $1 ORDER BY seq", [String(requestId)])
     }
 
     func events(afterSeq: Int64, limit: Int) throws -> [AuditEvent] {
-        try selectEvents("SELECT \(Self.eventColumns) FROM events WHERE seq > $1 ORDER BY seq LIMIT $2", [String(afterSeq), String(limit)])
+        try flushEvents()
+        return try selectEvents("SELECT \(Self.eventColumns) FROM events WHERE seq > $1 ORDER BY seq LIMIT $2", [String(afterSeq), String(limit)])
     }
 
     func eventsNewestFirst(offset: Int, limit: Int, search: String?) throws -> [AuditEvent] {
+        try flushEvents()
         var a = PGArgs()
         let whereSQL = eventFilter(search, &a)
         return try selectEvents("SELECT \(Self.eventColumns) FROM events\(whereSQL) ORDER BY seq DESC LIMIT \(a.add(Int64(limit))) "
@@ -359,6 +375,7 @@ final class PostgresSession: StoreWriting {
     }
 
     func countEvents(search: String?) throws -> Int {
+        try flushEvents()
         guard let search, !search.isEmpty else { return Int(try lastSeq()) }
         var a = PGArgs()
         let whereSQL = eventFilter(search, &a)
@@ -372,34 +389,83 @@ final class PostgresSession: StoreWriting {
         return " WHERE " + columns.map { "\($0) LIKE \(p)" }.joined(separator: " OR ") + " OR CAST(request_id AS TEXT) = \(a.add(text))"
     }
 
-    func lastSeq() throws -> Int64 { Self.int(try rows("SELECT max(seq) FROM events").first?[0]) ?? 0 }
-
-    func eventTime(seq: Int64) throws -> Date? {
-        Self.date(try rows("SELECT event_time FROM events WHERE seq = $1", [String(seq)]).first?[0])
+    func lastSeq() throws -> Int64 {
+        try flushEvents()
+        return Self.int(try rows("SELECT max(seq) FROM events").first?[0]) ?? 0
     }
 
+    func eventTime(seq: Int64) throws -> Date? {
+        try flushEvents()
+        return Self.date(try rows("SELECT event_time FROM events WHERE seq = $1", [String(seq)]).first?[0])
+    }
+
+    /// Appends an event to the open transaction. Its id and time (to the millisecond) are final; its place in the
+    /// chain is not taken yet: the event returned has `seq` 0 and no `prevHash`, `hash` or `hmac`. They are assigned
+    /// when the transaction commits, or earlier when it reads events (read the event back for them).
     func append(_ draft: EventDraft, at time: Date) throws -> AuditEvent {
         requireTransaction()
         touched = true
-        // Every daemon's appends take the head row in turn: the next seq and prev_hash are the committed head's.
-        let row = try rows("SELECT seq, hash FROM chain_head WHERE id = 1 FOR UPDATE")
-        guard let c = row.first, let seq = Self.int(c[0]), let prev = c[1] else { throw StoreError("the store has no chain head row") }
-        let t = Store.date(Store.millis(time))
-        var event = AuditEvent(seq: seq + 1, id: UUID().uuidString.lowercased(), time: t, draft: draft, prevHash: prev)
-        event.hash = event.computedHash
-        event.hmac = signer?.hex(event.hash)
-        try insertEvent(event)
+        let event = AuditEvent(seq: 0, id: UUID().uuidString.lowercased(), time: Store.date(Store.millis(time)), draft: draft, prevHash: "")
+        unchained.append(event)
         if let id = event.requestId { changedRequests.insert(id) }
-        try rows("UPDATE chain_head SET seq = $1, hash = $2 WHERE id = 1", [String(event.seq), event.hash])
         return event
     }
 
-    private func insertEvent(_ e: AuditEvent) throws {
-        var a = PGArgs()
-        let v = [a.add(e.seq), a.add(e.id), a.add(e.time), a.add(e.type.rawValue), a.add(e.requestId.map { String($0) }), a.add(e.flow),
-                 a.add(e.target), a.add(e.requester), a.add(e.actor), a.add(e.reason), a.add(e.data.canonical), a.add(e.prevHash),
-                 a.add(e.hash), a.add(e.hmac)]
-        try rows("INSERT INTO events(\(Self.eventColumns)) VALUES(\(v.joined(separator: ",")))", a.values)
+    /// Gives the transaction's appended events their places at the head of the chain and writes them. The head row is
+    /// locked (`FOR UPDATE`) until the transaction ends, so every daemon's events take their turns and `seq` stays
+    /// gapless; reads of events in the transaction call this first, so they see its own events.
+    /// With `notice`, the last statement sends it too and the result is true (false: nothing to write, not sent).
+    @discardableResult
+    func flushEvents(notice: PostgresChangeNotice? = nil) throws -> Bool {
+        guard inTransaction, !unchained.isEmpty else { return false }
+        let row = try rows("SELECT seq, hash FROM chain_head WHERE id = 1 FOR UPDATE")
+        guard let c = row.first, var seq = Self.int(c[0]), var prev = c[1] else { throw StoreError("the store has no chain head row") }
+        var chained: [AuditEvent] = []
+        chained.reserveCapacity(unchained.count)
+        for var e in unchained {
+            seq += 1
+            e.seq = seq
+            e.prevHash = prev
+            e.hash = e.computedHash
+            e.hmac = signer?.hex(e.hash)
+            prev = e.hash
+            chained.append(e)
+        }
+        var start = 0
+        while start < chained.count {
+            let end = min(start + Self.eventsPerInsert, chained.count)
+            var a = PGArgs()
+            let tuples = chained[start..<end].map { e in
+                "(" + [a.add(e.seq), a.add(e.id), a.add(e.time), a.add(e.type.rawValue), a.add(e.requestId.map { String($0) }), a.add(e.flow),
+                       a.add(e.target), a.add(e.requester), a.add(e.actor), a.add(e.reason), a.add(e.data.canonical), a.add(e.prevHash),
+                       a.add(e.hash), a.add(e.hmac)].joined(separator: ",") + ")"
+            }
+            var sql = "INSERT INTO events(\(Self.eventColumns)) VALUES " + tuples.joined(separator: ",")
+            if end == chained.count {
+                // The last batch moves the head (and sends the notice) in the same statement: fewer round trips while
+                // the head is held. A data-modifying WITH runs whole whether or not the rest reads it.
+                let head = "UPDATE chain_head SET seq = \(a.add(seq)), hash = \(a.add(prev)) WHERE id = 1"
+                if let notice {
+                    sql = "WITH appended AS (\(sql)), head AS (\(head)) SELECT pg_notify(\(a.add(PostgresChangeNotice.channel)), \(a.add(notice.payload)))"
+                } else {
+                    sql = "WITH appended AS (\(sql)) \(head)"
+                }
+            }
+            try rows(sql, a.values)
+            start = end
+        }
+        unchained = []
+        return notice != nil
+    }
+
+    /// The advisory lock key space of requesters (the two-key form: apart from the migration's one-key lock).
+    static let requesterLockSpace: Int32 = 0x7379_6d72
+
+    /// Waits for, then holds until the transaction ends, the requester's advisory lock: two daemons recording
+    /// requests for the same user take turns between counting the user's pending requests and committing.
+    func lockRequester(_ name: String) throws {
+        requireTransaction()
+        try rows("SELECT pg_advisory_xact_lock($1, hashtext($2))", [String(Self.requesterLockSpace), name])
     }
 
     // MARK: the grant loop's due work (claimed with SKIP LOCKED inside a write)

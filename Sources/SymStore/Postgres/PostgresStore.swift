@@ -4,8 +4,8 @@ import SymModel
 /// The store on PostgreSQL, shared by every daemon of a fleet (docs/store.md, "The PostgreSQL backend"). It plays
 /// the same three roles as the SQLite store: `read {}` and `write {}` run one at a time on this daemon's connection,
 /// and `openReader()` gives a thread its own connection. Across daemons, PostgreSQL itself serialises what must be:
-/// the chain head row is locked (`FOR UPDATE`) by the transaction that appends, so `seq` stays gapless and the hash
-/// chain unbroken; requests read by id inside a write are locked until it commits, so two deciders take turns; due
+/// a transaction's events are kept until its commit, which locks the chain head row (`FOR UPDATE`) and writes them
+/// after it, so `seq` stays gapless, the hash chain unbroken, and the head is held only for the commit's last steps; requests read by id inside a write are locked until it commits, so two deciders take turns; due
 /// work is claimed with `FOR UPDATE SKIP LOCKED`, so two daemons never run the same step.
 public final class PostgresStore: RequestStore, @unchecked Sendable {
     public let conninfo: String
@@ -52,7 +52,8 @@ public final class PostgresStore: RequestStore, @unchecked Sendable {
                 return value
             } catch let e as PostgresError where (e.sqlState == "40P01" || e.sqlState == "40001") && attempt < 3 {
                 // Two daemons' transactions waited on each other (a request row and the chain head taken in opposite
-                // orders): PostgreSQL rolled this one back whole. Running it again sees the other's commit.
+                // orders): PostgreSQL rolled this one back whole, events kept for the chain included. Running it again
+                // sees the other's commit.
                 attempt += 1
                 usleep(useconds_t(UInt32.random(in: 1_000...20_000)))
             }
