@@ -139,13 +139,21 @@ enum AuditCommands {
         .obj([("seq", .int(c.seq)), ("hash", .string(c.hash)), ("time", .string(Timestamp.format(c.time))), ("signed", .bool(c.hmac != nil))])
     }
 
+    /// How long a verify waits for the daemon to record its checkpoint.
+    static let checkpointAnswerSeconds = 2
+
     /// Asks the running daemon to record the verified prefix; why not, when it is not recorded (no daemon, a refusal).
     private static func recordCheckpoint(seq: Int64, hash: String, hmacsChecked: Bool, _ c: CLIContext) -> (checkpoint: AuditCheckpoint?, note: String?) {
-        guard let socket = try? c.socketPath(), let client = DaemonClient.connectIfRunning(socketPath: socket) else {
+        // Optional: a stopped or overloaded daemon must not hold up a verify that read the file itself.
+        guard let socket = try? c.socketPath(),
+              let client = DaemonClient.connectIfRunning(socketPath: socket, timeout: checkpointAnswerSeconds) else {
             return (nil, "no checkpoint recorded: the daemon is not running (the next verify checks from seq 1 again)")
         }
         do {
-            let reply = try client.send(.auditCheckpoint(seq: seq, hash: hash, hmacsChecked: hmacsChecked))
+            let reply: JSONValue
+            do { reply = try client.send(.auditCheckpoint(seq: seq, hash: hash, hmacsChecked: hmacsChecked)) } catch let e as CommandError where e.message.contains("no answer within") {
+                return (nil, "no checkpoint recorded: the daemon did not answer within \(checkpointAnswerSeconds) s (the next verify checks from seq 1 again)")
+            }
             if let refusal = Wire.refusal(in: reply) { return (nil, refusal.message) }
             guard let text = reply["checkpoint"]?.compact, let checkpoint = AuditCheckpoint.parse(text) else {
                 return (nil, "no checkpoint recorded: the daemon's answer has none")

@@ -27,7 +27,24 @@ def free_port():
 class PostgresClusterMixin:
     """A throwaway PostgreSQL 15 cluster for one class: initdb as a throwaway user (`cls.user("pg")`), pg_ctl on a free
     127.0.0.1 port, the login role `symtui_owner` with its password in a passfile (never in a URI), database `symtui`.
-    `new_database()` makes another, for a test that wants a store of its own."""
+    `new_database()` makes another, for a test that wants a store of its own. The class is skipped when PostgreSQL 15
+    is not installed (`make test` installs it)."""
+
+    @classmethod
+    def setUpClass(cls):
+        if not os.path.exists(os.path.join(PGBIN, "initdb")):
+            raise unittest.SkipTest("PostgreSQL 15 is not installed (make deps)")
+        super().setUpClass()
+        try:
+            cls.start_cluster()
+        except BaseException:
+            cls.tearDownClass()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.stop_cluster()
+        super().tearDownClass()
 
     @classmethod
     def as_pg(cls, *cmd, check=True):
@@ -90,22 +107,6 @@ class StoreMigrateTests(PostgresClusterMixin, E2ECase):
     """A bastion's SQLite store moved onto PostgreSQL with the real binary, as root, the daemon stopped."""
 
     REQUESTERS = ["a", "b"]
-
-    @classmethod
-    def setUpClass(cls):
-        if not os.path.exists(os.path.join(PGBIN, "initdb")):
-            raise unittest.SkipTest("PostgreSQL 15 is not installed (make deps)")
-        super().setUpClass()
-        try:
-            cls.start_cluster()
-        except BaseException:
-            cls.tearDownClass()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.stop_cluster()
-        super().tearDownClass()
 
     def sqlite_count(self, table):
         db = sqlite3.connect(f"file:{self.store}?mode=ro", uri=True)
