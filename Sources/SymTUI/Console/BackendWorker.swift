@@ -174,17 +174,23 @@ final class BackendWorker: @unchecked Sendable {
             running = kind
             lock.unlock()
             let events = job(backend)
-            let descriptor = backend.changeDescriptor
-            lock.lock()
-            results += events
-            running = nil
-            published = descriptor
-            lock.broadcast()
-            lock.unlock()
             // An empty answer wakes the loop only when it must put the change descriptor back in its poll.
-            var byte: UInt8 = 1
-            if inboxWrite >= 0, !events.isEmpty || kind == .changes { _ = Glibc.write(inboxWrite, &byte, 1) }
+            finish(events, wake: { _ in kind == .changes })
         }
+    }
+
+    /// Hands a job's (or a look's) events to the loop, publishes the change descriptor the backend now has, and wakes
+    /// the loop when there are events or when `wake` says it must (given that descriptor).
+    private func finish(_ events: [ConsoleEvent], wake: (_ descriptor: Int32?) -> Bool) {
+        let descriptor = backend.changeDescriptor
+        lock.lock()
+        results += events
+        running = nil
+        published = descriptor
+        lock.broadcast()
+        lock.unlock()
+        var byte: UInt8 = 1
+        if inboxWrite >= 0, !events.isEmpty || wake(descriptor) { _ = Glibc.write(inboxWrite, &byte, 1) }
     }
 
     /// No job waits: sleep until one is queued or the change descriptor is readable; in the second case run the
@@ -204,14 +210,6 @@ final class BackendWorker: @unchecked Sendable {
         running = .changes
         lock.unlock()
         let events = look(backend)
-        let next = backend.changeDescriptor
-        lock.lock()
-        results += events
-        running = nil
-        published = next
-        lock.broadcast()
-        lock.unlock()
-        var byte: UInt8 = 1
-        if inboxWrite >= 0, !events.isEmpty || next != descriptor { _ = Glibc.write(inboxWrite, &byte, 1) }
+        finish(events, wake: { next in next != descriptor })
     }
 }
