@@ -7,7 +7,7 @@ import shutil
 import sqlite3
 import subprocess
 
-from symtui_harness import PYTHON, SymtuiCase as E2ECase, sqlite_ro
+from symtui_harness import PYTHON, SymtuiCase as E2ECase, sqlite_ro, with_audit_key
 
 
 def tamper(store, sql, *args):
@@ -30,13 +30,7 @@ class AuditCheckpointTests(E2ECase):
 
     @classmethod
     def config_text(cls):
-        cfg = json.loads(super().config_text().split("\n", 1)[1])
-        cls.key = os.path.join(cls.dir, "audit.key")
-        with open(cls.key, "wb") as f:
-            f.write(os.urandom(32))
-        os.chmod(cls.key, 0o400)
-        cfg["reporting"] = {"hmac_key_file": cls.key}
-        return "// audit checkpoint config\n" + json.dumps(cfg, indent=2) + "\n"
+        return with_audit_key(cls, super().config_text())
 
     def setUp(self):
         # A fresh store per test: the checkpoint is per store, and some tests tamper with it.

@@ -35,7 +35,7 @@ sys.path.insert(0, os.path.join(REPO, "Tests", "harness"))
 # The harness removes the users, groups, daemons, tmux servers and directories it made at exit.
 from symtui_harness import (CREATED_USERS, PYTHON, SOURCE_BIN, STARTED_PIDS, Tmux, cleanup_everything,  # noqa: E402
                             parse_time, quiet, sqlite_ro, stop_pid)
-from symtui_harness import ConsoleCase, SymtuiCase as E2ECase  # noqa: E402
+from symtui_harness import ConsoleCase, SymtuiCase as E2ECase, with_audit_key  # noqa: E402
 
 BAD_CLI_TSV = os.path.join(REPO, "Tests", "Fixtures", "cli-bad.tsv")
 
@@ -2587,13 +2587,7 @@ class SignedAuditTests(E2ECase):
 
     @classmethod
     def config_text(cls):
-        cfg = json.loads(super().config_text().split("\n", 1)[1])
-        cls.key = os.path.join(cls.dir, "audit.key")
-        with open(cls.key, "wb") as f:
-            f.write(os.urandom(32))
-        os.chmod(cls.key, 0o400)
-        cfg["reporting"] = {"hmac_key_file": cls.key}
-        return json.dumps(cfg, indent=2)
+        return with_audit_key(cls, super().config_text())
 
     def test_every_event_is_signed_and_verifies_with_the_key(self):
         rid = self.request("a", "note", reason="signed")

@@ -111,6 +111,19 @@ def sqlite_ro(path):
     return sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
 
 
+def with_audit_key(case, text):
+    """The config TEXT of class CASE with a fresh 32-byte audit key (`case.key`, root-only) as
+    `reporting.hmac_key_file`: the daemon signs every event with it."""
+    header, body = text.split("\n", 1)
+    cfg = json.loads(body)
+    case.key = os.path.join(case.dir, "audit.key")
+    with open(case.key, "wb") as f:
+        f.write(os.urandom(32))
+    os.chmod(case.key, 0o400)
+    cfg["reporting"] = {"hmac_key_file": case.key}
+    return header + "\n" + json.dumps(cfg, indent=2) + "\n"
+
+
 def parse_time(s):
     return time.mktime(time.strptime(s[:19], "%Y-%m-%dT%H:%M:%S")) - time.timezone
 
