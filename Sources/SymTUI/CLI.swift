@@ -20,6 +20,8 @@ public enum SymTUICommandLine {
         var globals = ParsedArguments()
         var rest = args[...]
         while let a = rest.first, a.hasPrefix("--") {
+            // `symtui --version`, as most tools answer it: the same as `symtui version` (before any command only).
+            if a == "--version" { return CLI.printVersion(json: globals.flag("json") || rest.dropFirst().contains("--json")) }
             let name = String(a.dropFirst(2).prefix { $0 != "=" })
             guard let o = (CLI.globalOptions + CLI.consoleOptions).first(where: { $0.name == name }) else { break }
             rest = rest.dropFirst()
@@ -30,8 +32,6 @@ public enum SymTUICommandLine {
             } else { globals.flags.insert(name) }
         }
         let words = Array(rest)
-        // `symtui --version`, as most tools answer it (the same as `symtui version`).
-        if globals.flag("version") { return CLI.printVersion(json: globals.flag("json")) }
         if words.isEmpty {
             if globals.flag("help") { Output.print(CLI.overview); return ExitCode.ok }
             return CLI.runConsole(globals)
@@ -59,7 +59,6 @@ public enum SymTUICommandLine {
             return ExitCode.usage
         } catch { Output.error("\(error)"); return ExitCode.usage }
         if parsed.flag("help") { Output.print(spec.helpText); return ExitCode.ok }
-        if parsed.flag("version") { return CLI.printVersion(json: parsed.flag("json")) }
         let context = CLIContext(arguments: parsed)
         do {
             return try spec.run(parsed, context)
@@ -83,7 +82,6 @@ enum CLI {
         .value("db", "PATH", "store file (default: the config's store, ~/.local/state/symtui/symtui.db)"),
         .flag("json", "machine-readable output"),
         .flag("help", "show this help"),
-        .flag("version", "print the version and exit (as `symtui version`)"),
     ]
     /// Options of the console alone (`symtui` without a command).
     static let consoleOptions: [OptionSpec] = [
@@ -106,6 +104,7 @@ enum CLI {
         symtui \(symtuiVersion) — just-in-time access flows in the terminal
 
         usage: symtui [--config PATH] [--db PATH] [COMMAND] [ARGS] [--json]
+               symtui --version
 
         Without a command, symtui opens the console. Console options:
         \(consoleOptions.map { "  " + ("--" + $0.name).padding(toLength: 22, withPad: " ", startingAt: 0) + $0.help }.joined(separator: "\n"))
