@@ -99,6 +99,8 @@ public protocol StoreWriting: StoreReading {
     func recordDeliveryFailure(_ destination: String, error: String, at time: Date) throws
     /// Queues a notification; false when the same one was queued before (de-duplicated).
     @discardableResult func enqueue(_ n: OutboxItem) throws -> Bool
+    /// Queues several notifications at once; how many were new (the others were queued before).
+    func enqueue(all items: [OutboxItem]) throws -> Int
     func markDelivered(_ id: Int64, at time: Date) throws
     func recordNotificationFailure(_ id: Int64, error: String, at time: Date, retryAt: Date) throws
     /// Puts a notification off without counting an attempt.
@@ -116,6 +118,8 @@ public protocol StoreWriting: StoreReading {
 extension StoreWriting {
     /// One writer at a time already (SQLite's StoreWriter): nothing to lock.
     public func lockRequester(_ name: String) throws {}
+    /// One at a time (SQLite's statements are calls, not round trips).
+    public func enqueue(all items: [OutboxItem]) throws -> Int { try items.reduce(0) { try $0 + (enqueue($1) ? 1 : 0) } }
     /// Writes a request's new state unconditionally.
     @discardableResult public func update(_ request: AccessRequest) throws -> Bool { try update(request, expectedState: nil) }
 }

@@ -113,18 +113,15 @@ extension Engine {
         // Each run sends its own messages (a hook run twice sends twice); a copy is queued once.
         let dedup = "\(outcome.handler):\(Int64((t.timeIntervalSince1970 * 1000).rounded(.down))):"
         for (index, copies) in all.enumerated() {
-            var queued = false
-            for d in copies {
+            let items = copies.map { d in
                 let notice = NoticeDraft(kind: .message, audience: .requester, text: d.text)
                 let payload = NotificationPayload.json(notice, request: r, recipients: d.recipients, channel: d.channel.name,
                                                        recipient: d.recipient.isEmpty ? nil : d.recipient, at: t)
-                if try tx.enqueue(OutboxItem(requestId: r.id == 0 ? nil : r.id, kind: NoticeKind.message.rawValue,
-                                             dedup: dedup + String(index + 1), channel: d.channel.name, recipient: d.recipient,
-                                             payload: payload.compact, createdAt: t, nextAttemptAt: Date(timeIntervalSince1970: 0))) {
-                    queued = true
-                }
+                return OutboxItem(requestId: r.id == 0 ? nil : r.id, kind: NoticeKind.message.rawValue,
+                                  dedup: dedup + String(index + 1), channel: d.channel.name, recipient: d.recipient,
+                                  payload: payload.compact, createdAt: t, nextAttemptAt: Date(timeIntervalSince1970: 0))
             }
-            guard queued else { continue }
+            guard try tx.enqueue(all: items) > 0 else { continue }
             try tx.append(EventDraft(type: .notify, requestId: r.id == 0 ? nil : r.id, flow: r.flow, target: r.target,
                                      requester: r.requester, actor: "system", reason: nil, data: .obj([
                 ("kind", .string(NoticeKind.message.rawValue)), ("handler", .string(outcome.handler)),

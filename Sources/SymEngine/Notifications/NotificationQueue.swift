@@ -29,19 +29,17 @@ extension Engine {
     func queue(_ notice: NoticeDraft, dedup: String, request r: AccessRequest, flow: Flow, channels: [Channel],
                tx: any StoreWriting, at t: Date) throws -> Bool {
         let recipients = self.recipients(notice.audience, of: r, flow: flow)
-        var queued = false
+        var items: [OutboxItem] = []
         for channel in channels {
             for who in channel.isPerRecipient ? recipients : [""] {
                 let payload = NotificationPayload.json(notice, request: r, recipients: recipients, channel: channel.name,
                                                        recipient: who.isEmpty ? nil : who, at: t)
-                if try tx.enqueue(OutboxItem(requestId: r.id, kind: notice.kind.rawValue, dedup: dedup, channel: channel.name,
-                                             recipient: who, payload: payload.compact, createdAt: t,
-                                             nextAttemptAt: Date(timeIntervalSince1970: 0))) {  // due at once, whatever the clock
-                    queued = true
-                }
+                items.append(OutboxItem(requestId: r.id, kind: notice.kind.rawValue, dedup: dedup, channel: channel.name,
+                                        recipient: who, payload: payload.compact, createdAt: t,
+                                        nextAttemptAt: Date(timeIntervalSince1970: 0)))  // due at once, whatever the clock
             }
         }
-        guard queued else { return false }
+        guard try tx.enqueue(all: items) > 0 else { return false }
         try tx.append(EventDraft(.notify, for: r, actor: "system", data: .obj([
             ("kind", .string(notice.kind.rawValue)),
             ("recipients", .array(recipients.map(JSONValue.string))),

@@ -20,11 +20,21 @@ public struct PostgresError: Error, Sendable, CustomStringConvertible {
 /// Not thread-safe: one connection per thread of work.
 public final class PostgresConnection {
     private var conn: OpaquePointer?
+    /// Whether statements are prepared once on this connection and then only bound and run (`preparing`).
+    public let preparing: Bool
+    /// The statements prepared on this connection: SQL → name. They last as long as the connection (a rolled-back
+    /// transaction keeps them); at most `preparedLimit`, and statements past that run unprepared.
+    private var prepared: [String: String] = [:]
+    private var preparedCount = 0
+    static let preparedLimit = 512
 
     /// Connects with a libpq URI or `key=value` string (`service=NAME`, `passfile=PATH` work as in psql).
     /// `connect_timeout` defaults to 10 s and the session's statement timeout to 30 s; `defaults` are more libpq
     /// keywords with values that `conninfo` may override (e.g. TCP keepalives).
-    public init(conninfo: String, applicationName: String = "symtui", defaults: [(String, String)] = []) throws {
+    /// With `preparing`, every statement with parameters is parsed and planned by the server once per connection
+    /// (`executePipeline`); the server may then keep a generic plan for it.
+    public init(conninfo: String, applicationName: String = "symtui", defaults: [(String, String)] = [], preparing: Bool = false) throws {
+        self.preparing = preparing
         let keys = ["connect_timeout", "application_name"] + defaults.map(\.0) + ["dbname"]
         let values = ["10", applicationName] + defaults.map(\.1) + [conninfo]
         // expand_dbname: the dbname value is read as a whole connection string; its own keys override the defaults before it.
@@ -60,6 +70,84 @@ public final class PostgresConnection {
         guard let result else { throw PostgresError(sqlState: nil, message: Self.text(PQerrorMessage(conn))) }
         defer { PQclear(result) }
         return try Self.rows(result)
+    }
+
+    /// Sends every statement, then waits once for all their results (libpq's pipeline mode: one round trip for the
+    /// lot); returns each statement's rows. Inside a transaction the statements run one after the other as if sent
+    /// one at a time; the first that fails throws, and the server skips those after it. Each is a single statement.
+    public func executePipeline(_ statements: [PostgresStatement]) throws -> [[[String?]]] {
+        guard let conn else { throw PostgresError(sqlState: nil, message: "the connection is closed") }
+        if statements.count == 1 && !(preparing && !statements[0].parameters.isEmpty) {
+            return [try execute(statements[0].sql, statements[0].parameters)]
+        }
+        guard PQenterPipelineMode(conn) == 1 else { throw PostgresError(sqlState: nil, message: Self.text(PQerrorMessage(conn))) }
+        // A pipeline left half read would make the connection unusable: on any failure to send or to read to the end,
+        // it is closed, and the session opens a new one.
+        func broken() -> PostgresError {
+            let e = PostgresError(sqlState: nil, message: Self.text(PQerrorMessage(conn)))
+            close()
+            return e
+        }
+        // What was sent, in order: a new statement's Parse (its SQL, forgotten again unless the server took it), or a
+        // statement to run.
+        var sent: [String?] = []
+        for s in statements {
+            var ok: Int32
+            if let (name, new) = preparedName(for: s) {
+                if new {
+                    guard PQsendPrepare(conn, name, s.sql, Int32(s.parameters.count), nil) == 1 else { throw broken() }
+                    sent.append(s.sql)
+                }
+                ok = withCStrings(s.parameters) { params in
+                    PQsendQueryPrepared(conn, name, Int32(s.parameters.count), params, nil, nil, 0)
+                }
+            } else {
+                ok = withCStrings(s.parameters) { params in
+                    PQsendQueryParams(conn, s.sql, Int32(s.parameters.count), nil, params, nil, nil, 0)
+                }
+            }
+            guard ok == 1 else { throw broken() }
+            sent.append(nil)
+        }
+        guard PQpipelineSync(conn) == 1 else { throw broken() }
+        var out: [[[String?]]] = []
+        var failure: PostgresError?
+        for parse in sent {
+            var rows: [[String?]] = []
+            var taken = false
+            while let result = PQgetResult(conn) {
+                defer { PQclear(result) }
+                if PQresultStatus(result) == PGRES_PIPELINE_ABORTED { continue }
+                do { rows = try Self.rows(result); taken = true } catch let e as PostgresError { failure = failure ?? e }
+            }
+            if let parse {
+                if !taken { prepared[parse] = nil }
+            } else {
+                out.append(rows)
+            }
+        }
+        var synced = false
+        while !synced, let result = PQgetResult(conn) {
+            synced = PQresultStatus(result) == PGRES_PIPELINE_SYNC
+            PQclear(result)
+        }
+        guard synced, PQexitPipelineMode(conn) == 1 else {
+            let lost = broken()
+            throw failure ?? lost
+        }
+        if let failure { throw failure }
+        return out
+    }
+
+    /// The prepared statement to run `s` as, and whether it must be prepared first; nil: run it unprepared.
+    private func preparedName(for s: PostgresStatement) -> (String, Bool)? {
+        guard preparing, !s.parameters.isEmpty else { return nil }
+        if let name = prepared[s.sql] { return (name, false) }
+        guard prepared.count < Self.preparedLimit else { return nil }
+        preparedCount += 1
+        let name = "symtui_\(preparedCount)"
+        prepared[s.sql] = name
+        return (name, true)
     }
 
     /// Runs a script of one or more statements without parameters (migrations); returns the last one's rows.
@@ -135,6 +223,13 @@ public final class PostgresConnection {
         guard let p else { return "unknown error" }
         return String(cString: p).trimmingCharacters(in: .whitespacesAndNewlines)
     }
+}
+
+/// One statement with its text parameters `$1…` (nil is NULL), for `executePipeline`.
+public struct PostgresStatement: Sendable {
+    public var sql: String
+    public var parameters: [String?]
+    public init(_ sql: String, _ parameters: [String?] = []) { self.sql = sql; self.parameters = parameters }
 }
 
 /// One `NOTIFY` a listening connection received.

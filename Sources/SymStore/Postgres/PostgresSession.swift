@@ -23,6 +23,13 @@ final class PostgresSession: StoreWriting {
     private var touched = false
     /// The requests the open transaction inserted or changed, or whose events it appended (what its notice names).
     private(set) var changedRequests = Set<Int64>()
+    /// The requests the open transaction holds locked (read `FOR UPDATE`, claimed, inserted or updated by it), with
+    /// the state each has now: nobody else can change them before it ends, so an update that expects that state
+    /// cannot miss and is queued (`queue`) instead of waited for.
+    private var lockedStates: [Int64: RequestState] = [:]
+    /// A request id taken from the sequence with the requester's pending count (which is read just before a new
+    /// request is recorded), so that `insert` knows its id and need not wait for the server to say it.
+    private var reservedID: Int64?
     /// Who this session's change notices come from (the store's `instance`), so its own listener can skip them.
     var noticeSender = ""
     /// The schema the store lives in (asked once): stores in other schemas of the same database skip its notices.
@@ -30,6 +37,11 @@ final class PostgresSession: StoreWriting {
     /// The events the open transaction appended and has not written yet, in order, with their ids and times but no
     /// place in the chain: `flushEvents` takes the chain head and writes them at commit, or before a read of events.
     private var unchained: [AuditEvent] = []
+    /// Statements of the open transaction whose results nobody reads (its BEGIN, locks, approval rows, cursor moves):
+    /// they go out with the next statement whose rows are read, or with COMMIT, in one round trip (`executePipeline`).
+    /// A failure among them fails that statement, and the transaction with it.
+    private var queued: [PostgresStatement] = []
+    static let begin = "BEGIN", commit = PostgresStatement("COMMIT")
     /// At most this many events in one INSERT (14 parameters each; a statement takes up to 65535).
     static let eventsPerInsert = 1000
 
@@ -39,7 +51,7 @@ final class PostgresSession: StoreWriting {
     }
 
     static func connect(_ conninfo: String) throws -> PostgresConnection {
-        do { return try PostgresConnection(conninfo: conninfo, applicationName: "symtui daemon") } catch {
+        do { return try PostgresConnection(conninfo: conninfo, applicationName: "symtui daemon", preparing: true) } catch {
             throw StoreError("store unavailable: \(PostgresStore.redacted("\(error)"))")
         }
     }
@@ -49,7 +61,10 @@ final class PostgresSession: StoreWriting {
     /// Runs one statement (a script of several when it has no parameters).
     @discardableResult
     func rows(_ sql: String, _ parameters: [String?] = []) throws -> [[String?]] {
-        func run() throws -> [[String?]] { try parameters.isEmpty ? conn.executeScript(sql) : conn.execute(sql, parameters) }
+        if inTransaction && !queued.isEmpty { return try sendQueued(PostgresStatement(sql, parameters)) }
+        func run() throws -> [[String?]] {
+            try parameters.isEmpty ? conn.executeScript(sql) : conn.executePipeline([PostgresStatement(sql, parameters)])[0]
+        }
         do { return try run() } catch let e as PostgresError where e.isConnectionFailure || !conn.isHealthy {
             // Outside a transaction nothing was half done: a connection the server dropped (a restart, a failover) is
             // opened again and the statement tried once more. Inside one, the transaction is lost: the caller hears it.
@@ -57,6 +72,33 @@ final class PostgresSession: StoreWriting {
             throw StoreError("store unavailable: \(e.message)")
         }
     }
+
+    /// Adds a statement whose result is not read to the open transaction: sent with the next one that is.
+    func queue(_ sql: String, _ parameters: [String?] = []) {
+        requireTransaction()
+        queued.append(PostgresStatement(sql, parameters))
+    }
+
+    /// Sends the queued statements and `last` in one round trip; returns `last`'s rows.
+    @discardableResult
+    private func sendQueued(_ last: PostgresStatement? = nil) throws -> [[String?]] {
+        var statements = queued
+        queued = []
+        if let last { statements.append(last) }
+        guard !statements.isEmpty else { return [] }
+        // A transaction's first round trip (its BEGIN with it) on a connection the server dropped meanwhile left
+        // nothing behind: it is sent once more on a new connection, as a statement outside a transaction is.
+        var retry = statements[0].sql == Self.begin
+        while true {
+            do { return try conn.executePipeline(statements).last ?? [] } catch let e as PostgresError where e.isConnectionFailure || !conn.isHealthy {
+                guard retry, (try? reconnect()) != nil else { throw StoreError("store unavailable: \(e.message)") }
+                retry = false
+            }
+        }
+    }
+
+    /// Whether the open transaction has sent nothing yet (its BEGIN still waits in `queued`).
+    private var nothingSent: Bool { queued.first?.sql == Self.begin }
 
     func executeFormatted(_ template: String, identifiers: [String]) throws {
         do { try conn.executeFormatted(template, identifiers: identifiers) } catch let e as PostgresError {
@@ -85,13 +127,17 @@ final class PostgresSession: StoreWriting {
     func transaction<T>(_ body: () throws -> T) throws -> (T, Bool) {
         precondition(!inTransaction, "StoreWriter.read/write called inside read/write on the same thread")
         try reconnectIfBroken()
-        try rows("BEGIN")
         inTransaction = true
+        // BEGIN goes out with the transaction's first statement, in the same round trip; a transaction that sends no
+        // statement costs none.
+        queued = [PostgresStatement(Self.begin)]
         touched = false
         changedRequests = []
+        lockedStates = [:]
+        reservedID = nil
         // A transaction run again (a deadlock retry) or after a failed one starts with no events of its own.
         unchained = []
-        defer { inTransaction = false; unchained = [] }
+        defer { inTransaction = false; unchained = []; queued = [] }
         do {
             let value = try body()
             var notice: PostgresChangeNotice?
@@ -99,15 +145,15 @@ final class PostgresSession: StoreWriting {
                 if noticeSchema == nil { noticeSchema = try rows("SELECT current_schema()").first?[0] ?? "" }
                 notice = PostgresChangeNotice(sender: noticeSender, schema: noticeSchema ?? "", ids: changedRequests)
             }
-            // The chain head last: the fleet's transactions wait on it only for the head's read, one statement (the
-            // events, the head and the notice) and COMMIT.
-            if try !flushEvents(notice: notice), let notice {
-                try rows("SELECT pg_notify($1, $2)", [PostgresChangeNotice.channel, notice.payload])
+            // The chain head last: the fleet's transactions wait on it only for two round trips, the head's read, then
+            // one statement (the events, the head and the notice) sent with COMMIT.
+            if try !flushEvents(notice: notice, commit: true) {
+                if let notice { queue("SELECT pg_notify($1, $2)", [PostgresChangeNotice.channel, notice.payload]) }
+                if !(nothingSent && queued.count == 1) { try sendQueued(Self.commit) }
             }
-            try rows("COMMIT")
             return (value, touched)
         } catch {
-            _ = try? conn.execute("ROLLBACK")
+            if !nothingSent { _ = try? conn.execute("ROLLBACK") }
             throw error
         }
     }
@@ -156,7 +202,9 @@ final class PostgresSession: StoreWriting {
     static let requestColumns = """
         id, flow, target, target_label, requester, state, end_reason, fields, duration_seconds, created_at,
         request_expires_at, decided_at, access_starts_at, access_expires_at, ended_at, denial, required_approvals,
-        stuck, error, extends, attempts, next_attempt_at, step_output, routing, host, runs_on
+        stuck, error, extends, attempts, next_attempt_at, step_output, routing, host, runs_on,
+        (SELECT json_agg(json_build_array(p.approver, p.at, p.reason, p.is_self, p.step) ORDER BY p.at, p.approver COLLATE "C")
+         FROM approvals p WHERE p.request_id = requests.id)
         """
     static let eventColumns = "seq, id, event_time, type, request_id, flow, target, requester, actor, reason, data, prev_hash, hash, hmac"
     static let outboxColumns = "id, request_id, kind, channel, recipient, payload, created_at, attempts, next_attempt_at, last_error, delivered_at, dedup"
@@ -184,6 +232,14 @@ final class PostgresSession: StoreWriting {
         r.routing = c[23].flatMap { try? JSONValue.parse($0) }.flatMap(Routing.init(json:))
         r.host = c[24]
         r.runsOn = c[25]
+        // The approvals come with the row, as a JSON array of [approver, at, reason, is_self, step] (no second query).
+        if let text = c[26], case let .array(list)? = try? JSONValue.parse(text) {
+            r.approvals = list.compactMap { item -> Approval? in
+                guard case let .array(f) = item, f.count == 5 else { return nil }
+                return Approval(user: f[0].stringValue ?? "", at: Store.date(f[1].intValue ?? 0), reason: f[2].stringValue,
+                                isSelf: (f[3].intValue ?? 0) != 0, step: f[4].stringValue)
+            }
+        }
         return r
     }
 
@@ -227,7 +283,7 @@ final class PostgresSession: StoreWriting {
         let lock = inTransaction && q.ids != nil ? " FOR UPDATE" : ""
         let sql = "SELECT \(Self.requestColumns) FROM requests\(whereSQL) ORDER BY id \(q.newestFirst ? "DESC" : "ASC") "
             + "LIMIT \(a.add(Int64(q.limit))) OFFSET \(a.add(Int64(q.offset)))\(lock)"
-        return try selectRequests(sql, a.values)
+        return try selectRequests(sql, a.values, locking: !lock.isEmpty)
     }
 
     func count(_ q: RequestQuery) throws -> Int {
@@ -251,26 +307,11 @@ final class PostgresSession: StoreWriting {
         return clauses.isEmpty ? "" : " WHERE " + clauses.joined(separator: " AND ")
     }
 
-    func selectRequests(_ sql: String, _ values: [String?]) throws -> [AccessRequest] {
-        var out = try rows(sql, values).map(Self.decodeRequest)
-        try attachApprovals(&out)
-        return out
-    }
-
-    private func attachApprovals(_ requests: inout [AccessRequest]) throws {
-        guard !requests.isEmpty else { return }
-        var index: [Int64: Int] = [:]
-        for (i, r) in requests.enumerated() { index[r.id] = i }
-        var a = PGArgs()
-        let ids = requests.map { a.add($0.id) }.joined(separator: ",")
-        for c in try rows("""
-            SELECT request_id, approver, at, reason, is_self, step FROM approvals WHERE request_id IN (\(ids))
-            ORDER BY at, approver COLLATE "C"
-            """, a.values) {
-            guard let id = Self.int(c[0]), let i = index[id] else { continue }
-            requests[i].approvals.append(Approval(user: c[1] ?? "", at: Self.date(c[2]) ?? Date(timeIntervalSince1970: 0), reason: c[3],
-                                                  isSelf: (Self.int(c[4]) ?? 0) != 0, step: c[5]))
-        }
+    /// `locking`: the statement locks the rows it returns (`FOR UPDATE`, a claim) until the transaction ends.
+    func selectRequests(_ sql: String, _ values: [String?], locking: Bool = false) throws -> [AccessRequest] {
+        let found = try rows(sql, values).map(Self.decodeRequest)
+        if locking && inTransaction { for r in found { lockedStates[r.id] = r.state } }
+        return found
     }
 
     func insert(_ request: AccessRequest) throws -> AccessRequest {
@@ -281,15 +322,24 @@ final class PostgresSession: StoreWriting {
         let values = columns(r, &a)
         let routing = a.add(r.routing?.json.compact), keys = a.add(r.routing.map(Store.approverKeys)), host = a.add(r.host ?? hostName)
         let runsOn = a.add(r.runsOn)
-        let row = try rows("""
-            INSERT INTO requests(flow, target, target_label, requester, state, end_reason, fields, duration_seconds, created_at,
+        let columns = """
+            flow, target, target_label, requester, state, end_reason, fields, duration_seconds, created_at,
               request_expires_at, decided_at, access_starts_at, access_expires_at, ended_at, denial, required_approvals, stuck,
-              error, extends, attempts, next_attempt_at, step_output, routing, approver_keys, host, runs_on)
-            VALUES(\(values.joined(separator: ",")), \(routing), \(keys), \(host), \(runsOn)) RETURNING id
-            """, a.values)
-        r.id = Self.int(row.first?[0]) ?? 0
+              error, extends, attempts, next_attempt_at, step_output, routing, approver_keys, host, runs_on
+            """
+        let tuple = "\(values.joined(separator: ",")), \(routing), \(keys), \(host), \(runsOn)"
+        if let id = reservedID {
+            // Its id is known: the row goes with the transaction's next statement.
+            reservedID = nil
+            queue("INSERT INTO requests(id, \(columns)) VALUES(\(a.add(id)), \(tuple))", a.values)
+            r.id = id
+        } else {
+            let row = try rows("INSERT INTO requests(\(columns)) VALUES(\(tuple)) RETURNING id", a.values)
+            r.id = Self.int(row.first?[0]) ?? 0
+        }
         r.host = r.host ?? hostName
         changedRequests.insert(r.id)
+        lockedStates[r.id] = r.state
         try writeApprovals(r)
         return r
     }
@@ -306,8 +356,14 @@ final class PostgresSession: StoreWriting {
                      "required_approvals", "stuck", "error", "extends", "attempts", "next_attempt_at", "step_output"]
         var sql = "UPDATE requests SET " + zip(names, v).map { "\($0) = \($1)" }.joined(separator: ", ") + " WHERE id = \(a.add(r.id))"
         if let expectedState { sql += " AND state = \(a.add(expectedState.rawValue))" }
-        // READ COMMITTED re-checks the WHERE on the row as the winner left it: of two deciders, one changes it.
-        guard try rows(sql + " RETURNING id", a.values).count == 1 else { return false }
+        if let held = lockedStates[r.id], expectedState == nil || expectedState == held {
+            // This transaction holds the row and knows its state: the update matches, and goes with the next statement.
+            queue(sql, a.values)
+        } else {
+            // READ COMMITTED re-checks the WHERE on the row as the winner left it: of two deciders, one changes it.
+            guard try rows(sql + " RETURNING id", a.values).count == 1 else { return false }
+        }
+        lockedStates[r.id] = r.state
         changedRequests.insert(r.id)
         try writeApprovals(r)
         return true
@@ -316,7 +372,7 @@ final class PostgresSession: StoreWriting {
     private func writeApprovals(_ r: AccessRequest) throws {
         for ap in r.approvals {
             var a = PGArgs()
-            try rows("""
+            queue("""
                 INSERT INTO approvals(request_id, approver, at, reason, is_self, step)
                 VALUES(\(a.add(r.id)), \(a.add(ap.user)), \(a.add(ap.at)), \(a.add(ap.reason)), \(a.add(ap.isSelf ? 1 : 0)), \(a.add(ap.step)))
                 ON CONFLICT DO NOTHING
@@ -341,7 +397,7 @@ final class PostgresSession: StoreWriting {
         touched = true
         changedRequests.insert(id)
         var a = PGArgs()
-        try rows("UPDATE requests SET routing = \(a.add(routing.json.compact)), approver_keys = \(a.add(Store.approverKeys(routing))) "
+        queue("UPDATE requests SET routing = \(a.add(routing.json.compact)), approver_keys = \(a.add(Store.approverKeys(routing))) "
                  + "WHERE id = \(a.add(id)) AND state = 'pending'", a.values)
     }
 
@@ -414,9 +470,10 @@ final class PostgresSession: StoreWriting {
     /// Gives the transaction's appended events their places at the head of the chain and writes them. The head row is
     /// locked (`FOR UPDATE`) until the transaction ends, so every daemon's events take their turns and `seq` stays
     /// gapless; reads of events in the transaction call this first, so they see its own events.
-    /// With `notice`, the last statement sends it too and the result is true (false: nothing to write, not sent).
+    /// With `notice`, the last statement sends it too; with `commit`, COMMIT goes with the last statement. The result
+    /// is false when there was nothing to write (and nothing was sent or committed).
     @discardableResult
-    func flushEvents(notice: PostgresChangeNotice? = nil) throws -> Bool {
+    func flushEvents(notice: PostgresChangeNotice? = nil, commit: Bool = false) throws -> Bool {
         guard inTransaction, !unchained.isEmpty else { return false }
         let row = try rows("SELECT seq, hash FROM chain_head WHERE id = 1 FOR UPDATE")
         guard let c = row.first, var seq = Self.int(c[0]), var prev = c[1] else { throw StoreError("the store has no chain head row") }
@@ -451,11 +508,16 @@ final class PostgresSession: StoreWriting {
                     sql = "WITH appended AS (\(sql)) \(head)"
                 }
             }
-            try rows(sql, a.values)
+            if commit && end == chained.count {
+                queue(sql, a.values)
+                try sendQueued(Self.commit)
+            } else {
+                try rows(sql, a.values)
+            }
             start = end
         }
         unchained = []
-        return notice != nil
+        return true
     }
 
     /// The advisory lock key space of requesters (the two-key form: apart from the migration's one-key lock).
@@ -465,7 +527,7 @@ final class PostgresSession: StoreWriting {
     /// requests for the same user take turns between counting the user's pending requests and committing.
     func lockRequester(_ name: String) throws {
         requireTransaction()
-        try rows("SELECT pg_advisory_xact_lock($1, hashtext($2))", [String(Self.requesterLockSpace), name])
+        queue("SELECT pg_advisory_xact_lock($1, hashtext($2))", [String(Self.requesterLockSpace), name])
     }
 
     // MARK: the grant loop's due work (claimed with SKIP LOCKED inside a write)
@@ -474,19 +536,19 @@ final class PostgresSession: StoreWriting {
 
     func pendingPastTTL(now: Date, limit: Int) throws -> [AccessRequest] {
         try selectRequests("SELECT \(Self.requestColumns) FROM requests WHERE state = 'pending' AND request_expires_at <= $1 "
-                           + "ORDER BY request_expires_at LIMIT $2\(claim)", [String(Store.millis(now)), String(limit)])
+                           + "ORDER BY request_expires_at LIMIT $2\(claim)", [String(Store.millis(now)), String(limit)], locking: true)
     }
 
     func activePastExpiry(now: Date, limit: Int) throws -> [AccessRequest] {
         try selectRequests("SELECT \(Self.requestColumns) FROM requests WHERE state = 'active' AND access_expires_at <= $1 "
-                           + "ORDER BY access_expires_at LIMIT $2\(claim)", [String(Store.millis(now)), String(limit)])
+                           + "ORDER BY access_expires_at LIMIT $2\(claim)", [String(Store.millis(now)), String(limit)], locking: true)
     }
 
     func approvedAwaitingEscalation(now: Date, limit: Int) throws -> [AccessRequest] {
         try selectRequests("""
             SELECT \(Self.requestColumns) FROM requests WHERE state = 'approved' AND target IS NOT NULL AND extends IS NULL
               AND (access_starts_at IS NULL OR access_starts_at <= $1) ORDER BY id LIMIT $2\(claim)
-            """, [String(Store.millis(now)), String(limit)])
+            """, [String(Store.millis(now)), String(limit)], locking: true)
     }
 
     /// Claimed with SKIP LOCKED inside a write; with `host`, only that host's steps are even looked at, so a daemon
@@ -497,7 +559,7 @@ final class PostgresSession: StoreWriting {
         return try selectRequests("""
             SELECT \(Self.requestColumns) FROM requests WHERE state IN ('escalating', 'deescalating')
               AND (next_attempt_at IS NULL OR next_attempt_at <= \(due))\(mine) ORDER BY coalesce(next_attempt_at, 0), id LIMIT \(a.add(Int64(limit)))\(claim)
-            """, a.values)
+            """, a.values, locking: true)
     }
 
     func nextDueTime(host: String?) throws -> Date? {
@@ -532,7 +594,7 @@ final class PostgresSession: StoreWriting {
         requireTransaction()
         // Not `touched`: a heartbeat changes no request and no event, so nobody is told of a change.
         var a = PGArgs()
-        try rows("""
+        queue("""
             INSERT INTO hosts(host, version, pid, started_at, seen_at)
             VALUES(\(a.add(h.host)), \(a.add(h.version)), \(a.add(h.pid)), \(a.add(Date?.some(h.startedAt))), \(a.add(Date?.some(h.seenAt))))
             ON CONFLICT(host) DO UPDATE SET version = excluded.version, pid = excluded.pid, started_at = excluded.started_at,
@@ -549,6 +611,16 @@ final class PostgresSession: StoreWriting {
     }
 
     func pendingCount(requester: String) throws -> Int {
+        if inTransaction {
+            // Inside a write it is asked just before a request is recorded: the request's id comes in the same round
+            // trip. A transaction that records none leaves a gap in the ids, as a rolled-back insert does.
+            let row = try rows("""
+                SELECT (SELECT count(*) FROM requests WHERE state = 'pending' AND requester = $1),
+                  nextval(pg_get_serial_sequence('requests', 'id'))
+                """, [requester]).first
+            reservedID = Self.int(row?[1])
+            return Int(Self.int(row?[0]) ?? 0)
+        }
         var a = PGArgs()
         return Int(Self.int(try rows("SELECT count(*) FROM requests WHERE state = 'pending' AND requester = \(a.add(requester))", a.values)
             .first?[0]) ?? 0)
@@ -615,7 +687,7 @@ final class PostgresSession: StoreWriting {
 
     func recordDelivered(_ destination: String, through seq: Int64, at time: Date) throws {
         requireTransaction()
-        try rows("""
+        queue("""
             INSERT INTO delivery(destination, seq, attempts, last_error, last_attempt_at, delivered_at) VALUES($1, $2, 0, NULL, $3, $3)
             ON CONFLICT(destination) DO UPDATE SET seq = greatest(delivery.seq, excluded.seq), attempts = 0, last_error = NULL,
               last_attempt_at = excluded.last_attempt_at, delivered_at = excluded.delivered_at
@@ -624,7 +696,7 @@ final class PostgresSession: StoreWriting {
 
     func recordDeliveryFailure(_ destination: String, error: String, at time: Date) throws {
         requireTransaction()
-        try rows("""
+        queue("""
             INSERT INTO delivery(destination, seq, attempts, last_error, last_attempt_at) VALUES($1, 0, 1, $2, $3)
             ON CONFLICT(destination) DO UPDATE SET attempts = delivery.attempts + 1, last_error = excluded.last_error,
               last_attempt_at = excluded.last_attempt_at
@@ -689,31 +761,43 @@ final class PostgresSession: StoreWriting {
                               [channel, recipient, String(Store.millis(since))]).first?[0]) ?? 0)
     }
 
-    func enqueue(_ n: OutboxItem) throws -> Bool {
+    func enqueue(_ n: OutboxItem) throws -> Bool { try enqueue(all: [n]) == 1 }
+
+    /// One INSERT for all of them (one round trip), in chunks that keep under the statement's parameter limit.
+    func enqueue(all items: [OutboxItem]) throws -> Int {
         requireTransaction()
-        var a = PGArgs()
-        let v = [a.add(n.requestId.map { String($0) }), a.add(n.kind), a.add(n.dedup), a.add(n.channel), a.add(n.recipient), a.add(n.payload),
-                 a.add(n.createdAt), a.add(n.nextAttemptAt)]
-        return try rows("""
-            INSERT INTO notifications(request_id, kind, dedup, channel, recipient, payload, created_at, attempts, next_attempt_at)
-            VALUES(\(v[0]),\(v[1]),\(v[2]),\(v[3]),\(v[4]),\(v[5]),\(v[6]),0,\(v[7])) ON CONFLICT DO NOTHING RETURNING id
-            """, a.values).count == 1
+        var added = 0
+        var start = 0
+        while start < items.count {
+            let end = min(start + 1000, items.count)
+            var a = PGArgs()
+            let tuples = items[start..<end].map { n in
+                "(" + [a.add(n.requestId.map { String($0) }), a.add(n.kind), a.add(n.dedup), a.add(n.channel), a.add(n.recipient),
+                       a.add(n.payload), a.add(n.createdAt), "0", a.add(n.nextAttemptAt)].joined(separator: ",") + ")"
+            }
+            added += try rows("""
+                INSERT INTO notifications(request_id, kind, dedup, channel, recipient, payload, created_at, attempts, next_attempt_at)
+                VALUES \(tuples.joined(separator: ",")) ON CONFLICT DO NOTHING RETURNING id
+                """, a.values).count
+            start = end
+        }
+        return added
     }
 
     func markDelivered(_ id: Int64, at time: Date) throws {
         requireTransaction()
-        try rows("UPDATE notifications SET delivered_at = $1, last_attempt_at = $1, attempts = attempts + 1, last_error = NULL WHERE id = $2",
+        queue("UPDATE notifications SET delivered_at = $1, last_attempt_at = $1, attempts = attempts + 1, last_error = NULL WHERE id = $2",
                  [String(Store.millis(time)), String(id)])
     }
 
     func recordNotificationFailure(_ id: Int64, error: String, at time: Date, retryAt: Date) throws {
         requireTransaction()
-        try rows("UPDATE notifications SET attempts = attempts + 1, last_error = $1, last_attempt_at = $2, next_attempt_at = $3 WHERE id = $4",
+        queue("UPDATE notifications SET attempts = attempts + 1, last_error = $1, last_attempt_at = $2, next_attempt_at = $3 WHERE id = $4",
                  [error, String(Store.millis(time)), String(Store.millis(retryAt)), String(id)])
     }
 
     func postpone(_ id: Int64, until time: Date) throws {
         requireTransaction()
-        try rows("UPDATE notifications SET next_attempt_at = $1 WHERE id = $2", [String(Store.millis(time)), String(id)])
+        queue("UPDATE notifications SET next_attempt_at = $1 WHERE id = $2", [String(Store.millis(time)), String(id)])
     }
 }
