@@ -16,6 +16,9 @@ enum FleetChanges {
         let lost = LostSince()
         listener.onConnection = { [feed] connected, reason in
             if connected {
+                // The commits made between this daemon's start and its first LISTEN were not heard: whoever subscribed
+                // meanwhile reads again (as after a reconnect).
+                if lost.firstConnection() { feed.committed(nil) }
                 if let since = lost.reset() {
                     DaemonLog.shared.log(.info, "listening to the fleet's changes again after \(Int(Date().timeIntervalSince(since))) s")
                 }
@@ -34,6 +37,9 @@ enum FleetChanges {
     private final class LostSince: @unchecked Sendable {
         private let lock = NSLock()
         private var since: Date?
+        private var connected = false
+        /// True the first time only.
+        func firstConnection() -> Bool { lock.withLock { defer { connected = true }; return !connected } }
         /// True the first time after a connection.
         func mark() -> Bool { lock.withLock { if since != nil { return false }; since = Date(); return true } }
         func reset() -> Date? { lock.withLock { defer { since = nil }; return since } }

@@ -514,6 +514,19 @@ final class StoreCursorAndOutboxContractTests: StoreContractCase {
         }
     }
 
+    func testNotificationsQueuedTogetherCountOnlyTheNewOnes() throws {
+        try eachBackend { store, db in
+            let r = try insert(store, SF.request())
+            let bob = OutboxItem(requestId: r.id, kind: "request", channel: "mail", recipient: "bob", payload: "{}", createdAt: SF.at(1))
+            var carol = bob
+            carol.recipient = "carol"
+            XCTAssertEqual(try store.write { try $0.enqueue(all: [bob]) }, 1)
+            XCTAssertEqual(try store.write { try $0.enqueue(all: [bob, carol]) }, 1, "bob's was queued before")
+            XCTAssertEqual(try store.write { try $0.enqueue(all: []) }, 0)
+            XCTAssertEqual(try db.notifications(requestId: r.id).map(\.recipient), ["bob", "carol"])
+        }
+    }
+
     func testDueNotificationsFailuresRetriesAndDeliveries() throws {
         try eachBackend { store, db in
             let r = try insert(store, SF.request())

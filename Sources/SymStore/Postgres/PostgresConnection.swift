@@ -141,7 +141,7 @@ public final class PostgresConnection {
 
     /// The prepared statement to run `s` as, and whether it must be prepared first; nil: run it unprepared.
     private func preparedName(for s: PostgresStatement) -> (String, Bool)? {
-        guard preparing, !s.parameters.isEmpty else { return nil }
+        guard preparing else { return nil }
         if let name = prepared[s.sql] { return (name, false) }
         guard prepared.count < Self.preparedLimit else { return nil }
         preparedCount += 1
