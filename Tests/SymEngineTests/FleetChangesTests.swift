@@ -33,6 +33,20 @@ final class FleetChangesTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(wakes.count.load(ordering: .sequentiallyConsistent), 1)
     }
 
+    /// Commits made between the daemon's start and its listener's first LISTEN were heard by nobody: whoever
+    /// subscribed meanwhile reads again.
+    func testTheListenersFirstConnectionTellsTheFeedThatAnythingMayHaveChanged() throws {
+        let conninfo = try PostgresCluster.shared().freshSchema().conninfo
+        let feed = ChangeFeed()
+        let listener = try XCTUnwrap(FleetChanges.start(store: try PostgresStore(conninfo: conninfo), feed: feed, wake: {}))
+        defer { listener.stop() }
+        let deadline = Date().addingTimeInterval(30)
+        while !listener.isConnected && Date() < deadline { usleep(10_000) }
+        let version = feed.version.load(ordering: .sequentiallyConsistent)
+        XCTAssertEqual(version, 1)
+        XCTAssertNil(feed.changes(since: 0, through: version), "anything may have changed")
+    }
+
     func testADaemonOnSQLiteListensToNoFleet() throws {
         let dir = NSTemporaryDirectory() + "symtui-fleet-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)

@@ -135,8 +135,9 @@ public final class PostgresListener: @unchecked Sendable {
                 continue
             }
             delay = initialBackoff
-            lock.withLock { isConnectedNow = true; connectionCount += 1 }
+            // Told before `isConnected` turns true, so that what the callback does comes before anything heard.
             onConnection?(true, nil)
+            lock.withLock { isConnectedNow = true; connectionCount += 1 }
             // Whatever was committed while no connection listened was not heard: the subscribers must re-read.
             if !first { onChange(nil) }
             first = false
