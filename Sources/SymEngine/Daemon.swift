@@ -82,6 +82,8 @@ public final class Daemon: @unchecked Sendable {
         let backend = try onPostgres ? openPostgresBackend() : openSQLiteBackend()
         // From here on the connection is the writer's: every thread reaches it through `writer`, one at a time.
         let writer = backend.writer
+        // The other daemons hear of this one's last commits before it goes (their notices follow each commit).
+        defer { (writer as? PostgresStore)?.finishNotices() }
         let engine = Engine(config: config, store: writer)
         engine.escalationRetry = escalationRetry
         engine.deescalationRetry = deescalationRetry

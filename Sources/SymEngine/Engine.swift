@@ -214,6 +214,7 @@ public final class Engine: @unchecked Sendable {
         request = try store.write { tx in
             var request = draft
             try tx.lockRequester(requester.name)
+            tx.willAppendEvents()
             try checkPendingLimit(of: requester.name, in: tx)
             if let grantID = request.extends { try checkNoPendingExtension(of: grantID, requester: requester.name, in: tx) }
             request = try tx.insert(request)
@@ -323,6 +324,7 @@ public final class Engine: @unchecked Sendable {
             }
         }
         let (before, result) = try store.write { tx in
+            tx.willAppendEvents()
             guard let request = try tx.request(id: id) else { throw CommandError.invalid("no request \(id)") }
             return (request.state, try apply(command, to: request, actor: acting, tx: tx))
         }

@@ -113,11 +113,16 @@ public protocol StoreWriting: StoreReading {
     /// of their requests read after it stays true until commit (`limits.pending_per_user` across daemons). A store
     /// with a single writer has nothing to wait for.
     func lockRequester(_ name: String) throws
+    /// Says that this write will append events, before its last read: a store whose chain is shared by several
+    /// writers may take the chain head with that read and so commit with one round trip fewer (PostgreSQL). A store
+    /// with a single writer has nothing to take.
+    func willAppendEvents()
 }
 
 extension StoreWriting {
     /// One writer at a time already (SQLite's StoreWriter): nothing to lock.
     public func lockRequester(_ name: String) throws {}
+    public func willAppendEvents() {}
     /// One at a time (SQLite's statements are calls, not round trips).
     public func enqueue(all items: [OutboxItem]) throws -> Int { try items.reduce(0) { try $0 + (enqueue($1) ? 1 : 0) } }
     /// Writes a request's new state unconditionally.

@@ -30,10 +30,6 @@ final class PostgresSession: StoreWriting {
     /// A request id taken from the sequence with the requester's pending count (which is read just before a new
     /// request is recorded), so that `insert` knows its id and need not wait for the server to say it.
     private var reservedID: Int64?
-    /// Who this session's change notices come from (the store's `instance`), so its own listener can skip them.
-    var noticeSender = ""
-    /// The schema the store lives in (asked once): stores in other schemas of the same database skip its notices.
-    private var noticeSchema: String?
     /// The events the open transaction appended and has not written yet, in order, with their ids and times but no
     /// place in the chain: `flushEvents` takes the chain head and writes them at commit, or before a read of events.
     private var unchained: [AuditEvent] = []
@@ -42,6 +38,11 @@ final class PostgresSession: StoreWriting {
     /// A failure among them fails that statement, and the transaction with it.
     private var queued: [PostgresStatement] = []
     static let begin = "BEGIN", commit = PostgresStatement("COMMIT")
+    static let headStatement = PostgresStatement("SELECT seq, hash FROM chain_head WHERE id = 1 FOR UPDATE")
+    /// The chain head as this transaction holds it (locked to its end), once taken: the seq and hash of the newest event.
+    private var head: (seq: Int64, hash: String)?
+    /// `willAppendEvents` was called: the head goes with the next statement sent (after it).
+    private var headWanted = false
     /// At most this many events in one INSERT (14 parameters each; a statement takes up to 65535).
     static let eventsPerInsert = 1000
 
@@ -85,16 +86,40 @@ final class PostgresSession: StoreWriting {
         var statements = queued
         queued = []
         if let last { statements.append(last) }
+        let takingHead = headWanted && last != nil && last?.sql != Self.commit.sql
+        if takingHead {
+            headWanted = false
+            statements.append(Self.headStatement)
+        }
         guard !statements.isEmpty else { return [] }
         // A transaction's first round trip (its BEGIN with it) on a connection the server dropped meanwhile left
         // nothing behind: it is sent once more on a new connection, as a statement outside a transaction is.
         var retry = statements[0].sql == Self.begin
         while true {
-            do { return try conn.executePipeline(statements).last ?? [] } catch let e as PostgresError where e.isConnectionFailure || !conn.isHealthy {
+            do {
+                let results = try conn.executePipeline(statements)
+                guard takingHead else { return results.last ?? [] }
+                head = try Self.chainHead(results[results.count - 1])
+                return results[results.count - 2]
+            } catch let e as PostgresError where e.isConnectionFailure || !conn.isHealthy {
                 guard retry, (try? reconnect()) != nil else { throw StoreError("store unavailable: \(e.message)") }
                 retry = false
             }
         }
+    }
+
+    static func chainHead(_ rows: [[String?]]) throws -> (seq: Int64, hash: String) {
+        guard let c = rows.first, let seq = int(c[0]), let hash = c[1] else { throw StoreError("the store has no chain head row") }
+        return (seq, hash)
+    }
+
+    /// This write will append events: the chain head is locked and read with the next statement sent, after it, so
+    /// that at commit the events go with COMMIT at once (one round trip fewer). The head is then held from that
+    /// statement to the commit: call it just before the write's last read, so that the rows its reads lock are
+    /// taken first, as they are when the head is taken at commit.
+    func willAppendEvents() {
+        requireTransaction()
+        if head == nil { headWanted = true }
     }
 
     /// Whether the open transaction has sent nothing yet (its BEGIN still waits in `queued`).
@@ -133,6 +158,8 @@ final class PostgresSession: StoreWriting {
         queued = [PostgresStatement(Self.begin)]
         touched = false
         changedRequests = []
+        head = nil
+        headWanted = false
         lockedStates = [:]
         reservedID = nil
         // A transaction run again (a deadlock retry) or after a failed one starts with no events of its own.
@@ -140,15 +167,11 @@ final class PostgresSession: StoreWriting {
         defer { inTransaction = false; unchained = []; queued = [] }
         do {
             let value = try body()
-            var notice: PostgresChangeNotice?
-            if touched {
-                if noticeSchema == nil { noticeSchema = try rows("SELECT current_schema()").first?[0] ?? "" }
-                notice = PostgresChangeNotice(sender: noticeSender, schema: noticeSchema ?? "", ids: changedRequests)
-            }
-            // The chain head last: the fleet's transactions wait on it only for two round trips, the head's read, then
-            // one statement (the events, the head and the notice) sent with COMMIT.
-            if try !flushEvents(notice: notice, commit: true) {
-                if let notice { queue("SELECT pg_notify($1, $2)", [PostgresChangeNotice.channel, notice.payload]) }
+            headWanted = false
+            // The chain head last (or with the body's last read, `willAppendEvents`): the fleet's transactions hold it
+            // only until one statement (the events and the head) sent with COMMIT. The change notice follows the
+            // commit (`PostgresNotifier`).
+            if try !flushEvents(commit: true) {
                 if !(nothingSent && queued.count == 1) { try sendQueued(Self.commit) }
             }
             return (value, touched)
@@ -470,13 +493,16 @@ final class PostgresSession: StoreWriting {
     /// Gives the transaction's appended events their places at the head of the chain and writes them. The head row is
     /// locked (`FOR UPDATE`) until the transaction ends, so every daemon's events take their turns and `seq` stays
     /// gapless; reads of events in the transaction call this first, so they see its own events.
-    /// With `notice`, the last statement sends it too; with `commit`, COMMIT goes with the last statement. The result
+    /// With `commit`, COMMIT goes with the last statement. The result
     /// is false when there was nothing to write (and nothing was sent or committed).
     @discardableResult
-    func flushEvents(notice: PostgresChangeNotice? = nil, commit: Bool = false) throws -> Bool {
+    func flushEvents(commit: Bool = false) throws -> Bool {
         guard inTransaction, !unchained.isEmpty else { return false }
-        let row = try rows("SELECT seq, hash FROM chain_head WHERE id = 1 FOR UPDATE")
-        guard let c = row.first, var seq = Self.int(c[0]), var prev = c[1] else { throw StoreError("the store has no chain head row") }
+        if head == nil {
+            headWanted = false
+            head = try Self.chainHead(rows(Self.headStatement.sql))
+        }
+        guard var (seq, prev) = head else { throw StoreError("the store has no chain head row") }
         var chained: [AuditEvent] = []
         chained.reserveCapacity(unchained.count)
         for var e in unchained {
@@ -499,14 +525,8 @@ final class PostgresSession: StoreWriting {
             }
             var sql = "INSERT INTO events(\(Self.eventColumns)) VALUES " + tuples.joined(separator: ",")
             if end == chained.count {
-                // The last batch moves the head (and sends the notice) in the same statement: fewer round trips while
-                // the head is held. A data-modifying WITH runs whole whether or not the rest reads it.
-                let head = "UPDATE chain_head SET seq = \(a.add(seq)), hash = \(a.add(prev)) WHERE id = 1"
-                if let notice {
-                    sql = "WITH appended AS (\(sql)), head AS (\(head)) SELECT pg_notify(\(a.add(PostgresChangeNotice.channel)), \(a.add(notice.payload)))"
-                } else {
-                    sql = "WITH appended AS (\(sql)) \(head)"
-                }
+                // The last batch moves the head in the same statement: fewer round trips while the head is held.
+                sql = "WITH appended AS (\(sql)) UPDATE chain_head SET seq = \(a.add(seq)), hash = \(a.add(prev)) WHERE id = 1"
             }
             if commit && end == chained.count {
                 queue(sql, a.values)
@@ -516,6 +536,7 @@ final class PostgresSession: StoreWriting {
             }
             start = end
         }
+        head = (seq, prev)
         unchained = []
         return true
     }

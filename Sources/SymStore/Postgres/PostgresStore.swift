@@ -23,13 +23,15 @@ public final class PostgresStore: RequestStore, @unchecked Sendable {
     public let instance = UUID().uuidString.lowercased()
     let lock = NSLock()
     let session: PostgresSession
+    /// Sends this store's change notices after its commits (nothing waits for them).
+    let notifier: PostgresNotifier
 
     /// Connects and brings the schema to the current version (`migrate`), or only checks that it is current.
     public init(conninfo: String, hostName: String = ProcessInfo.processInfo.hostName, migrate: Bool = true) throws {
         self.conninfo = conninfo
         self.hostName = hostName
         session = try PostgresSession(conninfo: conninfo, hostName: hostName)
-        session.noticeSender = instance
+        notifier = PostgresNotifier(conninfo: conninfo, sender: instance)
         if migrate { try session.migrate() } else { try session.checkSchema() }
     }
 
@@ -48,7 +50,10 @@ public final class PostgresStore: RequestStore, @unchecked Sendable {
                     let (value, touched) = try session.transaction { try body(session) }
                     return (value, touched, session.changedRequests)
                 }
-                if touched { afterCommit?(changed) }
+                if touched {
+                    notifier.post(changed)
+                    afterCommit?(changed)
+                }
                 return value
             } catch let e as PostgresError where (e.sqlState == "40P01" || e.sqlState == "40001") && attempt < 3 {
                 // Two daemons' transactions waited on each other (a request row and the chain head taken in opposite
@@ -59,6 +64,9 @@ public final class PostgresStore: RequestStore, @unchecked Sendable {
             }
         }
     }
+
+    /// Sends the change notices still waiting, then sends no more (a daemon that is stopping): up to `timeout`.
+    public func finishNotices(timeout: TimeInterval = 2) { notifier.stop(timeout: timeout) }
 
     /// A listener for the other daemons' commits to this store (this store's own are left out: `afterCommit` has
     /// them). Call `start()` on it.
