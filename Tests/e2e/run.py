@@ -3586,6 +3586,8 @@ def main():
     suite.addTests(unittest.defaultTestLoader.loadTestsFromModule(hosts_e2e))
     import fleet_faults_e2e
     suite.addTests(unittest.defaultTestLoader.loadTestsFromModule(fleet_faults_e2e))
+    import fleet_failover_e2e
+    suite.addTests(unittest.defaultTestLoader.loadTestsFromModule(fleet_failover_e2e))
     if opts.k:
         def keep(s):
             out = unittest.TestSuite()
