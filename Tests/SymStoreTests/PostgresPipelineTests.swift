@@ -128,3 +128,43 @@ final class PostgresPipelineTests: XCTestCase {
         XCTAssertEqual(open, [["0"]])
     }
 }
+
+/// A server that stops answering (hung, or cut off while TCP still trusts the connection) fails the call after the
+/// connection's reply timeout, as a lost connection ("store unavailable" to the daemon), instead of holding it.
+final class PostgresReplyTimeoutTests: XCTestCase {
+    func testACallToAServerThatStoppedAnsweringFailsAfterTheReplyTimeoutAndClosesTheConnection() throws {
+        let (_, conninfo) = try PostgresCluster.shared().freshSchema()
+        let c = try PostgresConnection(conninfo: conninfo, replyTimeout: 0.5)
+        let backend = c.backendPID
+        XCTAssertEqual(kill(backend, SIGSTOP), 0)
+        defer { kill(backend, SIGCONT) }
+        let start = Date()
+        XCTAssertThrowsError(try c.execute("SELECT 1")) { error in
+            XCTAssertTrue((error as? PostgresError)?.isConnectionFailure ?? false, "\(error)")
+            XCTAssertTrue("\(error)".contains("did not answer"), "\(error)")
+        }
+        XCTAssertLessThan(Date().timeIntervalSince(start), 5)
+        XCTAssertFalse(c.isHealthy, "closed: the next call opens a new one")
+    }
+
+    func testAPipelineToAServerThatStoppedAnsweringFailsTheSameWay() throws {
+        let (_, conninfo) = try PostgresCluster.shared().freshSchema()
+        let c = try PostgresConnection(conninfo: conninfo, preparing: true, replyTimeout: 0.5)
+        let backend = c.backendPID
+        XCTAssertEqual(kill(backend, SIGSTOP), 0)
+        defer { kill(backend, SIGCONT) }
+        XCTAssertThrowsError(try c.executePipeline([PostgresStatement("SELECT $1::int", ["1"]), PostgresStatement("SELECT 2")])) {
+            XCTAssertTrue("\($0)".contains("did not answer"), "\($0)")
+        }
+        XCTAssertFalse(c.isHealthy)
+    }
+
+    func testAStatementThatFailsOnTheServerStillReportsItsOwnError() throws {
+        let (_, conninfo) = try PostgresCluster.shared().freshSchema()
+        let c = try PostgresConnection(conninfo: conninfo, replyTimeout: 5)
+        XCTAssertThrowsError(try c.executeScript("SELECT 1; SELECT 1 / 0; SELECT 3")) {
+            XCTAssertEqual(($0 as? PostgresError)?.sqlState, "22012", "\($0)")
+        }
+        XCTAssertEqual(try c.executeScript("SELECT 1; SELECT 2"), [["2"]], "a script's last statement's rows")
+    }
+}

@@ -375,6 +375,36 @@ class FleetDaemonFaultTests(PostgresDaemonTests):
         self.assert_decided_once_and_chain_whole([rid])
 
 
+    def test_a_minute_without_postgresql_answers_69_throughout_and_the_grant_that_expired_meanwhile_ends_after(self):
+        self.start_bastion("a")
+        grant = int(self.on("a", "a", "request", "grp", "tgt", "--duration", "1m", "--reason", "short").stdout.strip())
+        self.on("a", "c", "approve", grant)
+        self.wait_on("a", grant, "active")
+        self.wait_member(True)
+        self.as_pg(os.path.join(PGBIN, "pg_ctl"), "-D", self.pg_data, "-m", "immediate", "-w", "stop")
+        down_since = time.time()
+        answers = []
+        try:
+            # A minute down, longer than the grant has left: writes and reads are refused, and say why, throughout.
+            while time.time() - down_since < 62:
+                answers.append(("request", self.on("a", "a", "request", "note", "--reason", "while down", check=False)))
+                answers.append(("show", self.on("a", "c", "show", grant, check=False)))
+                time.sleep(4)
+        finally:
+            restart(self)
+        for what, r in answers:
+            self.assertEqual(r.returncode, 69, f"{what}: {r.returncode} {r.stdout} {r.stderr}")
+            self.assertIn("store unavailable", r.stderr, what)
+        self.assertIsNone(self.bastions["a"][0].poll(), f"the daemon stayed up: {self.log_of('a')}")
+        # Back: the daemon reconnects by itself, and the grant whose time ran out meanwhile is ended for real.
+        self.wait_on("a", grant, "ended", timeout=60)
+        self.wait_member(False)
+        self.note_on("a")
+        types = self.fleet_sql(f"SELECT string_agg(type, ',' ORDER BY seq) FROM events WHERE request_id = {grant}").split(",")
+        self.assertEqual(types[-1], "deescalate", types)
+        verify = json.loads(self.on("a", None, "--json", "audit", "verify").stdout)
+        self.assertTrue(verify["ok"], verify)
+
     def test_the_console_says_store_unavailable_while_postgresql_is_down_and_recovers_by_itself(self):
         self.start_bastion("a")
         rid = self.note_on("a")

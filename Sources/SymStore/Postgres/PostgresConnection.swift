@@ -23,20 +23,27 @@ public final class PostgresConnection {
     /// Whether statements are prepared once on this connection and then only bound and run (`preparing`).
     public let preparing: Bool
     /// The statements prepared on this connection: SQL → name. They last as long as the connection (a rolled-back
-    /// transaction keeps them); at most `preparedLimit`, and statements past that run unprepared.
+    /// transaction keeps them); at most `preparedLimit` (a daemon's fixed statements are fewer; the rest are lists of
+    /// varying length), and statements past that run unprepared.
     private var prepared: [String: String] = [:]
     private var preparedCount = 0
-    static let preparedLimit = 512
+    static let preparedLimit = 128
 
     /// Connects with a libpq URI or `key=value` string (`service=NAME`, `passfile=PATH` work as in psql).
     /// `connect_timeout` defaults to 10 s and the session's statement timeout to 30 s; `defaults` are more libpq
-    /// keywords with values that `conninfo` may override (e.g. TCP keepalives).
+    /// keywords with values that `conninfo` may override. Every connection has TCP keepalives (an idle connection to
+    /// a server that vanished is noticed within ~25 s) and `tcp_user_timeout` (data the server stops acknowledging,
+    /// as when the network between them drops packets, fails the connection after 20 s).
     /// With `preparing`, every statement with parameters is parsed and planned by the server once per connection
     /// (`executePipeline`); the server may then keep a generic plan for it.
-    public init(conninfo: String, applicationName: String = "symtui", defaults: [(String, String)] = [], preparing: Bool = false) throws {
+    public init(conninfo: String, applicationName: String = "symtui", defaults: [(String, String)] = [], preparing: Bool = false,
+                replyTimeout: TimeInterval = PostgresConnection.replyTimeout) throws {
         self.preparing = preparing
-        let keys = ["connect_timeout", "application_name"] + defaults.map(\.0) + ["dbname"]
-        let values = ["10", applicationName] + defaults.map(\.1) + [conninfo]
+        self.replyTimeout = replyTimeout
+        let base = [("connect_timeout", "10"), ("application_name", applicationName), ("keepalives", "1"), ("keepalives_idle", "10"),
+                    ("keepalives_interval", "5"), ("keepalives_count", "3"), ("tcp_user_timeout", "20000")]
+        let keys = (base + defaults).map(\.0) + ["dbname"]
+        let values = (base + defaults).map(\.1) + [conninfo]
         // expand_dbname: the dbname value is read as a whole connection string; its own keys override the defaults before it.
         conn = withCStrings(keys) { k in withCStrings(values) { v in PQconnectdbParams(k, v, 1) } }
         guard let conn, PQstatus(conn) == CONNECTION_OK else {
@@ -60,16 +67,61 @@ public final class PostgresConnection {
     /// The server's process id for this session (to leave it out of session lists).
     public var backendPID: Int32 { conn.map { PQbackendPID($0) } ?? 0 }
 
+    /// How long a call waits for the server's answer: the session's statement timeout (30 s) and a little more, so
+    /// that a slow statement ends with the server's own error first. A server that stopped answering (hung, or cut
+    /// off by the network while TCP still believes in the connection) then fails the call, and the connection is
+    /// closed, instead of holding the daemon's writer for as long as TCP retries (~15 minutes).
+    public static let replyTimeout: TimeInterval = 35
+    /// This connection's (tests make it short).
+    public let replyTimeout: TimeInterval
+
     /// Runs one statement with text parameters `$1…`; returns its rows as text (NULL as nil).
     @discardableResult
     public func execute(_ sql: String, _ parameters: [String?] = []) throws -> [[String?]] {
         guard let conn else { throw PostgresError(sqlState: nil, message: "the connection is closed") }
-        let result: OpaquePointer? = withCStrings(parameters) { params in
-            PQexecParams(conn, sql, Int32(parameters.count), nil, params, nil, nil, 0)
+        let sent = withCStrings(parameters) { params in
+            PQsendQueryParams(conn, sql, Int32(parameters.count), nil, params, nil, nil, 0)
         }
-        guard let result else { throw PostgresError(sqlState: nil, message: Self.text(PQerrorMessage(conn))) }
-        defer { PQclear(result) }
-        return try Self.rows(result)
+        guard sent == 1 else { throw lost(conn) }
+        return try collect(conn)
+    }
+
+    /// The last result's rows of what was sent; the first failure throws.
+    private func collect(_ conn: OpaquePointer) throws -> [[String?]] {
+        let deadline = Date().addingTimeInterval(replyTimeout)
+        var rows: [[String?]] = []
+        var failure: PostgresError?
+        while let result = try nextResult(conn, deadline: deadline) {
+            defer { PQclear(result) }
+            do { rows = try Self.rows(result) } catch let e as PostgresError { failure = failure ?? e }
+        }
+        if let failure { throw failure }
+        return rows
+    }
+
+    /// `PQgetResult` once what it needs has arrived, waiting on the socket until `deadline`: past it, the connection
+    /// is closed and the call fails as a lost connection.
+    private func nextResult(_ conn: OpaquePointer, deadline: Date) throws -> OpaquePointer? {
+        while PQisBusy(conn) == 1 {
+            let left = deadline.timeIntervalSinceNow
+            var p = pollfd(fd: PQsocket(conn), events: Int16(POLLIN), revents: 0)
+            let n = left > 0 ? poll(&p, 1, Int32(min(left * 1000 + 1, 1e9))) : 0
+            if n < 0 && errno == EINTR { continue }
+            if n == 0 {
+                close()
+                throw PostgresError(sqlState: nil, message: "PostgreSQL did not answer within \(replyTimeout) s")
+            }
+            // A broken connection: PQgetResult reports it.
+            if n < 0 || PQconsumeInput(conn) == 0 { break }
+        }
+        return PQgetResult(conn)
+    }
+
+    /// The connection's last error, after which it is closed (a send that failed leaves it unusable).
+    private func lost(_ conn: OpaquePointer) -> PostgresError {
+        let e = PostgresError(sqlState: nil, message: Self.text(PQerrorMessage(conn)))
+        close()
+        return e
     }
 
     /// Sends every statement, then waits once for all their results (libpq's pipeline mode: one round trip for the
@@ -83,11 +135,8 @@ public final class PostgresConnection {
         guard PQenterPipelineMode(conn) == 1 else { throw PostgresError(sqlState: nil, message: Self.text(PQerrorMessage(conn))) }
         // A pipeline left half read would make the connection unusable: on any failure to send or to read to the end,
         // it is closed, and the session opens a new one.
-        func broken() -> PostgresError {
-            let e = PostgresError(sqlState: nil, message: Self.text(PQerrorMessage(conn)))
-            close()
-            return e
-        }
+        func broken() -> PostgresError { lost(conn) }
+        let deadline = Date().addingTimeInterval(replyTimeout)
         // What was sent, in order: a new statement's Parse (its SQL, forgotten again unless the server took it), or a
         // statement to run.
         var sent: [String?] = []
@@ -115,7 +164,7 @@ public final class PostgresConnection {
         for parse in sent {
             var rows: [[String?]] = []
             var taken = false
-            while let result = PQgetResult(conn) {
+            while let result = try nextResult(conn, deadline: deadline) {
                 defer { PQclear(result) }
                 if PQresultStatus(result) == PGRES_PIPELINE_ABORTED { continue }
                 do { rows = try Self.rows(result); taken = true } catch let e as PostgresError { failure = failure ?? e }
@@ -127,7 +176,7 @@ public final class PostgresConnection {
             }
         }
         var synced = false
-        while !synced, let result = PQgetResult(conn) {
+        while !synced, let result = try nextResult(conn, deadline: deadline) {
             synced = PQresultStatus(result) == PGRES_PIPELINE_SYNC
             PQclear(result)
         }
@@ -154,9 +203,8 @@ public final class PostgresConnection {
     @discardableResult
     public func executeScript(_ sql: String) throws -> [[String?]] {
         guard let conn else { throw PostgresError(sqlState: nil, message: "the connection is closed") }
-        guard let result = PQexec(conn, sql) else { throw PostgresError(sqlState: nil, message: Self.text(PQerrorMessage(conn))) }
-        defer { PQclear(result) }
-        return try Self.rows(result)
+        guard PQsendQuery(conn, sql) == 1 else { throw lost(conn) }
+        return try collect(conn)
     }
 
     private static func rows(_ result: OpaquePointer) throws -> [[String?]] {

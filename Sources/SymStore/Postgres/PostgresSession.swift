@@ -493,8 +493,8 @@ final class PostgresSession: StoreWriting {
     /// Gives the transaction's appended events their places at the head of the chain and writes them. The head row is
     /// locked (`FOR UPDATE`) until the transaction ends, so every daemon's events take their turns and `seq` stays
     /// gapless; reads of events in the transaction call this first, so they see its own events.
-    /// With `commit`, COMMIT goes with the last statement. The result
-    /// is false when there was nothing to write (and nothing was sent or committed).
+    /// With `commit`, COMMIT goes with the last statement. False when there was nothing to write (and nothing was
+    /// sent or committed).
     @discardableResult
     func flushEvents(commit: Bool = false) throws -> Bool {
         guard inTransaction, !unchained.isEmpty else { return false }
