@@ -109,7 +109,7 @@ public final class PostgresConnection {
             if n < 0 && errno == EINTR { continue }
             if n == 0 {
                 close()
-                throw PostgresError(sqlState: nil, message: "PostgreSQL did not answer within \(replyTimeout) s")
+                throw PostgresError(sqlState: nil, message: "PostgreSQL did not answer within \(String(format: "%g", replyTimeout)) s")
             }
             // A broken connection: PQgetResult reports it.
             if n < 0 || PQconsumeInput(conn) == 0 { break }
