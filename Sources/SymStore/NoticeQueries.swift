@@ -31,7 +31,44 @@ public struct PendingAgeQuery: Sendable, Equatable {
     }
 }
 
+/// Active grants of one flow whose `ending` warning is due now and was not queued yet (`activeEndingUnwarned`).
+public struct EndingQuery: Sendable, Equatable {
+    public var flow: String
+    /// The flow's `expiry_warning`, in seconds: grants that end within it, and last longer than it.
+    public var warning: Int
+    public var now: Date
+    /// Keyset cursor: grants with a greater id only (pages in id order).
+    public var afterID: Int64 = 0
+    public var limit = 1000
+
+    public init(flow: String, warning: Int, now: Date, afterID: Int64 = 0, limit: Int = 1000) {
+        self.flow = flow; self.warning = warning; self.now = now; self.afterID = afterID; self.limit = limit
+    }
+
+    /// The values the SQL condition uses, in ms: now (rounded down) and the warning.
+    var millis: (now: Int64, warning: Int64) { (PendingAgeQuery.floorMillis(now), Int64(warning) * 1000) }
+
+    /// The notice kind and the dedup key of a grant's warning (its expiry in ms, as `Notices.due` makes it): the
+    /// warning queued for one expiry is not queued again, and an extension's new expiry gets its own.
+    static let kind = NoticeKind.ending.rawValue
+}
+
 extension Store {
+    /// Active grants of `q.flow` that end within the warning, after `now`, last longer than the warning, and have
+    /// no `ending` notice for their current expiry, in id order after `q.afterID`: what was warned drops out, so
+    /// pages never fill with grants already told (every grant in the window gets its turn).
+    public func activeEndingUnwarned(_ q: EndingQuery) throws -> [AccessRequest] {
+        let m = q.millis
+        return try select("""
+            WHERE state = 'active' AND flow = ? AND id > ? AND target IS NOT NULL AND access_expires_at > ? AND access_expires_at <= ?
+              AND access_expires_at - access_starts_at > ?
+              AND NOT EXISTS (SELECT 1 FROM notifications n WHERE n.request_id = requests.id AND n.kind = ?
+                              AND n.dedup = CAST(requests.access_expires_at AS TEXT))
+            ORDER BY id LIMIT ?
+            """, [.text(q.flow), .int(q.afterID), .int(m.now), .int(m.now + m.warning), .int(m.warning), .text(EndingQuery.kind),
+                  .int(Int64(q.limit))])
+    }
+
     /// Pending requests of `q.flow` not past their TTL that crossed one of `q`'s thresholds in (`since`, `now`], in id
     /// order after `q.afterID`. Integer division counts the thresholds passed at each end of the window.
     public func pendingReachingAge(_ q: PendingAgeQuery) throws -> [AccessRequest] {

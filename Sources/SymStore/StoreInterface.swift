@@ -40,6 +40,8 @@ public protocol StoreReading {
     func holdsOtherGrant(requester: String, flows: [String], target: String, excluding id: Int64) throws -> Bool
     /// Pending requests that crossed an age threshold within a window of time (reminders, escalation tiers).
     func pendingReachingAge(_ query: PendingAgeQuery) throws -> [AccessRequest]
+    /// Active grants whose `ending` warning is due and not queued yet (`EndingQuery`).
+    func activeEndingUnwarned(_ query: EndingQuery) throws -> [AccessRequest]
     /// How many requests of `requester` are pending (the `limits.pending_per_user` check, inside a request's write).
     func pendingCount(requester: String) throws -> Int
 
@@ -169,6 +171,7 @@ extension StoreTransaction: StoreWriting {
         try store.holdsOtherGrant(requester: requester, flows: flows, target: target, excluding: id)
     }
     public func pendingReachingAge(_ query: PendingAgeQuery) throws -> [AccessRequest] { try store.pendingReachingAge(query) }
+    public func activeEndingUnwarned(_ query: EndingQuery) throws -> [AccessRequest] { try store.activeEndingUnwarned(query) }
     public func pendingCount(requester: String) throws -> Int { try store.pendingCount(requester: requester) }
     public func reviewCandidates(user: String, groups: [String], flows: [String], selfFlows: [String],
                                  eligibleFlows: [String], stepFlows: [String]) throws -> [ReviewCandidate] {

@@ -176,6 +176,27 @@ final class NotificationOutboxTests: XCTestCase {
         XCTAssertEqual(ending.filter { $0.channel == "terminals" }.map(\.recipient), [g.requester])
     }
 
+    /// More grants end within the warning than one page of the query holds: every one is warned, the last too (the
+    /// grants already warned drop out of the query instead of filling its pages).
+    func testTheLastOfMoreThanAThousandGrantsEndingTogetherGetsItsWarning() throws {
+        let (h, _) = try harness()
+        let now = h.clock.now
+        let grants = try h.store.writer.write { tx in
+            try (0..<1_001).map { _ -> AccessRequest in
+                var g = AccessRequest(flow: "access", target: "db", targetLabel: nil, requester: "rita", state: .active, durationSeconds: 3600,
+                                      createdAt: now, requestExpiresAt: now.addingTimeInterval(86_400))
+                g.accessStartsAt = now
+                g.accessExpiresAt = now.addingTimeInterval(3600)
+                return try tx.insert(g)
+            }
+        }
+        h.clock.advance(3600 - 299)
+        XCTAssertEqual(try h.engine.queueDueNotices(), 1_001)
+        let last = try XCTUnwrap(grants.last)
+        XCTAssertEqual(try h.store.notifications(requestId: last.id).filter { $0.kind == "ending" }.map(\.recipient).sorted(), ["", "rita"])
+        XCTAssertEqual(try h.engine.queueDueNotices(), 0, "nothing new: no warning is queued twice")
+    }
+
     func testATierForwardsThePendingRequestSoItsApproversMayDecide() throws {
         let (h, base) = try harness()
         var config = base

@@ -514,6 +514,31 @@ final class StoreCursorAndOutboxContractTests: StoreContractCase {
         }
     }
 
+    func testGrantsEndingWithinTheWarningAreFoundUntilWarnedForTheirExpiry() throws {
+        try eachBackend { store, db in
+            func grant(start: Double, end: Double) -> AccessRequest {
+                var g = SF.request(state: .active)
+                g.accessStartsAt = SF.at(start)
+                g.accessExpiresAt = SF.at(end)
+                return g
+            }
+            let ending = try insert(store, grant(start: 0, end: 3600))
+            try insert(store, grant(start: 0, end: 7200))           // ends later than the warning reaches
+            try insert(store, grant(start: 3400, end: 3600))        // shorter than the warning: told when it began
+            let q = EndingQuery(flow: "prod", warning: 300, now: SF.at(3400))
+            XCTAssertEqual(try db.activeEndingUnwarned(q).map(\.id), [ending.id])
+            let key = String(Int64((SF.at(3600).timeIntervalSince1970 * 1000).rounded()))
+            try store.write { _ = try $0.enqueue(OutboxItem(requestId: ending.id, kind: "ending", dedup: key, channel: "mail",
+                                                            recipient: "rita", payload: "{}", createdAt: SF.at(3400))) }
+            XCTAssertEqual(try db.activeEndingUnwarned(q).map(\.id), [], "warned for this expiry")
+            var extended = ending
+            extended.accessExpiresAt = SF.at(3650)
+            XCTAssertTrue(try store.write { try $0.update(extended) })
+            XCTAssertEqual(try db.activeEndingUnwarned(q).map(\.id), [ending.id], "an extension's new expiry is warned again")
+            XCTAssertEqual(try db.activeEndingUnwarned(EndingQuery(flow: "prod", warning: 300, now: SF.at(3400), afterID: ending.id)).count, 0)
+        }
+    }
+
     func testNotificationsQueuedTogetherCountOnlyTheNewOnes() throws {
         try eachBackend { store, db in
             let r = try insert(store, SF.request())

@@ -144,11 +144,19 @@ extension Engine {
                     }
                 }
             }
-            let longest = config.flows.map(\.expiryWarning.seconds).max() ?? 0
-            for r in try store.activePastExpiry(now: t.addingTimeInterval(TimeInterval(longest)), limit: 1000) {
-                guard let flow = config.flow(named: r.flow), !config.notifications.channels(for: flow).isEmpty else { continue }
-                for (n, key) in Notices.due(r, flow: flow, now: t) where !(try store.hasNotification(requestId: r.id, kind: n.kind.rawValue, dedup: key)) {
-                    due.append((n, key, r.id, flow))
+            // Grants ending within their flow's warning that were not warned for this expiry yet, page by page: what
+            // was warned drops out of the query, so no grant waits behind others already told.
+            for flow in config.flows where flow.expiryWarning.seconds > 0 && !config.notifications.channels(for: flow).isEmpty {
+                var q = EndingQuery(flow: flow.name, warning: flow.expiryWarning.seconds, now: t)
+                while true {
+                    let page = try store.activeEndingUnwarned(q)
+                    for r in page {
+                        for (n, key) in Notices.due(r, flow: flow, now: t) where !(try store.hasNotification(requestId: r.id, kind: n.kind.rawValue, dedup: key)) {
+                            due.append((n, key, r.id, flow))
+                        }
+                    }
+                    guard page.count == q.limit, let last = page.last else { break }
+                    q.afterID = last.id
                 }
             }
             return due

@@ -647,6 +647,21 @@ final class PostgresSession: StoreWriting {
             .first?[0]) ?? 0)
     }
 
+    /// As `Store.activeEndingUnwarned`.
+    func activeEndingUnwarned(_ q: EndingQuery) throws -> [AccessRequest] {
+        let m = q.millis
+        var a = PGArgs()
+        let sql = """
+            SELECT \(Self.requestColumns) FROM requests WHERE state = 'active' AND flow = \(a.add(q.flow)) AND id > \(a.add(q.afterID))
+              AND target IS NOT NULL AND access_expires_at > \(a.add(m.now)) AND access_expires_at <= \(a.add(m.now + m.warning))
+              AND access_expires_at - access_starts_at > \(a.add(m.warning))
+              AND NOT EXISTS (SELECT 1 FROM notifications n WHERE n.request_id = requests.id AND n.kind = \(a.add(EndingQuery.kind))
+                              AND n.dedup = requests.access_expires_at::text)
+            ORDER BY id LIMIT \(a.add(Int64(q.limit)))
+            """
+        return try selectRequests(sql, a.values)
+    }
+
     /// As `Store.pendingReachingAge`: bigint division truncates as SQLite's does.
     func pendingReachingAge(_ q: PendingAgeQuery) throws -> [AccessRequest] {
         let m = q.millis

@@ -137,6 +137,7 @@ final class PostgresReader: StoreReading, @unchecked Sendable {
         try r { try $0.holdsOtherGrant(requester: requester, flows: flows, target: target, excluding: id) }
     }
     func pendingReachingAge(_ query: PendingAgeQuery) throws -> [AccessRequest] { try r { try $0.pendingReachingAge(query) } }
+    func activeEndingUnwarned(_ query: EndingQuery) throws -> [AccessRequest] { try r { try $0.activeEndingUnwarned(query) } }
     func pendingCount(requester: String) throws -> Int { try r { try $0.pendingCount(requester: requester) } }
     func reviewCandidates(user: String, groups: [String], flows: [String], selfFlows: [String],
                           eligibleFlows: [String], stepFlows: [String]) throws -> [ReviewCandidate] {
