@@ -133,6 +133,12 @@ public final class Daemon: @unchecked Sendable {
         // On PostgreSQL, the other daemons' commits reach the same feed and wake the grant loop (their due work may be ours).
         let fleet = FleetChanges.start(store: writer, feed: feed, wake: { [weak loop] in loop?.poke() })
         defer { fleet?.stop() }
+        // Serve once this daemon hears the fleet, so that a subscriber never waits for a commit made before the first
+        // LISTEN (one that does is told "anything changed"); a database slow to answer holds the start up 2 s at most.
+        if let fleet {
+            let until = Date().addingTimeInterval(2)
+            while !fleet.isConnected && Date() < until { usleep(5_000) }
+        }
         var sources: [any DispatchSourceSignal] = []
         signal(SIGHUP, SIG_IGN)
         let hup = DispatchSource.makeSignalSource(signal: SIGHUP, queue: .global())
