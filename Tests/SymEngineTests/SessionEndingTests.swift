@@ -26,6 +26,20 @@ final class SessionEndingTests: XCTestCase {
         XCTAssertNil(ProcessTable.startTicks("17 (truncated"))
     }
 
+    /// Whether a process is a grant's own is decided by its start time, to within a tick: not to within the second
+    /// that /proc/stat's whole-second `btime` loses.
+    func testAProcessJustStartedIsDatedToWithinAFractionOfASecond() throws {
+        let before = Date()
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/bin/sleep")
+        p.arguments = ["5"]
+        try p.run()
+        defer { p.terminate(); p.waitUntilExit() }
+        let e = try XCTUnwrap(ProcessTable.entry(p.processIdentifier))
+        let started = ProcessTable.startDate(e, boot: try XCTUnwrap(ProcessTable.bootTime()))
+        XCTAssertEqual(started.timeIntervalSince(before), 0, accuracy: 0.1, "started \(started), spawned after \(before)")
+    }
+
     func testAnEntryHasTheIdsOfTheRunningProcess() throws {
         let me = try XCTUnwrap(ProcessTable.entry(getpid()))
         XCTAssertEqual(me.uids.first, getuid())

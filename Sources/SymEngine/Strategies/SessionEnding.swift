@@ -91,8 +91,14 @@ public enum ProcessTable {
         return UInt64(fields[19])
     }
 
-    /// Seconds since the epoch at which the machine booted (`btime` of /proc/stat).
+    /// Seconds since the epoch at which the machine booted, to the nanosecond: the wall clock less the time since
+    /// boot (`CLOCK_BOOTTIME`, the clock of /proc/PID/stat's start ticks). `btime` of /proc/stat is the same instant
+    /// in whole seconds, which made every process look up to a second older than it is: the fallback only.
     static func bootTime() -> TimeInterval? {
+        var wall = timespec(), sinceBoot = timespec()
+        if clock_gettime(CLOCK_REALTIME, &wall) == 0, clock_gettime(CLOCK_BOOTTIME, &sinceBoot) == 0 {
+            return TimeInterval(wall.tv_sec - sinceBoot.tv_sec) + TimeInterval(wall.tv_nsec - sinceBoot.tv_nsec) / 1e9
+        }
         guard let text = read("\(root)/stat") else { return nil }
         for line in text.split(separator: "\n") where line.hasPrefix("btime ") {
             return TimeInterval(line.dropFirst(6).trimmingCharacters(in: .whitespaces))
