@@ -138,6 +138,29 @@ func measurePostgres(root: String, report: Report, rounds: Int = 3, seconds: Dou
                             + "per transaction. Measured: \(width) `PostgresStore` + `Engine` pair(s) at once (as \(width) daemon(s)), each `request` "
                             + "(flow `job`) then `approve` by another identity, every command one transaction with its audit event; total commands/s."))
     }
+    // The same through real daemons: the socket, the daemon's threads and its JSON lines included.
+    for width in [1, 3] {
+        let daemons = width == 1 ? "1 daemon" : "\(width) daemons at once"
+        do {
+            var raw = Samples(), through = Samples(), ratios = Samples()
+            for round in 0..<rounds {
+                let r = try rawPostgresInsertRate(conninfo: try cluster.freshSchema().conninfo, connections: width, seconds: seconds)
+                let d = try postgresDaemonRate(root: root, cluster: cluster, daemons: width, seconds: seconds)
+                raw.add(r); through.add(d); ratios.add(d / r)
+                report.detail("pg daemons ×\(width) round \(round + 1): raw \(fmtInt(r)) tx/s, through the daemon(s) \(fmtInt(d)) commands/s, ratio \(fmt(d / r, 3))")
+            }
+            let ratio = through.median / raw.median
+            report.add(Figure(name: "PostgreSQL decisions through real daemons ÷ raw INSERT (\(daemons))",
+                              measured: "\(fmt(ratio, 3)) (\(fmtInt(through.median)) commands/s ÷ \(fmtInt(raw.median)) tx/s; per-round min \(fmt(ratios.min, 3)))",
+                              goal: "≥ 0.3", verdict: ratio >= 0.3 ? .met : .missed,
+                              method: "\(rounds) alternating rounds of \(fmt(seconds, 1)) s: the raw baseline as above, against \(width) release "
+                                + "`symtui daemon`(s) (bastions) on one schema, one client per daemon on its socket sending `request` then `approve` "
+                                + "(self-approval allowed) and reading each answer before the next; total commands/s."))
+        } catch {
+            report.add(Figure(name: "PostgreSQL decisions through real daemons ÷ raw INSERT (\(daemons))", measured: "error: \(error)",
+                              goal: "≥ 0.3", verdict: .failed, method: "release `symtui daemon`s on the bench's cluster"))
+        }
+    }
     let latency = try postgresNoticeLatency(site: site, conninfo: try cluster.freshSchema().conninfo, samples: 400)
     let h = latency.heard
     let met = h.median <= 10 && h.p99 <= 50 && latency.missed == 0
@@ -200,18 +223,16 @@ final class HeardTimes: @unchecked Sendable {
     }
 }
 
-/// Two real daemons (release `symtui daemon`, bastions `bench-a` and `bench-b`) on one schema of the bench's cluster:
-/// `samples` requests sent one at a time to A's socket, each timed from sending it to the change line naming it on a
-/// subscription to B's socket (what wakes an idle console on bastion B).
-func postgresDaemonFeedLatency(root: String, cluster: PostgresCluster, samples: Int) throws -> (heard: Samples, reply: Samples, missed: Int) {
+/// Real `symtui daemon`s (bastions bench-NAME) on one fresh schema of the cluster; their sockets, and the processes
+/// to stop. The first one makes the schema before the others start.
+func startPostgresDaemons(root: String, cluster: PostgresCluster, names: [String]) throws -> (sockets: [String], processes: [Process]) {
     let schema = try cluster.freshSchema().schema
     let uri = "postgresql://\(cluster.owner)@127.0.0.1:\(cluster.port)/symtui?passfile=\(cluster.passfile)&options=-c%20search_path%3D\(schema)"
     let dir = root + "/pg-daemons"
     try? FileManager.default.removeItem(atPath: dir)
     var daemons: [Process] = []
-    defer { daemons.forEach(stop) }
     var sockets: [String] = []
-    for name in ["a", "b"] {
+    func start(_ name: String) throws {
         let state = dir + "/" + name
         try FileManager.default.createDirectory(atPath: state, withIntermediateDirectories: true)
         let config = """
@@ -222,9 +243,58 @@ func postgresDaemonFeedLatency(root: String, cluster: PostgresCluster, samples: 
         try config.write(toFile: state + "/config.json5", atomically: true, encoding: .utf8)
         daemons.append(try spawn(symtuiExecutable, ["--config", state + "/config.json5", "daemon"], logPath: state + "/daemon.log"))
         sockets.append(state + "/symtui.sock")
-        // A's daemon makes the schema; B starts on a current one.
-        if name == "a" { _ = try connect(sockets[0]) }
+        // The first daemon makes the schema; the others start on a current one.
+        if sockets.count == 1 { _ = try connect(sockets[0]) }
     }
+    do { try names.forEach(start) } catch {
+        daemons.forEach(stop)
+        throw error
+    }
+    return (sockets, daemons)
+}
+
+/// Commands/s through real daemons on PostgreSQL: one client per daemon (its own socket connection, as one
+/// `symtui events` stream), each sending `request` then `approve` in turn for `seconds`; the total.
+func postgresDaemonRate(root: String, cluster: PostgresCluster, daemons: Int, seconds: Double) throws -> Double {
+    let (sockets, processes) = try startPostgresDaemons(root: root, cluster: cluster, names: (0..<daemons).map { "r\($0)" })
+    defer { processes.forEach(stop) }
+    let clients = Box(try sockets.map { try connect($0) })
+    let counts = Counts(daemons)
+    let errors = Box<String?>(nil)
+    let end = monoNanos() + UInt64(seconds * 1e9)
+    let start = monoNanos()
+    DispatchQueue.concurrentPerform(iterations: daemons) { i in
+        let c = clients.value[i]
+        var commands = 0
+        do {
+            while monoNanos() < end {
+                try c.writeLine(ChangeCall.request(flow: "job", target: nil, fields: [:], duration: nil, reason: "rate \(commands)").json.compact)
+                guard let line = try c.readLine(), let id = try JSONValue.parse(line)["request"]?["id"]?.intValue else {
+                    throw StoreError("the daemon refused the request")
+                }
+                try c.writeLine(ChangeCall.approve(id: id, reason: "ok").json.compact)
+                guard let answer = try c.readLine(), try JSONValue.parse(answer)["request"]?["state"]?.stringValue == "approved" else {
+                    throw StoreError("the daemon refused the approval")
+                }
+                commands += 2
+            }
+        } catch {
+            errors.value = "\(error)"
+            counts.fail()
+        }
+        counts.set(i, commands)
+    }
+    let elapsed = elapsedSeconds(since: start)
+    if let e = errors.value { throw StoreError("a command failed: \(e)") }
+    return Double(counts.total) / elapsed
+}
+
+/// Two real daemons (release `symtui daemon`, bastions `bench-a` and `bench-b`) on one schema of the bench's cluster:
+/// `samples` requests sent one at a time to A's socket, each timed from sending it to the change line naming it on a
+/// subscription to B's socket (what wakes an idle console on bastion B).
+func postgresDaemonFeedLatency(root: String, cluster: PostgresCluster, samples: Int) throws -> (heard: Samples, reply: Samples, missed: Int) {
+    let (sockets, daemons) = try startPostgresDaemons(root: root, cluster: cluster, names: ["a", "b"])
+    defer { daemons.forEach(stop) }
     let commands = try connect(sockets[0])
     let feed = try connect(sockets[1])
     try feed.writeLine(DaemonCall.read(.subscribe).json.compact)

@@ -131,7 +131,7 @@ public final class Daemon: @unchecked Sendable {
         }
         engine.onChange = { [weak loop] work in loop?.poke(work); reporting.poke(); notifications.poke() }
         // On PostgreSQL, the other daemons' commits reach the same feed and wake the grant loop (their due work may be ours).
-        let fleet = FleetChanges.start(store: writer, feed: feed, wake: { [weak loop] in loop?.poke() })
+        let fleet = FleetChanges.start(store: writer, feed: feed, wake: { [weak loop] work in loop?.poke(work) })
         defer { fleet?.stop() }
         // Serve once this daemon hears the fleet, so that a subscriber never waits for a commit made before the first
         // LISTEN (one that does is told "anything changed"); a database slow to answer holds the start up 2 s at most.

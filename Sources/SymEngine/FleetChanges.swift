@@ -3,15 +3,19 @@ import SymStore
 
 /// The other daemons' commits, for a daemon on a PostgreSQL store: each one heard by its `PostgresListener` goes to
 /// this daemon's change feed (its consoles and `list --review` subscribers read again; the daemon's read caches are
-/// keyed by the feed's version) and wakes its grant loop (a request approved on another bastion may be this host's
-/// to grant). Its own commits reach the feed from `afterCommit`, as on SQLite.
+/// keyed by the feed's version) and wakes its grant loop for the work they made (a request approved on another
+/// bastion may be this host's to grant). Its own commits reach the feed from `afterCommit`, as on SQLite.
 enum FleetChanges {
     /// Starts the listener when `store` is on PostgreSQL (nil on SQLite: one daemon, nothing to hear).
-    static func start(store: any RequestStore, feed: ChangeFeed, wake: @escaping @Sendable () -> Void) -> PostgresListener? {
+    /// `wake` gets the work the commit made, as `LoopWork.after` tells it for each request it names: a new
+    /// request or an approval-only decision on another bastion wakes no grant loop pass here (each pass is a
+    /// transaction of due-work queries, and every daemon would make one for every commit of the fleet).
+    static func start(store: any RequestStore, feed: ChangeFeed, wake: @escaping @Sendable (LoopWork) -> Void) -> PostgresListener? {
         guard let pg = store as? PostgresStore else { return nil }
+        let work = WorkOfChanges(store: pg)
         let listener = pg.makeListener { [feed] ids in
             feed.committed(ids)
-            wake()
+            wake(work.of(ids))
         }
         let lost = LostSince()
         listener.onConnection = { [feed] connected, reason in
@@ -31,6 +35,37 @@ enum FleetChanges {
         }
         listener.start()
         return listener
+    }
+
+    /// What the requests a notice names leave for a grant loop, read on the listener's thread through a connection
+    /// of its own (opened on first use, again after a failure). Not knowing is `.now`.
+    final class WorkOfChanges: @unchecked Sendable {
+        let store: PostgresStore
+        private var reader: (any StoreReading)?
+        init(store: PostgresStore) { self.store = store }
+
+        func of(_ ids: Set<Int64>?) -> LoopWork {
+            guard let ids else { return .now }
+            guard !ids.isEmpty else { return .none }
+            do {
+                if reader == nil { reader = try store.openReader() }
+                let found = try reader!.requests(ids: ids.sorted())
+                return found.map(LoopWork.after).reduce(LoopWork.none, Self.sooner)
+            } catch {
+                reader = nil
+                return .now
+            }
+        }
+
+        /// The more urgent of two: now, then the earlier deadline, then nothing.
+        static func sooner(_ a: LoopWork, _ b: LoopWork) -> LoopWork {
+            switch (a, b) {
+            case (.now, _), (_, .now): return .now
+            case let (.at(x), .at(y)): return .at(min(x, y))
+            case (.at, .none): return a
+            default: return b
+            }
+        }
     }
 
     /// When the listener lost its connection (so that an outage is logged once, not on every attempt).

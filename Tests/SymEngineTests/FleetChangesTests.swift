@@ -17,7 +17,7 @@ final class FleetChangesTests: XCTestCase {
         let mine = try PostgresStore(conninfo: conninfo, hostName: "a"), other = try PostgresStore(conninfo: conninfo, hostName: "b")
         let feed = ChangeFeed()
         let wakes = Wakes()
-        let listener = try XCTUnwrap(FleetChanges.start(store: mine, feed: feed, wake: { wakes.count.add(1, ordering: .sequentiallyConsistent) }))
+        let listener = try XCTUnwrap(FleetChanges.start(store: mine, feed: feed, wake: { _ in wakes.count.add(1, ordering: .sequentiallyConsistent) }))
         defer { listener.stop() }
         let deadline = Date().addingTimeInterval(30)
         while !listener.isConnected && Date() < deadline { usleep(10_000) }
@@ -30,6 +30,8 @@ final class FleetChangesTests: XCTestCase {
         let after = feed.version.load(ordering: .sequentiallyConsistent)
         XCTAssertGreaterThan(after, before, "the other daemon's commit reached the feed")
         XCTAssertEqual(feed.changes(since: before, through: after), [r.id])
+        // The wake follows the feed: its work is read first (a new request: its TTL).
+        while wakes.count.load(ordering: .sequentiallyConsistent) == 0 && Date() < deadline { usleep(5_000) }
         XCTAssertGreaterThanOrEqual(wakes.count.load(ordering: .sequentiallyConsistent), 1)
     }
 
@@ -38,7 +40,7 @@ final class FleetChangesTests: XCTestCase {
     func testTheListenersFirstConnectionTellsTheFeedThatAnythingMayHaveChanged() throws {
         let conninfo = try PostgresCluster.shared().freshSchema().conninfo
         let feed = ChangeFeed()
-        let listener = try XCTUnwrap(FleetChanges.start(store: try PostgresStore(conninfo: conninfo), feed: feed, wake: {}))
+        let listener = try XCTUnwrap(FleetChanges.start(store: try PostgresStore(conninfo: conninfo), feed: feed, wake: { _ in }))
         defer { listener.stop() }
         let deadline = Date().addingTimeInterval(30)
         while !listener.isConnected && Date() < deadline { usleep(10_000) }
@@ -47,11 +49,32 @@ final class FleetChangesTests: XCTestCase {
         XCTAssertNil(feed.changes(since: 0, through: version), "anything may have changed")
     }
 
+    /// Another bastion's commit wakes this daemon's grant loop only for work it made: a new request brings its TTL, an
+    /// approved grant work at once, an approval-only decision nothing.
+    func testAnotherDaemonsCommitWakesTheGrantLoopOnlyForTheWorkItMade() throws {
+        let conninfo = try PostgresCluster.shared().freshSchema().conninfo
+        let store = try PostgresStore(conninfo: conninfo)
+        let work = FleetChanges.WorkOfChanges(store: store)
+        let now = Date()
+        func insert(_ state: RequestState, target: String?) throws -> AccessRequest {
+            try store.write { tx in
+                try tx.insert(AccessRequest(flow: "prod", target: target, targetLabel: nil, requester: "rita", state: state, durationSeconds: nil,
+                                            createdAt: now, requestExpiresAt: now.addingTimeInterval(3600), requiredApprovals: 1, extends: nil))
+            }
+        }
+        let pending = try insert(.pending, target: "db"), grant = try insert(.approved, target: "db"), note = try insert(.approved, target: nil)
+        XCTAssertEqual(work.of([pending.id]), .at(try XCTUnwrap(store.read { try $0.request(id: pending.id) }).requestExpiresAt))
+        XCTAssertEqual(work.of([note.id]), LoopWork.none)
+        XCTAssertEqual(work.of([pending.id, grant.id, note.id]), .now)
+        XCTAssertEqual(work.of(nil), .now, "anything may have changed")
+        XCTAssertEqual(work.of([]), LoopWork.none)
+    }
+
     func testADaemonOnSQLiteListensToNoFleet() throws {
         let dir = NSTemporaryDirectory() + "symtui-fleet-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let store = StoreWriter(try Store.openForWriting(path: dir + "/s.db"))
-        XCTAssertNil(FleetChanges.start(store: store, feed: ChangeFeed(), wake: {}))
+        XCTAssertNil(FleetChanges.start(store: store, feed: ChangeFeed(), wake: { _ in }))
     }
 }
