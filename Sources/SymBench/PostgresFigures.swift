@@ -61,17 +61,25 @@ func postgresEngineRate(site: BenchSite, conninfo: String, stores: Int, seconds:
     }
     let bob = Identity(uid: 60_001, name: "bob", groups: ["dev"])
     let alice = Identity(uid: 60_002, name: "alice", groups: ["oncall"])
-    let counts = Counts(stores)
+    return try pairRate(workers: stores, seconds: seconds) { i, n in
+        let created = try engines[i].execute(.request(flow: "job", target: nil, fields: [:], duration: nil, reason: "reindex \(n)"),
+                                             by: bob).get()
+        _ = try engines[i].execute(.approve(id: created.id, reason: "ok"), by: alice).get()
+    }
+}
+
+/// `workers` threads at once, each running `pair(worker, n)` (two commands: a request and its approval) until
+/// `seconds` pass; the total commands/s. The first failure is thrown.
+func pairRate(workers: Int, seconds: Double, _ pair: @escaping @Sendable (Int, Int) throws -> Void) throws -> Double {
+    let counts = Counts(workers)
     let errors = Box<String?>(nil)
     let end = monoNanos() + UInt64(seconds * 1e9)
     let start = monoNanos()
-    DispatchQueue.concurrentPerform(iterations: stores) { i in
+    DispatchQueue.concurrentPerform(iterations: workers) { i in
         var commands = 0
         do {
             while monoNanos() < end {
-                let created = try engines[i].execute(.request(flow: "job", target: nil, fields: [:], duration: nil, reason: "reindex \(commands)"),
-                                                     by: bob).get()
-                _ = try engines[i].execute(.approve(id: created.id, reason: "ok"), by: alice).get()
+                try pair(i, commands)
                 commands += 2
             }
         } catch {
@@ -121,44 +129,28 @@ func measurePostgres(root: String, report: Report, rounds: Int = 3, seconds: Dou
     log("pg: raw libpq vs Engine.execute on PostgresStore (1 and 3 at once), \(rounds) rounds; notice latency")
     let site = try BenchSite(root: root, name: "pg")
     for width in [1, 3] {
-        var raw = Samples(), engine = Samples(), ratios = Samples()
-        for round in 0..<rounds {
-            let r = try rawPostgresInsertRate(conninfo: try cluster.freshSchema().conninfo, connections: width, seconds: seconds)
-            let e = try postgresEngineRate(site: site, conninfo: try cluster.freshSchema().conninfo, stores: width, seconds: seconds)
-            raw.add(r); engine.add(e); ratios.add(e / r)
-            report.detail("pg ×\(width) round \(round + 1): raw \(fmtInt(r)) tx/s, PostgresStore \(fmtInt(e)) commands/s, ratio \(fmt(e / r, 3))")
-        }
-        let ratio = engine.median / raw.median
         let stores = width == 1 ? "1 store" : "\(width) stores at once"
-        report.add(Figure(name: "PostgreSQL decisions ÷ raw INSERT (\(stores))",
-                          measured: "\(fmt(ratio, 3)) (\(fmtInt(engine.median)) commands/s ÷ \(fmtInt(raw.median)) tx/s; per-round min \(fmt(ratios.min, 3)))",
-                          goal: "≥ 0.3", verdict: ratio >= 0.3 ? .met : .missed,
-                          method: "\(rounds) alternating rounds of \(fmt(seconds, 1)) s on the bench's own PostgreSQL 15 cluster (fsync on, 127.0.0.1 TCP, "
+        try ratioRounds(report, name: "PostgreSQL decisions ÷ raw INSERT (\(stores))", detail: "pg ×\(width)", rounds: rounds,
+                        raw: { try rawPostgresInsertRate(conninfo: try cluster.freshSchema().conninfo, connections: width, seconds: seconds) },
+                        measured: { try postgresEngineRate(site: site, conninfo: try cluster.freshSchema().conninfo, stores: width, seconds: seconds) },
+                        method: "\(rounds) alternating rounds of \(fmt(seconds, 1)) s on the bench's own PostgreSQL 15 cluster (fsync on, 127.0.0.1 TCP, "
                             + "scram login). Baseline: \(width) libpq connection(s) at once, each one autocommitted single-row INSERT (200-byte text) "
                             + "per transaction. Measured: \(width) `PostgresStore` + `Engine` pair(s) at once (as \(width) daemon(s)), each `request` "
-                            + "(flow `job`) then `approve` by another identity, every command one transaction with its audit event; total commands/s."))
+                            + "(flow `job`) then `approve` by another identity, every command one transaction with its audit event; total commands/s.")
     }
     // The same through real daemons: the socket, the daemon's threads and its JSON lines included.
     for width in [1, 3] {
-        let daemons = width == 1 ? "1 daemon" : "\(width) daemons at once"
+        let name = "PostgreSQL decisions through real daemons ÷ raw INSERT (\(width == 1 ? "1 daemon" : "\(width) daemons at once"))"
         do {
-            var raw = Samples(), through = Samples(), ratios = Samples()
-            for round in 0..<rounds {
-                let r = try rawPostgresInsertRate(conninfo: try cluster.freshSchema().conninfo, connections: width, seconds: seconds)
-                let d = try postgresDaemonRate(root: root, cluster: cluster, daemons: width, seconds: seconds)
-                raw.add(r); through.add(d); ratios.add(d / r)
-                report.detail("pg daemons ×\(width) round \(round + 1): raw \(fmtInt(r)) tx/s, through the daemon(s) \(fmtInt(d)) commands/s, ratio \(fmt(d / r, 3))")
-            }
-            let ratio = through.median / raw.median
-            report.add(Figure(name: "PostgreSQL decisions through real daemons ÷ raw INSERT (\(daemons))",
-                              measured: "\(fmt(ratio, 3)) (\(fmtInt(through.median)) commands/s ÷ \(fmtInt(raw.median)) tx/s; per-round min \(fmt(ratios.min, 3)))",
-                              goal: "≥ 0.3", verdict: ratio >= 0.3 ? .met : .missed,
-                              method: "\(rounds) alternating rounds of \(fmt(seconds, 1)) s: the raw baseline as above, against \(width) release "
+            try ratioRounds(report, name: name, detail: "pg daemons ×\(width)", rounds: rounds,
+                            raw: { try rawPostgresInsertRate(conninfo: try cluster.freshSchema().conninfo, connections: width, seconds: seconds) },
+                            measured: { try postgresDaemonRate(root: root, cluster: cluster, daemons: width, seconds: seconds) },
+                            method: "\(rounds) alternating rounds of \(fmt(seconds, 1)) s: the raw baseline as above, against \(width) release "
                                 + "`symtui daemon`(s) (bastions) on one schema, one client per daemon on its socket sending `request` then `approve` "
-                                + "(self-approval allowed) and reading each answer before the next; total commands/s."))
+                                + "(self-approval allowed) and reading each answer before the next; total commands/s.")
         } catch {
-            report.add(Figure(name: "PostgreSQL decisions through real daemons ÷ raw INSERT (\(daemons))", measured: "error: \(error)",
-                              goal: "≥ 0.3", verdict: .failed, method: "release `symtui daemon`s on the bench's cluster"))
+            report.add(Figure(name: name, measured: "error: \(error)", goal: "≥ 0.3", verdict: .failed,
+                              method: "release `symtui daemon`s on the bench's cluster"))
         }
     }
     let latency = try postgresNoticeLatency(site: site, conninfo: try cluster.freshSchema().conninfo, samples: 400)
@@ -184,6 +176,21 @@ func measurePostgres(root: String, report: Report, rounds: Int = 3, seconds: Dou
         report.add(Figure(name: "PostgreSQL commit through daemon A → change line on daemon B", measured: "error: \(error)",
                           goal: "p50 ≤ 10 ms, p99 ≤ 50 ms", verdict: .failed, method: "two real daemons on the bench's cluster"))
     }
+}
+
+/// `rounds` alternating rounds of `raw` and `measured` (rates), each logged; the figure is the ratio of their
+/// medians, goal ≥ 0.3, with the lowest round's ratio.
+func ratioRounds(_ report: Report, name: String, detail: String, rounds: Int, raw: () throws -> Double, measured: () throws -> Double,
+                 method: String) throws {
+    var base = Samples(), got = Samples(), ratios = Samples()
+    for round in 0..<rounds {
+        let r = try raw(), m = try measured()
+        base.add(r); got.add(m); ratios.add(m / r)
+        report.detail("\(detail) round \(round + 1): raw \(fmtInt(r)) tx/s, measured \(fmtInt(m)) commands/s, ratio \(fmt(m / r, 3))")
+    }
+    let ratio = got.median / base.median
+    report.add(Figure(name: name, measured: "\(fmt(ratio, 3)) (\(fmtInt(got.median)) commands/s ÷ \(fmtInt(base.median)) tx/s; per-round min \(fmt(ratios.min, 3)))",
+                      goal: "≥ 0.3", verdict: ratio >= 0.3 ? .met : .missed, method: method))
 }
 
 /// Per-thread counts of a concurrent run.
@@ -259,34 +266,17 @@ func postgresDaemonRate(root: String, cluster: PostgresCluster, daemons: Int, se
     let (sockets, processes) = try startPostgresDaemons(root: root, cluster: cluster, names: (0..<daemons).map { "r\($0)" })
     defer { processes.forEach(stop) }
     let clients = Box(try sockets.map { try connect($0) })
-    let counts = Counts(daemons)
-    let errors = Box<String?>(nil)
-    let end = monoNanos() + UInt64(seconds * 1e9)
-    let start = monoNanos()
-    DispatchQueue.concurrentPerform(iterations: daemons) { i in
+    return try pairRate(workers: daemons, seconds: seconds) { i, n in
         let c = clients.value[i]
-        var commands = 0
-        do {
-            while monoNanos() < end {
-                try c.writeLine(ChangeCall.request(flow: "job", target: nil, fields: [:], duration: nil, reason: "rate \(commands)").json.compact)
-                guard let line = try c.readLine(), let id = try JSONValue.parse(line)["request"]?["id"]?.intValue else {
-                    throw StoreError("the daemon refused the request")
-                }
-                try c.writeLine(ChangeCall.approve(id: id, reason: "ok").json.compact)
-                guard let answer = try c.readLine(), try JSONValue.parse(answer)["request"]?["state"]?.stringValue == "approved" else {
-                    throw StoreError("the daemon refused the approval")
-                }
-                commands += 2
-            }
-        } catch {
-            errors.value = "\(error)"
-            counts.fail()
+        try c.writeLine(ChangeCall.request(flow: "job", target: nil, fields: [:], duration: nil, reason: "rate \(n)").json.compact)
+        guard let line = try c.readLine(), let id = try JSONValue.parse(line)["request"]?["id"]?.intValue else {
+            throw StoreError("the daemon refused the request")
         }
-        counts.set(i, commands)
+        try c.writeLine(ChangeCall.approve(id: id, reason: "ok").json.compact)
+        guard let answer = try c.readLine(), try JSONValue.parse(answer)["request"]?["state"]?.stringValue == "approved" else {
+            throw StoreError("the daemon refused the approval")
+        }
     }
-    let elapsed = elapsedSeconds(since: start)
-    if let e = errors.value { throw StoreError("a command failed: \(e)") }
-    return Double(counts.total) / elapsed
 }
 
 /// Two real daemons (release `symtui daemon`, bastions `bench-a` and `bench-b`) on one schema of the bench's cluster:
