@@ -95,10 +95,13 @@ class StatsConsoleTests(ConsoleCase):
         self.ok("b", "deny", ids[1], "--reason", "no")
         self.open_console("b")
         self.tm.keys("b", "6")
-        text, t = self.tm.wait_for("b", lambda s: "[6 Stats]" in s and re.search(r"(?m)^ all flows\s+3\s+1\s+1\b", s), timeout=5)
+        # The per-day line may come a frame after the table (its own read): wait for both.
+        per_day = r"Requests per day\s+[▁▂▃▄▅▆▇█]+\s+max 3"
+        text, t = self.tm.wait_for("b", lambda s: "[6 Stats]" in s and re.search(r"(?m)^ all flows\s+3\s+1\s+1\b", s)
+                                   and re.search(per_day, s), timeout=5)
         self.assertIsNotNone(t, f"the Stats view does not count the three requests:\n{text}")
         self.assertRegex(text, r"(?m)^ note\s+3\s+1\s+1\b")
-        self.assertRegex(text, r"Requests per day\s+[▁▂▃▄▅▆▇█]+\s+max 3")
+        self.assertRegex(text, per_day)
         # A new request shows without a key press (the change feed, at most every few seconds).
         self.request("a", "note", reason="one more")
         text, t = self.tm.wait_for("b", lambda s: re.search(r"(?m)^ all flows\s+4\b", s), timeout=10)
