@@ -36,6 +36,7 @@ sys.path.insert(0, os.path.join(REPO, "Tests", "harness"))
 from symtui_harness import (CREATED_USERS, PYTHON, SOURCE_BIN, STARTED_PIDS, Tmux, cleanup_everything,  # noqa: E402
                             parse_time, quiet, sqlite_ro, stop_pid)
 from symtui_harness import ConsoleCase, SymtuiCase as E2ECase, with_audit_key  # noqa: E402
+from fleet_e2e import PostgresClusterMixin  # noqa: E402
 
 BAD_CLI_TSV = os.path.join(REPO, "Tests", "Fixtures", "cli-bad.tsv")
 
@@ -3053,23 +3054,14 @@ LogLevel VERBOSE
             os.chmod(self.ca, 0o600)
 
 
-class PostgresRoleTests(E2ECase):
-    """`postgres_role` against a real PostgreSQL 15 cluster the test creates (initdb/pg_ctl, a free port, a temp dir)."""
+class PostgresRoleTests(PostgresClusterMixin, E2ECase):
+    """`postgres_role` against a real PostgreSQL 15 cluster the test creates (initdb/pg_ctl, a free port, a temp dir).
+    The mixin's class set-up skips without PostgreSQL and stops the cluster; this class starts its own kind of cluster
+    (peer logins for the requesters, a role to grant)."""
 
     REQUESTERS = ["r1", "r2", "r3", "r4", "r5"]
     PGBIN = "/usr/lib/postgresql/15/bin"
     PSQL = "/usr/bin/psql"
-
-    @classmethod
-    def setUpClass(cls):
-        if not os.path.exists(os.path.join(cls.PGBIN, "initdb")):
-            raise unittest.SkipTest("PostgreSQL 15 is not installed (make deps)")
-        super().setUpClass()
-        try:
-            cls.start_cluster()
-        except BaseException:
-            cls.tearDownClass()
-            raise
 
     @classmethod
     def write_scripts(cls):
@@ -3132,11 +3124,10 @@ class PostgresRoleTests(E2ECase):
                     REVOKE ALL ON orders FROM PUBLIC; GRANT SELECT, INSERT ON orders TO {cls.role}""")
 
     @classmethod
-    def tearDownClass(cls):
+    def stop_cluster(cls):
         if getattr(cls, "pg_started", False):
             cls.as_postgres(os.path.join(cls.PGBIN, "pg_ctl"), "-D", cls.pg_data, "-m", "immediate", "-w", "stop", check=False)
             cls.pg_started = False
-        super().tearDownClass()
 
     # -- helpers ------------------------------------------------------------------------------------
 
