@@ -98,7 +98,7 @@ func pairRate(workers: Int, seconds: Double, _ pair: @escaping @Sendable (Int, I
 func postgresNoticeLatency(site: BenchSite, conninfo: String, samples: Int) throws -> (heard: Samples, commit: Samples, missed: Int) {
     let a = try PostgresStore(conninfo: conninfo, hostName: "a"), b = try PostgresStore(conninfo: conninfo, hostName: "b")
     let heardAt = HeardTimes()
-    let listener = b.makeListener { ids in heardAt.heard(ids ?? [], at: monoNanos()) }
+    let listener = b.makeListener { ids, _ in heardAt.heard(ids ?? [], at: monoNanos()) }
     listener.start()
     defer { listener.stop() }
     let deadline = monoNanos() + 30_000_000_000

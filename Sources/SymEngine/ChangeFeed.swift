@@ -57,13 +57,16 @@ final class ChangeFeed: @unchecked Sendable {
 
     /// Called by the store after each commit with the requests it changed (nil: anything may have changed, e.g.
     /// the configuration was reloaded): wakes the sender, never blocks.
+    /// With no subscriber the sender is not woken: one that subscribes later starts at the version of then.
     func committed(_ ids: Set<Int64>? = nil) {
-        lock.withLock {
+        let anyone = lock.withLock {
             let v = version.load(ordering: .sequentiallyConsistent) + 1
             recent.append((v, ids))
             if recent.count > 2 * ChangeFeed.remembered { recent.removeFirst(recent.count - ChangeFeed.remembered) }
             version.store(v, ordering: .sequentiallyConsistent)
+            return !subscribers.isEmpty
         }
+        guard anyone else { return }
         var b: UInt8 = 1
         _ = write(wake.write, &b, 1)
     }

@@ -1,4 +1,5 @@
 import Foundation
+import SymModel
 import SymStore
 
 /// The other daemons' commits, for a daemon on a PostgreSQL store: each one heard by its `PostgresListener` goes to
@@ -13,9 +14,10 @@ enum FleetChanges {
     static func start(store: any RequestStore, feed: ChangeFeed, wake: @escaping @Sendable (LoopWork) -> Void) -> PostgresListener? {
         guard let pg = store as? PostgresStore else { return nil }
         let work = WorkOfChanges(store: pg)
-        let listener = pg.makeListener { [feed] ids in
+        let listener = pg.makeListener { [feed] ids, said in
             feed.committed(ids)
-            wake(work.of(ids))
+            // The notices say the work their rows leave (this version's do): nothing to read.
+            wake(said ?? work.of(ids))
         }
         let lost = LostSince()
         listener.onConnection = { [feed] connected, reason in
@@ -50,20 +52,10 @@ enum FleetChanges {
             do {
                 if reader == nil { reader = try store.openReader() }
                 let found = try reader!.requests(ids: ids.sorted())
-                return found.map(LoopWork.after).reduce(LoopWork.none, Self.sooner)
+                return found.map(LoopWork.after).reduce(LoopWork.none, LoopWork.sooner)
             } catch {
                 reader = nil
                 return .now
-            }
-        }
-
-        /// The more urgent of two: now, then the earlier deadline, then nothing.
-        static func sooner(_ a: LoopWork, _ b: LoopWork) -> LoopWork {
-            switch (a, b) {
-            case (.now, _), (_, .now): return .now
-            case let (.at(x), .at(y)): return .at(min(x, y))
-            case (.at, .none): return a
-            default: return b
             }
         }
     }

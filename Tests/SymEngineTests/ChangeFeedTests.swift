@@ -78,6 +78,22 @@ final class ChangeFeedTests: XCTestCase {
         XCTAssertEqual(next.last?["version"]?.intValue, 4)
     }
 
+    /// Commits made while nobody subscribed wake no sender; one who subscribes afterwards is told of the commits after
+    /// it, from the version it subscribed at.
+    func testCommitsWithNoSubscriberCountButASubscriberIsToldOnlyOfThoseAfterIt() {
+        let r = Running()
+        for id: Int64 in [1, 2] { r.feed.committed([id]) }
+        XCTAssertEqual(r.feed.version.load(ordering: .sequentiallyConsistent), 2, "the read caches are keyed by every commit")
+        let fd = r.subscriber()
+        usleep(50_000)
+        XCTAssertEqual(r.lines(fd, quietMs: 100).count, 0, "nothing new since it subscribed")
+        r.feed.committed([3])
+        let lines = r.lines(fd)
+        XCTAssertEqual(lines.count, 1, "\(lines)")
+        XCTAssertEqual(lines.first.flatMap(ids), [3])
+        XCTAssertEqual(lines.first?["version"]?.intValue, 3)
+    }
+
     func testAConfigurationReloadIsSentAsAnythingMayHaveChanged() {
         let r = Running()
         let fd = r.subscriber()

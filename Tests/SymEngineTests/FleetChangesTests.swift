@@ -1,7 +1,7 @@
 import Foundation
 import XCTest
 import SymModel
-import SymStore
+@testable import SymStore
 import SymTestSupport
 import Synchronization
 @testable import SymEngine
@@ -68,6 +68,29 @@ final class FleetChangesTests: XCTestCase {
         XCTAssertEqual(work.of([pending.id, grant.id, note.id]), .now)
         XCTAssertEqual(work.of(nil), .now, "anything may have changed")
         XCTAssertEqual(work.of([]), LoopWork.none)
+    }
+
+    /// This version's notices say the work their rows leave: the grant loop is woken for it and no request is read.
+    /// The notices here name a request that does not exist, so reading it would find no work.
+    func testANoticeThatSaysItsWorkWakesTheGrantLoopWithoutReadingTheRequests() throws {
+        let conninfo = try PostgresCluster.shared().freshSchema().conninfo
+        let mine = try PostgresStore(conninfo: conninfo, hostName: "a")
+        let woken = Mutex<[LoopWork]>([])
+        let listener = try XCTUnwrap(FleetChanges.start(store: mine, feed: ChangeFeed(), wake: { w in woken.withLock { $0.append(w) } }))
+        defer { listener.stop() }
+        let deadline = Date().addingTimeInterval(30)
+        while !listener.isConnected && Date() < deadline { usleep(10_000) }
+        let other = PostgresNotifier(conninfo: conninfo, sender: "other daemon")
+        func heard(after post: () -> Void) -> LoopWork? {
+            let before = woken.withLock { $0.count }
+            post()
+            while woken.withLock({ $0.count }) == before && Date() < deadline { usleep(5_000) }
+            return woken.withLock { $0.count > before ? $0[before] : nil }
+        }
+        XCTAssertEqual(heard { other.post([999_999], work: .now) }, .now, "said: taken as said")
+        let at = Date(timeIntervalSince1970: 2_000_000_000)
+        XCTAssertEqual(heard { other.post([999_999], work: .at(at)) }, .at(at))
+        XCTAssertEqual(heard { other.post([999_999], work: nil) }, LoopWork.none, "not said: read, and there is no such request")
     }
 
     func testADaemonOnSQLiteListensToNoFleet() throws {

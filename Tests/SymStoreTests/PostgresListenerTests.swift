@@ -36,7 +36,7 @@ final class PostgresListenerTests: XCTestCase {
     /// A started listener of `store` and what it reports; returns once it listens.
     func listening(_ store: PostgresStore, backoff: TimeInterval = 0.1) throws -> (PostgresListener, Reports) {
         let reports = Reports()
-        let listener = store.makeListener { reports.add($0) }
+        let listener = store.makeListener { ids, _ in reports.add(ids) }
         listener.initialBackoff = backoff
         listener.maximumBackoff = 1
         listeners.append(listener)
@@ -115,6 +115,33 @@ final class PostgresListenerTests: XCTestCase {
         let notice = PostgresChangeNotice(sender: "s1", schema: "public", ids: [3, 1, 2])
         XCTAssertEqual(PostgresChangeNotice(payload: notice.payload), notice)
         XCTAssertEqual(notice.payload, #"{"from":"s1","ids":[1,2,3],"schema":"public"}"#)
+    }
+
+    func testANoticeWithoutIDsLeavesTheKeyOutAndEscapesItsStrings() {
+        let notice = PostgresChangeNotice(sender: #"a"b"#, schema: "s\\1", ids: nil)
+        XCTAssertEqual(notice.payload, #"{"from":"a\"b","schema":"s\\1"}"#)
+        XCTAssertEqual(PostgresChangeNotice(payload: notice.payload), notice)
+    }
+
+    func testAPayloadIsKnownAsItsSendersByItsFirstKeyAlone() {
+        let payload = PostgresChangeNotice(sender: "s1", schema: "public", ids: [1]).payload
+        XCTAssertTrue(PostgresChangeNotice.payload(payload, isFrom: "s1"))
+        XCTAssertFalse(PostgresChangeNotice.payload(payload, isFrom: "s"), "a prefix of the sender is another sender")
+        XCTAssertFalse(PostgresChangeNotice.payload(payload, isFrom: "s12"))
+        XCTAssertFalse(PostgresChangeNotice.payload(#"{"schema":"public","from":"s1"}"#, isFrom: "s1"),
+                       "a payload written otherwise is read, not skipped")
+    }
+
+    func testANoticeSaysTheWorkItsRowsLeaveAsNowNoneOrADeadlineInMilliseconds() {
+        for work in [LoopWork.now, LoopWork.none, LoopWork.at(Date(timeIntervalSince1970: 1_800_000_000.25))] {
+            let notice = PostgresChangeNotice(sender: "s1", schema: "public", ids: [1], work: work)
+            XCTAssertEqual(PostgresChangeNotice(payload: notice.payload), notice)
+        }
+        XCTAssertEqual(PostgresChangeNotice(sender: "s", schema: "p", ids: [1], work: .at(Date(timeIntervalSince1970: 1.0001))).payload,
+                       #"{"from":"s","ids":[1],"schema":"p","work":1001}"#, "rounded up: a loop woken for it is not early")
+        XCTAssertNil(PostgresChangeNotice(payload: #"{"from":"s","ids":[1],"schema":"p","work":"later"}"#).work,
+                     "a work this version cannot read is not said")
+        XCTAssertNil(PostgresChangeNotice(payload: #"{"from":"s","ids":[1],"schema":"p"}"#).work, "an older daemon's notice says none")
     }
 
     func testAPayloadThatCannotBeReadMeansAnythingChanged() {

@@ -40,6 +40,26 @@ final class PostgresNotifierTests: XCTestCase {
         XCTAssertEqual(heard.notices.first?.sender, store.instance)
     }
 
+    /// The work a commit's rows leave for a grant loop goes with its notice: a new request its TTL, a decision on
+    /// an approval-only request nothing, an event alone nothing.
+    func testACommitsNoticeSaysTheWorkItsRowsLeave() throws {
+        let c = try conninfo()
+        let heard = try Heard(c)
+        let store = try PostgresStore(conninfo: c)
+        var r = try store.write { try $0.insert(SF.request(target: nil)) }
+        XCTAssertTrue(try heard.wait { $0.count == 1 })
+        let expiry = (r.requestExpiresAt.timeIntervalSince1970 * 1000).rounded(.up) / 1000
+        XCTAssertEqual(heard.notices[0].work, .at(Date(timeIntervalSince1970: expiry)))
+        r.state = .approved
+        try store.write { tx in _ = try tx.update(r, expectedState: .pending) }
+        XCTAssertTrue(try heard.wait { $0.count == 2 })
+        XCTAssertEqual(heard.notices[1].work, LoopWork.none, "approved, and no target: nothing for a grant loop")
+        try store.write { tx in _ = try tx.append(EventDraft(.handler, for: r, actor: "handler:x"), at: Date()) }
+        XCTAssertTrue(try heard.wait { $0.count == 3 })
+        XCTAssertEqual(heard.notices[2].ids, [r.id])
+        XCTAssertEqual(heard.notices[2].work, LoopWork.none, "an event alone changes no deadline")
+    }
+
     func testNoticesPostedWhileOneIsOnItsWayAreMergedAndNoneIsLost() throws {
         let c = try conninfo()
         let heard = try Heard(c)
@@ -47,6 +67,31 @@ final class PostgresNotifierTests: XCTestCase {
         for id in 1...200 { notifier.post([Int64(id)]) }
         XCTAssertTrue(try heard.wait { _ in heard.ids.count == 200 }, "heard \(heard.ids.count) of 200")
         XCTAssertLessThan(heard.notices.count, 200, "merged: \(heard.notices.count) notices")
+    }
+
+    func testCommitsFasterThanTheGapAreSentAtMostOneNoticePerGap() throws {
+        let c = try conninfo()
+        let heard = try Heard(c)
+        let notifier = PostgresNotifier(conninfo: c, sender: "s", minimumGap: 0.05)
+        let start = Date()
+        for id in 1...100 { notifier.post([Int64(id)]); usleep(5_000) }
+        let elapsed = Date().timeIntervalSince(start)
+        XCTAssertTrue(try heard.wait { _ in heard.ids.count == 100 }, "heard \(heard.ids.count) of 100")
+        XCTAssertLessThanOrEqual(heard.notices.count, Int(elapsed / 0.05) + 2,
+                                 "\(heard.notices.count) notices in \(elapsed) s with a 50 ms gap")
+    }
+
+    func testAnIdleStoresNoticeIsNotHeldBackButTheNextOneWaitsForTheGap() throws {
+        let c = try conninfo()
+        let heard = try Heard(c)
+        let notifier = PostgresNotifier(conninfo: c, sender: "s", minimumGap: 1.5)
+        let start = Date()
+        notifier.post([1])
+        XCTAssertTrue(try heard.wait(seconds: 1) { $0.count == 1 }, "the first notice leaves at once")
+        notifier.post([2])
+        XCTAssertTrue(try heard.wait { $0.count == 2 })
+        XCTAssertGreaterThanOrEqual(Date().timeIntervalSince(start), 1.4, "the second waited for the gap")
+        XCTAssertEqual(heard.notices.map(\.ids), [[1], [2]])
     }
 
     func testMoreRequestsThanANoticeNamesAreSentAsAnythingChanged() throws {

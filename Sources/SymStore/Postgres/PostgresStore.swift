@@ -46,12 +46,12 @@ public final class PostgresStore: RequestStore, @unchecked Sendable {
         var attempt = 0
         while true {
             do {
-                let (value, touched, changed) = try lock.withLock { () throws -> (T, Bool, Set<Int64>) in
+                let (value, touched, changed, work) = try lock.withLock { () throws -> (T, Bool, Set<Int64>, LoopWork) in
                     let (value, touched) = try session.transaction { try body(session) }
-                    return (value, touched, session.changedRequests)
+                    return (value, touched, session.changedRequests, session.work)
                 }
                 if touched {
-                    notifier.post(changed)
+                    notifier.post(changed, work: work)
                     afterCommit?(changed)
                 }
                 return value
@@ -70,7 +70,7 @@ public final class PostgresStore: RequestStore, @unchecked Sendable {
 
     /// A listener for the other daemons' commits to this store (this store's own are left out: `afterCommit` has
     /// them). Call `start()` on it.
-    public func makeListener(onChange: @escaping @Sendable (Set<Int64>?) -> Void) -> PostgresListener {
+    public func makeListener(onChange: @escaping @Sendable (_ ids: Set<Int64>?, _ work: LoopWork?) -> Void) -> PostgresListener {
         PostgresListener(conninfo: conninfo, ignoring: instance, onChange: onChange)
     }
 
