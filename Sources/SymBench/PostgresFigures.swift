@@ -119,7 +119,9 @@ func postgresNoticeLatency(site: BenchSite, conninfo: String, samples: Int) thro
 
 /// `pg`: decisions/s through PostgresStore against raw libpq INSERT transactions/s on the same server (1 and 3 at
 /// once), and commit → heard by another store's listener.
-func measurePostgres(root: String, report: Report, rounds: Int = 3, seconds: Double = 2) throws {
+/// Five rounds: the raw baseline alone moves by a third from one round to the next on this kind of machine, and the
+/// median of five is steadier than that of three.
+func measurePostgres(root: String, report: Report, rounds: Int = 5, seconds: Double = 2) throws {
     let cluster: PostgresCluster
     do { cluster = try BenchPostgres.cluster() } catch {
         report.add(Figure(name: "PostgreSQL decisions ÷ raw INSERT", measured: "not measured: \(error)", goal: "≥ 0.3", verdict: .info,

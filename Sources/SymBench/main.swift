@@ -33,7 +33,11 @@ let all = ["render", "audit", "throughput", "group-commit", "latency", "expiry-l
 /// Figures that take longer or need a big store: only when named (`make bench-scale`).
 let scaleFigures = ["scale", "audit-scale", "migrate"]
 let only = value("--only").map { $0.split(separator: ",").map(String.init) } ?? all
-let root = value("--dir") ?? (FileManager.default.currentDirectoryPath + "/.build/bench-data")
+// Absolute: the daemons the bench starts are given paths under it (a relative socket path was refused).
+let root: String = {
+    let dir = value("--dir") ?? ".build/bench-data"
+    return dir.hasPrefix("/") ? dir : FileManager.default.currentDirectoryPath + "/" + dir
+}()
 try? FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
 guard FileManager.default.isExecutableFile(atPath: symtuiExecutable) else {
     log("symtui-bench: \(symtuiExecutable) is missing; build it first (swift build -c release)")

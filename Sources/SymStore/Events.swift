@@ -85,7 +85,7 @@ extension StoreTransaction {
         let (seq, prev) = head!
         // Times are stored in whole milliseconds; hash what will be read back.
         let t = Store.date(Store.millis(time))
-        var event = AuditEvent(seq: seq + 1, id: UUID().uuidString.lowercased(), time: t, draft: draft, prevHash: prev)
+        var event = AuditEvent(seq: seq + 1, id: EventID.random(), time: t, draft: draft, prevHash: prev)
         event.hash = event.computedHash
         event.hmac = store.signer?.hex(event.hash)
         try db.run("INSERT INTO events(\(Store.eventColumns)) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?)", [

@@ -5,9 +5,10 @@ import SymModel
 /// own, so that no command waits for them. A notifying commit costs PostgreSQL a database-wide lock and a write to
 /// its notification queue at commit: ~0.14 ms of a ~0.76 ms command when the notice went with the commit
 /// (docs/PERFORMANCE.md). Notices posted while one is on its way are merged into the next, and one follows the last by
-/// `minimumGap` at least (2 ms): a busy daemon sends at most 500 a second, whatever its commit rate, so that every
-/// other daemon of the fleet hears (and its server's backends deliver) one notice for each batch of commits instead of
-/// one for each commit. An idle daemon's notice leaves within a round trip of its commit.
+/// `minimumGap` at least (5 ms): a busy daemon sends at most 200 a second, whatever its commit rate. Every notice wakes
+/// every daemon of the fleet (a server backend and a thread each), so a fleet of n busy daemons pays n² wakes for each
+/// round of notices; merging them costs a change made under load at most 5 ms more to reach the other bastions. An
+/// idle daemon's notice leaves within a round trip of its commit.
 ///
 /// A notice is sent only after its commit returned, so a listener that hears it reads what was committed. If the
 /// daemon dies in between, the notice is lost, as notices sent while a listener reconnects are: the other daemons'
@@ -29,7 +30,7 @@ final class PostgresNotifier: @unchecked Sendable {
     private var running = false
     private var stopping = false
 
-    init(conninfo: String, sender: String, idleTimeout: TimeInterval = 2, minimumGap: TimeInterval = 0.002) {
+    init(conninfo: String, sender: String, idleTimeout: TimeInterval = 2, minimumGap: TimeInterval = 0.005) {
         self.conninfo = conninfo
         self.sender = sender
         self.idleTimeout = idleTimeout
