@@ -141,7 +141,7 @@ final class PostgresListenerTests: XCTestCase {
                        #"{"from":"s","ids":[1],"schema":"p","work":1001}"#, "rounded up: a loop woken for it is not early")
         XCTAssertNil(PostgresChangeNotice(payload: #"{"from":"s","ids":[1],"schema":"p","work":"later"}"#).work,
                      "a work this version cannot read is not said")
-        XCTAssertNil(PostgresChangeNotice(payload: #"{"from":"s","ids":[1],"schema":"p"}"#).work, "an older daemon's notice says none")
+        XCTAssertNil(PostgresChangeNotice(payload: #"{"from":"s","ids":[1],"schema":"p"}"#).work, "an older daemon's notice does not say its work")
     }
 
     func testAPayloadThatCannotBeReadMeansAnythingChanged() {

@@ -46,7 +46,13 @@ final class PostgresNotifier: @unchecked Sendable {
         guard !stopping else { cond.unlock(); return }
         // The thread is woken once, when the first notice of a batch is posted.
         let wasEmpty = pending == nil
-        if wasEmpty { pendingWork = work } else if let known = pendingWork, let work { pendingWork = LoopWork.sooner(known, work) } else { pendingWork = nil }
+        if wasEmpty {
+            pendingWork = work
+        } else if let known = pendingWork, let work {
+            pendingWork = LoopWork.sooner(known, work)
+        } else {
+            pendingWork = nil   // one of the merged notices did not know its work: the listeners read
+        }
         if let ids, !everything {
             pending = (pending ?? []).union(ids)
             if pending!.count > PostgresChangeNotice.maxIDs { everything = true }
@@ -116,7 +122,8 @@ final class PostgresNotifier: @unchecked Sendable {
                         schema = try connection?.execute("SELECT current_schema()").first?[0] ?? ""
                     }
                     let notice = PostgresChangeNotice(sender: sender, schema: schema, ids: ids, work: work)
-                    _ = try connection?.executePipeline([PostgresStatement("SELECT pg_notify($1, $2)", [PostgresChangeNotice.channel, notice.payload])])
+                    let statement = PostgresStatement("SELECT pg_notify($1, $2)", [PostgresChangeNotice.channel, notice.payload])
+                    _ = try connection?.executePipeline([statement])
                     cond.withLock { lastSent = DispatchTime.now().uptimeNanoseconds }
                     break
                 } catch {
