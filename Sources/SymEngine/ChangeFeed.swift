@@ -26,6 +26,9 @@ final class ChangeFeed: @unchecked Sendable {
         let review: Bool
         /// The version the last line sent to it covered.
         var sent: Int64
+        /// The review head the last line sent to it carried (review subscriptions; nil: none sent yet, or the last
+        /// line could not say): a line leaves `review_head` out when it is this one.
+        var head: [Int64]? = nil
     }
     private var subscribers: [Int32: Subscriber] = [:]
     /// The requests each recent commit changed (nil: anything may have), consecutive versions, oldest first.
@@ -146,30 +149,37 @@ final class ChangeFeed: @unchecked Sendable {
         // Subscribers of one user told up to the same version get the same line: encoded once.
         var encoded: [String: [UInt8]] = [:]
         for (fd, s) in behind {
-            let key = "\(s.review ? s.uid : uid_t.max) \(s.sent)"
+            var head: [Int64]?
+            if s.review, let compute = reviewHead {
+                if heads[s.uid] == nil { heads[s.uid] = .some(compute(s.uid, ChangeFeed.reviewHeadCount)) }
+                head = (heads[s.uid] ?? nil)?.head
+            }
+            // The head is sent only when it is not the one this subscriber was last sent: most commits leave a
+            // queue's head as it was, and 64 ids were most of a line's bytes to write and to read.
+            let sameHead = head != nil && head == s.head
+            let key = "\(s.review ? s.uid : uid_t.max) \(s.sent) \(sameHead)"
             if let line = encoded[key] {
-                deliver(line, to: fd, now: now)
+                deliver(line, to: fd, now: now, head: head)
                 continue
             }
             var pairs: [(String, JSONValue?)] = [("v", .int(protocolVersion)), ("changed", .bool(true)), ("version", .int(now))]
             if let ids = changes(since: s.sent, through: now) { pairs.append(("ids", .array(ids.sorted().map(JSONValue.int)))) }
-            if s.review, let compute = reviewHead {
-                if heads[s.uid] == nil { heads[s.uid] = .some(compute(s.uid, ChangeFeed.reviewHeadCount)) }
-                if let h = heads[s.uid] ?? nil {
-                    pairs += [("review", .num(h.total)), ("review_head", .array(h.head.map(JSONValue.int)))]
-                }
+            if s.review, let h = heads[s.uid] ?? nil {
+                pairs.append(("review", .num(h.total)))
+                if !sameHead { pairs.append(("review_head", .array(h.head.map(JSONValue.int)))) }
             }
             let line = Array((JSONValue.obj(pairs).compact + "\n").utf8)
             encoded[key] = line
-            deliver(line, to: fd, now: now)
+            deliver(line, to: fd, now: now, head: head)
         }
     }
 
-    /// Sends one line; a subscriber whose buffer is full is left behind (and sent one line when it drains).
-    private func deliver(_ line: [UInt8], to fd: Int32, now: Int64) {
+    /// Sends one line (carrying, or standing for, review head `head`); a subscriber whose buffer is full is left
+    /// behind (and sent one line when it drains).
+    private func deliver(_ line: [UInt8], to fd: Int32, now: Int64, head: [Int64]?) {
         let n = line.withUnsafeBufferPointer { send(fd, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT | MSG_NOSIGNAL)) }
         if n == line.count {
-            lock.withLock { if subscribers[fd] != nil { subscribers[fd]?.sent = now } }
+            lock.withLock { if subscribers[fd] != nil { subscribers[fd]?.sent = now; subscribers[fd]?.head = head } }
         } else if !(n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
             drop(fd)   // gone, or half a line written: it must resubscribe (and then reads everything again)
         }

@@ -123,21 +123,20 @@ struct ChangeNotice: Equatable {
     var reviewTotal: Int?
     var reviewHead: [Int64]?
 
-    /// Adds one line's news to what came before it.
-    mutating func merge(_ line: JSONValue) {
-        if let list = line["ids"]?.arrayValue {
-            ids?.formUnion(list.compactMap(\.intValue))
-        } else {
-            ids = nil
-        }
-        if let total = line["review"]?.intValue, let head = line["review_head"]?.arrayValue {
+    /// Adds one line's news to what came before it. A line with `review` but no `review_head` says the head is the
+    /// one the previous line of the subscription carried (`lastHead`); without that one, the head is not known.
+    mutating func merge(_ line: ChangeLine, lastHead: [Int64]? = nil) {
+        if let list = line.ids { ids?.formUnion(list) } else { ids = nil }
+        if let total = line.review, let head = line.reviewHead ?? lastHead {
             reviewTotal = Int(total)
-            reviewHead = head.compactMap(\.intValue)
+            reviewHead = head
         } else {
             reviewTotal = nil
             reviewHead = nil
         }
     }
+
+    mutating func merge(_ line: JSONValue, lastHead: [Int64]? = nil) { merge(ChangeLine(line), lastHead: lastHead) }
 }
 
 /// A connection subscribed to the daemon's change feed: readable after every commit. Each line names what changed
@@ -146,6 +145,10 @@ final class ChangeSubscription {
     let connection: LineConnection
     private var partial: [UInt8]
     private var news: ChangeNotice?
+    /// Where `wait` receives (kept: a console waits once per commit of the store).
+    private var buf = [UInt8](repeating: 0, count: 4096)
+    /// The review head the last line carried or stood for (nil: not known), for the lines that leave it out.
+    private var lastHead: [Int64]?
 
     /// Subscribes on `socketPath` (`review`: lines also carry the review total and head); nil when no daemon answers.
     init?(socketPath: String, review: Bool = false) {
@@ -164,7 +167,6 @@ final class ChangeSubscription {
         var p = pollfd(fd: connection.fd, events: Int16(POLLIN), revents: 0)
         let n = poll(&p, 1, Int32(timeoutMs))
         guard n > 0 else { return false }
-        var buf = [UInt8](repeating: 0, count: 4096)
         var got = false
         while true {
             let r = recv(connection.fd, &buf, buf.count, Int32(MSG_DONTWAIT))
@@ -183,11 +185,18 @@ final class ChangeSubscription {
     private func absorb(_ bytes: ArraySlice<UInt8>) {
         partial += bytes
         while let nl = partial.firstIndex(of: 0x0A) {
-            let line = partial[..<nl]
+            // Read before it is removed: a slice kept across the removal would copy the buffer.
+            let read = ChangeLine.read(partial[..<nl])
             partial.removeSubrange(...nl)
             var n = news ?? ChangeNotice(ids: [])
             // A line that does not parse says nothing precise: anything may have changed.
-            if let json = try? JSONValue.parse(String(decoding: line, as: UTF8.self)) { n.merge(json) } else { n.ids = nil }
+            if let read {
+                n.merge(read, lastHead: lastHead)
+                lastHead = n.reviewHead
+            } else {
+                n.ids = nil
+                lastHead = nil   // whatever the daemon thinks it sent, the next head left out cannot be known
+            }
             news = n
         }
         // A line longer than any the daemon sends: drop it, and assume anything changed.

@@ -139,6 +139,30 @@ final class ChangeFeedTests: XCTestCase {
         XCTAssertEqual(other.flatMap(ids), [9])
     }
 
+    /// A line leaves the review head out when it is the one the subscriber was last sent; the total always comes.
+    func testAReviewLineCarriesTheHeadOnlyWhenItIsNotTheOneLastSent() {
+        let r = Running()
+        let head = Mutex<[Int64]>([9, 8, 7])
+        r.feed.reviewHead = { _, count in let h = head.withLock { $0 }; return (total: h.count, head: Array(h.prefix(count))) }
+        let first = r.subscriber(review: true)
+        usleep(50_000)
+        r.feed.committed([1])
+        XCTAssertEqual(r.lines(first).last?["review_head"]?.arrayValue?.compactMap(\.intValue), [9, 8, 7], "the first line has it")
+        r.feed.committed([2])
+        let same = r.lines(first).last
+        XCTAssertEqual(same?["review"]?.intValue, 3, "the total always comes")
+        XCTAssertNil(same?["review_head"], "the same head again is left out")
+        let second = r.subscriber(review: true)
+        usleep(50_000)
+        head.withLock { $0 = [10, 9, 8, 7] }
+        r.feed.committed([10])
+        XCTAssertEqual(r.lines(first).last?["review_head"]?.arrayValue?.compactMap(\.intValue), [10, 9, 8, 7], "a new head is sent")
+        r.feed.committed([3])
+        XCTAssertNil(r.lines(first).last?["review_head"])
+        XCTAssertEqual(r.lines(second).map { $0["review_head"]?.arrayValue?.count }, [4, nil],
+                       "a subscriber that came later was sent the head once, then left it out")
+    }
+
     func testTheStoreNamesTheRequestsEachCommitChanged() throws {
         let h = try EngineHarness(self)
         let seen = Mutex<[Set<Int64>]>([])

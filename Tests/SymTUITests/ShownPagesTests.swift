@@ -74,4 +74,15 @@ final class ShownPagesTests: XCTestCase {
         XCTAssertNil(n.ids, "an old daemon's line: anything may have changed")
         XCTAssertNil(n.reviewTotal)
     }
+
+    /// A line with the review total but no head stands for the head the subscription's previous line carried.
+    func testALineWithoutTheReviewHeadKeepsTheLastOneAndWithoutALastOneKnowsNone() throws {
+        var n = ChangeNotice(ids: [])
+        n.merge(try JSONValue.parse(#"{"v":1,"changed":true,"version":5,"ids":[7],"review":3}"#), lastHead: [6, 5, 4])
+        XCTAssertEqual(n, ChangeNotice(ids: [7], reviewTotal: 3, reviewHead: [6, 5, 4]))
+        var m = ChangeNotice(ids: [])
+        m.merge(try JSONValue.parse(#"{"v":1,"changed":true,"version":5,"ids":[7],"review":3}"#))
+        XCTAssertNil(m.reviewHead, "no head known: the console reads it")
+        XCTAssertNil(m.reviewTotal)
+    }
 }
