@@ -240,14 +240,14 @@ public final class Daemon: @unchecked Sendable {
         return config.flows.contains { Policy.isEligible(who.actor, routing: $0.routing) }
     }
 
-    /// Answers each line of one connection. The caller's identity (user and groups) comes from the kernel's peer
-    /// uid and is resolved again for every line: a user removed from a group loses its rights at their next command.
     /// A line of spaces and tabs only (or nothing), skipped. Checked on the bytes: Foundation's trimming bridged every
     /// line a client sent to an NSString.
     static func isBlank(_ line: String) -> Bool {
         line.utf8.allSatisfy { $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }
     }
 
+    /// Answers each line of one connection. The caller's identity (user and groups) comes from the kernel's peer
+    /// uid and is resolved again for every line: a user removed from a group loses its rights at their next command.
     func serve(_ conn: LineConnection, uid: uid_t, engine: Engine, reads: ReadService, feed: ChangeFeed) {
         while let line = try? conn.readLine() {
             if Daemon.isBlank(line) { continue }
