@@ -135,8 +135,6 @@ struct ChangeNotice: Equatable {
             reviewHead = nil
         }
     }
-
-    mutating func merge(_ line: JSONValue, lastHead: [Int64]? = nil) { merge(ChangeLine(line), lastHead: lastHead) }
 }
 
 /// A connection subscribed to the daemon's change feed: readable after every commit. Each line names what changed

@@ -67,10 +67,10 @@ final class ShownPagesTests: XCTestCase {
 
     func testChangeLinesAreMergedUntilTaken() throws {
         var n = ChangeNotice(ids: [])
-        n.merge(try JSONValue.parse(#"{"v":1,"changed":true,"version":3,"ids":[4,5],"review":2,"review_head":[5,4]}"#))
-        n.merge(try JSONValue.parse(#"{"v":1,"changed":true,"version":4,"ids":[6],"review":3,"review_head":[6,5,4]}"#))
+        n.merge(ChangeLine(try JSONValue.parse(#"{"v":1,"changed":true,"version":3,"ids":[4,5],"review":2,"review_head":[5,4]}"#)))
+        n.merge(ChangeLine(try JSONValue.parse(#"{"v":1,"changed":true,"version":4,"ids":[6],"review":3,"review_head":[6,5,4]}"#)))
         XCTAssertEqual(n, ChangeNotice(ids: [4, 5, 6], reviewTotal: 3, reviewHead: [6, 5, 4]))
-        n.merge(try JSONValue.parse(#"{"v":1,"changed":true}"#))
+        n.merge(ChangeLine(try JSONValue.parse(#"{"v":1,"changed":true}"#)))
         XCTAssertNil(n.ids, "an old daemon's line: anything may have changed")
         XCTAssertNil(n.reviewTotal)
     }
@@ -78,10 +78,10 @@ final class ShownPagesTests: XCTestCase {
     /// A line with the review total but no head stands for the head the subscription's previous line carried.
     func testALineWithoutTheReviewHeadKeepsTheLastOneAndWithoutALastOneKnowsNone() throws {
         var n = ChangeNotice(ids: [])
-        n.merge(try JSONValue.parse(#"{"v":1,"changed":true,"version":5,"ids":[7],"review":3}"#), lastHead: [6, 5, 4])
+        n.merge(ChangeLine(try JSONValue.parse(#"{"v":1,"changed":true,"version":5,"ids":[7],"review":3}"#)), lastHead: [6, 5, 4])
         XCTAssertEqual(n, ChangeNotice(ids: [7], reviewTotal: 3, reviewHead: [6, 5, 4]))
         var m = ChangeNotice(ids: [])
-        m.merge(try JSONValue.parse(#"{"v":1,"changed":true,"version":5,"ids":[7],"review":3}"#))
+        m.merge(ChangeLine(try JSONValue.parse(#"{"v":1,"changed":true,"version":5,"ids":[7],"review":3}"#)))
         XCTAssertNil(m.reviewHead, "no head known: the console reads it")
         XCTAssertNil(m.reviewTotal)
     }
