@@ -43,6 +43,9 @@ public final class Store {
         try db.execute("PRAGMA journal_mode=WAL")
         try db.execute("PRAGMA synchronous=FULL")
         try db.execute("PRAGMA foreign_keys=ON")
+        // A command's SAVEPOINT inside a batch keeps its undo pages in a statement journal: in memory, not in a
+        // temporary file created, written and unlinked for every command that changes a row.
+        try db.execute("PRAGMA temp_store=MEMORY")
         let store = Store(path: path, db: db, readOnly: false)
         try store.migrate(hostName: hostName)
         // Touch -wal/-shm into existence so their modes can be set now.
