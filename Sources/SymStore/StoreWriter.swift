@@ -13,8 +13,8 @@ import Glibc
 /// because every change to requests and events goes through this one writer (the daemon's lock file keeps a second
 /// daemon out).
 ///
-/// Group commit: bodies still run one at a time, each on its caller's thread, but commands that arrive together share
-/// one BEGIN IMMEDIATE … COMMIT, and so one fsync. Each command's changes are a SAVEPOINT inside that batch: a body
+/// Group commit: bodies still run one at a time (the caller that finds the connection free runs every body queued
+/// meanwhile on its own thread, see `exclusively`), and commands that arrive together share one BEGIN IMMEDIATE … COMMIT, and so one fsync. Each command's changes are a SAVEPOINT inside that batch: a body
 /// that throws rolls back its own changes only and gets its own error, the others are unaffected. A body that ran
 /// while a batch was open returns only after that batch committed (what it read or wrote is then durable); when the
 /// COMMIT itself fails, every command of the batch gets that error and none of their changes stay. The batch commits
@@ -25,15 +25,15 @@ public final class StoreWriter: RequestStore, @unchecked Sendable {
     /// The most commands one batch holds before it commits even though callers are waiting.
     public let maxBatch: Int
 
-    /// Guards `busy`, `waiting` and every batch's outcome; `turn` wakes the next caller, `committed` the members.
+    /// Guards `busy`, `queue`, `handoff` and every batch's and job's outcome.
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
-    private let turn = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
-    private let committed = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
-    /// A caller holds the connection (runs its body, or commits).
+    /// A caller leads: it runs the queued bodies, one at a time, and commits.
     private var busy = false
-    /// Callers waiting for the connection.
-    private var waiting = 0
-    /// The open batch transaction; only the caller holding the connection touches it.
+    /// Bodies waiting for a leader, oldest first.
+    private var queue: [Job] = []
+    /// The waiting caller the last leader handed the connection to (`busy` stays true meanwhile).
+    private var handoff: Job?
+    /// The open batch transaction; only the leader touches it.
     private var batch: Batch?
     /// The thread inside `read`/`write` (0: none), to refuse re-entry, which would deadlock.
     private let owner = Atomic<UInt>(0)
@@ -41,9 +41,22 @@ public final class StoreWriter: RequestStore, @unchecked Sendable {
     private let batchesCommitted = Atomic<Int>(0)
     private let commandsCommitted = Atomic<Int>(0)
 
-    /// One shared transaction: how many commands joined it, and how it ended (set under `mutex`).
+    /// One caller's body and how it ended: `final` (set under `mutex`) once the caller may return, that is once its
+    /// body ran and the batch it ran in, if any, committed or failed. The caller sleeps on `wake`.
+    private final class Job {
+        /// Dropped once run: the body must not outlive its caller's `withoutActuallyEscaping`.
+        var run: (() -> Void)?
+        var batch: Batch?
+        var final = false
+        let wake = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+        init(_ run: @escaping () -> Void) { self.run = run; pthread_cond_init(wake, nil) }
+        deinit { pthread_cond_destroy(wake); wake.deallocate() }
+    }
+
+    /// One shared transaction: the commands that joined it, and how it ended (set under `mutex`).
     private final class Batch {
-        var commands = 0
+        var members: [Job] = []
+        var commands: Int { members.count }
         var done = false
         var error: (any Error)?
     }
@@ -55,13 +68,9 @@ public final class StoreWriter: RequestStore, @unchecked Sendable {
         self.store = store
         self.maxBatch = maxBatch
         pthread_mutex_init(mutex, nil)
-        pthread_cond_init(turn, nil)
-        pthread_cond_init(committed, nil)
     }
 
     deinit {
-        pthread_cond_destroy(committed); committed.deallocate()
-        pthread_cond_destroy(turn); turn.deallocate()
         pthread_mutex_destroy(mutex); mutex.deallocate()
     }
 
@@ -153,41 +162,86 @@ public final class StoreWriter: RequestStore, @unchecked Sendable {
         pthread_mutex_lock(mutex)
         open.error = error
         open.done = true
-        pthread_cond_broadcast(committed)
+        for job in open.members {
+            job.final = true
+            pthread_cond_signal(job.wake)
+        }
+        open.members = []
         pthread_mutex_unlock(mutex)
     }
 
-    /// Waits for the connection, runs `body`, commits the batch when no one else waits for it (or it is full), then
-    /// waits until the batch `body` ran in has committed. `body` returns its value and whether it changed something.
+    /// Queues `body` and returns what it returned once it ran and its batch committed. The first caller to find no
+    /// leader leads: it takes every queued body (its own among them) and runs them one after the other on its own
+    /// thread, so that callers that arrive together cost one wake-up each, not a hand-over of the connection each
+    /// (flat combining). `body` returns its value and whether it changed something.
     private func exclusively<T>(_ body: (_ joinBatch: @escaping () throws -> Void) throws -> (T, Bool)) throws -> (T, Bool) {
         let me = UInt(bitPattern: Int(bitPattern: UInt(pthread_self())))
         precondition(owner.load(ordering: .relaxed) != me,
                      "StoreWriter.read/write called inside read/write on the same thread: use the transaction's reads")
-        pthread_mutex_lock(mutex)
-        waiting += 1
-        while busy { pthread_cond_wait(turn, mutex) }
-        waiting -= 1
-        busy = true
-        pthread_mutex_unlock(mutex)
+        return try withoutActuallyEscaping(body) { body in
+            // Written by whichever thread runs the body, read here after `final` was set under the mutex.
+            var outcome: Result<(T, Bool), any Error>?
+            let job = Job { [unowned self] in outcome = Result { try body { [unowned self] in try self.joinBatch() } } }
+            pthread_mutex_lock(mutex)
+            queue.append(job)
+            var leads = !busy
+            busy = true
+            while true {
+                if leads {
+                    pthread_mutex_unlock(mutex)
+                    lead(me)
+                    pthread_mutex_lock(mutex)
+                    leads = false
+                }
+                if job.final { break }
+                pthread_cond_wait(job.wake, mutex)
+                if handoff === job { handoff = nil; leads = true }
+            }
+            let failure = job.batch?.error
+            job.batch = nil
+            pthread_mutex_unlock(mutex)
+            let value = try outcome!.get()
+            if let failure { throw failure }
+            return value
+        }
+    }
 
+    /// Runs the queued bodies in order (holding the connection), commits the batch when no other caller is waiting
+    /// for the connection (or it is full), then hands the connection to the oldest waiting caller, if any.
+    private func lead(_ me: UInt) {
+        pthread_mutex_lock(mutex)
+        let jobs = queue
+        queue.removeAll(keepingCapacity: true)
+        pthread_mutex_unlock(mutex)
         owner.store(me, ordering: .relaxed)
-        let outcome = Result { try body { [unowned self] in try self.joinBatch() } }
-        let joined = batch
-        joined?.commands += 1
+        var alone: [Job] = []
+        for job in jobs {
+            job.run?()
+            job.run = nil
+            if let open = batch {
+                job.batch = open
+                open.members.append(job)
+                if open.commands >= maxBatch { commit(open) }
+            } else {
+                alone.append(job)
+            }
+        }
         pthread_mutex_lock(mutex)
-        let commitNow = joined.map { waiting == 0 || $0.commands >= maxBatch } ?? false
+        let waiting = !queue.isEmpty
         pthread_mutex_unlock(mutex)
-        if commitNow, let joined { commit(joined) }
+        if let open = batch, !waiting { commit(open) }
         owner.store(0, ordering: .relaxed)
-
         pthread_mutex_lock(mutex)
-        busy = false
-        pthread_cond_signal(turn)
-        if let joined { while !joined.done { pthread_cond_wait(committed, mutex) } }
-        let failure = joined?.error
+        for job in alone {
+            job.final = true
+            pthread_cond_signal(job.wake)
+        }
+        if let next = queue.first {
+            handoff = next
+            pthread_cond_signal(next.wake)
+        } else {
+            busy = false
+        }
         pthread_mutex_unlock(mutex)
-        let value = try outcome.get()
-        if let failure { throw failure }
-        return value
     }
 }

@@ -117,4 +117,26 @@ final class GroupCommitTests: XCTestCase {
         let store = try Store.openReadOnly(path: writer.location)
         XCTAssertEqual(try store.count(RequestQuery(limit: 1_000)), 160)
     }
+
+    /// One caller runs the bodies queued behind it on its own thread: each caller must still get its own body's value,
+    /// whether that body wrote or only read, and a read queued in a batch sees the writes run before it.
+    func testBodiesRunByAnotherCallerEachReturnTheirOwnValue() throws {
+        let writer = StoreWriter(try SF.store(self))
+        let wrong = Atomic<Int>(0)
+        DispatchQueue.concurrentPerform(iterations: 16) { t in
+            for i in 0..<40 {
+                do {
+                    let name = "v\(t)-\(i)"
+                    let id = try writer.write { try $0.insert(SF.request(requester: name)).id }
+                    let (seen, tag) = try writer.read { r in (try r.request(id: id)?.requester, t * 1000 + i) }
+                    if seen != name || tag != t * 1000 + i { wrong.add(1, ordering: .relaxed) }
+                } catch {
+                    wrong.add(1, ordering: .relaxed)
+                }
+            }
+        }
+        XCTAssertEqual(wrong.load(ordering: .relaxed), 0, "a caller got another body's value")
+        let store = try Store.openReadOnly(path: writer.location)
+        XCTAssertEqual(try store.count(RequestQuery(limit: 10_000)), 16 * 40)
+    }
 }
