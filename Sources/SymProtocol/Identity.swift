@@ -21,11 +21,25 @@ public struct Identity: Sendable, Equatable {
     }
 
     static func passwdEntry(uid: uid_t) -> (String, gid_t)? {
-        var pwd = passwd()
-        var result: UnsafeMutablePointer<passwd>?
-        var buf = [CChar](repeating: 0, count: 16_384)
-        guard getpwuid_r(uid, &pwd, &buf, buf.count, &result) == 0, result != nil, let n = pwd.pw_name else { return nil }
-        return (String(cString: n), pwd.pw_gid)
+        withEntryBuffer(start: 1_024) { buf, size in
+            var pwd = passwd()
+            var result: UnsafeMutablePointer<passwd>?
+            let rc = getpwuid_r(uid, &pwd, buf, size, &result)
+            guard rc == 0, result != nil, let n = pwd.pw_name else { return (rc, nil) }
+            return (rc, (String(cString: n), pwd.pw_gid))
+        }
+    }
+
+    /// Calls a reentrant NSS lookup with a scratch buffer of `start` bytes, doubled while the lookup says ERANGE (up
+    /// to 4 MiB). The buffer is neither zero-filled nor kept: the daemon resolves the caller for every line, and a
+    /// zeroed 64 KiB array per group was a good part of that. `body` returns the lookup's code and its answer.
+    static func withEntryBuffer<T>(start: Int, _ body: (UnsafeMutablePointer<CChar>, Int) -> (Int32, T?)) -> T? {
+        var size = start
+        while true {
+            let (rc, value) = withUnsafeTemporaryAllocation(of: CChar.self, capacity: size) { body($0.baseAddress!, size) }
+            if rc != ERANGE || size >= 1 << 22 { return value }
+            size *= 2
+        }
     }
 
     /// The user's groups by name (primary and supplementary), from the group database.
@@ -38,12 +52,14 @@ public struct Identity: Sendable, Equatable {
         }
         var names = Set<String>()
         for g in gids.prefix(Int(max(0, count))) {
-            var grp = group()
-            var result: UnsafeMutablePointer<group>?
-            var buf = [CChar](repeating: 0, count: 65_536)
-            if getgrgid_r(g, &grp, &buf, buf.count, &result) == 0, result != nil, let n = grp.gr_name {
-                names.insert(String(cString: n))
+            let name: String? = withEntryBuffer(start: 4_096) { buf, size in
+                var grp = group()
+                var result: UnsafeMutablePointer<group>?
+                let rc = getgrgid_r(g, &grp, buf, size, &result)
+                guard rc == 0, result != nil, let n = grp.gr_name else { return (rc, nil) }
+                return (rc, String(cString: n))
             }
+            if let name { names.insert(name) }
         }
         return names
     }

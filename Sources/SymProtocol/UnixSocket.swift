@@ -7,6 +7,9 @@ import Glibc
 public final class LineConnection: @unchecked Sendable {
     public let fd: Int32
     private var buffer = [UInt8]()
+    /// Where `read` lands, allocated once per connection (a fresh 64 KiB array per line was a zero-filled allocation
+    /// for every command the daemon read).
+    private var chunk: UnsafeMutableRawBufferPointer?
     /// The longest line the daemon reads from a caller.
     public static let maxLine = 1 << 20
     /// The longest line this end accepts (a client reading paged answers allows more than the daemon does).
@@ -38,11 +41,15 @@ public final class LineConnection: @unchecked Sendable {
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
         receiveTimeout = seconds
     }
-    deinit { if owned { close(fd) } }
+    deinit {
+        if owned { close(fd) }
+        chunk?.deallocate()
+    }
 
     /// The next line without its newline; nil at end of stream. Throws on an over-long line.
     public func readLine() throws -> String? {
-        var chunk = [UInt8](repeating: 0, count: 65_536)
+        let chunk = self.chunk ?? UnsafeMutableRawBufferPointer.allocate(byteCount: 65_536, alignment: 16)
+        self.chunk = chunk
         while true {
             if let nl = buffer.firstIndex(of: 0x0A) {
                 let line = String(decoding: buffer[..<nl], as: UTF8.self)
@@ -50,7 +57,7 @@ public final class LineConnection: @unchecked Sendable {
                 return line
             }
             if buffer.count > lineLimit { throw SocketError("line longer than \(lineLimit) bytes") }
-            let n = read(fd, &chunk, chunk.count)
+            let n = read(fd, chunk.baseAddress, chunk.count)
             if n < 0 {
                 if errno == EINTR { continue }
                 if errno == EAGAIN || errno == EWOULDBLOCK { throw SocketError("no answer within \(receiveTimeout) s", errno: errno) }
@@ -62,7 +69,7 @@ public final class LineConnection: @unchecked Sendable {
                 buffer.removeAll()
                 return line
             }
-            buffer.append(contentsOf: chunk[0..<n])
+            buffer.append(contentsOf: UnsafeRawBufferPointer(rebasing: chunk[0..<n]))
         }
     }
 
