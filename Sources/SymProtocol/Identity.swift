@@ -15,7 +15,15 @@ public struct Identity: Sendable, Equatable {
     /// The user running this process (real uid).
     public static func current() -> Identity? { of(uid: getuid()) }
 
+    /// The user `uid` and their groups as the password and group databases say now. Kept for the next call only while
+    /// the files those databases come from are unchanged (`IdentityCache`): a user removed from a group is refused at
+    /// their next command either way.
     public static func of(uid: uid_t) -> Identity? {
+        IdentityCache.shared.identity(uid: uid, resolve: lookUp)
+    }
+
+    /// Asks NSS, without the cache.
+    static func lookUp(uid: uid_t) -> Identity? {
         guard let (name, gid) = passwdEntry(uid: uid) else { return nil }
         return Identity(uid: uid, name: name, groups: groupNames(user: name, gid: gid))
     }
@@ -82,4 +90,140 @@ public struct Identity: Sendable, Equatable {
     }
 
     public var actor: Actor { .user(name, groups: groups) }
+}
+
+/// What `Identity.of` looked up, kept while the files NSS answered from are unchanged.
+///
+/// The daemon resolves the caller for every line a client sends, and through NSS that is ~15 system calls and a parse
+/// of /etc/passwd and /etc/group each time (a sixth of the daemon's CPU per command with 64 clients). A cached answer
+/// is used only when all of these hold, checked on every call with one `stat` per file:
+/// - nsswitch.conf names no source for `passwd` and `group` but `files` and `systemd` (any other, such as `ldap`,
+///   `sss` or `compat`, can change without a local file changing: no caching at all);
+/// - with `systemd` named, no userdb service or drop-in directory exists (nss-systemd then answers only the fixed
+///   root and nobody entries);
+/// - nsswitch.conf, /etc/passwd and /etc/group have the device, inode, size, modification and change times they had
+///   when the answer was looked up, and neither time is within the last 2 s (file times move in coarse ticks: two
+///   edits in one tick could leave the same times, so a file changed that recently is read again every time).
+/// Every tool that edits those files (useradd, usermod, gpasswd, vipw, an editor) changes at least one of those.
+final class IdentityCache: @unchecked Sendable {
+    static let shared = IdentityCache()
+
+    static let files = ["/etc/nsswitch.conf", "/etc/passwd", "/etc/group"]
+    /// Where nss-systemd finds users and groups besides root and nobody.
+    static let userdbPaths = ["/run/systemd/userdb", "/etc/userdb", "/run/userdb", "/run/host/userdb",
+                              "/usr/lib/userdb", "/usr/local/lib/userdb"]
+    /// A stamp younger than this (ns) is not trusted.
+    static let settleNanos: Int64 = 2_000_000_000
+    static let capacity = 4_096
+
+    /// One file as `stat` saw it (all zero when it does not exist).
+    struct FileStamp: Equatable {
+        var dev: UInt64 = 0, ino: UInt64 = 0, size: Int64 = 0
+        var mtime: Int64 = 0, ctime: Int64 = 0
+        var exists = false
+    }
+
+    private let lock = NSLock()
+    private var entries: [uid_t: (stamp: [FileStamp], identity: Identity?)] = [:]
+    /// nsswitch.conf as last read, and what its passwd and group sources say.
+    private var switchStamp: FileStamp?
+    private var switchAllows = false
+    private var switchNamesSystemd = false
+    /// Answers taken from the cache (for tests).
+    private(set) var hits = 0
+
+    private let paths: [String]
+    private let userdb: [String]
+    private let settle: Int64
+    /// `files` start with nsswitch.conf; tests give their own files and a shorter `settle`.
+    init(files: [String] = IdentityCache.files, userdb: [String] = IdentityCache.userdbPaths,
+         settle: Int64 = IdentityCache.settleNanos) {
+        paths = files; self.userdb = userdb; self.settle = settle
+    }
+
+    func identity(uid: uid_t, resolve: (uid_t) -> Identity?) -> Identity? {
+        guard let stamp = currentStamp() else { return resolve(uid) }
+        let cached: Identity?? = lock.withLock {
+            guard let e = entries[uid], e.stamp == stamp else { return nil }
+            hits += 1
+            return .some(e.identity)
+        }
+        if let cached { return cached }
+        let identity = resolve(uid)
+        lock.withLock {
+            if entries.count >= IdentityCache.capacity { entries.removeAll() }
+            entries[uid] = (stamp, identity)
+        }
+        return identity
+    }
+
+    /// The files' stamps now, or nil when an answer must not be cached.
+    func currentStamp() -> [FileStamp]? {
+        let stamps = paths.map(IdentityCache.stamp(of:))
+        let now = IdentityCache.realtimeNanos()
+        for s in stamps where !s.exists || now - s.mtime < settle || now - s.ctime < settle {
+            return nil
+        }
+        guard sourcesAllowCaching(switchFile: stamps[0]) else { return nil }
+        return stamps
+    }
+
+    private func sourcesAllowCaching(switchFile: FileStamp) -> Bool {
+        let (allows, systemd): (Bool, Bool) = lock.withLock {
+            if switchStamp != switchFile {
+                let text = (try? String(contentsOfFile: paths[0], encoding: .utf8)) ?? ""
+                switchStamp = switchFile
+                switchAllows = IdentityCache.sourcesAllowCaching(nsswitch: text)
+                switchNamesSystemd = IdentityCache.namesSystemd(nsswitch: text)
+            }
+            return (switchAllows, switchNamesSystemd)
+        }
+        guard allows else { return false }
+        return !systemd || userdb.allSatisfy { !IdentityCache.stamp(of: $0).exists }
+    }
+
+    /// The sources nsswitch.conf names for `database` (action items such as `[NOTFOUND=return]` left out); nil when
+    /// it has no line for it.
+    static func sources(_ database: String, nsswitch text: String) -> [String]? {
+        for raw in text.split(separator: "\n", omittingEmptySubsequences: true) {
+            let line = raw.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
+            guard let colon = line.firstIndex(of: ":") else { continue }
+            guard line[..<colon].trimmingCharacters(in: .whitespaces) == database else { continue }
+            var out: [String] = []
+            var inAction = false
+            for token in line[line.index(after: colon)...].split(whereSeparator: { $0 == " " || $0 == "\t" }) {
+                if token.hasPrefix("[") { inAction = true }
+                if !inAction { out.append(String(token)) }
+                if token.hasSuffix("]") { inAction = false }
+            }
+            return out
+        }
+        return nil
+    }
+
+    /// True when both `passwd` and `group` name only `files` and `systemd`.
+    static func sourcesAllowCaching(nsswitch text: String) -> Bool {
+        ["passwd", "group"].allSatisfy { db in
+            guard let s = sources(db, nsswitch: text), !s.isEmpty else { return false }
+            return s.allSatisfy { $0 == "files" || $0 == "systemd" }
+        }
+    }
+
+    static func namesSystemd(nsswitch text: String) -> Bool {
+        ["passwd", "group"].contains { sources($0, nsswitch: text)?.contains("systemd") ?? false }
+    }
+
+    static func stamp(of path: String) -> FileStamp {
+        var st = stat()
+        guard stat(path, &st) == 0 else { return FileStamp() }
+        return FileStamp(dev: UInt64(st.st_dev), ino: UInt64(st.st_ino), size: Int64(st.st_size),
+                         mtime: Int64(st.st_mtim.tv_sec) * 1_000_000_000 + Int64(st.st_mtim.tv_nsec),
+                         ctime: Int64(st.st_ctim.tv_sec) * 1_000_000_000 + Int64(st.st_ctim.tv_nsec), exists: true)
+    }
+
+    static func realtimeNanos() -> Int64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec)
+    }
 }

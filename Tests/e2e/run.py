@@ -425,17 +425,31 @@ print(refused, flush=True); sys.stdin.readline()
             crowd.wait()
 
     def test_identity_and_groups_are_resolved_for_every_command_of_a_connection(self):
+        self.removed_approver_is_refused_at_next_command()
+
+    def test_a_group_change_reaches_the_next_command_after_answers_were_cached(self):
+        # The daemon keeps a resolved identity while /etc/passwd and /etc/group are unchanged and older than 2 s:
+        # let them settle first, so that the answers before gpasswd come from that cache.
+        deadline = time.time() + 10
+        while time.time() - max(os.stat(f).st_mtime for f in ("/etc/passwd", "/etc/group")) < 2.5:
+            self.assertLess(time.time(), deadline, "the account files keep changing")
+            time.sleep(0.2)
+        self.removed_approver_is_refused_at_next_command(pings=3)
+
+    def removed_approver_is_refused_at_next_command(self, pings=1):
         client = subprocess.Popen(
             ["setpriv", "--reuid", self.users["c"], "--regid", "users", "--init-groups", PYTHON, "-c", """
 import json, socket, sys
 s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); f = s.makefile("rw")
-f.write(json.dumps({"v": 1, "event": "ping"}) + "\\n"); f.flush(); print(f.readline().strip(), flush=True)
+for _ in range(int(sys.argv[3])):
+    f.write(json.dumps({"v": 1, "event": "ping"}) + "\\n"); f.flush(); print(f.readline().strip(), flush=True)
 sys.stdin.readline()
 f.write(json.dumps({"v": 1, "event": "approve", "request": int(sys.argv[2])}) + "\\n"); f.flush()
 print(f.readline().strip(), flush=True)
-""", self.socket, str(self.rid)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+""", self.socket, str(self.rid), str(pings)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         try:
-            self.assertTrue(json.loads(client.stdout.readline())["ok"])
+            for _ in range(pings):
+                self.assertTrue(json.loads(client.stdout.readline())["ok"])
             subprocess.run(["gpasswd", "-d", self.users["c"], self.oncall], check=True, capture_output=True)
             client.stdin.write("\n")
             client.stdin.flush()
