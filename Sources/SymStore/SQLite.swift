@@ -189,6 +189,19 @@ public final class Statement {
     }
 
     public func isNull(_ i: Int32) -> Bool { sqlite3_column_type(handle, i) == SQLITE_NULL }
+    /// The column as it is stored (its storage class decides the case).
+    public func value(_ i: Int32) -> SQLValue {
+        switch sqlite3_column_type(handle, i) {
+        case SQLITE_NULL: return .null
+        case SQLITE_INTEGER: return .int(int(i))
+        case SQLITE_FLOAT: return .double(sqlite3_column_double(handle, i))
+        case SQLITE_BLOB:
+            let n = Int(sqlite3_column_bytes(handle, i))
+            guard n > 0, let p = sqlite3_column_blob(handle, i) else { return .blob([]) }
+            return .blob(Array(UnsafeRawBufferPointer(start: p, count: n)))
+        default: return .text(text(i))
+        }
+    }
     public func int(_ i: Int32) -> Int64 { sqlite3_column_int64(handle, i) }
     public func optInt(_ i: Int32) -> Int64? { isNull(i) ? nil : int(i) }
     /// The column's text, whole (by its length: a NUL inside it is part of the text); "" for NULL.
