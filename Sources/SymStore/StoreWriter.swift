@@ -14,12 +14,13 @@ import Glibc
 /// daemon out).
 ///
 /// Group commit: bodies still run one at a time (the caller that finds the connection free runs every body queued
-/// meanwhile on its own thread, see `exclusively`), and commands that arrive together share one BEGIN IMMEDIATE … COMMIT, and so one fsync. Each command's changes are a SAVEPOINT inside that batch: a body
-/// that throws rolls back its own changes only and gets its own error, the others are unaffected. A body that ran
-/// while a batch was open returns only after that batch committed (what it read or wrote is then durable); when the
-/// COMMIT itself fails, every command of the batch gets that error and none of their changes stay. The batch commits
-/// when no other caller is waiting for the connection (or after `maxBatch` commands), so a lone caller pays what it
-/// paid before: one transaction per command. See docs/store.md, "Group commit".
+/// meanwhile on its own thread, see `exclusively`), and commands that arrive together share one BEGIN IMMEDIATE …
+/// COMMIT, and so one fsync. Each command's changes are a SAVEPOINT inside that batch: a body that throws rolls back
+/// its own changes only and gets its own error, the others are unaffected. A body that ran while a batch was open
+/// returns only after that batch committed (what it read or wrote is then durable); when the COMMIT itself fails,
+/// every command of the batch gets that error and none of their changes stay. The batch commits when no other caller
+/// is waiting for the connection (or after `maxBatch` commands), so a lone caller pays what it paid before: one
+/// transaction per command. See docs/store.md, "Group commit".
 public final class StoreWriter: RequestStore, @unchecked Sendable {
     private let store: Store
     /// The most commands one batch holds before it commits even though callers are waiting.
