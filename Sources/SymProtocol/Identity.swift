@@ -39,8 +39,8 @@ public struct Identity: Sendable, Equatable {
     }
 
     /// Calls a reentrant NSS lookup with a scratch buffer of `start` bytes, doubled while the lookup says ERANGE (up
-    /// to 4 MiB). The buffer is neither zero-filled nor kept: the daemon resolves the caller for every line, and a
-    /// zeroed 64 KiB array per group was a good part of that. `body` returns the lookup's code and its answer.
+    /// to 4 MiB; a group with many members needs more than the 64 KiB these lookups once had). The buffer is neither
+    /// zero-filled nor kept. `body` returns the lookup's code and its answer.
     static func withEntryBuffer<T>(start: Int, _ body: (UnsafeMutablePointer<CChar>, Int) -> (Int32, T?)) -> T? {
         var size = start
         while true {
@@ -74,19 +74,22 @@ public struct Identity: Sendable, Equatable {
 
     /// True when a user of that name exists.
     public static func userExists(_ name: String) -> Bool {
-        var pwd = passwd()
-        var result: UnsafeMutablePointer<passwd>?
-        var buf = [CChar](repeating: 0, count: 16_384)
-        return getpwnam_r(name, &pwd, &buf, buf.count, &result) == 0 && result != nil
+        withEntryBuffer(start: 1_024) { buf, size in
+            var pwd = passwd()
+            var result: UnsafeMutablePointer<passwd>?
+            let rc = getpwnam_r(name, &pwd, buf, size, &result)
+            return (rc, rc == 0 && result != nil ? true : nil)
+        } ?? false
     }
 
     /// The numeric id of a group, if it exists.
     public static func groupID(_ name: String) -> gid_t? {
-        var grp = group()
-        var result: UnsafeMutablePointer<group>?
-        var buf = [CChar](repeating: 0, count: 65_536)
-        guard getgrnam_r(name, &grp, &buf, buf.count, &result) == 0, result != nil else { return nil }
-        return grp.gr_gid
+        withEntryBuffer(start: 4_096) { buf, size in
+            var grp = group()
+            var result: UnsafeMutablePointer<group>?
+            let rc = getgrnam_r(name, &grp, buf, size, &result)
+            return (rc, rc == 0 && result != nil ? grp.gr_gid : nil)
+        }
     }
 
     public var actor: Actor { .user(name, groups: groups) }
@@ -116,17 +119,10 @@ final class IdentityCache: @unchecked Sendable {
     static let settleNanos: Int64 = 2_000_000_000
     static let capacity = 4_096
 
-    /// One file as `stat` saw it (all zero when it does not exist).
-    struct FileStamp: Equatable {
-        var dev: UInt64 = 0, ino: UInt64 = 0, size: Int64 = 0
-        var mtime: Int64 = 0, ctime: Int64 = 0
-        var exists = false
-    }
-
     private let lock = NSLock()
-    private var entries: [uid_t: (stamp: [FileStamp], identity: Identity?)] = [:]
+    private var entries: [uid_t: (stamp: [FileIdentity], identity: Identity?)] = [:]
     /// nsswitch.conf as last read, and what its passwd and group sources say.
-    private var switchStamp: FileStamp?
+    private var switchStamp: FileIdentity?
     private var switchAllows = false
     private var switchNamesSystemd = false
     /// Answers taken from the cache (for tests).
@@ -157,18 +153,19 @@ final class IdentityCache: @unchecked Sendable {
         return identity
     }
 
-    /// The files' stamps now, or nil when an answer must not be cached.
-    func currentStamp() -> [FileStamp]? {
-        let stamps = paths.map(IdentityCache.stamp(of:))
+    /// The files' stamps now, or nil when an answer must not be cached (a file missing or changed too recently).
+    func currentStamp() -> [FileIdentity]? {
+        var stamps: [FileIdentity] = []
         let now = IdentityCache.realtimeNanos()
-        for s in stamps where !s.exists || now - s.mtime < settle || now - s.ctime < settle {
-            return nil
+        for path in paths {
+            guard let s = FileIdentity(path: path), now - s.modified >= settle, now - s.changed >= settle else { return nil }
+            stamps.append(s)
         }
         guard sourcesAllowCaching(switchFile: stamps[0]) else { return nil }
         return stamps
     }
 
-    private func sourcesAllowCaching(switchFile: FileStamp) -> Bool {
+    private func sourcesAllowCaching(switchFile: FileIdentity) -> Bool {
         let (allows, systemd): (Bool, Bool) = lock.withLock {
             if switchStamp != switchFile {
                 let text = (try? String(contentsOfFile: paths[0], encoding: .utf8)) ?? ""
@@ -179,7 +176,7 @@ final class IdentityCache: @unchecked Sendable {
             return (switchAllows, switchNamesSystemd)
         }
         guard allows else { return false }
-        return !systemd || userdb.allSatisfy { !IdentityCache.stamp(of: $0).exists }
+        return !systemd || userdb.allSatisfy { FileIdentity(path: $0) == nil }
     }
 
     /// The sources nsswitch.conf names for `database` (action items such as `[NOTFOUND=return]` left out); nil when
@@ -211,14 +208,6 @@ final class IdentityCache: @unchecked Sendable {
 
     static func namesSystemd(nsswitch text: String) -> Bool {
         ["passwd", "group"].contains { sources($0, nsswitch: text)?.contains("systemd") ?? false }
-    }
-
-    static func stamp(of path: String) -> FileStamp {
-        var st = stat()
-        guard stat(path, &st) == 0 else { return FileStamp() }
-        return FileStamp(dev: UInt64(st.st_dev), ino: UInt64(st.st_ino), size: Int64(st.st_size),
-                         mtime: Int64(st.st_mtim.tv_sec) * 1_000_000_000 + Int64(st.st_mtim.tv_nsec),
-                         ctime: Int64(st.st_ctim.tv_sec) * 1_000_000_000 + Int64(st.st_ctim.tv_nsec), exists: true)
     }
 
     static func realtimeNanos() -> Int64 {

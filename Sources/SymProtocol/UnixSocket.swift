@@ -9,7 +9,7 @@ public final class LineConnection: @unchecked Sendable {
     private var buffer = [UInt8]()
     /// Where `read` lands, allocated once per connection (a fresh 64 KiB array per line was a zero-filled allocation
     /// for every command the daemon read).
-    private var chunk: UnsafeMutableRawBufferPointer?
+    private let chunk = UnsafeMutableRawBufferPointer.allocate(byteCount: 65_536, alignment: 16)
     /// The longest line the daemon reads from a caller.
     public static let maxLine = 1 << 20
     /// The longest line this end accepts (a client reading paged answers allows more than the daemon does).
@@ -43,13 +43,11 @@ public final class LineConnection: @unchecked Sendable {
     }
     deinit {
         if owned { close(fd) }
-        chunk?.deallocate()
+        chunk.deallocate()
     }
 
     /// The next line without its newline; nil at end of stream. Throws on an over-long line.
     public func readLine() throws -> String? {
-        let chunk = self.chunk ?? UnsafeMutableRawBufferPointer.allocate(byteCount: 65_536, alignment: 16)
-        self.chunk = chunk
         while true {
             if let nl = buffer.firstIndex(of: 0x0A) {
                 let line = String(decoding: buffer[..<nl], as: UTF8.self)

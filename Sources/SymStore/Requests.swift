@@ -215,8 +215,8 @@ extension StoreTransaction {
 
     private func t(_ s: String?) -> SQLValue { s.map(SQLValue.text) ?? .null }
 
-    /// Every column `update` writes. A request's routing (and its `approver_keys`), `host` and `runs_on` are fixed when
-    /// it is made, so only `insert` writes those: a decision does not re-encode them.
+    /// Every column `update` may write, in `updatedColumns` order. A request's routing (and its `approver_keys`),
+    /// `host` and `runs_on` are fixed when it is made, so only `insert` writes those: a decision does not re-encode them.
     private func columns(_ r: AccessRequest) -> [SQLValue] {
         let denial: SQLValue = r.denial.map { d in
             .text(JSONValue.obj([("user", .string(d.user)), ("at", .int(Store.millis(d.at))), ("reason", .string(d.reason))]).compact)

@@ -58,7 +58,6 @@ public final class StoreWriter: RequestStore, @unchecked Sendable {
     private final class Batch {
         var members: [Job] = []
         var commands: Int { members.count }
-        var done = false
         var error: (any Error)?
     }
 
@@ -162,7 +161,6 @@ public final class StoreWriter: RequestStore, @unchecked Sendable {
     private func finish(_ open: Batch, error: (any Error)?) {
         pthread_mutex_lock(mutex)
         open.error = error
-        open.done = true
         for job in open.members {
             job.final = true
             pthread_cond_signal(job.wake)

@@ -174,18 +174,6 @@ public struct HandlerRunner: Sendable {
     }
 }
 
-/// Which file version a cached "missing" answer belongs to: any edit of the file invalidates it.
-struct FileIdentity: Equatable, Sendable {
-    var device: UInt64, inode: UInt64, size: Int64, modifiedSeconds: Int, modifiedNanoseconds: Int
-
-    init?(path: String) {
-        var info = stat()
-        guard stat(path, &info) == 0 else { return nil }
-        device = UInt64(info.st_dev); inode = UInt64(info.st_ino); size = Int64(info.st_size)
-        modifiedSeconds = Int(info.st_mtim.tv_sec); modifiedNanoseconds = Int(info.st_mtim.tv_nsec)
-    }
-}
-
 /// Remembers "this implementation does not define that handler" so that undefined hooks cost a stat, not a process.
 final class MissingHandlerCache: @unchecked Sendable {
     private let lock = NSLock()
