@@ -26,14 +26,13 @@ public final class StoreWriter: RequestStore, @unchecked Sendable {
     /// The most commands one batch holds before it commits even though callers are waiting.
     public let maxBatch: Int
 
-    /// Guards `busy`, `queue`, `handoff` and every batch's and job's outcome.
+    /// Guards `busy` and `queue` only: a job's outcome has its own lock, so the callers a commit wakes do not all
+    /// queue for this one.
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
-    /// A caller leads: it runs the queued bodies, one at a time, and commits.
+    /// A caller leads (it runs the queued bodies, one at a time, and commits), or was handed the connection to.
     private var busy = false
     /// Bodies waiting for a leader, oldest first.
     private var queue: [Job] = []
-    /// The waiting caller the last leader handed the connection to (`busy` stays true meanwhile).
-    private var handoff: Job?
     /// The open batch transaction; only the leader touches it.
     private var batch: Batch?
     /// The thread inside `read`/`write` (0: none), to refuse re-entry, which would deadlock.
@@ -42,16 +41,37 @@ public final class StoreWriter: RequestStore, @unchecked Sendable {
     private let batchesCommitted = Atomic<Int>(0)
     private let commandsCommitted = Atomic<Int>(0)
 
-    /// One caller's body and how it ended: `final` (set under `mutex`) once the caller may return, that is once its
-    /// body ran and the batch it ran in, if any, committed or failed. The caller sleeps on `wake`.
+    /// One caller's body, and what its caller sleeps for (`signal`, under the job's own lock): `.final` once the
+    /// caller may return, that is once its body ran and the batch it ran in, if any, committed or failed; `.lead` when
+    /// the last leader handed the connection to it.
     private final class Job {
+        enum Signal { case none, lead, final }
         /// Dropped once run: the body must not outlive its caller's `withoutActuallyEscaping`.
         var run: (() -> Void)?
+        /// Set by the leader before `.final`; read by the caller after it.
         var batch: Batch?
-        var final = false
-        let wake = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
-        init(_ run: @escaping () -> Void) { self.run = run; pthread_cond_init(wake, nil) }
-        deinit { pthread_cond_destroy(wake); wake.deallocate() }
+        private var signal = Signal.none
+        private let lock = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+        private let wake = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+        init(_ run: @escaping () -> Void) { self.run = run; pthread_mutex_init(lock, nil); pthread_cond_init(wake, nil) }
+        deinit { pthread_cond_destroy(wake); wake.deallocate(); pthread_mutex_destroy(lock); lock.deallocate() }
+
+        func post(_ s: Signal) {
+            pthread_mutex_lock(lock)
+            signal = s
+            pthread_cond_signal(wake)
+            pthread_mutex_unlock(lock)
+        }
+
+        /// Sleeps until posted; takes a `.lead` (the next wait sleeps again), keeps a `.final`.
+        func await() -> Signal {
+            pthread_mutex_lock(lock)
+            while signal == .none { pthread_cond_wait(wake, lock) }
+            let s = signal
+            if s == .lead { signal = .none }
+            pthread_mutex_unlock(lock)
+            return s
+        }
     }
 
     /// One shared transaction: the commands that joined it, and how it ended (set under `mutex`).
@@ -159,14 +179,10 @@ public final class StoreWriter: RequestStore, @unchecked Sendable {
     }
 
     private func finish(_ open: Batch, error: (any Error)?) {
-        pthread_mutex_lock(mutex)
         open.error = error
-        for job in open.members {
-            job.final = true
-            pthread_cond_signal(job.wake)
-        }
+        let members = open.members
         open.members = []
-        pthread_mutex_unlock(mutex)
+        for job in members { job.post(.final) }
     }
 
     /// Queues `body` and returns what it returned once it ran and its batch committed. The first caller to find no
@@ -178,27 +194,22 @@ public final class StoreWriter: RequestStore, @unchecked Sendable {
         precondition(owner.load(ordering: .relaxed) != me,
                      "StoreWriter.read/write called inside read/write on the same thread: use the transaction's reads")
         return try withoutActuallyEscaping(body) { body in
-            // Written by whichever thread runs the body, read here after `final` was set under the mutex.
+            // Written by whichever thread runs the body, read here after the job was posted `.final`.
             var outcome: Result<(T, Bool), any Error>?
             let job = Job { [unowned self] in outcome = Result { try body { [unowned self] in try self.joinBatch() } } }
             pthread_mutex_lock(mutex)
             queue.append(job)
             var leads = !busy
             busy = true
+            pthread_mutex_unlock(mutex)
             while true {
-                if leads {
-                    pthread_mutex_unlock(mutex)
-                    lead(me)
-                    pthread_mutex_lock(mutex)
-                    leads = false
-                }
-                if job.final { break }
-                pthread_cond_wait(job.wake, mutex)
-                if handoff === job { handoff = nil; leads = true }
+                if leads { lead(me) }
+                let signal = job.await()
+                if signal == .final { break }
+                leads = true
             }
             let failure = job.batch?.error
             job.batch = nil
-            pthread_mutex_unlock(mutex)
             let value = try outcome!.get()
             if let failure { throw failure }
             return value
@@ -230,17 +241,12 @@ public final class StoreWriter: RequestStore, @unchecked Sendable {
         pthread_mutex_unlock(mutex)
         if let open = batch, !waiting { commit(open) }
         owner.store(0, ordering: .relaxed)
+        for job in alone { job.post(.final) }
         pthread_mutex_lock(mutex)
-        for job in alone {
-            job.final = true
-            pthread_cond_signal(job.wake)
-        }
-        if let next = queue.first {
-            handoff = next
-            pthread_cond_signal(next.wake)
-        } else {
-            busy = false
-        }
+        let next = queue.first
+        if next == nil { busy = false }
         pthread_mutex_unlock(mutex)
+        // `busy` stays true until `next` leads; it is still queued (only a leader takes from the queue) and waiting.
+        next?.post(.lead)
     }
 }
