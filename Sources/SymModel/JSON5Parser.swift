@@ -102,7 +102,9 @@ public struct JSON5Parser {
         try enter(); defer { depth -= 1 }
         pos += 1
         var pairs: [(String, JSONValue)] = []
-        var seen = Set<String>()
+        // Small objects (stored fields, change lines, answers) look for a repeated key among the pairs so far; a
+        // set is built only for big ones.
+        var seen: Set<String>?
         while true {
             try skipSpace()
             guard pos < bytes.count else { throw fail("an object is never closed with '}'") }
@@ -111,8 +113,10 @@ public struct JSON5Parser {
             let key: String
             if bytes[pos] == UInt8(ascii: "\"") || bytes[pos] == UInt8(ascii: "'") { key = try parseString() }
             else { key = try parseIdentifier() }
-            if seen.contains(key) { throw JSONParseError(message: "key '\(key)' appears twice in one object", line: keyLine) }
-            seen.insert(key)
+            if pairs.count >= 16, seen == nil { seen = Set(pairs.map(\.0)) }
+            let repeated = seen.map { $0.contains(key) } ?? pairs.contains { $0.0 == key }
+            if repeated { throw JSONParseError(message: "key '\(key)' appears twice in one object", line: keyLine) }
+            seen?.insert(key)
             try skipSpace()
             guard pos < bytes.count, bytes[pos] == UInt8(ascii: ":") else { throw fail("expected ':' after key '\(key)'") }
             pos += 1
@@ -165,10 +169,19 @@ public struct JSON5Parser {
         var out = [UInt8]()
         // Bytes that are not an escape are copied a run at a time.
         var run = pos
+        let start = pos
         while true {
             guard pos < bytes.count else { throw JSONParseError(message: "a string opened on line \(startLine) is never closed", line: startLine) }
             let b = bytes[pos]
-            if b == quote { out.append(contentsOf: bytes[run..<pos]); pos += 1; break }
+            if b == quote {
+                // No escape in the string (the usual case): decoded straight from the text, no copy.
+                if out.isEmpty && run == start {
+                    pos += 1
+                    guard let s = String(validating: bytes[run..<pos - 1], as: UTF8.self) else { throw fail("a string is not valid UTF-8") }
+                    return s
+                }
+                out.append(contentsOf: bytes[run..<pos]); pos += 1; break
+            }
             if b == 0x0A || b == 0x0D { throw fail("a string may not contain a raw line break (use \\n)") }
             if b == UInt8(ascii: "\\") {
                 out.append(contentsOf: bytes[run..<pos])

@@ -75,6 +75,25 @@ final class JSON5ParserTests: XCTestCase {
         XCTAssertTrue(parseError("{ a: 1,\n a: 2 }")?.message.contains("appears twice") ?? false)
     }
 
+    func testDuplicateKeyInABigObjectIsAnError() {
+        let keys = (0..<40).map { "k\($0): \($0)" }
+        XCTAssertTrue(parseError("{ " + (keys + ["k3: 0"]).joined(separator: ", ") + " }")?.message.contains("'k3' appears twice") ?? false)
+        XCTAssertTrue(parseError("{ " + (keys + ["k39: 0"]).joined(separator: ", ") + " }")?.message.contains("'k39' appears twice") ?? false)
+        XCTAssertEqual(try JSONValue.parse("{ " + keys.joined(separator: ", ") + " }").objectValue?.count, 40)
+    }
+
+    func testStringsWithAndWithoutEscapesDecodeAlike() throws {
+        XCTAssertEqual(try JSONValue.parse(#"["héllo", "h\u00e9llo", "tab\there", "a\\b", "", "\n"]"#),
+                       .array([.string("héllo"), .string("héllo"), .string("tab\there"), .string("a\\b"), .string(""), .string("\n")]))
+        XCTAssertTrue(parseError("[\"\u{FF}\"]") == nil)   // U+00FF is valid UTF-8 when written as text
+    }
+
+    func testInvalidUTF8InAStringIsAnError() {
+        var bytes = Array(#"["ab"]"#.utf8)
+        bytes[2] = 0xFF
+        XCTAssertThrowsError(try JSONValue.parse(data: Data(bytes)))
+    }
+
     func testEmptyDocumentIsAnError() {
         XCTAssertTrue(parseError("  // nothing\n")?.message.contains("empty") ?? false)
     }
