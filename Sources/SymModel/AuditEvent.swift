@@ -83,9 +83,12 @@ public struct AuditEvent: Sendable, Equatable {
     }
 
     /// SHA-256 (hex) over `prev_hash` and the canonical JSON of the event without its hash.
-    public var computedHash: String {
+    public var computedHash: String { computedHash(dataCanonical: data.canonical) }
+
+    /// The same, with `data`'s canonical JSON already made (a store that writes that text too makes it once).
+    public func computedHash(dataCanonical: String) -> String {
         AuditEvent.hash(seq: seq, id: id, time: Timestamp.format(time), type: type.rawValue, requestId: requestId, flow: flow,
-                        target: target, requester: requester, actor: actor, reason: reason, dataCanonical: data.canonical,
+                        target: target, requester: requester, actor: actor, reason: reason, dataCanonical: dataCanonical,
                         prevHash: prevHash)
     }
 

@@ -86,13 +86,14 @@ extension StoreTransaction {
         // Times are stored in whole milliseconds; hash what will be read back.
         let t = Store.date(Store.millis(time))
         var event = AuditEvent(seq: seq + 1, id: EventID.random(), time: t, draft: draft, prevHash: prev)
-        event.hash = event.computedHash
+        let data = event.data.canonical
+        event.hash = event.computedHash(dataCanonical: data)
         event.hmac = store.signer?.hex(event.hash)
         try db.run("INSERT INTO events(\(Store.eventColumns)) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?)", [
             .int(event.seq), .text(event.id), .int(Store.millis(t)), .text(event.type.rawValue),
             event.requestId.map(SQLValue.int) ?? .null, event.flow.map(SQLValue.text) ?? .null,
             event.target.map(SQLValue.text) ?? .null, event.requester.map(SQLValue.text) ?? .null, .text(event.actor),
-            event.reason.map(SQLValue.text) ?? .null, .text(event.data.canonical), .text(event.prevHash), .text(event.hash),
+            event.reason.map(SQLValue.text) ?? .null, .text(data), .text(event.prevHash), .text(event.hash),
             event.hmac.map(SQLValue.text) ?? .null,
         ])
         head = (event.seq, event.hash)

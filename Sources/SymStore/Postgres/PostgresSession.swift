@@ -518,23 +518,28 @@ final class PostgresSession: StoreWriting {
         }
         guard var (seq, prev) = head else { throw StoreError("the store has no chain head row") }
         var chained: [AuditEvent] = []
+        var canonicalData: [String] = []
         chained.reserveCapacity(unchained.count)
+        canonicalData.reserveCapacity(unchained.count)
         for var e in unchained {
             seq += 1
             e.seq = seq
             e.prevHash = prev
-            e.hash = e.computedHash
+            let data = e.data.canonical
+            e.hash = e.computedHash(dataCanonical: data)
             e.hmac = signer?.hex(e.hash)
             prev = e.hash
             chained.append(e)
+            canonicalData.append(data)
         }
         var start = 0
         while start < chained.count {
             let end = min(start + Self.eventsPerInsert, chained.count)
             var a = PGArgs()
-            let tuples = chained[start..<end].map { e in
-                "(" + [a.add(e.seq), a.add(e.id), a.add(e.time), a.add(e.type.rawValue), a.add(e.requestId.map { String($0) }), a.add(e.flow),
-                       a.add(e.target), a.add(e.requester), a.add(e.actor), a.add(e.reason), a.add(e.data.canonical), a.add(e.prevHash),
+            let tuples = (start..<end).map { i in
+                let e = chained[i]
+                return "(" + [a.add(e.seq), a.add(e.id), a.add(e.time), a.add(e.type.rawValue), a.add(e.requestId.map { String($0) }), a.add(e.flow),
+                       a.add(e.target), a.add(e.requester), a.add(e.actor), a.add(e.reason), a.add(canonicalData[i]), a.add(e.prevHash),
                        a.add(e.hash), a.add(e.hmac)].joined(separator: ",") + ")"
             }
             var sql = "INSERT INTO events(\(Self.eventColumns)) VALUES " + tuples.joined(separator: ",")
