@@ -32,6 +32,27 @@ final class StoreSchemaTests: XCTestCase {
         }
     }
 
+    func testTheWriterCheckpointsEvery4000WALPages() throws {
+        let store = try SF.store(self)
+        XCTAssertEqual(try store.db.scalarInt("PRAGMA wal_autocheckpoint"), 4_000)
+    }
+
+    func testTheWALStaysBoundedUnderManySmallCommits() throws {
+        let dir = try SF.directory(self)
+        let store = try Store.openForWriting(path: dir + "/s.db")
+        // Each row carries 5,000 bytes (an overflow page or two): 2,000 commits write ~10 MB, far past the threshold.
+        var r = SF.request()
+        r.error = String(repeating: "x", count: 5_000)
+        for _ in 0..<2_000 { _ = try SF.insert(store, r) }
+        func size(_ file: String) throws -> Int {
+            (try FileManager.default.attributesOfItem(atPath: dir + "/" + file)[.size] as? NSNumber)?.intValue ?? 0
+        }
+        // The rows reached the database file (checkpoints ran) and the WAL, written again from its start after each,
+        // never held much more than the threshold.
+        XCTAssertGreaterThan(try size("s.db"), 8_000_000)
+        XCTAssertLessThan(try size("s.db-wal"), (Store.walAutocheckpointPages + 200) * (4_096 + 24) + 32)
+    }
+
     func testAReadOnlyOpenOfANewerSchemaIsRefused() throws {
         let dir = try SF.directory(self)
         let store = try Store.openForWriting(path: dir + "/s.db")
