@@ -85,7 +85,7 @@ extension StoreTransaction {
         let (seq, prev) = head!
         // Times are stored in whole milliseconds; hash what will be read back.
         let t = Store.date(Store.millis(time))
-        var event = AuditEvent(seq: seq + 1, id: EventID.random(), time: t, draft: draft, prevHash: prev)
+        var event = AuditEvent(seq: seq + 1, id: EventID.make(), time: t, draft: draft, prevHash: prev)
         let data = event.data.canonical
         event.hash = event.computedHash(dataCanonical: data)
         event.hmac = store.signer?.hex(event.hash)

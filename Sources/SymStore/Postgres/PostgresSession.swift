@@ -498,7 +498,7 @@ final class PostgresSession: StoreWriting {
     func append(_ draft: EventDraft, at time: Date) throws -> AuditEvent {
         requireTransaction()
         touched = true
-        let event = AuditEvent(seq: 0, id: EventID.random(), time: Store.date(Store.millis(time)), draft: draft, prevHash: "")
+        let event = AuditEvent(seq: 0, id: EventID.make(), time: Store.date(Store.millis(time)), draft: draft, prevHash: "")
         unchained.append(event)
         if let id = event.requestId { changedRequests.insert(id) }
         return event
