@@ -74,7 +74,7 @@ public final class StoreWriter: RequestStore, @unchecked Sendable {
         }
     }
 
-    /// One shared transaction: the commands that joined it, and how it ended (set under `mutex`).
+    /// One shared transaction: the commands that joined it, and how it ended (set by the leader before it posts them).
     private final class Batch {
         var members: [Job] = []
         var commands: Int { members.count }
