@@ -32,21 +32,21 @@ private func clientLoop(_ conn: LineConnection, until end: UInt64, tag: String) 
 
 /// The request id of a successful change answer (`{"v":1,"ok":true,"request":{"id":N,…`), found by scanning the
 /// line's first bytes; nil for anything else, which the caller then parses whole.
-func answerRequestID(_ line: String) -> Int64? {
+private func answerRequestID(_ line: String) -> Int64? {
     var line = line
     return line.withUTF8 { bytes -> Int64? in
         let head = UnsafeBufferPointer(rebasing: bytes.prefix(64))
-        func find(_ needle: StaticString, from: Int) -> Int? {
+        /// Where the first `needle` in `head` ends.
+        func end(of needle: StaticString) -> Int? {
             let n = needle.utf8CodeUnitCount
-            guard head.count >= n else { return nil }
-            var i = from
+            var i = 0
             while i + n <= head.count {
                 if memcmp(head.baseAddress! + i, needle.utf8Start, n) == 0 { return i + n }
                 i += 1
             }
             return nil
         }
-        guard let ok = find(#","ok":true,"request":{"id":"#, from: 0) else { return nil }
+        guard let ok = end(of: #","ok":true,"request":{"id":"#) else { return nil }
         var id: Int64 = 0, i = ok
         while i < head.count, head[i] >= 0x30, head[i] <= 0x39, i - ok < 18 { id = id * 10 + Int64(head[i] - 0x30); i += 1 }
         return i > ok && i < head.count && head[i] == UInt8(ascii: ",") ? id : nil
