@@ -1,7 +1,4 @@
 import Foundation
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// A new event's id: a time-ordered (version 7, RFC 9562) UUID in lower case: 48 bits of Unix time in milliseconds,
 /// then 74 random bits from the system's generator (one `getrandom` call).
@@ -12,7 +9,7 @@ import Glibc
 /// and in a big store a page to read first. The 74 random bits keep ids unique and unguessable; the time they carry
 /// is the event's own `time`, already public to whoever reads the event.
 public enum EventID {
-    public static func make() -> String { make(millis: nowMillis()) }
+    public static func make() -> String { make(millis: UInt64(max(0, Timestamp.nowNanos() / 1_000_000))) }
 
     /// An id for an event made at `millis` ms since 1970 (tests give their own times).
     public static func make(millis: UInt64) -> String {
@@ -30,11 +27,5 @@ public enum EventID {
             out.append(digits[Int(b & 0x0F)])
         }
         return String(decoding: out, as: UTF8.self)
-    }
-
-    static func nowMillis() -> UInt64 {
-        var ts = timespec()
-        clock_gettime(CLOCK_REALTIME, &ts)
-        return UInt64(max(0, ts.tv_sec)) * 1_000 + UInt64(max(0, ts.tv_nsec)) / 1_000_000
     }
 }

@@ -95,6 +95,13 @@ public enum WindowStart {
 
 /// RFC 3339 UTC timestamps (`2026-11-27T10:00:00Z`, with milliseconds when present).
 public enum Timestamp {
+    /// Nanoseconds since 1970 by the system's real-time clock (one `clock_gettime`, no `Date`).
+    public static func nowNanos() -> Int64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec)
+    }
+
     public static func format(_ date: Date) -> String {
         let ms = Int64((date.timeIntervalSince1970 * 1000).rounded(.down))
         return format(millis: ms)

@@ -156,7 +156,7 @@ final class IdentityCache: @unchecked Sendable {
     /// The files' stamps now, or nil when an answer must not be cached (a file missing or changed too recently).
     func currentStamp() -> [FileIdentity]? {
         var stamps: [FileIdentity] = []
-        let now = IdentityCache.realtimeNanos()
+        let now = Timestamp.nowNanos()
         for path in paths {
             guard let s = FileIdentity(path: path), now - s.modified >= settle, now - s.changed >= settle else { return nil }
             stamps.append(s)
@@ -208,11 +208,5 @@ final class IdentityCache: @unchecked Sendable {
 
     static func namesSystemd(nsswitch text: String) -> Bool {
         ["passwd", "group"].contains { sources($0, nsswitch: text)?.contains("systemd") ?? false }
-    }
-
-    static func realtimeNanos() -> Int64 {
-        var ts = timespec()
-        clock_gettime(CLOCK_REALTIME, &ts)
-        return Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec)
     }
 }

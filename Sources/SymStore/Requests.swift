@@ -185,13 +185,10 @@ extension StoreTransaction {
         guard let old else { return false }
         if let expectedState, old[StoreTransaction.stateColumn] != .text(expectedState.rawValue) { return false }
         let changed = new.indices.filter { old[$0] != new[$0] }
+        // The row was read in this write transaction: nothing can change it before the UPDATE.
         if !changed.isEmpty {
             let set = changed.map { StoreTransaction.updatedColumns[$0] + "=?" }.joined(separator: ", ")
-            var sql = "UPDATE requests SET \(set) WHERE id=?"
-            var values = changed.map { new[$0] } + [.int(r.id)]
-            if let expectedState { sql += " AND state=?"; values.append(.text(expectedState.rawValue)) }
-            try db.run(sql, values)
-            guard db.changes == 1 else { return false }
+            try db.run("UPDATE requests SET \(set) WHERE id=?", changed.map { new[$0] } + [.int(r.id)])
         }
         changedRequests.insert(r.id)
         try writeApprovals(r)

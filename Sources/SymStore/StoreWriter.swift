@@ -209,7 +209,6 @@ public final class StoreWriter: RequestStore, @unchecked Sendable {
                 leads = true
             }
             let failure = job.batch?.error
-            job.batch = nil
             let value = try outcome!.get()
             if let failure { throw failure }
             return value
