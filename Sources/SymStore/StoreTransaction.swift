@@ -16,24 +16,29 @@ public final class StoreTransaction {
     /// The requests this transaction inserted or changed, or whose events it appended (what the change feed names).
     var changedRequests = Set<Int64>()
 
-    /// Set by `StoreWriter`: opens (or joins) the batch transaction several commands share; this transaction is then
-    /// a SAVEPOINT inside it, so that it still commits or rolls back alone.
-    let joinBatch: (() throws -> Void)?
+    /// Set by `StoreWriter`: opens (or joins) the batch transaction several commands share, and says whether it opened
+    /// it. A command that joins an open batch is a SAVEPOINT inside it, so that it still commits or rolls back alone;
+    /// the command that opens the batch needs none, since a batch's first command is alone in it until it returns
+    /// (rolling back the batch then undoes its changes and nothing else's).
+    let joinBatch: (() throws -> Bool)?
+    /// Whether this command opened the writer's batch (and so has no savepoint of its own).
+    private(set) var openedBatch = false
 
-    init(store: Store, began: Bool, joinBatch: (() throws -> Void)? = nil) {
+    init(store: Store, began: Bool, joinBatch: (() throws -> Bool)? = nil) {
         self.store = store; self.began = began; self.joinBatch = joinBatch
     }
 
     /// The name of a batched command's savepoint.
     static let savepoint = "command"
+    static let beginSavepoint = "SAVEPOINT \(savepoint)"
 
     /// Starts the transaction before the first change (BEGIN IMMEDIATE, or a savepoint in the writer's batch); every
     /// write method calls it first.
     func begin() throws {
         guard !began else { return }
         if let joinBatch {
-            try joinBatch()
-            try db.execute("SAVEPOINT \(StoreTransaction.savepoint)")
+            openedBatch = try joinBatch()
+            if !openedBatch { try db.run(StoreTransaction.beginSavepoint) }
         } else {
             try db.execute("BEGIN IMMEDIATE")
         }

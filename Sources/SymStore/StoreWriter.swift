@@ -15,8 +15,10 @@ import Glibc
 ///
 /// Group commit: bodies still run one at a time (the caller that finds the connection free runs every body queued
 /// meanwhile on its own thread, see `exclusively`), and commands that arrive together share one BEGIN IMMEDIATE …
-/// COMMIT, and so one fsync. Each command's changes are a SAVEPOINT inside that batch: a body that throws rolls back
-/// its own changes only and gets its own error, the others are unaffected. A body that ran while a batch was open
+/// COMMIT, and so one fsync. Each command that joins an open batch is a SAVEPOINT inside it: a body that throws rolls
+/// back its own changes only and gets its own error, the others are unaffected. The command that opens the batch has
+/// no savepoint (it is alone in the batch until it returns, so a failure rolls back the batch, which holds only its
+/// changes): a lone caller pays no statement journal. A body that ran while a batch was open
 /// returns only after that batch committed (what it read or wrote is then durable); when the COMMIT itself fails,
 /// every command of the batch gets that error and none of their changes stay. The batch commits when no other caller
 /// is waiting for the connection (or after `maxBatch` commands), so a lone caller pays what it paid before: one
@@ -122,10 +124,10 @@ public final class StoreWriter: RequestStore, @unchecked Sendable {
             let tx = StoreTransaction(store: store, began: false, joinBatch: joinBatch)
             do {
                 let value = try body(tx)
-                if tx.began { try store.db.execute("RELEASE \(StoreTransaction.savepoint)") }
+                if tx.began && !tx.openedBatch { try store.db.run(StoreWriter.releaseSavepoint) }
                 return ((value, tx.changedRequests), tx.touched)
             } catch {
-                if tx.began { rollBackCommand() }
+                if tx.began { rollBackCommand(openedBatch: tx.openedBatch) }
                 throw error
             }
         }
@@ -145,9 +147,18 @@ public final class StoreWriter: RequestStore, @unchecked Sendable {
     /// A read-only connection of its own (WAL: it never waits for this writer's transactions).
     public func openReader() throws -> any StoreReading { try Store.openReadOnly(path: store.path) }
 
-    /// Undoes a failed command's savepoint. Some errors (a full disk, an I/O error) make SQLite roll back the whole
+    static let releaseSavepoint = "RELEASE \(StoreTransaction.savepoint)"
+
+    /// Undoes a failed command: the whole batch when the command opened it (it is alone in it: no other command joins
+    /// before it returns), else its savepoint. Some errors (a full disk, an I/O error) make SQLite roll back the whole
     /// transaction itself: the batch is then lost, and its other commands are told so.
-    private func rollBackCommand() {
+    private func rollBackCommand(openedBatch: Bool) {
+        if openedBatch {
+            precondition(batch?.members.isEmpty ?? true, "a batch's first command is alone in it until it returns")
+            batch = nil
+            if store.db.inTransaction { try? store.db.execute("ROLLBACK") }
+            return
+        }
         let name = StoreTransaction.savepoint
         try? store.db.execute("ROLLBACK TO \(name)")
         try? store.db.execute("RELEASE \(name)")
@@ -157,18 +168,20 @@ public final class StoreWriter: RequestStore, @unchecked Sendable {
         }
     }
 
-    /// Opens the batch transaction if none is open (called by a command's first change, holding the connection).
-    private func joinBatch() throws {
-        guard batch == nil else { return }
-        try store.db.execute("BEGIN IMMEDIATE")
+    /// Opens the batch transaction if none is open (called by a command's first change, holding the connection);
+    /// true when it opened it.
+    private func joinBatch() throws -> Bool {
+        guard batch == nil else { return false }
+        try store.db.run("BEGIN IMMEDIATE")
         batch = Batch()
+        return true
     }
 
     /// Commits the open batch (holding the connection).
     private func commit(_ open: Batch) {
         batch = nil
         do {
-            try store.db.execute("COMMIT")
+            try store.db.run("COMMIT")
             batchesCommitted.add(1, ordering: .relaxed)
             commandsCommitted.add(open.commands, ordering: .relaxed)
             finish(open, error: nil)
@@ -189,7 +202,7 @@ public final class StoreWriter: RequestStore, @unchecked Sendable {
     /// leader leads: it takes every queued body (its own among them) and runs them one after the other on its own
     /// thread, so that callers that arrive together cost one wake-up each, not a hand-over of the connection each
     /// (flat combining). `body` returns its value and whether it changed something.
-    private func exclusively<T>(_ body: (_ joinBatch: @escaping () throws -> Void) throws -> (T, Bool)) throws -> (T, Bool) {
+    private func exclusively<T>(_ body: (_ joinBatch: @escaping () throws -> Bool) throws -> (T, Bool)) throws -> (T, Bool) {
         let me = UInt(bitPattern: Int(bitPattern: UInt(pthread_self())))
         precondition(owner.load(ordering: .relaxed) != me,
                      "StoreWriter.read/write called inside read/write on the same thread: use the transaction's reads")

@@ -139,4 +139,75 @@ final class GroupCommitTests: XCTestCase {
         let store = try Store.openReadOnly(path: writer.location)
         XCTAssertEqual(try store.count(RequestQuery(limit: 10_000)), 16 * 40)
     }
+
+    /// The command that opens a batch has no savepoint of its own: when it throws, the writer rolls the whole batch
+    /// back, which must undo its changes and nothing else. The callers queued behind it then share a fresh batch, and
+    /// the chain carries on from where it was, with no hole.
+    func testTheFirstCommandOfABatchFailingUndoesOnlyItselfAndTheCommandsQueuedBehindItCommit() throws {
+        let writer = StoreWriter(try SF.store(self))
+        struct Boom: Error {}
+        let changed = DispatchSemaphore(value: 0), release = DispatchSemaphore(value: 0)
+        let outcomes = Mutex<[String: Bool]>([:])
+        let first = Thread {
+            let ok = (try? writer.write { tx -> Void in
+                let r = try tx.insert(SF.request(requester: "first"))
+                try tx.append(SF.draft(r), at: SF.at(0))
+                changed.signal()
+                release.wait()
+                throw Boom()
+            }) != nil
+            outcomes.withLock { $0["first"] = ok }
+        }
+        first.start()
+        changed.wait()
+        // Two callers queue while the first command holds the connection; the first caller runs them after it.
+        let queued = DispatchGroup()
+        for name in ["second", "third"] {
+            queued.enter()
+            Thread {
+                let ok = (try? writer.write { tx -> Void in
+                    let r = try tx.insert(SF.request(requester: name))
+                    try tx.append(SF.draft(r), at: SF.at(1))
+                }) != nil
+                outcomes.withLock { $0[name] = ok }
+                queued.leave()
+            }.start()
+        }
+        Thread.sleep(forTimeInterval: 0.3)
+        release.signal()
+        queued.wait()
+        while outcomes.withLock({ $0["first"] }) == nil { Thread.sleep(forTimeInterval: 0.01) }
+        XCTAssertEqual(outcomes.withLock { $0 }, ["first": false, "second": true, "third": true])
+        let store = try Store.openReadOnly(path: writer.location)
+        XCTAssertEqual(Set(try store.requests(RequestQuery(limit: 10)).map(\.requester)), ["second", "third"])
+        let chain = try AuditVerifier(store: store).verify()
+        XCTAssertNil(chain.problem)
+        XCTAssertEqual(chain.checked, 2)
+        XCTAssertEqual(try store.lastSeq(), 2)
+        // The two that queued behind it shared one batch (the second opened it, the third joined with a savepoint).
+        XCTAssertEqual(writer.commitCounts.batches, 1)
+        XCTAssertEqual(writer.commitCounts.commands, 2)
+    }
+
+    /// A lone caller alternates failing and succeeding commands: each failure (the opener of its batch, so no
+    /// savepoint) leaves nothing, each success stays.
+    func testALoneCallersFailingCommandsLeaveNothingBetweenTheOnesThatStay() throws {
+        let writer = StoreWriter(try SF.store(self))
+        struct Boom: Error {}
+        for i in 0..<10 {
+            let fail = i % 2 == 0
+            let ok = (try? writer.write { tx -> Void in
+                let r = try tx.insert(SF.request(requester: "solo\(i)"))
+                try tx.append(SF.draft(r), at: SF.at(Double(i)))
+                if fail { throw Boom() }
+            }) != nil
+            XCTAssertEqual(ok, !fail)
+        }
+        let store = try Store.openReadOnly(path: writer.location)
+        XCTAssertEqual(Set(try store.requests(RequestQuery(limit: 100)).map(\.requester)), Set((0..<10).filter { $0 % 2 == 1 }.map { "solo\($0)" }))
+        let chain = try AuditVerifier(store: store).verify()
+        XCTAssertNil(chain.problem)
+        XCTAssertEqual(chain.checked, 5)
+        XCTAssertEqual(writer.commitCounts.batches, 5)
+    }
 }
