@@ -1,5 +1,6 @@
 import Foundation
 import SymModel
+import SymStore
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -8,6 +9,8 @@ import Glibc
 /// `symtui-bench watch-probe …`: one reader process of the commit → visible figure.
 /// `symtui-bench pg-decider …`: one daemon's store and deciders, for the fleet fault tests (FleetDecider.swift).
 let arguments = Array(CommandLine.arguments.dropFirst())
+// The store's SQLite settings, as the daemon has them, before the raw baselines open SQLite themselves.
+_ = Database.libraryConfigured
 
 func value(_ flag: String) -> String? {
     guard let i = arguments.firstIndex(of: flag), i + 1 < arguments.count else { return nil }

@@ -22,7 +22,18 @@ public final class Database {
     public let path: String
     private var cache: [String: Statement] = [:]
 
+    /// How large a command's statement journal (the undo pages of its SAVEPOINT in the writer's batch) grows in
+    /// memory before it spills to a temporary file: 1 MiB, some 250 pages, far more than a command changes. SQLite's
+    /// own default is 64 KiB, and a journal kept in memory by `temp_store=MEMORY` instead grows in 1 KiB pieces,
+    /// four allocations per page a command changes.
+    public static let statementJournalSpill: Int32 = 1 << 20
+
+    /// Library-wide settings, applied once, before the first connection opens (SQLite takes them only before it
+    /// initialises). False if the library was initialised before (then its defaults stay: slower, not wrong).
+    public static let libraryConfigured: Bool = csqlite_statement_journal_spill(statementJournalSpill) == SQLITE_OK
+
     public init(path: String, readOnly: Bool, create: Bool = false) throws {
+        _ = Database.libraryConfigured
         var db: OpaquePointer?
         var flags = SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_URI
         flags |= readOnly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE

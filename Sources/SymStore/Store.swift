@@ -46,9 +46,9 @@ public final class Store {
         try db.execute("PRAGMA journal_mode=WAL")
         try db.execute("PRAGMA synchronous=FULL")
         try db.execute("PRAGMA foreign_keys=ON")
-        // A command's SAVEPOINT inside a batch keeps its undo pages in a statement journal: in memory, not in a
-        // temporary file created, written and unlinked for every command that changes a row.
-        try db.execute("PRAGMA temp_store=MEMORY")
+        // A command's SAVEPOINT inside a batch keeps its undo pages in a statement journal, in memory up to
+        // `Database.statementJournalSpill` bytes allocated at once (not `temp_store=MEMORY`, whose journal grows
+        // 1 KiB at a time), so no command creates a temporary file for it.
         // Checkpoint every ~16 MB of WAL rather than SQLite's ~4 MB: the pages a busy writer changes are mostly the
         // same few (the tails of the tables and their indexes), and a checkpoint copies each page once however
         // often it was written, then syncs the database file. 100,000 grants expiring together: store's share

@@ -140,44 +140,57 @@ final class GroupCommitTests: XCTestCase {
         XCTAssertEqual(try store.count(RequestQuery(limit: 10_000)), 16 * 40)
     }
 
+    /// Runs `first` on a thread of its own and, while it holds the connection (after its changes), queues each of
+    /// `queued` on a thread of its own; then `first` ends with `thenFirst`, and the first caller runs the queued
+    /// bodies after itself, in one batch. Returns whether each returned normally.
+    func queueBehind(_ writer: StoreWriter, first: @escaping @Sendable (any StoreWriting) throws -> Void,
+                     thenFirst: @escaping @Sendable () throws -> Void = {},
+                     queued: [@Sendable (any StoreWriting) throws -> Void]) -> (first: Bool, queued: [Bool]) {
+        let changed = DispatchSemaphore(value: 0), release = DispatchSemaphore(value: 0)
+        let outcomes = Mutex<[Int: Bool]>([:])
+        let done = DispatchGroup()
+        done.enter()
+        Thread {
+            let ok = (try? writer.write { tx -> Void in
+                try first(tx)
+                changed.signal()
+                release.wait()
+                try thenFirst()
+            }) != nil
+            outcomes.withLock { $0[-1] = ok }
+            done.leave()
+        }.start()
+        changed.wait()
+        for (i, body) in queued.enumerated() {
+            done.enter()
+            Thread {
+                let ok = (try? writer.write { try body($0) }) != nil
+                outcomes.withLock { $0[i] = ok }
+                done.leave()
+            }.start()
+        }
+        Thread.sleep(forTimeInterval: 0.3)   // the queued callers reach the writer's queue
+        release.signal()
+        done.wait()
+        return outcomes.withLock { o in (o[-1]!, queued.indices.map { o[$0]! }) }
+    }
+
     /// The command that opens a batch has no savepoint of its own: when it throws, the writer rolls the whole batch
     /// back, which must undo its changes and nothing else. The callers queued behind it then share a fresh batch, and
     /// the chain carries on from where it was, with no hole.
     func testTheFirstCommandOfABatchFailingUndoesOnlyItselfAndTheCommandsQueuedBehindItCommit() throws {
         let writer = StoreWriter(try SF.store(self))
         struct Boom: Error {}
-        let changed = DispatchSemaphore(value: 0), release = DispatchSemaphore(value: 0)
-        let outcomes = Mutex<[String: Bool]>([:])
-        let first = Thread {
-            let ok = (try? writer.write { tx -> Void in
-                let r = try tx.insert(SF.request(requester: "first"))
-                try tx.append(SF.draft(r), at: SF.at(0))
-                changed.signal()
-                release.wait()
-                throw Boom()
-            }) != nil
-            outcomes.withLock { $0["first"] = ok }
-        }
-        first.start()
-        changed.wait()
-        // Two callers queue while the first command holds the connection; the first caller runs them after it.
-        let queued = DispatchGroup()
-        for name in ["second", "third"] {
-            queued.enter()
-            Thread {
-                let ok = (try? writer.write { tx -> Void in
-                    let r = try tx.insert(SF.request(requester: name))
-                    try tx.append(SF.draft(r), at: SF.at(1))
-                }) != nil
-                outcomes.withLock { $0[name] = ok }
-                queued.leave()
-            }.start()
-        }
-        Thread.sleep(forTimeInterval: 0.3)
-        release.signal()
-        queued.wait()
-        while outcomes.withLock({ $0["first"] }) == nil { Thread.sleep(forTimeInterval: 0.01) }
-        XCTAssertEqual(outcomes.withLock { $0 }, ["first": false, "second": true, "third": true])
+        // The first command throws once the others have queued behind it.
+        let outcome = queueBehind(writer, first: { tx in
+            let r = try tx.insert(SF.request(requester: "first"))
+            try tx.append(SF.draft(r), at: SF.at(0))
+        }, thenFirst: { throw Boom() }, queued: ["second", "third"].map { name in { tx in
+            let r = try tx.insert(SF.request(requester: name))
+            try tx.append(SF.draft(r), at: SF.at(1))
+        } })
+        XCTAssertFalse(outcome.first)
+        XCTAssertEqual(outcome.queued, [true, true])
         let store = try Store.openReadOnly(path: writer.location)
         XCTAssertEqual(Set(try store.requests(RequestQuery(limit: 10)).map(\.requester)), ["second", "third"])
         let chain = try AuditVerifier(store: store).verify()
@@ -209,5 +222,42 @@ final class GroupCommitTests: XCTestCase {
         XCTAssertNil(chain.problem)
         XCTAssertEqual(chain.checked, 5)
         XCTAssertEqual(writer.commitCounts.batches, 5)
+    }
+
+    /// A command that joins a batch keeps its SAVEPOINT's undo pages in memory however many pages it changes (well
+    /// beyond SQLite's default 64 KiB): no temporary file is created for it.
+    func testAJoinedCommandThatChangesManyPagesKeepsItsStatementJournalInMemory() throws {
+        XCTAssertTrue(Database.libraryConfigured, "SQLite was initialised before the store configured it")
+        let writer = StoreWriter(try SF.store(self))
+        // Only pages that existed before a savepoint are journaled: ~100 pages of requests with 1 KiB requesters
+        // (in the table and two of its indexes) committed first, then changed by the joined command.
+        let stored = try writer.write { tx in
+            try (0..<120).map { i in try tx.insert(SF.request(requester: "r\(i)-" + String(repeating: "x", count: 1024))) }
+        }
+        let tempFiles = Mutex<[String]>([])
+        let outcome = queueBehind(writer, first: { tx in _ = try tx.insert(SF.request(requester: "first")) }, queued: [{ tx in
+            for var r in stored {
+                r.state = .denied
+                _ = try tx.update(r)
+            }
+            tempFiles.withLock { $0 = GroupCommitTests.openTemporaryFiles() }
+        }])
+        XCTAssertEqual(outcome.first, true)
+        XCTAssertEqual(outcome.queued, [true])
+        XCTAssertEqual(writer.commitCounts.batches, 2, "the second command did not join the first one's batch")
+        XCTAssertEqual(tempFiles.withLock { $0 }, [])
+        let store = try Store.openReadOnly(path: writer.location)
+        var denied = RequestQuery(limit: 1_000)
+        denied.states = [.denied]
+        XCTAssertEqual(try store.count(denied), 120)
+    }
+
+    /// The files this process holds open that SQLite created as temporary files (deleted `etilqs_*`).
+    static func openTemporaryFiles() -> [String] {
+        let fds = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []
+        return fds.compactMap { fd in
+            guard let target = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/" + fd) else { return nil }
+            return target.contains("etilqs_") ? target : nil
+        }
     }
 }
