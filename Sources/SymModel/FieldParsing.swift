@@ -172,7 +172,7 @@ public enum FieldValues {
 
     private static func isEmpty(_ input: FieldInput) -> Bool {
         switch input {
-        case let .text(s): return s.trimmingCharacters(in: .whitespaces).isEmpty
+        case let .text(s): return s.isAll(in: .whitespaces)
         case let .json(v): return v.isNull
         }
     }
@@ -329,4 +329,10 @@ public enum Suggestion {
         }
         return prev[b.count]
     }
+}
+
+extension StringProtocol {
+    /// Whether every character is in `set` (true for ""): what `trimmingCharacters(in: set).isEmpty` says, without
+    /// building the trimmed copy through NSString (~13,000 instructions a call; a command asked it twice).
+    func isAll(in set: CharacterSet) -> Bool { unicodeScalars.allSatisfy { set.contains($0) } }
 }

@@ -87,7 +87,7 @@ public enum Lifecycle {
         func wrongState() -> Result<Transition, Refusal> {
             refuse(.wrongState, "request \(r.id) is \(r.state.rawValue): cannot \(command.name)")
         }
-        let reasonText: (String?) -> String? = { $0.flatMap { $0.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty ? nil : $0 } }
+        let reasonText: (String?) -> String? = { $0.flatMap { $0.isAll(in: .whitespacesAndNewlines) ? nil : $0 } }
 
         switch command {
         case let .approve(rawReason):

@@ -36,7 +36,8 @@ public enum ChangeCall: Sendable, Equatable {
                 return nil
             }
             guard let s = v.stringValue else { throw CommandError.invalid("\"\(key)\" must be a string") }
-            guard s.utf8.count <= 4096, !s.contains("\0") else { throw CommandError.invalid("\"\(key)\" is too long or contains NUL") }
+            // Bytes, not Foundation's `contains(_: StringProtocol)`, which goes through NSString (2 % of a command).
+            guard s.utf8.count <= 4096, !s.utf8.contains(0) else { throw CommandError.invalid("\"\(key)\" is too long or contains NUL") }
             return s
         }
         func id() throws -> Int64 {

@@ -27,11 +27,13 @@ extension Store {
         var keys = routing.approvers.users.map { "u:" + $0 } + routing.approvers.groups.map { "g:" + $0 }
             + stepped.flatMap { $0.users.map { "u:" + $0 } } + stepped.flatMap { $0.groups.map { "g:" + $0 } }
         if !routing.steps.isEmpty { keys.append("!steps") }
-        keys.removeAll { $0.contains(keySeparator) }
+        keys.removeAll { $0.utf8.contains(keySeparatorByte) }
         return keys.isEmpty ? "" : keySeparator + keys.joined(separator: keySeparator) + keySeparator
     }
 
     static let keySeparator = "\u{1F}"
+    /// The separator as its one UTF-8 byte (no other character's UTF-8 contains it): what `approverKeys` looks for.
+    static let keySeparatorByte: UInt8 = 0x1F
 
     /// Pending requests of `flows` routed to `user` (by name or through `groups`, directly or in an approval step),
     /// not their own unless the flow is in `selfFlows`, and not yet approved by them; newest first. Only ids are

@@ -206,3 +206,23 @@ final class BadFieldCorpusTests: XCTestCase {
         }
     }
 }
+
+// MARK: - blank text: `isAll(in:)` says what trimming would, without trimming
+
+final class BlankTextTests: XCTestCase {
+    let samples = ["", " ", "\t", "\n", " \n\t ", "a", " a ", "\u{3000}", "\u{00A0}x", "\u{2028}", "\u{0085}", "\r\n",
+                   "\u{200B}", "👍", " 👍 ", "e\u{301}", "\u{1680}\u{2000}\u{200A}\u{202F}\u{205F}", "\u{0B}\u{0C}"]
+
+    func testIsAllInWhitespacesAgreesWithTrimming() {
+        for s in samples {
+            XCTAssertEqual(s.isAll(in: .whitespaces), s.trimmingCharacters(in: .whitespaces).isEmpty, s.debugDescription)
+        }
+    }
+
+    func testIsAllInWhitespacesAndNewlinesAgreesWithTrimming() {
+        for s in samples {
+            XCTAssertEqual(s.isAll(in: .whitespacesAndNewlines), s.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty,
+                           s.debugDescription)
+        }
+    }
+}

@@ -97,6 +97,8 @@ final class StoreSchemaTests: XCTestCase {
         try store.db.query("SELECT approver_keys FROM requests ORDER BY id") { stored.append($0.optText(0)) }
         XCTAssertEqual(stored, routings.map(Store.approverKeys) + [nil])
         XCTAssertEqual(stored[0], "\u{1F}u:alice\u{1F}u:root\u{1F}")
+        // A name holding the separator is left out rather than read as two keys.
+        XCTAssertEqual(stored[4], "\u{1F}u:évé\u{1F}g:o'neil\u{1F}")
     }
 
     func testOpeningAMissingStoreReadOnlyIsAnError() throws {
