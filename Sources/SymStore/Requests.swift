@@ -11,9 +11,18 @@ extension Store {
         stuck, error, extends, attempts, next_attempt_at, step_output, routing, host, runs_on
         """
 
+    /// One request by id, through SQL written once (every decision reads its request: the general query built its
+    /// text, and its `IN (…)`, per call).
     public func request(id: Int64) throws -> AccessRequest? {
-        try requests(ids: [id]).first
+        var found: [AccessRequest] = []
+        try db.query(Store.requestByIDSQL, [.int(id)], layout: RequestColumns.self) { found.append(try Store.decodeRequest($0, $1)) }
+        try attachApprovals(&found)
+        return found.first
     }
+
+    static let requestByIDSQL = "SELECT \(requestColumns) FROM requests WHERE id = ?"
+    static let approvalColumns = "SELECT request_id, user, at, reason, self, step FROM approvals"
+    static let approvalsOfOneSQL = approvalColumns + " WHERE request_id = ? ORDER BY at, user"
 
     public func requests(ids: [Int64]) throws -> [AccessRequest] {
         guard !ids.isEmpty else { return [] }
@@ -65,9 +74,9 @@ extension Store {
         guard !requests.isEmpty else { return }
         var index: [Int64: Int] = [:]
         for (i, r) in requests.enumerated() { index[r.id] = i }
-        let placeholders = requests.map { _ in "?" }.joined(separator: ",")
-        try db.query("SELECT request_id, user, at, reason, self, step FROM approvals WHERE request_id IN (\(placeholders)) ORDER BY at, user",
-                     requests.map { .int($0.id) }, layout: ApprovalColumns.self) { s, c in
+        let sql = requests.count == 1 ? Store.approvalsOfOneSQL
+            : Store.approvalColumns + " WHERE request_id IN (\(requests.map { _ in "?" }.joined(separator: ","))) ORDER BY at, user"
+        try db.query(sql, requests.map { .int($0.id) }, layout: ApprovalColumns.self) { s, c in
             guard let i = index[s.int(c.requestId)] else { return }
             requests[i].approvals.append(Approval(user: s.text(c.user), at: Store.date(s.int(c.at)), reason: s.optText(c.reason),
                                                   isSelf: s.int(c.isSelf) != 0, step: s.optText(c.step)))
