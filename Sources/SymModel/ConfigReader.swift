@@ -151,7 +151,7 @@ final class ConfigReader {
     /// A human label: any text without control characters.
     func label(_ o: ConfigObject, _ key: String = "label") -> String? {
         guard let s = string(o, key) else { return nil }
-        if s.trimmingCharacters(in: .whitespaces).isEmpty { report(o.path(key), "must not be empty"); return nil }
+        if s.isAll(in: .whitespaces) { report(o.path(key), "must not be empty"); return nil }
         if !SafeText.isClean(s) { report(o.path(key), "must not contain control characters or line breaks"); return nil }
         return s
     }

@@ -216,7 +216,7 @@ struct ConfigValidation {
         case .sudoers:
             return [SettingRule(key: "rule", required: true, meaning: "the sudoers rule to install") { r, v, p in
                 guard let s = r.string(v, at: p) else { return }
-                if s.trimmingCharacters(in: .whitespaces).isEmpty { r.report(p, "the sudoers rule must not be empty") }
+                if s.isAll(in: .whitespaces) { r.report(p, "the sudoers rule must not be empty") }
                 if s.contains("\n") || s.contains("\r") { r.report(p, "the sudoers rule must be one line (no line breaks)") }
             }, Self.endSessionsRule]
         case .command:
@@ -252,7 +252,7 @@ struct ConfigValidation {
                 },
                 SettingRule(key: "force_command", required: false, meaning: "") { r, v, p in
                     guard let s = r.string(v, at: p) else { return }
-                    if s.trimmingCharacters(in: .whitespaces).isEmpty { r.report(p, "force_command must not be empty") }
+                    if s.isAll(in: .whitespaces) { r.report(p, "force_command must not be empty") }
                     else if !SafeText.isClean(s) { r.report(p, "force_command must be one line without control characters") }
                 },
                 SettingRule(key: "source_address", required: false, meaning: "") { r, v, p in
@@ -264,7 +264,7 @@ struct ConfigValidation {
             return [
                 SettingRule(key: "conninfo", required: true, meaning: "a libpq connection URI or service=NAME") { r, v, p in
                     guard let s = r.string(v, at: p) else { return }
-                    if s.trimmingCharacters(in: .whitespaces).isEmpty { r.report(p, "conninfo must not be empty") }
+                    if s.isAll(in: .whitespaces) { r.report(p, "conninfo must not be empty") }
                     else if !SafeText.isClean(s) { r.report(p, "conninfo must be one line without control characters") }
                     else if ConnInfo.containsPassword(s) {
                         r.report(p, "conninfo contains a password: put it in a libpq passfile (passfile=PATH or ~/.pgpass of the daemon's user), not in the config")

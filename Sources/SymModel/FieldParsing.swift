@@ -330,9 +330,3 @@ public enum Suggestion {
         return prev[b.count]
     }
 }
-
-extension StringProtocol {
-    /// Whether every character is in `set` (true for ""): what `trimmingCharacters(in: set).isEmpty` says, without
-    /// building the trimmed copy through NSString (~13,000 instructions a call; a command asked it twice).
-    func isAll(in set: CharacterSet) -> Bool { unicodeScalars.allSatisfy { set.contains($0) } }
-}

@@ -33,7 +33,7 @@ extension Store {
 
     static let keySeparator = "\u{1F}"
     /// The separator as its one UTF-8 byte (no other character's UTF-8 contains it): what `approverKeys` looks for.
-    static let keySeparatorByte: UInt8 = 0x1F
+    static let keySeparatorByte = keySeparator.utf8.first!
 
     /// Pending requests of `flows` routed to `user` (by name or through `groups`, directly or in an approval step),
     /// not their own unless the flow is in `selfFlows`, and not yet approved by them; newest first. Only ids are

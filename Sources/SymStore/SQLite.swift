@@ -26,7 +26,7 @@ public final class Database {
     /// memory before it spills to a temporary file: 1 MiB, some 250 pages, far more than a command changes. SQLite's
     /// own default is 64 KiB, and a journal kept in memory by `temp_store=MEMORY` instead grows in 1 KiB pieces,
     /// four allocations per page a command changes.
-    public static let statementJournalSpill: Int32 = 1 << 20
+    static let statementJournalSpill: Int32 = 1 << 20
 
     /// Library-wide settings, applied once, before the first connection opens (SQLite takes them only before it
     /// initialises). False if the library was initialised before (then its defaults stay: slower, not wrong).

@@ -28,9 +28,10 @@ public final class StoreTransaction {
         self.store = store; self.began = began; self.joinBatch = joinBatch
     }
 
-    /// The name of a batched command's savepoint.
-    static let savepoint = "command"
-    static let beginSavepoint = "SAVEPOINT \(savepoint)"
+    /// A joined command's savepoint: taken, released, and rolled back to (then released) when it fails.
+    static let beginSavepoint = "SAVEPOINT command"
+    static let releaseSavepoint = "RELEASE command"
+    static let rollBackToSavepoint = "ROLLBACK TO command"
 
     /// Starts the transaction before the first change (BEGIN IMMEDIATE, or a savepoint in the writer's batch); every
     /// write method calls it first.

@@ -124,7 +124,7 @@ public final class StoreWriter: RequestStore, @unchecked Sendable {
             let tx = StoreTransaction(store: store, began: false, joinBatch: joinBatch)
             do {
                 let value = try body(tx)
-                if tx.began && !tx.openedBatch { try store.db.run(StoreWriter.releaseSavepoint) }
+                if tx.began && !tx.openedBatch { try store.db.run(StoreTransaction.releaseSavepoint) }
                 return ((value, tx.changedRequests), tx.touched)
             } catch {
                 if tx.began { rollBackCommand(openedBatch: tx.openedBatch) }
@@ -147,8 +147,6 @@ public final class StoreWriter: RequestStore, @unchecked Sendable {
     /// A read-only connection of its own (WAL: it never waits for this writer's transactions).
     public func openReader() throws -> any StoreReading { try Store.openReadOnly(path: store.path) }
 
-    static let releaseSavepoint = "RELEASE \(StoreTransaction.savepoint)"
-
     /// Undoes a failed command: the whole batch when the command opened it (it is alone in it: no other command joins
     /// before it returns), else its savepoint. Some errors (a full disk, an I/O error) make SQLite roll back the whole
     /// transaction itself: the batch is then lost, and its other commands are told so.
@@ -159,9 +157,8 @@ public final class StoreWriter: RequestStore, @unchecked Sendable {
             if store.db.inTransaction { try? store.db.execute("ROLLBACK") }
             return
         }
-        let name = StoreTransaction.savepoint
-        try? store.db.execute("ROLLBACK TO \(name)")
-        try? store.db.execute("RELEASE \(name)")
+        try? store.db.run(StoreTransaction.rollBackToSavepoint)
+        try? store.db.run(StoreTransaction.releaseSavepoint)
         if let open = batch, !store.db.inTransaction {
             batch = nil
             finish(open, error: StoreError("the store rolled back a batch of \(open.commands + 1) commands after an error; nothing of it was saved"))

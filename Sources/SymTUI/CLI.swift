@@ -158,7 +158,7 @@ enum CLI {
         SubcommandSpec(words: ["deny"], summary: "deny a request (a reason is required)",
                     arguments: [ArgumentSpec(name: "ID", help: "request id")], options: [.value("reason", "TEXT", "why")],
                     run: { a, c in
-                        guard let r = a.value("reason"), !r.trimmingCharacters(in: .whitespaces).isEmpty else {
+                        guard let r = a.value("reason"), !r.isAll(in: .whitespaces) else {
                             throw UsageError(message: "deny needs --reason TEXT")
                         }
                         return try Commands.decide(a, c) { .deny(id: $0, reason: r) }

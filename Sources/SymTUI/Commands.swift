@@ -85,7 +85,7 @@ enum Commands {
         let reader = LineReader(handle: handle)
         while let line = reader.next() {
             lineNumber += 1
-            if line.trimmingCharacters(in: .whitespaces).isEmpty { continue }
+            if line.isAll(in: .whitespaces) { continue }
             var answer: JSONValue
             do {
                 let json: JSONValue

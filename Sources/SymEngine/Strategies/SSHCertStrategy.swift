@@ -76,7 +76,7 @@ public struct SSHCertStrategy: AccessStrategy {
                 throw StrategyFailure("ssh_cert: \"\(SafeText.display(e))\" is not an OpenSSH certificate extension")
             }
             let force = s["force_command"]?.stringValue
-            if let force, force.trimmingCharacters(in: .whitespaces).isEmpty || !SafeText.isClean(force) {
+            if let force, force.isAll(in: .whitespaces) || !SafeText.isClean(force) {
                 throw StrategyFailure("ssh_cert: force_command must be one non-empty line")
             }
             let sources = try list("source_address").get()
