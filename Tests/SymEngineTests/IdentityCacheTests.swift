@@ -107,6 +107,92 @@ final class IdentityCacheTests: XCTestCase {
         XCTAssertTrue(IdentityCache.namesSystemd(nsswitch: text))
     }
 
+    // MARK: the watch (inotify) that spares the stats
+
+    func testUnchangedFilesAreLookedAtOnlyUntilTheWatchIsSet() {
+        let c = cache()
+        XCTAssertEqual(lookups(c, times: 10), 1)
+        XCTAssertEqual(c.stampsTaken, 2, "the first lookup and the one that set the watch look; the quiet watch answers the rest")
+        XCTAssertTrue(c.isWatching)
+    }
+
+    func testAProcessThatLooksUpOnceSetsNoWatch() {
+        let c = cache()
+        XCTAssertEqual(lookups(c, times: 1), 1)
+        XCTAssertFalse(c.isWatching, "a CLI command resolves its caller once: no inotify instance for it")
+    }
+
+    func testReadingTheFilesIsNotTakenForAChange() throws {
+        let c = cache()
+        for _ in 0..<5 {
+            _ = c.identity(uid: 60_001) { uid in
+                _ = try? String(contentsOfFile: self.passwd, encoding: .utf8)   // as NSS does
+                _ = try? String(contentsOfFile: self.group, encoding: .utf8)
+                return Identity(uid: uid, name: "alice", groups: ["oncall"])
+            }
+        }
+        XCTAssertEqual(c.stampsTaken, 2)
+    }
+
+    func testAGroupFileReplacedUnderTheWatchIsReadAtTheNextLookup() throws {
+        let c = cache()
+        XCTAssertEqual(lookups(c, times: 3), 1)
+        try write(group, "oncall:x:60010:\n")
+        XCTAssertEqual(lookups(c, times: 1), 1, "the change was not heard")
+        XCTAssertEqual(lookups(c, times: 3), 0, "the new file is watched in turn")
+    }
+
+    func testAFileWrittenInPlaceToTheSameSizeIsHeard() throws {
+        let c = cache()
+        XCTAssertEqual(lookups(c, times: 3), 1)
+        let taken = c.stampsTaken
+        let h = try FileHandle(forWritingTo: URL(fileURLWithPath: group))
+        h.write("ONCALL".data(using: .utf8)!)
+        try h.close()
+        _ = lookups(c, times: 1)
+        XCTAssertEqual(c.stampsTaken, taken + 1, "an in-place write must make the next lookup look at the files")
+    }
+
+    func testAFileReachedThroughASymbolicLinkReplacedInItsOwnDirectoryIsHeard() throws {
+        let real = dir + "/real"
+        try FileManager.default.createDirectory(atPath: real, withIntermediateDirectories: true)
+        try write(real + "/group", "oncall:x:60010:alice\n")
+        try FileManager.default.removeItem(atPath: group)
+        try FileManager.default.createSymbolicLink(atPath: group, withDestinationPath: real + "/group")
+        let c = cache()
+        XCTAssertEqual(lookups(c, times: 3), 1)
+        try write(real + "/group", "oncall:x:60010:\n")
+        XCTAssertEqual(lookups(c, times: 1), 1, "the link's target was replaced: the next lookup must read it")
+    }
+
+    func testAUserdbDirectoryMadeUnderAMissingParentTurnsCachingOffAtOnce() throws {
+        let deep = dir + "/run/host/userdb"
+        let c = IdentityCache(files: [nsswitch, passwd, group], userdb: [deep], settle: 0)
+        XCTAssertEqual(lookups(c, times: 3), 1)
+        try FileManager.default.createDirectory(atPath: deep, withIntermediateDirectories: true)
+        XCTAssertEqual(lookups(c, times: 2), 2, "nss-systemd may now answer from userdb: nothing is to be kept")
+    }
+
+    func testNoWatchIsTrustedLongerThanTheRestatInterval() {
+        let c = IdentityCache(files: [nsswitch, passwd, group], userdb: [userdb], settle: 0, restat: 0)
+        XCTAssertEqual(lookups(c, times: 5), 1)
+        XCTAssertEqual(c.stampsTaken, 5, "with no interval, every lookup looks at the files again")
+    }
+
+    func testAFileStillSettlingIsLookedAtEveryTimeUnderTheWatch() {
+        let c = cache(settle: 60_000_000_000)
+        XCTAssertEqual(lookups(c, times: 4), 4)
+        XCTAssertEqual(c.stampsTaken, 4)
+        XCTAssertTrue(c.isWatching)
+    }
+
+    func testNearestDirectoryAboveAPathIsTheFirstThatExists() {
+        XCTAssertEqual(FileChangeWatch.nearestDirectory(above: dir + "/a/b/c"), dir)
+        XCTAssertEqual(FileChangeWatch.nearestDirectory(above: passwd), dir)
+        XCTAssertEqual(FileChangeWatch.nearestDirectory(above: "/no-such-top-level-dir/x"), "/")
+        XCTAssertNil(FileChangeWatch.nearestDirectory(above: "relative/path"))
+    }
+
     func testTheRealDatabasesAnswerAsWithoutTheCache() {
         XCTAssertEqual(Identity.of(uid: 0), Identity.lookUp(uid: 0))
         XCTAssertEqual(Identity.of(uid: 0), Identity.lookUp(uid: 0))
