@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// A new event's id: a time-ordered (version 7, RFC 9562) UUID in lower case: 48 bits of Unix time in milliseconds,
 /// then 74 random bits from the system's generator (one `getrandom` call).
@@ -13,8 +16,8 @@ public enum EventID {
 
     /// An id for an event made at `millis` ms since 1970 (tests give their own times).
     public static func make(millis: UInt64) -> String {
-        var g = SystemRandomNumberGenerator()
-        var bytes = (0..<2).flatMap { _ in withUnsafeBytes(of: g.next() as UInt64) { Array($0) } }
+        var bytes = [UInt8](repeating: 0, count: 16)
+        arc4random_buf(&bytes, bytes.count)   // glibc: one getrandom(2) for all 16 bytes
         for i in 0..<6 { bytes[i] = UInt8(truncatingIfNeeded: millis >> UInt64(8 * (5 - i))) }
         bytes[6] = (bytes[6] & 0x0F) | 0x70   // version 7
         bytes[8] = (bytes[8] & 0x3F) | 0x80   // RFC 9562 variant
