@@ -71,13 +71,24 @@ public final class LineConnection: @unchecked Sendable {
         }
     }
 
+    /// Writes `text` and a newline with one `writev` (no copy of the text joined to its newline), again for what a
+    /// short write left.
     public func writeLine(_ text: String) throws {
-        let bytes = Array((text + "\n").utf8)
-        var off = 0
-        while off < bytes.count {
-            let n = bytes.withUnsafeBufferPointer { write(fd, $0.baseAddress! + off, $0.count - off) }
-            if n < 0 { if errno == EINTR { continue }; throw SocketError("write: \(String(cString: strerror(errno)))") }
-            off += n
+        var text = text
+        try text.withUTF8 { body in
+            var newline: UInt8 = 0x0A
+            let total = body.count + 1
+            var off = 0
+            while off < total {
+                let n: Int = withUnsafeMutablePointer(to: &newline) { nl in
+                    let tail = iovec(iov_base: UnsafeMutableRawPointer(nl), iov_len: 1)
+                    guard off < body.count else { return write(fd, nl, 1) }
+                    var iov = (iovec(iov_base: UnsafeMutableRawPointer(mutating: body.baseAddress! + off), iov_len: body.count - off), tail)
+                    return withUnsafePointer(to: &iov) { $0.withMemoryRebound(to: iovec.self, capacity: 2) { writev(fd, $0, 2) } }
+                }
+                if n < 0 { if errno == EINTR { continue }; throw SocketError("write: \(String(cString: strerror(errno)))") }
+                off += n
+            }
         }
     }
 
