@@ -19,21 +19,22 @@ final class FileChangeWatch {
     static let onDirectory = UInt32(IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_ATTRIB | IN_DELETE_SELF | IN_MOVE_SELF)
     private var heard = false
 
+    private init(fd: Int32) { self.fd = fd }
+
     /// nil when inotify cannot watch them all (no instance left for this user, too many watches, a path it may not read).
-    init?(paths: [String]) {
-        fd = inotify_init1(Int32(IN_NONBLOCK | IN_CLOEXEC))
+    static func set(on paths: [String]) -> FileChangeWatch? {
+        let fd = inotify_init1(Int32(IN_NONBLOCK | IN_CLOEXEC))
         guard fd >= 0 else { return nil }
         var directories = Set<String>()
-        for path in paths {
+        var whole = true
+        for path in paths where whole {
             var info = stat()
-            if stat(path, &info) == 0, inotify_add_watch(fd, path, FileChangeWatch.onPath) < 0 { close(fd); return nil }
-            guard let dir = FileChangeWatch.nearestDirectory(above: path) else { close(fd); return nil }
-            directories.insert(dir)
+            if stat(path, &info) == 0, inotify_add_watch(fd, path, onPath) < 0 { whole = false }
+            if let dir = nearestDirectory(above: path) { directories.insert(dir) } else { whole = false }
         }
-        for dir in directories where inotify_add_watch(fd, dir, FileChangeWatch.onDirectory) < 0 {
-            close(fd)
-            return nil
-        }
+        for dir in directories where whole && inotify_add_watch(fd, dir, onDirectory) < 0 { whole = false }
+        guard whole else { close(fd); return nil }
+        return FileChangeWatch(fd: fd)
     }
 
     deinit { close(fd) }

@@ -192,7 +192,7 @@ final class IdentityCache: @unchecked Sendable {
             }
             if lookups > 1 {
                 // Set before the look, so that a change made during or after it is heard.
-                watch = FileChangeWatch(paths: paths + userdb)
+                watch = FileChangeWatch.set(on: paths + userdb)
             }
             let (stamp, settling) = takeStamp()
             watched = lookups > 1 ? (stamp, now, settling) : nil
