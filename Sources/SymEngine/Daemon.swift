@@ -248,8 +248,15 @@ public final class Daemon: @unchecked Sendable {
 
     /// Answers each line of one connection. The caller's identity (user and groups) comes from the kernel's peer
     /// uid and is resolved again for every line: a user removed from a group loses its rights at their next command.
+    ///
+    /// A change is submitted to the writer (`Engine.submit`) and answered by whichever thread completes it, while this
+    /// thread goes back to reading: it sleeps once per command, in `read`, not also through the batch's commit. The
+    /// next line waits for that answer (answers stay in order), and so does closing the connection.
     func serve(_ conn: LineConnection, uid: uid_t, engine: Engine, reads: ReadService, feed: ChangeFeed) {
+        let owed = OwedAnswer()
+        defer { owed.wait() }
         while let line = try? conn.readLine() {
+            owed.wait()
             if Daemon.isBlank(line) { continue }
             let answer: String
             do {
@@ -293,10 +300,14 @@ public final class Daemon: @unchecked Sendable {
                 case let .read(call):
                     answer = Wire.ok(try reads.answer(call, caller: identity))
                 case let .change(command):
-                    switch engine.execute(command, by: identity) {
-                    case let .success(r): answer = Wire.ok([("request", r.json)])
-                    case let .failure(e): answer = Wire.failure(e)
+                    owed.begin()
+                    engine.submit(command, by: identity) { result in
+                        switch result {
+                        case let .success(r): owed.answer(Wire.ok([("request", r.json)]), on: conn)
+                        case let .failure(e): owed.answer(Wire.failure(e), on: conn)
+                        }
                     }
+                    continue
                 }
             } catch let e as CommandError {
                 answer = Wire.failure(e)
@@ -305,6 +316,37 @@ public final class Daemon: @unchecked Sendable {
             }
             do { try conn.writeLine(answer) } catch { return }
         }
+    }
+}
+
+/// The answer a connection owes for a change it submitted: the connection's next line, and its end, wait for it.
+final class OwedAnswer: @unchecked Sendable {
+    private let condition = NSCondition()
+    private var owed = false
+
+    func begin() { condition.withLock { owed = true } }
+
+    /// Writes `answer` without waiting for a client that does not read: what the socket does not take at once is
+    /// written from a thread of its own, so that the thread completing many clients' commands never blocks on one.
+    func answer(_ answer: String, on conn: LineConnection) {
+        guard let rest = try? conn.writeLineWithoutWaiting(answer), !rest.isEmpty else { return done() }
+        Thread { [self] in
+            try? conn.write(rest: rest)
+            done()
+        }.start()
+    }
+
+    private func done() {
+        condition.withLock {
+            owed = false
+            condition.broadcast()
+        }
+    }
+
+    func wait() {
+        condition.lock()
+        while owed { condition.wait() }
+        condition.unlock()
     }
 }
 

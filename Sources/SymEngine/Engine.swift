@@ -76,27 +76,63 @@ public final class Engine: @unchecked Sendable {
     /// Runs one caller command; returns the request it created or changed.
     public func execute(_ command: ChangeCall, by caller: Identity) -> Result<AccessRequest, CommandError> {
         do {
-            let result: AccessRequest
-            switch command {
-            case let .request(flow, target, fields, duration, reason, start):
-                result = try createRequest(flow: flow, target: target, fields: fields, duration: duration, reason: reason,
-                                           start: start, requester: caller)
-            case let .approve(id, reason): result = try decide(id, .approve(reason: reason), actor: caller.actor)
-            case let .deny(id, reason): result = try decide(id, .deny(reason: reason ?? ""), actor: caller.actor)
-            case let .cancel(id): result = try decide(id, .cancel, actor: caller.actor)
-            case let .revoke(id, reason): result = try decide(id, .revoke(reason: reason), actor: caller.actor)
-            case let .release(id): result = try decide(id, .release, actor: caller.actor)
-            case let .extend(id, duration, reason): result = try extend(id, duration: duration, reason: reason, requester: caller)
-            }
-            onChange?(LoopWork.after(result))
-            DaemonLog.shared.debug("\(caller.name): \(command.json["event"]?.stringValue ?? "command") → request \(result.id) \(result.state.rawValue)")
-            return .success(result)
-        } catch let e as CommandError {
-            return .failure(e)
-        } catch let e as Refusal {
-            return .failure(CommandError(e))
+            let plan = try self.plan(command, by: caller)
+            return .success(finish(command, by: caller, plan: plan, result: try store.write(plan.body)))
         } catch {
-            return .failure(CommandError(ExitCode.unavailable, "store: \(error)"))
+            return .failure(Engine.commandError(error))
+        }
+    }
+
+    /// Runs one caller command like `execute`, but may return before it is done: the checks and hooks that come before
+    /// the transaction run on this thread, and `then` gets the outcome once the command committed (or failed), on
+    /// whichever thread completes it (see `RequestStore.submit`). The daemon answers a client's change this way, so its
+    /// connection thread goes back to reading instead of sleeping through the batch's commit.
+    public func submit(_ command: ChangeCall, by caller: Identity,
+                       then: @escaping @Sendable (Result<AccessRequest, CommandError>) -> Void) {
+        let plan: ChangePlan
+        do { plan = try self.plan(command, by: caller) } catch { return then(.failure(Engine.commandError(error))) }
+        store.submit(plan.body) { [self] outcome in
+            switch outcome {
+            case let .success(result): then(.success(finish(command, by: caller, plan: plan, result: result)))
+            case let .failure(error): then(.failure(Engine.commandError(error)))
+            }
+        }
+    }
+
+    /// A command checked and ready to run: its transaction's body, and what follows its commit (the flow's after-hooks).
+    struct ChangePlan: @unchecked Sendable {
+        var body: (any StoreWriting) throws -> AccessRequest
+        var after: (AccessRequest) -> Void
+    }
+
+    /// Everything of a command before its transaction (flow, target, fields, `on_request`/`on_approve` hooks).
+    func plan(_ command: ChangeCall, by caller: Identity) throws -> ChangePlan {
+        switch command {
+        case let .request(flow, target, fields, duration, reason, start):
+            return try createRequest(flow: flow, target: target, fields: fields, duration: duration, reason: reason,
+                                     start: start, requester: caller)
+        case let .approve(id, reason): return try decide(id, .approve(reason: reason), actor: caller.actor)
+        case let .deny(id, reason): return try decide(id, .deny(reason: reason ?? ""), actor: caller.actor)
+        case let .cancel(id): return try decide(id, .cancel, actor: caller.actor)
+        case let .revoke(id, reason): return try decide(id, .revoke(reason: reason), actor: caller.actor)
+        case let .release(id): return try decide(id, .release, actor: caller.actor)
+        case let .extend(id, duration, reason): return try extend(id, duration: duration, reason: reason, requester: caller)
+        }
+    }
+
+    /// What follows a committed command, on the thread that completes it.
+    private func finish(_ command: ChangeCall, by caller: Identity, plan: ChangePlan, result: AccessRequest) -> AccessRequest {
+        plan.after(result)
+        onChange?(LoopWork.after(result))
+        DaemonLog.shared.debug("\(caller.name): \(command.json["event"]?.stringValue ?? "command") → request \(result.id) \(result.state.rawValue)")
+        return result
+    }
+
+    static func commandError(_ error: any Error) -> CommandError {
+        switch error {
+        case let e as CommandError: return e
+        case let e as Refusal: return CommandError(e)
+        default: return CommandError(ExitCode.unavailable, "store: \(error)")
         }
     }
 
@@ -125,7 +161,7 @@ public final class Engine: @unchecked Sendable {
     }
 
     func createRequest(flow flowName: String, target targetName: String?, fields rawFields: [String: JSONValue], duration: String?,
-                       reason: String?, start: String? = nil, requester: Identity) throws -> AccessRequest {
+                       reason: String?, start: String? = nil, requester: Identity) throws -> ChangePlan {
         let flow = try flow(named: flowName)
         let resolved = try resolveTarget(flow: flow, name: targetName)
         var inputs: [String: FieldInput] = rawFields.mapValues { v in
@@ -194,7 +230,7 @@ public final class Engine: @unchecked Sendable {
     }
 
     /// Records a new request with its `request` event, after its flow's `on_request` hook (extensions included).
-    func record(_ new: AccessRequest, flow: Flow, reason: String?, requester: Identity) throws -> AccessRequest {
+    func record(_ new: AccessRequest, flow: Flow, reason: String?, requester: Identity) throws -> ChangePlan {
         var request = new
         let routing = request.routing ?? flow.routing
         placeOnThisHost(&request, flow: flow)
@@ -211,7 +247,7 @@ public final class Engine: @unchecked Sendable {
         }
         // The body starts from the draft each time: on PostgreSQL a transaction another daemon's deadlocked runs again.
         let draft = request
-        request = try store.write { tx in
+        let body: (any StoreWriting) throws -> AccessRequest = { [self] tx in
             var request = draft
             try tx.lockRequester(requester.name)
             tx.willAppendEvents()
@@ -240,14 +276,15 @@ public final class Engine: @unchecked Sendable {
             }
             return request
         }
-        afterHooks(before: nil, after: request, actor: requester.name)
-        if request.state != .pending { afterHooks(before: .pending, after: request, actor: "handler:\(HandlerName.onRequest)") }
-        return request
+        return ChangePlan(body: body) { [self] request in
+            afterHooks(before: nil, after: request, actor: requester.name)
+            if request.state != .pending { afterHooks(before: .pending, after: request, actor: "handler:\(HandlerName.onRequest)") }
+        }
     }
 
     /// An extension is a new request for the same target, routed like the grant it extends; its approval
     /// moves that grant's expiry (see `apply`).
-    func extend(_ id: Int64, duration: String, reason: String?, requester: Identity) throws -> AccessRequest {
+    func extend(_ id: Int64, duration: String, reason: String?, requester: Identity) throws -> ChangePlan {
         guard let grant = try store.read({ try $0.request(id: id) }) else { throw CommandError.invalid("no request \(id)") }
         guard grant.requester == requester.name else {
             throw CommandError.notAllowed("only the requester (\(grant.requester)) can extend request \(id)")
@@ -300,7 +337,7 @@ public final class Engine: @unchecked Sendable {
 
     /// Applies a decision or requester action through the lifecycle, with its events, in one transaction.
     /// A person's approve/deny first passes the flow's `on_approve`/`on_deny` hook.
-    func decide(_ id: Int64, _ command: LifecycleAction, actor: Actor) throws -> AccessRequest {
+    func decide(_ id: Int64, _ command: LifecycleAction, actor: Actor) throws -> ChangePlan {
         var command = command
         var acting = actor
         let hook: String? = switch command {
@@ -323,14 +360,18 @@ public final class Engine: @unchecked Sendable {
                 }
             }
         }
-        let (before, result) = try store.write { tx in
+        // The state the body found, for the after-hooks (a body may run again on PostgreSQL: the last run counts).
+        let before = StateBefore()
+        let (decided, decider) = (command, acting)
+        return ChangePlan(body: { [self] tx in
             tx.willAppendEvents()
             guard let request = try tx.request(id: id) else { throw CommandError.invalid("no request \(id)") }
-            return (request.state, try apply(command, to: request, actor: acting, tx: tx))
-        }
-        afterHooks(before: before, after: result, actor: acting.name)
-        return result
+            before.state = request.state
+            return try apply(decided, to: request, actor: decider, tx: tx)
+        }, after: { [self] result in afterHooks(before: before.state, after: result, actor: decider.name) })
     }
+
+    private final class StateBefore: @unchecked Sendable { var state: RequestState? }
 
     /// The one path from a lifecycle action to the store, inside the caller's transaction.
     @discardableResult

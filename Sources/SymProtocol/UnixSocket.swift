@@ -3,7 +3,8 @@ import Foundation
 import Glibc
 #endif
 
-/// A stream socket connection carrying one JSON object per line. Used by one thread at a time.
+/// A stream socket connection carrying one JSON object per line. One thread reads; a line may be written from another
+/// (the daemon answers a change from the thread that completes it), but never two writes at once.
 public final class LineConnection: @unchecked Sendable {
     public let fd: Int32
     private var buffer = [UInt8]()
@@ -74,21 +75,59 @@ public final class LineConnection: @unchecked Sendable {
     /// Writes `text` and a newline with one `writev` (no copy of the text joined to its newline), again for what a
     /// short write left.
     public func writeLine(_ text: String) throws {
+        _ = try sendLine(text, waiting: true)
+    }
+
+    /// Writes as much of `text` and its newline as the socket takes now, without waiting for a client that does not
+    /// read; returns the bytes that are still to be written (none when all went), for `write(rest:)`.
+    public func writeLineWithoutWaiting(_ text: String) throws -> [UInt8] {
+        try sendLine(text, waiting: false)
+    }
+
+    /// Writes what `writeLineWithoutWaiting` left, waiting as long as it takes.
+    public func write(rest: [UInt8]) throws {
+        var off = 0
+        while off < rest.count {
+            let n = rest.withUnsafeBufferPointer { Glibc.write(fd, $0.baseAddress! + off, $0.count - off) }
+            if n < 0 { if errno == EINTR { continue }; throw SocketError("write: \(String(cString: strerror(errno)))") }
+            off += n
+        }
+    }
+
+    /// The line's bytes from `text` and a newline, written with `writev` (waiting) or `sendmsg(MSG_DONTWAIT)`; what
+    /// is left when the socket would block.
+    private func sendLine(_ text: String, waiting: Bool) throws -> [UInt8] {
         var text = text
-        try text.withUTF8 { body in
+        return try text.withUTF8 { body in
             var newline: UInt8 = 0x0A
             let total = body.count + 1
             var off = 0
             while off < total {
                 let n: Int = withUnsafeMutablePointer(to: &newline) { nl in
                     let tail = iovec(iov_base: UnsafeMutableRawPointer(nl), iov_len: 1)
-                    guard off < body.count else { return write(fd, nl, 1) }
-                    var iov = (iovec(iov_base: UnsafeMutableRawPointer(mutating: body.baseAddress! + off), iov_len: body.count - off), tail)
-                    return withUnsafePointer(to: &iov) { $0.withMemoryRebound(to: iovec.self, capacity: 2) { writev(fd, $0, 2) } }
+                    let head = off < body.count
+                        ? iovec(iov_base: UnsafeMutableRawPointer(mutating: body.baseAddress! + off), iov_len: body.count - off) : tail
+                    var iov = (head, tail)
+                    let count = off < body.count ? 2 : 1
+                    return withUnsafeMutablePointer(to: &iov) {
+                        $0.withMemoryRebound(to: iovec.self, capacity: 2) { vec in
+                            if waiting { return writev(fd, vec, Int32(count)) }
+                            var message = msghdr()
+                            message.msg_iov = vec
+                            message.msg_iovlen = count
+                            return sendmsg(fd, &message, Int32(MSG_DONTWAIT) | Int32(MSG_NOSIGNAL))
+                        }
+                    }
                 }
-                if n < 0 { if errno == EINTR { continue }; throw SocketError("write: \(String(cString: strerror(errno)))") }
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    if !waiting && (errno == EAGAIN || errno == EWOULDBLOCK) { break }
+                    throw SocketError("write: \(String(cString: strerror(errno)))")
+                }
                 off += n
             }
+            if off >= total { return [] }
+            return off < body.count ? Array(body[off...]) + [0x0A] : [0x0A]
         }
     }
 

@@ -138,8 +138,18 @@ public protocol RequestStore: AnyObject, Sendable {
     var location: String { get }
     func read<T>(_ body: (any StoreReading) throws -> T) throws -> T
     func write<T>(_ body: (any StoreWriting) throws -> T) throws -> T
+    /// Runs `body` as `write` does and calls `then` with its outcome once it committed (or failed), but may return
+    /// before that: `then` may run on another thread. A store that cannot defer its commit does it all in the call.
+    func submit<T>(_ body: @escaping (any StoreWriting) throws -> T, then: @escaping (Result<T, any Error>) -> Void)
     /// A separate reader for one thread that must not wait behind the writer (it may see a slightly older state).
     func openReader() throws -> any StoreReading
+}
+
+extension RequestStore {
+    /// `write`, then `then`, before returning.
+    public func submit<T>(_ body: @escaping (any StoreWriting) throws -> T, then: @escaping (Result<T, any Error>) -> Void) {
+        then(Result { try write(body) })
+    }
 }
 
 extension Store: StoreReading {}

@@ -39,6 +39,13 @@ public final class StoreWriter: RequestStore, @unchecked Sendable {
     private var batch: Batch?
     /// The thread inside `read`/`write` (0: none), to refuse re-entry, which would deadlock.
     private let owner = Atomic<UInt>(0)
+    /// Submitted jobs whose batch ended, waiting for their completions to be run once the connection is let go;
+    /// only the leader touches it.
+    private var settled: [Job] = []
+    /// Leads when the next queued job is a submitted one: its submitter has gone back to its own work.
+    private let pump = WriterHelper(name: "symtui store writer")
+    /// Runs submitted commands' completions, a batch's at a time, while the connection goes on to the next batch.
+    private let completions = WriterHelper(name: "symtui store completions")
     /// Batches and commands committed (for the bench and tests: commands ÷ batches is the grouping achieved).
     private let batchesCommitted = Atomic<Int>(0)
     private let commandsCommitted = Atomic<Int>(0)
@@ -52,6 +59,9 @@ public final class StoreWriter: RequestStore, @unchecked Sendable {
         var run: (() -> Void)?
         /// Set by the leader before `.final`; read by the caller after it.
         var batch: Batch?
+        /// A submitted command's completion (`submit`): called with its batch's error, if any, once its body ran and
+        /// that batch ended, in place of waking a caller (none waits). Dropped once called.
+        var complete: (((any Error)?) -> Void)?
         private var signal = Signal.none
         private let lock = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
         private let wake = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
@@ -93,6 +103,7 @@ public final class StoreWriter: RequestStore, @unchecked Sendable {
     }
 
     deinit {
+        pump.stop(); completions.stop()
         pthread_mutex_destroy(mutex); mutex.deallocate()
     }
 
@@ -121,20 +132,85 @@ public final class StoreWriter: RequestStore, @unchecked Sendable {
     /// It returns after the commit. Reads through the transaction see its own changes.
     public func write<T>(_ body: (any StoreWriting) throws -> T) throws -> T {
         let ((value, changed), touched) = try exclusively { joinBatch in
-            let tx = StoreTransaction(store: store, began: false, joinBatch: joinBatch)
-            do {
-                let value = try body(tx)
-                if tx.began && !tx.openedBatch { try store.db.run(StoreTransaction.releaseSavepoint) }
-                return ((value, tx.changedRequests), tx.touched)
-            } catch {
-                if tx.began { rollBackCommand(openedBatch: tx.openedBatch) }
-                throw error
-            }
+            let (value, changed, touched) = try runCommand(body, joinBatch: joinBatch)
+            return ((value, changed), touched)
         }
         // Told outside the writer and after the commit, once per command: a subscriber may read at once.
         if touched { store.afterCommit?(changed) }
         return value
     }
+
+    /// Runs `body` as `write` does, in the batch of the commands around it, and calls `then` once that batch committed
+    /// (or with the error that undid the command), without waiting for it here. When the connection is free, the
+    /// caller runs the queued bodies itself and, if its command's batch committed meanwhile, `then` on its own thread
+    /// before returning: a lone caller pays what `write` costs. Otherwise it only queues the body: a writer thread
+    /// leads, and `then` runs on the completion thread, which takes a whole batch's completions at once, so a caller
+    /// that submits sleeps for no commit (see docs/store.md, "Group commit").
+    public func submit<T>(_ body: @escaping (any StoreWriting) throws -> T, then: @escaping (Result<T, any Error>) -> Void) {
+        // Written by the thread that runs the body, read by the one that completes it (after the hand-over's lock).
+        var outcome: Result<(T, Set<Int64>, Bool), any Error>?
+        let job = Job { [self] in outcome = Result { try runCommand(body, joinBatch: { [self] in try joinBatch() }) } }
+        job.complete = { [self] batchError in
+            switch outcome! {
+            case let .failure(error): then(.failure(error))
+            case let .success((value, changed, touched)):
+                if let batchError { return then(.failure(batchError)) }
+                if touched { store.afterCommit?(changed) }
+                then(.success(value))
+            }
+        }
+        pthread_mutex_lock(mutex)
+        queue.append(job)
+        let leads = !busy
+        busy = true
+        pthread_mutex_unlock(mutex)
+        guard leads else { return }
+        let (done, handOver) = lead(StoreWriter.currentThread)
+        if handOver { pump.add([{ [weak self] in self?.leadForSubmitters() }]) }
+        deliver(done, own: job)
+    }
+
+    /// One command's body on the connection, in a transaction of its own or as a savepoint of the open batch (see
+    /// `StoreTransaction`): its value, the requests it changed and whether it changed anything. A body that throws
+    /// has its changes undone.
+    private func runCommand<T>(_ body: (any StoreWriting) throws -> T, joinBatch: @escaping () throws -> Bool) throws -> (T, Set<Int64>, Bool) {
+        let tx = StoreTransaction(store: store, began: false, joinBatch: joinBatch)
+        do {
+            let value = try body(tx)
+            if tx.began && !tx.openedBatch { try store.db.run(StoreTransaction.releaseSavepoint) }
+            return (value, tx.changedRequests, tx.touched)
+        } catch {
+            if tx.began { rollBackCommand(openedBatch: tx.openedBatch) }
+            throw error
+        }
+    }
+
+    /// The writer thread's turn: leads while the next queued job is a submitted one.
+    private func leadForSubmitters() {
+        let me = StoreWriter.currentThread
+        while true {
+            let (done, handOver) = lead(me)
+            deliver(done, own: nil)
+            if !handOver { return }
+        }
+    }
+
+    /// Runs the completions of submitted jobs whose batch ended: the caller's own (`own`) on this thread, the others
+    /// on the completion thread.
+    private func deliver(_ done: [Job], own: Job?) {
+        var others = done
+        let mine = own.flatMap { own in others.firstIndex { $0 === own } }.map { others.remove(at: $0) }
+        if !others.isEmpty { completions.add(others.map { job in { StoreWriter.complete(job) } }) }
+        if let mine { StoreWriter.complete(mine) }
+    }
+
+    private static func complete(_ job: Job) {
+        let complete = job.complete
+        job.complete = nil
+        complete?(job.batch?.error)
+    }
+
+    private static var currentThread: UInt { UInt(bitPattern: Int(bitPattern: UInt(pthread_self()))) }
 
     /// Copies the WAL's commits into the database file (a clean stop leaves a whole `.db`), between writes.
     public func checkpoint() throws {
@@ -192,7 +268,13 @@ public final class StoreWriter: RequestStore, @unchecked Sendable {
         open.error = error
         let members = open.members
         open.members = []
-        for job in members { job.post(.final) }
+        for job in members { settle(job) }
+    }
+
+    /// A job whose body ran and whose batch, if any, ended: its caller is woken, or a submitted job's completion is
+    /// kept until the leader lets the connection go.
+    private func settle(_ job: Job) {
+        if job.complete != nil { settled.append(job) } else { job.post(.final) }
     }
 
     /// Queues `body` and returns what it returned once it ran and its batch committed. The first caller to find no
@@ -200,7 +282,7 @@ public final class StoreWriter: RequestStore, @unchecked Sendable {
     /// thread, so that callers that arrive together cost one wake-up each, not a hand-over of the connection each
     /// (flat combining). `body` returns its value and whether it changed something.
     private func exclusively<T>(_ body: (_ joinBatch: @escaping () throws -> Bool) throws -> (T, Bool)) throws -> (T, Bool) {
-        let me = UInt(bitPattern: Int(bitPattern: UInt(pthread_self())))
+        let me = StoreWriter.currentThread
         precondition(owner.load(ordering: .relaxed) != me,
                      "StoreWriter.read/write called inside read/write on the same thread: use the transaction's reads")
         return try withoutActuallyEscaping(body) { body in
@@ -213,7 +295,11 @@ public final class StoreWriter: RequestStore, @unchecked Sendable {
             busy = true
             pthread_mutex_unlock(mutex)
             while true {
-                if leads { lead(me) }
+                if leads {
+                    let (done, handOver) = lead(me)
+                    if handOver { pump.add([{ [weak self] in self?.leadForSubmitters() }]) }
+                    deliver(done, own: nil)
+                }
                 let signal = job.await()
                 if signal == .final { break }
                 leads = true
@@ -226,8 +312,11 @@ public final class StoreWriter: RequestStore, @unchecked Sendable {
     }
 
     /// Runs the queued bodies in order (holding the connection), commits the batch when no other caller is waiting
-    /// for the connection (or it is full), then hands the connection to the oldest waiting caller, if any.
-    private func lead(_ me: UInt) {
+    /// for the connection (or it is full), then hands the connection to the oldest waiting caller, if any. Returns the
+    /// submitted jobs whose batch ended (their completions are to run now that the connection is let go), and whether
+    /// the next queued job is a submitted one: then the connection is still held (`busy`) for the writer thread, which
+    /// the caller must start.
+    private func lead(_ me: UInt) -> (done: [Job], handOver: Bool) {
         pthread_mutex_lock(mutex)
         let jobs = queue
         queue.removeAll(keepingCapacity: true)
@@ -250,12 +339,68 @@ public final class StoreWriter: RequestStore, @unchecked Sendable {
         pthread_mutex_unlock(mutex)
         if let open = batch, !waiting { commit(open) }
         owner.store(0, ordering: .relaxed)
-        for job in alone { job.post(.final) }
+        for job in alone { settle(job) }
+        let done = settled
+        settled.removeAll()
         pthread_mutex_lock(mutex)
         let next = queue.first
         if next == nil { busy = false }
         pthread_mutex_unlock(mutex)
-        // `busy` stays true until `next` leads; it is still queued (only a leader takes from the queue) and waiting.
-        next?.post(.lead)
+        // `busy` stays true until `next` (or the writer thread) leads; it is still queued (only a leader takes from the
+        // queue) and, if a caller's, waiting.
+        guard let next else { return (done, false) }
+        if next.complete != nil { return (done, true) }
+        next.post(.lead)
+        return (done, false)
+    }
+}
+
+/// A thread of the writer's that runs what it is handed, in order, one at a time: started by the first hand-over,
+/// stopped with the writer.
+final class WriterHelper: @unchecked Sendable {
+    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+    private let wake = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+    private var work: [() -> Void] = []
+    private var started = false
+    private var stopped = false
+    private let name: String
+
+    init(name: String) { self.name = name; pthread_mutex_init(mutex, nil); pthread_cond_init(wake, nil) }
+    deinit { pthread_cond_destroy(wake); wake.deallocate(); pthread_mutex_destroy(mutex); mutex.deallocate() }
+
+    func add(_ items: [() -> Void]) {
+        pthread_mutex_lock(mutex)
+        work.append(contentsOf: items)
+        if !started {
+            started = true
+            let t = Thread { [self] in loop() }
+            t.name = name
+            t.start()
+        } else {
+            pthread_cond_signal(wake)
+        }
+        pthread_mutex_unlock(mutex)
+    }
+
+    /// The thread ends once it ran what it was handed.
+    func stop() {
+        pthread_mutex_lock(mutex)
+        stopped = true
+        pthread_cond_signal(wake)
+        pthread_mutex_unlock(mutex)
+    }
+
+    private func loop() {
+        pthread_mutex_lock(mutex)
+        while true {
+            while work.isEmpty && !stopped { pthread_cond_wait(wake, mutex) }
+            if work.isEmpty { break }
+            let items = work
+            work.removeAll(keepingCapacity: true)
+            pthread_mutex_unlock(mutex)
+            for item in items { item() }
+            pthread_mutex_lock(mutex)
+        }
+        pthread_mutex_unlock(mutex)
     }
 }

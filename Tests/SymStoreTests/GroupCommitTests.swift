@@ -261,3 +261,117 @@ final class GroupCommitTests: XCTestCase {
         }
     }
 }
+
+// MARK: - submitted commands: the caller does not wait for the commit, its completion is called after it
+
+/// What a submitted command's completion saw, shared with the thread that waits for it.
+final class SubmitBox: @unchecked Sendable { var result: Any?; var returned = false; var inline = false }
+
+final class SubmittedCommandTests: XCTestCase {
+    struct Refused: Error, Equatable { let n: Int }
+
+    /// Submits `body` and waits for its completion, as a daemon's client waits for its answer; the outcome and whether
+    /// the completion ran before `submit` returned.
+    static func submitAndWait<T: Sendable>(_ writer: StoreWriter, _ body: @escaping (any StoreWriting) throws -> T) -> (Result<T, any Error>, inline: Bool) {
+        let box = SubmitBox()
+        let done = DispatchSemaphore(value: 0)
+        let lock = NSLock()
+        writer.submit(body) { result in
+            lock.withLock { box.result = result; box.inline = !box.returned }
+            done.signal()
+        }
+        lock.withLock { box.returned = true }
+        done.wait()
+        return lock.withLock { (box.result as! Result<T, any Error>, box.inline) }
+    }
+
+    func testSubmittedCommandsFromManyThreadsShareCommitsAndEachGetsItsOwnOutcome() throws {
+        let writer = StoreWriter(try SF.store(self))
+        let fails: @Sendable (Int, Int) -> Bool = { t, i in (t * 7 + i) % 5 == 0 }
+        let wrong = Atomic<Int>(0)
+        DispatchQueue.concurrentPerform(iterations: 16) { t in
+            for i in 0..<40 {
+                let (result, _) = Self.submitAndWait(writer) { tx -> Int64 in
+                    let r = try tx.insert(SF.request(requester: "s\(t)-\(i)"))
+                    try tx.append(SF.draft(r, n: i), at: SF.at(Double(i)))
+                    if fails(t, i) { throw Refused(n: t * 1000 + i) }
+                    return r.id
+                }
+                switch result {
+                case .success: if fails(t, i) { wrong.add(1, ordering: .relaxed) }
+                case let .failure(e): if (e as? Refused) != Refused(n: t * 1000 + i) { wrong.add(1, ordering: .relaxed) }
+                }
+            }
+        }
+        XCTAssertEqual(wrong.load(ordering: .relaxed), 0, "a submitted command got another command's outcome")
+        let store = try Store.openReadOnly(path: writer.location)
+        let kept = Set(try store.requests(RequestQuery(limit: 10_000)).map(\.requester))
+        let failures = (0..<16).reduce(0) { n, t in n + (0..<40).filter { fails(t, $0) }.count }
+        XCTAssertEqual(kept.count, 16 * 40 - failures)
+        for t in 0..<16 { for i in 0..<40 { XCTAssertEqual(kept.contains("s\(t)-\(i)"), !fails(t, i), "s\(t)-\(i)") } }
+        let chain = try AuditVerifier(store: store).verify()
+        XCTAssertNil(chain.problem)
+        XCTAssertEqual(chain.checked, Int64(16 * 40 - failures), "the chain has no hole where a failed command's event was")
+        XCTAssertLessThan(writer.commitCounts.batches, writer.commitCounts.commands, "no two submitted commands shared a commit")
+    }
+
+    func testACompletionRunsOnlyOnceItsCommandIsCommitted() throws {
+        let writer = StoreWriter(try SF.store(self))
+        let unseen = Atomic<Int>(0)
+        let location = writer.location
+        DispatchQueue.concurrentPerform(iterations: 8) { t in
+            guard let reader = try? Store.openReadOnly(path: location) else { unseen.add(1000, ordering: .relaxed); return }
+            for i in 0..<30 {
+                // Another connection sees only committed data: the row must be there when the completion runs.
+                let (result, _) = Self.submitAndWait(writer) { try $0.insert(SF.request(requester: "c\(t)-\(i)")).id }
+                if let id = try? result.get(), (try? reader.request(id: id)) ?? nil != nil { continue }
+                unseen.add(1, ordering: .relaxed)
+            }
+        }
+        XCTAssertEqual(unseen.load(ordering: .relaxed), 0)
+    }
+
+    func testALoneSubmitterCommitsAndCompletesBeforeSubmitReturns() throws {
+        let writer = StoreWriter(try SF.store(self))
+        for i in 0..<10 {
+            let (result, inline) = Self.submitAndWait(writer) { try $0.insert(SF.request(requester: "solo\(i)")).id }
+            XCTAssertNotNil(try? result.get())
+            XCTAssertTrue(inline, "a caller that found the writer free pays no hand-over to another thread")
+        }
+        XCTAssertEqual(writer.commitCounts.batches, 10)
+    }
+
+    func testSubmittedAndWaitingCommandsShareTheWriter() throws {
+        let writer = StoreWriter(try SF.store(self))
+        let failed = Atomic<Int>(0)
+        DispatchQueue.concurrentPerform(iterations: 12) { t in
+            for i in 0..<25 {
+                if t % 2 == 0 {
+                    if (try? Self.submitAndWait(writer) { try $0.insert(SF.request(requester: "m\(t)-\(i)")).id }.0.get()) == nil {
+                        failed.add(1, ordering: .relaxed)
+                    }
+                } else {
+                    do { _ = try writer.write { try $0.insert(SF.request(requester: "m\(t)-\(i)")) } } catch { failed.add(1, ordering: .relaxed) }
+                    _ = try? writer.read { try $0.lastSeq() }
+                }
+            }
+        }
+        XCTAssertEqual(failed.load(ordering: .relaxed), 0)
+        XCTAssertEqual(try Store.openReadOnly(path: writer.location).count(RequestQuery(limit: 10_000)), 12 * 25)
+    }
+
+    func testAStoreThatCannotDeferItsCommitCompletesInTheCall() throws {
+        final class Synchronous: RequestStore, @unchecked Sendable {
+            let writer: StoreWriter
+            init(_ writer: StoreWriter) { self.writer = writer }
+            var location: String { writer.location }
+            func read<T>(_ body: (any StoreReading) throws -> T) throws -> T { try writer.read(body) }
+            func write<T>(_ body: (any StoreWriting) throws -> T) throws -> T { try writer.write(body) }
+            func openReader() throws -> any StoreReading { try writer.openReader() }
+        }
+        let store: any RequestStore = Synchronous(StoreWriter(try SF.store(self)))
+        var got: Int64?
+        store.submit({ try $0.insert(SF.request(requester: "sync")).id }) { got = try? $0.get() }
+        XCTAssertNotNil(got, "the protocol's own submit writes, then completes, before it returns")
+    }
+}

@@ -1572,6 +1572,82 @@ class ConcurrencyTests(E2ECase):
             self.assertNotIn("database is locked", f.read())
 
 
+class AnswerOrderTests(E2ECase):
+    """A change is answered by the thread that completes its batch, not by the connection's own thread: answers
+    still come back in the order their lines were sent, and a client that reads none of them holds up no one else."""
+
+    LIMITS = {"pending_per_user": 1000}
+
+    def run_client(self, role, script, *args, timeout=30):
+        cmd = ["setpriv", "--reuid", self.users[role], "--regid", "users", "--init-groups", PYTHON, "-c", script,
+               self.socket] + list(args)
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=self.dir)
+
+    def test_lines_sent_at_once_on_one_connection_are_answered_in_their_order(self):
+        script = ("import json,socket,sys\n"
+                  "s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])\n"
+                  "lines=[]\n"
+                  "for i in range(90):\n"
+                  "    if i%3==0: lines.append({'event':'request','flow':'note','fields':{'reason':'order %d'%i}})\n"
+                  "    elif i%3==1: lines.append({'event':'ping'})\n"
+                  "    else: lines.append({'event':'request','flow':'no-such-flow-%d'%i})\n"
+                  "s.sendall(''.join(json.dumps(l)+'\\n' for l in lines).encode())\n"
+                  "f=s.makefile()\n"
+                  "print(json.dumps([json.loads(f.readline()) for _ in lines]))\n")
+        r = self.run_client("a", script)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        answers = json.loads(r.stdout)
+        for i, a in enumerate(answers):
+            if i % 3 == 0:
+                self.assertTrue(a.get("ok"), (i, a))
+                self.assertEqual(a["request"]["fields"]["reason"], f"order {i}", f"answer {i} is another line's")
+            elif i % 3 == 1:
+                self.assertEqual((a.get("ok"), a.get("user")), (True, self.users["a"]), (i, a))
+            else:
+                self.assertFalse(a.get("ok"), (i, a))
+                self.assertIn(f"no-such-flow-{i}", a.get("error", ""), f"answer {i} is another line's")
+
+    def test_a_client_that_reads_none_of_its_answers_holds_up_no_other_client(self):
+        # Up to 400 requests sent and no answer read: ~1.2 MB of answers, far more than the socket holds (its
+        # sender's buffer, ~200 KB), so the daemon cannot write them all.
+        hog = ("import json,socket,sys,time\n"
+               "s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])\n"
+               "line=(json.dumps({'event':'request','flow':'note','fields':{'reason':'x'*3000}})+'\\n').encode()\n"
+               "s.setblocking(False); data=line*400; end=time.time()+3\n"
+               "while data and time.time()<end:\n"   # while the others are busy: some of its commands join their batches
+               "    try: data=data[s.send(data[:4096]):]\n"
+               "    except BlockingIOError: time.sleep(0.005)\n"   # the daemon stopped reading: it owes answers it cannot write
+               "print('sent', flush=True); time.sleep(60)\n")
+        lines = "".join(json.dumps({"event": "request", "flow": "note", "fields": {"reason": f"busy {i}"}}) + "\n"
+                        for i in range(120))
+        cmd = ["setpriv", "--reuid", self.users["b"], "--regid", "users", "--init-groups",
+               self.bin, "--config", self.config, "events", "-"]
+        hog_cmd = ["setpriv", "--reuid", self.users["a"], "--regid", "users", "--init-groups", PYTHON, "-c", hog, self.socket]
+        p = subprocess.Popen(hog_cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=self.dir)
+        try:
+            # Clients busy at the same time, so that commands are batched with the stuck one's and completed together.
+            busy = [subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                     cwd=self.dir, env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}) for _ in range(6)]
+            outcomes = []
+            for q in busy:
+                try:
+                    out, err = q.communicate(lines, timeout=30)
+                    outcomes.append((q.returncode, len(out.splitlines())))
+                except subprocess.TimeoutExpired:
+                    q.kill()
+                    q.communicate()
+                    outcomes.append(("timed out", 0))
+            self.assertEqual(outcomes, [(0, 120)] * 6, "other clients' answers waited for the one that does not read")
+            self.assertEqual(p.stdout.readline().strip(), "sent", p.stderr.read() if p.poll() is not None else "")
+            rid = self.request("b", "note", reason="not held up")
+            self.assertEqual(self.show(rid)["state"], "pending")
+        finally:
+            p.kill()
+            p.communicate()
+        # The daemon lets the stuck connection go and goes on serving.
+        self.assertGreater(self.request("b", "note", reason="after"), 0)
+
+
 class SingleUserModeTests(E2ECase):
     """A user's own store: the first client starts a daemon owned by that user."""
 
