@@ -6,6 +6,21 @@ import SymModel
 
 // MARK: - group commit: commands that arrive together share one transaction, each still all-or-nothing
 
+/// 8 threads × 30 commands through `insert` (thread, index → the new request's id); how many of the ids another
+/// connection, which sees only committed data, could not read as soon as `insert` returned.
+func commitsNotYetSeen(_ writer: StoreWriter, insert: @escaping @Sendable (Int, Int) -> Int64?) -> Int {
+    let unseen = Atomic<Int>(0)
+    let location = writer.location
+    DispatchQueue.concurrentPerform(iterations: 8) { t in
+        guard let reader = try? Store.openReadOnly(path: location) else { unseen.add(1000, ordering: .relaxed); return }
+        for i in 0..<30 {
+            if let id = insert(t, i), (try? reader.request(id: id)) ?? nil != nil { continue }
+            unseen.add(1, ordering: .relaxed)
+        }
+    }
+    return unseen.load(ordering: .relaxed)
+}
+
 final class GroupCommitTests: XCTestCase {
     struct Refused: Error, Equatable { let n: Int }
 
@@ -70,18 +85,8 @@ final class GroupCommitTests: XCTestCase {
 
     func testAWriteReturnsOnlyAfterItsChangeIsCommitted() throws {
         let writer = StoreWriter(try SF.store(self))
-        let unseen = Atomic<Int>(0)
-        let location = writer.location
-        DispatchQueue.concurrentPerform(iterations: 8) { t in
-            guard let reader = try? Store.openReadOnly(path: location) else { unseen.add(1000, ordering: .relaxed); return }
-            for i in 0..<30 {
-                // Another connection sees only committed data: the row must be there as soon as write returns.
-                let id = try? writer.write { try $0.insert(SF.request(requester: "v\(t)-\(i)")).id }
-                if let id, (try? reader.request(id: id)) ?? nil != nil { continue }
-                unseen.add(1, ordering: .relaxed)
-            }
-        }
-        XCTAssertEqual(unseen.load(ordering: .relaxed), 0)
+        // The row must be there as soon as write returns.
+        XCTAssertEqual(commitsNotYetSeen(writer) { t, i in try? writer.write { try $0.insert(SF.request(requester: "v\(t)-\(i)")).id } }, 0)
     }
 
     func testALoneCallerCommitsEveryCommandByItself() throws {
@@ -317,18 +322,10 @@ final class SubmittedCommandTests: XCTestCase {
 
     func testACompletionRunsOnlyOnceItsCommandIsCommitted() throws {
         let writer = StoreWriter(try SF.store(self))
-        let unseen = Atomic<Int>(0)
-        let location = writer.location
-        DispatchQueue.concurrentPerform(iterations: 8) { t in
-            guard let reader = try? Store.openReadOnly(path: location) else { unseen.add(1000, ordering: .relaxed); return }
-            for i in 0..<30 {
-                // Another connection sees only committed data: the row must be there when the completion runs.
-                let (result, _) = Self.submitAndWait(writer) { try $0.insert(SF.request(requester: "c\(t)-\(i)")).id }
-                if let id = try? result.get(), (try? reader.request(id: id)) ?? nil != nil { continue }
-                unseen.add(1, ordering: .relaxed)
-            }
-        }
-        XCTAssertEqual(unseen.load(ordering: .relaxed), 0)
+        // The row must be there once the completion ran.
+        XCTAssertEqual(commitsNotYetSeen(writer) { t, i in
+            try? Self.submitAndWait(writer) { try $0.insert(SF.request(requester: "c\(t)-\(i)")).id }.0.get()
+        }, 0)
     }
 
     func testALoneSubmitterCommitsAndCompletesBeforeSubmitReturns() throws {
