@@ -165,9 +165,7 @@ public final class StoreWriter: RequestStore, @unchecked Sendable {
         busy = true
         pthread_mutex_unlock(mutex)
         guard leads else { return }
-        let (done, handOver) = lead(StoreWriter.currentThread)
-        if handOver { pump.add([{ [weak self] in self?.leadForSubmitters() }]) }
-        deliver(done, own: job)
+        deliver(lead(StoreWriter.currentThread), own: job)
     }
 
     /// One command's body on the connection, in a transaction of its own or as a savepoint of the open batch (see
@@ -185,14 +183,9 @@ public final class StoreWriter: RequestStore, @unchecked Sendable {
         }
     }
 
-    /// The writer thread's turn: leads while the next queued job is a submitted one.
+    /// The writer thread's turn (handed the connection by `lead`): one pass, which hands it on again as any does.
     private func leadForSubmitters() {
-        let me = StoreWriter.currentThread
-        while true {
-            let (done, handOver) = lead(me)
-            deliver(done, own: nil)
-            if !handOver { return }
-        }
+        deliver(lead(StoreWriter.currentThread), own: nil)
     }
 
     /// Runs the completions of submitted jobs whose batch ended: the caller's own (`own`) on this thread, the others
@@ -295,11 +288,7 @@ public final class StoreWriter: RequestStore, @unchecked Sendable {
             busy = true
             pthread_mutex_unlock(mutex)
             while true {
-                if leads {
-                    let (done, handOver) = lead(me)
-                    if handOver { pump.add([{ [weak self] in self?.leadForSubmitters() }]) }
-                    deliver(done, own: nil)
-                }
+                if leads { deliver(lead(me), own: nil) }
                 let signal = job.await()
                 if signal == .final { break }
                 leads = true
@@ -312,11 +301,10 @@ public final class StoreWriter: RequestStore, @unchecked Sendable {
     }
 
     /// Runs the queued bodies in order (holding the connection), commits the batch when no other caller is waiting
-    /// for the connection (or it is full), then hands the connection to the oldest waiting caller, if any. Returns the
-    /// submitted jobs whose batch ended (their completions are to run now that the connection is let go), and whether
-    /// the next queued job is a submitted one: then the connection is still held (`busy`) for the writer thread, which
-    /// the caller must start.
-    private func lead(_ me: UInt) -> (done: [Job], handOver: Bool) {
+    /// for the connection (or it is full), then hands the connection to the oldest queued job: to its caller, who
+    /// waits, or for a submitted one (whose submitter does not) to the writer thread. Returns the submitted jobs whose
+    /// batch ended: their completions are to run now that the connection is let go.
+    private func lead(_ me: UInt) -> [Job] {
         pthread_mutex_lock(mutex)
         let jobs = queue
         queue.removeAll(keepingCapacity: true)
@@ -348,10 +336,10 @@ public final class StoreWriter: RequestStore, @unchecked Sendable {
         pthread_mutex_unlock(mutex)
         // `busy` stays true until `next` (or the writer thread) leads; it is still queued (only a leader takes from the
         // queue) and, if a caller's, waiting.
-        guard let next else { return (done, false) }
-        if next.complete != nil { return (done, true) }
-        next.post(.lead)
-        return (done, false)
+        if let next {
+            if next.complete == nil { next.post(.lead) } else { pump.add([{ [weak self] in self?.leadForSubmitters() }]) }
+        }
+        return done
     }
 }
 
