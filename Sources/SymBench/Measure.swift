@@ -180,6 +180,20 @@ func cpuTicks(pid: Int32) -> Int? {
     return u + s
 }
 
+/// /proc/PID/io: write-family system calls (`syscw`, sockets included) and bytes passed to them (`wchar`).
+func writeCounters(pid: Int32) -> (calls: Int, bytes: Int)? {
+    guard let text = try? String(contentsOfFile: "/proc/\(pid)/io", encoding: .utf8) else { return nil }
+    var calls: Int?, bytes: Int?
+    for line in text.split(separator: "\n") {
+        let kv = line.split(separator: ":", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+        guard kv.count == 2 else { continue }
+        if kv[0] == "syscw" { calls = Int(kv[1]) }
+        if kv[0] == "wchar" { bytes = Int(kv[1]) }
+    }
+    guard let c = calls, let b = bytes else { return nil }
+    return (c, b)
+}
+
 /// /proc/PID/status VmRSS / VmHWM in kB.
 func memoryKB(pid: Int32, key: String = "VmRSS") -> Int? {
     guard let text = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return nil }
