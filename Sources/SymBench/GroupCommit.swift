@@ -64,7 +64,7 @@ private final class ClientResults: @unchecked Sendable {
 }
 
 /// `clients` connections to the real daemon at once, each sending request/approve one command at a time, for `seconds`.
-func concurrentSocketRate(site: BenchSite, clients: Int, seconds: Double) throws -> (commands: Double, p50: Double, p99: Double) {
+func concurrentSocketRate(site: BenchSite, clients: Int, seconds: Double) throws -> (commands: Double, answered: Int, p50: Double, p99: Double) {
     let conns = try (0..<clients).map { _ in try site.connectToDaemon() }
     let results = ClientResults()
     let end = monoNanos() + UInt64(seconds * 1e9)
@@ -83,7 +83,7 @@ func concurrentSocketRate(site: BenchSite, clients: Int, seconds: Double) throws
     let elapsed = elapsedSeconds(since: start)
     if let first = results.errors.first { throw StoreError("\(results.errors.count) of \(clients) clients failed; \(first)") }
     let latency = Samples(results.micros)
-    return (Double(results.commands) / elapsed, latency.median / 1e3, latency.p99 / 1e3)
+    return (Double(results.commands) / elapsed, results.commands, latency.median / 1e3, latency.p99 / 1e3)
 }
 
 /// Group commit: 64 clients at once through the real daemon, and one client alone, both as ratios to raw SQLite
@@ -104,8 +104,8 @@ func measureGroupCommit(root: String, report: Report, clients: Int = 64, rounds:
         let pid = daemon.processIdentifier
         let ticks0 = cpuTicks(pid: pid), writes0 = writeCounters(pid: pid)
         let s = try concurrentSocketRate(site: site, clients: 1, seconds: seconds / 2)
-        let n = s.commands * seconds / 2
-        if n >= 1, let t0 = ticks0, let t1 = cpuTicks(pid: pid), let w0 = writes0, let w1 = writeCounters(pid: pid) {
+        if s.answered > 0, let t0 = ticks0, let t1 = cpuTicks(pid: pid), let w0 = writes0, let w1 = writeCounters(pid: pid) {
+            let n = Double(s.answered)
             cpuPerCommand.add(Double(t1 - t0) / clockTicksPerSecond / n * 1e6)
             writesPerCommand.add(Double(w1.calls - w0.calls) / n)
             kbPerCommand.add(Double(w1.bytes - w0.bytes) / n / 1024)

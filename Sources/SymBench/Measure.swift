@@ -180,27 +180,26 @@ func cpuTicks(pid: Int32) -> Int? {
     return u + s
 }
 
-/// /proc/PID/io: write-family system calls (`syscw`, sockets included) and bytes passed to them (`wchar`).
-func writeCounters(pid: Int32) -> (calls: Int, bytes: Int)? {
-    guard let text = try? String(contentsOfFile: "/proc/\(pid)/io", encoding: .utf8) else { return nil }
-    var calls: Int?, bytes: Int?
+/// The numeric `key: value` lines of a /proc/PID file (`status` in kB, `io` in calls and bytes).
+func procCounters(pid: Int32, file: String) -> [String: Int] {
+    guard let text = try? String(contentsOfFile: "/proc/\(pid)/\(file)", encoding: .utf8) else { return [:] }
+    var out: [String: Int] = [:]
     for line in text.split(separator: "\n") {
-        let kv = line.split(separator: ":", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
-        guard kv.count == 2 else { continue }
-        if kv[0] == "syscw" { calls = Int(kv[1]) }
-        if kv[0] == "wchar" { bytes = Int(kv[1]) }
+        guard let colon = line.firstIndex(of: ":"),
+              let n = line[line.index(after: colon)...].split(whereSeparator: { $0 == " " || $0 == "\t" }).lazy.compactMap({ Int($0) }).first else { continue }
+        out[String(line[..<colon])] = n
     }
-    guard let c = calls, let b = bytes else { return nil }
-    return (c, b)
+    return out
 }
 
 /// /proc/PID/status VmRSS / VmHWM in kB.
-func memoryKB(pid: Int32, key: String = "VmRSS") -> Int? {
-    guard let text = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return nil }
-    for line in text.split(separator: "\n") where line.hasPrefix(key + ":") {
-        return Int(line.split(separator: " ").dropFirst().first { Int($0) != nil } ?? "")
-    }
-    return nil
+func memoryKB(pid: Int32, key: String = "VmRSS") -> Int? { procCounters(pid: pid, file: "status")[key] }
+
+/// /proc/PID/io: write-family system calls (`syscw`, sockets included) and bytes passed to them (`wchar`).
+func writeCounters(pid: Int32) -> (calls: Int, bytes: Int)? {
+    let io = procCounters(pid: pid, file: "io")
+    guard let calls = io["syscw"], let bytes = io["wchar"] else { return nil }
+    return (calls, bytes)
 }
 
 func comm(pid: Int32) -> String {
