@@ -28,6 +28,9 @@ public final class Daemon: @unchecked Sendable {
     private let admission = Admission()
     /// A command connection that says nothing for this long is closed (clients reconnect).
     static let idleTimeout = 30
+    /// How long a connection served alone polls for its next line before its thread sleeps: a client in a loop
+    /// sends it within this (a round trip without the wake-up), an interactive one costs at most this once per answer.
+    static let pollWindow: UInt64 = 100_000
     private var listenFD: Int32 = -1
     private var lockFD: Int32 = -1
 
@@ -217,6 +220,7 @@ public final class Daemon: @unchecked Sendable {
             }
             let conn = LineConnection(fd: fd)
             conn.setReceiveTimeout(seconds: Daemon.idleTimeout)
+            conn.pollBeforeSleep = PollBeforeSleep(window: Daemon.pollWindow) { [admission] in admission.servesOne }
             guard let uid = conn.peerUID() else {
                 try? conn.writeLine(Wire.failure(CommandError(ExitCode.noPerm, "cannot identify the caller")))
                 continue
@@ -374,6 +378,9 @@ final class Admission: @unchecked Sendable {
         }
         return nil
     }
+
+    /// True while exactly one connection is admitted: its reads may poll before sleeping (`Daemon.pollWindow`).
+    var servesOne: Bool { lock.withLock { count == 1 } }
 
     func leave(uid: uid_t) {
         lock.withLock {

@@ -21,6 +21,10 @@ public final class LineConnection: @unchecked Sendable {
 
     private var owned = true
 
+    /// When set, a read that finds no whole line polls the socket for a while before it sleeps (a server's side;
+    /// see `PollBeforeSleep`).
+    public var pollBeforeSleep: PollBeforeSleep?
+
     public init(fd: Int32) { self.fd = fd }
 
     /// Hands the descriptor over (it is no longer closed with this connection); the daemon's change feed takes
@@ -56,7 +60,7 @@ public final class LineConnection: @unchecked Sendable {
                 return line
             }
             if buffer.count > lineLimit { throw SocketError("line longer than \(lineLimit) bytes") }
-            let n = read(fd, chunk.baseAddress, chunk.count)
+            let n = receive()
             if n < 0 {
                 if errno == EINTR { continue }
                 if errno == EAGAIN || errno == EWOULDBLOCK { throw SocketError("no answer within \(receiveTimeout) s", errno: errno) }
@@ -70,6 +74,23 @@ public final class LineConnection: @unchecked Sendable {
             }
             buffer.append(contentsOf: UnsafeRawBufferPointer(rebasing: chunk[0..<n]))
         }
+    }
+
+    /// Reads what the socket has into `chunk`, as `read(2)` does: first polling without sleeping for
+    /// `pollBeforeSleep`'s window when it allows, then waiting. -1 leaves the reason in `errno`.
+    private func receive() -> Int {
+        if let poll = pollBeforeSleep, poll.mayPoll() {
+            let deadline = PollBeforeSleep.now() + poll.window
+            while true {
+                let n = recv(fd, chunk.baseAddress, chunk.count, Int32(MSG_DONTWAIT))
+                if n >= 0 { return n }
+                if errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR { return n }
+                if PollBeforeSleep.now() >= deadline { break }
+                // Gives the core to anything else ready on it, the caller among them when it runs on this core.
+                sched_yield()
+            }
+        }
+        return read(fd, chunk.baseAddress, chunk.count)
     }
 
     /// Writes `text` and a newline with one `writev` (no copy of the text joined to its newline), again for what a
@@ -200,4 +221,29 @@ public func listenUnixSocket(_ path: String, mode: mode_t) throws -> Int32 {
     chmod(path, mode)
     guard listen(fd, 128) == 0 else { close(fd); throw SocketError("listen: \(String(cString: strerror(errno)))") }
     return fd
+}
+
+/// How long a server's read of the next line polls the socket before the thread sleeps, and whether it may now.
+///
+/// A caller that sends its next line as soon as it has read an answer (a script, a client in a loop) then finds the
+/// serving thread still awake: the kernel has no sleeping thread to wake on another core, which on a virtual
+/// machine is a good part of a round trip (docs/PERFORMANCE.md, round 11). The price is at most `window` of CPU per
+/// answer, spent yielding; `mayPoll` lets the server keep it to when polling is cheap (the daemon: a connection
+/// served alone, since with others connected the cores have their commands to run).
+public struct PollBeforeSleep: Sendable {
+    /// Nanoseconds to poll.
+    public let window: UInt64
+    /// Asked once per read that finds no line.
+    public let mayPoll: @Sendable () -> Bool
+
+    public init(window: UInt64, mayPoll: @escaping @Sendable () -> Bool) {
+        self.window = window
+        self.mayPoll = mayPoll
+    }
+
+    static func now() -> UInt64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
+    }
 }

@@ -40,6 +40,54 @@ final class LineConnectionTests: XCTestCase {
         XCTAssertEqual(try b.readLine(), "next", "the newline of the long line was written once, after all of it")
     }
 
+    /// Counts how often a read asks whether it may poll.
+    final class Asked: @unchecked Sendable {
+        private let lock = NSLock()
+        private var n = 0
+        var count: Int { lock.withLock { n } }
+        func ask() { lock.withLock { n += 1 } }
+    }
+
+    /// `line` written to `conn` from another thread after `delay` seconds.
+    func write(_ line: String, to conn: LineConnection, after delay: Double) {
+        Thread { Thread.sleep(forTimeInterval: delay); try? conn.writeLine(line) }.start()
+    }
+
+    func testALineSentWhileTheReadPollsIsRead() throws {
+        let (a, b) = pair()
+        b.pollBeforeSleep = PollBeforeSleep(window: 2_000_000_000) { true }
+        write("soon", to: a, after: 0.005)
+        XCTAssertEqual(try b.readLine(), "soon")
+    }
+
+    func testALineSentAfterThePollWindowIsStillRead() throws {
+        let (a, b) = pair()
+        b.pollBeforeSleep = PollBeforeSleep(window: 1_000_000) { true }
+        write("late", to: a, after: 0.1)
+        XCTAssertEqual(try b.readLine(), "late", "the read sleeps once its window is over")
+    }
+
+    func testThePeerClosingWhileTheReadPollsEndsTheStream() throws {
+        let (a, b) = pair()
+        b.pollBeforeSleep = PollBeforeSleep(window: 2_000_000_000) { true }
+        Thread { Thread.sleep(forTimeInterval: 0.005); shutdown(a.fd, Int32(SHUT_WR)) }.start()
+        XCTAssertNil(try b.readLine())
+    }
+
+    func testAReadAsksWhetherToPollOnlyWhenItFindsNoLine() throws {
+        let (a, b) = pair()
+        let asked = Asked()
+        b.pollBeforeSleep = PollBeforeSleep(window: 1_000_000) { asked.ask(); return false }
+        try a.writeLine("one")
+        try a.writeLine("two")
+        XCTAssertEqual(try b.readLine(), "one")
+        XCTAssertEqual(try b.readLine(), "two", "the second line came with the first read")
+        XCTAssertEqual(asked.count, 1)
+        write("three", to: a, after: 0.01)
+        XCTAssertEqual(try b.readLine(), "three", "a read told not to poll waits as before")
+        XCTAssertEqual(asked.count, 2)
+    }
+
     func testWritingToAClosedPeerThrows() throws {
         signal(SIGPIPE, SIG_IGN)
         let (a, b) = pair()

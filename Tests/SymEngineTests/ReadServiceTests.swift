@@ -191,6 +191,16 @@ final class ReadServiceTests: EngineBackendCase {
         XCTAssertNil(admission.admit(uid: 0, isApprover: { false }), "root was kept out")
     }
 
+    func testOnlyAConnectionServedAloneMayPollBeforeSleeping() {
+        let admission = Admission()
+        XCTAssertNil(admission.admit(uid: 1000, isApprover: { false }))
+        XCTAssertTrue(admission.servesOne)
+        XCTAssertNil(admission.admit(uid: 1001, isApprover: { false }))
+        XCTAssertFalse(admission.servesOne, "with two connections the cores have other work than polling")
+        admission.leave(uid: 1000)
+        XCTAssertTrue(admission.servesOne)
+    }
+
     func testAConnectionThatEndsGivesItsPlaceBack() {
         let admission = Admission()
         while admission.admit(uid: 1000, isApprover: { false }) == nil {}
