@@ -32,13 +32,14 @@ public final class Database {
     /// initialises). False if the library was initialised before (then its defaults stay: slower, not wrong).
     public static let libraryConfigured: Bool = csqlite_statement_journal_spill(statementJournalSpill) == SQLITE_OK
 
-    public init(path: String, readOnly: Bool, create: Bool = false) throws {
+    /// `vfs`: a registered VFS by name (the writer's `GatheringVFS`), nil for the system's.
+    public init(path: String, readOnly: Bool, create: Bool = false, vfs: String? = nil) throws {
         _ = Database.libraryConfigured
         var db: OpaquePointer?
         var flags = SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_URI
         flags |= readOnly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE
         if create && !readOnly { flags |= SQLITE_OPEN_CREATE }
-        let rc = sqlite3_open_v2(path, &db, flags, nil)
+        let rc = sqlite3_open_v2(path, &db, flags, vfs)
         guard rc == SQLITE_OK, let db else {
             let msg = db.map { String(cString: sqlite3_errmsg($0)) } ?? "cannot open"
             if let db { sqlite3_close_v2(db) }
@@ -130,6 +131,13 @@ public final class Database {
     public func dataVersion() throws -> Int64 { try scalarInt("PRAGMA data_version") ?? 0 }
 
     public func persistWAL() { _ = csqlite_persist_wal(handle, 1) }
+
+    /// The name of the VFS the main database was opened with.
+    public var vfsName: String? {
+        var vfs: UnsafeMutablePointer<sqlite3_vfs>?
+        guard sqlite3_file_control(handle, "main", SQLITE_FCNTL_VFS_POINTER, &vfs) == SQLITE_OK, let vfs else { return nil }
+        return String(cString: vfs.pointee.zName)
+    }
 }
 
 /// A prepared statement, finalised by its owner.

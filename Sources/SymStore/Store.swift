@@ -41,7 +41,8 @@ public final class Store {
         }
         let previous = umask(0o077)   // nothing is ever readable by others, not even between create and chmod
         defer { umask(previous) }
-        let db = try Database(path: path, readOnly: false, create: true)
+        // The WAL's writes gathered into one per commit: safe because every commit is synced (FULL, below).
+        let db = try Database(path: path, readOnly: false, create: true, vfs: GatheringVFS.registered ? GatheringVFS.name : nil)
         db.persistWAL()
         try db.execute("PRAGMA journal_mode=WAL")
         try db.execute("PRAGMA synchronous=FULL")
