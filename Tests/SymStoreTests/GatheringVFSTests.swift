@@ -46,7 +46,9 @@ final class GatheringVFSTests: XCTestCase {
         let before = try writeCalls()
         try writeRows(store, 8, size: 3_000, tag: "pages")   // 8 rows of 3 KB: a page each, and their index entries
         let after = try writeCalls()
-        XCTAssertLessThanOrEqual(after - before, 2, "SQLite alone makes two write calls a frame (header, page)")
+        // One gathered write (SQLite alone makes two a frame, header and page: 22 here). The count is the whole
+        // process's, so a little room is left for another test's thread writing meanwhile.
+        XCTAssertLessThanOrEqual(after - before, 6)
     }
 
     func testACommitLargerThanTheBufferIsWrittenWholeAndReadByAnotherConnection() throws {
