@@ -100,7 +100,7 @@ func measureGroupCommit(root: String, report: Report, clients: Int = 64, rounds:
         let daemon = try spawn(symtuiExecutable, ["--config", site.configPath, "daemon"], logPath: site.dir + "/daemon.log")
         defer { stop(daemon) }
         let m = try concurrentSocketRate(site: site, clients: clients, seconds: seconds)
-        // What one command costs the daemon: its CPU and the write calls it makes (the WAL's frames, the answer).
+        // What one command costs the daemon: its CPU and the write calls it makes (its commit, a checkpoint's share).
         let pid = daemon.processIdentifier
         let ticks0 = cpuTicks(pid: pid), writes0 = writeCounters(pid: pid)
         let s = try concurrentSocketRate(site: site, clients: 1, seconds: seconds / 2)
@@ -138,8 +138,8 @@ func measureGroupCommit(root: String, report: Report, clients: Int = 64, rounds:
                         + "\(fmt(writesPerCommand.median, 1)) write calls, \(fmt(kbPerCommand.median, 1)) KiB written a command",
                       goal: "(where the one-client time goes)", verdict: .info,
                       method: "during the one-client figure: utime+stime from /proc/PID/stat and syscw/wchar from /proc/PID/io of the daemon, "
-                        + "divided by the commands answered; medians of the rounds. Each WAL frame is two write calls (header, page), "
-                        + "so write calls ≈ 2 × pages a commit + 1 answer."))
+                        + "divided by the commands answered; medians of the rounds. The writer's VFS writes a commit's WAL frames "
+                        + "with one call (up to 64 KiB each), so write calls ≈ 1 a commit + 1 a checkpoint's share (the answer is a sendmsg, not counted)."))
 }
 
 /// What group commit buys, in one process: 64 threads calling `Engine.execute` (request, then approve by another

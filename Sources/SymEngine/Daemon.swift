@@ -30,7 +30,7 @@ public final class Daemon: @unchecked Sendable {
     static let idleTimeout = 30
     /// How long a connection served alone polls for its next line before its thread sleeps: a client in a loop
     /// sends it within this (a round trip without the wake-up), an interactive one costs at most this once per answer.
-    static let pollWindow: UInt64 = 100_000
+    static let pollWindow: Int64 = 100_000
     private var listenFD: Int32 = -1
     private var lockFD: Int32 = -1
 

@@ -178,7 +178,7 @@ final class IdentityCache: @unchecked Sendable {
     /// last ones looked at while the watch set before that look has heard nothing since.
     func currentStamp() -> [FileIdentity]? {
         stampLock.withLock {
-            let now = IdentityCache.monotonicNanos()
+            let now = monotonicNanos()
             lookups += 1
             if let w = watch, let last = watched, now - last.at < restat {
                 if w.isQuiet() {
@@ -212,12 +212,6 @@ final class IdentityCache: @unchecked Sendable {
         }
         guard sourcesAllowCaching(switchFile: stamps[0]) else { return (nil, false) }
         return (stamps, false)
-    }
-
-    static func monotonicNanos() -> Int64 {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec)
     }
 
     private func sourcesAllowCaching(switchFile: FileIdentity) -> Bool {

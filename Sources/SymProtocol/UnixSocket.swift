@@ -80,12 +80,12 @@ public final class LineConnection: @unchecked Sendable {
     /// `pollBeforeSleep`'s window when it allows, then waiting. -1 leaves the reason in `errno`.
     private func receive() -> Int {
         if let poll = pollBeforeSleep, poll.mayPoll() {
-            let deadline = PollBeforeSleep.now() + poll.window
+            let deadline = monotonicNanos() + poll.window
             while true {
                 let n = recv(fd, chunk.baseAddress, chunk.count, Int32(MSG_DONTWAIT))
                 if n >= 0 { return n }
                 if errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR { return n }
-                if PollBeforeSleep.now() >= deadline { break }
+                if monotonicNanos() >= deadline { break }
                 // Gives the core to anything else ready on it, the caller among them when it runs on this core.
                 sched_yield()
             }
@@ -232,18 +232,19 @@ public func listenUnixSocket(_ path: String, mode: mode_t) throws -> Int32 {
 /// served alone, since with others connected the cores have their commands to run).
 public struct PollBeforeSleep: Sendable {
     /// Nanoseconds to poll.
-    public let window: UInt64
+    public let window: Int64
     /// Asked once per read that finds no line.
     public let mayPoll: @Sendable () -> Bool
 
-    public init(window: UInt64, mayPoll: @escaping @Sendable () -> Bool) {
+    public init(window: Int64, mayPoll: @escaping @Sendable () -> Bool) {
         self.window = window
         self.mayPoll = mayPoll
     }
+}
 
-    static func now() -> UInt64 {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
-    }
+/// Nanoseconds on CLOCK_MONOTONIC (deadlines that a change of the wall clock does not move).
+func monotonicNanos() -> Int64 {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec)
 }

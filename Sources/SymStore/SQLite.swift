@@ -133,7 +133,7 @@ public final class Database {
     public func persistWAL() { _ = csqlite_persist_wal(handle, 1) }
 
     /// The name of the VFS the main database was opened with.
-    public var vfsName: String? {
+    var vfsName: String? {
         var vfs: UnsafeMutablePointer<sqlite3_vfs>?
         guard sqlite3_file_control(handle, "main", SQLITE_FCNTL_VFS_POINTER, &vfs) == SQLITE_OK, let vfs else { return nil }
         return String(cString: vfs.pointee.zName)

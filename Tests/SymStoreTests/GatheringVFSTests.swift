@@ -21,14 +21,16 @@ final class GatheringVFSTests: XCTestCase {
         return out.joined(separator: "; ")
     }
 
-    /// `n` rows of `size` bytes each in one transaction of `store`'s meta table.
-    func writeRows(_ store: Store, _ n: Int, size: Int, tag: String) throws {
-        try store.db.transaction(.immediate) {
-            for i in 0..<n {
-                try store.db.run("INSERT INTO meta(key, value) VALUES(?, ?)",
-                                 [.text("\(tag)-\(i)"), .text(String(repeating: "x", count: size))])
-            }
+    /// `n` rows of `size` bytes each into `db`'s meta table, keys `tag-0`…
+    func insertRows(_ db: Database, _ n: Int, size: Int, tag: String) throws {
+        for i in 0..<n {
+            try db.run("INSERT INTO meta(key, value) VALUES(?, ?)", [.text("\(tag)-\(i)"), .text(String(repeating: "x", count: size))])
         }
+    }
+
+    /// `insertRows` in one transaction of `store`.
+    func writeRows(_ store: Store, _ n: Int, size: Int, tag: String) throws {
+        try store.db.transaction(.immediate) { try insertRows(store.db, n, size: size, tag: tag) }
     }
 
     func testOnlyTheWriterOpensTheStoreThroughTheGatheringVFS() throws {
@@ -89,7 +91,7 @@ final class GatheringVFSTests: XCTestCase {
         let writer = try Store.openForWriting(path: dir + "/s.db")
         try writeRows(writer, 3, size: 2_000, tag: "kept")
         XCTAssertThrowsError(try writer.db.transaction(.immediate) {
-            for i in 0..<10 { try writer.db.run("INSERT INTO meta(key, value) VALUES(?, ?)", [.text("gone-\(i)"), .text(String(repeating: "y", count: 3_000))]) }
+            try insertRows(writer.db, 10, size: 3_000, tag: "gone")
             throw StoreError("abandoned")
         })
         try writeRows(writer, 2, size: 2_000, tag: "after")
@@ -98,9 +100,7 @@ final class GatheringVFSTests: XCTestCase {
         XCTAssertEqual(try reader.db.scalarInt("SELECT count(*) FROM meta WHERE key LIKE 'kept-%' OR key LIKE 'after-%'"), 5)
         XCTAssertEqual(try integrity(reader.db), "ok")
     }
-}
 
-extension GatheringVFSTests {
     func testPagesSpilledByATransactionThatRollsBackNeverReachAnotherWritersCommit() throws {
         let dir = try SF.directory(self)
         let a = try Store.openForWriting(path: dir + "/s.db")
@@ -108,7 +108,7 @@ extension GatheringVFSTests {
         try writeRows(a, 1, size: 10, tag: "first")
         try a.db.execute("PRAGMA cache_size = 8")   // a transaction of more pages spills them into the WAL
         XCTAssertThrowsError(try a.db.transaction(.immediate) {
-            for i in 0..<60 { try a.db.run("INSERT INTO meta(key, value) VALUES(?, ?)", [.text("spilled-\(i)"), .text(String(repeating: "s", count: 3_000))]) }
+            try insertRows(a.db, 60, size: 3_000, tag: "spilled")
             throw StoreError("abandoned")
         })
         try writeRows(b, 30, size: 3_000, tag: "b")
