@@ -250,7 +250,7 @@ public final class Engine: @unchecked Sendable {
         let body: (any StoreWriting) throws -> AccessRequest = { [self] tx in
             var request = draft
             try tx.lockRequester(requester.name)
-            tx.willAppendEvents()
+            try tx.willAppendEvents()
             try checkPendingLimit(of: requester.name, in: tx)
             if let grantID = request.extends { try checkNoPendingExtension(of: grantID, requester: requester.name, in: tx) }
             request = try tx.insert(request)
@@ -364,7 +364,7 @@ public final class Engine: @unchecked Sendable {
         let before = StateBefore()
         let (decided, decider) = (command, acting)
         return ChangePlan(body: { [self] tx in
-            tx.willAppendEvents()
+            try tx.willAppendEvents()
             guard let request = try tx.request(id: id) else { throw CommandError.invalid("no request \(id)") }
             before.state = request.state
             return try apply(decided, to: request, actor: decider, tx: tx)

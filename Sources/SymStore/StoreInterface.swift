@@ -116,15 +116,15 @@ public protocol StoreWriting: StoreReading {
     /// with a single writer has nothing to wait for.
     func lockRequester(_ name: String) throws
     /// Says that this write will append events, before its last read: a store whose chain is shared by several
-    /// writers may take the chain head with that read and so commit with one round trip fewer (PostgreSQL). A store
-    /// with a single writer has nothing to take.
-    func willAppendEvents()
+    /// writers may take the chain head with that read and so commit with one round trip fewer (PostgreSQL); SQLite
+    /// begins its transaction here, so that the reads that follow run in it rather than each in a read transaction
+    /// of its own.
+    func willAppendEvents() throws
 }
 
 extension StoreWriting {
     /// One writer at a time already (SQLite's StoreWriter): nothing to lock.
     public func lockRequester(_ name: String) throws {}
-    public func willAppendEvents() {}
     /// One at a time (SQLite's statements are calls, not round trips).
     public func enqueue(all items: [OutboxItem]) throws -> Int { try items.reduce(0) { try $0 + (enqueue($1) ? 1 : 0) } }
     /// Writes a request's new state unconditionally.
@@ -155,6 +155,10 @@ extension RequestStore {
 extension Store: StoreReading {}
 
 extension StoreTransaction: StoreWriting {
+    /// A command's body will write: its transaction begins now (BEGIN IMMEDIATE, or its savepoint in the writer's batch),
+    /// and the reads before its first change run inside it. Each of those reads would otherwise be a read transaction
+    /// of its own, with the WAL-index and file locks (`fcntl`) each one takes and gives back.
+    public func willAppendEvents() throws { try begin() }
     public func request(id: Int64) throws -> AccessRequest? { try store.request(id: id) }
     public func requests(ids: [Int64]) throws -> [AccessRequest] { try store.requests(ids: ids) }
     public func requests(_ query: RequestQuery) throws -> [AccessRequest] { try store.requests(query) }

@@ -93,6 +93,52 @@ final class StoreWriterTests: XCTestCase {
         XCTAssertNoThrow(try SF.insert(other, SF.request(requester: "olga")))
     }
 
+    func testAWriteThatWillAppendEventsHoldsTheWriteLockFromThenOn() throws {
+        let dir = try SF.directory(self)
+        let writer = try StoreWriter.open(path: dir + "/s.db")
+        let other = try Store.openForWriting(path: dir + "/s.db")
+        try other.db.execute("PRAGMA busy_timeout = 50")
+        try writer.write { tx in
+            try tx.willAppendEvents()
+            XCTAssertThrowsError(try SF.insert(other, SF.request(requester: "olga"))) { error in
+                XCTAssertTrue((error as? SQLiteError)?.isBusy ?? false, "\(error)")
+            }
+        }
+        XCTAssertNoThrow(try SF.insert(other, SF.request(requester: "olga")))
+    }
+
+    func testTheReadsAfterWillAppendEventsRunInsideTheWritesTransaction() throws {
+        let writer = StoreWriter(try SF.store(self))
+        try writer.write { tx in
+            let db = try XCTUnwrap(tx as? StoreTransaction).db
+            XCTAssertFalse(db.inTransaction, "nothing has begun before the first change or willAppendEvents")
+            try tx.willAppendEvents()
+            XCTAssertTrue(db.inTransaction)
+            XCTAssertEqual(try tx.pendingCount(requester: "wendy"), 0)
+            XCTAssertTrue(db.inTransaction, "a read after willAppendEvents is one of the transaction's statements")
+            let r = try tx.insert(SF.request(requester: "wendy"))
+            try tx.append(SF.draft(r), at: SF.at(0))
+        }
+        XCTAssertEqual(try writer.read { try $0.lastSeq() }, 1)
+    }
+
+    func testAWriteThatThrowsAfterWillAppendEventsLeavesNothingAndTheNextWriteCommits() throws {
+        let writer = StoreWriter(try SF.store(self))
+        struct Boom: Error {}
+        XCTAssertThrowsError(try writer.write { tx in
+            try tx.willAppendEvents()
+            _ = try tx.request(id: 1)
+            throw Boom()
+        })
+        try writer.write { tx in
+            try tx.willAppendEvents()
+            let r = try tx.insert(SF.request(requester: "wendy"))
+            try tx.append(SF.draft(r), at: SF.at(0))
+        }
+        XCTAssertEqual(try writer.read { try $0.requests(RequestQuery()) }.map(\.requester), ["wendy"])
+        XCTAssertEqual(try writer.read { try $0.lastSeq() }, 1)
+    }
+
     func testTheWriterOffersAReaderOfItsOwn() throws {
         let writer = StoreWriter(try SF.store(self))
         let id = try writer.write { try $0.insert(SF.request(requester: "rhea")).id }
