@@ -9,7 +9,8 @@ public final class StoreTransaction {
     var db: Database { store.db }
     /// The chain head as this transaction left it (read once, on the first append).
     var head: (seq: Int64, hash: String)?
-    /// False until the first change: a `StoreWriter.write` that only reads takes no write lock and commits nothing.
+    /// False until the first change (or `willAppendEvents`): a `StoreWriter.write` that only reads takes no write lock
+    /// and commits nothing.
     private(set) var began: Bool
     /// Whether this transaction changed a request or appended an event (what readers are told about).
     var touched = false

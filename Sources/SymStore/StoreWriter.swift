@@ -8,7 +8,8 @@ import Glibc
 /// The daemon's SQLite writer: owns the write connection and offers only `read {}` and `write {}`, one at a time
 /// (like GRDB's DatabaseQueue), so serialisation holds by construction rather than by a lock callers must take.
 ///
-/// A `write` starts its transaction at its first change: a body that finds nothing to do (most of the grant loop's
+/// A `write` starts its transaction at its first change, or where its body says it will write (a command's
+/// `willAppendEvents`, so that its reads run inside it): a body that finds nothing to do (most of the grant loop's
 /// wake-ups) takes no write lock and commits nothing. Its reads before that change are still consistent with it,
 /// because every change to requests and events goes through this one writer (the daemon's lock file keeps a second
 /// daemon out).
