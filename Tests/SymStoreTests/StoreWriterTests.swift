@@ -66,11 +66,17 @@ final class StoreWriterTests: XCTestCase {
         XCTAssertEqual(try writer.read { try $0.lastSeq() }, 0)
     }
 
-    func testAWriteThatOnlyReadsTakesNoWriteLock() throws {
+    /// The daemon's writer on a new store, and a second connection to it that gives up on a lock after 50 ms.
+    private func writerAndAnotherConnection() throws -> (StoreWriter, Store) {
         let dir = try SF.directory(self)
         let writer = try StoreWriter.open(path: dir + "/s.db")
         let other = try Store.openForWriting(path: dir + "/s.db")
         try other.db.execute("PRAGMA busy_timeout = 50")
+        return (writer, other)
+    }
+
+    func testAWriteThatOnlyReadsTakesNoWriteLock() throws {
+        let (writer, other) = try writerAndAnotherConnection()
         try writer.write { tx in
             XCTAssertEqual(try tx.count(RequestQuery()), 0)
             // Another connection can commit meanwhile: this write has not begun a transaction.
@@ -80,10 +86,7 @@ final class StoreWriterTests: XCTestCase {
     }
 
     func testAWriteHoldsTheWriteLockFromItsFirstChangeToItsEnd() throws {
-        let dir = try SF.directory(self)
-        let writer = try StoreWriter.open(path: dir + "/s.db")
-        let other = try Store.openForWriting(path: dir + "/s.db")
-        try other.db.execute("PRAGMA busy_timeout = 50")
+        let (writer, other) = try writerAndAnotherConnection()
         try writer.write { tx in
             _ = try tx.insert(SF.request())
             XCTAssertThrowsError(try SF.insert(other, SF.request(requester: "olga"))) { error in
@@ -94,10 +97,7 @@ final class StoreWriterTests: XCTestCase {
     }
 
     func testAWriteThatWillAppendEventsHoldsTheWriteLockFromThenOn() throws {
-        let dir = try SF.directory(self)
-        let writer = try StoreWriter.open(path: dir + "/s.db")
-        let other = try Store.openForWriting(path: dir + "/s.db")
-        try other.db.execute("PRAGMA busy_timeout = 50")
+        let (writer, other) = try writerAndAnotherConnection()
         try writer.write { tx in
             try tx.willAppendEvents()
             XCTAssertThrowsError(try SF.insert(other, SF.request(requester: "olga"))) { error in
