@@ -45,10 +45,18 @@ enum GatheringVFS {
     /// larger than 64 KiB): one command's commit is about 40 KiB, a batch of 64 about 160.
     static let capacity = 1 << 16
 
+    /// The gathering files open in this process on one WAL: each file's `Gathered` holds its WAL's, so that a write
+    /// finds the others without looking up the path. Changed and read under `lock`.
+    final class Peers {
+        let path: String
+        var files: [UnsafeMutablePointer<sqlite3_file>] = []
+        init(path: String) { self.path = path }
+    }
+
     /// What a gathering file holds after its `sqlite3_file` header: the buffer and the range it covers.
     struct Gathered {
-        /// The WAL's path (its key in `open`).
-        var path: String
+        /// The files open on the same WAL, this one among them.
+        var peers: Peers
         var bytes: UnsafeMutableRawPointer
         /// File offset of `bytes[0]`.
         var start: Int64
@@ -71,14 +79,14 @@ enum GatheringVFS {
         real(file).pointee.pMethods.pointee
     }
 
-    /// The gathering files open in this process, by WAL path; their buffers are filled, emptied and written under
-    /// `lock`.
-    nonisolated(unsafe) private static var openFiles: [String: [UnsafeMutablePointer<sqlite3_file>]] = [:]
+    /// The gathering files open in this process, by WAL path (looked up when a file opens or closes); their buffers
+    /// are filled, emptied and written under `lock`.
+    nonisolated(unsafe) private static var openFiles: [String: Peers] = [:]
     private static let lock = NSLock()
 
     /// Empties the buffers of the other connections' files on `file`'s WAL (see the type's comment).
     private static func dropOthers(_ file: UnsafeMutablePointer<sqlite3_file>) {
-        for other in openFiles[state(file).pointee.path, default: []] where other != file { state(other).pointee.count = 0 }
+        for other in state(file).pointee.peers.files where other != file { state(other).pointee.count = 0 }
     }
 
     private static func open(_ name: UnsafePointer<CChar>?, _ file: UnsafeMutablePointer<sqlite3_file>?, _ flags: Int32,
@@ -95,9 +103,13 @@ enum GatheringVFS {
             return rc == SQLITE_OK ? SQLITE_CANTOPEN : rc
         }
         let path = name.map { String(cString: $0) } ?? ""
-        state(file).initialize(to: Gathered(path: path, bytes: UnsafeMutableRawPointer.allocate(byteCount: capacity, alignment: 4096),
-                                            start: 0, count: 0))
-        lock.withLock { openFiles[path, default: []].append(file) }
+        lock.withLock {
+            let peers = openFiles[path] ?? Peers(path: path)
+            openFiles[path] = peers
+            peers.files.append(file)
+            state(file).initialize(to: Gathered(peers: peers, bytes: UnsafeMutableRawPointer.allocate(byteCount: capacity, alignment: 4096),
+                                                start: 0, count: 0))
+        }
         file.pointee.pMethods = UnsafePointer(gatheringMethods)
         return SQLITE_OK
     }
@@ -105,6 +117,13 @@ enum GatheringVFS {
     /// Writes what is gathered; the write's result.
     private static func flush(_ file: UnsafeMutablePointer<sqlite3_file>) -> Int32 {
         lock.withLock { flushHoldingLock(file) }
+    }
+
+    /// Writes what `file` gathered, then makes `call` on the system's file with its methods (not when the write failed).
+    private static func afterFlush(_ file: UnsafeMutablePointer<sqlite3_file>,
+                                   _ call: (sqlite3_io_methods, UnsafeMutablePointer<sqlite3_file>) -> Int32) -> Int32 {
+        let rc = flush(file)
+        return rc != SQLITE_OK ? rc : call(methods(file), real(file))
     }
 
     private static func flushHoldingLock(_ file: UnsafeMutablePointer<sqlite3_file>) -> Int32 {
@@ -143,9 +162,9 @@ enum GatheringVFS {
         let written = flush(file)
         let closed = methods(file).xClose!(real(file))
         lock.withLock {
-            let path = state(file).pointee.path
-            openFiles[path]?.removeAll { $0 == file }
-            if openFiles[path]?.isEmpty == true { openFiles[path] = nil }
+            let peers = state(file).pointee.peers
+            peers.files.removeAll { $0 == file }
+            if peers.files.isEmpty { openFiles[peers.path] = nil }
         }
         state(file).pointee.bytes.deallocate()
         state(file).deinitialize(count: 1)
@@ -160,10 +179,7 @@ enum GatheringVFS {
         m.initialize(to: sqlite3_io_methods(
             iVersion: 3,
             xClose: { f in GatheringVFS.close(f!) },
-            xRead: { f, buffer, amount, offset in
-                let rc = GatheringVFS.flush(f!)
-                return rc != SQLITE_OK ? rc : GatheringVFS.methods(f!).xRead!(GatheringVFS.real(f!), buffer, amount, offset)
-            },
+            xRead: { f, buffer, amount, offset in GatheringVFS.afterFlush(f!) { $0.xRead!($1, buffer, amount, offset) } },
             xWrite: { f, data, amount, offset in GatheringVFS.write(f!, data!, amount, offset) },
             xTruncate: { f, size in
                 GatheringVFS.lock.withLock {
@@ -172,21 +188,12 @@ enum GatheringVFS {
                     return rc != SQLITE_OK ? rc : GatheringVFS.methods(f!).xTruncate!(GatheringVFS.real(f!), size)
                 }
             },
-            xSync: { f, flags in
-                let rc = GatheringVFS.flush(f!)
-                return rc != SQLITE_OK ? rc : GatheringVFS.methods(f!).xSync!(GatheringVFS.real(f!), flags)
-            },
-            xFileSize: { f, size in
-                let rc = GatheringVFS.flush(f!)
-                return rc != SQLITE_OK ? rc : GatheringVFS.methods(f!).xFileSize!(GatheringVFS.real(f!), size)
-            },
+            xSync: { f, flags in GatheringVFS.afterFlush(f!) { $0.xSync!($1, flags) } },
+            xFileSize: { f, size in GatheringVFS.afterFlush(f!) { $0.xFileSize!($1, size) } },
             xLock: { f, level in GatheringVFS.methods(f!).xLock!(GatheringVFS.real(f!), level) },
             xUnlock: { f, level in GatheringVFS.methods(f!).xUnlock!(GatheringVFS.real(f!), level) },
             xCheckReservedLock: { f, out in GatheringVFS.methods(f!).xCheckReservedLock!(GatheringVFS.real(f!), out) },
-            xFileControl: { f, op, arg in
-                let rc = GatheringVFS.flush(f!)
-                return rc != SQLITE_OK ? rc : GatheringVFS.methods(f!).xFileControl!(GatheringVFS.real(f!), op, arg)
-            },
+            xFileControl: { f, op, arg in GatheringVFS.afterFlush(f!) { $0.xFileControl!($1, op, arg) } },
             xSectorSize: { f in GatheringVFS.methods(f!).xSectorSize!(GatheringVFS.real(f!)) },
             xDeviceCharacteristics: { f in GatheringVFS.methods(f!).xDeviceCharacteristics!(GatheringVFS.real(f!)) },
             xShmMap: { f, page, size, extend, out in
